@@ -1,0 +1,34 @@
+"""parcours: customer-journey analytics.
+
+The Python API, for notebooks and scripts::
+
+    import parcours
+    store = parcours.open("shop.duckdb")
+    parcours.import_file(store, "events.csv", mapping=parcours.Mapping.parse(["user_id=visitor"]))
+    parcours.customer(store, "ann@example.com").timeline      # a pandas DataFrame
+    parcours.stage_overview(store)                           # customers per stage
+
+Every analysis is a function that takes a store (and a ``Filter``) and returns a DataFrame.
+"""
+
+from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.overview import stage_overview, store_stats, top_touchpoints, unmapped_events
+from parcours.config import JourneyConfig, load_config, parse_config
+from parcours.errors import ParcoursError
+from parcours.identity import merges, stitch, unmerge
+from parcours.ingest import ImportSummary, Mapping, import_file
+from parcours.journey.profiles import CustomerProfile, customer_profile
+from parcours.matcher import Condition, EventMatcher
+from parcours.store import Store, open_store
+
+open = open_store  # noqa: A001 - parcours.open(path) reads naturally
+customer = customer_profile
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Condition", "CustomerProfile", "EventMatcher", "Filter", "ImportSummary", "JourneyConfig", "Mapping",
+    "ParcoursError", "Store", "customer", "customer_profile", "events_sql", "import_file", "load_config",
+    "merges", "open", "open_store", "parse_config", "stage_overview", "stitch", "store_stats",
+    "top_touchpoints", "unmapped_events", "unmerge",
+]

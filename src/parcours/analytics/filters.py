@@ -1,0 +1,44 @@
+"""The filter every analysis takes: a date range and conditions on events.
+
+``events_sql`` is the journey relation narrowed by a filter; analyses build on it
+instead of reading tables, so a new filter dimension reaches every analysis at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from parcours.journey import journey_sql
+from parcours.matcher import Condition, condition_sql, quote
+
+
+def _utc_literal(dt: datetime) -> str:
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return f"TIMESTAMP {quote(dt.isoformat(sep=' '))}"
+
+
+class Filter(BaseModel):
+    """Which events an analysis looks at."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: datetime | None = None  #: inclusive, UTC
+    end: datetime | None = None  #: exclusive, UTC
+    where: list[Condition] = Field(default_factory=list)
+
+    def where_sql(self) -> str:
+        parts = []
+        if self.start is not None:
+            parts.append(f"timestamp >= {_utc_literal(self.start)}")
+        if self.end is not None:
+            parts.append(f"timestamp < {_utc_literal(self.end)}")
+        parts.extend(condition_sql(c) for c in self.where)
+        return " AND ".join(parts) if parts else "TRUE"
+
+
+def events_sql(store, flt: Filter | None = None) -> str:
+    """The journey relation of ``store``, narrowed by ``flt``, as SQL text."""
+    flt = flt or Filter()
+    return f"SELECT * FROM ({journey_sql(store.config)}) WHERE {flt.where_sql()}"

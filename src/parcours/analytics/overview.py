@@ -1,0 +1,94 @@
+"""The journey at a glance: customers per stage, stage-to-stage conversion, top touchpoints.
+
+This is what ``parcours summary`` prints and what the demo shows first.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from parcours.analytics.filters import Filter, events_sql
+from parcours.journey.relation import IDENTITY_KEY_SQL, touchpoint_case_sql
+from parcours.matcher import quote
+from parcours.store.store import Store
+
+
+def stage_overview(store: Store, flt: Filter | None = None) -> pd.DataFrame:
+    """One row per stage, in journey order.
+
+    Columns: ``stage``, ``reached`` (customers whose furthest stage is at least this one),
+    ``current`` (customers whose latest touchpoint is in this stage), ``conversion_from_previous``
+    (reached / reached at the previous stage, 0..1), ``events``.
+    """
+    stages = [s.name for s in store.config.stages]
+    df = store.engine.df(
+        f"""
+        WITH j AS (SELECT * FROM ({events_sql(store, flt)}) WHERE stage_index IS NOT NULL),
+        per_customer AS (
+            SELECT customer_id, max(stage_index) AS furthest,
+                   arg_max(stage_index, (timestamp, message_id)) AS current
+            FROM j GROUP BY customer_id
+        ),
+        idx AS (SELECT unnest(range({len(stages)})) AS stage_index)
+        SELECT idx.stage_index,
+               (SELECT count(*) FROM per_customer p WHERE p.furthest >= idx.stage_index) AS reached,
+               (SELECT count(*) FROM per_customer p WHERE p.current = idx.stage_index) AS current,
+               (SELECT count(*) FROM j WHERE j.stage_index = idx.stage_index) AS events
+        FROM idx ORDER BY idx.stage_index
+        """
+    )
+    df.insert(0, "stage", [stages[i] for i in df["stage_index"]])
+    prev = df["reached"].shift(1)
+    df["conversion_from_previous"] = (df["reached"] / prev).where(prev > 0)
+    return df.drop(columns=["stage_index"])
+
+
+def top_touchpoints(store: Store, per_stage: int = 3, flt: Filter | None = None) -> pd.DataFrame:
+    """The most used touchpoints of each stage: ``stage``, ``touchpoint``, ``customers``, ``events``, ``rank``."""
+    return store.engine.df(
+        f"""
+        SELECT * FROM (
+            SELECT stage, touchpoint, count(DISTINCT customer_id) AS customers, count(*) AS events,
+                   row_number() OVER (PARTITION BY stage ORDER BY count(DISTINCT customer_id) DESC, touchpoint) AS rank,
+                   min(stage_index) AS stage_index
+            FROM ({events_sql(store, flt)}) WHERE touchpoint IS NOT NULL GROUP BY stage, touchpoint
+        ) WHERE rank <= {int(per_stage)} ORDER BY stage_index, rank
+        """
+    ).drop(columns=["stage_index"])
+
+
+def store_stats(store: Store) -> dict:
+    """Counts a script can check: events, customers, quarantined and unmapped events, events by name."""
+    con = store.con
+    config = store.config
+    ignored = ", ".join(quote(e) for e in config.ignored_events) or "NULL"
+    events, customers = con.execute(
+        f"""SELECT count(*), count(DISTINCT coalesce(m.customer_id, {IDENTITY_KEY_SQL}))
+            FROM events e LEFT JOIN identity_map m ON m.identifier = {IDENTITY_KEY_SQL}"""
+    ).fetchone()
+    quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+    unmapped = con.execute(
+        f"SELECT count(*) FROM events e WHERE ({touchpoint_case_sql(config)}) IS NULL AND e.event NOT IN ({ignored})"
+    ).fetchone()[0]
+    by_name = dict(con.execute("SELECT event, count(*) FROM events GROUP BY event ORDER BY 2 DESC, 1").fetchall())
+    return {
+        "events": events,
+        "customers": customers,
+        "quarantined": quarantined,
+        "unmapped_events": unmapped,
+        "events_by_name": by_name,
+    }
+
+
+def unmapped_events(store: Store) -> pd.DataFrame:
+    """Event names (and types) that match no touchpoint, with counts: what to add to the journey file."""
+    config = store.config
+    ignored = ", ".join(quote(e) for e in config.ignored_events) or "NULL"
+    return store.con.execute(
+        f"""
+        SELECT e.event, e.type, count(*) AS events, count(DISTINCT coalesce(e.user_id, e.anonymous_id)) AS ids,
+               min(e.timestamp) AS first_seen, max(e.timestamp) AS last_seen
+        FROM events e WHERE ({touchpoint_case_sql(config)}) IS NULL AND e.event NOT IN ({ignored})
+        GROUP BY 1, 2 ORDER BY events DESC, 1
+        """
+    ).df()

@@ -1,0 +1,131 @@
+"""Getting data in and looking at it: import, quarantine, stats, summary, customer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from parcours.analytics.overview import stage_overview, store_stats, top_touchpoints
+from parcours.cli.output import Format, FormatOption, console, emit, err_console
+from parcours.cli.state import state
+from parcours.ingest import Mapping, import_file
+from parcours.journey.profiles import customer_profile
+
+
+def import_cmd(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="CSV, JSON Lines, Parquet or XES file (gzipped is fine)."),
+    as_: str = typer.Option(None, "--as", help="Input format: csv, jsonl, parquet or xes (default: from the extension)."),
+    map_: list[str] = typer.Option([], "--map", help="FIELD=COLUMN, e.g. --map user_id=visitorid. Repeatable."),
+    set_: list[str] = typer.Option([], "--set", help="FIELD=VALUE constant, e.g. --set channel=web. Repeatable."),
+    timezone: str = typer.Option(None, "--timezone", help="Time zone of timestamps written without an offset."),
+    timestamp_format: str = typer.Option(
+        None, "--timestamp-format", help="iso (default), unix, unix_ms, or a strftime pattern such as %Y%m%d."
+    ),
+    delimiter: str = typer.Option(",", "--delimiter", help="CSV field delimiter."),
+    no_header: bool = typer.Option(False, "--no-header", help="The CSV has no header line (give --columns)."),
+    columns: str = typer.Option(None, "--columns", help="Column names for a CSV without header: a,b,c."),
+    fmt: Format = FormatOption,
+) -> None:
+    """Import events from a file. Bad rows are quarantined; re-importing adds nothing."""
+    mapping = Mapping.parse(map_, set_)
+    cols = [c.strip() for c in columns.split(",")] if columns else None
+    with state(ctx).store() as store, Progress(
+        TextColumn("importing"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+        console=err_console, transient=True, disable=not err_console.is_terminal,
+    ) as progress:
+        task = progress.add_task("import", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        summary = import_file(
+            store, file, fmt=as_, mapping=mapping, timezone=timezone, timestamp_format=timestamp_format,
+            delimiter=delimiter, header=not no_header, columns=cols, on_progress=on_progress,
+        )
+    result = {"source": str(file), "loaded": summary.loaded, "quarantined": summary.quarantined,
+              "duplicates": summary.duplicates, "rows": summary.rows}
+    if fmt == Format.table:
+        console.print(
+            f"{file}: {summary.loaded} loaded, {summary.quarantined} quarantined, "
+            f"{summary.duplicates} skipped as duplicates"
+            + ("  (see `parcours quarantine`)" if summary.quarantined else "")
+        )
+    else:
+        emit(result, fmt)
+
+
+def quarantine(
+    ctx: typer.Context,
+    source: str = typer.Option(None, "--source", help="Only rows from this file."),
+    limit: int = typer.Option(100, "--limit", help="At most this many rows (0: all)."),
+    fmt: Format = FormatOption,
+) -> None:
+    """Rows that failed validation, with the file, row number, reason and raw row."""
+    with state(ctx).store(read_only=True) as store:
+        where = "WHERE source = ?" if source else ""
+        params = [source] if source else []
+        lim = f"LIMIT {int(limit)}" if limit else ""
+        df = store.con.execute(
+            f"SELECT source, row_number, reason, raw, quarantined_at FROM quarantine {where} "
+            f"ORDER BY source, row_number {lim}",
+            params,
+        ).df()
+    emit(df, fmt, title="quarantined rows")
+
+
+def stats(ctx: typer.Context, fmt: Format = FormatOption) -> None:
+    """Counts: events, customers, quarantined and unmapped events, events by name."""
+    with state(ctx).store(read_only=True) as store:
+        result = store_stats(store)
+    emit(result, fmt, title="store")
+
+
+def summary(ctx: typer.Context, fmt: Format = FormatOption) -> None:
+    """The journey at a glance: customers per stage, conversion, top touchpoints per stage."""
+    with state(ctx).store(read_only=True) as store:
+        stages = stage_overview(store)
+        tops = top_touchpoints(store)
+        stats_ = store_stats(store)
+    if fmt == Format.json:
+        emit({"stages": stages, "top_touchpoints": tops, "events": stats_["events"],
+              "customers": stats_["customers"]}, fmt)
+        return
+    if fmt == Format.csv:
+        emit(stages, fmt)
+        return
+    console.print(f"[bold]{stats_['events']:,}[/] events, [bold]{stats_['customers']:,}[/] customers, "
+                  f"{stats_['unmapped_events']:,} unmapped events, {stats_['quarantined']:,} quarantined rows")
+    emit(stages, fmt, title="customers per stage")
+    emit(tops, fmt, title="top touchpoints per stage")
+
+
+def customer(
+    ctx: typer.Context,
+    customer_id: str = typer.Argument(..., help="Any identifier of the customer (user id, anonymous id, email...)."),
+    limit: int = typer.Option(50, "--limit", help="Timeline rows to show (0: all)."),
+    fmt: Format = FormatOption,
+) -> None:
+    """One customer: stitched identities, first/last seen, stages, and the timeline of touchpoints."""
+    with state(ctx).store(read_only=True) as store:
+        profile = customer_profile(store, customer_id)
+    timeline = profile.timeline if not limit else profile.timeline.tail(limit)
+    if fmt == Format.json:
+        emit({**profile.summary(), "identities": profile.identities, "timeline": timeline}, fmt)
+        return
+    if fmt == Format.csv:
+        emit(timeline, fmt)
+        return
+    emit(profile.summary(), fmt, title=f"customer {profile.customer_id}")
+    emit(profile.identities, fmt, title="identities")
+    emit(timeline, fmt, title="timeline")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_cmd)
+    app.command("quarantine")(quarantine)
+    app.command("stats")(stats)
+    app.command("summary")(summary)
+    app.command("customer")(customer)

@@ -1,0 +1,99 @@
+"""Printing results: every data command takes ``--format table|csv|json``.
+
+JSON is always a list of row objects (or one object for single-record commands),
+so scripts can rely on it; tables are for people.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from enum import Enum
+from typing import Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+FormatOption = typer.Option(Format.table, "--format", "-f", help="Output format: table, csv or json.")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly version of a value (timestamps as ISO text, NaN as null)."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item") and not isinstance(value, list | dict | str):
+        try:
+            return _plain(value.item())
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    return [{str(k): _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+
+
+def emit(data: pd.DataFrame | dict | list, fmt: Format, title: str | None = None) -> None:
+    """Print a DataFrame (rows) or a dict (one record) in the chosen format."""
+    if fmt == Format.json:
+        payload = records(data) if isinstance(data, pd.DataFrame) else _plain(data)
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+        return
+    df = data if isinstance(data, pd.DataFrame) else _as_frame(data)
+    if fmt == Format.csv:
+        sys.stdout.write(df.to_csv(index=False))
+        return
+    table = Table(title=title, show_lines=False)
+    for col in df.columns:
+        table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(df[col]) else "left")
+    for row in df.itertuples(index=False):
+        table.add_row(*[_cell(v) for v in row])
+    console.print(table)
+
+
+def _as_frame(data: dict | list) -> pd.DataFrame:
+    if isinstance(data, list):
+        return pd.DataFrame(data)
+    return pd.DataFrame([{"key": k, "value": json.dumps(_plain(v)) if isinstance(v, dict | list) else v}
+                         for k, v in data.items()])
+
+
+def _cell(v: Any) -> str:
+    v = _plain(v)
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
+    if isinstance(v, dict | list):
+        return json.dumps(v, ensure_ascii=False)
+    return str(v)

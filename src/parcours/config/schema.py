@@ -1,0 +1,111 @@
+"""The journey map as configuration: stages, touchpoints, identity and webhooks.
+
+A journey file is TOML. Stages are ordered; every touchpoint belongs to one stage and
+says which raw events it stands for (``match``). The first touchpoint whose rule
+matches an event wins, so specific rules go before general ones.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from parcours.matcher import EventMatcher
+
+Channel = Literal[
+    "web", "mobile", "email", "ads", "social", "search", "store", "call_centre", "chat",
+    "web_form", "delivery", "review", "sms", "partner", "direct", "survey", "other",
+]
+
+
+class Stage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    label: str | None = None
+    description: str = ""
+    #: "before", "during" or "after" purchase, for templates that group stages that way
+    phase: str | None = None
+
+
+class Touchpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    label: str | None = None
+    stage: str
+    channel: Channel
+    online: bool = True
+    team: str = "unassigned"
+    moment_of_truth: bool = False
+    match: EventMatcher
+
+    @field_validator("match", mode="before")
+    @classmethod
+    def _short_match(cls, v):
+        return EventMatcher.parse(v) if isinstance(v, str) else v
+
+
+class IdentityConfig(BaseModel):
+    """Which properties identify a person across channels and devices.
+
+    Besides ``user_id`` and ``anonymous_id``, any property (or identify trait) named
+    here links the records that share its value into one customer.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    traits: list[str] = Field(default_factory=lambda: ["email", "phone", "crm_id", "device_id"])
+
+
+class Webhook(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    url: str
+    trigger: Literal["detractor", "cart_abandoned", "stage_entered"]
+    secret: str
+    stage: str | None = None
+    minutes: int = 30
+
+
+class JourneyConfig(BaseModel):
+    """A whole journey map."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = "journey"
+    description: str = ""
+    stages: list[Stage]
+    touchpoints: list[Touchpoint] = Field(default_factory=list)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    #: events that mean "this customer bought": used for conversion and value figures
+    purchase_event: str = "purchase"
+    #: property holding the monetary value of an event
+    value_property: str = "revenue"
+    #: events that are deliberately not touchpoints (surveys, identify calls): not reported as unmapped
+    ignored_events: list[str] = Field(default_factory=lambda: ["survey_response", "identify", "alias"])
+    webhooks: list[Webhook] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JourneyConfig:
+        if not self.stages:
+            raise ValueError("a journey needs at least one stage")
+        stage_names = [s.name for s in self.stages]
+        for kind, names in (("stage", stage_names), ("touchpoint", [t.name for t in self.touchpoints])):
+            seen = set()
+            for n in names:
+                if n in seen:
+                    raise ValueError(f"{kind} {n!r} is declared twice")
+                seen.add(n)
+        for i, t in enumerate(self.touchpoints):
+            if t.stage not in stage_names:
+                raise ValueError(
+                    f"touchpoints[{i}] ({t.name}): stage {t.stage!r} is not one of the stages {stage_names}"
+                )
+        return self
+
+    def stage_index(self, name: str) -> int:
+        return [s.name for s in self.stages].index(name)
+
+    def touchpoint(self, name: str) -> Touchpoint:
+        for t in self.touchpoints:
+            if t.name == name:
+                return t
+        raise KeyError(name)

@@ -1,0 +1,256 @@
+"""Stitching as connected components, computed set-based inside the engine.
+
+Every identifier (a user id, an anonymous id, or a trait value such as
+``email:ann@example.com``) is a node. An event links the identifiers it carries:
+its user id, anonymous id, alias ``previous_id`` and configured traits. A customer
+is a connected component; its canonical id is its earliest-seen user id, else its
+earliest-seen anonymous id, so that a customer known by one user id is that id.
+
+The work is incremental: only components touched by events loaded since the last
+run are recomputed (label propagation in SQL, one set-based pass per iteration).
+A run that joins customers that existed before records a merge, with the links
+that caused it; ``unmerge`` blocks those links and recomputes, undoing the merge.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from parcours.errors import ParcoursError
+from parcours.matcher import json_path, quote
+from parcours.store.store import Store, utcnow
+
+_KIND_RANK = "CASE kind WHEN 'user' THEN 0 WHEN 'anonymous' THEN 1 ELSE 2 END"
+
+
+def _trait_sql(trait: str) -> str:
+    path = json_path(trait)
+    ctx_path = quote('$."traits"."' + trait + '"')
+    value = f"lower(trim(coalesce(json_extract_string(properties, {path}), json_extract_string(context, {ctx_path}))))"
+    return f"CASE WHEN NULLIF({value}, '') IS NOT NULL THEN {quote(trait + ':')} || {value} END"
+
+
+def _identifiers_sql(store: Store, since_batch: int) -> str:
+    """(message_id, ts, primary, other, kind, reason) for every identifier an event carries."""
+    parts = [
+        "SELECT message_id, timestamp AS ts, coalesce(user_id, anonymous_id) AS primary_id, "
+        "coalesce(user_id, anonymous_id) AS other, CASE WHEN user_id IS NOT NULL THEN 'user' ELSE 'anonymous' END AS kind, "
+        "'self' AS reason FROM new_events",
+        "SELECT message_id, timestamp, user_id, anonymous_id, 'anonymous', "
+        "CASE type WHEN 'identify' THEN 'identify' ELSE 'same_event' END FROM new_events "
+        "WHERE user_id IS NOT NULL AND anonymous_id IS NOT NULL",
+        "SELECT message_id, timestamp, coalesce(user_id, anonymous_id), previous_id, 'anonymous', 'alias' "
+        "FROM new_events WHERE previous_id IS NOT NULL",
+    ]
+    for trait in store.config.identity.traits:
+        parts.append(
+            f"SELECT message_id, timestamp, coalesce(user_id, anonymous_id), {_trait_sql(trait)}, "
+            f"{quote(trait)}, {quote('trait:' + trait)} FROM new_events"
+        )
+    body = " UNION ALL ".join(parts)
+    return f"""
+    WITH new_events AS (SELECT * FROM events WHERE batch_id > {since_batch})
+    SELECT * FROM ({body}) WHERE other IS NOT NULL AND primary_id IS NOT NULL
+    """
+
+
+def stitch(store: Store, full: bool = False) -> dict:
+    """Bring the identity map up to date with the events loaded since the last run.
+
+    ``full=True`` recomputes every component from scratch. Returns counts of what changed.
+    """
+    con = store.con
+    since = 0 if full else int(store.get_meta("stitched_batch", "0"))
+    upto = con.execute("SELECT coalesce(max(batch_id), 0) FROM events").fetchone()[0]
+    if upto <= since and not full:
+        return {"affected_identifiers": 0, "merges": 0}
+    with store.transaction():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ids AS {_identifiers_sql(store, since)}")
+        # nodes: new identifiers, and earlier first-seen times for known ones
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _nodes AS
+            SELECT other AS identifier, arg_min(kind, ts) AS kind, min(ts) AS first_seen FROM _ids GROUP BY other
+            """
+        )
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _merged_nodes AS
+            SELECT identifier, arg_min(kind, first_seen) AS kind, min(first_seen) AS first_seen FROM (
+                SELECT * FROM identity_nodes UNION ALL SELECT * FROM _nodes) GROUP BY identifier
+            """
+        )
+        con.execute("DELETE FROM identity_nodes WHERE identifier IN (SELECT identifier FROM _nodes)")
+        con.execute(
+            "INSERT INTO identity_nodes SELECT * FROM _merged_nodes WHERE identifier IN (SELECT identifier FROM _nodes)"
+        )
+        if full:
+            con.execute("DELETE FROM identity_edges")
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _new_edges AS
+            SELECT least(primary_id, other) AS a, greatest(primary_id, other) AS b,
+                   arg_min(reason, ts) AS reason, arg_min(message_id, ts) AS message_id, min(ts) AS ts
+            FROM _ids WHERE primary_id <> other GROUP BY 1, 2
+            """
+        )
+        con.execute(
+            """
+            INSERT INTO identity_edges
+            SELECT n.* FROM _new_edges n
+            WHERE NOT EXISTS (SELECT 1 FROM identity_edges e WHERE e.a = n.a AND e.b = n.b)
+            """
+        )
+        # the affected part of the graph: new nodes and every customer they touch
+        if full:
+            con.execute("CREATE OR REPLACE TEMP TABLE _affected AS SELECT identifier FROM identity_nodes")
+        else:
+            con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE _affected AS
+                WITH touched AS (SELECT identifier FROM _nodes),
+                     customers AS (SELECT DISTINCT m.customer_id FROM identity_map m JOIN touched USING (identifier))
+                SELECT identifier FROM touched
+                UNION SELECT m.identifier FROM identity_map m JOIN customers USING (customer_id)
+                """
+            )
+        merges = _recompute(store, reason_edges="_new_edges")
+        store.set_meta("stitched_batch", str(upto))
+        affected = con.execute("SELECT count(*) FROM _affected").fetchone()[0]
+    return {"affected_identifiers": affected, "merges": merges}
+
+
+def _components(con) -> None:
+    """Label propagation over the unblocked edges among ``_affected`` into ``_labels``."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _edges AS
+        SELECT e.a, e.b FROM identity_edges e
+        JOIN _affected x ON x.identifier = e.a
+        WHERE NOT EXISTS (SELECT 1 FROM identity_blocks k WHERE k.a = e.a AND k.b = e.b)
+        """
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT identifier AS node, identifier AS label FROM _affected")
+    while True:
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _next AS
+            WITH hop AS (
+                SELECT node, label FROM _labels
+                UNION ALL SELECT e.b, l.label FROM _edges e JOIN _labels l ON l.node = e.a
+                UNION ALL SELECT e.a, l.label FROM _edges e JOIN _labels l ON l.node = e.b
+            ), nearest AS (SELECT node, min(label) AS label FROM hop GROUP BY node)
+            -- pointer jumping: adopt the label of your label, which halves long chains
+            SELECT n.node, least(n.label, coalesce(j.label, n.label)) AS label
+            FROM nearest n LEFT JOIN nearest j ON j.node = n.label
+            """
+        )
+        changed = con.execute(
+            "SELECT count(*) FROM _next n JOIN _labels l USING (node) WHERE n.label <> l.label"
+        ).fetchone()[0]
+        con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT * FROM _next")
+        if not changed:
+            return
+
+
+def _recompute(store: Store, reason_edges: str | None) -> int:
+    """Recompute the components of ``_affected``, rewrite their identity map, log merges."""
+    con = store.con
+    _components(con)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _canon AS
+        SELECT l.label, arg_min(l.node, ({_KIND_RANK.replace("kind", "n.kind")}, n.first_seen, l.node)) AS customer_id
+        FROM _labels l JOIN identity_nodes n ON n.identifier = l.node GROUP BY l.label
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _newmap AS
+        SELECT l.node AS identifier, c.customer_id, m.customer_id AS old_customer
+        FROM _labels l JOIN _canon c USING (label) LEFT JOIN identity_map m ON m.identifier = l.node
+        """
+    )
+    merges = 0
+    if reason_edges:
+        rows = con.execute(
+            """
+            SELECT customer_id, list(DISTINCT old_customer ORDER BY old_customer) AS olds
+            FROM _newmap WHERE old_customer IS NOT NULL GROUP BY customer_id
+            HAVING count(DISTINCT old_customer) >= 2 OR (count(DISTINCT old_customer) = 1 AND any_value(old_customer) <> customer_id)
+            """
+        ).fetchall()
+        now = utcnow()
+        for customer_id, olds in rows:
+            merge_id = con.execute("SELECT nextval('merge_seq')").fetchone()[0]
+            # the links that crossed from one former customer (or new identifier) to another
+            con.execute(
+                f"""
+                INSERT INTO merge_edges
+                SELECT {merge_id}, e.a, e.b, e.reason, e.message_id FROM {reason_edges} e
+                JOIN _newmap na ON na.identifier = e.a JOIN _newmap nb ON nb.identifier = e.b
+                WHERE na.customer_id = ? AND coalesce(na.old_customer, na.identifier) <> coalesce(nb.old_customer, nb.identifier)
+                """,
+                [customer_id],
+            )
+            reasons = con.execute(
+                "SELECT string_agg(DISTINCT reason, ', ' ORDER BY reason) FROM merge_edges WHERE merge_id = ?", [merge_id]
+            ).fetchone()[0]
+            con.execute(
+                "INSERT INTO merge_log VALUES (?, 'merge', ?, ?, ?, ?)",
+                [merge_id, customer_id, olds, reasons or "identity links", now],
+            )
+            merges += 1
+    con.execute("DELETE FROM identity_map WHERE identifier IN (SELECT identifier FROM _affected)")
+    con.execute("INSERT INTO identity_map SELECT identifier, customer_id FROM _newmap")
+    return merges
+
+
+def merges(store: Store) -> pd.DataFrame:
+    """The merge log: which customer ids became one (or were split), when and why."""
+    return store.con.execute(
+        "SELECT merge_id, action, customer_id, merged_ids, reason, logged_at FROM merge_log ORDER BY merge_id"
+    ).df()
+
+
+def unmerge(store: Store, merge_id: int) -> list[str]:
+    """Undo a merge: block the links that caused it and recompute that customer.
+
+    Returns the customer ids that result. Blocked links stay blocked, so the same
+    evidence does not merge the customers again.
+    """
+    con = store.con
+    row = con.execute("SELECT customer_id, action FROM merge_log WHERE merge_id = ?", [merge_id]).fetchone()
+    if row is None:
+        raise ParcoursError(f"merge {merge_id}: no such merge (see `parcours identity merges`)")
+    if row[1] != "merge":
+        raise ParcoursError(f"merge {merge_id} is an unmerge record; pick the merge it undid")
+    with store.transaction():
+        now = utcnow()
+        con.execute(
+            "INSERT INTO identity_blocks SELECT a, b, merge_id, ? FROM merge_edges WHERE merge_id = ?", [now, merge_id]
+        )
+        # everything currently stitched with the merge's identifiers
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _affected AS
+            WITH ids AS (SELECT a AS identifier FROM merge_edges WHERE merge_id = ?
+                         UNION SELECT b FROM merge_edges WHERE merge_id = ?),
+                 customers AS (SELECT DISTINCT customer_id FROM identity_map JOIN ids USING (identifier))
+            SELECT identifier FROM identity_map JOIN customers USING (customer_id)
+            """,
+            [merge_id, merge_id],
+        )
+        _recompute(store, reason_edges=None)
+        result = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT customer_id FROM identity_map WHERE identifier IN (SELECT identifier FROM _affected) ORDER BY 1"
+            ).fetchall()
+        ]
+        undo_id = con.execute("SELECT nextval('merge_seq')").fetchone()[0]
+        con.execute(
+            "INSERT INTO merge_log VALUES (?, 'unmerge', ?, ?, ?, ?)",
+            [undo_id, row[0], result, f"undoes merge {merge_id}", now],
+        )
+    return result

@@ -1,0 +1,6 @@
+"""Getting events in: file readers, column mapping, validation and quarantine."""
+
+from parcours.ingest.importer import ImportSummary, import_file
+from parcours.ingest.mapping import FIELDS, Mapping
+
+__all__ = ["FIELDS", "ImportSummary", "Mapping", "import_file"]

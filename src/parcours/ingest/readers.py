@@ -1,0 +1,254 @@
+"""Readers: each turns a file into a stream of Arrow record batches.
+
+Every batch carries ``__row``, the 1-based row number in the file (data rows, header
+excluded), so quarantined rows can be found again. Readers stream: a file larger
+than memory imports batch by batch. ``on_progress`` is called with bytes consumed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from parcours.errors import ImportError_
+
+FORMATS = ("csv", "jsonl", "parquet", "xes")
+BATCH_ROWS = 500_000
+
+Progress = Callable[[int], None]
+
+
+def guess_format(path: Path) -> str:
+    name = path.name.lower().removesuffix(".gz")
+    for ext, fmt in ((".csv", "csv"), (".tsv", "csv"), (".txt", "csv"), (".jsonl", "jsonl"),
+                     (".ndjson", "jsonl"), (".json", "jsonl"), (".parquet", "parquet"), (".pq", "parquet"),
+                     (".xes", "xes")):
+        if name.endswith(ext):
+            return fmt
+    raise ImportError_(f"{path}: cannot tell the format from the extension; pass --as {'|'.join(FORMATS)}")
+
+
+class _CountingReader(io.RawIOBase):
+    """A file wrapper that reports how many bytes of the underlying file were read."""
+
+    def __init__(self, raw, on_progress: Progress | None):
+        self.raw = raw
+        self.on_progress = on_progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self.raw.read(len(b))
+        n = len(data)
+        b[:n] = data
+        if self.on_progress and n:
+            self.on_progress(n)
+        return n
+
+
+def _open(path: Path, on_progress: Progress | None):
+    """Open a (possibly gzipped) file; progress counts compressed bytes."""
+    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller's reader
+    counted = io.BufferedReader(_CountingReader(raw, on_progress), buffer_size=1 << 20)
+    magic = counted.peek(2)[:2]
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=counted)
+    return counted
+
+
+def _with_rows(batch: pa.RecordBatch, first_row: int) -> pa.RecordBatch:
+    rows = pa.array(range(first_row, first_row + batch.num_rows), pa.int64())
+    return pa.RecordBatch.from_arrays([*batch.columns, rows], names=[*batch.schema.names, "__row"])
+
+
+def read_csv(
+    path: Path,
+    delimiter: str = ",",
+    header: bool = True,
+    columns: list[str] | None = None,
+    on_progress: Progress | None = None,
+) -> tuple[list[str], Iterator[pa.RecordBatch]]:
+    """CSV with every column read as text: the mapping decides what the text means."""
+    if not header and not columns:
+        raise ImportError_(f"{path}: --no-header needs --columns a,b,c to name the columns")
+    f = _open(path, on_progress)
+    if header:
+        first = f.peek(1 << 16).split(b"\n", 1)[0].decode("utf-8", "replace").strip("\r")
+        if not first.strip():
+            raise ImportError_(f"{path}: the file is empty (no header line)")
+        names = next(iter(__import__("csv").reader([first], delimiter=delimiter)))
+    else:
+        names = list(columns or [])
+    if len(set(names)) != len(names):
+        raise ImportError_(f"{path}: duplicate column names in the header: {names}")
+    try:
+        reader = pacsv.open_csv(
+            f,
+            read_options=pacsv.ReadOptions(
+                column_names=None if header else names, block_size=32 << 20, use_threads=True
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as e:
+        raise ImportError_(f"{path}: not a readable CSV file: {e}") from None
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        row = 1
+        try:
+            for batch in reader:
+                yield _with_rows(batch, row)
+                row += batch.num_rows
+        except pa.ArrowInvalid as e:
+            raise ImportError_(f"{path}: CSV error after data row {row - 1}: {e}") from None
+        finally:
+            f.close()
+
+    return names, batches()
+
+
+def _json_value(v) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+
+
+def read_jsonl(path: Path, on_progress: Progress | None = None) -> tuple[list[str], Iterator[pa.RecordBatch]]:
+    """JSON Lines: one object per line. Nested values are kept as JSON text.
+
+    A line that is not a JSON object becomes a row with only ``__invalid`` set, so that
+    it is quarantined with its line number instead of stopping the import.
+    """
+    f = _open(path, on_progress)
+    head = f.peek(1 << 16)
+    if not head.strip():
+        f.close()
+        raise ImportError_(f"{path}: the file is empty")
+    keys: dict[str, None] = {}
+    sample = [ln for ln in head.split(b"\n")[:-1] if ln.strip()][:1000]
+    for line in sample:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            keys.update(dict.fromkeys(obj))
+    if not keys and sample:
+        f.close()
+        raise ImportError_(f"{path}: not JSON Lines (no line in the first 64 KiB is a JSON object)")
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        cols: dict[str, list] = {k: [] for k in keys}
+        invalid: list[str | None] = []
+        raw: list[str] = []
+        rows: list[int] = []
+        n = 0
+
+        def flush() -> pa.RecordBatch:
+            arrays = {k: pa.array(v, pa.string()) for k, v in cols.items()}
+            arrays["__invalid"] = pa.array(invalid, pa.string())
+            arrays["__raw"] = pa.array(raw, pa.string())
+            arrays["__row"] = pa.array(rows, pa.int64())
+            return pa.RecordBatch.from_pydict(arrays)
+
+        try:
+            for lineno, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                text = line.decode("utf-8", "replace").rstrip("\r\n")
+                try:
+                    obj = json.loads(text)
+                    problem = None if isinstance(obj, dict) else "line is not a JSON object"
+                except ValueError as e:
+                    obj, problem = {}, f"malformed JSON: {e}"
+                if problem:
+                    obj = {}
+                for k in obj:
+                    if k not in cols:
+                        cols[k] = [None] * n
+                for k, values in cols.items():
+                    values.append(_json_value(obj.get(k)))
+                invalid.append(problem)
+                raw.append(text)
+                rows.append(lineno)
+                n += 1
+                if n >= 100_000:
+                    yield flush()
+                    for values in cols.values():
+                        values.clear()
+                    invalid.clear()
+                    raw.clear()
+                    rows.clear()
+                    n = 0
+            if n:
+                yield flush()
+        finally:
+            f.close()
+
+    return list(keys), batches()
+
+
+def read_parquet(path: Path, on_progress: Progress | None = None) -> tuple[list[str], Iterator[pa.RecordBatch]]:
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise ImportError_(f"{path}: not a readable Parquet file: {e}") from None
+    names = pf.schema_arrow.names
+    size = path.stat().st_size
+    total = max(pf.metadata.num_rows, 1)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        row = 1
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+            yield _with_rows(batch, row)
+            row += batch.num_rows
+            if on_progress:
+                on_progress(int(size * batch.num_rows / total))
+
+    return names, batches()
+
+
+def read_file(
+    path: Path,
+    fmt: str,
+    delimiter: str = ",",
+    header: bool = True,
+    columns: list[str] | None = None,
+    on_progress: Progress | None = None,
+) -> tuple[list[str], Iterator[pa.RecordBatch]]:
+    """Columns and batches of any supported file."""
+    if not path.exists():
+        raise ImportError_(f"{path}: no such file")
+    if not path.is_file():
+        raise ImportError_(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise ImportError_(f"{path}: the file is empty")
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError as e:
+        raise ImportError_(f"{path}: cannot read the file: {e.strerror}") from None
+    if fmt == "csv":
+        return read_csv(path, delimiter, header, columns, on_progress)
+    if fmt == "jsonl":
+        return read_jsonl(path, on_progress)
+    if fmt == "parquet":
+        return read_parquet(path, on_progress)
+    if fmt == "xes":
+        from parcours.ingest.xes import read_xes
+
+        return read_xes(path, _open(path, on_progress))
+    raise ImportError_(f"{path}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -1,0 +1,142 @@
+"""Event matchers: the one way parcours says "these events".
+
+Touchpoint match rules, funnel steps, exclusions and analysis filters all use the
+same small language, the one of the peer funnel cases:
+
+- ``event``: an event name, a list of names, or ``None`` for any event;
+- ``props``: every key present, non-null and equal to the value;
+- ``props_not``: the key must not equal the value (a missing key passes);
+- ``where``: a list of ``{field, op, value, numeric}`` comparisons on ``event``,
+  ``type``, ``channel``, ``touchpoint``, ``stage``, ``utm_*`` or ``props.NAME``.
+
+A matcher compiles to a SQL boolean expression in DuckDB's dialect; the engine
+layer transpiles it for other engines.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Op = Literal["eq", "ne", "lt", "le", "gt", "ge", "is_null", "is_not_null", "in", "contains", "regex"]
+
+#: Columns of the journey relation a ``where`` condition may name directly.
+COLUMN_FIELDS = {
+    "event", "type", "channel", "touchpoint", "stage", "utm_source", "utm_medium",
+    "utm_campaign", "user_id", "anonymous_id", "customer_id", "source",
+}
+
+
+class Condition(BaseModel):
+    """One comparison: ``field op value``."""
+
+    model_config = ConfigDict(extra="forbid")
+    field: str
+    op: Op = "eq"
+    value: Any = None
+    numeric: bool = False
+
+    @field_validator("field")
+    @classmethod
+    def _known_field(cls, v: str) -> str:
+        if v in COLUMN_FIELDS or v.startswith(("props.", "properties.", "context.")):
+            return v
+        raise ValueError(
+            f"unknown field {v!r}: use one of {sorted(COLUMN_FIELDS)} or props.NAME / context.NAME"
+        )
+
+
+class EventMatcher(BaseModel):
+    """Which events a step, a touchpoint or a filter is about."""
+
+    model_config = ConfigDict(extra="forbid")
+    event: str | list[str] | None = None
+    props: dict[str, Any] = Field(default_factory=dict)
+    props_not: dict[str, Any] = Field(default_factory=dict)
+    where: list[Condition] = Field(default_factory=list)
+    math: Literal["first_time_for_user"] | None = None
+
+    @classmethod
+    def parse(cls, spec: str | dict | EventMatcher) -> EventMatcher:
+        """Accept the short forms: ``"name"``, ``"touchpoint:NAME"``, ``"stage:NAME"`` or a dict."""
+        if isinstance(spec, EventMatcher):
+            return spec
+        if isinstance(spec, str):
+            for kind in ("touchpoint", "stage"):
+                if spec.startswith(kind + ":"):
+                    return cls(where=[Condition(field=kind, value=spec[len(kind) + 1 :])])
+            return cls(event=spec)
+        return cls.model_validate(spec)
+
+
+def quote(value: Any) -> str:
+    """A SQL literal for a Python value."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def json_path(key: str) -> str:
+    """A JSON path for a property name; names with dots or quotes stay one key."""
+    return quote('$."' + key.replace('"', '\\"') + '"')
+
+
+def field_sql(field: str, alias: str = "") -> str:
+    """The SQL for a field, as text (property values are compared as strings)."""
+    p = f"{alias}." if alias else ""
+    for prefix, column in (("props.", "properties"), ("properties.", "properties"), ("context.", "context")):
+        if field.startswith(prefix):
+            return f"json_extract_string({p}{column}, {json_path(field[len(prefix):])})"
+    return f"{p}{field}"
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def condition_sql(c: Condition, alias: str = "") -> str:
+    col = field_sql(c.field, alias)
+    if c.op == "is_null":
+        return f"({col} IS NULL)"
+    if c.op == "is_not_null":
+        return f"({col} IS NOT NULL)"
+    if c.op == "in":
+        values = c.value if isinstance(c.value, list) else [c.value]
+        return f"({col} IN ({', '.join(quote(_as_text(v)) for v in values)}))"
+    if c.op == "contains":
+        return f"(contains({col}, {quote(_as_text(c.value))}))"
+    if c.op == "regex":
+        return f"(regexp_matches({col}, {quote(_as_text(c.value))}))"
+    sym = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[c.op]
+    if c.numeric:
+        return f"(TRY_CAST({col} AS DOUBLE) {sym} {float(c.value)!r})"
+    return f"({col} {sym} {quote(_as_text(c.value))})"
+
+
+def matcher_sql(m: EventMatcher | str | dict, alias: str = "") -> str:
+    """Compile a matcher to a SQL boolean expression (``TRUE`` matches everything).
+
+    ``math`` is not expressible per row; analyses that support it handle it themselves.
+    """
+    m = EventMatcher.parse(m)
+    parts: list[str] = []
+    p = f"{alias}." if alias else ""
+    if isinstance(m.event, str):
+        parts.append(f"{p}event = {quote(m.event)}")
+    elif isinstance(m.event, list):
+        parts.append(f"{p}event IN ({', '.join(quote(e) for e in m.event)})")
+    for key, value in m.props.items():
+        col = field_sql("props." + key, alias)
+        parts.append(f"{col} IS NOT NULL AND {col} = {quote(_as_text(value))}")
+    for key, value in m.props_not.items():
+        col = field_sql("props." + key, alias)
+        parts.append(f"({col} IS NULL OR {col} <> {quote(_as_text(value))})")
+    parts.extend(condition_sql(c, alias) for c in m.where)
+    return "(" + " AND ".join(parts) + ")" if parts else "TRUE"

@@ -1,0 +1,128 @@
+"""Opening a store, migrating it, and the small key/value settings it keeps.
+
+A store is one DuckDB file. Everything that reads data goes through ``store.engine``
+so that the same analysis SQL can run on another engine; writes stay here and in
+``parcours.ingest`` / ``parcours.identity``, which are DuckDB's own business.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from parcours.config import JourneyConfig, default_config, parse_config
+from parcours.errors import ParcoursError
+from parcours.store.schema import LATEST, MIGRATIONS
+
+
+def default_db_path() -> str:
+    return os.environ.get("PARCOURS_DB", "parcours.duckdb")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Store:
+    """An open parcours store."""
+
+    def __init__(self, path: str | Path, read_only: bool = False):
+        self.path = str(path)
+        if read_only and not Path(self.path).exists():
+            raise ParcoursError(f"{self.path}: no such store (import data or run `parcours demo` first)")
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as e:
+            raise ParcoursError(f"{self.path}: cannot open store: {e}") from None
+        self.con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            self._migrate()
+        elif self.schema_version() != LATEST:
+            raise ParcoursError(f"{self.path}: store schema is out of date; open it once for writing")
+        self._engine = None
+        self._config: JourneyConfig | None = None
+
+    # -- schema -------------------------------------------------------------
+    def schema_version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        ).fetchone()[0]
+        if not exists:
+            return 0
+        return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+    def _migrate(self) -> None:
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER, description VARCHAR, applied_at TIMESTAMP)"
+        )
+        current = self.schema_version()
+        for version, description, ddl in MIGRATIONS:
+            if version <= current:
+                continue
+            with self.transaction():
+                self.con.execute(ddl)
+                self.con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, description, utcnow()]
+                )
+
+    @contextmanager
+    def transaction(self):
+        """All or nothing: commit on success, roll back on any error."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    # -- settings -------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+    # -- journey map ----------------------------------------------------------
+    @property
+    def config(self) -> JourneyConfig:
+        """The store's journey map: the one last set, or the five-stage default."""
+        if self._config is None:
+            text = self.get_meta("journey_toml")
+            self._config = parse_config(text, "stored journey") if text else default_config()
+        return self._config
+
+    def set_journey(self, text: str, origin: str) -> JourneyConfig:
+        """Validate a journey file's text and make it the store's journey map."""
+        config = parse_config(text, origin)
+        self.set_meta("journey_toml", text)
+        self._config = config
+        return config
+
+    # -- reading --------------------------------------------------------------
+    @property
+    def engine(self):
+        if self._engine is None:
+            from parcours.engine import engine_for_store
+
+            self._engine = engine_for_store(self)
+        return self._engine
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_store(path: str | Path | None = None, read_only: bool = False) -> Store:
+    return Store(path or default_db_path(), read_only=read_only)
