@@ -57,18 +57,23 @@ def top_touchpoints(store: Store, per_stage: int = 3, flt: Filter | None = None)
     ).drop(columns=["stage_index"])
 
 
+def _not_ignored_sql(store: Store) -> str:
+    """SQL: the event is not one the journey ignores on purpose (``TRUE`` when none are)."""
+    ignored = store.config.ignored_events
+    return f"e.event NOT IN ({', '.join(quote(e) for e in ignored)})" if ignored else "TRUE"
+
+
 def store_stats(store: Store) -> dict:
     """Counts a script can check: events, customers, quarantined and unmapped events, events by name."""
     con = store.con
     config = store.config
-    ignored = ", ".join(quote(e) for e in config.ignored_events) or "NULL"
     events, customers = con.execute(
         f"""SELECT count(*), count(DISTINCT coalesce(m.customer_id, {IDENTITY_KEY_SQL}))
             FROM events e LEFT JOIN identity_map m ON m.identifier = {IDENTITY_KEY_SQL}"""
     ).fetchone()
     quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
     unmapped = con.execute(
-        f"SELECT count(*) FROM events e WHERE ({touchpoint_case_sql(config)}) IS NULL AND e.event NOT IN ({ignored})"
+        f"SELECT count(*) FROM events e WHERE ({touchpoint_case_sql(config)}) IS NULL AND {_not_ignored_sql(store)}"
     ).fetchone()[0]
     by_name = dict(con.execute("SELECT event, count(*) FROM events GROUP BY event ORDER BY 2 DESC, 1").fetchall())
     return {
@@ -83,12 +88,11 @@ def store_stats(store: Store) -> dict:
 def unmapped_events(store: Store) -> pd.DataFrame:
     """Event names (and types) that match no touchpoint, with counts: what to add to the journey file."""
     config = store.config
-    ignored = ", ".join(quote(e) for e in config.ignored_events) or "NULL"
     return store.con.execute(
         f"""
         SELECT e.event, e.type, count(*) AS events, count(DISTINCT coalesce(e.user_id, e.anonymous_id)) AS ids,
                min(e.timestamp) AS first_seen, max(e.timestamp) AS last_seen
-        FROM events e WHERE ({touchpoint_case_sql(config)}) IS NULL AND e.event NOT IN ({ignored})
+        FROM events e WHERE ({touchpoint_case_sql(config)}) IS NULL AND {_not_ignored_sql(store)}
         GROUP BY 1, 2 ORDER BY events DESC, 1
         """
     ).df()

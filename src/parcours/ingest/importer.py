@@ -214,6 +214,20 @@ class _BatchSQL:
         return "json_object(" + ", ".join(f"{quote(c)}, b.{ident(c)}" for c in cols) + ")"
 
 
+def _check_timestamp_format(store: Store, fmt: str | None) -> None:
+    """Refuse a format that is neither a keyword nor a strftime pattern DuckDB understands."""
+    if fmt is None or fmt in TIMESTAMP_FORMATS:
+        return
+    hint = "use iso, unix, unix_ms or a strftime pattern such as %Y%m%d"
+    if "%" not in fmt:
+        raise ImportError_(f"--timestamp-format {fmt!r}: not a known format; {hint}")
+    try:
+        store.con.execute("SELECT try_strptime('', ?)", [fmt])
+    except duckdb.Error as e:
+        problem = str(e).split("Unrecognized format for strftime/strptime:")[-1].strip()
+        raise ImportError_(f"--timestamp-format {fmt!r}: {problem}; {hint}") from None
+
+
 def import_file(
     store: Store,
     path: str | Path,
@@ -235,10 +249,7 @@ def import_file(
     fmt = fmt or guess_format(path)
     if fmt not in FORMATS:
         raise ImportError_(f"--as {fmt}: unknown format; use one of {', '.join(FORMATS)}")
-    if timestamp_format and timestamp_format.startswith("%") is False and timestamp_format not in TIMESTAMP_FORMATS:
-        raise ImportError_(
-            f"--timestamp-format {timestamp_format!r}: use iso, unix, unix_ms or a strftime pattern such as %Y%m%d"
-        )
+    _check_timestamp_format(store, timestamp_format)
     if timezone:
         try:
             store.con.execute(f"SELECT timezone({quote(timezone)}, TIMESTAMP '2000-01-01')")
@@ -303,17 +314,7 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: pa.RecordBatch, path: P
             [source, now, source],
         )
         bad = con.execute("SELECT count(*) FROM staged WHERE reason IS NOT NULL").fetchone()[0]
-        loaded = con.execute(
-            f"""
-            INSERT INTO events
-            SELECT mid, type, event, timestamp, ?, anonymous_id, user_id, previous_id, channel,
-                   utm_source, utm_medium, utm_campaign, properties, context, ?, {batch_id}
-            FROM (SELECT *, row_number() OVER (PARTITION BY mid ORDER BY __row) AS first_of_id
-                  FROM staged WHERE reason IS NULL) s
-            WHERE first_of_id = 1 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = s.mid)
-            """,
-            [now, path.name],
-        ).fetchone()[0]
+        loaded = _insert_events(con, batch_id, now, path.name)
         valid = batch.num_rows - bad
         first, last = batch.column("__row")[0].as_py(), batch.column("__row")[-1].as_py()
         con.execute(
@@ -324,3 +325,18 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: pa.RecordBatch, path: P
     summary.loaded += loaded
     summary.quarantined += bad
     summary.duplicates += valid - loaded
+
+
+def _insert_events(con: duckdb.DuckDBPyConnection, batch_id: int, now, source: str) -> int:
+    """Append the valid staged rows whose message id is not stored yet; returns how many."""
+    return con.execute(
+        f"""
+        INSERT INTO events
+        SELECT mid, type, event, timestamp, ?, anonymous_id, user_id, previous_id, channel,
+               utm_source, utm_medium, utm_campaign, properties, context, ?, {int(batch_id)}
+        FROM (SELECT *, row_number() OVER (PARTITION BY mid ORDER BY __row) AS first_of_id
+              FROM staged WHERE reason IS NULL) s
+        WHERE first_of_id = 1 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = s.mid)
+        """,
+        [now, source],
+    ).fetchone()[0]

@@ -21,6 +21,8 @@ from parcours.errors import ImportError_
 
 FORMATS = ("csv", "jsonl", "parquet", "xes")
 BATCH_ROWS = 500_000
+#: bytes of CSV text per batch (about 250k short rows)
+CSV_BLOCK_BYTES = 32 << 20
 
 Progress = Callable[[int], None]
 
@@ -93,7 +95,7 @@ def read_csv(
         reader = pacsv.open_csv(
             f,
             read_options=pacsv.ReadOptions(
-                column_names=None if header else names, block_size=32 << 20, use_threads=True
+                column_names=None if header else names, block_size=CSV_BLOCK_BYTES, use_threads=True
             ),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
