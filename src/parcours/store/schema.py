@@ -87,6 +87,60 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
         """,
     ),
+    (
+        2,
+        "voice of the customer: follow-up items and their history, webhook delivery queue and log",
+        """
+        CREATE SEQUENCE followup_seq START 1;
+        CREATE TABLE followups (                 -- one per low survey answer (detractor, CSAT/CES 1-2)
+            followup_id    BIGINT PRIMARY KEY,
+            message_id     VARCHAR NOT NULL UNIQUE,  -- the survey_response event: creation is idempotent
+            customer_id    VARCHAR NOT NULL,
+            identities     VARCHAR[] NOT NULL,   -- every identifier stitched to the customer
+            metric         VARCHAR NOT NULL,     -- nps, csat or ces
+            score          DOUBLE NOT NULL,
+            touchpoint     VARCHAR,              -- given with the answer, or the latest one before it
+            stage          VARCHAR,
+            comment        VARCHAR,
+            language       VARCHAR,
+            answered_at    TIMESTAMP NOT NULL,
+            recent_journey JSON NOT NULL,        -- the touchpoints just before the answer, oldest first
+            status         VARCHAR NOT NULL,     -- open, contacted or resolved
+            owner          VARCHAR NOT NULL,     -- the touchpoint's team unless reassigned
+            created_at     TIMESTAMP NOT NULL,
+            updated_at     TIMESTAMP NOT NULL
+        );
+        CREATE TABLE followup_history (          -- every change and note, in order
+            followup_id    BIGINT NOT NULL,
+            logged_at      TIMESTAMP NOT NULL,
+            action         VARCHAR NOT NULL,     -- created, status, owner or note
+            detail         VARCHAR NOT NULL,
+            author         VARCHAR
+        );
+        CREATE SEQUENCE webhook_delivery_seq START 1;
+        CREATE TABLE webhook_deliveries (        -- the outgoing queue: one row per (webhook, trigger occurrence)
+            delivery_id     BIGINT PRIMARY KEY,
+            webhook         VARCHAR NOT NULL,
+            trigger         VARCHAR NOT NULL,
+            dedupe_key      VARCHAR NOT NULL,    -- what fired it (answer, cart event, customer+stage)
+            url             VARCHAR NOT NULL,
+            body            VARCHAR NOT NULL,    -- the exact JSON bytes that are signed and sent
+            status          VARCHAR NOT NULL,    -- pending, delivered or failed
+            attempts        INTEGER NOT NULL,
+            next_attempt_at TIMESTAMP NOT NULL,
+            created_at      TIMESTAMP NOT NULL,
+            delivered_at    TIMESTAMP,
+            UNIQUE (webhook, dedupe_key)
+        );
+        CREATE TABLE webhook_attempts (          -- the delivery log: every try and its outcome
+            delivery_id    BIGINT NOT NULL,
+            attempt        INTEGER NOT NULL,
+            logged_at      TIMESTAMP NOT NULL,
+            http_status    INTEGER,              -- NULL when no answer came (refused, timeout)
+            error          VARCHAR
+        );
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
