@@ -27,6 +27,8 @@ class Filter(BaseModel):
     start: datetime | None = None  #: inclusive, UTC
     end: datetime | None = None  #: exclusive, UTC
     where: list[Condition] = Field(default_factory=list)
+    #: a saved segment's name: only its members' events (see ``parcours.analytics.segments``)
+    segment: str | None = None
 
     def where_sql(self) -> str:
         parts = []
@@ -41,4 +43,10 @@ class Filter(BaseModel):
 def events_sql(store, flt: Filter | None = None) -> str:
     """The journey relation of ``store``, narrowed by ``flt``, as SQL text."""
     flt = flt or Filter()
-    return f"SELECT * FROM ({journey_sql(store.config)}) WHERE {flt.where_sql()}"
+    sql = f"SELECT * FROM ({journey_sql(store.config)}) WHERE {flt.where_sql()}"
+    if flt.segment is not None:
+        # imported here: segments builds on this module (its breakdown takes a Filter)
+        from parcours.analytics.segments import segment_members_sql
+
+        sql += f" AND customer_id IN ({segment_members_sql(store, flt.segment)})"
+    return sql

@@ -8,6 +8,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from parcours.analytics.overview import stage_overview, store_stats, top_touchpoints
+from parcours.cli.filter_options import SegmentOption, make_filter
 from parcours.cli.output import Format, FormatOption, console, emit, err_console
 from parcours.cli.state import state
 from parcours.ingest import Mapping, import_file
@@ -83,11 +84,12 @@ def stats(ctx: typer.Context, fmt: Format = FormatOption) -> None:
     emit(result, fmt, title="store")
 
 
-def summary(ctx: typer.Context, fmt: Format = FormatOption) -> None:
+def summary(ctx: typer.Context, fmt: Format = FormatOption, segment: str = SegmentOption) -> None:
     """The journey at a glance: customers per stage, conversion, top touchpoints per stage."""
     with state(ctx).store(read_only=True) as store:
-        stages = stage_overview(store)
-        tops = top_touchpoints(store)
+        flt = make_filter(segment=segment)
+        stages = stage_overview(store, flt)
+        tops = top_touchpoints(store, flt=flt)
         stats_ = store_stats(store)
     if fmt == Format.json:
         emit({"stages": stages, "top_touchpoints": tops, "events": stats_["events"],

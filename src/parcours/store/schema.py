@@ -141,6 +141,56 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        3,
+        "collector: API keys (hashed) and write-ahead-log bookkeeping",
+        """
+        CREATE TABLE api_keys (
+            key_id      VARCHAR PRIMARY KEY,     -- the key's public prefix, shown in lists
+            key_hash    VARCHAR NOT NULL,        -- sha256 of the whole key; the key itself is never stored
+            role        VARCHAR NOT NULL,        -- write, read or admin
+            name        VARCHAR NOT NULL,
+            source      VARCHAR NOT NULL,        -- write keys: the source recorded on the events they send
+            created_at  TIMESTAMP NOT NULL,
+            revoked_at  TIMESTAMP
+        );
+        CREATE TABLE collector_wal (             -- how far the write-ahead log has been applied
+            segment     BIGINT NOT NULL,         -- WAL segment number
+            offset_bytes BIGINT NOT NULL,        -- bytes of that segment applied to events
+            applied_at  TIMESTAMP NOT NULL
+        );
+        """,
+    ),
+    (
+        4,
+        "segments, persona members, lead scores and lead models",
+        """
+        CREATE TABLE segments (
+            name        VARCHAR PRIMARY KEY,
+            kind        VARCHAR NOT NULL,        -- rule (an expression) or list (saved members, e.g. a persona)
+            expression  VARCHAR,                 -- the rule, for kind = rule
+            description VARCHAR NOT NULL,
+            created_at  TIMESTAMP NOT NULL,
+            updated_at  TIMESTAMP NOT NULL
+        );
+        CREATE TABLE segment_members (           -- members of list segments
+            segment     VARCHAR NOT NULL,
+            customer_id VARCHAR NOT NULL
+        );
+        CREATE TABLE lead_scores (               -- the latest scoring of current prospects
+            customer_id VARCHAR NOT NULL,
+            score       DOUBLE NOT NULL,         -- 0..100
+            reasons     VARCHAR[] NOT NULL,
+            scored_at   TIMESTAMP NOT NULL
+        );
+        CREATE TABLE lead_models (               -- one row per training, with its hold-out evaluation
+            trained_at   TIMESTAMP NOT NULL,
+            horizon_days INTEGER NOT NULL,
+            rows         BIGINT NOT NULL,
+            evaluation   JSON NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
