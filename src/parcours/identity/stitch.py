@@ -3,13 +3,16 @@
 Every identifier (a user id, an anonymous id, or a trait value such as
 ``email:ann@example.com``) is a node. An event links the identifiers it carries:
 its user id, anonymous id, alias ``previous_id`` and configured traits. A customer
-is a connected component; its canonical id is its earliest-seen user id, else its
-earliest-seen anonymous id, so that a customer known by one user id is that id.
+is a connected component; its canonical id is a user id when it has one, and stays
+what it was when new identifiers join (see ``_recompute``), so that a customer known
+by one user id is that id and keeps it as history arrives.
 
 The work is incremental: only components touched by events loaded since the last
 run are recomputed (label propagation in SQL, one set-based pass per iteration).
-A run that joins customers that existed before records a merge, with the links
-that caused it; ``unmerge`` blocks those links and recomputes, undoing the merge.
+A run that joins a customer that existed before with another customer or a new
+identifier records a merge, with the links that caused it; ``unmerge`` blocks those
+links and recomputes, undoing the merge for good (the same evidence arriving again,
+or a full rebuild, does not redo it; new evidence can).
 """
 
 from __future__ import annotations
@@ -154,53 +157,65 @@ def _components(con) -> None:
 
 
 def _recompute(store: Store, reason_edges: str | None) -> int:
-    """Recompute the components of ``_affected``, rewrite their identity map, log merges."""
+    """Recompute the components of ``_affected``, rewrite their identity map, log merges.
+
+    The canonical id prefers a user id, then an id that already names a customer (so
+    ids stay stable as history arrives), then the earliest seen. A merge is logged when
+    a customer that existed before gains another unit: another former customer or an
+    identifier new to the store. ``merged_ids`` lists those units; ``merge_edges`` the
+    links of this run that crossed between them, which is what ``unmerge`` blocks.
+    """
     con = store.con
     _components(con)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _canon AS
-        SELECT l.label, arg_min(l.node, ({_KIND_RANK.replace("kind", "n.kind")}, n.first_seen, l.node)) AS customer_id
+        SELECT l.label, arg_min(l.node, ({_KIND_RANK.replace("kind", "n.kind")},
+                   CASE WHEN l.node IN (SELECT customer_id FROM identity_map) THEN 0 ELSE 1 END,
+                   n.first_seen, l.node)) AS customer_id
         FROM _labels l JOIN identity_nodes n ON n.identifier = l.node GROUP BY l.label
         """
     )
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _newmap AS
-        SELECT l.node AS identifier, c.customer_id, m.customer_id AS old_customer
+        SELECT l.node AS identifier, c.customer_id, m.customer_id AS old_customer,
+               coalesce(m.customer_id, l.node) AS unit
         FROM _labels l JOIN _canon c USING (label) LEFT JOIN identity_map m ON m.identifier = l.node
         """
     )
     merges = 0
     if reason_edges:
-        rows = con.execute(
-            """
-            SELECT customer_id, list(DISTINCT old_customer ORDER BY old_customer) AS olds
-            FROM _newmap WHERE old_customer IS NOT NULL GROUP BY customer_id
-            HAVING count(DISTINCT old_customer) >= 2 OR (count(DISTINCT old_customer) = 1 AND any_value(old_customer) <> customer_id)
-            """
-        ).fetchall()
         now = utcnow()
-        for customer_id, olds in rows:
-            merge_id = con.execute("SELECT nextval('merge_seq')").fetchone()[0]
-            # the links that crossed from one former customer (or new identifier) to another
-            con.execute(
-                f"""
-                INSERT INTO merge_edges
-                SELECT {merge_id}, e.a, e.b, e.reason, e.message_id FROM {reason_edges} e
-                JOIN _newmap na ON na.identifier = e.a JOIN _newmap nb ON nb.identifier = e.b
-                WHERE na.customer_id = ? AND coalesce(na.old_customer, na.identifier) <> coalesce(nb.old_customer, nb.identifier)
-                """,
-                [customer_id],
-            )
-            reasons = con.execute(
-                "SELECT string_agg(DISTINCT reason, ', ' ORDER BY reason) FROM merge_edges WHERE merge_id = ?", [merge_id]
-            ).fetchone()[0]
-            con.execute(
-                "INSERT INTO merge_log VALUES (?, 'merge', ?, ?, ?, ?)",
-                [merge_id, customer_id, olds, reasons or "identity links", now],
-            )
-            merges += 1
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _merges AS
+            SELECT nextval('merge_seq') AS merge_id, customer_id, units FROM (
+                SELECT customer_id, list(DISTINCT unit ORDER BY unit) AS units FROM _newmap
+                GROUP BY customer_id HAVING count(old_customer) > 0 AND count(DISTINCT unit) > 1)
+            """
+        )
+        con.execute(
+            f"""
+            INSERT INTO merge_edges
+            SELECT g.merge_id, e.a, e.b, e.reason, e.message_id FROM {reason_edges} e
+            JOIN _newmap na ON na.identifier = e.a JOIN _newmap nb ON nb.identifier = e.b
+            JOIN _merges g ON g.customer_id = na.customer_id
+            WHERE nb.customer_id = na.customer_id AND na.unit <> nb.unit
+              AND NOT EXISTS (SELECT 1 FROM identity_blocks k WHERE k.a = e.a AND k.b = e.b)
+            """
+        )
+        con.execute(
+            """
+            INSERT INTO merge_log
+            SELECT g.merge_id, 'merge', g.customer_id, g.units,
+                   coalesce((SELECT string_agg(DISTINCT x.reason, ', ' ORDER BY x.reason)
+                             FROM merge_edges x WHERE x.merge_id = g.merge_id), 'identity links'), ?
+            FROM _merges g
+            """,
+            [now],
+        )
+        merges = con.execute("SELECT count(*) FROM _merges").fetchone()[0]
     con.execute("DELETE FROM identity_map WHERE identifier IN (SELECT identifier FROM _affected)")
     con.execute("INSERT INTO identity_map SELECT identifier, customer_id FROM _newmap")
     return merges
@@ -225,6 +240,8 @@ def unmerge(store: Store, merge_id: int) -> list[str]:
         raise ParcoursError(f"merge {merge_id}: no such merge (see `parcours identity merges`)")
     if row[1] != "merge":
         raise ParcoursError(f"merge {merge_id} is an unmerge record; pick the merge it undid")
+    if con.execute("SELECT count(*) FROM identity_blocks WHERE merge_id = ?", [merge_id]).fetchone()[0]:
+        raise ParcoursError(f"merge {merge_id} is already undone")
     with store.transaction():
         now = utcnow()
         con.execute(
