@@ -1,0 +1,64 @@
+"""``parcours paths``: top paths, Sankey flows, the directly-follows graph, transitions, loops."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import typer
+
+from parcours.analytics.filters import Filter
+from parcours.analytics.paths import dfg, flows, loops, top_paths, transition_matrix
+from parcours.cli.output import Format, FormatOption, emit
+from parcours.cli.state import state
+from parcours.errors import ParcoursError
+
+SinceOption = typer.Option(None, "--since", help="Only events at or after this UTC date/time.")
+UntilOption = typer.Option(None, "--until", help="Only events before this UTC date/time.")
+
+
+def date_filter(since: datetime | None, until: datetime | None) -> Filter:
+    """The ``--since``/``--until`` options as a ``Filter``."""
+    if since and until and since >= until:
+        raise ParcoursError(f"--since {since:%Y-%m-%d %H:%M} is not before --until {until:%Y-%m-%d %H:%M}")
+    return Filter(start=since, end=until)
+
+
+def paths(
+    ctx: typer.Context,
+    start: str = typer.Option(None, "--from-step", help="Paths from this step: EVENT, touchpoint:NAME or stage:NAME."),
+    end: str = typer.Option(None, "--to-step", help="Paths to this step (with --from-step: between the two)."),
+    max_length: int = typer.Option(5, "--max-length", help="Steps shown per path; longer ones show '...'."),
+    top: int = typer.Option(10, "--top", help="Paths shown; the rest is one '(other)' row."),
+    open_other: bool = typer.Option(False, "--open-other", help="List the paths inside '(other)'."),
+    within_days: float = typer.Option(None, "--within-days", help="With --from-step and --to-step: reach --to-step within N days."),
+    by: str = typer.Option("touchpoint", "--by", help="Step level: touchpoint, event or stage."),
+    show_dfg: bool = typer.Option(False, "--dfg", help="The directly-follows graph: one row per edge."),
+    matrix: bool = typer.Option(False, "--matrix", help="The transition probability matrix."),
+    sankey: bool = typer.Option(False, "--flows", help="Step-by-step flows for a Sankey diagram (from --from-step)."),
+    show_loops: bool = typer.Option(False, "--loops", help="Loops (A>A) and back-and-forth (A>B>A) per step."),
+    since: datetime = SinceOption,
+    until: datetime = UntilOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """Which ways customers take: top paths (default), or --dfg, --matrix, --flows, --loops."""
+    views = [v for v in (show_dfg, matrix, sankey, show_loops) if v]
+    if len(views) > 1:
+        raise ParcoursError("paths: choose at most one of --dfg, --matrix, --flows, --loops")
+    flt = date_filter(since, until)
+    with state(ctx).store(read_only=True) as store:
+        if show_dfg:
+            emit(dfg(store, by, flt), fmt, title="directly-follows graph")
+        elif matrix:
+            emit(transition_matrix(store, by, flt), fmt, title="transition probabilities")
+        elif sankey:
+            emit(flows(store, start, max_length, by, flt), fmt, title="flows")
+        elif show_loops:
+            emit(loops(store, by, flt), fmt, title="loops and back-and-forth")
+        else:
+            within = timedelta(days=within_days) if within_days is not None else None
+            df = top_paths(store, start, end, max_length, top, by, within, open_other, flt)
+            emit(df, fmt, title="top paths")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("paths")(paths)

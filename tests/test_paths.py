@@ -1,0 +1,166 @@
+"""Paths, flows, transitions and loops on journeys a reader can follow by hand, and pm4py's DFG."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+from conftest import load_events, shared_path
+from typer.testing import CliRunner
+
+import parcours
+from parcours.analytics.paths import dfg, flows, loops, top_paths, transition_matrix
+from parcours.cli.main import app
+from parcours.errors import ParcoursError
+
+# customer -> its events (one per minute); names are raw events of the five-stages journey
+JOURNEYS = {
+    "a": ["ad_click", "site_visit", "product_view", "add_to_cart", "purchase"],
+    "b": ["ad_click", "site_visit", "chat_message", "site_visit", "add_to_cart"],
+    "c": ["search_click", "site_visit", "site_visit", "product_view"],
+    "d": ["site_visit", "add_to_cart", "purchase"],
+}
+
+
+def _events(journeys: dict[str, list[str]]) -> list[dict]:
+    return [
+        {"user_id": cid, "event": name, "timestamp": f"2024-03-01T10:{i:02d}:00Z"}
+        for cid, names in journeys.items() for i, name in enumerate(names)
+    ]
+
+
+@pytest.fixture
+def shop(store, tmp_path):
+    load_events(store, _events(JOURNEYS), tmp_path)
+    return store
+
+
+def _edges(df: pd.DataFrame) -> dict[tuple[str, str], int]:
+    return {(r.source, r.target): r.count for r in df.itertuples()}
+
+
+def test_dfg_counts_probabilities_and_times(shop):
+    d = dfg(shop)
+    e = _edges(d)
+    assert e[("web_page", "cart")] == 2  # b, d
+    assert e[("display_ad", "web_page")] == 2
+    assert e[("web_page", "web_page")] == 1  # c
+    assert e[("cart", "purchase")] == 2
+    assert sum(e.values()) == sum(len(v) - 1 for v in JOURNEYS.values())
+    assert d.groupby("source")["probability"].sum().round(9).eq(1).all()
+    assert (d["median_seconds"] == 60).all()
+    row = d[(d.source == "web_page") & (d.target == "product_page")].iloc[0]
+    assert row["count"] == 2 and row["probability"] == pytest.approx(2 / 6)
+
+
+def test_dfg_by_event_and_by_stage(shop):
+    assert _edges(dfg(shop, by="event"))[("product_view", "add_to_cart")] == 1
+    stages = _edges(dfg(shop, by="stage"))
+    assert stages[("consideration", "decision")] == 3
+    assert stages[("decision", "decision")] == 2
+    with pytest.raises(ParcoursError, match="unknown step level"):
+        dfg(shop, by="page")
+
+
+def test_transition_matrix_rows_sum_to_one(shop):
+    m = transition_matrix(shop).set_index("source")
+    assert m.sum(axis=1).round(9).eq(1).all()
+    assert m.loc["live_chat", "web_page"] == 1.0
+
+
+def test_loops_and_back_and_forth(shop):
+    lp = loops(shop).set_index("step")
+    assert lp.loc["web_page", "loops"] == 1 and lp.loc["web_page", "loop_customers"] == 1
+    assert lp.loc["web_page", "back_and_forth"] == 1  # b: web_page > live_chat > web_page
+    assert lp.loc["cart", "loops"] == 0 and lp.loc["cart", "back_and_forth"] == 0
+
+
+def test_flows_add_up_at_every_position(shop):
+    f = flows(shop, max_steps=4)
+    per_position = f.groupby("position")["customers"].sum()
+    assert per_position[1] == 4
+    # customers at position p+1 = those that did not end at p
+    for p in range(1, 4):
+        ended = f[(f.position == p) & (f.target == "(end)")]["customers"].sum()
+        assert per_position[p + 1] == per_position[p] - ended
+    from_cart = flows(shop, start="touchpoint:cart", max_steps=2)
+    assert from_cart[from_cart.position == 1].set_index("target")["customers"].to_dict() == {
+        "purchase": 2, "(end)": 1
+    }
+
+
+def test_top_paths_from_to_between_and_other_bucket(shop):
+    frm = top_paths(shop, start="touchpoint:web_page", max_length=2)
+    assert frm.set_index("path")["customers"].to_dict() == {
+        "web_page > product_page > ...": 1, "web_page > live_chat > ...": 1,
+        "web_page > web_page > ...": 1, "web_page > cart > ...": 1,
+    }
+    to = top_paths(shop, end="purchase", max_length=3).set_index("path")["customers"].to_dict()
+    assert to == {"... > product_page > cart > purchase": 1, "web_page > cart > purchase": 1}
+    between = top_paths(shop, start="touchpoint:display_ad", end="touchpoint:cart", max_length=3)
+    assert between.to_dict("records") == [
+        {"rank": 1, "path": "display_ad > web_page > ... > cart", "length": 4, "customers": 2, "share": 1.0}
+    ]
+    missed = top_paths(shop, start="touchpoint:web_page", end="touchpoint:purchase", max_length=5)
+    assert missed.set_index("path").loc["(did not reach touchpoint:purchase)", "customers"] == 2
+    assert missed["customers"].sum() == 4
+
+    top1 = top_paths(shop, max_length=1, top=1)
+    assert list(top1["path"]) == ["display_ad > ...", "(other)"]
+    assert top1["customers"].sum() == 4 and top1["share"].sum() == pytest.approx(1)
+    opened = top_paths(shop, max_length=1, top=1, open_other=True)
+    assert opened["customers"].sum() == top1.iloc[-1]["customers"] == 2
+
+
+def test_between_respects_window(store, tmp_path):
+    load_events(store, [
+        {"user_id": "x", "event": "ad_click", "timestamp": "2024-03-01T10:00:00Z"},
+        {"user_id": "x", "event": "purchase", "timestamp": "2024-03-05T10:00:00Z"},
+    ], tmp_path)
+    within = top_paths(store, start="ad_click", end="purchase", within=timedelta(days=1))
+    assert list(within["path"]) == ["(did not reach purchase)"]
+    assert list(top_paths(store, start="ad_click", end="purchase")["path"]) == ["display_ad > purchase"]
+
+
+def test_bad_arguments_say_what(shop):
+    with pytest.raises(ParcoursError, match="max_length=0"):
+        top_paths(shop, max_length=0)
+    with pytest.raises(ParcoursError, match="top=0"):
+        top_paths(shop, top=0)
+    with pytest.raises(ParcoursError, match="--from-step"):
+        top_paths(shop, start={"field": "nope"})
+
+
+def test_cli_dfg_json_is_stable(shop):
+    shop.close()
+    runner = CliRunner()
+    res = runner.invoke(app, ["--db", shop.path, "paths", "--dfg", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert {"source", "target", "count"} <= set(rows[0])
+    assert {(r["source"], r["target"]): r["count"] for r in rows} == _edges(dfg(parcours.open(shop.path)))
+    res = runner.invoke(app, ["--db", shop.path, "paths", "--from-step", "touchpoint:cart", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert sum(r["customers"] for r in json.loads(res.stdout)) == 3
+
+
+def test_dfg_equals_pm4py_on_bpic2012(store, tmp_path):
+    """Activity key concept:name, events ordered by timestamp per case; ties on the timestamp go by
+    activity name, which is the order pm4py keeps when given the log sorted that way (stable sort)."""
+    pm4py = pytest.importorskip("pm4py")
+    path = shared_path("data/bpic2012_loan_applications/bpic2012_events.csv.gz")
+    mapping = parcours.Mapping.parse(["user_id=case:concept:name", "event=concept:name", "timestamp=time:timestamp"])
+    summary = parcours.import_file(store, path, mapping=mapping)
+    assert summary.loaded == 262_200
+    ours = _edges(dfg(store, by="event"))
+
+    log = pd.read_csv(path, dtype=str)
+    log["time:timestamp"] = pd.to_datetime(log["time:timestamp"], utc=True, format="ISO8601")
+    log = log.sort_values(["case:concept:name", "time:timestamp", "concept:name"], kind="stable")
+    theirs, _, _ = pm4py.discover_dfg(
+        log, case_id_key="case:concept:name", activity_key="concept:name", timestamp_key="time:timestamp"
+    )
+    assert ours == dict(theirs)
+    assert sum(ours.values()) == 262_200 - 13_087
