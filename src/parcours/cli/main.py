@@ -32,7 +32,7 @@ def main_options(
 
 
 #: every command group registers itself here; a new command is one module and one line
-for module in (journey_cmds, data_cmds, identity_cmds, demo_cmd, segment_cmd, paths_cmd, attribution_cmd, paths_cmd):
+for module in (journey_cmds, data_cmds, identity_cmds, demo_cmd, segment_cmd, paths_cmd, attribution_cmd):
     module.register(app)
 
 
