@@ -1,0 +1,133 @@
+"""Multi-touch attribution: which channels, campaigns or touchpoints bring the conversions.
+
+``attribution(source, models)`` runs any of the models on conversion paths taken from the store
+(``conversion_paths``), from a path file (``read_paths``) or from a ``PathTable`` and returns
+one row per channel and model, side by side. The modules: ``paths`` (building and validating
+the paths), ``heuristics`` (rule-based models), ``markov`` (exact removal effect) and
+``shapley`` (exact Shapley values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from parcours.analytics.attribution.heuristics import (
+    DEFAULT_DIRECT,
+    first_touch,
+    last_non_direct_touch,
+    last_touch,
+    linear,
+    position_based,
+    time_decay,
+)
+from parcours.analytics.attribution.markov import MarkovResult, markov
+from parcours.analytics.attribution.paths import PathTable, conversion_paths, read_paths
+from parcours.analytics.attribution.shapley import shapley
+from parcours.analytics.filters import Filter
+from parcours.errors import ParcoursError
+from parcours.matcher import EventMatcher
+from parcours.store import Store
+
+#: Every model, in the order the output lists them.
+MODELS = (
+    "first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based", "markov", "shapley",
+)
+
+#: The columns of ``attribution``'s result.
+COLUMNS = ["channel", "model", "conversions", "value", "share", "value_share", "removal_effect"]
+
+
+def paths_of(
+    source: Store | PathTable | pd.DataFrame | str | Path,
+    *,
+    sep: str = ">",
+    level: str = "channel",
+    conversion: str | dict | EventMatcher | None = None,
+    lookback: str | timedelta = "30d",
+    flt: Filter | None = None,
+) -> PathTable:
+    """The path table behind ``source``: the store's journeys, a path file, a DataFrame or a table."""
+    if isinstance(source, PathTable):
+        return source
+    if isinstance(source, Store):
+        return conversion_paths(source, level=level, conversion=conversion, lookback=lookback, flt=flt)
+    if isinstance(source, pd.DataFrame):
+        return PathTable.from_frame(source, sep, origin="path table")
+    if isinstance(source, str | Path):
+        return read_paths(source, sep=sep)
+    raise ParcoursError(f"attribution source must be a store, a path table, a DataFrame or a file, not {type(source).__name__}")
+
+
+def attribution(
+    source: Store | PathTable | pd.DataFrame | str | Path,
+    models: str | Sequence[str] = MODELS,
+    *,
+    order: int = 1,
+    half_life: float = 7.0,
+    first: float = 0.4,
+    last: float = 0.4,
+    direct: Iterable[str] = DEFAULT_DIRECT,
+    sep: str = ">",
+    level: str = "channel",
+    conversion: str | dict | EventMatcher | None = None,
+    lookback: str | timedelta = "30d",
+    flt: Filter | None = None,
+) -> pd.DataFrame:
+    """Attributed conversions and value per channel for each of ``models``.
+
+    Columns: ``channel`` (or campaign / touchpoint, after ``level``), ``model``, ``conversions``,
+    ``value`` (attributed), ``share`` and ``value_share`` (of the total, 0..1) and
+    ``removal_effect`` (Markov only, else NaN). Rows: model by model in ``MODELS`` order,
+    channels by attributed conversions, largest first. Every model credits exactly the total
+    conversions and value of the paths (Markov: unless no channel has a removal effect).
+
+    ``order`` is the Markov order (1-3); ``half_life`` is the time-decay half-life in touches;
+    ``first``/``last`` the position-based weights; ``direct`` the channels last-non-direct
+    skips. ``sep``: the path separator of a file or DataFrame; ``level``, ``conversion``,
+    ``lookback``, ``flt``: how paths are built from a store (see ``conversion_paths``).
+    """
+    chosen = [models] if isinstance(models, str) else list(models)
+    unknown = [m for m in chosen if m not in MODELS]
+    if unknown or not chosen:
+        raise ParcoursError(f"unknown attribution model(s) {', '.join(unknown) or '(none given)'}: use {', '.join(MODELS)}")
+    table = paths_of(source, sep=sep, level=level, conversion=conversion, lookback=lookback, flt=flt)
+    runners: dict[str, Callable[[PathTable], pd.DataFrame]] = {
+        "first_touch": first_touch,
+        "last_touch": last_touch,
+        "last_non_direct": lambda t: last_non_direct_touch(t, direct),
+        "linear": linear,
+        "time_decay": lambda t: time_decay(t, half_life),
+        "position_based": lambda t: position_based(t, first, last),
+        "markov": lambda t: markov(t, order).attribution,
+        "shapley": shapley,
+    }
+    total_conv, total_value = table.conversions.sum(), table.value.sum()
+    frames = []
+    for name in (m for m in MODELS if m in chosen):
+        df = runners[name](table)
+        df.insert(1, "model", name)
+        df["share"] = df["conversions"] / total_conv if total_conv > 0 else 0.0
+        df["value_share"] = df["value"] / total_value if total_value > 0 else 0.0
+        if "removal_effect" not in df:
+            df["removal_effect"] = np.nan
+        frames.append(df[COLUMNS].sort_values(["conversions", "channel"], ascending=[False, True]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def side_by_side(result: pd.DataFrame, measure: str = "conversions") -> pd.DataFrame:
+    """``attribution``'s rows as one row per channel and one column per model (of ``measure``)."""
+    wide = result.pivot(index="channel", columns="model", values=measure)
+    wide = wide[[m for m in MODELS if m in wide.columns]]
+    return wide.sort_values(list(wide.columns), ascending=False).reset_index().rename_axis(columns=None)
+
+
+__all__ = [
+    "COLUMNS", "MODELS", "MarkovResult", "PathTable", "attribution", "conversion_paths", "first_touch",
+    "last_non_direct_touch", "last_touch", "linear", "markov", "paths_of", "position_based", "read_paths",
+    "shapley", "side_by_side", "time_decay",
+]

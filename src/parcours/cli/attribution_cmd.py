@@ -1,0 +1,60 @@
+"""``parcours attribution``: which channels, campaigns or touchpoints bring the conversions.
+
+Scripts rely on this interface (keep it stable): ``--paths FILE [--sep ">"] --model NAME
+[--order N] --format json`` (or the global ``--db`` instead of ``--paths``) prints one object per
+channel and model with ``channel``, ``model``, ``conversions``, ``value`` (and ``share``,
+``value_share``, ``removal_effect``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from parcours.analytics.attribution import MODELS, attribution, markov, paths_of, read_paths, side_by_side
+from parcours.analytics.attribution.paths import LEVELS
+from parcours.cli.output import Format, FormatOption, emit
+from parcours.cli.state import state
+from parcours.errors import ParcoursError
+
+
+def attribution_command(
+    ctx: typer.Context,
+    paths: Path = typer.Option(None, "--paths", help="Aggregated path CSV (path, total_conversions, "
+                               "total_conversion_value, total_null) instead of the store's journeys."),
+    sep: str = typer.Option(">", "--sep", help="Separator between channels in a path."),
+    delimiter: str = typer.Option(None, "--delimiter", help="Field delimiter of the path CSV (default: detected)."),
+    model: list[str] = typer.Option(None, "--model", "-m", help=f"Model (repeatable; default all): {', '.join(MODELS)}."),
+    order: int = typer.Option(1, "--order", help="Markov chain order, 1 to 3."),
+    half_life: float = typer.Option(7.0, "--half-life", help="Time-decay half-life, in touches."),
+    first: float = typer.Option(0.4, "--first", help="Position-based share of the first touch."),
+    last: float = typer.Option(0.4, "--last", help="Position-based share of the last touch."),
+    level: str = typer.Option("channel", "--level", help=f"What a path is made of: {', '.join(LEVELS)}."),
+    lookback: str = typer.Option("30d", "--lookback", help="Touches count this long before a conversion (30d, 12h)."),
+    conversion: str = typer.Option(None, "--conversion", help="What converts: an event name, touchpoint:NAME or "
+                                   "stage:NAME (default: the journey's purchase event)."),
+    transitions: bool = typer.Option(False, "--transitions", help="Print the Markov transition matrix instead."),
+    fmt: Format = FormatOption,
+) -> None:
+    """Attributed conversions and value per channel, model by model (Markov and Shapley exact)."""
+    if paths is not None:
+        table = read_paths(paths, sep=sep, delimiter=delimiter)
+    else:
+        if delimiter is not None:
+            raise ParcoursError("--delimiter applies to a --paths file only")
+        with state(ctx).store(read_only=True) as store:
+            table = paths_of(store, level=level, conversion=conversion, lookback=lookback)
+    if transitions:
+        emit(markov(table, order).transitions, fmt, title=f"Markov transitions (order {order})")
+        return
+    result = attribution(table, model or list(MODELS), order=order, half_life=half_life, first=first, last=last)
+    if fmt == Format.table and result["model"].nunique() > 1:
+        emit(side_by_side(result, "conversions"), fmt, title="attributed conversions")
+        emit(side_by_side(result, "value"), fmt, title="attributed value")
+        return
+    emit(result, fmt, title="attribution")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("attribution")(attribution_command)
