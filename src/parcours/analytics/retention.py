@@ -1,0 +1,179 @@
+"""Who comes back: cohort retention, the retention curve, repeat purchases and churn risk.
+
+A customer's cohort is the calendar period (day, ISO week starting Monday, month; UTC) of
+their first ``cohort_event`` (any event by default; the purchase event for "first
+purchase" cohorts). They are *retained in period k* when they did ``return_event`` in
+the k-th calendar period after their cohort's own, at or after their cohort moment:
+period 0 is the cohort's own period, so with the same event on both sides it is 100 %.
+Every cohort gets a row for each period up to the last one with data, retained or not.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from parcours.analytics.filters import Filter, events_sql
+from parcours.errors import ParcoursError
+from parcours.matcher import COLUMN_FIELDS, EventMatcher, field_sql, matcher_sql, quote
+from parcours.store.store import Store
+
+PERIODS = ("day", "week", "month")
+Step = str | dict | EventMatcher | None
+
+
+def _matcher(spec: Step, option: str) -> str:
+    if spec is None:
+        return "TRUE"
+    try:
+        return matcher_sql(EventMatcher.parse(spec))
+    except ValueError as e:
+        raise ParcoursError(f"{option} {spec!r}: not a valid event matcher: {e}") from None
+
+
+def _breakdown_sql(field: str | None) -> str:
+    if field is None:
+        return "CAST(NULL AS VARCHAR)"
+    if field in COLUMN_FIELDS or field.startswith(("props.", "properties.", "context.")):
+        return f"CAST({field_sql(field)} AS VARCHAR)"
+    raise ParcoursError(
+        f"--breakdown {field!r}: unknown field; use one of {sorted(COLUMN_FIELDS)} or props.NAME"
+    )
+
+
+def _cohorts_sql(store: Store, cohort_event: Step, period: str, breakdown: str | None, flt: Filter | None) -> str:
+    """Per customer: ``first_ts`` (cohort moment), ``cohort`` (its period start), ``grp`` (breakdown value)."""
+    if period not in PERIODS:
+        raise ParcoursError(f"--period {period!r}: use one of {', '.join(PERIODS)}")
+    ignored = ", ".join(quote(e) for e in store.config.ignored_events) or "NULL"
+    return f"""
+        j AS (SELECT * FROM ({events_sql(store, flt)}) WHERE event NOT IN ({ignored})),
+        c AS (SELECT customer_id, min(timestamp) AS first_ts,
+                     arg_min({_breakdown_sql(breakdown)}, timestamp) AS grp,
+                     CAST(date_trunc('{period}', min(timestamp)) AS DATE) AS cohort
+              FROM j WHERE {_matcher(cohort_event, '--cohort-event')} GROUP BY customer_id)
+    """
+
+
+def retention(
+    store: Store,
+    cohort_event: Step = None,
+    return_event: Step = None,
+    period: str = "week",
+    breakdown: str | None = None,
+    flt: Filter | None = None,
+) -> pd.DataFrame:
+    """The cohort table: one row per (cohort[, group], period).
+
+    Columns: ``cohort`` (date the cohort's period starts), ``period`` (0, 1, 2, ...),
+    ``size`` (customers in the cohort), ``retained`` (of them, customers with a return event
+    in that period), ``rate`` (retained / size, 0..1); with ``breakdown`` (a column such as
+    ``channel`` or ``props.NAME``, read on the cohort event) a ``group`` column first.
+    """
+    df = store.engine.df(
+        f"""
+        WITH {_cohorts_sql(store, cohort_event, period, breakdown, flt)},
+        last AS (SELECT CAST(date_trunc('{period}', max(timestamp)) AS DATE) AS last_period FROM j),
+        sizes AS (SELECT cohort, grp, count(*) AS size FROM c GROUP BY cohort, grp),
+        grid AS (
+            SELECT sizes.*, unnest(range(0, date_diff('{period}', sizes.cohort, last.last_period) + 1)) AS period
+            FROM sizes, last
+        ),
+        back AS (
+            SELECT c.cohort, c.grp,
+                   date_diff('{period}', c.cohort, CAST(date_trunc('{period}', j.timestamp) AS DATE)) AS period,
+                   count(DISTINCT c.customer_id) AS retained
+            FROM c JOIN j ON j.customer_id = c.customer_id
+            WHERE j.timestamp >= c.first_ts AND {_matcher(return_event, '--return-event')}
+            GROUP BY 1, 2, 3
+        )
+        SELECT grid.grp AS "group", grid.cohort, grid.period, grid.size,
+               coalesce(back.retained, 0) AS retained,
+               coalesce(back.retained, 0) / grid.size AS rate
+        FROM grid LEFT JOIN back ON back.cohort = grid.cohort AND back.period = grid.period
+             AND back.grp IS NOT DISTINCT FROM grid.grp
+        ORDER BY grid.grp NULLS FIRST, grid.cohort, grid.period
+        """
+    )
+    df["cohort"] = pd.to_datetime(df["cohort"]).dt.date
+    return df if breakdown else df.drop(columns=["group"])
+
+
+def retention_curve(
+    store: Store,
+    cohort_event: Step = None,
+    return_event: Step = None,
+    period: str = "week",
+    breakdown: str | None = None,
+    flt: Filter | None = None,
+) -> pd.DataFrame:
+    """The retention curve: per period, all cohorts that have reached it, pooled.
+
+    Columns: [``group``,] ``period``, ``cohorts``, ``size`` (customers observable that far),
+    ``retained``, ``rate`` (0..1).
+    """
+    table = retention(store, cohort_event, return_event, period, breakdown, flt)
+    keys = (["group"] if breakdown else []) + ["period"]
+    curve = table.groupby(keys, dropna=False).agg(
+        cohorts=("cohort", "count"), size=("size", "sum"), retained=("retained", "sum")
+    ).reset_index()
+    curve["rate"] = curve["retained"] / curve["size"]
+    return curve
+
+
+def repeat_purchase_rate(store: Store, breakdown: str | None = None, flt: Filter | None = None) -> pd.DataFrame:
+    """Customers who bought more than once, among those who bought (the journey's purchase event).
+
+    Columns: [``group`` (breakdown on the first purchase),] ``buyers``, ``repeat_buyers``, ``rate``,
+    ``purchases``.
+    """
+    purchase = quote(store.config.purchase_event)
+    df = store.engine.df(
+        f"""
+        WITH per AS (
+            SELECT customer_id, count(*) AS n, arg_min({_breakdown_sql(breakdown)}, timestamp) AS grp
+            FROM ({events_sql(store, flt)}) WHERE event = {purchase} GROUP BY customer_id
+        )
+        SELECT grp AS "group", count(*) AS buyers, count(*) FILTER (WHERE n > 1) AS repeat_buyers,
+               count(*) FILTER (WHERE n > 1) / count(*) AS rate, sum(n) AS purchases
+        FROM per GROUP BY grp ORDER BY buyers DESC, grp
+        """
+    )
+    if breakdown:
+        return df
+    if df.empty:
+        return pd.DataFrame([{"buyers": 0, "repeat_buyers": 0, "rate": None, "purchases": 0}])
+    return df.drop(columns=["group"])
+
+
+def churn_risk(
+    store: Store, days: int = 30, min_events: int = 2, as_of: datetime | None = None, flt: Filter | None = None,
+) -> pd.DataFrame:
+    """Customers who were active (at least ``min_events`` events) and then silent for ``days`` or more.
+
+    ``as_of`` defaults to the latest event in scope. Columns: ``customer_id``, ``first_seen``,
+    ``last_seen``, ``events``, ``days_inactive``, ``last_stage`` (stage of their last mapped
+    event); longest silence first.
+    """
+    if days < 1:
+        raise ParcoursError(f"--days {days}: must be at least 1")
+    if min_events < 1:
+        raise ParcoursError(f"--min-events {min_events}: must be at least 1")
+    ignored = ", ".join(quote(e) for e in store.config.ignored_events) or "NULL"
+    ref = f"TIMESTAMP {quote(as_of.isoformat(sep=' '))}" if as_of else "(SELECT max(timestamp) FROM j)"
+    return store.engine.df(
+        f"""
+        WITH j AS (SELECT * FROM ({events_sql(store, flt)}) WHERE event NOT IN ({ignored})),
+        per AS (
+            SELECT customer_id, min(timestamp) AS first_seen, max(timestamp) AS last_seen, count(*) AS events,
+                   arg_max(stage, timestamp) FILTER (WHERE stage IS NOT NULL) AS last_stage
+            FROM j GROUP BY customer_id
+        )
+        SELECT customer_id, first_seen, last_seen, events,
+               (epoch({ref}) - epoch(last_seen)) / 86400.0 AS days_inactive, last_stage
+        FROM per
+        WHERE events >= {int(min_events)} AND last_seen <= {ref} - INTERVAL {int(days)} DAY
+        ORDER BY days_inactive DESC, customer_id
+        """
+    )
