@@ -34,6 +34,8 @@ def attribution_command(
     lookback: str = typer.Option("30d", "--lookback", help="Touches count this long before a conversion (30d, 12h)."),
     conversion: str = typer.Option(None, "--conversion", help="What converts: an event name, touchpoint:NAME or "
                                    "stage:NAME (default: the journey's purchase event)."),
+    touches: str = typer.Option(None, "--touches", help="Which events are touches: an event name, touchpoint:NAME "
+                                "or stage:NAME (default: every event with a channel/campaign/touchpoint)."),
     transitions: bool = typer.Option(False, "--transitions", help="Print the Markov transition matrix instead."),
     fmt: Format = FormatOption,
 ) -> None:
@@ -44,7 +46,7 @@ def attribution_command(
         if delimiter is not None:
             raise ParcoursError("--delimiter applies to a --paths file only")
         with state(ctx).store(read_only=True) as store:
-            table = paths_of(store, level=level, conversion=conversion, lookback=lookback)
+            table = paths_of(store, level=level, conversion=conversion, lookback=lookback, touches=touches)
     if transitions:
         emit(markov(table, order).transitions, fmt, title=f"Markov transitions (order {order})")
         return

@@ -50,12 +50,13 @@ def paths_of(
     conversion: str | dict | EventMatcher | None = None,
     lookback: str | timedelta = "30d",
     flt: Filter | None = None,
+    touches: str | dict | EventMatcher | None = None,
 ) -> PathTable:
     """The path table behind ``source``: the store's journeys, a path file, a DataFrame or a table."""
     if isinstance(source, PathTable):
         return source
     if isinstance(source, Store):
-        return conversion_paths(source, level=level, conversion=conversion, lookback=lookback, flt=flt)
+        return conversion_paths(source, level=level, conversion=conversion, lookback=lookback, flt=flt, touches=touches)
     if isinstance(source, pd.DataFrame):
         return PathTable.from_frame(source, sep, origin="path table")
     if isinstance(source, str | Path):
@@ -77,6 +78,7 @@ def attribution(
     conversion: str | dict | EventMatcher | None = None,
     lookback: str | timedelta = "30d",
     flt: Filter | None = None,
+    touches: str | dict | EventMatcher | None = None,
 ) -> pd.DataFrame:
     """Attributed conversions and value per channel for each of ``models``.
 
@@ -89,13 +91,13 @@ def attribution(
     ``order`` is the Markov order (1-3); ``half_life`` is the time-decay half-life in touches;
     ``first``/``last`` the position-based weights; ``direct`` the channels last-non-direct
     skips. ``sep``: the path separator of a file or DataFrame; ``level``, ``conversion``,
-    ``lookback``, ``flt``: how paths are built from a store (see ``conversion_paths``).
+    ``lookback``, ``flt``, ``touches``: how paths are built from a store (see ``conversion_paths``).
     """
     chosen = [models] if isinstance(models, str) else list(models)
     unknown = [m for m in chosen if m not in MODELS]
     if unknown or not chosen:
         raise ParcoursError(f"unknown attribution model(s) {', '.join(unknown) or '(none given)'}: use {', '.join(MODELS)}")
-    table = paths_of(source, sep=sep, level=level, conversion=conversion, lookback=lookback, flt=flt)
+    table = paths_of(source, sep=sep, level=level, conversion=conversion, lookback=lookback, flt=flt, touches=touches)
     runners: dict[str, Callable[[PathTable], pd.DataFrame]] = {
         "first_touch": first_touch,
         "last_touch": last_touch,

@@ -253,6 +253,7 @@ def conversion_paths(
     conversion: str | dict | EventMatcher | None = None,
     lookback: str | timedelta = "30d",
     flt: Filter | None = None,
+    touches: str | dict | EventMatcher | None = None,
 ) -> PathTable:
     """The store's conversion paths, built in SQL over the stitched journey.
 
@@ -261,6 +262,8 @@ def conversion_paths(
       default the journey's purchase event. For ``stage:NAME`` only the first event in the stage
       converts (reaching the stage); otherwise every matching event is a conversion.
     - ``lookback``: a touch counts towards a conversion when it is at most this long before it.
+    - ``touches``: a matcher for the events that count as touches (e.g. ``"stage:awareness"`` for
+      marketing contacts only); default every event with a value at ``level``.
 
     A conversion's path is the customer's touches since their previous conversion, within the
     lookback; its value is the event's ``value_property`` (0 where absent). The touches after a
@@ -276,6 +279,8 @@ def conversion_paths(
     reach_stage = isinstance(spec, str) and spec.startswith("stage:")
     seconds = parse_lookback(lookback).total_seconds()
     item = LEVELS[level]
+    if touches is not None:
+        item = f"CASE WHEN {matcher_sql(EventMatcher.parse(touches))} THEN {item} END"
     value_sql = (
         f"coalesce(TRY_CAST(json_extract_string(properties, {quote('$.' + config.value_property)}) AS DOUBLE), 0)"
     )
