@@ -6,8 +6,23 @@ to a touchpoint, and every analysis here reads answers through it.
 """
 
 from parcours.voc.answers import answers_sql, survey_answers
+from parcours.voc.behaviour import detractor_touchpoints, satisfaction_behaviour
+from parcours.voc.compare import compare_touchpoints
 from parcours.voc.emotion import emotion_curve
+from parcours.voc.followups import (
+    create_followups,
+    followup,
+    followup_history,
+    list_followups,
+    update_followup,
+)
 from parcours.voc.scores import voc_scores, voc_trend
 from parcours.voc.sentiment import sentiment
+from parcours.voc.webhooks import deliver_webhooks, enqueue_webhooks, verify_signature, webhook_log
 
-__all__ = ["answers_sql", "emotion_curve", "sentiment", "survey_answers", "voc_scores", "voc_trend"]
+__all__ = [
+    "answers_sql", "compare_touchpoints", "create_followups", "deliver_webhooks", "detractor_touchpoints",
+    "emotion_curve", "enqueue_webhooks", "followup", "followup_history", "list_followups",
+    "satisfaction_behaviour", "sentiment", "survey_answers", "update_followup", "verify_signature",
+    "voc_scores", "voc_trend", "webhook_log",
+]

@@ -1,0 +1,120 @@
+"""``parcours voc ...``: survey scores, comparison, emotion curve, behaviour, webhooks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import typer
+
+from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
+from parcours.cli.output import Format, FormatOption, emit
+from parcours.cli.state import state
+from parcours.voc.answers import survey_answers
+from parcours.voc.behaviour import detractor_touchpoints, satisfaction_behaviour
+from parcours.voc.compare import MIN_ANSWERS, compare_touchpoints
+from parcours.voc.emotion import emotion_curve
+from parcours.voc.scores import voc_scores, voc_trend
+from parcours.voc.webhooks import deliver_webhooks, enqueue_webhooks, webhook_log
+
+voc_app = typer.Typer(help="Voice of the customer: NPS, CSAT and CES along the journey.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Outgoing webhooks for journey triggers (configured in the journey file).",
+                           no_args_is_help=True)
+
+ByOption = typer.Option("touchpoint", "--by", help="Group by touchpoint, stage or channel (or all).")
+
+
+def _by(by: str) -> str | None:
+    return None if by == "all" else by
+
+
+@voc_app.command("scores")
+def scores(ctx: typer.Context, by: str = ByOption, segment: str = SegmentOption,
+           start: datetime = FromOption, end: datetime = ToOption, fmt: Format = FormatOption) -> None:
+    """NPS, CSAT and CES per group, each with its answers and 95% interval."""
+    with state(ctx).store(read_only=True) as store:
+        emit(voc_scores(store, by=_by(by), flt=make_filter(segment, start, end)), fmt, title=f"scores by {by}")
+
+
+@voc_app.command("trend")
+def trend(ctx: typer.Context,
+          period: str = typer.Option("week", "--period", help="day, week, month, quarter or year."),
+          by: str = typer.Option("all", "--by", help="Also group by touchpoint, stage or channel (default all)."),
+          segment: str = SegmentOption, start: datetime = FromOption, end: datetime = ToOption,
+          fmt: Format = FormatOption) -> None:
+    """Scores per period."""
+    with state(ctx).store(read_only=True) as store:
+        emit(voc_trend(store, period=period, by=_by(by), flt=make_filter(segment, start, end)), fmt,
+             title=f"scores per {period}")
+
+
+@voc_app.command("compare")
+def compare(ctx: typer.Context,
+            metric: str = typer.Option("nps", "--metric", help="nps, csat or ces."),
+            min_answers: int = typer.Option(MIN_ANSWERS, "--min-answers", help="Fewer answers: no verdict."),
+            segment: str = SegmentOption, start: datetime = FromOption, end: datetime = ToOption,
+            fmt: Format = FormatOption) -> None:
+    """Which touchpoints score significantly higher or lower than the rest."""
+    with state(ctx).store(read_only=True) as store:
+        emit(compare_touchpoints(store, metric=metric, min_answers=min_answers,
+                                 flt=make_filter(segment, start, end)), fmt, title=f"{metric} by touchpoint")
+
+
+@voc_app.command("emotion")
+def emotion(ctx: typer.Context,
+            level: str = typer.Option("stage", "--level", help="stage or touchpoint."),
+            segment: str = SegmentOption, start: datetime = FromOption, end: datetime = ToOption,
+            fmt: Format = FormatOption) -> None:
+    """The emotion curve (-1..+1) along the journey, from scores and comments."""
+    with state(ctx).store(read_only=True) as store:
+        emit(emotion_curve(store, level=level, flt=make_filter(segment, start, end)), fmt, title="emotion curve")
+
+
+@voc_app.command("behaviour")
+def behaviour(ctx: typer.Context, segment: str = SegmentOption, start: datetime = FromOption,
+              end: datetime = ToOption, fmt: Format = FormatOption) -> None:
+    """Conversion and retention of promoters, passives and detractors."""
+    with state(ctx).store(read_only=True) as store:
+        emit(satisfaction_behaviour(store, flt=make_filter(segment, start, end)), fmt, title="NPS groups")
+
+
+@voc_app.command("detractor-touchpoints")
+def detractors(ctx: typer.Context, segment: str = SegmentOption, start: datetime = FromOption,
+               end: datetime = ToOption, fmt: Format = FormatOption) -> None:
+    """The touchpoints most often seen in detractors' journeys."""
+    with state(ctx).store(read_only=True) as store:
+        emit(detractor_touchpoints(store, flt=make_filter(segment, start, end)), fmt,
+             title="touchpoints before a detractor's answer")
+
+
+@voc_app.command("answers")
+def answers(ctx: typer.Context, segment: str = SegmentOption, start: datetime = FromOption,
+            end: datetime = ToOption, fmt: Format = FormatOption) -> None:
+    """Every survey answer with the touchpoint, stage and channel it is tied to."""
+    with state(ctx).store(read_only=True) as store:
+        emit(survey_answers(store, flt=make_filter(segment, start, end)), fmt, title="survey answers")
+
+
+@webhooks_app.command("run")
+def webhooks_run(
+    ctx: typer.Context,
+    since: datetime = typer.Option(None, "--since", help="Ignore trigger occurrences before this UTC time."),
+    wait: bool = typer.Option(False, "--wait", help="Keep retrying (with backoff) until nothing is pending."),
+    fmt: Format = FormatOption,
+) -> None:
+    """Queue new trigger occurrences, then send every due delivery."""
+    with state(ctx).store() as store:
+        enqueue_webhooks(store, since=since)
+        emit(deliver_webhooks(store, wait=wait), fmt, title="deliveries")
+
+
+@webhooks_app.command("log")
+def webhooks_log(ctx: typer.Context, delivery: int = typer.Option(None, "--delivery", help="Only this delivery."),
+                 fmt: Format = FormatOption) -> None:
+    """Every delivery attempt with its outcome, newest first."""
+    with state(ctx).store(read_only=True) as store:
+        emit(webhook_log(store, delivery), fmt, title="webhook deliveries")
+
+
+def register(app: typer.Typer) -> None:
+    voc_app.add_typer(webhooks_app, name="webhooks")
+    app.add_typer(voc_app, name="voc")

@@ -1,0 +1,97 @@
+"""Satisfaction and behaviour together: what promoters, passives and detractors go on to do.
+
+A customer's NPS group is the one of their latest NPS answer in the filter (promoter
+9-10, passive 7-8, detractor 0-6). Their purchases and touchpoints are read over the
+whole store, so behaviour after the answer counts even past the filter's end.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from parcours.analytics.filters import Filter, events_sql
+from parcours.matcher import quote
+from parcours.voc.answers import answers_sql
+
+#: NPS groups in report order.
+GROUPS = ("promoter", "passive", "detractor")
+
+_GROUP_SQL = "CASE WHEN score >= 9 THEN 'promoter' WHEN score >= 7 THEN 'passive' ELSE 'detractor' END"
+
+
+def _latest_nps_sql(store, flt: Filter | None) -> str:
+    return f"""
+        SELECT customer_id, answered_at, {_GROUP_SQL} AS nps_group FROM (
+            SELECT customer_id, timestamp AS answered_at, score,
+                   row_number() OVER (PARTITION BY customer_id ORDER BY timestamp DESC, message_id DESC) AS r
+            FROM ({answers_sql(store, flt)}) a WHERE metric = 'nps'
+        ) x WHERE r = 1
+    """
+
+
+def satisfaction_behaviour(store, flt: Filter | None = None) -> pd.DataFrame:
+    """Conversion and retention of promoters, passives and detractors.
+
+    Columns: nps_group, customers, converted (% with at least one purchase), repeat_buyers
+    (% with two or more), bought_after_answer (% with a purchase after their NPS answer),
+    revenue_per_customer (sum of the journey's value property over customers).
+    """
+    config = store.config
+    value = f"TRY_CAST(json_extract_string(properties, {quote('$.' + config.value_property)}) AS DOUBLE)"
+    df = store.engine.df(f"""
+        WITH g AS ({_latest_nps_sql(store, flt)}),
+        p AS (
+            SELECT customer_id, timestamp, {value} AS value
+            FROM ({events_sql(store)}) e WHERE event = {quote(config.purchase_event)}
+        ),
+        per AS (
+            SELECT g.customer_id, g.nps_group, count(p.customer_id) AS purchases,
+                   sum(CASE WHEN p.timestamp > g.answered_at THEN 1 ELSE 0 END) AS after,
+                   coalesce(sum(p.value), 0) AS revenue
+            FROM g LEFT JOIN p ON p.customer_id = g.customer_id
+            GROUP BY g.customer_id, g.nps_group
+        )
+        SELECT nps_group, count(*) AS customers,
+               100.0 * avg(CASE WHEN purchases >= 1 THEN 1 ELSE 0 END) AS converted,
+               100.0 * avg(CASE WHEN purchases >= 2 THEN 1 ELSE 0 END) AS repeat_buyers,
+               100.0 * avg(CASE WHEN after >= 1 THEN 1 ELSE 0 END) AS bought_after_answer,
+               avg(revenue) AS revenue_per_customer
+        FROM per GROUP BY nps_group
+    """)
+    order = {g: i for i, g in enumerate(GROUPS)}
+    return df.sort_values("nps_group", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def detractor_touchpoints(store, flt: Filter | None = None) -> pd.DataFrame:
+    """The touchpoints most often seen in detractors' journeys before their answer.
+
+    Columns: touchpoint, stage, detractors (how many detractors met it), detractor_share (% of
+    detractors), others_share (% of promoters and passives who met it before their answer),
+    lift (detractor_share / others_share; NULL when no other customer met it). Most seen first.
+    """
+    df = store.engine.df(f"""
+        WITH g AS ({_latest_nps_sql(store, flt)}),
+        seen AS (
+            SELECT DISTINCT g.customer_id, g.nps_group, e.touchpoint, e.stage
+            FROM g JOIN ({events_sql(store)}) e
+              ON e.customer_id = g.customer_id AND e.timestamp <= g.answered_at AND e.touchpoint IS NOT NULL
+        ),
+        totals AS (
+            SELECT sum(CASE WHEN nps_group = 'detractor' THEN 1 ELSE 0 END) AS detractors,
+                   sum(CASE WHEN nps_group <> 'detractor' THEN 1 ELSE 0 END) AS others
+            FROM g
+        )
+        SELECT touchpoint, min(stage) AS stage,
+               sum(CASE WHEN nps_group = 'detractor' THEN 1 ELSE 0 END) AS detractors,
+               100.0 * sum(CASE WHEN nps_group = 'detractor' THEN 1 ELSE 0 END) / max(totals.detractors)
+                   AS detractor_share,
+               100.0 * sum(CASE WHEN nps_group <> 'detractor' THEN 1 ELSE 0 END) / nullif(max(totals.others), 0)
+                   AS others_share
+        FROM seen CROSS JOIN totals
+        GROUP BY touchpoint
+        HAVING sum(CASE WHEN nps_group = 'detractor' THEN 1 ELSE 0 END) > 0
+        ORDER BY detractors DESC, touchpoint
+    """)
+    df["lift"] = (df["detractor_share"] / df["others_share"].where(df["others_share"] > 0)).astype(object)
+    df["lift"] = df["lift"].where(df["lift"].notna(), None)
+    return df

@@ -1,0 +1,232 @@
+"""Outgoing webhooks: journey triggers queued after import, delivered signed, retried, logged.
+
+Configured in the journey file (``[[webhooks]]``: name, url, trigger, secret, stage,
+minutes). Nothing here runs during ingestion: ``enqueue_webhooks`` evaluates the triggers
+over the stored events in a separate step and queues one delivery per occurrence
+(idempotent: an occurrence is queued once, whatever the number of runs), and
+``deliver_webhooks`` sends what is due from the queue. A slow or broken receiver delays
+only its own deliveries, never an import.
+
+Triggers:
+
+- ``detractor``: an NPS answer of 0-6 (one delivery per answer);
+- ``cart_abandoned``: a cart event (``add_to_cart``) followed by no cart or purchase event of
+  the same customer for ``minutes`` (one per such cart event);
+- ``stage_entered``: a customer's first event in ``stage`` (one per customer).
+
+Each delivery is a JSON ``POST``; its body is signed with HMAC-SHA256 under the webhook's
+shared secret and the signature sent as ``X-Parcours-Signature: sha256=<hex>`` (receivers
+recompute it over the raw body; see ``verify_signature``). A failed attempt (no answer or a
+non-2xx status) is retried after ``backoff * 2**(attempt - 1)`` seconds, up to
+``max_attempts``; then the delivery is marked failed. Every attempt is logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from urllib.parse import urlparse
+
+import pandas as pd
+
+from parcours.analytics.filters import events_sql
+from parcours.config.schema import Webhook
+from parcours.errors import ParcoursError
+from parcours.matcher import quote
+from parcours.store.store import utcnow
+from parcours.voc.answers import answers_sql
+
+SIGNATURE_HEADER = "X-Parcours-Signature"
+
+#: Events that put something in a cart (the demo's and Segment's spec names).
+CART_EVENTS = ("add_to_cart", "Product Added")
+
+MAX_ATTEMPTS = 5
+BACKOFF_SECONDS = 30.0
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The signature header value of ``body``: ``sha256=`` and the hex HMAC-SHA256."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(body: bytes, secret: str, header: str | None) -> bool:
+    """What a receiver does: recompute the signature and compare in constant time."""
+    return header is not None and hmac.compare_digest(sign(body, secret), header)
+
+
+def _ts(column: str) -> str:
+    return f"strftime({column}, '%Y-%m-%dT%H:%M:%SZ')"
+
+
+def _occurrences_sql(store, hook: Webhook, now: datetime) -> str:
+    """SQL of the trigger's occurrences: dedupe_key, customer_id, at, and payload columns."""
+    if hook.trigger == "detractor":
+        return f"""
+            SELECT message_id AS dedupe_key, customer_id, timestamp AS at, score, touchpoint, stage, comment
+            FROM ({answers_sql(store)}) a WHERE metric = 'nps' AND score <= 6
+        """
+    journey = events_sql(store)
+    if hook.trigger == "stage_entered":
+        stages = [s.name for s in store.config.stages]
+        if hook.stage not in stages:
+            raise ParcoursError(
+                f"webhook {hook.name!r}: trigger stage_entered needs stage = one of {stages}, not {hook.stage!r}"
+            )
+        return f"""
+            SELECT customer_id AS dedupe_key, customer_id, min(timestamp) AS at,
+                   arg_min(touchpoint, timestamp) AS touchpoint, {quote(hook.stage)} AS stage
+            FROM ({journey}) e WHERE stage = {quote(hook.stage)} GROUP BY customer_id
+        """
+    if hook.minutes <= 0:
+        raise ParcoursError(f"webhook {hook.name!r}: minutes must be positive, not {hook.minutes}")
+    carts = ", ".join(quote(e) for e in CART_EVENTS)
+    now_epoch = (now - datetime(1970, 1, 1)).total_seconds()
+    return f"""
+        SELECT message_id AS dedupe_key, customer_id, timestamp AS at,
+               TRY_CAST(json_extract_string(properties, '$.cart_value') AS DOUBLE) AS cart_value
+        FROM (
+            SELECT *, lead(timestamp) OVER (PARTITION BY customer_id ORDER BY timestamp, message_id) AS next_at
+            FROM ({journey}) e
+            WHERE event IN ({carts}) OR event = {quote(store.config.purchase_event)}
+        ) c
+        WHERE event IN ({carts})
+          AND coalesce(epoch(next_at), {now_epoch}) - epoch(timestamp) >= {hook.minutes * 60}
+    """
+
+
+def _body(hook: Webhook, row: dict) -> str:
+    payload = {"webhook": hook.name, "trigger": hook.trigger}
+    for key, value in row.items():
+        if key == "dedupe_key":
+            continue
+        if isinstance(value, pd.Timestamp | datetime):
+            value = value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif value is not None and pd.isna(value):
+            value = None
+        payload[key] = value
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None = None) -> pd.DataFrame:
+    """Queue a delivery for every new occurrence of every configured trigger.
+
+    ``since`` ignores occurrences before that UTC time (so a new webhook does not replay all
+    history). Returns one row per webhook: webhook, trigger, queued (new deliveries).
+    """
+    now = now or utcnow()
+    rows = []
+    for hook in store.config.webhooks:
+        if urlparse(hook.url).scheme not in ("http", "https"):
+            raise ParcoursError(f"webhook {hook.name!r}: url {hook.url!r} is not an http(s) URL")
+        query = f"""
+            SELECT * FROM ({_occurrences_sql(store, hook, now)}) o
+            WHERE {f"at >= TIMESTAMP {quote(since.isoformat(sep=' '))}" if since else "TRUE"}
+              AND dedupe_key NOT IN (SELECT dedupe_key FROM webhook_deliveries WHERE webhook = {quote(hook.name)})
+            ORDER BY at, dedupe_key
+        """
+        found = store.con.sql(query).df()
+        records = [
+            (r["dedupe_key"], _body(hook, r)) for r in found.astype(object).where(found.notna(), None).to_dict("records")
+        ]
+        with store.transaction() as con:
+            for key, body in records:
+                con.execute(
+                    "INSERT INTO webhook_deliveries VALUES (nextval('webhook_delivery_seq'), ?, ?, ?, ?, ?, "
+                    "'pending', 0, ?, ?, NULL)",
+                    [hook.name, hook.trigger, key, hook.url, body, now, now],
+                )
+        rows.append({"webhook": hook.name, "trigger": hook.trigger, "queued": len(records)})
+    return pd.DataFrame(rows, columns=["webhook", "trigger", "queued"])
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str | None]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) checked
+            return response.status, None
+    except urllib.error.HTTPError as e:
+        return e.code, f"HTTP {e.code} {e.reason}"
+    except (urllib.error.URLError, TimeoutError, OSError) as e:
+        return None, str(getattr(e, "reason", e))
+
+
+def deliver_webhooks(
+    store,
+    max_attempts: int = MAX_ATTEMPTS,
+    backoff: float = BACKOFF_SECONDS,
+    timeout: float = 10.0,
+    wait: bool = False,
+    clock: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+) -> pd.DataFrame:
+    """Send every due delivery once; with ``wait``, keep going (sleeping through the backoff)
+    until the queue has nothing pending. Returns the deliveries touched: delivery_id, webhook,
+    status, attempts, http_status, error."""
+    hooks = {h.name: h for h in store.config.webhooks}
+    touched: dict[int, dict] = {}
+    while True:
+        now = clock()
+        due = store.con.execute(
+            "SELECT delivery_id, webhook, url, body, attempts FROM webhook_deliveries "
+            "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, delivery_id",
+            [now],
+        ).fetchall()
+        for delivery_id, name, url, body, attempts in due:
+            attempt = attempts + 1
+            hook = hooks.get(name)
+            if hook is None:
+                code, error = None, f"webhook {name!r} is no longer in the journey file"
+                attempt = max_attempts
+            else:
+                data = body.encode("utf-8")
+                code, error = _post(url, data, {
+                    "Content-Type": "application/json", SIGNATURE_HEADER: sign(data, hook.secret),
+                    "X-Parcours-Webhook": name, "X-Parcours-Delivery": str(delivery_id),
+                    "User-Agent": "parcours-webhooks",
+                }, timeout)
+            ok = code is not None and 200 <= code < 300
+            status = "delivered" if ok else ("failed" if attempt >= max_attempts else "pending")
+            at = clock()
+            with store.transaction() as con:
+                con.execute("INSERT INTO webhook_attempts VALUES (?, ?, ?, ?, ?)", [delivery_id, attempt, at, code, error])
+                con.execute(
+                    "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, delivered_at = ? "
+                    "WHERE delivery_id = ?",
+                    [status, attempt, at + timedelta(seconds=backoff * 2 ** (attempt - 1)),
+                     at if ok else None, delivery_id],
+                )
+            touched[delivery_id] = {"delivery_id": delivery_id, "webhook": name, "status": status,
+                                    "attempts": attempt, "http_status": code, "error": error}
+        if not wait:
+            break
+        following = store.con.execute(
+            "SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'"
+        ).fetchone()[0]
+        if following is None:
+            break
+        sleep(max((following - clock()).total_seconds(), 0.0))
+    return pd.DataFrame(list(touched.values()),
+                        columns=["delivery_id", "webhook", "status", "attempts", "http_status", "error"])
+
+
+def webhook_log(store, delivery_id: int | None = None) -> pd.DataFrame:
+    """The delivery log: every attempt with the delivery's current status, newest first.
+
+    Columns: delivery_id, webhook, trigger, dedupe_key, status, attempt, logged_at, http_status, error.
+    Deliveries not tried yet appear once with a NULL attempt.
+    """
+    where = "WHERE d.delivery_id = ?" if delivery_id is not None else ""
+    return store.con.execute(
+        f"""SELECT d.delivery_id, d.webhook, d.trigger, d.dedupe_key, d.status, a.attempt, a.logged_at,
+                   a.http_status, a.error
+            FROM webhook_deliveries d LEFT JOIN webhook_attempts a USING (delivery_id) {where}
+            ORDER BY coalesce(a.logged_at, d.created_at) DESC, d.delivery_id DESC, a.attempt DESC""",
+        [delivery_id] if delivery_id is not None else [],
+    ).df()
