@@ -31,6 +31,9 @@ from parcours.errors import ParcoursError
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 MAX_ORDER = 3
+#: Up to this many possible states / edges, ids come from a dense lookup table (O(n), no sort).
+DENSE_STATES = 1 << 22
+DENSE_EDGES = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,15 @@ def _state_codes(touches: np.ndarray, offsets: np.ndarray, order: int, base: int
     return codes
 
 
+def _dense_ids(codes: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct codes and each code's index among them (``np.unique``'s result)."""
+    if limit > DENSE_STATES:
+        return np.unique(codes, return_inverse=True)
+    present = np.bincount(codes, minlength=limit) > 0
+    ids = np.cumsum(present) - 1
+    return np.flatnonzero(present), ids[codes]
+
+
 def _absorption(q: sp.csr_matrix, rhs: np.ndarray, start: int) -> np.ndarray:
     """Row ``start`` of ``(I - Q)^-1 rhs``: the expected reward collected before absorption."""
     n = q.shape[0]
@@ -86,7 +98,7 @@ def markov(table: PathTable, order: int = 1) -> MarkovResult:
     if base**order >= 2**62:
         raise ParcoursError(f"{n_channels} channels are too many for a Markov chain of order {order}")
     codes = _state_codes(touches, offsets, order, base)
-    state_codes, state_of_touch = np.unique(codes, return_inverse=True)
+    state_codes, state_of_touch = _dense_ids(codes, base**order)
     n_states = len(state_codes)
     start, conv, null = n_states, n_states + 1, n_states + 2
     journeys = table.conversions + table.nulls
@@ -102,8 +114,13 @@ def markov(table: PathTable, order: int = 1) -> MarkovResult:
                           np.full(table.n_paths, conv), np.full(table.n_paths, null)])
     weight = np.concatenate([journeys, journeys[path_of_touch[inner_idx]], table.conversions, table.nulls])
     size = n_states + 3
-    counts = sp.csr_matrix((weight, (src, dst)), shape=(size, size))
-    counts.sum_duplicates()
+    if size * size <= DENSE_EDGES:
+        # small graphs (order 1): one bincount instead of a sparse sort of every touch
+        dense = np.bincount(src * size + dst, weight, minlength=size * size).reshape(size, size)
+        counts = sp.csr_matrix(dense)
+    else:
+        counts = sp.csr_matrix((weight, (src, dst)), shape=(size, size))
+        counts.sum_duplicates()
     counts.eliminate_zeros()
     out = np.asarray(counts.sum(axis=1)).ravel()
     inv = np.divide(1.0, out, out=np.zeros_like(out), where=out > 0)

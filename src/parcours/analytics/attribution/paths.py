@@ -141,7 +141,10 @@ class PathTable:
         if texts.isna().any():
             i = int(np.argmax(texts.isna().to_numpy()))
             raise ParcoursError(f"{where(i)}: empty path")
-        arr = pa.array(texts.astype(str), type=pa.large_string())
+        try:
+            arr = pa.array(texts, type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers as channel names
+            arr = pa.array(texts.astype(str), type=pa.large_string())
         if strip:
             arr = pc.utf8_trim_whitespace(arr)
         empty = pc.equal(pc.utf8_length(arr), 0).to_numpy(zero_copy_only=False)

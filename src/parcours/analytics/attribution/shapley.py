@@ -23,7 +23,8 @@ from parcours.analytics.attribution.paths import PathTable
 def shapley(table: PathTable) -> pd.DataFrame:
     """Exact Shapley values: ``channel``, ``conversions``, ``value``."""
     n = len(table.channels)
-    pairs = np.unique(table.path_index.astype(np.int64) * n + table.touches)
+    pairs = np.sort(table.path_index.astype(np.int64) * n + table.touches)
+    pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])]  # distinct (path, channel)
     path, channel = pairs // n, pairs % n
     distinct = np.bincount(path, minlength=table.n_paths)
     share = 1.0 / distinct[path]
