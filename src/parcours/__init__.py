@@ -14,6 +14,7 @@ Every analysis is a function that takes a store (and a ``Filter``) and returns a
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.overview import stage_overview, store_stats, top_touchpoints, unmapped_events
 from parcours.config import JourneyConfig, load_config, parse_config
+from parcours.demo import load_demo
 from parcours.errors import ParcoursError
 from parcours.identity import merges, stitch, unmerge
 from parcours.ingest import ImportSummary, Mapping, import_file
@@ -28,7 +29,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Condition", "CustomerProfile", "EventMatcher", "Filter", "ImportSummary", "JourneyConfig", "Mapping",
-    "ParcoursError", "Store", "customer", "customer_profile", "events_sql", "import_file", "load_config",
+    "ParcoursError", "Store", "customer", "customer_profile", "events_sql", "import_file", "load_config", "load_demo",
     "merges", "open", "open_store", "parse_config", "stage_overview", "stitch", "store_stats",
     "top_touchpoints", "unmapped_events", "unmerge",
 ]
