@@ -1,0 +1,99 @@
+"""``parcours gdpr erase|export|retention|scrub``: data-subject rights and data hygiene.
+
+Run while the server is stopped (it owns the store while it runs; use its admin API
+then). Each first applies what the collector's write-ahead log still holds, so no
+acknowledged event is missed, and erase deletes the log segments afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import typer
+
+from parcours.cli.output import console
+from parcours.cli.state import state
+from parcours.errors import ParcoursError
+from parcours.server.applier import replay
+from parcours.server.gdpr import apply_retention, erase_person, export_person, scrub_property
+from parcours.server.wal import segment_path, segments, wal_dir
+
+gdpr_app = typer.Typer(help="Erase or export a person; retention; scrub a property.", no_args_is_help=True)
+
+
+def _settled(ctx: typer.Context):
+    store = state(ctx).store()
+    directory = wal_dir(store.path)
+    if directory.exists():
+        replay(store, directory)
+    return store, directory
+
+
+@gdpr_app.command("erase")
+def erase(ctx: typer.Context, person: str = typer.Argument(..., help="Any identifier of the person.")) -> None:
+    """Remove a person everywhere, at once: events, identities, quarantine rows, every table."""
+    store, directory = _settled(ctx)
+    with store:
+        deleted = erase_person(store, person)
+    for n in segments(directory):  # all applied: the log must not keep a copy
+        segment_path(directory, n).unlink(missing_ok=True)
+    print(json.dumps({"id": person, "deleted": deleted}))
+
+
+@gdpr_app.command("export")
+def export(
+    ctx: typer.Context,
+    person: str = typer.Argument(..., help="Any identifier of the person."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the JSON here (default: stdout)."),
+) -> None:
+    """Everything held about a person, as JSON."""
+    store, _ = _settled(ctx)
+    with store:
+        data = export_person(store, person)
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+        console.print(f"wrote {output}")
+    else:
+        print(text)
+
+
+@gdpr_app.command("retention")
+def retention(ctx: typer.Context, days: int = typer.Option(..., "--days", help="Delete events older than this.")) -> None:
+    """Delete raw events older than an age."""
+    store, _ = _settled(ctx)
+    with store:
+        n = apply_retention(store, days)
+    console.print(f"deleted {n} events older than {days} days")
+
+
+def _when(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        raise ParcoursError(f"{option} {value!r}: not an ISO date or time (e.g. 2024-05-01)") from None
+
+
+@gdpr_app.command("scrub")
+def scrub(
+    ctx: typer.Context,
+    prop: str = typer.Argument(..., help="Property NAME, or context.NAME."),
+    start: str = typer.Option(None, "--from", help="From this UTC date/time (inclusive)."),
+    end: str = typer.Option(None, "--to", help="To this UTC date/time (exclusive)."),
+) -> None:
+    """Remove a property from every event in a time range (PII sent by mistake)."""
+    s, e = _when(start, "--from"), _when(end, "--to")
+    store, directory = _settled(ctx)
+    with store:
+        n = scrub_property(store, prop, s, e)
+    for seg in segments(directory):
+        segment_path(directory, seg).unlink(missing_ok=True)
+    console.print(f"removed {prop} from {n} events")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(gdpr_app, name="gdpr")

@@ -1,0 +1,66 @@
+"""``create_app``: the one ASGI app of ``parcours serve``.
+
+The collector, query and admin routers are included here; the dashboard mounts its
+own routers on the same app (``app.include_router``), so one process owns the store.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from parcours.server.auth import Refused
+from parcours.server.payload import Limits
+from parcours.server.routes import admin, collect, ops, query
+from parcours.server.state import Collector, Settings
+
+
+def create_app(
+    db_path: str | Path,
+    *,
+    ip_mode: str = "truncate",
+    limits: Limits | None = None,
+    apply_interval: float = 0.25,
+) -> FastAPI:
+    """The server app over the store at ``db_path`` (opened, and its log replayed, at start)."""
+    collector = Collector(db_path, Settings(ip_mode=ip_mode, limits=limits or Limits(), apply_interval=apply_interval))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await collector.start()
+        try:
+            yield
+        finally:
+            await collector.stop()
+
+    app = FastAPI(
+        title="parcours", version=_version(), lifespan=lifespan,
+        description="Customer-journey analytics: a Segment-compatible collector, the query API and admin.",
+    )
+    app.state.collector = collector
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type", "X-Write-Key"])
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        return JSONResponse({"success": False, "errors": errors}, status_code=422)
+
+    for module in (ops, collect, query, admin):
+        app.include_router(module.router)
+    return app
+
+
+def _version() -> str:
+    from parcours import __version__
+
+    return __version__

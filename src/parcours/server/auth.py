@@ -1,0 +1,74 @@
+"""Who is calling: write keys (HTTP Basic user name, ``X-Write-Key`` or Segment's
+``writeKey`` body field), read and admin keys (``Authorization: Bearer KEY``).
+
+Every refusal is a JSON body naming the ``authorization`` field: 401 when no valid
+key was given (none, unknown, revoked), 403 when the key's role does not allow it.
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import (
+    APIKeyHeader,
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+)
+
+from parcours.server.keys import ApiKey
+
+basic = HTTPBasic(auto_error=False, description="A write key as the user name, empty password (as Segment).")
+bearer = HTTPBearer(auto_error=False, description="A read or admin key.")
+write_header = APIKeyHeader(name="X-Write-Key", auto_error=False, description="A write key.")
+
+
+class Refused(Exception):
+    """Raised by ``require``; the app turns it into a 401/403 JSON answer."""
+
+    def __init__(self, status: int, message: str):
+        self.status = status
+        self.message = message
+
+    def response(self) -> JSONResponse:
+        headers = {"WWW-Authenticate": 'Basic realm="parcours"'} if self.status == 401 else None
+        return JSONResponse(
+            {"success": False, "errors": [{"path": "authorization", "message": self.message}]},
+            status_code=self.status, headers=headers,
+        )
+
+
+def presented_key(
+    b: HTTPBasicCredentials | None = Depends(basic),
+    t: HTTPAuthorizationCredentials | None = Depends(bearer),
+    h: str | None = Depends(write_header),
+) -> str | None:
+    """The key the request carries in a header, if any."""
+    if h:
+        return h
+    if b is not None:
+        return b.username
+    if t is not None:
+        return t.credentials
+    return None
+
+
+def check(request: Request, key_text: str | None, need: str) -> ApiKey:
+    key = request.app.state.collector.keys.check(key_text)
+    if key_text is None:
+        raise Refused(401, f"a {need} key is needed")
+    if key is None:
+        raise Refused(401, "unknown or revoked key")
+    if not key.allows(need):
+        raise Refused(403, f"a {key.role} key cannot do this; a {need} key is needed")
+    return key
+
+
+def require(need: str):
+    """A dependency: the calling key, which must allow ``need`` (write, read or admin)."""
+
+    def dependency(request: Request, key_text: str | None = Depends(presented_key)) -> ApiKey:
+        return check(request, key_text, need)
+
+    return dependency

@@ -1,0 +1,117 @@
+"""Admin API (admin key): GDPR erase and export, retention, scrubbing, keys.
+
+While the server runs it owns the store, so these are the way to do from outside
+what ``parcours gdpr`` and ``parcours keys`` do when it is stopped. Erase and export
+first apply every acknowledged event, so nothing still in the log is missed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from parcours.cli.output import records
+from parcours.errors import ParcoursError
+from parcours.server.auth import require
+from parcours.server.gdpr import apply_retention, erase_person, export_person, scrub_property
+from parcours.server.keys import create_key, list_keys, revoke_key
+from parcours.server.routes.query import REFUSED
+
+router = APIRouter(tags=["admin"], dependencies=[Depends(require("admin"))], responses=REFUSED)
+
+
+class EraseRequest(BaseModel):
+    id: str = Field(min_length=1, max_length=512, description="Any identifier of the person.")
+
+
+class RetentionRequest(BaseModel):
+    days: int = Field(ge=1, le=36500, description="Delete raw events older than this many days.")
+
+
+class ScrubRequest(BaseModel):
+    property: str = Field(min_length=1, max_length=256, description="NAME (in properties) or context.NAME.")
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class KeyRequest(BaseModel):
+    role: Literal["write", "read", "admin"]
+    name: str = Field(min_length=1, max_length=64)
+    source: str | None = Field(None, min_length=1, max_length=64)
+
+
+def _problem(path: str, e: Exception, status: int = 400) -> JSONResponse:
+    return JSONResponse({"success": False, "errors": [{"path": path, "message": str(e)}]}, status)
+
+
+@router.post("/v1/gdpr/erase")
+async def erase(request: Request, body: EraseRequest) -> dict:
+    """Remove a person everywhere at once (events, identities, quarantine, every other table)."""
+    c = request.app.state.collector
+    await c.settle()
+    return {"success": True, "id": body.id, "deleted": await c.run_db(erase_person, body.id)}
+
+
+@router.get("/v1/gdpr/export/{person_id}")
+async def export(request: Request, person_id: str) -> dict:
+    """Everything held about a person, table by table."""
+    c = request.app.state.collector
+    await c.applier.flush()
+    return await c.run_db(export_person, person_id)
+
+
+@router.post("/v1/admin/retention")
+async def retention(request: Request, body: RetentionRequest) -> dict:
+    c = request.app.state.collector
+    await c.applier.flush()
+    return {"success": True, "deleted": await c.run_db(apply_retention, body.days)}
+
+
+@router.post("/v1/admin/scrub")
+async def scrub(request: Request, body: ScrubRequest) -> JSONResponse:
+    c = request.app.state.collector
+    await c.settle()
+    try:
+        n = await c.run_db(scrub_property, body.property, _naive(body.start), _naive(body.end))
+    except ParcoursError as e:
+        return _problem("property", e)
+    return JSONResponse({"success": True, "changed": n})
+
+
+@router.get("/v1/admin/keys")
+async def keys(request: Request) -> list[dict]:
+    return records(await request.app.state.collector.run_db(list_keys))
+
+
+@router.post("/v1/admin/keys")
+async def new_key(request: Request, body: KeyRequest) -> JSONResponse:
+    c = request.app.state.collector
+    try:
+        key = await c.run_db(create_key, body.role, body.name, body.source)
+    except ParcoursError as e:
+        return _problem("name", e)
+    c.keys.reload()
+    return JSONResponse({"success": True, "key": key})
+
+
+@router.delete("/v1/admin/keys/{key_id}")
+async def revoke(request: Request, key_id: str) -> JSONResponse:
+    c = request.app.state.collector
+    try:
+        await c.run_db(revoke_key, key_id)
+    except ParcoursError as e:
+        return _problem("key_id", e, 404)
+    c.keys.reload()
+    return JSONResponse({"success": True})
+
+
+def _naive(dt: datetime | None) -> datetime | None:
+    from datetime import UTC
+
+    if dt is None or dt.tzinfo is None:
+        return dt
+    return dt.astimezone(UTC).replace(tzinfo=None)

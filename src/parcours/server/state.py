@@ -1,0 +1,105 @@
+"""The running collector: the store it owns, its keys, log, applier and counters.
+
+DuckDB allows one writer process, so while the server runs it owns the store; every
+use of the connection goes through one worker thread (``db``), which keeps the
+connection single-threaded without blocking the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from parcours.server.applier import Applier, replay
+from parcours.server.keys import KeyRing
+from parcours.server.payload import Limits
+from parcours.server.privacy import IP_MODES, PrivacyPolicy
+from parcours.server.wal import WriteAheadLog, segment_path, segments, wal_dir
+from parcours.store.store import Store, open_store
+
+IP_SECRET_META = "collector_ip_secret"
+
+
+@dataclass
+class Counters:
+    requests: int = 0
+    received: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    not_consented: int = 0
+
+
+@dataclass
+class Settings:
+    ip_mode: str = "truncate"
+    limits: Limits = field(default_factory=Limits)
+    apply_interval: float = 0.25
+
+
+def ip_secret(store: Store) -> bytes:
+    """The store's key for hashing IP addresses, created on first use."""
+    value = store.get_meta(IP_SECRET_META)
+    if value is None:
+        value = secrets.token_hex(32)
+        store.set_meta(IP_SECRET_META, value)
+    return bytes.fromhex(value)
+
+
+class Collector:
+    def __init__(self, db_path: str | Path, settings: Settings):
+        if settings.ip_mode not in IP_MODES:
+            raise ValueError(f"ip_mode {settings.ip_mode!r}: use one of {', '.join(IP_MODES)}")
+        self.db_path = str(db_path)
+        self.settings = settings
+        self.limits = settings.limits
+        self.counters = Counters()
+        self.store: Store | None = None
+
+    async def start(self) -> None:
+        self.store = open_store(self.db_path)
+        self.wal_dir = wal_dir(self.db_path)
+        self.wal_dir.mkdir(parents=True, exist_ok=True)
+        self.replayed = replay(self.store, self.wal_dir)
+        self.keys = KeyRing(self.store)
+        self.privacy = PrivacyPolicy(self.settings.ip_mode, ip_secret(self.store))
+        self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duckdb")
+        self.applier = Applier(self.store, self.wal_dir, self.db, self.settings.apply_interval)
+        self.wal = WriteAheadLog(self.wal_dir, self.applier.add)
+        self.wal.start()
+        self.applier.start()
+
+    async def stop(self) -> None:
+        await self.wal.close()
+        await self.applier.close()
+        self.db.shutdown(wait=True)
+        self.store.close()
+
+    async def run_db(self, fn, *args):
+        """Run ``fn(store, *args)`` on the store's thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.db, fn, self.store, *args)
+
+    async def settle(self) -> None:
+        """Apply everything acknowledged, then delete every log segment that is fully applied.
+
+        Called before erasing or exporting a person, so that neither misses events still in
+        the log and no copy of erased events survives in a log file.
+        """
+        closed = await self.wal.rotate()  # every record of the closed segments is now with the applier
+        await self.applier.flush()
+        for n in segments(self.wal_dir):
+            if n <= closed:
+                segment_path(self.wal_dir, n).unlink(missing_ok=True)
+
+    def metrics(self) -> dict:
+        c = self.counters
+        return {
+            "requests": c.requests, "received": c.received, "accepted": c.accepted, "rejected": c.rejected,
+            "not_consented": c.not_consented, "applied": self.applier.applied,
+            "queue_depth": self.applier.queue_depth, "wal_commits": self.wal.commits,
+            "last_commit": self.wal.last_commit.isoformat() if self.wal.last_commit else None,
+            "last_apply": self.applier.last_apply.isoformat() if self.applier.last_apply else None,
+            "last_error": self.applier.last_error, "replayed_at_start": self.replayed,
+        }
