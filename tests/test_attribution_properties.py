@@ -33,7 +33,7 @@ def make(data) -> PathTable:
     return PathTable.from_frame(frame)
 
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
@@ -70,7 +70,7 @@ def test_symmetric_channels_get_equal_shapley_values(data):
         assert result.loc["a", "value"] == pytest.approx(result.loc["b", "value"], rel=1e-9, abs=1e-9)
 
 
-@SETTINGS
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows)
 def test_row_order_does_not_change_any_model(data):
     forward = attribution(make(data)).set_index(["model", "channel"]).sort_index()

@@ -11,6 +11,7 @@ The Python API, for notebooks and scripts::
 Every analysis is a function that takes a store (and a ``Filter``) and returns a DataFrame.
 """
 
+from parcours.analytics.attribution import attribution, conversion_paths, read_paths
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.overview import stage_overview, store_stats, top_touchpoints, unmapped_events
 from parcours.config import JourneyConfig, load_config, parse_config
@@ -32,4 +33,5 @@ __all__ = [
     "ParcoursError", "Store", "customer", "customer_profile", "events_sql", "import_file", "load_config", "load_demo",
     "merges", "open", "open_store", "parse_config", "stage_overview", "stitch", "store_stats",
     "top_touchpoints", "unmapped_events", "unmerge",
+    "attribution", "conversion_paths", "read_paths",
 ]
