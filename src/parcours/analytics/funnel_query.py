@@ -1,0 +1,159 @@
+"""From a funnel definition to per-subject results: SQL filters, a kernel finishes.
+
+The engine selects the step and exclusion events of the journey relation (matchers
+compiled to SQL, ``first_time_for_user`` as a window function), tags each with a step
+bitmask, and sorts them by subject, time and step. A compiled kernel
+(``parcours.engine.kernels``) then runs the peer's state machine over each batch of
+whole subjects through ``Engine.map_groups``; the function handed to it only sees
+Arrow columns, so a distributed engine can apply it per partition.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.funnel_spec import FunnelSpec
+from parcours.engine.kernels import funnel as kernels
+from parcours.matcher import field_sql, matcher_sql, quote
+
+#: separates the breakdown value from the subject in the group key (all_events attribution)
+KEY_SEP = "\x1f"
+
+
+def _us(seconds: float) -> int:
+    return min(int(round(seconds * 1_000_000)), kernels.MAX_WINDOW_US)
+
+
+def _bits_sql(conds: list[str]) -> str:
+    if not conds:
+        return "CAST(0 AS BIGINT)"
+    return "(" + " + ".join(f"(CASE WHEN {c} THEN {1 << i} ELSE 0 END)" for i, c in enumerate(conds)) + ")"
+
+
+def breakdown_sql(spec: FunnelSpec, alias: str = "") -> str:
+    """The breakdown value of an event: one property, or several joined with ``|``."""
+    assert spec.breakdown is not None
+    cols = [field_sql(f, alias) for f in spec.breakdown.fields()]
+    if len(cols) == 1:
+        return f"CAST({cols[0]} AS VARCHAR)"
+    parts = ", ".join(f"coalesce(CAST({c} AS VARCHAR), '')" for c in cols)
+    nulls = " AND ".join(f"{c} IS NULL" for c in cols)
+    return f"(CASE WHEN {nulls} THEN NULL ELSE concat_ws('|', {parts}) END)"
+
+
+def feeds_all_events(spec: FunnelSpec) -> bool:
+    """Strict chains break on any other event, so those kernels see every event of a subject."""
+    if spec.semantics == "posthog":
+        return spec.mode_name() == "strict"
+    return "strict_order" in spec.clickhouse_modes()
+
+
+def events_query(store, spec: FunnelSpec, flt: Filter | None = None) -> str:
+    """The kernel input: ``gkey, ts, mask, xmask, bval`` sorted by ``gkey, ts, step``."""
+    key = field_sql(spec.aggregate_key())
+    first_time = any(m.math == "first_time_for_user" for m in spec.steps)
+    conds = []
+    for m in spec.steps:
+        c = matcher_sql(m)
+        if m.math == "first_time_for_user":
+            # the subject's first-ever event of that name, whatever the other filters say
+            c = f"({c} AND _nth_of_name = 1)"
+        conds.append(c)
+    xconds = [matcher_sql(x.model_dump(include={"event", "props", "props_not", "where"})) for x in spec.exclusions]
+    nth = (", row_number() OVER (PARTITION BY customer_id, event ORDER BY timestamp, message_id) AS _nth_of_name"
+           if first_time else "")
+    bval = breakdown_sql(spec) if spec.breakdown else "CAST(NULL AS VARCHAR)"
+    gkey = "CAST(_subject AS VARCHAR)"
+    keep = "(mask <> 0 OR xmask <> 0)" if not feeds_all_events(spec) else "TRUE"
+    if spec.breakdown and spec.breakdown.attribution == "all_events":
+        gkey = f"bval || {quote(KEY_SEP)} || CAST(_subject AS VARCHAR)"
+        keep += " AND bval IS NOT NULL"
+    first_step = "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, c in enumerate(conds)) + f" ELSE {len(conds)} END"
+    return f"""
+    WITH ev AS (SELECT *, {key} AS _subject{nth} FROM ({events_sql(store, flt)})),
+    m AS (
+        SELECT _subject, epoch_us(timestamp) AS ts, {_bits_sql(conds)} AS mask, {_bits_sql(xconds)} AS xmask,
+               {bval} AS bval, {first_step} AS step_order, message_id
+        FROM ev WHERE _subject IS NOT NULL
+    )
+    SELECT {gkey} AS gkey, ts, mask, xmask, bval FROM m WHERE {keep}
+    ORDER BY gkey, ts, step_order, message_id
+    """
+
+
+def run_kernel(spec: FunnelSpec, starts: np.ndarray, ts: np.ndarray, mask: np.ndarray,
+               xmask: np.ndarray) -> kernels.FunnelKernelResult:
+    """Run the kernel of ``spec``'s semantics and mode over one batch of whole groups."""
+    n, window = spec.n, _us(spec.window_seconds)
+    mode = spec.mode_name()
+    if spec.semantics == "clickhouse":
+        modes = spec.clickhouse_modes()
+        out = kernels.clickhouse_window_funnel(
+            starts, ts, mask, n, window, "strict_deduplication" in modes, "strict_order" in modes,
+            "strict_increase" in modes, "strict_once" in modes, "allow_reentry" in modes)
+    elif mode == "unordered":
+        out = kernels.posthog_unordered(starts, ts, mask, xmask, n, window)
+    else:
+        x_from = np.array([x.funnel_from_step for x in spec.exclusions], dtype=np.int64)
+        x_to = np.array([x.funnel_to_step for x in spec.exclusions], dtype=np.int64)
+        min_gap = np.full(n, -1, dtype=np.int64)
+        max_gap = np.full(n, -1, dtype=np.int64)
+        for s, v in spec.min_gap_seconds.items():
+            min_gap[s - 1] = _us(v)
+        for s, v in spec.max_gap_seconds.items():
+            max_gap[s - 1] = _us(v)
+        optional = np.zeros(n, dtype=np.bool_)
+        for s in spec.optional:
+            optional[s - 1] = True
+        out = kernels.posthog_ordered(starts, ts, mask, xmask, n, window, mode == "strict", x_from, x_to,
+                                      min_gap, max_gap, optional, spec.repeat)
+    return kernels.FunnelKernelResult(*out)
+
+
+def result_schema(n: int) -> pa.Schema:
+    fields = [("gkey", pa.string()), ("level", pa.int32()), ("excluded", pa.bool_()),
+              ("conversions", pa.int32()), ("step_bval", pa.string())]
+    fields += [(f"ts_{i + 1}", pa.int64()) for i in range(n)]
+    return pa.schema(fields)
+
+
+def _ts_column(values: np.ndarray) -> pa.Array:
+    return pa.array(values, type=pa.int64(), mask=values < 0)
+
+
+def subject_results(store, spec: FunnelSpec, flt: Filter | None = None) -> pd.DataFrame:
+    """One row per subject: ``gkey, level, excluded, conversions, step_bval, ts_1..ts_N`` (µs)."""
+    schema = result_schema(spec.n)
+    step_attr = spec.breakdown.step if spec.breakdown and spec.breakdown.attribution == "step" else None
+
+    def per_batch(batch: pa.RecordBatch) -> pa.Table:
+        keys = batch.column("gkey")
+        starts = kernels.group_starts(keys)
+        res = run_kernel(spec, starts, batch.column("ts").to_numpy(), batch.column("mask").to_numpy(),
+                         batch.column("xmask").to_numpy())
+        if step_attr is not None:
+            rows = res.step_row[:, step_attr]
+            taken = batch.column("bval").take(pa.array(np.where(rows < 0, 0, rows)))
+            step_bval = pc.if_else(pa.array(rows >= 0), taken, pa.scalar(None, pa.string()))
+        else:
+            step_bval = pa.nulls(len(res.level), pa.string())
+        cols = [keys.take(pa.array(starts[:-1])), pa.array(res.level), pa.array(res.excluded),
+                pa.array(res.conversions), step_bval]
+        cols += [_ts_column(res.step_ts[:, i]) for i in range(spec.n)]
+        return pa.Table.from_arrays(cols, schema=schema)
+
+    table = store.engine.map_groups(events_query(store, spec, flt), "gkey", per_batch, schema)
+    return table.to_pandas()
+
+
+def touch_values(store, spec: FunnelSpec, flt: Filter | None = None) -> pd.DataFrame:
+    """First- or last-touch breakdown value per subject: ``gkey, bval``."""
+    agg = "arg_min" if spec.breakdown.attribution == "first_touch" else "arg_max"
+    return store.engine.df(f"""
+        SELECT gkey, {agg}(bval, ts) AS bval FROM ({events_query(store, spec, flt)})
+        WHERE bval IS NOT NULL AND mask <> 0 GROUP BY gkey
+    """)
