@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import pandas as pd
@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -26,7 +26,7 @@ class Format(str, Enum):
 
 FormatOption = typer.Option(Format.table, "--format", "-f", help="Output format: table, csv or json.")
 
-console = Console()
+console = Console(soft_wrap=True)  # messages stay one line when piped
 err_console = Console(stderr=True)
 
 

@@ -59,6 +59,8 @@ class _BatchSQL:
         self.origin = origin
         self.tz = timezone
         self.ts_format = ts_format
+        #: message ids come from the source (and may repeat) rather than being derived
+        self.source_ids = "message_id" in mapping.columns or "message_id" in mapping.constants
 
     def _field(self, name: str, schema: pa.Schema) -> str:
         if name in self.m.constants:
@@ -157,11 +159,14 @@ class _BatchSQL:
     def staging(self, schema: pa.Schema) -> str:
         content_cols = [c for c in schema.names if c not in ("__row", "__invalid")]
         if "__raw" in schema.names:
-            content = "__raw"
+            content, bucket = "__raw", "hash(__raw)"
         else:
             content = "concat_ws(chr(31), " + ", ".join(
                 f"coalesce(CAST({ident(c)} AS VARCHAR), chr(0))" for c in content_cols
             ) + ")"
+            # a fast 64-bit hash only numbers identical rows (k); a collision just numbers two
+            # different rows in one sequence, which still gives them different ids
+            bucket = "hash(" + ", ".join(ident(c) for c in content_cols) + ")"
         ts_raw, ts = self.timestamp(schema)
         props, props_col = self.properties(schema)
         ctx = self._field("context", schema)
@@ -178,7 +183,7 @@ class _BatchSQL:
         )
         return f"""
         WITH base AS (
-            SELECT __row, {invalid} AS invalid, md5({content}) AS h,
+            SELECT __row, {invalid} AS invalid, {bucket} AS h, {content} AS content,
                    {fields},
                    lower({self._field("type", schema)}) AS type_raw,
                    {self._field("event", schema)} AS event_raw,
@@ -197,12 +202,18 @@ class _BatchSQL:
             FROM base
         ), checked AS (
             SELECT *, {problems} AS reason FROM typed
+        ), seen AS (
+            SELECT h, max(n) AS n FROM _seen GROUP BY h
+        ), repeated AS (   -- rows whose content occurs twice here or was seen in an earlier batch
+            SELECT h FROM checked GROUP BY h HAVING count(*) > 1 UNION SELECT h FROM seen
+        ), numbered AS (   -- k: this row is the k-th identical row of the file; sorting only the repeats
+            SELECT c.*, 1 AS k FROM checked c ANTI JOIN repeated r USING (h)
+            UNION ALL
+            SELECT c.*, row_number() OVER (PARTITION BY c.h ORDER BY c.__row) + coalesce(s.n, 0) AS k
+            FROM checked c SEMI JOIN repeated r USING (h) LEFT JOIN seen s USING (h)
         )
-        SELECT c.*, coalesce(c.message_id, md5(c.h || ':' || CAST(
-                   row_number() OVER (PARTITION BY c.h ORDER BY c.__row) + coalesce(s.n, 0) AS VARCHAR)))
-                   AS mid,
-               row_number() OVER (PARTITION BY c.h ORDER BY c.__row) + coalesce(s.n, 0) AS k
-        FROM checked c LEFT JOIN (SELECT h, max(n) AS n FROM _seen GROUP BY h) s USING (h)
+        SELECT * EXCLUDE (content), coalesce(message_id, md5(content || ':' || CAST(k AS VARCHAR))) AS mid
+        FROM numbered
         """
 
     @staticmethod
@@ -270,7 +281,7 @@ def import_file(
     builder = _BatchSQL(resolved, str(path), timezone, None if timestamp_format == "iso" else timestamp_format)
     summary = ImportSummary(source=str(path))
     con = store.con
-    con.execute("CREATE OR REPLACE TEMP TABLE _seen (h VARCHAR, n BIGINT)")
+    con.execute("CREATE OR REPLACE TEMP TABLE _seen (h UBIGINT, n BIGINT)")
     try:
         for batch in batches:
             if batch.num_rows == 0:
@@ -314,7 +325,7 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: pa.RecordBatch, path: P
             [source, now, source],
         )
         bad = con.execute("SELECT count(*) FROM staged WHERE reason IS NOT NULL").fetchone()[0]
-        loaded = _insert_events(con, batch_id, now, path.name)
+        loaded = _insert_events(con, batch_id, now, path.name, source_ids=builder.source_ids)
         valid = batch.num_rows - bad
         first, last = batch.column("__row")[0].as_py(), batch.column("__row")[-1].as_py()
         con.execute(
@@ -327,16 +338,23 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: pa.RecordBatch, path: P
     summary.duplicates += valid - loaded
 
 
-def _insert_events(con: duckdb.DuckDBPyConnection, batch_id: int, now, source: str) -> int:
-    """Append the valid staged rows whose message id is not stored yet; returns how many."""
+def _insert_events(con: duckdb.DuckDBPyConnection, batch_id: int, now, source: str, source_ids: bool) -> int:
+    """Append the valid staged rows whose message id is not stored yet; returns how many.
+
+    Derived ids are unique within a file by construction; ids a source gives may repeat,
+    and then only the first row with an id is kept.
+    """
+    valid = (
+        "(SELECT *, row_number() OVER (PARTITION BY mid ORDER BY __row) AS first_of_id "
+        "FROM staged WHERE reason IS NULL) s WHERE first_of_id = 1 AND"
+        if source_ids else "staged s WHERE reason IS NULL AND"
+    )
     return con.execute(
         f"""
         INSERT INTO events
         SELECT mid, type, event, timestamp, ?, anonymous_id, user_id, previous_id, channel,
                utm_source, utm_medium, utm_campaign, properties, context, ?, {int(batch_id)}
-        FROM (SELECT *, row_number() OVER (PARTITION BY mid ORDER BY __row) AS first_of_id
-              FROM staged WHERE reason IS NULL) s
-        WHERE first_of_id = 1 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = s.mid)
+        FROM {valid} NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = s.mid)
         """,
         [now, source],
     ).fetchone()[0]
