@@ -282,3 +282,16 @@ def test_cli_bad_file_is_an_error(tmp_path):
     res = CliRunner().invoke(app, ["attribution", "--paths", str(f), "-f", "json"])
     assert isinstance(res.exception, ParcoursError)
     assert "line 3: negative total_conversions" in str(res.exception)
+
+
+def test_cli_error_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    from parcours.cli.main import main
+
+    f = tmp_path / "p.csv"
+    f.write_text("path;total_conversions\na > b;1\nb |c;x\n")
+    monkeypatch.setattr("sys.argv", ["parcours", "attribution", "--paths", str(f), "--format", "json"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "line 3: total_conversions is 'x', not a number" in err

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from parcours.analytics.filters import Filter, events_sql
 from parcours.errors import ParcoursError
-from parcours.matcher import EventMatcher, matcher_sql, quote
+from parcours.matcher import EventMatcher, json_path, matcher_sql, quote
 
 #: Column names of a path file (ChannelAttribution's example data uses the same).
 PATH_COLUMN = "path"
@@ -285,7 +285,7 @@ def conversion_paths(
     if touches is not None:
         item = f"CASE WHEN {matcher_sql(EventMatcher.parse(touches))} THEN {item} END"
     value_sql = (
-        f"coalesce(TRY_CAST(json_extract_string(properties, {quote('$.' + config.value_property)}) AS DOUBLE), 0)"
+        f"coalesce(TRY_CAST(json_extract_string(properties, {json_path(config.value_property)}) AS DOUBLE), 0)"
     )
     conv_sql = matcher_sql(matcher)
     if reach_stage:
@@ -300,7 +300,7 @@ def conversion_paths(
                coalesce({conv_sql}, FALSE) AS is_conv, {value_sql} AS value
         FROM ({events_sql(store, flt)})
     ),
-    rows AS (
+    touch_rows AS (
         SELECT *, coalesce(sum(CASE WHEN is_conv THEN 1 ELSE 0 END) OVER (
                       PARTITION BY customer_id ORDER BY timestamp, is_conv, message_id
                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS segment
@@ -310,12 +310,12 @@ def conversion_paths(
         SELECT customer_id, segment, max(CASE WHEN is_conv THEN 1 ELSE 0 END) AS converted,
                coalesce(max(CASE WHEN is_conv THEN timestamp END), max(timestamp)) AS end_ts,
                sum(CASE WHEN is_conv THEN value ELSE 0 END) AS value
-        FROM rows GROUP BY customer_id, segment
+        FROM touch_rows GROUP BY customer_id, segment
     ),
     journeys AS (
         SELECT e.customer_id, e.segment, e.converted, e.value,
                string_agg(r.item, {quote(STORE_SEP)} ORDER BY r.timestamp, r.message_id) AS path
-        FROM ends e LEFT JOIN rows r
+        FROM ends e LEFT JOIN touch_rows r
           ON r.customer_id = e.customer_id AND r.segment = e.segment AND NOT r.is_conv
              AND r.timestamp >= e.end_ts - INTERVAL {int(seconds)} SECOND
         GROUP BY e.customer_id, e.segment, e.converted, e.value
