@@ -32,8 +32,10 @@ err_console = Console(stderr=True)
 
 def _plain(value: Any) -> Any:
     """A JSON-friendly version of a value (timestamps as ISO text, NaN as null)."""
-    if value is None:
+    if value is None or value is pd.NaT:
         return None
+    if isinstance(value, pd.DataFrame):
+        return records(value)
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, pd.Timestamp):

@@ -45,10 +45,10 @@ def _tables(store: Store) -> dict[str, tuple[list[str], list[str]]]:
     """table -> (identifier text columns, identifier list columns) for every table that has any."""
     rows = store.con.execute(
         """
-        SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c
-        JOIN information_schema.tables t USING (table_schema, table_name)
-        WHERE t.table_type = 'BASE TABLE' AND c.table_schema = 'main'
-        ORDER BY c.table_name, c.ordinal_position
+        SELECT c.table_name, c.column_name, c.data_type FROM duckdb_columns() c
+        JOIN duckdb_tables() t USING (database_name, schema_name, table_name)
+        WHERE NOT t.temporary AND c.database_name = current_database() AND c.schema_name = 'main'
+        ORDER BY c.table_name, c.column_index
         """
     ).fetchall()
     found: dict[str, tuple[list[str], list[str]]] = {}

@@ -40,8 +40,8 @@ class ScrubRequest(BaseModel):
 
 class KeyRequest(BaseModel):
     role: Literal["write", "read", "admin"]
-    name: str = Field(min_length=1, max_length=64)
-    source: str | None = Field(None, min_length=1, max_length=64)
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    source: str | None = Field(None, pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 def _problem(path: str, e: Exception, status: int = 400) -> JSONResponse:
@@ -71,7 +71,7 @@ async def retention(request: Request, body: RetentionRequest) -> dict:
     return {"success": True, "deleted": await c.run_db(apply_retention, body.days)}
 
 
-@router.post("/v1/admin/scrub")
+@router.post("/v1/admin/scrub", responses={400: {"description": "Not a property name."}})
 async def scrub(request: Request, body: ScrubRequest) -> JSONResponse:
     c = request.app.state.collector
     await c.settle()
@@ -87,7 +87,7 @@ async def keys(request: Request) -> list[dict]:
     return records(await request.app.state.collector.run_db(list_keys))
 
 
-@router.post("/v1/admin/keys")
+@router.post("/v1/admin/keys", responses={400: {"description": "A bad name or source."}})
 async def new_key(request: Request, body: KeyRequest) -> JSONResponse:
     c = request.app.state.collector
     try:
@@ -98,7 +98,7 @@ async def new_key(request: Request, body: KeyRequest) -> JSONResponse:
     return JSONResponse({"success": True, "key": key})
 
 
-@router.delete("/v1/admin/keys/{key_id}")
+@router.delete("/v1/admin/keys/{key_id}", responses={404: {"description": "No such key."}})
 async def revoke(request: Request, key_id: str) -> JSONResponse:
     c = request.app.state.collector
     try:
