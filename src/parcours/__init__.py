@@ -11,8 +11,16 @@ The Python API, for notebooks and scripts::
 Every analysis is a function that takes a store (and a ``Filter``) and returns a DataFrame.
 """
 
+from parcours.analytics.abandonment import abandoned_customers, abandonment, abandonment_destinations
 from parcours.analytics.attribution import attribution, conversion_paths, read_paths
 from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.funnels import (
+    conversion_trends,
+    dropped_customers,
+    funnel,
+    funnel_customers,
+    time_to_convert,
+)
 from parcours.analytics.overview import stage_overview, store_stats, top_touchpoints, unmapped_events
 from parcours.config import JourneyConfig, load_config, parse_config
 from parcours.demo import load_demo
@@ -34,4 +42,6 @@ __all__ = [
     "merges", "open", "open_store", "parse_config", "stage_overview", "stitch", "store_stats",
     "top_touchpoints", "unmapped_events", "unmerge",
     "attribution", "conversion_paths", "read_paths",
+    "abandoned_customers", "abandonment", "abandonment_destinations", "conversion_trends", "dropped_customers",
+    "funnel", "funnel_customers", "time_to_convert",
 ]

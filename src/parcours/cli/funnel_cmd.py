@@ -1,0 +1,85 @@
+"""``parcours funnel``: steps in, one row per step (or per customer) out.
+
+Interface relied on by scripts (keep it stable)::
+
+    parcours --db PATH funnel STEP ... --window 7d [--semantics posthog|clickhouse] [--mode MODE] --format json
+    parcours --db PATH funnel --spec FILE.json [--per-customer] --format json
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import typer
+
+from parcours.analytics.funnel_spec import build_spec
+from parcours.analytics.funnels import conversion_trends, funnel, funnel_customers, time_to_convert
+from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
+from parcours.cli.output import Format, FormatOption, emit
+from parcours.cli.state import state
+from parcours.errors import ParcoursError
+
+
+def read_spec(path: Path) -> dict:
+    """A funnel definition from a JSON file (the format of ../shared/cases/funnels)."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ParcoursError(f"--spec {path}: file not found") from None
+    except json.JSONDecodeError as e:
+        raise ParcoursError(f"--spec {path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    if not isinstance(data, dict):
+        raise ParcoursError(f"--spec {path}: expected a JSON object with a 'steps' list")
+    return data
+
+
+def funnel_command(
+    ctx: typer.Context,
+    steps: list[str] = typer.Argument(None, help="Event names, touchpoint:NAME or stage:NAME, in order."),
+    window: str = typer.Option(None, "--window", "-w", help="Conversion window: 3600s, 30m, 12h, 7d, 2w (default 14d)."),
+    semantics: str = typer.Option(None, "--semantics", help="posthog (default) or clickhouse."),
+    mode: str = typer.Option(None, "--mode", help="posthog: ordered|strict|unordered; clickhouse: default or modes joined with +."),
+    breakdown: str = typer.Option(None, "--breakdown", help="Split by a property (props.NAME, channel, utm_campaign, ...)."),
+    attribution: str = typer.Option(None, "--attribution", help="Breakdown value: first_touch, last_touch, all_events."),
+    aggregate_by: str = typer.Option(None, "--by", help="Count customers (default), session, or a property."),
+    exclude: list[str] = typer.Option(None, "--exclude", help="Drop customers who did this between step 1 and the last."),
+    spec: Path = typer.Option(None, "--spec", help="The whole funnel as JSON (case-file format)."),
+    per_customer: bool = typer.Option(False, "--per-customer", help="One row per customer: customer, level."),
+    view: str = typer.Option("steps", "--view", help="steps, time-to-convert or trends."),
+    interval: str = typer.Option("day", "--interval", help="Trends period: hour, day, week, month."),
+    segment: str | None = SegmentOption,
+    start: datetime | None = FromOption,
+    end: datetime | None = ToOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """Where customers drop out: customers per step, conversion, drop-off and time between steps."""
+    data = read_spec(spec) if spec else None
+    if steps and data:
+        raise ParcoursError("funnel: give steps or --spec, not both")
+    options = {"semantics": semantics, "mode": mode, "aggregate_by": aggregate_by}
+    if breakdown:
+        options["breakdown"] = {"property": breakdown, "attribution": attribution or "first_touch"}
+    if exclude:
+        n = len(steps or (data or {}).get("steps") or [])
+        options["exclusions"] = [{"event": x, "funnel_from_step": 0, "funnel_to_step": max(n - 1, 1)} for x in exclude]
+    fs = build_spec(steps or None, window=window, spec=data, **options)
+    flt = make_filter(segment=segment, start=start, end=end)
+    with state(ctx).store(read_only=True) as store:
+        if per_customer:
+            df = funnel_customers(store, spec=fs, flt=flt)
+            df = df[["customer", "level", *[c for c in df.columns if c not in ("customer", "level")]]]
+        elif view == "steps":
+            df = funnel(store, spec=fs, flt=flt)
+        elif view == "time-to-convert":
+            df = time_to_convert(store, spec=fs, flt=flt)
+        elif view == "trends":
+            df = conversion_trends(store, spec=fs, flt=flt, interval=interval)
+        else:
+            raise ParcoursError(f"--view {view!r}: use steps, time-to-convert or trends")
+    emit(df, fmt, title="funnel")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("funnel")(funnel_command)
