@@ -243,3 +243,21 @@ process.stdout.write(JSON.stringify(sent));
         got = http.get(f"/v1/customers/{anon}", headers={"Authorization": f"Bearer {keys['read']}"}).json()
     assert got["customer"] == "js-user"
     assert sorted(e["event"] for e in got["timeline"]) == ["add_to_cart", "identify", "page"]
+
+
+def test_python_client_sends_batches(shared):
+    from parcours.client import Client, CollectorError
+
+    srv, keys = shared
+    with Client(srv.url, keys["write"], batch_size=3) as c:
+        c.identify("py-user", {"email": "py@example.com"}, anonymous_id="py-anon")
+        c.track("py-user", "purchase", {"revenue": 5})
+        c.page(None, "Home", {"path": "/"}, anonymous_id="py-anon")  # the third message sends the batch
+        c.track("py-user", "delivery")
+    with httpx.Client(base_url=srv.url, timeout=10) as http:
+        settled(http)
+        got = http.get("/v1/customers/py-anon", headers={"Authorization": f"Bearer {keys['read']}"}).json()
+    assert sorted(e["event"] for e in got["timeline"]) == ["delivery", "identify", "page", "purchase"]
+    with pytest.raises(CollectorError) as err, Client(srv.url, "not-a-key") as bad:
+        bad.track("u", "e")
+    assert err.value.status == 401
