@@ -66,10 +66,10 @@ def _ts(column: str) -> str:
 
 
 def _occurrences_sql(store, hook: Webhook, now: datetime) -> str:
-    """SQL of the trigger's occurrences: dedupe_key, customer_id, at, and payload columns."""
+    """SQL of the trigger's occurrences: dedupe_key, customer_id, occurred_at, and payload columns."""
     if hook.trigger == "detractor":
         return f"""
-            SELECT message_id AS dedupe_key, customer_id, timestamp AS at, score, touchpoint, stage, comment
+            SELECT message_id AS dedupe_key, customer_id, timestamp AS occurred_at, score, touchpoint, stage, comment
             FROM ({answers_sql(store)}) a WHERE metric = 'nps' AND score <= 6
         """
     journey = events_sql(store)
@@ -80,7 +80,7 @@ def _occurrences_sql(store, hook: Webhook, now: datetime) -> str:
                 f"webhook {hook.name!r}: trigger stage_entered needs stage = one of {stages}, not {hook.stage!r}"
             )
         return f"""
-            SELECT customer_id AS dedupe_key, customer_id, min(timestamp) AS at,
+            SELECT customer_id AS dedupe_key, customer_id, min(timestamp) AS occurred_at,
                    arg_min(touchpoint, timestamp) AS touchpoint, {quote(hook.stage)} AS stage
             FROM ({journey}) e WHERE stage = {quote(hook.stage)} GROUP BY customer_id
         """
@@ -89,7 +89,7 @@ def _occurrences_sql(store, hook: Webhook, now: datetime) -> str:
     carts = ", ".join(quote(e) for e in CART_EVENTS)
     now_epoch = (now - datetime(1970, 1, 1)).total_seconds()
     return f"""
-        SELECT message_id AS dedupe_key, customer_id, timestamp AS at,
+        SELECT message_id AS dedupe_key, customer_id, timestamp AS occurred_at,
                TRY_CAST(json_extract_string(properties, '$.cart_value') AS DOUBLE) AS cart_value
         FROM (
             SELECT *, lead(timestamp) OVER (PARTITION BY customer_id ORDER BY timestamp, message_id) AS next_at
@@ -127,9 +127,9 @@ def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None 
             raise ParcoursError(f"webhook {hook.name!r}: url {hook.url!r} is not an http(s) URL")
         query = f"""
             SELECT * FROM ({_occurrences_sql(store, hook, now)}) o
-            WHERE {f"at >= TIMESTAMP {quote(since.isoformat(sep=' '))}" if since else "TRUE"}
+            WHERE {f"occurred_at >= TIMESTAMP {quote(since.isoformat(sep=' '))}" if since else "TRUE"}
               AND dedupe_key NOT IN (SELECT dedupe_key FROM webhook_deliveries WHERE webhook = {quote(hook.name)})
-            ORDER BY at, dedupe_key
+            ORDER BY occurred_at, dedupe_key
         """
         found = store.con.sql(query).df()
         records = [
