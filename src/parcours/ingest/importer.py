@@ -13,7 +13,10 @@ nothing, yet two identical rows in one file stay two events.
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,7 +25,7 @@ import pyarrow as pa
 
 from parcours.errors import ImportError_
 from parcours.ingest.mapping import EVENT_TYPES, Mapping
-from parcours.ingest.readers import FORMATS, guess_format, read_file
+from parcours.ingest.readers import FORMATS, check_file, guess_format, read_file
 from parcours.ingest.validation import row_problems_sql
 from parcours.matcher import quote
 from parcours.store.store import Store, utcnow
@@ -225,6 +228,19 @@ class _BatchSQL:
         return "json_object(" + ", ".join(f"{quote(c)}, b.{ident(c)}" for c in cols) + ")"
 
 
+@contextmanager
+def _compressed_errors(path: Path, summary: ImportSummary | None = None):
+    """A truncated or corrupt gzip file is the user's problem, said in one line.
+
+    (Left alone, Click would turn the ``EOFError`` of a truncated file into "aborted".)
+    """
+    try:
+        yield
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        after = f" after {summary.rows} rows (those are loaded; re-import a good copy to finish)" if summary else ""
+        raise ImportError_(f"{path}: cannot read the file, the compressed data is corrupt or truncated{after}: {e}") from None
+
+
 def _check_timestamp_format(store: Store, fmt: str | None) -> None:
     """Refuse a format that is neither a keyword nor a strftime pattern DuckDB understands."""
     if fmt is None or fmt in TIMESTAMP_FORMATS:
@@ -257,6 +273,7 @@ def import_file(
     ``on_progress(done_bytes, total_bytes)`` is called as the file is read.
     """
     path = Path(path)
+    check_file(path)
     fmt = fmt or guess_format(path)
     if fmt not in FORMATS:
         raise ImportError_(f"--as {fmt}: unknown format; use one of {', '.join(FORMATS)}")
@@ -276,17 +293,19 @@ def import_file(
         if on_progress:
             on_progress(min(done[0], total), total)
 
-    names, batches = read_file(path, fmt, delimiter, header, columns, progress)
+    with _compressed_errors(path):
+        names, batches = read_file(path, fmt, delimiter, header, columns, progress)
     resolved = (mapping or Mapping()).resolve(names, fmt, str(path))
     builder = _BatchSQL(resolved, str(path), timezone, None if timestamp_format == "iso" else timestamp_format)
     summary = ImportSummary(source=str(path))
     con = store.con
     con.execute("CREATE OR REPLACE TEMP TABLE _seen (h UBIGINT, n BIGINT)")
     try:
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            _load_batch(store, builder, batch, path, summary)
+        with _compressed_errors(path, summary):
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                _load_batch(store, builder, batch, path, summary)
     finally:
         con.execute("DROP TABLE IF EXISTS _seen")
         con.execute("DROP TABLE IF EXISTS staged")

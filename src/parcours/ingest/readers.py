@@ -223,15 +223,8 @@ def read_parquet(path: Path, on_progress: Progress | None = None) -> tuple[list[
     return names, batches()
 
 
-def read_file(
-    path: Path,
-    fmt: str,
-    delimiter: str = ",",
-    header: bool = True,
-    columns: list[str] | None = None,
-    on_progress: Progress | None = None,
-) -> tuple[list[str], Iterator[pa.RecordBatch]]:
-    """Columns and batches of any supported file."""
+def check_file(path: Path) -> None:
+    """Refuse a path that is not a readable, non-empty file, saying which."""
     if not path.exists():
         raise ImportError_(f"{path}: no such file")
     if not path.is_file():
@@ -243,6 +236,18 @@ def read_file(
             f.read(1)
     except OSError as e:
         raise ImportError_(f"{path}: cannot read the file: {e.strerror}") from None
+
+
+def read_file(
+    path: Path,
+    fmt: str,
+    delimiter: str = ",",
+    header: bool = True,
+    columns: list[str] | None = None,
+    on_progress: Progress | None = None,
+) -> tuple[list[str], Iterator[pa.RecordBatch]]:
+    """Columns and batches of any supported file."""
+    check_file(path)
     if fmt == "csv":
         return read_csv(path, delimiter, header, columns, on_progress)
     if fmt == "jsonl":

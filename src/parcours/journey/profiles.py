@@ -26,8 +26,8 @@ class CustomerProfile:
         return {
             "customer": self.customer_id,
             "identities": self.identities["identifier"].tolist(),
-            "first_seen": str(self.first_seen) if self.first_seen is not None else None,
-            "last_seen": str(self.last_seen) if self.last_seen is not None else None,
+            "first_seen": pd.Timestamp(self.first_seen).isoformat() if self.first_seen is not None else None,
+            "last_seen": pd.Timestamp(self.last_seen).isoformat() if self.last_seen is not None else None,
             "furthest_stage": self.furthest_stage,
             "current_stage": self.current_stage,
             "events": len(self.timeline),
@@ -39,13 +39,21 @@ def resolve_customer(store: Store, any_id: str) -> str:
     row = store.con.execute(
         "SELECT customer_id FROM identity_map WHERE identifier = ? OR identifier = lower(?) LIMIT 1", [any_id, any_id]
     ).fetchone()
-    if row is None:
-        row = store.con.execute(
-            "SELECT customer_id FROM identity_map WHERE identifier LIKE '%:' || lower(?) LIMIT 1", [any_id]
-        ).fetchone()
-    if row is None:
+    if row is not None:
+        return row[0]
+    # a bare trait value: ann@example.com finds email:ann@example.com
+    found = [r[0] for r in store.con.execute(
+        "SELECT DISTINCT customer_id FROM identity_map WHERE ends_with(identifier, ':' || lower(trim(?))) "
+        "ORDER BY 1 LIMIT 3", [any_id]
+    ).fetchall()]
+    if not found:
         raise ParcoursError(f"customer {any_id!r}: no customer has this identifier")
-    return row[0]
+    if len(found) > 1:
+        raise ParcoursError(
+            f"customer {any_id!r}: several customers have this value ({', '.join(found)}, ...): "
+            "give it with its kind, e.g. email:VALUE"
+        )
+    return found[0]
 
 
 def customer_profile(store: Store, any_id: str) -> CustomerProfile:
