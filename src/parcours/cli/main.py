@@ -7,7 +7,7 @@ import sys
 import typer
 
 from parcours.cli import data_cmds, demo_cmd, identity_cmds, journey_cmds, segment_cmd
-from parcours.cli import leads_cmd
+from parcours.cli import leads_cmd, personas_cmd
 from parcours.cli import friction_cmd, paths_cmd, retention_cmd, stages_cmd
 from parcours.cli import attribution_cmd
 from parcours.cli import followups_cmd, voc_cmd
@@ -36,7 +36,7 @@ def main_options(
 
 
 #: every command group registers itself here; a new command is one module and one line
-for module in (journey_cmds, data_cmds, identity_cmds, demo_cmd, segment_cmd, paths_cmd, attribution_cmd, retention_cmd, serve_cmd, keys_cmd, gdpr_cmd, voc_cmd, followups_cmd, friction_cmd, stages_cmd, funnel_cmd, abandonment_cmd, leads_cmd):
+for module in (journey_cmds, data_cmds, identity_cmds, demo_cmd, segment_cmd, paths_cmd, attribution_cmd, retention_cmd, serve_cmd, keys_cmd, gdpr_cmd, voc_cmd, followups_cmd, friction_cmd, stages_cmd, funnel_cmd, abandonment_cmd, leads_cmd, personas_cmd):
     module.register(app)
 
 

@@ -1,0 +1,163 @@
+"""Behavioural personas: customers clustered on how they behave, described in plain words.
+
+Features come from ``features_sql`` (all behaviour so far). The clustering space is
+the channel mix (share of touchpoint events per channel) plus the furthest stage,
+sessions, distinct touchpoints, recency, purchases, value and satisfaction, scaled
+to unit variance (counts and money on a log scale so a few heavy customers do not
+make their own clusters). k-means (scikit-learn, seeded) runs for each k in a range
+and the k with the best silhouette score on a seeded sample is kept: the same data
+and seed give the same personas.
+
+RFM scores (recency, frequency, monetary quintiles of buyers) are the simpler alternative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from parcours.analytics.features import features_sql
+from parcours.analytics.segments import save_list_segment
+from parcours.errors import ParcoursError
+from parcours.journey import journey_sql
+from parcours.matcher import json_path, quote
+from parcours.store.store import Store
+
+#: readable features compared with the average customer on each card
+DESCRIBED = {
+    "sessions": "sessions", "distinct_touchpoints": "touchpoints used", "furthest_stage": "furthest stage",
+    "recency_days": "days since last seen", "purchases": "purchases", "value": "value",
+    "satisfaction": "satisfaction", "time_to_purchase_days": "days to first purchase",
+}
+
+
+@dataclass
+class Personas:
+    cards: pd.DataFrame  #: persona, size, share, description, conversion, satisfaction, top_channels, top_touchpoints
+    members: pd.DataFrame  #: customer_id, persona
+    k: int
+    silhouette: dict[int, float]  #: the criterion, for each k tried
+
+
+def _space(f: pd.DataFrame) -> pd.DataFrame:
+    channels = [c for c in f.columns if c.startswith("channel:")]
+    total = f[channels].sum(axis=1).replace(0, np.nan)
+    space = f[channels].div(total, axis=0).fillna(0)
+    for col in ("sessions", "distinct_touchpoints", "purchases", "value"):
+        space[col] = np.log1p(f[col].clip(lower=0))
+    space["furthest_stage"] = f["furthest_stage"]
+    space["recency_days"] = np.log1p(f["recency_days"])
+    space["satisfaction"] = f["satisfaction"].fillna(f["satisfaction"].mean() if f["satisfaction"].notna().any() else 0)
+    return space.loc[:, space.std() > 0]
+
+
+def find_personas(store: Store, k: int | None = None, k_range: range = range(3, 9), seed: int = 0,
+                  sample: int = 4000) -> Personas:
+    """Cluster customers into personas; ``k`` fixed, or chosen by silhouette over ``k_range``.
+
+    The range starts at 3: two groups almost always just split buyers from the rest.
+    """
+    f = store.engine.df(features_sql(store)).sort_values("customer_id", ignore_index=True)
+    if len(f) < 10:
+        raise ParcoursError(f"personas: {len(f)} customers in the store; need at least 10 to find groups")
+    X = StandardScaler().fit_transform(_space(f).to_numpy(float))
+    candidates = [k] if k else [c for c in k_range if 2 <= c < len(f)]
+    if not candidates:
+        raise ParcoursError(f"personas: no number of clusters to try in {k_range}")
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(f), size=min(sample, len(f)), replace=False)
+    scores, labels = {}, {}
+    with threadpool_limits(1):  # small data: threads cost more than they save (see leads)
+        for c in candidates:
+            labels[c] = KMeans(n_clusters=c, n_init=10, random_state=seed).fit_predict(X)
+            sub = labels[c][idx]
+            scores[c] = float(silhouette_score(X[idx], sub)) if len(set(sub)) > 1 else -1.0
+    best = max(scores, key=lambda c: (scores[c], -c))
+    f["cluster"] = labels[best]
+    # name personas by size, largest first, so names are stable for a given seed and data
+    order = f["cluster"].value_counts().sort_index().sort_values(ascending=False, kind="stable").index
+    names = {cl: f"persona_{i + 1}" for i, cl in enumerate(order)}
+    f["persona"] = f["cluster"].map(names)
+    cards = pd.DataFrame([_card(f, names[cl], f[f["cluster"] == cl], store) for cl in order])
+    return Personas(cards, f[["customer_id", "persona"]], best, scores)
+
+
+def _card(f: pd.DataFrame, name: str, g: pd.DataFrame, store: Store) -> dict:
+    stages = [s.name for s in store.config.stages]
+    channels = [c for c in f.columns if c.startswith("channel:")]
+    touchpoints = [c for c in f.columns if c.startswith("touchpoint:")]
+    diffs = []
+    for col, label in DESCRIBED.items():
+        spread = f[col].std()
+        if g[col].notna().any() and spread and spread > 0:
+            diffs.append(((g[col].mean() - f[col].mean()) / spread, col, label))
+    diffs.sort(key=lambda d: -abs(d[0]))
+    phrases = []
+    for z, col, label in diffs[:3]:
+        mine, avg = g[col].mean(), f[col].mean()
+        if col == "furthest_stage":
+            phrases.append(f"{'further' if z > 0 else 'less far'} in the journey "
+                           f"(typically {stages[int(round(g[col].median()))] if g[col].median() >= 0 else 'no stage'})")
+        else:
+            phrases.append(f"{'more' if z > 0 else 'fewer' if col != 'value' else 'less'} {label} "
+                           f"({mine:.3g} vs {avg:.3g} on average)")
+    mix = g[channels].sum()
+    top_channels = [c.split(":", 1)[1] for c in mix[mix > 0].sort_values(ascending=False).index[:3]]
+    used = g[touchpoints].sum()
+    top_tps = [c.split(":", 1)[1] for c in used[used > 0].sort_values(ascending=False).index[:3]]
+    conversion = float((g["purchases"] > 0).mean())
+    satisfaction = float(g["satisfaction"].mean()) if g["satisfaction"].notna().any() else None
+    text = (f"{len(g):,} customers ({len(g) / len(f):.0%}): " + "; ".join(phrases)
+            + f". Mostly via {', '.join(top_channels) or 'no channel'}; top touchpoints "
+            f"{', '.join(top_tps) or 'none'}. Conversion {conversion:.0%}"
+            + (f", satisfaction {satisfaction:.1f}." if satisfaction is not None else ", no survey answers."))
+    return {"persona": name, "size": len(g), "share": len(g) / len(f), "description": text,
+            "conversion": conversion, "satisfaction": satisfaction, "top_channels": top_channels,
+            "top_touchpoints": top_tps}
+
+
+def save_personas(store: Store, personas: Personas, replace: bool = True) -> list[str]:
+    """Save each persona as a list segment of the same name (usable with ``--segment``)."""
+    store.con.register("_persona_members", personas.members)
+    try:
+        for row in personas.cards.itertuples():
+            save_list_segment(
+                store, row.persona,
+                f"SELECT customer_id FROM _persona_members WHERE persona = {quote(row.persona)}",
+                description=row.description, replace=replace,
+            )
+    finally:
+        store.con.unregister("_persona_members")
+    return list(personas.cards["persona"])
+
+
+def rfm_scores(store: Store) -> pd.DataFrame:
+    """RFM scores of buyers, 1 (low) to 5 (high), quintiles computed in the engine.
+
+    Columns: ``customer_id``, ``recency_days`` (since the last purchase, counted back from the
+    latest event), ``frequency`` (purchases), ``monetary`` (summed value), ``r``, ``f``, ``m``,
+    ``rfm`` (e.g. ``"545"``).
+    """
+    config = store.config
+    value = f"TRY_CAST(json_extract_string(properties, {json_path(config.value_property)}) AS DOUBLE)"
+    return store.engine.df(f"""
+        WITH b AS (
+            SELECT customer_id,
+                   (epoch((SELECT max(timestamp) FROM events)) - epoch(max(timestamp))) / 86400.0 AS recency_days,
+                   count(*) AS frequency, coalesce(sum({value}), 0) AS monetary
+            FROM ({journey_sql(config)}) WHERE event = {quote(config.purchase_event)} GROUP BY customer_id
+        ), s AS (
+            SELECT *, ntile(5) OVER (ORDER BY recency_days DESC, customer_id) AS r,
+                      ntile(5) OVER (ORDER BY frequency, customer_id) AS f,
+                      ntile(5) OVER (ORDER BY monetary, customer_id) AS m
+            FROM b
+        )
+        SELECT *, CAST(r AS VARCHAR) || CAST(f AS VARCHAR) || CAST(m AS VARCHAR) AS rfm
+        FROM s ORDER BY rfm DESC, customer_id
+    """)
