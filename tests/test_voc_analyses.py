@@ -155,3 +155,18 @@ def test_voc_cli_bad_option_is_one_line_error(store, tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["error: voc scores: --by 'colour' is not one of touchpoint, stage, channel"]
+
+
+def test_demo_business_friction_shows_in_voc(store):
+    from parcours.demo import PLANTED_FRICTION, load_demo
+    from parcours.voc import emotion_curve
+
+    load_demo(store, 2000, 7)
+    assert {"web_form", "checkout"} <= set(PLANTED_FRICTION)
+    ces = compare_touchpoints(store, metric="ces").set_index("touchpoint")
+    assert ces.loc["web_form", "verdict"] == "lower"
+    assert ces.loc["checkout", "value"] < ces.loc["checkout", "rest_value"]
+    curve = emotion_curve(store, level="touchpoint")
+    answered = curve[curve["answers"] >= 30].sort_values("emotion")
+    assert set(answered["touchpoint"].head(2)) == {"web_form", "checkout"}
+    assert (answered.set_index("touchpoint").loc[["web_form", "checkout"], "emotion"] < 0).all()

@@ -30,6 +30,20 @@ from parcours.ingest import ImportSummary, Mapping, import_file
 from parcours.journey.profiles import CustomerProfile, customer_profile
 from parcours.matcher import Condition, EventMatcher
 from parcours.store import Store, open_store
+from parcours.voc import (
+    compare_touchpoints,
+    create_followups,
+    deliver_webhooks,
+    detractor_touchpoints,
+    emotion_curve,
+    enqueue_webhooks,
+    list_followups,
+    satisfaction_behaviour,
+    survey_answers,
+    update_followup,
+    voc_scores,
+    voc_trend,
+)
 
 open = open_store  # noqa: A001 - parcours.open(path) reads naturally
 customer = customer_profile
@@ -44,4 +58,7 @@ __all__ = [
     "attribution", "conversion_paths", "read_paths",
     "abandoned_customers", "abandonment", "abandonment_destinations", "conversion_trends", "dropped_customers",
     "funnel", "funnel_customers", "time_to_convert",
+    "compare_touchpoints", "create_followups", "deliver_webhooks", "detractor_touchpoints", "emotion_curve",
+    "enqueue_webhooks", "list_followups", "satisfaction_behaviour", "survey_answers", "update_followup",
+    "voc_scores", "voc_trend",
 ]

@@ -92,6 +92,7 @@ def detractor_touchpoints(store, flt: Filter | None = None) -> pd.DataFrame:
         HAVING sum(CASE WHEN nps_group = 'detractor' THEN 1 ELSE 0 END) > 0
         ORDER BY detractors DESC, touchpoint
     """)
+    df["detractors"] = df["detractors"].astype("int64")
     df["lift"] = (df["detractor_share"] / df["others_share"].where(df["others_share"] > 0)).astype(object)
     df["lift"] = df["lift"].where(df["lift"].notna(), None)
     return df
