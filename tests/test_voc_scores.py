@@ -154,3 +154,14 @@ def test_importer_quarantines_bad_answers(store, tmp_path, props, reason):
     reasons = [r for (r,) in store.con.execute("SELECT reason FROM quarantine").fetchall()]
     assert len(reasons) == 1 and reason in reasons[0]
     assert list(survey_answers(store)["score"]) == [7.0]
+
+
+def test_scores_per_segment(store, tmp_path):
+    from parcours.analytics.segments import by_segment, save_list_segment
+
+    load_events(store, [nps("a", "2024-01-01T00:00:00Z", 10, touchpoint="delivery"),
+                        nps("b", "2024-01-01T00:00:00Z", 0, touchpoint="delivery")], tmp_path)
+    save_list_segment(store, "happy", "SELECT 'a' AS customer_id")
+    df = by_segment(store, voc_scores, ["happy"], include_all=True, by="stage")
+    assert df[["segment", "stage", "nps", "nps_answers"]].values.tolist() == [
+        ["all", "retention", 0.0, 2], ["happy", "retention", 100.0, 1]]
