@@ -198,3 +198,21 @@ def test_segment_cli(shop, tmp_path):
     assert r.exit_code == 0
     r = run("segment", "list", "--format", "json")
     assert json.loads(r.stdout) == []
+
+
+def test_segment_option_on_analysis_commands(shop):
+    """--segment narrows the commands built on the shared options (one mechanism for all)."""
+    create_segment(shop, "searchers", "channel = 'search'")
+    db = shop.path
+    shop.close()
+    runner = CliRunner()
+    r = runner.invoke(app, ["--db", db, "attribution", "--model", "last_touch", "--format", "json",
+                            "--segment", "searchers"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert {row["channel"] for row in rows} >= {"search"}
+    assert sum(row["conversions"] for row in rows) == 0  # bob never bought: nothing to attribute
+    r = runner.invoke(app, ["--db", db, "attribution", "--model", "last_touch", "--format", "json"])
+    assert r.exit_code == 0 and sum(row["conversions"] for row in json.loads(r.stdout)) > 0  # ann's purchases
+    r = runner.invoke(app, ["--db", db, "stages", "--format", "json", "--segment", "nobody"])
+    assert r.exit_code != 0 and "no such segment" in str(r.exception)

@@ -8,12 +8,14 @@ channel and model with ``channel``, ``model``, ``conversions``, ``value`` (and `
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import typer
 
 from parcours.analytics.attribution import MODELS, attribution, markov, paths_of, read_paths, side_by_side
 from parcours.analytics.attribution.paths import LEVELS
+from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
@@ -37,16 +39,22 @@ def attribution_command(
     touches: str = typer.Option(None, "--touches", help="Which events are touches: an event name, touchpoint:NAME "
                                 "or stage:NAME (default: every event with a channel/campaign/touchpoint)."),
     transitions: bool = typer.Option(False, "--transitions", help="Print the Markov transition matrix instead."),
+    segment: str | None = SegmentOption,
+    start: datetime | None = FromOption,
+    end: datetime | None = ToOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Attributed conversions and value per channel, model by model (Markov and Shapley exact)."""
     if paths is not None:
+        if segment or start or end:
+            raise ParcoursError("--segment, --from and --to apply to the store's journeys, not to a --paths file")
         table = read_paths(paths, sep=sep, delimiter=delimiter)
     else:
         if delimiter is not None:
             raise ParcoursError("--delimiter applies to a --paths file only")
+        flt = make_filter(segment=segment, start=start, end=end)
         with state(ctx).store(read_only=True) as store:
-            table = paths_of(store, level=level, conversion=conversion, lookback=lookback, touches=touches)
+            table = paths_of(store, level=level, conversion=conversion, lookback=lookback, touches=touches, flt=flt)
     if transitions:
         emit(markov(table, order).transitions, fmt, title=f"Markov transitions (order {order})")
         return
