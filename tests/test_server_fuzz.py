@@ -32,7 +32,7 @@ def test_no_server_error_anywhere(fuzzed):
                   suppress_health_check=list(HealthCheck))
         def check(case):
             case.call_and_validate(headers=headers, checks=[not_a_server_error, status_code_conformance],
-                                   timeout=10)
+                                   timeout=30)
 
         check()
     assert "Traceback" not in srv.logs()
