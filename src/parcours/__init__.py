@@ -21,7 +21,17 @@ from parcours.analytics.funnels import (
     funnel_customers,
     time_to_convert,
 )
+from parcours.analytics.leads import score_leads, train_lead_model
 from parcours.analytics.overview import stage_overview, store_stats, top_touchpoints, unmapped_events
+from parcours.analytics.personas import find_personas, rfm_scores, save_personas
+from parcours.analytics.segments import (
+    by_segment,
+    create_segment,
+    delete_segment,
+    edit_segment,
+    list_segments,
+    segment_members,
+)
 from parcours.config import JourneyConfig, load_config, parse_config
 from parcours.demo import load_demo
 from parcours.errors import ParcoursError
@@ -61,4 +71,6 @@ __all__ = [
     "compare_touchpoints", "create_followups", "deliver_webhooks", "detractor_touchpoints", "emotion_curve",
     "enqueue_webhooks", "list_followups", "satisfaction_behaviour", "survey_answers", "update_followup",
     "voc_scores", "voc_trend",
+    "by_segment", "create_segment", "delete_segment", "edit_segment", "find_personas", "list_segments",
+    "rfm_scores", "save_personas", "score_leads", "segment_members", "train_lead_model",
 ]
