@@ -1,4 +1,4 @@
-"""XES (IEEE 1849) event logs, the process-mining standard, streamed with iterparse.
+"""XES (IEEE 1849) event logs, the process-mining standard, streamed through a SAX-style parser target.
 
 Each event becomes one row: its own attributes by key (``concept:name``,
 ``time:timestamp``, ``lifecycle:transition``, ...) plus its trace's attributes
@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
-from xml.etree.ElementTree import ParseError, iterparse
+from xml.etree.ElementTree import ParseError, XMLParser
 
 import pyarrow as pa
 
@@ -20,34 +20,63 @@ _ATTRS = {"string", "date", "int", "float", "boolean", "id"}
 BATCH_EVENTS = 100_000
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+class _Collector:
+    """SAX-style target: rows straight from start tags, without building an element tree.
+
+    Only attributes that are direct children of an ``event`` (or of a ``trace``) count;
+    nested attribute values and ``global`` defaults are left out, as pm4py does.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.trace_depth = -1
+        self.event_depth = -1
+        self.trace_attrs: dict[str, str] = {}
+        self.row: dict[str, str] | None = None
+        self.rows: list[dict[str, str]] = []
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self.depth += 1
+        local = tag[tag.rfind("}") + 1:]
+        if local == "event":
+            self.event_depth = self.depth
+            self.row = dict(self.trace_attrs)
+        elif local == "trace":
+            self.trace_depth = self.depth
+            self.trace_attrs = {}
+        elif local in _ATTRS and "key" in attrib:
+            if self.row is not None and self.depth == self.event_depth + 1:
+                self.row[attrib["key"]] = attrib.get("value")
+            elif self.row is None and self.depth == self.trace_depth + 1:
+                self.trace_attrs["case:" + attrib["key"]] = attrib.get("value")
+
+    def end(self, tag: str) -> None:
+        if self.depth == self.event_depth and self.row is not None:
+            self.rows.append(self.row)
+            self.row = None
+            self.event_depth = -1
+        elif self.depth == self.trace_depth:
+            self.trace_depth = -1
+            self.trace_attrs = {}
+        self.depth -= 1
+
+    def data(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _events(f, path: Path) -> Iterator[dict[str, str]]:
-    trace_attrs: dict[str, str] = {}
-    stack: list[str] = []
+    target = _Collector()
+    parser = XMLParser(target=target)
     try:
-        for action, elem in iterparse(f, events=("start", "end")):
-            tag = _local(elem.tag)
-            if action == "start":
-                stack.append(tag)
-                if tag == "trace":
-                    trace_attrs = {}
-                continue
-            stack.pop()
-            parent = stack[-1] if stack else None
-            if tag == "event":
-                row = {f"case:{k}": v for k, v in trace_attrs.items()}
-                for child in elem:
-                    if _local(child.tag) in _ATTRS and "key" in child.attrib:
-                        row[child.attrib["key"]] = child.attrib.get("value")
-                yield row
-                elem.clear()
-            elif tag in _ATTRS and parent == "trace" and "key" in elem.attrib:
-                trace_attrs[elem.attrib["key"]] = elem.attrib.get("value")
-            elif tag == "trace":
-                elem.clear()
+        while chunk := f.read(1 << 20):
+            parser.feed(chunk)
+            yield from target.rows
+            target.rows.clear()
+        parser.close()
+        yield from target.rows
     except ParseError as e:
         raise ImportError_(f"{path}: not a valid XES (XML) file: {e}") from None
 
