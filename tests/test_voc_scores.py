@@ -165,3 +165,15 @@ def test_scores_per_segment(store, tmp_path):
     df = by_segment(store, voc_scores, ["happy"], include_all=True, by="stage")
     assert df[["segment", "stage", "nps", "nps_answers"]].values.tolist() == [
         ["all", "retention", 0.0, 2], ["happy", "retention", 100.0, 1]]
+
+
+def test_answer_and_score_sql_transpile_to_spark(store):
+    """The SQL stays portable: no ASOF join, no QUALIFY, nothing sqlglot cannot write for Spark."""
+    import sqlglot
+
+    from parcours.voc.answers import answers_sql
+    from parcours.voc.scores import _COUNTS
+
+    sql = f"SELECT touchpoint, {_COUNTS} FROM ({answers_sql(store)}) a GROUP BY touchpoint"
+    spark = sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)[0]
+    assert "IGNORE NULLS" in spark and "ASOF" not in spark.upper()
