@@ -37,8 +37,8 @@ class Engine:
         table = self.arrow(query)
         return table.column(0)[0].as_py() if table.num_rows else None
 
-    def batches(self, query: str) -> Iterator[pa.RecordBatch]:
-        yield from self.sql(query).to_pyarrow_batches()
+    def batches(self, query: str, batch_size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
+        yield from self.sql(query).to_pyarrow_batches(chunk_size=batch_size)
 
     def map_groups(
         self,
@@ -46,16 +46,18 @@ class Engine:
         key: str,
         fn: Callable[[pa.RecordBatch], pa.Table],
         schema: pa.Schema,
+        batch_size: int = 1_000_000,
     ) -> pa.Table:
         """Apply ``fn`` to batches of ``query`` sorted by ``key``, never splitting a group.
 
-        ``query`` must be ordered by ``key`` (then by whatever the kernel needs).
-        ``fn`` sees whole groups only and returns rows of ``schema``; the same
-        function is what a distributed engine applies per partition.
+        ``query`` must be ordered by ``key`` (then by whatever the kernel needs); rows
+        with a NULL key form one group of their own. ``fn`` sees whole groups only and
+        returns rows of ``schema``; the same function is what a distributed engine
+        applies per partition. A group larger than ``batch_size`` is passed whole.
         """
         out: list[pa.Table] = []
         carry: pa.RecordBatch | None = None
-        for batch in self.batches(query):
+        for batch in self.batches(query, batch_size):
             if carry is not None and carry.num_rows:
                 batch = pa.Table.from_batches([carry, batch]).combine_chunks().to_batches()[0]
             if batch.num_rows == 0:
@@ -63,7 +65,8 @@ class Engine:
             keys = batch.column(key)
             last = keys[batch.num_rows - 1]
             # the trailing group may continue in the next batch: hold it back
-            cut = batch.num_rows - pc.sum(pc.equal(keys, last)).as_py()
+            same = pc.is_null(keys) if not last.is_valid else pc.fill_null(pc.equal(keys, last), False)
+            cut = batch.num_rows - pc.sum(same).as_py()
             carry = batch.slice(cut)
             if cut:
                 out.append(fn(batch.slice(0, cut)))
