@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from parcours.analytics.friction import friction
@@ -19,17 +21,32 @@ def demo(tmp_path_factory):
     store.close()
 
 
-def test_planted_problems_are_found_with_their_signal(demo):
+def test_planted_touchpoints_rank_on_top(demo):
     from parcours.demo import PLANTED_FRICTION
 
     f = friction(demo)
+    ranked = list(dict.fromkeys(f["touchpoint"]))  # touchpoints, worst first
+    assert set(ranked[:len(PLANTED_FRICTION)]) == set(PLANTED_FRICTION), ranked
     found = set(zip(f["touchpoint"], f["signal"], strict=True))
     assert {("checkout", "errors"), ("web_form", "loops"), ("web_form", "poor_survey"),
             ("cart", "long_wait"), ("delivery", "support_after")} <= found
-    assert set(PLANTED_FRICTION) <= set(f["touchpoint"])
     top = f.iloc[0]
-    assert top["z"] >= 2 and top["customers"] <= top["base"] and len(top["examples"]) == 3
-    assert f["z"].is_monotonic_decreasing and list(f["rank"]) == list(range(1, len(f) + 1))
+    assert top["score"] >= 2 and top["customers"] <= top["base"] and len(top["examples"]) == 3
+    assert f["touchpoint_score"].is_monotonic_decreasing and list(f["rank"]) == list(range(1, len(f) + 1))
+    assert (f["score"] <= f["z"] + 1e-9).all() and f["weight"].between(0, 1).all()
+
+
+def test_browsing_back_and_forth_is_weighed_down_by_harm(demo):
+    """Site and product pages loop more than the form does, but their loopers fare no worse."""
+    f = friction(demo, min_z=-1e9)  # every row, listed or not
+    row = f.set_index(["touchpoint", "signal"])
+    for page in ("web_page", "product_page"):
+        assert row.loc[(page, "loops"), "z"] > row.loc[("web_form", "loops"), "z"]
+        assert row.loc[(page, "loops"), "weight"] < 0.5 <= row.loc[("web_form", "loops"), "weight"]
+    # ordinary site browsing (leave, come back days later) is within the edge's own waits
+    assert row.loc[("web_page", "long_wait"), "rate"] < row.loc[("cart", "long_wait"), "rate"] / 2
+    assert row.loc[("checkout", "errors"), "weight"] == 1
+    assert math.isnan(row.loc[("checkout", "errors"), "harm"])  # direct signals are not weighed by harm
 
 
 def test_bad_options_say_what(demo):

@@ -7,6 +7,7 @@ from datetime import datetime
 import typer
 
 from parcours.analytics.friction import friction
+from parcours.cli.filter_options import FromOption, SegmentOption, ToOption
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.paths_cmd import SinceOption, UntilOption, date_filter
 from parcours.cli.state import state
@@ -14,17 +15,20 @@ from parcours.cli.state import state
 
 def friction_cmd(
     ctx: typer.Context,
-    min_z: float = typer.Option(2.0, "--min-z", help="Show points at least this far (robust z) from the others."),
+    min_z: float = typer.Option(2.0, "--min-z", help="Show signals scoring at least this (robust z x harm weight, see docs/friction.md)."),
     min_customers: int = typer.Option(30, "--min-customers", help="Ignore touchpoints with fewer customers."),
     support_days: float = typer.Option(3.0, "--support-days", help="A support contact this soon counts."),
     wait_factor: float = typer.Option(10.0, "--wait-factor", help="A wait this many times the usual is long."),
     since: datetime = SinceOption,
     until: datetime = UntilOption,
+    segment: str = SegmentOption,
+    start: datetime = FromOption,
+    end: datetime = ToOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Where the journey hurts: touchpoints whose signals stand out, worst first (see docs/friction.md)."""
     with state(ctx).store(read_only=True) as store:
-        df = friction(store, min_z, min_customers, support_days, wait_factor, date_filter(since, until))
+        df = friction(store, min_z, min_customers, support_days, wait_factor, date_filter(since, until, segment, start, end))
     emit(df, fmt, title="friction points")
 
 

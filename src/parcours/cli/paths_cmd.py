@@ -8,6 +8,7 @@ import typer
 
 from parcours.analytics.filters import Filter
 from parcours.analytics.paths import dfg, flows, loops, top_paths, transition_matrix
+from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
@@ -16,11 +17,22 @@ SinceOption = typer.Option(None, "--since", help="Only events at or after this U
 UntilOption = typer.Option(None, "--until", help="Only events before this UTC date/time.")
 
 
-def date_filter(since: datetime | None, until: datetime | None) -> Filter:
-    """The ``--since``/``--until`` options as a ``Filter``."""
+def date_filter(
+    since: datetime | None, until: datetime | None, segment: str | None = None,
+    start: datetime | None = None, end: datetime | None = None,
+) -> Filter:
+    """The ``--since``/``--until`` options and the shared ``--segment``/``--from``/``--to`` as a ``Filter``.
+
+    ``--since``/``--until`` are kept for scripts written before the shared options; they mean
+    the same as ``--from``/``--to``, so giving both of a pair is a mistake.
+    """
+    for old, new, a, b in (("--since", "--from", since, start), ("--until", "--to", until, end)):
+        if a is not None and b is not None:
+            raise ParcoursError(f"{old} and {new} mean the same; give one of them")
+    since, until = since or start, until or end
     if since and until and since >= until:
         raise ParcoursError(f"--since {since:%Y-%m-%d %H:%M} is not before --until {until:%Y-%m-%d %H:%M}")
-    return Filter(start=since, end=until)
+    return make_filter(segment=segment, start=since, end=until)
 
 
 def paths(
@@ -38,13 +50,16 @@ def paths(
     show_loops: bool = typer.Option(False, "--loops", help="Loops (A>A) and back-and-forth (A>B>A) per step."),
     since: datetime = SinceOption,
     until: datetime = UntilOption,
+    segment: str = SegmentOption,
+    date_from: datetime = FromOption,
+    date_to: datetime = ToOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Which ways customers take: top paths (default), or --dfg, --matrix, --flows, --loops."""
     views = [v for v in (show_dfg, matrix, sankey, show_loops) if v]
     if len(views) > 1:
         raise ParcoursError("paths: choose at most one of --dfg, --matrix, --flows, --loops")
-    flt = date_filter(since, until)
+    flt = date_filter(since, until, segment, date_from, date_to)
     with state(ctx).store(read_only=True) as store:
         if show_dfg:
             emit(dfg(store, by, flt), fmt, title="directly-follows graph")

@@ -7,6 +7,7 @@ from datetime import datetime
 import typer
 
 from parcours.analytics.retention import churn_risk, repeat_purchase_rate, retention, retention_curve
+from parcours.cli.filter_options import FromOption, SegmentOption, ToOption
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.paths_cmd import SinceOption, UntilOption, date_filter
 from parcours.cli.state import state
@@ -26,10 +27,13 @@ def retention_cmd(
     min_events: int = typer.Option(2, "--min-events", help="With --churn-days: events that count as active."),
     since: datetime = SinceOption,
     until: datetime = UntilOption,
+    segment: str = SegmentOption,
+    start: datetime = FromOption,
+    end: datetime = ToOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Who comes back: one row per (cohort, period) with size, retained and rate."""
-    flt = date_filter(since, until)
+    flt = date_filter(since, until, segment, start, end)
     with state(ctx).store(read_only=True) as store:
         if repeat:
             emit(repeat_purchase_rate(store, breakdown, flt), fmt, title="repeat purchases")
