@@ -8,6 +8,8 @@ import json
 
 import pytest
 from conftest import load_events
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from parcours.analytics.filters import Filter, events_sql
@@ -216,3 +218,21 @@ def test_segment_option_on_analysis_commands(shop):
     assert r.exit_code == 0 and sum(row["conversions"] for row in json.loads(r.stdout)) > 0  # ann's purchases
     r = runner.invoke(app, ["--db", db, "stages", "--format", "json", "--segment", "nobody"])
     assert r.exit_code != 0 and "no such segment" in str(r.exception)
+
+
+RULE_WORDS = ["channel", "stage", "value", "nps", "traits.plan", "events('add_to_cart', 7)", "touchpoints('cart')",
+              "'ads'", "'decision'", "'promoter'", "3", "-2", "1e999", "=", ">=", "<>", "IN", "(", ")", ",", "AND",
+              "OR", "NOT", "BETWEEN", "IS", "NULL", ";", "'", "SELECT", "DROP", "lower", "*", "--"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=st.lists(st.sampled_from(RULE_WORDS), min_size=1, max_size=8), noise=st.text(max_size=3))
+def test_any_text_is_a_valid_rule_or_a_rule_error(shop, words, noise):
+    """Whatever is typed, the answer is a RuleError or SQL that runs and changes nothing."""
+    text = " ".join(words) + noise
+    try:
+        sql = rule_members_sql(shop, text)
+    except RuleError:
+        return
+    shop.engine.df(sql)
+    assert shop.engine.scalar("SELECT count(*) FROM events") == len(EVENTS)

@@ -30,11 +30,12 @@ Operators: ``= != <> < <= > >=``, ``IN (...)``, ``BETWEEN a AND b``, ``IS [NOT] 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from parcours.config import JourneyConfig
 from parcours.errors import ParcoursError
@@ -100,6 +101,8 @@ def compile_rule(text: str, config: JourneyConfig) -> Rule:
         first = e.errors[0] if e.errors else {}
         where = f" near {first.get('highlight')!r}" if first.get("highlight") else ""
         raise RuleError(f"segment rule {text!r}: cannot parse it{where}") from None
+    except TokenError:
+        raise RuleError(f"segment rule {text!r}: cannot read it (an unclosed quote?)") from None
     rule = Rule(text=text, sql="")
     rule.sql = _Compiler(config, rule).condition(tree)
     return rule
@@ -196,6 +199,8 @@ class _Compiler:
             if node.is_string:
                 raise self.fail(where, f"{node.sql()} is text; this name takes a number")
             number = float(node.this)
+            if not math.isfinite(number):
+                raise self.fail(where, f"{node.sql()} is too large a number")
             return repr(-number if negative else number)
         if negative:
             raise self.fail(where, "a negative number here makes no sense")
