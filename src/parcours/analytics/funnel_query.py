@@ -2,7 +2,7 @@
 
 The engine selects the step and exclusion events of the journey relation (matchers
 compiled to SQL, ``first_time_for_user`` as a window function), tags each with a step
-bitmask, and sorts them by subject, time and step. A compiled kernel
+bitmask, and sorts them by subject and time. A compiled kernel
 (``parcours.engine.kernels``) then runs the peer's state machine over each batch of
 whole subjects through ``Engine.map_groups``; the function handed to it only sees
 Arrow columns, so a distributed engine can apply it per partition.
@@ -72,16 +72,15 @@ def events_query(store, spec: FunnelSpec, flt: Filter | None = None) -> str:
     if spec.breakdown and spec.breakdown.attribution == "all_events":
         gkey = f"bval || {quote(KEY_SEP)} || CAST(_subject AS VARCHAR)"
         keep += " AND bval IS NOT NULL"
-    first_step = "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, c in enumerate(conds)) + f" ELSE {len(conds)} END"
     return f"""
     WITH ev AS (SELECT *, {key} AS _subject{nth} FROM ({events_sql(store, flt)})),
     m AS (
         SELECT _subject, epoch_us(timestamp) AS ts, {_bits_sql(conds)} AS mask, {_bits_sql(xconds)} AS xmask,
-               {bval} AS bval, {first_step} AS step_order, message_id
+               {bval} AS bval
         FROM ev WHERE _subject IS NOT NULL
     )
     SELECT {gkey} AS gkey, ts, mask, xmask, bval FROM m WHERE {keep}
-    ORDER BY gkey, ts, step_order, message_id
+    ORDER BY gkey, ts
     """
 
 
@@ -121,12 +120,8 @@ def result_schema(n: int) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _ts_column(values: np.ndarray) -> pa.Array:
-    return pa.array(values, type=pa.int64(), mask=values < 0)
-
-
 def subject_results(store, spec: FunnelSpec, flt: Filter | None = None) -> pd.DataFrame:
-    """One row per subject: ``gkey, level, excluded, conversions, step_bval, ts_1..ts_N`` (µs)."""
+    """One row per subject: ``gkey, level, excluded, conversions, step_bval, ts_1..ts_N`` (µs, NaN if not reached)."""
     schema = result_schema(spec.n)
     step_attr = spec.breakdown.step if spec.breakdown and spec.breakdown.attribution == "step" else None
 
@@ -143,11 +138,14 @@ def subject_results(store, spec: FunnelSpec, flt: Filter | None = None) -> pd.Da
             step_bval = pa.nulls(len(res.level), pa.string())
         cols = [keys.take(pa.array(starts[:-1])), pa.array(res.level), pa.array(res.excluded),
                 pa.array(res.conversions), step_bval]
-        cols += [_ts_column(res.step_ts[:, i]) for i in range(spec.n)]
+        cols += [pa.array(res.step_ts[:, i]) for i in range(spec.n)]  # -1: not on the path
         return pa.Table.from_arrays(cols, schema=schema)
 
     table = store.engine.map_groups(events_query(store, spec, flt), "gkey", per_batch, schema)
-    return table.to_pandas()
+    df = table.to_pandas()
+    for i in range(1, spec.n + 1):
+        df[f"ts_{i}"] = df[f"ts_{i}"].where(df[f"ts_{i}"] >= 0)
+    return df
 
 
 def touch_values(store, spec: FunnelSpec, flt: Filter | None = None) -> pd.DataFrame:

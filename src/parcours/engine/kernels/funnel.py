@@ -1,6 +1,7 @@
 """Funnel state machines, one per peer semantics, compiled with Numba.
 
-Input per batch (whole groups only, sorted by group key, then time, then step index):
+Input per batch (whole groups only, sorted by group key, then time; the kernels order the
+events of one timestamp by step index themselves):
 
 - ``starts``: int64 offsets of the groups, ``len = groups + 1``;
 - ``ts``: int64 event times in microseconds;
@@ -52,13 +53,13 @@ def group_starts(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 # ---------------------------------------------------------------- shared base
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _has(bits, k):
     """Whether bit ``k`` (0-based) is set."""
     return (bits >> k) & 1 == 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _copy_path(src, dst, tim, rows, last, start):
     """Level ``dst`` takes over the path of level ``src`` (times, rows, start, last time)."""
     tim[dst, :] = tim[src, :]
@@ -67,7 +68,7 @@ def _copy_path(src, dst, tim, rows, last, start):
     last[dst] = last[src]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _row_used(rows, level, e):
     """Whether row ``e`` is already on the path of ``level`` (a loop: Numba has no generators here)."""
     used = False
@@ -76,7 +77,7 @@ def _row_used(rows, level, e):
     return used
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _keep_best(level, excluded, start, tim, rows, best, best_tim, best_rows):
     """Record a path as the subject's best: deeper wins; a clean one replaces a tainted equal."""
     if level > best[0] or (level == best[0] and best[1] == 1 and not excluded):
@@ -89,7 +90,7 @@ def _keep_best(level, excluded, start, tim, rows, best, best_tim, best_rows):
 
 # ---------------------------------------------------------------- PostHog ordered / strict
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ph_advance(k, e, multi, ts, n, window, start, excl, last, tim, rows,
                 min_gap, max_gap, optional, best, best_tim, best_rows):
     """Try to move a path to step ``k`` (1-based) with event ``e``; one event, one step."""
@@ -130,7 +131,7 @@ def _ph_advance(k, e, multi, ts, n, window, start, excl, last, tim, rows,
     _keep_best(k, False, start, tim, rows, best, best_tim, best_rows)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ph_exclude(e, ts, n, window, xmask, x_from, x_to, start, excl, best):
     """Taint the paths an exclusion event falls into (completed ``from``, not yet ``to``)."""
     t = ts[e]
@@ -292,7 +293,7 @@ def posthog_unordered(starts, ts, mask, xmask, n, window):
 
 # ---------------------------------------------------------------- ClickHouse windowFunnel
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _best_chain(level, e, t, window, strict_increase, c_level, c_start, c_last, c_rows, n_chains):
     """The chain at ``level`` that ``e`` may extend (not using ``e`` yet), latest start first."""
     best = -1
@@ -308,7 +309,7 @@ def _best_chain(level, e, t, window, strict_increase, c_level, c_start, c_last, 
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_chain(level, parent, e, t, c_level, c_start, c_last, c_rows, c_tim, n_chains):
     m = n_chains[0]
     if parent < 0:
