@@ -57,6 +57,9 @@ def create_app(
 
     for module in (ops, collect, query, admin):
         app.include_router(module.router)
+    from parcours.web import mount  # the dashboard pages (parcours.web) on the same app
+
+    mount(app)
     return app
 
 

@@ -1,0 +1,105 @@
+"""Plotly figure specs (plain dicts) for the dashboard's charts.
+
+Figures are written as JSON into the page and drawn by the locally served plotly.min.js;
+building dicts directly keeps the server free of plotly's Python figure machinery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from parcours.web.journey_map import clean
+
+PALETTE = ["#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777"]
+FONT = {"family": "Inter, 'DejaVu Sans', Arial, sans-serif", "size": 12, "color": "#1f2937"}
+
+
+def layout(**extra) -> dict:
+    base = {"margin": {"l": 50, "r": 20, "t": 30, "b": 40}, "font": FONT, "paper_bgcolor": "rgba(0,0,0,0)",
+            "plot_bgcolor": "rgba(0,0,0,0)", "height": 320, "colorway": PALETTE,
+            "legend": {"orientation": "h", "y": -0.2}}
+    base.update(extra)
+    return base
+
+
+def values(series: Sequence) -> list:
+    return [clean(v) for v in series]
+
+
+def emotion_curve(labels: list[str], emotions: list[float | None], title: str) -> dict:
+    """The emotion line across stages, from -1 (unhappy) to +1, with a neutral band."""
+    colours = ["#dc2626" if (e is not None and e < 0) else "#16a34a" for e in emotions]
+    return {
+        "data": [{"type": "scatter", "mode": "lines+markers+text", "x": labels, "y": emotions,
+                  "line": {"shape": "spline", "width": 3, "color": "#6366f1"}, "connectgaps": True,
+                  "marker": {"size": 14, "color": colours}, "name": title,
+                  "text": [f"{e:+.2f}" if e is not None else "" for e in emotions], "textposition": "top center"}],
+        "layout": layout(height=200, yaxis={"range": [-1, 1], "zeroline": True, "zerolinecolor": "#9ca3af",
+                                            "title": title}, margin={"l": 60, "r": 20, "t": 10, "b": 30},
+                         shapes=[{"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "y0": -1, "y1": 0,
+                                  "fillcolor": "#fee2e2", "opacity": 0.35, "line": {"width": 0}, "layer": "below"}]),
+    }
+
+
+def bars(x: Sequence, y: Sequence, name: str = "", horizontal: bool = False, **extra) -> dict:
+    trace = {"type": "bar", "name": name}
+    trace.update({"x": values(y), "y": values(x), "orientation": "h"} if horizontal else
+                 {"x": values(x), "y": values(y)})
+    return {"data": [trace], "layout": layout(**extra)}
+
+
+def funnel(names: Sequence[str], customers: Sequence[int]) -> dict:
+    return {"data": [{"type": "funnel", "y": list(names), "x": values(customers),
+                      "textinfo": "value+percent initial", "marker": {"color": "#2563eb"}}],
+            "layout": layout(margin={"l": 160, "r": 20, "t": 10, "b": 20})}
+
+
+def grouped_bars(df: pd.DataFrame, x: str, group: str, y: str, **extra) -> dict:
+    data = [{"type": "bar", "name": str(g), "x": values(part[x]), "y": values(part[y])}
+            for g, part in df.groupby(group, sort=False)]
+    return {"data": data, "layout": layout(barmode="group", **extra)}
+
+
+def lines(df: pd.DataFrame, x: str, y: str, name: str = "", **extra) -> dict:
+    return {"data": [{"type": "scatter", "mode": "lines+markers", "name": name,
+                      "x": [str(v) for v in df[x]], "y": values(df[y])}], "layout": layout(**extra)}
+
+
+def heatmap(table: pd.DataFrame, **extra) -> dict:
+    return {"data": [{"type": "heatmap", "x": [str(c) for c in table.columns], "y": [str(i) for i in table.index],
+                      "z": [[clean(v) for v in row] for row in table.to_numpy()], "colorscale": "Blues",
+                      "zmin": 0, "zmax": 1, "hoverongaps": False}],
+            "layout": layout(height=max(320, 18 * len(table) + 80), yaxis={"autorange": "reversed", "type": "category"},
+                             xaxis={"type": "category"}, **extra)}
+
+
+def sankey(flows: pd.DataFrame) -> dict:
+    """Nodes are (position, step) pairs so that a step seen at two positions is two nodes, left to right."""
+    nodes: dict[tuple, int] = {}
+
+    def node(pos: int, name: str) -> int:
+        return nodes.setdefault((pos, name), len(nodes))
+
+    src, tgt, val = [], [], []
+    for _, r in flows.iterrows():
+        src.append(node(int(r["position"]), r["source"]))
+        tgt.append(node(int(r["position"]) + 1, r["target"]))
+        val.append(int(r["customers"]))
+    labels = [name for (_, name) in nodes]
+    colours = ["#d1d5db" if n == "(end)" else PALETTE[i % len(PALETTE)] for i, n in enumerate(labels)]
+    return {"data": [{"type": "sankey", "arrangement": "snap",
+                      "node": {"label": labels, "pad": 12, "thickness": 14, "color": colours},
+                      "link": {"source": src, "target": tgt, "value": val, "color": "rgba(99,102,241,0.25)"}}],
+            "layout": layout(height=480, margin={"l": 10, "r": 10, "t": 10, "b": 10})}
+
+
+def intervals(labels: Sequence[str], value: Sequence, low: Sequence, high: Sequence, name: str, **extra) -> dict:
+    v, lo, hi = values(value), values(low), values(high)
+    return {"data": [{"type": "scatter", "mode": "markers", "name": name, "x": list(labels), "y": v,
+                      "marker": {"size": 11},
+                      "error_y": {"type": "data", "symmetric": False,
+                                  "array": [(h - x) if h is not None and x is not None else None for h, x in zip(hi, v, strict=True)],
+                                  "arrayminus": [(x - m) if m is not None and x is not None else None for m, x in zip(lo, v, strict=True)]}}],
+            "layout": layout(**extra)}

@@ -1,0 +1,57 @@
+"""The dashboard's filter bar: ``from``, ``to`` (inclusive days) and ``segment`` query parameters.
+
+They become the same ``Filter`` every analysis takes, so one filter applies to a whole page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+
+from fastapi import Request
+
+from parcours.analytics.filters import Filter
+from parcours.errors import ParcoursError
+
+
+@dataclass(frozen=True)
+class PageFilter:
+    start: date | None = None
+    end: date | None = None  #: inclusive
+    segment: str | None = None
+
+    def to_filter(self) -> Filter:
+        return Filter(
+            start=datetime.combine(self.start, time()) if self.start else None,
+            end=datetime.combine(self.end + timedelta(days=1), time()) if self.end else None,
+            segment=self.segment,
+        )
+
+    def key(self) -> tuple:
+        return (self.start, self.end, self.segment)
+
+    def query(self, **extra: str | None) -> str:
+        """The filter (and ``extra`` parameters) as a query string, for links that keep it."""
+        params = {"from": self.start and self.start.isoformat(), "to": self.end and self.end.isoformat(),
+                  "segment": self.segment, **extra}
+        return urlencode({k: v for k, v in params.items() if v})
+
+
+def _day(request: Request, name: str) -> date | None:
+    text = (request.query_params.get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ParcoursError(f"{name}={text!r}: give a date as YYYY-MM-DD") from None
+
+
+def page_filter(request: Request) -> PageFilter:
+    """The filter in the request's query string; a bad value raises ``ParcoursError`` naming it."""
+    start, end = _day(request, "from"), _day(request, "to")
+    if start and end and end < start:
+        raise ParcoursError(f"to={end} is before from={start}")
+    segment = (request.query_params.get("segment") or "").strip() or None
+    return PageFilter(start, end, segment)

@@ -1,0 +1,151 @@
+"""Dashboard labels in English and French.
+
+The language comes from ``?lang=fr|en``, then the ``lang`` cookie that choice sets, then the
+browser's ``Accept-Language``; English when none of them names a language we have.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+LANGUAGES = ("en", "fr")
+
+#: key -> (English, French)
+LABELS: dict[str, tuple[str, str]] = {
+    "journey_map": ("Journey map", "Carte du parcours"),
+    "funnels": ("Funnels", "Entonnoirs"),
+    "paths": ("Paths", "Chemins"),
+    "retention": ("Retention", "Rétention"),
+    "attribution": ("Attribution", "Attribution"),
+    "voc": ("Voice of the customer", "Voix du client"),
+    "segments": ("Segments & personas", "Segments et personas"),
+    "leads": ("Leads", "Prospects"),
+    "data": ("Data", "Données"),
+    "customer": ("Customer", "Client"),
+    "customers": ("customers", "clients"),
+    "customers_cap": ("Customers", "Clients"),
+    "in_stage_now": ("in this stage now", "dans cette étape"),
+    "reached": ("reached", "ont atteint"),
+    "go_on": ("go on to", "passent à"),
+    "median_time": ("median time in stage", "durée médiane dans l'étape"),
+    "emotion_curve": ("Emotion across the journey", "Émotions au fil du parcours"),
+    "emotion": ("emotion", "émotion"),
+    "where_lost": ("Where customers are lost", "Où les clients sont perdus"),
+    "biggest_loss": ("Biggest loss after", "Plus forte perte après"),
+    "unhappiest": ("Unhappiest stage", "Étape la plus mal vécue"),
+    "top_friction": ("Top friction points", "Principaux points de friction"),
+    "evidence": ("evidence", "preuves"),
+    "moment_of_truth": ("moment of truth", "moment de vérité"),
+    "online": ("online", "en ligne"),
+    "offline": ("offline", "hors ligne"),
+    "team": ("team", "équipe"),
+    "from": ("From", "Du"),
+    "to": ("To", "Au"),
+    "segment": ("Segment", "Segment"),
+    "everyone": ("Everyone", "Tous"),
+    "apply": ("Apply", "Appliquer"),
+    "reset": ("Reset", "Réinitialiser"),
+    "login": ("Sign in", "Connexion"),
+    "logout": ("Sign out", "Déconnexion"),
+    "read_key": ("Read key", "Clé de lecture"),
+    "login_help": ("Paste a read key (create one with: parcours keys create --role read --name dashboard).",
+                   "Collez une clé de lecture (créez-en une avec : parcours keys create --role read --name dashboard)."),
+    "bad_key": ("Unknown, revoked or non-read key.", "Clé inconnue, révoquée ou sans droit de lecture."),
+    "no_data": ("No data for this filter.", "Aucune donnée pour ce filtre."),
+    "signal_dropoff": ("journeys end here", "les parcours s'arrêtent ici"),
+    "signal_support_after": ("support contact follows", "contact au support ensuite"),
+    "signal_poor_survey": ("poor survey answers", "mauvaises réponses aux enquêtes"),
+    "signal_loops": ("back and forth", "allers-retours"),
+    "signal_long_wait": ("long waits", "longues attentes"),
+    "signal_errors": ("errors", "erreurs"),
+    "vs": ("vs", "contre"),
+    "usual": ("usually", "d'habitude"),
+    "steps": ("Steps", "Étapes"),
+    "window": ("Window", "Fenêtre"),
+    "mode": ("Mode", "Mode"),
+    "breakdown": ("Breakdown", "Ventilation"),
+    "none": ("none", "aucune"),
+    "funnel_chart": ("Funnel", "Entonnoir"),
+    "time_to_convert": ("Time to convert", "Délai de conversion"),
+    "conversion_trend": ("Conversion trend", "Évolution de la conversion"),
+    "dropped_at": ("Customers who dropped before step", "Clients perdus avant l'étape"),
+    "touchpoint": ("Touchpoint", "Point de contact"),
+    "direction": ("Direction", "Sens"),
+    "flows_from": ("flows from", "flux depuis"),
+    "flows_to": ("flows to", "flux vers"),
+    "top_paths": ("Top paths", "Chemins les plus fréquents"),
+    "path": ("Path", "Chemin"),
+    "share": ("Share", "Part"),
+    "period": ("Period", "Période"),
+    "cohort_heatmap": ("Cohorts", "Cohortes"),
+    "retention_curve": ("Retention curve", "Courbe de rétention"),
+    "level": ("Level", "Niveau"),
+    "channel": ("Channel", "Canal"),
+    "campaign": ("Campaign", "Campagne"),
+    "model": ("Model", "Modèle"),
+    "conversions": ("Conversions", "Conversions"),
+    "scores": ("Scores (95% interval)", "Scores (intervalle à 95 %)"),
+    "answers": ("answers", "réponses"),
+    "comparison": ("Touchpoint comparison", "Comparaison des points de contact"),
+    "followups": ("Follow-ups", "Suivis"),
+    "status": ("Status", "Statut"),
+    "save": ("Save", "Enregistrer"),
+    "comment": ("Comment", "Commentaire"),
+    "score": ("Score", "Score"),
+    "personas": ("Personas", "Personas"),
+    "saved_segments": ("Saved segments", "Segments enregistrés"),
+    "members": ("members", "membres"),
+    "conversion": ("conversion", "conversion"),
+    "satisfaction": ("satisfaction", "satisfaction"),
+    "reasons": ("Reasons", "Raisons"),
+    "stage": ("Stage", "Étape"),
+    "events": ("Events", "Événements"),
+    "event_volume": ("Event volume by source", "Volume d'événements par source"),
+    "quarantine": ("Quarantined rows", "Lignes en quarantaine"),
+    "reason": ("Reason", "Raison"),
+    "unmapped": ("Events that match no touchpoint", "Événements sans point de contact"),
+    "journey_file": ("The journey file", "Le fichier du parcours"),
+    "imports": ("Imports", "Imports"),
+    "search_customer": ("Any identifier (user id, anonymous id, email...)",
+                        "N'importe quel identifiant (user id, id anonyme, e-mail...)"),
+    "search": ("Search", "Rechercher"),
+    "identities": ("Identities", "Identités"),
+    "timeline": ("Timeline", "Chronologie"),
+    "current_stage": ("Current stage", "Étape actuelle"),
+    "furthest_stage": ("Furthest stage", "Étape la plus avancée"),
+    "friction_at": ("Friction at", "Friction sur"),
+    "examples": ("Example customers", "Exemples de clients"),
+    "poor_answers": ("Poor answers about this touchpoint", "Mauvaises réponses sur ce point de contact"),
+    "rate": ("Rate", "Taux"),
+    "baseline": ("Other touchpoints", "Autres points de contact"),
+    "signal": ("Signal", "Signal"),
+    "when": ("When", "Quand"),
+    "lead_quality": ("Model hold-out AUC", "AUC du modèle (échantillon de test)"),
+    "no_segments": ("No saved segment yet: parcours personas --save creates one per persona.",
+                    "Aucun segment enregistré : parcours personas --save en crée un par persona."),
+    "key_figures": ("Key figures", "Chiffres clés"),
+    "purchase": ("purchase", "achat"),
+}
+
+
+def language(request: Request) -> str:
+    """The page's language: ``?lang``, the ``lang`` cookie, then the browser's preference."""
+    chosen = request.query_params.get("lang") or request.cookies.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return "en"
+
+
+def translator(lang: str):
+    """``t(key)``: the label in ``lang``; an unknown key shows as itself, so a gap is visible, not fatal."""
+    i = LANGUAGES.index(lang)
+
+    def t(key: str) -> str:
+        pair = LABELS.get(key)
+        return pair[i] if pair else key
+
+    return t

@@ -1,0 +1,107 @@
+"""The journey map as one nested dict: what the home page and the report draw.
+
+Everything comes from the analyses (stages, VoC, emotion curve, friction), joined onto the
+journey file's stages and touchpoints, so the map shows every touchpoint the business
+declared, even one no customer has used yet.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from parcours.analytics.filters import Filter
+from parcours.analytics.friction import friction
+from parcours.analytics.overview import top_touchpoints
+from parcours.analytics.stages import stage_progression
+from parcours.store.store import Store
+from parcours.voc import emotion_curve, voc_scores
+
+#: how many friction points the map flags (the worst ones, by touchpoint score)
+TOP_FRICTION = 5
+SCORES = ("nps", "csat", "ces")
+
+
+def clean(value: Any) -> Any:
+    """A JSON- and template-friendly value: NaN/NA/None become None, numpy numbers plain numbers."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            return None
+    return value
+
+
+def _scores(row: pd.Series | None) -> dict:
+    out = {}
+    for m in SCORES:
+        n = int(clean(row[f"{m}_answers"]) or 0) if row is not None else 0
+        out[m] = None if n == 0 else {"value": clean(row[m]), "low": clean(row[f"{m}_low"]),
+                                      "high": clean(row[f"{m}_high"]), "answers": n}
+    return out
+
+
+def _by(df: pd.DataFrame, key: str) -> dict:
+    return {r[key]: r for _, r in df.iterrows()} if not df.empty else {}
+
+
+def journey_map(store: Store, flt: Filter | None = None) -> dict:
+    """Stages in order, each with its touchpoints, people, times, scores, emotion and friction."""
+    config = store.config
+    progression = _by(stage_progression(store, flt=flt), "stage")
+    stage_scores = _by(voc_scores(store, by="stage", flt=flt), "stage")
+    tp_scores = _by(voc_scores(store, by="touchpoint", flt=flt), "touchpoint")
+    emotions = _by(emotion_curve(store, level="stage", flt=flt), "stage")
+    used = _by(top_touchpoints(store, per_stage=10_000, flt=flt), "touchpoint")
+    points = friction(store, flt=flt)
+    worst = list(dict.fromkeys(points["touchpoint"]))[:TOP_FRICTION]
+    flagged: dict[str, list[dict]] = {}
+    for _, r in points[points["touchpoint"].isin(worst)].iterrows():
+        flagged.setdefault(r["touchpoint"], []).append({
+            "signal": r["signal"], "rate": clean(r["rate"]), "baseline": clean(r["baseline"]),
+            "customers": int(r["customers"]), "base": int(r["base"]), "score": clean(r["score"]),
+            "rank": worst.index(r["touchpoint"]) + 1,
+        })
+
+    stages = []
+    for i, s in enumerate(config.stages):
+        p = progression.get(s.name)
+        tps = []
+        for t in (t for t in config.touchpoints if t.stage == s.name):
+            u = used.get(t.name)
+            tps.append({
+                "name": t.name, "label": t.label or t.name, "channel": t.channel, "online": t.online,
+                "team": t.team, "moment_of_truth": t.moment_of_truth,
+                "customers": int(u["customers"]) if u is not None else 0,
+                "scores": _scores(tp_scores.get(t.name)), "friction": flagged.get(t.name, []),
+            })
+        tps.sort(key=lambda t: -t["customers"])
+        e = emotions.get(s.name)
+        stages.append({
+            "name": s.name, "label": s.label or s.name, "description": s.description, "index": i,
+            "current": int(clean(p["current"]) or 0) if p is not None else 0,
+            "reached": int(clean(p["reached"]) or 0) if p is not None else 0,
+            "median_seconds": clean(p["median_seconds"]) if p is not None else None,
+            "scores": _scores(stage_scores.get(s.name)),
+            "emotion": clean(e["emotion"]) if e is not None else None,
+            "touchpoints": tps,
+        })
+    for a, b in zip(stages, stages[1:], strict=False):
+        a["conversion_to_next"] = b["reached"] / a["reached"] if a["reached"] else None
+    if stages:
+        stages[-1]["conversion_to_next"] = None
+    rates = [(s["conversion_to_next"], s["name"]) for s in stages if s["conversion_to_next"] is not None]
+    biggest_loss = min(rates)[1] if rates else None
+    low = [(s["emotion"], s["name"]) for s in stages if s["emotion"] is not None]
+    return {
+        "stages": stages,
+        "customers": stages[0]["reached"] if stages else 0,
+        "biggest_loss": biggest_loss,
+        "unhappiest": min(low)[1] if low else None,
+        "worst_touchpoints": worst,
+    }

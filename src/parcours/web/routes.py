@@ -1,0 +1,120 @@
+"""The dashboard's HTTP face: login, static files and one GET route per page.
+
+Routes stay thin: they read the filter and page options from the query string, run the
+page's data function (``parcours.web.pages``) on the store's thread through the cache, and
+render its template.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode
+
+import plotly
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from parcours.errors import ParcoursError
+from parcours.web import pages
+from parcours.web.filters import PageFilter, page_filter
+from parcours.web.i18n import LANGUAGES, language, translator
+from parcours.web.session import COOKIE, LIFETIME_SECONDS, make_cookie, viewer
+
+STATIC = Path(__file__).parent / "static"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+public = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
+
+NAV = [("journey_map", "/"), ("funnels", "/funnels"), ("paths", "/paths"), ("retention", "/retention"),
+       ("attribution", "/attribution"), ("voc", "/voc"), ("segments", "/segments"), ("leads", "/leads"),
+       ("data", "/data"), ("customer", "/customers")]
+
+
+def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+    lang = language(request)
+    env = request.app.state.dashboard.env
+    flt = context.pop("flt", None)
+    html = env.get_template(template).render(
+        request=request, t=translator(lang), lang=lang, languages=LANGUAGES, nav=NAV, flt=flt or PageFilter(),
+        path=request.url.path, lang_link=_lang_link, **context,
+    )
+    response = HTMLResponse(html, status_code=status)
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def _lang_link(request: Request, lang: str) -> str:
+    params = dict(request.query_params)
+    params["lang"] = lang
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+async def _page(request: Request, template: str, name: str, fn, options: dict | None = None) -> HTMLResponse:
+    """Render a page whose data is ``fn(store, flt, **options)``, cached per filter and options."""
+    dash, collector = request.app.state.dashboard, request.app.state.collector
+    segments = await dash.run(collector, ("segments",), pages.segment_names)
+    try:
+        flt = page_filter(request)
+        options = options or {}
+        key = (name, flt.key(), tuple(sorted(options.items())))
+        data = await dash.run(collector, key, lambda store: fn(store, flt.to_filter(), **options))
+    except ParcoursError as e:
+        return render(request, "error.html", status=400, error=str(e), segments=segments,
+                      flt=PageFilter(), page=name)
+    return render(request, template, flt=flt, segments=segments, page=name, options=options, **data)
+
+
+# -- public: login, assets -----------------------------------------------------------------
+
+@public.get("/static/plotly.min.js")
+async def plotly_js() -> FileResponse:
+    return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
+
+
+@public.get("/static/{name}")
+async def static(name: str) -> Response:
+    path = STATIC / name
+    if "/" in name or not path.is_file():
+        return Response(status_code=404)
+    return FileResponse(path, headers={"Cache-Control": "max-age=3600"})
+
+
+@public.get("/login")
+async def login_form(request: Request) -> HTMLResponse:
+    return render(request, "login.html", next=_safe_next(request.query_params.get("next")), error=None,
+                  segments=[], page="login")
+
+
+@public.post("/login")
+async def login(request: Request) -> Response:
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+    key = request.app.state.collector.keys.check(form.get("key", "").strip())
+    nxt = _safe_next(form.get("next"))
+    if key is None or not key.allows("read"):
+        return render(request, "login.html", status=401, next=nxt, error="bad_key", segments=[], page="login")
+    secret = await request.app.state.dashboard.get_secret(request.app.state.collector)
+    response = RedirectResponse(nxt, status_code=303)
+    response.set_cookie(COOKIE, make_cookie(secret, key.key_id), max_age=LIFETIME_SECONDS, httponly=True,
+                        samesite="strict")
+    return response
+
+
+@public.get("/logout")
+async def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a local path: the login form must not redirect to another site."""
+    return value if value and value.startswith("/") and not value.startswith("//") else "/"
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+@router.get("/")
+async def journey(request: Request) -> HTMLResponse:
+    return await _page(request, "map.html", "journey_map", pages.journey_page)

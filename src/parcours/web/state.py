@@ -1,0 +1,68 @@
+"""What the dashboard keeps while the server runs: its query cache, cookie secret and templates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Hashable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from parcours.store.store import Store
+from parcours.web.cache import QueryCache
+from parcours.web.session import session_secret
+
+HERE = Path(__file__).parent
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def to_json(value: Any) -> str:
+    """JSON for a ``<script type="application/json">`` block (``</`` cannot close the tag)."""
+    return json.dumps(value, default=_json_default).replace("</", "<\\/")
+
+
+def templates() -> Environment:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["tojson_safe"] = to_json
+    env.filters["pct"] = lambda v, d=0: "–" if v is None else f"{100 * v:.{d}f}%"
+    env.filters["num"] = lambda v, d=0: "–" if v is None else f"{v:,.{d}f}".replace(",", "\u202f")
+    env.filters["duration"] = duration
+    return env
+
+
+def duration(seconds: float | None) -> str:
+    """A short human duration: 45 s, 12 min, 5.2 h, 3.1 d."""
+    if seconds is None:
+        return "–"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+class Dashboard:
+    def __init__(self):
+        self.cache = QueryCache()
+        self.env = templates()
+        self.secret: bytes | None = None
+
+    async def run(self, collector, key: Hashable | None, fn: Callable[[Store], Any]) -> Any:
+        """Run ``fn(store)`` on the store's thread, through the cache when ``key`` is given."""
+        if key is None:
+            return await collector.run_db(fn)
+        return await collector.run_db(lambda store: self.cache.get(store, key, lambda: fn(store)))
+
+    async def get_secret(self, collector) -> bytes:
+        if self.secret is None:
+            self.secret = await collector.run_db(session_secret)
+        return self.secret
