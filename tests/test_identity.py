@@ -212,3 +212,11 @@ def test_components_match_union_find(graph):
         assert len(canon) == 1 and canon <= members
         if any(m.startswith("u") for m in members):
             assert next(iter(canon)).startswith("u")
+
+
+def test_identify_traits_in_context_link_too(store, tmp_path):
+    load_events(store, [
+        ev("09:00:00", "identify", type="identify", anonymous_id="a7", context={"traits": {"phone": "+33 1 23"}}),
+        ev("10:00:00", "sales_call", user_id="crm-9", properties={"phone": "+33 1 23"}),
+    ], tmp_path)
+    assert customer_of(store, "a7") == customer_of(store, "phone:+33 1 23") == "crm-9"

@@ -26,13 +26,6 @@ from parcours.store.store import Store, utcnow
 _KIND_RANK = "CASE kind WHEN 'user' THEN 0 WHEN 'anonymous' THEN 1 ELSE 2 END"
 
 
-def _trait_sql(trait: str) -> str:
-    path = json_path(trait)
-    ctx_path = quote('$."traits"."' + trait + '"')
-    value = f"lower(trim(coalesce(json_extract_string(properties, {path}), json_extract_string(context, {ctx_path}))))"
-    return f"CASE WHEN NULLIF({value}, '') IS NOT NULL THEN {quote(trait + ':')} || {value} END"
-
-
 def _identifiers_sql(store: Store, since_batch: int) -> str:
     """(message_id, ts, primary, other, kind, reason) for every identifier an event carries."""
     parts = [
@@ -45,10 +38,22 @@ def _identifiers_sql(store: Store, since_batch: int) -> str:
         "SELECT message_id, timestamp, coalesce(user_id, anonymous_id), previous_id, 'anonymous', 'alias' "
         "FROM new_events WHERE previous_id IS NOT NULL",
     ]
-    for trait in store.config.identity.traits:
+    traits = store.config.identity.traits
+    if traits:
+        # every trait of an event in one pass: one JSON parse per event, then one row per trait
+        props = "[" + ", ".join(json_path(t) for t in traits) + "]"
+        ctx = "[" + ", ".join(quote('$."traits"."' + t + '"') for t in traits) + "]"
+        names = "[" + ", ".join(quote(t) for t in traits) + "]"
+        nulls = "CAST([" + ", ".join("NULL" for _ in traits) + "] AS VARCHAR[])"
         parts.append(
-            f"SELECT message_id, timestamp, coalesce(user_id, anonymous_id), {_trait_sql(trait)}, "
-            f"{quote(trait)}, {quote('trait:' + trait)} FROM new_events"
+            f"""SELECT message_id, timestamp, primary_id,
+                       CASE WHEN NULLIF(v, '') IS NOT NULL THEN kind || ':' || v END, kind, 'trait:' || kind
+                FROM (SELECT message_id, timestamp, primary_id, kind, lower(trim(coalesce(p, c))) AS v FROM (
+                    SELECT message_id, timestamp, coalesce(user_id, anonymous_id) AS primary_id,
+                           unnest({names}) AS kind,
+                           unnest(json_extract_string(properties, {props})) AS p,
+                           unnest(coalesce(json_extract_string(context, {ctx}), {nulls})) AS c
+                    FROM new_events WHERE CAST(properties AS VARCHAR) <> '{{}}' OR context IS NOT NULL))"""
         )
     body = " UNION ALL ".join(parts)
     return f"""

@@ -331,19 +331,21 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: pa.RecordBatch, path: P
     source = str(path)
     with store.transaction():
         batch_id = con.execute("SELECT nextval('batch_seq')").fetchone()[0]
-        # the raw row is rebuilt only for rejected rows, by joining back to the batch
-        con.execute(
-            f"""
-            INSERT INTO quarantine
-            SELECT ?, r.__row, r.reason, r.raw, ? FROM (
-                SELECT s.__row, s.reason, {builder.raw_row(batch.schema)} AS raw
-                FROM staged s JOIN batch_in b USING (__row) WHERE s.reason IS NOT NULL) r
-            WHERE NOT EXISTS (
-                SELECT 1 FROM quarantine q WHERE q.source = ? AND q.row_number = r.__row AND q.raw = r.raw)
-            """,
-            [source, now, source],
-        )
         bad = con.execute("SELECT count(*) FROM staged WHERE reason IS NOT NULL").fetchone()[0]
+        if bad:
+            # the raw row is rebuilt only for rejected rows, by joining back to the batch
+            con.execute(
+                f"""
+                INSERT INTO quarantine
+                SELECT ?, r.__row, r.reason, r.raw, ? FROM (
+                    SELECT s.__row, s.reason, {builder.raw_row(batch.schema)} AS raw
+                    FROM (SELECT __row, reason FROM staged WHERE reason IS NOT NULL) s
+                    JOIN batch_in b USING (__row)) r
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM quarantine q WHERE q.source = ? AND q.row_number = r.__row AND q.raw = r.raw)
+                """,
+                [source, now, source],
+            )
         loaded = _insert_events(con, batch_id, now, path.name, source_ids=builder.source_ids)
         valid = batch.num_rows - bad
         first, last = batch.column("__row")[0].as_py(), batch.column("__row")[-1].as_py()
