@@ -157,9 +157,11 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys):
         (("import", good, "--no-header"), "--no-header needs --columns"),
         (("journey", "set", tmp_path / "none.toml"), "none.toml: journey file not found"),
     ]
-    for args, message in cases:
+    for i, (args, message) in enumerate(cases):
         line = one_line_error(run(capsys, "--db", db, *args))
         assert message in line, (args, line)
+        if i < 3:  # the path itself is refused before any store is created
+            assert not db.exists(), args
         assert store_counts(db) == (0, 0, 0), args
 
 

@@ -5,13 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from parcours.analytics.overview import stage_overview, store_stats, top_touchpoints
 from parcours.cli.filter_options import SegmentOption, make_filter
 from parcours.cli.output import Format, FormatOption, console, emit, err_console
 from parcours.cli.state import state
 from parcours.ingest import Mapping, import_file
+from parcours.ingest.readers import check_file
 from parcours.journey.profiles import customer_profile
 
 
@@ -32,6 +40,7 @@ def import_cmd(
 ) -> None:
     """Import events from a file. Bad rows are quarantined; re-importing adds nothing."""
     mapping = Mapping.parse(map_, set_)
+    check_file(file)  # before the store is opened, so a bad path leaves no new store behind
     cols = [c.strip() for c in columns.split(",")] if columns else None
     with state(ctx).store() as store, Progress(
         TextColumn("importing"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
