@@ -14,6 +14,7 @@ Every analysis is a function that takes a store (and a ``Filter``) and returns a
 from parcours.analytics.abandonment import abandoned_customers, abandonment, abandonment_destinations
 from parcours.analytics.attribution import attribution, conversion_paths, read_paths
 from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.friction import friction
 from parcours.analytics.funnels import (
     conversion_trends,
     dropped_customers,
@@ -23,7 +24,9 @@ from parcours.analytics.funnels import (
 )
 from parcours.analytics.leads import score_leads, train_lead_model
 from parcours.analytics.overview import stage_overview, store_stats, top_touchpoints, unmapped_events
+from parcours.analytics.paths import dfg, flows, loops, top_paths, transition_matrix
 from parcours.analytics.personas import find_personas, rfm_scores, save_personas
+from parcours.analytics.retention import churn_risk, repeat_purchase_rate, retention, retention_curve
 from parcours.analytics.segments import (
     by_segment,
     create_segment,
@@ -32,6 +35,7 @@ from parcours.analytics.segments import (
     list_segments,
     segment_members,
 )
+from parcours.analytics.stages import stage_progression, stage_returns
 from parcours.config import JourneyConfig, load_config, parse_config
 from parcours.demo import load_demo
 from parcours.errors import ParcoursError
@@ -73,4 +77,6 @@ __all__ = [
     "voc_scores", "voc_trend",
     "by_segment", "create_segment", "delete_segment", "edit_segment", "find_personas", "list_segments",
     "rfm_scores", "save_personas", "score_leads", "segment_members", "train_lead_model",
+    "churn_risk", "dfg", "flows", "friction", "loops", "repeat_purchase_rate", "retention", "retention_curve",
+    "stage_progression", "stage_returns", "top_paths", "transition_matrix",
 ]
