@@ -137,9 +137,12 @@ def test_voc_scores_cli_json_is_the_stable_interface(store, tmp_path):
     assert rows["delivery"]["csat"] is None and rows["delivery"]["ces"] is None
     assert rows["checkout"]["csat"] == 50.0 and rows["checkout"]["nps"] is None
     assert rows["checkout"]["nps_answers"] == 0 and rows["checkout"]["nps_low"] is None
+    table = runner.invoke(app, ["--db", db, "voc", "scores", "--by", "touchpoint"], env={"COLUMNS": "200"}).output
+    low = 100 * (1 / 3 - 1.959964 * math.sqrt((1 - 1 / 9) / 3))  # Wald by hand: -73; the top clips at 100
+    assert f"33 [{low:.0f}, 100]" in table  # NPS with its interval in one cell
     for args in (["emotion"], ["emotion", "--level", "touchpoint"], ["trend", "--period", "month"],
                  ["compare", "--metric", "csat"], ["behaviour"], ["detractor-touchpoints"], ["answers"],
-                 ["webhooks", "log"]):
+                 ["webhooks", "log"], ["webhooks", "run"]):
         result = runner.invoke(app, ["--db", db, "voc", *args, "--format", "json"])
         assert result.exit_code == 0, (args, result.output)
         json.loads(result.output)

@@ -31,7 +31,10 @@ def list_cmd(
 ) -> None:
     """Follow-up items, newest answer first."""
     with state(ctx).store(read_only=True) as store:
-        emit(list_followups(store, status=status, owner=owner), fmt, title="follow-ups")
+        items = list_followups(store, status=status, owner=owner)
+    if fmt == Format.table:  # the rest (identities, stage, language, times) is in csv/json and `show`
+        items = items[["followup_id", "status", "owner", "customer_id", "metric", "score", "touchpoint", "comment"]]
+    emit(items, fmt, title="follow-ups")
 
 
 @followups_app.command("show")

@@ -27,12 +27,31 @@ def _by(by: str) -> str | None:
     return None if by == "all" else by
 
 
+def _for_people(df, fmt: Format):
+    """Tables show each figure with its interval in one cell; csv and json keep every column."""
+    if fmt != Format.table or df.empty:
+        return df
+    out = df.drop(columns=[c for c in df.columns if c.endswith(("_low", "_high"))])
+    for metric, digits in (("nps", 0), ("csat", 0), ("ces", 1)):
+        if f"{metric}_low" in df:
+
+            def show(x: float, d: int = digits) -> str:
+                return f"{round(x, d) + 0.0:.{d}f}"  # + 0.0: no "-0"
+
+            out[metric] = [
+                None if v is None else show(v) + ("" if lo is None else f" [{show(lo)}, {show(hi)}]")
+                for v, lo, hi in zip(df[metric], df[f"{metric}_low"], df[f"{metric}_high"], strict=True)
+            ]
+    return out
+
+
 @voc_app.command("scores")
 def scores(ctx: typer.Context, by: str = ByOption, segment: str = SegmentOption,
            start: datetime = FromOption, end: datetime = ToOption, fmt: Format = FormatOption) -> None:
     """NPS, CSAT and CES per group, each with its answers and 95% interval."""
     with state(ctx).store(read_only=True) as store:
-        emit(voc_scores(store, by=_by(by), flt=make_filter(segment, start, end)), fmt, title=f"scores by {by}")
+        emit(_for_people(voc_scores(store, by=_by(by), flt=make_filter(segment, start, end)), fmt), fmt,
+             title=f"scores by {by} (95% intervals)")
 
 
 @voc_app.command("trend")
@@ -43,7 +62,7 @@ def trend(ctx: typer.Context,
           fmt: Format = FormatOption) -> None:
     """Scores per period."""
     with state(ctx).store(read_only=True) as store:
-        emit(voc_trend(store, period=period, by=_by(by), flt=make_filter(segment, start, end)), fmt,
+        emit(_for_people(voc_trend(store, period=period, by=_by(by), flt=make_filter(segment, start, end)), fmt), fmt,
              title=f"scores per {period}")
 
 
