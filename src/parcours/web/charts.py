@@ -59,7 +59,7 @@ def funnel(names: Sequence[str], customers: Sequence[int]) -> dict:
 def grouped_bars(df: pd.DataFrame, x: str, group: str, y: str, **extra) -> dict:
     data = [{"type": "bar", "name": str(g), "x": values(part[x]), "y": values(part[y])}
             for g, part in df.groupby(group, sort=False)]
-    return {"data": data, "layout": layout(barmode="group", **extra)}
+    return {"data": data, "layout": layout(**{"barmode": "group", **extra})}
 
 
 def lines(df: pd.DataFrame, x: str, y: str, name: str = "", **extra) -> dict:
@@ -71,8 +71,9 @@ def heatmap(table: pd.DataFrame, **extra) -> dict:
     return {"data": [{"type": "heatmap", "x": [str(c) for c in table.columns], "y": [str(i) for i in table.index],
                       "z": [[clean(v) for v in row] for row in table.to_numpy()], "colorscale": "Blues",
                       "zmin": 0, "zmax": 1, "hoverongaps": False}],
-            "layout": layout(height=max(320, 18 * len(table) + 80), yaxis={"autorange": "reversed", "type": "category"},
-                             xaxis={"type": "category"}, **extra)}
+            "layout": layout(**{"height": max(320, 18 * len(table) + 80),
+                                "yaxis": {"autorange": "reversed", "type": "category"},
+                                "xaxis": {"type": "category"}, **extra})}
 
 
 def sankey(flows: pd.DataFrame) -> dict:

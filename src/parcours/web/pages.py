@@ -6,11 +6,30 @@ into rows and Plotly specs; the routes cache their output per filter and data ve
 
 from __future__ import annotations
 
-from parcours.analytics.filters import Filter
-from parcours.analytics.segments import list_segments
+import json
+
+import pandas as pd
+
+from parcours.analytics.attribution import attribution, side_by_side
+from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.friction import friction
+from parcours.analytics.funnel_spec import POSTHOG_MODES
+from parcours.analytics.funnels import conversion_trends, dropped_customers, funnel, time_to_convert
+from parcours.analytics.leads import score_leads, train_lead_model
+from parcours.analytics.overview import store_stats, unmapped_events
+from parcours.analytics.paths import flows, top_paths
+from parcours.analytics.personas import find_personas
+from parcours.analytics.retention import retention, retention_curve
+from parcours.analytics.segments import list_segments, segment_members
+from parcours.config.loader import template_text
+from parcours.errors import ParcoursError
+from parcours.journey.profiles import customer_profile
 from parcours.store.store import Store
+from parcours.voc import compare_touchpoints, list_followups, survey_answers, voc_scores
+from parcours.voc.followups import STATUSES
 from parcours.web import charts
-from parcours.web.journey_map import journey_map
+from parcours.web.journey_map import clean, journey_map
+from parcours.web.state import duration
 
 
 def segment_names(store: Store) -> list[str]:
@@ -28,3 +47,211 @@ def journey_page(store: Store, flt: Filter) -> dict:
                                    margin={"l": 60, "r": 20, "t": 10, "b": 30}),
         },
     }
+
+
+def records(df: pd.DataFrame, limit: int | None = None) -> list[dict]:
+    """Rows as plain dicts for a template (NaN as None), at most ``limit`` of them."""
+    part = df.head(limit) if limit else df
+    return [{k: clean(v) for k, v in row.items()} for row in part.to_dict("records")]
+
+
+# -- evidence behind a flagged touchpoint -----------------------------------------------------
+
+def evidence_page(store: Store, flt: Filter, touchpoint: str) -> dict:
+    names = {t.name: t for t in store.config.touchpoints}
+    if touchpoint not in names:
+        raise ParcoursError(f"touchpoint={touchpoint!r}: not in the journey file ({', '.join(names)})")
+    points = friction(store, flt=flt)
+    rows = points[points["touchpoint"] == touchpoint]
+    answers = survey_answers(store, flt)
+    poor = answers[(answers["touchpoint"] == touchpoint)]
+    poor = poor[((poor["metric"] == "nps") & (poor["score"] <= 6)) | ((poor["metric"] != "nps") & (poor["score"] <= 2))]
+    poor = poor.sort_values("timestamp", ascending=False) if "timestamp" in poor else poor
+    return {"touchpoint": names[touchpoint], "signals": records(rows),
+            "poor": records(poor, 50), "poor_total": len(poor)}
+
+
+# -- funnels ------------------------------------------------------------------------------------
+
+def default_steps(store: Store) -> list[str]:
+    return [f"stage:{s.name}" for s in store.config.stages]
+
+
+def funnel_page(store: Store, flt: Filter, steps: tuple[str, ...], window: str, mode: str,
+                breakdown: str, drop_step: int) -> dict:
+    options = {"window": window, "mode": mode, "breakdown": breakdown or None}
+    steps_list = list(steps)
+    if len(steps_list) < 2:
+        raise ParcoursError("funnel: give at least two steps")
+    if not 2 <= drop_step <= len(steps_list):
+        raise ParcoursError(f"drop_step={drop_step}: must be between 2 and {len(steps_list)}")
+    table = funnel(store, steps_list, flt=flt, **options)
+    overall = table if not breakdown else funnel(store, steps_list, flt=flt, window=window, mode=mode)
+    ttc = time_to_convert(store, steps_list, flt=flt, window=window, mode=mode)
+    try:
+        trend = conversion_trends(store, steps_list, interval="week", flt=flt, window=window, mode=mode)
+    except ParcoursError:
+        trend = pd.DataFrame(columns=["period_start", "conversion_rate"])  # unordered funnels have no trend
+    dropped = dropped_customers(store, steps_list, step=drop_step, flt=flt, window=window, mode=mode)
+    labels = [f"{i + 1}. {s}" for i, s in enumerate(steps_list)]
+    figs = {
+        "funnel": charts.funnel(labels, overall["customers"].tolist()),
+        "ttc": charts.bars([duration(v) for v in ttc["bin_start_seconds"]], ttc["customers"].tolist(),
+                           xaxis={"type": "category"}),
+        "trend": charts.lines(trend, "period_start", "conversion_rate", yaxis={"title": "%"}),
+    }
+    if breakdown:
+        figs["breakdown"] = charts.grouped_bars(table.assign(breakdown=table["breakdown"].fillna("(none)")),
+                                                "name", "breakdown", "conversion_from_first",
+                                                yaxis={"tickformat": ".0%"})
+    return {"table": records(table), "charts": figs, "dropped": records(dropped, 30), "dropped_total": len(dropped),
+            "modes": POSTHOG_MODES, "average_seconds": ttc.attrs.get("average_conversion_time")}
+
+
+# -- paths ----------------------------------------------------------------------------------------
+
+def _path_links(paths: pd.DataFrame, align_end: bool) -> pd.DataFrame:
+    """Sankey links (position, source, target, customers) from a top-paths table."""
+    rows = []
+    for _, r in paths.iterrows():
+        if str(r["path"]).startswith("("):
+            continue  # (other), (did not reach ...) are counts, not paths
+        steps = str(r["path"]).split(" > ")
+        offset = 6 - len(steps) if align_end else 0
+        for i, (a, b) in enumerate(zip(steps, steps[1:], strict=False)):
+            rows.append((offset + i + 1, a, b, int(r["customers"])))
+    df = pd.DataFrame(rows, columns=["position", "source", "target", "customers"])
+    return df.groupby(["position", "source", "target"], as_index=False)["customers"].sum()
+
+
+def paths_page(store: Store, flt: Filter, touchpoint: str, direction: str) -> dict:
+    names = [t.name for t in store.config.touchpoints]
+    if touchpoint and touchpoint not in names:
+        raise ParcoursError(f"touchpoint={touchpoint!r}: not in the journey file")
+    if direction not in ("from", "to"):
+        raise ParcoursError(f"direction={direction!r}: use from or to")
+    anchor = f"touchpoint:{touchpoint}" if touchpoint else None
+    if direction == "to" and anchor:
+        top = top_paths(store, end=anchor, max_length=5, top=15, flt=flt)
+        links = _path_links(top_paths(store, end=anchor, max_length=5, top=40, flt=flt), align_end=True)
+    else:
+        top = top_paths(store, start=anchor, max_length=5, top=15, flt=flt)
+        links = flows(store, start=anchor, max_steps=4, flt=flt)
+    # links under 0.5% of the customers in scope only clutter the diagram
+    floor = 0.005 * links[links["position"] == links["position"].min()]["customers"].sum() if len(links) else 0
+    return {"touchpoints": names, "top": records(top),
+            "charts": {"sankey": charts.sankey(links[links["customers"] >= floor])}}
+
+
+# -- retention ------------------------------------------------------------------------------------
+
+def retention_page(store: Store, flt: Filter, period: str) -> dict:
+    if period not in ("day", "week", "month"):
+        raise ParcoursError(f"period={period!r}: use day, week or month")
+    table = retention(store, period=period, flt=flt)
+    curve = retention_curve(store, period=period, flt=flt)
+    horizon = {"day": 30, "week": 16, "month": 12}[period]
+    grid = table[table["period"] <= horizon].pivot(index="cohort", columns="period", values="rate")
+    sizes = table.groupby("cohort")["size"].first()
+    grid.index = [f"{c} (n={sizes[c]})" for c in grid.index]
+    return {"charts": {"heatmap": charts.heatmap(grid, xaxis={"type": "category", "title": period}),
+                       "curve": charts.lines(curve[curve["period"] <= horizon], "period", "rate",
+                                             yaxis={"tickformat": ".0%", "range": [0, 1.05]})},
+            "curve": records(curve[curve["period"] <= horizon])}
+
+
+# -- attribution ----------------------------------------------------------------------------------
+
+def attribution_page(store: Store, flt: Filter, level: str) -> dict:
+    if level not in ("channel", "campaign"):
+        raise ParcoursError(f"level={level!r}: use channel or campaign")
+    result = attribution(store, level=level, flt=flt)
+    wide = side_by_side(result)
+    return {"charts": {"models": charts.grouped_bars(result, "channel", "model", "conversions",
+                                                     yaxis={"title": "conversions"})},
+            "columns": list(wide.columns), "table": records(wide.round(2))}
+
+
+# -- voice of the customer ------------------------------------------------------------------------
+
+def voc_page(store: Store, flt: Filter, metric: str) -> dict:
+    if metric not in ("nps", "csat", "ces"):
+        raise ParcoursError(f"metric={metric!r}: use nps, csat or ces")
+    overall = voc_scores(store, by=None, flt=flt)
+    by_tp = voc_scores(store, by="touchpoint", flt=flt)
+    shown = by_tp[by_tp[f"{metric}_answers"] > 0]
+    compare = compare_touchpoints(store, metric=metric, flt=flt)
+    return {"overall": records(overall), "by_touchpoint": records(by_tp), "compare": records(compare),
+            "charts": {"scores": charts.intervals(shown["touchpoint"].tolist(), shown[metric], shown[f"{metric}_low"],
+                                                  shown[f"{metric}_high"], metric.upper(),
+                                                  yaxis={"title": metric.upper()})}}
+
+
+def followup_rows(store: Store, status: str | None) -> dict:
+    return {"followups": records(list_followups(store, status=status or None), 200), "statuses": STATUSES}
+
+
+# -- segments, personas, leads ----------------------------------------------------------------------
+
+def segments_page(store: Store, flt: Filter) -> dict:
+    saved = list_segments(store)
+    personas = find_personas(store)
+    cards = personas.cards
+    return {"saved": records(saved), "cards": records(cards),
+            "charts": {"sizes": charts.bars(cards["persona"].tolist(), cards["size"].tolist(), height=260)}}
+
+
+def leads_page(store: Store, flt: Filter) -> dict:
+    model = train_lead_model(store)
+    scored = score_leads(store, model)
+    if flt.segment:
+        members = set(segment_members(store, flt.segment)["customer_id"])
+        scored = scored[scored["customer"].isin(members)]
+    hist = scored["score"].round(-1).value_counts().sort_index()
+    return {"leads": records(scored, 200), "total": len(scored), "auc": model.evaluation.get("auc"),
+            "charts": {"scores": charts.bars([f"{int(v)}" for v in hist.index], hist.tolist(), height=240,
+                                             xaxis={"title": "score", "type": "category"})}}
+
+
+# -- data -------------------------------------------------------------------------------------------
+
+def data_page(store: Store, flt: Filter) -> dict:
+    volume = store.engine.df(f"""
+        SELECT CAST(date_trunc('week', timestamp) AS DATE) AS week, coalesce(source, '(none)') AS source,
+               count(*) AS events
+        FROM ({events_sql(store, flt)}) GROUP BY 1, 2 ORDER BY 1, 2""")
+    quarantine = store.engine.df(
+        "SELECT source, row_number, reason, raw, quarantined_at FROM quarantine ORDER BY quarantined_at DESC LIMIT 100")
+    imports = store.engine.df(
+        "SELECT batch_id, source, loaded, quarantined, duplicates, imported_at FROM imports ORDER BY batch_id DESC LIMIT 50")
+    stats = store_stats(store)
+    return {"stats": {k: v for k, v in stats.items() if not isinstance(v, dict | list)},
+            "quarantine": records(quarantine), "imports": records(imports),
+            "unmapped": records(unmapped_events(store)), "journey_file": journey_text(store),
+            "charts": {"volume": charts.grouped_bars(volume, "week", "source", "events", barmode="stack")}}
+
+
+def journey_text(store: Store) -> str:
+    """The journey file in use: the one set on the store, or the five-stage template."""
+    return store.get_meta("journey_toml") or template_text("five-stages")
+
+
+# -- customer profile --------------------------------------------------------------------------------
+
+def customer_page(store: Store, any_id: str) -> dict:
+    profile = customer_profile(store, any_id)
+    timeline = profile.timeline.copy()
+    props = timeline["properties"].map(lambda p: json.loads(p) if isinstance(p, str) and p else {})
+    timeline["answer"] = [
+        f"{p.get('metric', '').upper()} {p.get('score')}" + (f" – “{p['comment']}”" if p.get("comment") else "")
+        if e == "survey_response" else None for e, p in zip(timeline["event"], props, strict=True)]
+    timeline = timeline.drop(columns=["properties", "message_id"])
+    staged = timeline.dropna(subset=["stage"])
+    stage_names = [s.name for s in store.config.stages]
+    fig = {"data": [{"type": "scatter", "mode": "markers+lines", "x": [str(v) for v in staged["timestamp"]],
+                     "y": staged["stage"].tolist(), "text": staged["touchpoint"].tolist(),
+                     "marker": {"size": 10}, "line": {"shape": "hv", "color": "#cbd5e1"}}],
+           "layout": charts.layout(height=260, yaxis={"categoryorder": "array", "categoryarray": stage_names,
+                                                      "type": "category"})}
+    return {"profile": profile.summary(), "identities": records(profile.identities),
+            "timeline": records(timeline), "charts": {"timeline": fig}}

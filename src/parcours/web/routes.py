@@ -51,7 +51,8 @@ def _lang_link(request: Request, lang: str) -> str:
     return f"{request.url.path}?{urlencode(params)}"
 
 
-async def _page(request: Request, template: str, name: str, fn, options: dict | None = None) -> HTMLResponse:
+async def _page(request: Request, template: str, name: str, fn, options: dict | None = None,
+                extra: dict | None = None) -> HTMLResponse:
     """Render a page whose data is ``fn(store, flt, **options)``, cached per filter and options."""
     dash, collector = request.app.state.dashboard, request.app.state.collector
     segments = await dash.run(collector, ("segments",), pages.segment_names)
@@ -63,7 +64,8 @@ async def _page(request: Request, template: str, name: str, fn, options: dict | 
     except ParcoursError as e:
         return render(request, "error.html", status=400, error=str(e), segments=segments,
                       flt=PageFilter(), page=name)
-    return render(request, template, flt=flt, segments=segments, page=name, options=options, **data)
+    return render(request, template, flt=flt, segments=segments, page=name, options=options, **data,
+                  **(extra or {}))
 
 
 # -- public: login, assets -----------------------------------------------------------------
@@ -118,3 +120,97 @@ def _safe_next(value: str | None) -> str:
 @router.get("/")
 async def journey(request: Request) -> HTMLResponse:
     return await _page(request, "map.html", "journey_map", pages.journey_page)
+
+
+@router.get("/evidence")
+async def evidence(request: Request, touchpoint: str = "") -> HTMLResponse:
+    return await _page(request, "evidence.html", "journey_map", pages.evidence_page, {"touchpoint": touchpoint})
+
+
+@router.get("/funnels")
+async def funnels(request: Request, window: str = "14d", mode: str = "ordered", breakdown: str = "",
+                  drop_step: int = 2) -> HTMLResponse:
+    steps = [s.strip() for s in request.query_params.getlist("step") if s.strip()]
+    if not steps:
+        steps = await request.app.state.collector.run_db(pages.default_steps)
+    options = {"steps": tuple(steps), "window": window, "mode": mode, "breakdown": breakdown.strip(),
+               "drop_step": drop_step}
+    return await _page(request, "funnels.html", "funnels", pages.funnel_page, options)
+
+
+@router.get("/paths")
+async def paths(request: Request, touchpoint: str = "", direction: str = "from") -> HTMLResponse:
+    return await _page(request, "paths.html", "paths", pages.paths_page,
+                       {"touchpoint": touchpoint, "direction": direction})
+
+
+@router.get("/retention")
+async def retention(request: Request, period: str = "week") -> HTMLResponse:
+    return await _page(request, "retention.html", "retention", pages.retention_page, {"period": period})
+
+
+@router.get("/attribution")
+async def attribution(request: Request, level: str = "channel") -> HTMLResponse:
+    return await _page(request, "attribution.html", "attribution", pages.attribution_page, {"level": level})
+
+
+@router.get("/voc")
+async def voc(request: Request, metric: str = "nps", followup_status: str = "") -> HTMLResponse:
+    # follow-ups change by hand, so they are read fresh, not cached
+    followups = await request.app.state.collector.run_db(lambda store: pages.followup_rows(store, followup_status))
+    return await _page(request, "voc.html", "voc", pages.voc_page, {"metric": metric},
+                       extra={**followups, "followup_status": followup_status})
+
+
+@router.post("/voc/followups/{followup_id}")
+async def change_followup(request: Request, followup_id: int, key=Depends(viewer)) -> Response:
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+    back = _safe_next(form.get("back"))
+
+    def update(store):
+        from parcours.voc import update_followup
+
+        return update_followup(store, followup_id, status=form.get("status") or None,
+                               note=form.get("note") or None, author=f"dashboard:{key.name}")
+
+    try:
+        await request.app.state.collector.run_db(update)
+    except ParcoursError as e:
+        return render(request, "error.html", status=400, error=str(e), segments=[], page="voc")
+    return RedirectResponse(back or "/voc", status_code=303)
+
+
+@router.post("/voc/followups")
+async def open_followups(request: Request) -> Response:
+    from parcours.voc import create_followups
+
+    await request.app.state.collector.run_db(create_followups)
+    return RedirectResponse("/voc", status_code=303)
+
+
+@router.get("/segments")
+async def segments(request: Request) -> HTMLResponse:
+    return await _page(request, "segments.html", "segments", pages.segments_page)
+
+
+@router.get("/leads")
+async def leads(request: Request) -> HTMLResponse:
+    return await _page(request, "leads.html", "leads", pages.leads_page)
+
+
+@router.get("/data")
+async def data(request: Request) -> HTMLResponse:
+    return await _page(request, "data.html", "data", pages.data_page)
+
+
+@router.get("/customers")
+async def customers(request: Request, q: str = "") -> HTMLResponse:
+    q = q.strip()
+    if not q:
+        return render(request, "customer.html", page="customer", segments=[], q="", profile=None, error=None)
+    try:
+        data = await request.app.state.collector.run_db(lambda store: pages.customer_page(store, q))
+    except ParcoursError as e:
+        return render(request, "customer.html", status=404, page="customer", segments=[], q=q, profile=None,
+                      error=str(e))
+    return render(request, "customer.html", page="customer", segments=[], q=q, error=None, **data)
