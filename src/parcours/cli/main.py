@@ -13,6 +13,7 @@ from parcours.cli import attribution_cmd
 from parcours.cli import followups_cmd, voc_cmd
 from parcours.cli import gdpr_cmd, keys_cmd, serve_cmd
 from parcours.cli import abandonment_cmd, funnel_cmd
+from parcours.cli import report_cmd
 from parcours.cli.output import err_console
 from parcours.cli.state import State
 from parcours.errors import ParcoursError
@@ -36,7 +37,7 @@ def main_options(
 
 
 #: every command group registers itself here; a new command is one module and one line
-for module in (journey_cmds, data_cmds, identity_cmds, demo_cmd, segment_cmd, paths_cmd, attribution_cmd, retention_cmd, serve_cmd, keys_cmd, gdpr_cmd, voc_cmd, followups_cmd, friction_cmd, stages_cmd, funnel_cmd, abandonment_cmd, leads_cmd, personas_cmd):
+for module in (journey_cmds, data_cmds, identity_cmds, demo_cmd, segment_cmd, paths_cmd, attribution_cmd, retention_cmd, serve_cmd, keys_cmd, gdpr_cmd, voc_cmd, followups_cmd, friction_cmd, stages_cmd, funnel_cmd, abandonment_cmd, leads_cmd, personas_cmd, report_cmd):
     module.register(app)
 
 

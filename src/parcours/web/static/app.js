@@ -1,6 +1,7 @@
 // Draws every chart of the page from its JSON spec; no network access needed.
 (function () {
-  var config = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["sendDataToCloud"]};
+  var report = document.body.classList.contains("report");  // a printed report has no tool bars
+  var config = {displaylogo: false, responsive: true, displayModeBar: report ? false : "hover"};
   document.querySelectorAll("script[data-chart]").forEach(function (node) {
     var target = document.getElementById(node.getAttribute("data-chart"));
     var spec = JSON.parse(node.textContent);
