@@ -77,6 +77,8 @@ def test_funnel_views(db):
     (["funnel", "--spec", "/nonexistent/f.json"], "file not found"),
     (["funnel", "view", "purchase", "--view", "pie"], "--view 'pie'"),
     (["abandonment", "basket"], "unknown; use one of cart"),
+    (["funnel", "view", "touchpoint:teleport", "--window", "1d"], "step 2: unknown touchpoint 'teleport'"),
+    (["abandonment", "custom", "--from-step", "stage:nirvana", "--to-step", "purchase"], "unknown stage 'nirvana'"),
 ])
 def test_cli_bad_input(db, args, message):
     res = runner.invoke(app, ["--db", db, *args])

@@ -132,7 +132,21 @@ def test_aggregate_by_session_property(store, tmp_path):
 def test_touchpoint_and_stage_steps_and_date_filter(shop):
     df = funnel(shop, ["view", "cart"], window="1h", flt=Filter(end="2024-03-01T00:04:00"))
     assert list(df["customers"]) == [4, 1]  # only cy's cart (2 min) is before 00:04 and after a view
-    assert funnel(shop, ["stage:nonexistent"], window="1h")["customers"].tolist() == [0]
+    assert funnel(shop, ["stage:decision", "stage:retention"], window="1h")["customers"].tolist() == [0, 0]
+
+
+def test_touchpoint_and_stage_steps(store, tmp_path):
+    load_events(store, [ev("u", "site_visit", 0), ev("u", "add_to_cart", 1), ev("u", "purchase", 2)], tmp_path)
+    tp = {t.name for t in store.config.touchpoints}
+    cart = next(t.name for t in store.config.touchpoints if "cart" in t.name)
+    assert cart in tp
+    df = funnel(store, [f"touchpoint:{cart}", "stage:decision"], window="1h")
+    assert df["name"].tolist() == [f"touchpoint:{cart}", "stage:decision"]
+    assert df["customers"].tolist() == [1, 1]
+    with pytest.raises(ParcoursError, match="step 2: unknown touchpoint 'teleport'"):
+        funnel(store, ["site_visit", "touchpoint:teleport"], window="1h")
+    with pytest.raises(ParcoursError, match="step 1: unknown stage 'nirvana'"):
+        funnel(store, ["stage:nirvana"], window="1h")
 
 
 def test_dropped_customers_and_time_to_convert(shop):

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.funnel_spec import FunnelSpec
 from parcours.engine.kernels import funnel as kernels
+from parcours.errors import ParcoursError
 from parcours.matcher import field_sql, matcher_sql, quote
 
 #: separates the breakdown value from the subject in the group key (all_events attribution)
@@ -52,8 +53,24 @@ def feeds_all_events(spec: FunnelSpec) -> bool:
     return "strict_order" in spec.clickhouse_modes()
 
 
+def check_journey_names(store, spec: FunnelSpec) -> None:
+    """A ``touchpoint:``/``stage:`` name the journey map does not know is a mistake, not zero customers."""
+    known = {"touchpoint": {t.name for t in store.config.touchpoints}, "stage": {s.name for s in store.config.stages}}
+    matchers = [(f"step {i + 1}", m) for i, m in enumerate(spec.steps)]
+    matchers += [(f"exclusions[{i}]", x) for i, x in enumerate(spec.exclusions)]
+    for where, m in matchers:
+        for c in m.where:
+            if c.field not in known or c.op not in ("eq", "ne", "in"):
+                continue
+            for value in c.value if isinstance(c.value, list) else [c.value]:
+                if str(value) not in known[c.field]:
+                    raise ParcoursError(f"{where}: unknown {c.field} {value!r}; the journey map has "
+                                        f"{', '.join(sorted(known[c.field])) or 'none'}")
+
+
 def events_query(store, spec: FunnelSpec, flt: Filter | None = None) -> str:
     """The kernel input: ``gkey, ts, mask, xmask, bval`` sorted by ``gkey, ts, step``."""
+    check_journey_names(store, spec)
     key = field_sql(spec.aggregate_key())
     first_time = any(m.math == "first_time_for_user" for m in spec.steps)
     conds = []
