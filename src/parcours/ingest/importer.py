@@ -205,10 +205,10 @@ class _BatchSQL:
             FROM base
         ), checked AS (
             SELECT *, {problems} AS reason FROM typed
-        ), seen AS (
-            SELECT h, max(n) AS n FROM _seen GROUP BY h
+        ), seen AS (       -- contents of this batch already met in earlier batches of the file
+            SELECT s.h, max(s.n) AS n FROM _seen s SEMI JOIN checked c USING (h) GROUP BY s.h
         ), repeated AS (   -- rows whose content occurs twice here or was seen in an earlier batch
-            SELECT h FROM checked GROUP BY h HAVING count(*) > 1 UNION SELECT h FROM seen
+            SELECT h FROM checked GROUP BY h HAVING count(*) > 1 UNION ALL SELECT h FROM seen
         ), numbered AS (   -- k: this row is the k-th identical row of the file; sorting only the repeats
             SELECT c.*, 1 AS k FROM checked c ANTI JOIN repeated r USING (h)
             UNION ALL
