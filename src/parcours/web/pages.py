@@ -194,11 +194,16 @@ def followup_rows(store: Store, status: str | None) -> dict:
 # -- segments, personas, leads ----------------------------------------------------------------------
 
 def segments_page(store: Store, flt: Filter) -> dict:
+    """Personas are found over every customer; with a segment, the chart shows its members per persona."""
     saved = list_segments(store)
     personas = find_personas(store)
     cards = personas.cards
+    members = personas.members
+    if flt.segment:
+        members = members[members["customer_id"].isin(set(segment_members(store, flt.segment)["customer_id"]))]
+    counts = members["persona"].value_counts().reindex(cards["persona"], fill_value=0)
     return {"saved": records(saved), "cards": records(cards),
-            "charts": {"sizes": charts.bars(cards["persona"].tolist(), cards["size"].tolist(), height=260)}}
+            "charts": {"sizes": charts.bars(cards["persona"].tolist(), counts.tolist(), height=260)}}
 
 
 def leads_page(store: Store, flt: Filter) -> dict:

@@ -1,0 +1,261 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright against a real
+``parcours serve`` on loopback, over a small demo store.
+
+For every page: it loads, its charts hold data, the filter changes the figures, the console
+stays clean, and a screenshot is written under test-output/web/.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from dashboard_demo import SEGMENT, copy_of_demo
+
+import parcours
+from parcours.server.keys import create_key
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "web"
+
+sync_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing (make test installs it)", pytrace=False)
+    pytest.skip(f"{CHROMIUM} is missing: run `make test` or apt-get install chromium", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A running ``parcours serve`` over a copy of the demo store, with a read key."""
+    base = tmp_path_factory.getbasetemp()
+    db = copy_of_demo(base, tmp_path_factory.mktemp("web") / "store.duckdb")
+    with parcours.open(db) as store:
+        key = create_key(store, "read", "dashboard-test")
+        write_key = create_key(store, "write", "shop")
+    port = _free_port()
+    log = db.with_suffix(".log")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from parcours.cli.main import main; main()", "--db", str(db), "serve",
+         "--port", str(port)], stdout=log.open("w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while True:
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.fail(f"server did not start: {log.read_text()}")
+        time.sleep(0.3)
+    yield {"url": url, "key": key, "write_key": write_key, "db": db}
+    proc.terminate()
+    proc.wait(timeout=30)
+    assert "Traceback" not in log.read_text(), log.read_text()  # no page failed on the server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A signed-in page that records console errors and failed requests."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="en-GB")
+    pg = context.new_page()
+    pg.problems = []
+    pg.on("console", lambda m: pg.problems.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: pg.problems.append(str(e)))
+    pg.on("response", lambda r: pg.problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    pg.goto(server["url"] + "/login")
+    pg.fill("input[name=key]", server["key"])
+    pg.click("button[type=submit]")
+    pg.wait_for_url(server["url"] + "/")
+    yield pg
+    context.close()
+
+
+def chart_data(pg) -> dict:
+    """Per chart on the page: how many data points its traces hold (as drawn by Plotly)."""
+    return pg.evaluate("""() => Object.fromEntries([...document.querySelectorAll('.chart')].map(d => [d.id,
+        (d.data || []).reduce((n, t) => n + ((t.x || t.y || t.z || (t.link && t.link.value) || []).length), 0)]))""")
+
+
+def figures(pg) -> str:
+    """What the page shows: every chart's data and every table cell, to compare two filters."""
+    charts = pg.evaluate("() => JSON.stringify([...document.querySelectorAll('.chart')].map(d => d.data))")
+    return charts + pg.inner_text("main")
+
+
+PAGES = [
+    ("journey_map", "/"),
+    ("funnels", "/funnels"),
+    ("paths", "/paths?touchpoint=product_page"),
+    ("retention", "/retention"),
+    ("attribution", "/attribution"),
+    ("voc", "/voc?metric=csat"),
+    ("segments", "/segments"),
+    ("leads", "/leads"),
+    ("data", "/data"),
+]
+
+
+@pytest.mark.parametrize(("name", "path"), PAGES, ids=[p[0] for p in PAGES])
+def test_page_loads_draws_data_and_follows_the_filter(page, server, name, path):
+    response = page.goto(server["url"] + path)
+    page.wait_for_load_state("networkidle")
+    assert response.status == 200
+    drawn = chart_data(page)
+    assert drawn, f"{name}: no chart on the page"
+    assert all(n > 0 for n in drawn.values()), f"{name}: empty chart(s) {drawn}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    before = figures(page)
+
+    page.select_option("select[name=segment]", SEGMENT)
+    page.click("form.filters button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert f"segment={SEGMENT}" in page.url
+    assert page.locator("select[name=segment]").input_value() == SEGMENT
+    assert all(n > 0 for n in chart_data(page).values())
+    assert figures(page) != before, f"{name}: the segment filter changed nothing"
+    page.screenshot(path=str(SHOTS / f"{name}-segment.png"), full_page=True)
+    assert page.problems == []
+
+
+def test_journey_map_shows_stages_friction_and_links_to_evidence(page, server):
+    page.goto(server["url"] + "/")
+    stages = page.locator(".stage").evaluate_all("els => els.map(e => e.dataset.stage)")
+    assert stages == ["awareness", "consideration", "decision", "retention", "advocacy"]
+    assert page.locator(".tp[data-touchpoint=checkout] .chan").inner_text().lower() == "web"
+    assert page.locator(".tp .mot").count() >= 1  # moments of truth are marked
+    flagged = page.locator(".tp.flagged").evaluate_all("els => els.map(e => e.dataset.touchpoint)")
+    assert "checkout" in flagged  # the demo plants payment errors at checkout
+    everyone = int(page.locator("#kf-customers").inner_text().replace("\u202f", ""))
+
+    page.fill("input[name=from]", "2024-03-01")
+    page.fill("input[name=to]", "2024-03-31")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    in_march = int(page.locator("#kf-customers").inner_text().replace("\u202f", ""))
+    assert 0 < in_march < everyone
+
+    page.goto(server["url"] + "/")
+    page.locator(".tp[data-touchpoint=checkout] a.flag").first.click()
+    page.wait_for_load_state("networkidle")
+    assert "/evidence?" in page.url and "touchpoint=checkout" in page.url
+    assert page.locator("#signals tbody tr").count() >= 1
+    page.screenshot(path=str(SHOTS / "evidence.png"), full_page=True)
+    page.locator("#signals a.example").first.click()  # an example customer's profile
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#customer-id").inner_text()
+    assert page.problems == []
+
+
+def test_customer_profile_search_by_identifier(page, server):
+    page.goto(server["url"] + "/customers?q=nobody-has-this-id")
+    assert "no customer has this identifier" in page.inner_text("#page-error")
+    problems = [p for p in page.problems if "404" not in p]  # the not-found page answers 404 on purpose
+    page.problems.clear()
+    assert problems == []
+
+    page.goto(server["url"] + "/funnels")
+    page.locator("#dropped a").first.click()
+    page.wait_for_load_state("networkidle")
+    first = page.inner_text("#customer-id")
+    assert chart_data(page)["chart-timeline"] > 0
+    assert page.locator("#timeline tbody tr").count() >= 1
+    page.screenshot(path=str(SHOTS / "customer.png"), full_page=True)
+    identifier = page.locator("#identities td").nth(1).inner_text()
+    page.fill("input[name=q]", identifier)
+    page.click("#customer-search button")
+    page.wait_for_load_state("networkidle")
+    assert page.inner_text("#customer-id") == first  # any identifier finds the same customer
+    assert page.problems == []
+
+
+def test_followup_status_can_be_changed(page, server):
+    page.goto(server["url"] + "/voc")
+    select = page.locator("select.followup-status").first
+    assert select.input_value() == "open"
+    with page.expect_navigation():
+        select.select_option("contacted")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("select.followup-status").first.input_value() == "contacted"
+    assert page.problems == []
+
+
+def test_french_labels_and_language_from_the_browser(browser, page, server):
+    page.goto(server["url"] + "/?lang=fr")
+    assert page.locator("header nav a.active").inner_text() == "Carte du parcours"
+    page.goto(server["url"] + "/retention")  # the choice sticks (cookie)
+    assert "Courbe de rétention" in page.inner_text("main")
+    context = browser.new_context(locale="fr-FR", extra_http_headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+    pg = context.new_page()
+    pg.goto(server["url"] + "/login")
+    assert pg.locator("h1").inner_text() == "Connexion"
+    context.close()
+
+
+def test_reading_needs_a_login_or_a_read_key(browser, server):
+    url = server["url"]
+    assert httpx.get(url + "/", headers={"Accept": "text/html"}, follow_redirects=False).headers["location"] \
+        == "/login?next=/"
+    assert httpx.get(url + "/retention").status_code == 401
+    assert httpx.get(url + "/", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert httpx.get(url + "/", headers={"Authorization": f"Bearer {server['write_key']}"}).status_code == 401
+    ok = httpx.get(url + "/attribution", headers={"Authorization": f"Bearer {server['key']}"}, timeout=60)
+    assert ok.status_code == 200 and "chart-models" in ok.text
+    forged = httpx.get(url + "/", cookies={"parcours_session": "pr_00000000.9999999999.deadbeef"},
+                       headers={"Accept": "text/html"}, follow_redirects=False)
+    assert forged.status_code == 303
+
+    context = browser.new_context()
+    pg = context.new_page()
+    pg.goto(url + "/voc")
+    assert pg.url.startswith(url + "/login")
+    pg.fill("input[name=key]", server["write_key"])
+    pg.click("button[type=submit]")
+    assert "Unknown, revoked or non-read key." in pg.inner_text(".error")
+    pg.fill("input[name=key]", server["key"])
+    pg.click("button[type=submit]")
+    pg.wait_for_load_state("networkidle")
+    assert pg.url.startswith(url + "/voc")  # back where the reader was going
+    context.close()
+
+
+def test_bad_filter_is_a_clear_error(page, server):
+    response = page.goto(server["url"] + "/?from=yesterday")
+    assert response.status == 400
+    assert "from='yesterday': give a date as YYYY-MM-DD" in page.inner_text("#page-error")
+    response = page.goto(server["url"] + "/paths?touchpoint=nowhere")
+    assert response.status == 400 and "nowhere" in page.inner_text("#page-error")
+    response = page.goto(server["url"] + "/?segment=no_such_segment")
+    assert response.status == 400 and "no_such_segment" in page.inner_text("#page-error")
+
+
+def test_plotly_is_served_locally(server):
+    js = httpx.get(server["url"] + "/static/plotly.min.js")
+    assert js.status_code == 200 and len(js.content) > 1_000_000
+    html = httpx.get(server["url"] + "/", headers={"Authorization": f"Bearer {server['key']}"}, timeout=60).text
+    assert "https://" not in html and "cdn" not in html.lower()
