@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import load_events
 from typer.testing import CliRunner
 
-from parcours.analytics.attribution import attribution, conversion_paths
+from parcours.analytics.attribution import attribution, check_channels, conversion_paths
+from parcours.analytics.attribution.paths import PathTable, conversion_paths_sql, read_path_text
+from parcours.analytics.filters import Filter
+from parcours.analytics.segments import by_segment, create_segment
 from parcours.cli.main import app
 from parcours.errors import ParcoursError
 
@@ -113,3 +117,185 @@ def test_cli_on_the_store(shop):
     assert res.exit_code == 0, res.output
     got = {r["channel"]: (r["conversions"], r["value"]) for r in json.loads(res.stdout)}
     assert got == {"spring": (2.0, 150.0), "(none)": (3.0, 35.0), "news": (0.0, 0.0)}
+
+
+# -- time decay with a half-life in time ---------------------------------------------------------
+def at(d: float) -> str:
+    """2024-03-01 00:00 UTC plus ``d`` days."""
+    return (datetime(2024, 3, 1, tzinfo=UTC) + timedelta(days=d)).isoformat().replace("+00:00", "Z")
+
+
+DECAY_EVENTS = [
+    # d1: ads 7 days before the purchase (weight 1/2), email at its instant (1): shares 1/3, 2/3
+    {"user_id": "d1", "event": "ad_click", "timestamp": at(0)},
+    {"user_id": "d1", "event": "email_open", "timestamp": at(7)},
+    {"user_id": "d1", "event": "purchase", "timestamp": at(7), "properties": {"revenue": 90}},
+    # d2: the same path, other times: ads 14 days before (1/4), email 0 days (1): shares 1/5, 4/5
+    {"user_id": "d2", "event": "ad_click", "timestamp": at(1)},
+    {"user_id": "d2", "event": "email_open", "timestamp": at(15)},
+    {"user_id": "d2", "event": "purchase", "timestamp": at(15), "properties": {"revenue": 50}},
+    # d3: two ads: whatever their weights, all to ads
+    {"user_id": "d3", "event": "ad_click", "timestamp": at(0)},
+    {"user_id": "d3", "event": "ad_click", "timestamp": at(3.5)},
+    {"user_id": "d3", "event": "purchase", "timestamp": at(7), "properties": {"revenue": 20}},
+    # d4: buys with no touch; d5: an email, no purchase
+    {"user_id": "d4", "event": "purchase", "timestamp": at(2), "properties": {"revenue": 5}},
+    {"user_id": "d5", "event": "email_open", "timestamp": at(1)},
+]
+
+
+@pytest.fixture
+def decay_shop(store, tmp_path):
+    load_events(store, DECAY_EVENTS, tmp_path)
+    return store
+
+
+def test_time_decay_in_days_by_hand(decay_shop):
+    result = attribution(decay_shop, "time_decay", half_life="7d", touches="stage:awareness").set_index("channel")
+    assert result.loc["ads", "conversions"] == pytest.approx(1 / 3 + 1 / 5 + 1)
+    assert result.loc["email", "conversions"] == pytest.approx(2 / 3 + 4 / 5)
+    assert result.loc["(none)", "conversions"] == pytest.approx(1)
+    assert result.loc["ads", "value"] == pytest.approx(90 / 3 + 50 / 5 + 20)
+    assert result.loc["email", "value"] == pytest.approx(90 * 2 / 3 + 50 * 4 / 5)
+    assert result["conversions"].sum() == pytest.approx(4) and result["value"].sum() == pytest.approx(165)
+    # a half-life of 14 days: d1's ads weigh 2^-0.5, d2's 2^-1
+    longer = attribution(decay_shop, "time_decay", half_life="14d", touches="stage:awareness").set_index("channel")
+    w = 2 ** -0.5
+    assert longer.loc["email", "conversions"] == pytest.approx(1 / (1 + w) + 2 / 3)
+
+
+def test_time_decay_default_on_a_store_is_seven_days(decay_shop):
+    result = attribution(decay_shop, "time_decay", touches="stage:awareness").set_index("channel")
+    assert result.loc["email", "conversions"] == pytest.approx(2 / 3 + 4 / 5)
+
+
+def test_store_paths_carry_decay_per_position(decay_shop):
+    table = conversion_paths(decay_shop, touches="stage:awareness", half_life="7d")
+    assert table.half_life == timedelta(days=7)
+    by_path = {p: (table.decay_conversions[a:b].tolist(), table.conversions[i])
+               for i, (p, a, b) in enumerate(zip(table.paths(), table.offsets[:-1], table.offsets[1:], strict=True))}
+    assert by_path["ads > email"][1] == 2
+    assert by_path["ads > email"][0] == pytest.approx([1 / 3 + 1 / 5, 2 / 3 + 4 / 5])
+    assert by_path["ads > ads"][0] == pytest.approx([2 ** -0.5 / (1 + 2 ** -0.5), 1 / (1 + 2 ** -0.5)])
+    assert by_path["email"] == ([0.0], 0)  # d5 did not convert
+    assert by_path["(none)"] == ([1.0], 1)
+    # the rest of the table is the one built without a half-life
+    plain = conversion_paths(decay_shop, touches="stage:awareness")
+    assert rows(plain) == rows(table)
+
+
+def test_old_touches_do_not_underflow(decay_shop):
+    """A one-minute half-life over days: weights far below the smallest double, still normalised."""
+    result = attribution(decay_shop, "time_decay", half_life="1m", touches="stage:awareness").set_index("channel")
+    assert result.loc["email", "conversions"] == pytest.approx(2)
+    assert result.loc["ads", "conversions"] == pytest.approx(1)
+    assert result["conversions"].sum() == pytest.approx(4)
+
+
+def test_path_sql_transpiles_to_spark(decay_shop):
+    import sqlglot
+
+    sql = conversion_paths_sql(decay_shop, touches="stage:awareness", half_life="7d")
+    spark = sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)[0]
+    assert "UNIX_TIMESTAMP" in spark and "POWER" in spark
+
+
+def test_bad_half_lives(decay_shop):
+    with pytest.raises(ParcoursError, match="half-life 'soon': expected a number with d, h, m or w"):
+        attribution(decay_shop, "time_decay", half_life="soon")
+    with pytest.raises(ParcoursError, match="half-life '0d': must be positive"):
+        attribution(decay_shop, "time_decay", half_life="0d")
+    table = conversion_paths(decay_shop, touches="stage:awareness", half_life="7d")
+    with pytest.raises(ParcoursError, match="weighed with a half-life of 7 days"):
+        attribution(table, "time_decay", half_life="3d")
+    assert attribution(table, "time_decay", half_life="7d")["conversions"].sum() == pytest.approx(4)
+    file_paths = PathTable.from_frame(table.to_frame())  # the same paths as a file: no times
+    with pytest.raises(ParcoursError, match="a path file has no times"):
+        attribution(file_paths, "time_decay", half_life="7d")
+
+
+def test_cli_half_life_in_time_on_the_store(decay_shop, tmp_path):
+    db = decay_shop.path
+    decay_shop.close()
+    runner = CliRunner()
+    res = runner.invoke(app, ["--db", db, "attribution", "--model", "time_decay", "--half-life", "7d",
+                              "--touches", "stage:awareness", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    got = {r["channel"]: r["conversions"] for r in json.loads(res.stdout)}
+    assert got == pytest.approx({"ads": 1 / 3 + 1 / 5 + 1, "email": 2 / 3 + 4 / 5, "(none)": 1})
+    f = tmp_path / "p.csv"
+    f.write_text("path,total_conversions\na > b,1\n")
+    res = runner.invoke(app, ["attribution", "--paths", str(f), "--model", "time_decay", "--half-life", "7d"])
+    assert isinstance(res.exception, ParcoursError) and "a path file has no times" in str(res.exception)
+    res = runner.invoke(app, ["attribution", "--paths", str(f), "--model", "time_decay", "--half-life", "1",
+                              "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert {r["channel"]: r["conversions"] for r in json.loads(res.stdout)} == pytest.approx({"a": 1 / 3, "b": 2 / 3})
+
+
+# -- known channels -------------------------------------------------------------------------------
+def test_unknown_channel_in_a_path_file_names_the_line():
+    table = read_path_text("path,total_conversions\nads > email,1\nads > tiktok > email,2\n", origin="f.csv")
+    assert check_channels(table, ["ads", "email", "tiktok"]) is table
+    with pytest.raises(ParcoursError, match=r"f.csv line 3: unknown channel 'tiktok' in path 'ads > tiktok > email' "
+                                            r"\(known: ads, email\)"):
+        attribution(table, "linear", channels="ads, email")
+    with pytest.raises(ParcoursError, match="list of known channels is empty"):
+        attribution(table, "linear", channels=" , ")
+
+
+def test_unknown_channel_against_the_journey_map(shop, tmp_path):
+    # every channel of the shop's events comes from its touchpoints: known to the journey
+    assert attribution(shop, "linear", channels="journey")["conversions"].sum() == pytest.approx(5)
+    extra = [{"user_id": "u9", "event": "ad_click", "timestamp": day(6), "channel": "tiktok"},
+             {"user_id": "u9", "event": "purchase", "timestamp": day(7), "properties": {"revenue": 1}}]
+    load_events(shop, extra, tmp_path)
+    with pytest.raises(ParcoursError, match=r"store paths, path 'tiktok': unknown channel 'tiktok' \(known: .*ads"):
+        attribution(shop, "linear", channels="journey")
+    assert attribution(shop, "linear", level="touchpoint", channels="journey")["conversions"].sum() == pytest.approx(6)
+    with pytest.raises(ParcoursError, match="journey map lists no campaigns"):
+        attribution(shop, "linear", level="campaign", channels="journey")
+    with pytest.raises(ParcoursError, match="only paths built from the store have a journey map"):
+        attribution(conversion_paths(shop), "linear", channels="journey")
+
+
+def test_cli_channels_option(shop, tmp_path):
+    db = shop.path
+    shop.close()
+    runner = CliRunner()
+    res = runner.invoke(app, ["--db", db, "attribution", "--channels", "ads,email", "--touches", "stage:awareness",
+                              "--format", "json"])
+    assert isinstance(res.exception, ParcoursError)
+    assert "unknown channel 'social'" in str(res.exception)
+    res = runner.invoke(app, ["--db", db, "attribution", "--channels", "journey", "-m", "last_touch", "-f", "json"])
+    assert res.exit_code == 0, res.output
+    f = tmp_path / "p.csv"
+    f.write_text("path,total_conversions\na > b,1\na > c,1\n")
+    res = runner.invoke(app, ["attribution", "--paths", str(f), "--channels", "a,b"])
+    assert isinstance(res.exception, ParcoursError) and "line 3: unknown channel 'c'" in str(res.exception)
+
+
+# -- segments -------------------------------------------------------------------------------------
+def test_attribution_by_segment(shop):
+    create_segment(shop, "spring", "events('ad_click') >= 1")  # u1, u2, u6: not u3, u5
+    flt = Filter(segment="spring")
+    result = attribution(shop, "last_touch", flt=flt, touches="stage:awareness").set_index("channel")
+    assert result["conversions"].sum() == 4  # u1, u2, u6 twice; u3's purchase is left out
+    assert result.loc["(none)", "conversions"] == 1 and result.loc["ads", "conversions"] == 2
+    stacked = by_segment(shop, attribution, ["spring"], include_all=True, models="last_touch",
+                         touches="stage:awareness")
+    totals = stacked.groupby("segment")["conversions"].sum()
+    assert totals.to_dict() == {"all": 5, "spring": 4}
+
+
+def test_cli_segment_on_the_store(shop):
+    create_segment(shop, "spring", "events('ad_click') >= 1")
+    db = shop.path
+    shop.close()
+    res = CliRunner().invoke(app, ["--db", db, "attribution", "--segment", "spring", "--model", "first_touch",
+                                   "--level", "campaign", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    got = {r["channel"]: (r["conversions"], r["value"]) for r in json.loads(res.stdout)}
+    assert got == {"spring": (2.0, 150.0), "(none)": (2.0, 30.0), "news": (0.0, 0.0)}
+    res = CliRunner().invoke(app, ["--db", db, "attribution", "--segment", "nobody", "-f", "json"])
+    assert res.exit_code != 0 and "no such segment" in str(res.exception)

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import typer
 
-from parcours.analytics.attribution import MODELS, attribution, markov, paths_of, read_paths, side_by_side
+from parcours.analytics.attribution import (
+    MODELS,
+    STORE_HALF_LIFE,
+    attribution,
+    markov,
+    paths_of,
+    read_paths,
+    side_by_side,
+)
 from parcours.analytics.attribution.paths import LEVELS
 from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
 from parcours.cli.output import Format, FormatOption, emit
@@ -29,7 +37,10 @@ def attribution_command(
     delimiter: str = typer.Option(None, "--delimiter", help="Field delimiter of the path CSV (default: detected)."),
     model: list[str] = typer.Option(None, "--model", "-m", help=f"Model (repeatable; default all): {', '.join(MODELS)}."),
     order: int = typer.Option(1, "--order", help="Markov chain order, 1 to 3."),
-    half_life: float = typer.Option(7.0, "--half-life", help="Time-decay half-life, in touches."),
+    half_life: str = typer.Option(None, "--half-life", help="Time-decay half-life. On the store's journeys a "
+                                  "duration (7d, 12h; bare number = days; default 7d), a touch's age being its "
+                                  "time before the conversion. On a --paths file, which has no times, a number "
+                                  "of touches (default 7), age counted in touches back from the conversion."),
     first: float = typer.Option(0.4, "--first", help="Position-based share of the first touch."),
     last: float = typer.Option(0.4, "--last", help="Position-based share of the last touch."),
     level: str = typer.Option("channel", "--level", help=f"What a path is made of: {', '.join(LEVELS)}."),
@@ -38,6 +49,9 @@ def attribution_command(
                                    "stage:NAME (default: the journey's purchase event)."),
     touches: str = typer.Option(None, "--touches", help="Which events are touches: an event name, touchpoint:NAME "
                                 "or stage:NAME (default: every event with a channel/campaign/touchpoint)."),
+    channels: str = typer.Option(None, "--channels", help="Known channels, comma-separated (a,b,c), or 'journey' "
+                                 "for the journey map's channels (store, --level channel; its touchpoints with "
+                                 "--level touchpoint): a path with any other is an error naming its row."),
     transitions: bool = typer.Option(False, "--transitions", help="Print the Markov transition matrix instead."),
     segment: str | None = SegmentOption,
     start: datetime | None = FromOption,
@@ -48,17 +62,21 @@ def attribution_command(
     if paths is not None:
         if segment or start or end:
             raise ParcoursError("--segment, --from and --to apply to the store's journeys, not to a --paths file")
-        table = read_paths(paths, sep=sep, delimiter=delimiter)
+        table = paths_of(read_paths(paths, sep=sep, delimiter=delimiter), channels=channels)
+        touch_half_life = half_life
     else:
         if delimiter is not None:
             raise ParcoursError("--delimiter applies to a --paths file only")
         flt = make_filter(segment=segment, start=start, end=end)
+        decay = not transitions and (not model or "time_decay" in model)
         with state(ctx).store(read_only=True) as store:
-            table = paths_of(store, level=level, conversion=conversion, lookback=lookback, touches=touches, flt=flt)
+            table = paths_of(store, level=level, conversion=conversion, lookback=lookback, touches=touches, flt=flt,
+                             half_life=(half_life or STORE_HALF_LIFE) if decay else None, channels=channels)
+        touch_half_life = None  # the store paths carry their time-decay credit
     if transitions:
         emit(markov(table, order).transitions, fmt, title=f"Markov transitions (order {order})")
         return
-    result = attribution(table, model or list(MODELS), order=order, half_life=half_life, first=first, last=last)
+    result = attribution(table, model or list(MODELS), order=order, half_life=touch_half_life, first=first, last=last)
     if fmt == Format.table and result["model"].nunique() > 1:
         emit(side_by_side(result, "conversions"), fmt, title="attributed conversions")
         emit(side_by_side(result, "value"), fmt, title="attributed value")

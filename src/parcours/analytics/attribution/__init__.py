@@ -26,7 +26,7 @@ from parcours.analytics.attribution.heuristics import (
     time_decay,
 )
 from parcours.analytics.attribution.markov import MarkovResult, markov
-from parcours.analytics.attribution.paths import PathTable, conversion_paths, read_paths
+from parcours.analytics.attribution.paths import PathTable, check_channels, conversion_paths, read_paths
 from parcours.analytics.attribution.shapley import shapley
 from parcours.analytics.filters import Filter
 from parcours.errors import ParcoursError
@@ -37,6 +37,9 @@ from parcours.store import Store
 MODELS = (
     "first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based", "markov", "shapley",
 )
+
+#: Time-decay half-life of paths built from the store (a path file's is 7 touches).
+STORE_HALF_LIFE = "7d"
 
 #: The columns of ``attribution``'s result.
 COLUMNS = ["channel", "model", "conversions", "value", "share", "value_share", "removal_effect"]
@@ -51,17 +54,50 @@ def paths_of(
     lookback: str | timedelta = "30d",
     flt: Filter | None = None,
     touches: str | dict | EventMatcher | None = None,
+    half_life: str | float | timedelta | None = None,
+    channels: str | Iterable[str] | None = None,
 ) -> PathTable:
-    """The path table behind ``source``: the store's journeys, a path file, a DataFrame or a table."""
+    """The path table behind ``source``: the store's journeys, a path file, a DataFrame or a table.
+
+    ``half_life`` (a duration) weighs store paths for time decay (see ``conversion_paths``).
+    ``channels``: when given, every channel of the paths must be one of them, else an error names
+    the first row with another; a comma-separated string, a list, or ``"journey"`` for the
+    channels of the store's journey map (with ``level="channel"``; its touchpoint names with
+    ``level="touchpoint"``).
+    """
+    known = None if channels is None else known_channels(source, channels, level)
     if isinstance(source, PathTable):
-        return source
-    if isinstance(source, Store):
-        return conversion_paths(source, level=level, conversion=conversion, lookback=lookback, flt=flt, touches=touches)
-    if isinstance(source, pd.DataFrame):
-        return PathTable.from_frame(source, sep, origin="path table")
-    if isinstance(source, str | Path):
-        return read_paths(source, sep=sep)
-    raise ParcoursError(f"attribution source must be a store, a path table, a DataFrame or a file, not {type(source).__name__}")
+        table = source
+    elif isinstance(source, Store):
+        table = conversion_paths(source, level=level, conversion=conversion, lookback=lookback, flt=flt,
+                                 touches=touches, half_life=half_life)
+    elif isinstance(source, pd.DataFrame):
+        table = PathTable.from_frame(source, sep, origin="path table")
+    elif isinstance(source, str | Path):
+        table = read_paths(source, sep=sep)
+    else:
+        raise ParcoursError(
+            f"attribution source must be a store, a path table, a DataFrame or a file, not {type(source).__name__}"
+        )
+    return table if known is None else check_channels(table, known)
+
+
+def known_channels(source: object, channels: str | Iterable[str], level: str = "channel") -> list[str]:
+    """The channel list ``channels`` stands for: ``"journey"`` (the store's journey map), a
+    comma-separated string or a list of names."""
+    if isinstance(channels, str) and channels.strip() == "journey":
+        if not isinstance(source, Store):
+            raise ParcoursError("--channels journey: only paths built from the store have a journey map; "
+                                "list the known channels instead (e.g. --channels ads,email,search)")
+        if level == "channel":
+            return sorted({t.channel for t in source.config.touchpoints})
+        if level == "touchpoint":
+            return [t.name for t in source.config.touchpoints]
+        raise ParcoursError(f"--channels journey: the journey map lists no {level}s; list the known ones instead")
+    names = [c.strip() for c in (channels.split(",") if isinstance(channels, str) else channels)]
+    if not any(names):
+        raise ParcoursError("--channels: the list of known channels is empty")
+    return [n for n in names if n]
 
 
 def attribution(
@@ -69,7 +105,7 @@ def attribution(
     models: str | Sequence[str] = MODELS,
     *,
     order: int = 1,
-    half_life: float = 7.0,
+    half_life: float | str | timedelta | None = None,
     first: float = 0.4,
     last: float = 0.4,
     direct: Iterable[str] = DEFAULT_DIRECT,
@@ -79,6 +115,7 @@ def attribution(
     lookback: str | timedelta = "30d",
     flt: Filter | None = None,
     touches: str | dict | EventMatcher | None = None,
+    channels: str | Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Attributed conversions and value per channel for each of ``models``.
 
@@ -88,22 +125,28 @@ def attribution(
     channels by attributed conversions, largest first. Every model credits exactly the total
     conversions and value of the paths (Markov: unless no channel has a removal effect).
 
-    ``order`` is the Markov order (1-3); ``half_life`` is the time-decay half-life in touches;
-    ``first``/``last`` the position-based weights; ``direct`` the channels last-non-direct
-    skips. ``sep``: the path separator of a file or DataFrame; ``level``, ``conversion``,
+    ``order`` is the Markov order (1-3). ``half_life`` is the time-decay half-life: on a store, a
+    duration (``7d``, ``12h``, a bare number is days; default ``7d``), the age of a touch being the
+    time from it to its conversion; on a path file, DataFrame or path table, which hold no times, a
+    number of touches (default 7). ``first``/``last`` are the position-based weights; ``direct``
+    the channels last-non-direct skips. ``channels``: the known channels, checked (see
+    ``paths_of``). ``sep``: the path separator of a file or DataFrame; ``level``, ``conversion``,
     ``lookback``, ``flt``, ``touches``: how paths are built from a store (see ``conversion_paths``).
     """
     chosen = [models] if isinstance(models, str) else list(models)
     unknown = [m for m in chosen if m not in MODELS]
     if unknown or not chosen:
         raise ParcoursError(f"unknown attribution model(s) {', '.join(unknown) or '(none given)'}: use {', '.join(MODELS)}")
-    table = paths_of(source, sep=sep, level=level, conversion=conversion, lookback=lookback, flt=flt, touches=touches)
+    decay_in_time = isinstance(source, Store) and "time_decay" in chosen
+    store_half_life = (STORE_HALF_LIFE if half_life is None else half_life) if decay_in_time else None
+    table = paths_of(source, sep=sep, level=level, conversion=conversion, lookback=lookback, flt=flt, touches=touches,
+                     half_life=store_half_life, channels=channels)
     runners: dict[str, Callable[[PathTable], pd.DataFrame]] = {
         "first_touch": first_touch,
         "last_touch": last_touch,
         "last_non_direct": lambda t: last_non_direct_touch(t, direct),
         "linear": linear,
-        "time_decay": lambda t: time_decay(t, half_life),
+        "time_decay": lambda t: time_decay(t, None if decay_in_time else half_life),
         "position_based": lambda t: position_based(t, first, last),
         "markov": lambda t: markov(t, order).attribution,
         "shapley": shapley,
@@ -129,7 +172,7 @@ def side_by_side(result: pd.DataFrame, measure: str = "conversions") -> pd.DataF
 
 
 __all__ = [
-    "COLUMNS", "MODELS", "MarkovResult", "PathTable", "attribution", "conversion_paths", "first_touch",
-    "last_non_direct_touch", "last_touch", "linear", "markov", "paths_of", "position_based", "read_paths",
-    "shapley", "side_by_side", "time_decay",
+    "COLUMNS", "MODELS", "STORE_HALF_LIFE", "MarkovResult", "PathTable", "attribution", "check_channels",
+    "conversion_paths", "first_touch", "known_channels", "last_non_direct_touch", "last_touch", "linear", "markov",
+    "paths_of", "position_based", "read_paths", "shapley", "side_by_side", "time_decay",
 ]

@@ -9,11 +9,12 @@ ChannelAttribution's ``heuristic_models`` does.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 
-from parcours.analytics.attribution.paths import PathTable
+from parcours.analytics.attribution.paths import PathTable, parse_lookback
 from parcours.errors import ParcoursError
 
 #: Channels the last-non-direct model looks past (GA's rule: direct visits take no credit
@@ -76,17 +77,51 @@ def linear(table: PathTable) -> pd.DataFrame:
     return credit(table, 1.0 / np.repeat(table.lengths, table.lengths).astype(float))
 
 
-def time_decay(table: PathTable, half_life: float = 7.0) -> pd.DataFrame:
-    """Credit halves every ``half_life`` touches back from the conversion.
+def time_decay(table: PathTable, half_life: float | str | timedelta | None = None) -> pd.DataFrame:
+    """Credit halves every ``half_life`` back from the conversion: weight ``2 ** (-age / half_life)``,
+    normalised per conversion.
 
-    A path table holds no times, so age is counted in touches: the last touch has age 0,
-    the one before it age 1, and so on; weight ``2 ** (-age / half_life)``, normalised per path.
+    Paths built from the store with a time half-life (``conversion_paths(..., half_life="7d")``)
+    carry each touch's age in time, weighed per journey in SQL; their credits are used as they
+    are (``half_life`` may be left out, or must be that same duration). A path file holds no
+    times, so there the age is counted in touches: the last touch has age 0, the one before it
+    age 1, and so on, and ``half_life`` is a number of touches (default 7).
     """
-    if not np.isfinite(half_life) or half_life <= 0:
-        raise ParcoursError(f"time decay half-life must be a positive number of touches, not {half_life}")
+    if table.half_life is not None:
+        if half_life is not None and parse_lookback(half_life, "half-life") != table.half_life:
+            raise ParcoursError(
+                f"time decay half-life {half_life!r}: these store paths were weighed with a half-life of "
+                f"{table.half_life}; build them again with the half-life wanted"
+            )
+        n = len(table.channels)
+        return pd.DataFrame({
+            "channel": table.channels,
+            "conversions": np.bincount(table.touches, table.decay_conversions, minlength=n),
+            "value": np.bincount(table.touches, table.decay_value, minlength=n),
+        })
+    touches = _touch_count(7.0 if half_life is None else half_life)
     pos, length = _positions(table)
     age = (length - 1 - pos).astype(float)
-    return credit(table, _normalise(table, np.exp2(-age / half_life)))
+    return credit(table, _normalise(table, np.exp2(-age / touches)))
+
+
+def _touch_count(half_life: float | str | timedelta) -> float:
+    """A half-life in touches: a positive number; a duration is an error (no times in a path file)."""
+    if isinstance(half_life, timedelta):
+        number = float("nan")
+    else:
+        try:
+            number = float(half_life)
+        except ValueError:
+            number = float("nan")
+    if not np.isfinite(number):
+        raise ParcoursError(
+            f"time decay half-life {half_life!r}: a path file has no times, so its half-life is a number of "
+            f"touches (e.g. 7); durations such as 7d apply to paths built from the store"
+        )
+    if number <= 0:
+        raise ParcoursError(f"time decay half-life must be a positive number of touches, not {half_life}")
+    return number
 
 
 def position_based(table: PathTable, first: float = 0.4, last: float = 0.4) -> pd.DataFrame:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -55,6 +56,13 @@ class PathTable:
     ``channels[touches[offsets[i]:offsets[i + 1]]]`` is the path of row ``i``, in order;
     ``conversions``, ``value`` and ``nulls`` are that row's journeys that converted, their total
     conversion value, and the journeys that did not convert.
+
+    Paths built from the store with a time half-life also carry, per touch, the time-decay
+    credit of that position summed over the row's journeys (``decay_conversions``,
+    ``decay_value``; see ``conversion_paths``): the journeys of one row share a path but not
+    the times of their touches, so the decay is weighed per journey before they are added up.
+    ``origin`` and ``first_line`` say where the rows came from, for error messages
+    (``first_line`` is ``None`` where rows are not lines of a file).
     """
 
     channels: list[str]
@@ -63,6 +71,11 @@ class PathTable:
     conversions: np.ndarray
     value: np.ndarray
     nulls: np.ndarray
+    origin: str = "paths"
+    first_line: int | None = 2
+    decay_conversions: np.ndarray | None = None
+    decay_value: np.ndarray | None = None
+    half_life: timedelta | None = None
 
     @property
     def n_paths(self) -> int:
@@ -82,6 +95,12 @@ class PathTable:
         names = np.asarray(self.channels, dtype=object)
         return [sep.join(names[self.touches[a:b]]) for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)]
 
+    def where(self, row: int) -> str:
+        """Where row ``row`` came from, for an error message: a file line, or the path itself."""
+        if self.first_line is not None:
+            return f"{self.origin} line {self.first_line + int(row)}"
+        return f"{self.origin}, path {self.paths()[int(row)]!r}"
+
     def to_frame(self, sep: str = " > ") -> pd.DataFrame:
         return pd.DataFrame({
             PATH_COLUMN: self.paths(sep), CONVERSIONS_COLUMN: self.conversions,
@@ -99,14 +118,14 @@ class PathTable:
         value: str | None = VALUE_COLUMN,
         nulls: str | None = NULL_COLUMN,
         origin: str = "paths",
-        first_line: int = 2,
+        first_line: int | None = 2,
         strip: bool = True,
     ) -> PathTable:
         """Validate an aggregated path table and encode it.
 
         ``value`` and ``nulls`` columns may be absent (then zero); ``path`` and ``conversions``
         must be there. Errors name ``origin`` and the line (``first_line`` is the line of the
-        first data row: 2 for a file with a header). Whitespace around channel names is
+        first data row: 2 for a file with a header; ``None`` names the path instead). Whitespace around channel names is
         stripped when ``strip`` (``a > b`` and ``a>b`` are the same path).
         """
         if not sep:
@@ -120,6 +139,8 @@ class PathTable:
             raise ParcoursError(f"{origin}: no paths (the table has no rows)")
 
         def where(i: int) -> str:
+            if first_line is None:  # rows that are no file's lines: name the path itself
+                return f"{origin}, path {str(df[path].iloc[int(i)]).replace(sep, ' > ')!r}"
             return f"{origin} line {first_line + int(i)}"
 
         counts = {}
@@ -176,7 +197,31 @@ class PathTable:
             conversions=counts[conversions],
             value=counts[value] if value else np.zeros(len(df)),
             nulls=counts[nulls] if nulls else np.zeros(len(df)),
+            origin=origin,
+            first_line=first_line,
         )
+
+
+def check_channels(table: PathTable, known: Iterable[str]) -> PathTable:
+    """``table`` itself when every channel in it is one of ``known``; else an error naming the
+    first row with an unknown channel, the channel, and the known ones.
+
+    The path ``(none)`` of a conversion with no touch (store paths) is always allowed.
+    """
+    allowed = {str(k).strip() for k in known} - {""}
+    if not allowed:
+        raise ParcoursError("the list of known channels is empty")
+    allowed.add(NO_TOUCH)
+    unknown_ids = [i for i, c in enumerate(table.channels) if c not in allowed]
+    if not unknown_ids:
+        return table
+    hit = int(np.argmax(np.isin(table.touches, unknown_ids)))
+    row = int(np.searchsorted(table.offsets, hit, side="right") - 1)
+    shown = ", ".join(sorted(allowed - {NO_TOUCH}))
+    raise ParcoursError(
+        f"{table.where(row)}: unknown channel {table.channels[table.touches[hit]]!r}"
+        f"{'' if table.first_line is None else f' in path {table.paths()[row]!r}'} (known: {shown})"
+    )
 
 
 def _check_separator(arr: pa.Array, sep: str, where) -> None:
@@ -234,9 +279,11 @@ def read_paths(file: str | Path, sep: str = ">", delimiter: str | None = None) -
     return PathTable.from_frame(df, sep, origin=origin)
 
 
-def parse_lookback(text: str | timedelta) -> timedelta:
-    """``30d``, ``12h``, ``90m``, ``2w`` or a bare number of days."""
+def parse_lookback(text: str | float | timedelta, what: str = "lookback") -> timedelta:
+    """``30d``, ``12h``, ``90m``, ``2w`` or a bare number of days (``what`` names it in errors)."""
     if isinstance(text, timedelta):
+        if text <= timedelta(0):
+            raise ParcoursError(f"{what} {text}: must be positive")
         return text
     units = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
     s = str(text).strip().lower()
@@ -244,35 +291,28 @@ def parse_lookback(text: str | timedelta) -> timedelta:
     try:
         amount = float(number)
     except ValueError:
-        raise ParcoursError(f"lookback {text!r}: expected a number with d, h, m or w (e.g. 30d)") from None
+        raise ParcoursError(f"{what} {text!r}: expected a number with d, h, m or w (e.g. 30d)") from None
     if not math.isfinite(amount) or amount <= 0:
-        raise ParcoursError(f"lookback {text!r}: must be positive")
+        raise ParcoursError(f"{what} {text!r}: must be positive")
     return timedelta(**{units[unit]: amount})
 
 
-def conversion_paths(
+def conversion_paths_sql(
     store,
     level: str = "channel",
     conversion: str | dict | EventMatcher | None = None,
     lookback: str | timedelta = "30d",
     flt: Filter | None = None,
     touches: str | dict | EventMatcher | None = None,
-) -> PathTable:
-    """The store's conversion paths, built in SQL over the stitched journey.
+    half_life: str | float | timedelta | None = None,
+) -> str:
+    """The SQL behind ``conversion_paths`` (DuckDB dialect, transpilable to Spark SQL).
 
-    - ``level``: ``channel``, ``campaign`` (``utm_campaign``) or ``touchpoint``: what a path is made of.
-    - ``conversion``: a matcher (event name, ``"touchpoint:NAME"``, ``"stage:NAME"`` or a dict);
-      default the journey's purchase event. For ``stage:NAME`` only the first event in the stage
-      converts (reaching the stage); otherwise every matching event is a conversion.
-    - ``lookback``: a touch counts towards a conversion when it is at most this long before it.
-    - ``touches``: a matcher for the events that count as touches (e.g. ``"stage:awareness"`` for
-      marketing contacts only); default every event with a value at ``level``.
-
-    A conversion's path is the customer's touches since their previous conversion, within the
-    lookback; its value is the event's ``value_property`` (0 where absent). The touches after a
-    customer's last conversion (within the lookback before their last touch) are one
-    non-converting journey. Touches at the same instant as a conversion count before it. A
-    conversion with no touch in its window is kept, on the one-channel path ``(none)``.
+    Without ``half_life``: one row per path (``path``, ``total_conversions``,
+    ``total_conversion_value``, ``total_null``). With it: one row per path and ``position``
+    (1-based) of a touch in it, with the same counts on every position and the time-decay
+    credit of that position summed over the path's journeys (``decay_conversions``,
+    ``decay_value``).
     """
     if level not in LEVELS:
         raise ParcoursError(f"level {level!r}: use one of {', '.join(LEVELS)}")
@@ -294,7 +334,7 @@ def conversion_paths(
             f"({conv_sql} AND row_number() OVER (PARTITION BY customer_id, ({conv_sql}) "
             f"ORDER BY timestamp, message_id) = 1)"
         )
-    query = f"""
+    steps = f"""
     WITH j AS (
         SELECT customer_id, timestamp, message_id, {item} AS item,
                coalesce({conv_sql}, FALSE) AS is_conv, {value_sql} AS value
@@ -312,25 +352,98 @@ def conversion_paths(
                sum(CASE WHEN is_conv THEN value ELSE 0 END) AS value
         FROM touch_rows GROUP BY customer_id, segment
     ),
-    journeys AS (
-        SELECT e.customer_id, e.segment, e.converted, e.value,
-               string_agg(r.item, {quote(STORE_SEP)} ORDER BY r.timestamp, r.message_id) AS path
+    journey_touches AS (
+        SELECT e.customer_id, e.segment, e.converted, e.value, r.item, r.timestamp, r.message_id
         FROM ends e LEFT JOIN touch_rows r
           ON r.customer_id = e.customer_id AND r.segment = e.segment AND NOT r.is_conv
              AND r.timestamp >= e.end_ts - INTERVAL {int(seconds)} SECOND
-        GROUP BY e.customer_id, e.segment, e.converted, e.value
-    )
-    SELECT coalesce(path, {quote(NO_TOUCH)}) AS path, sum(converted) AS {CONVERSIONS_COLUMN}, sum(value) AS {VALUE_COLUMN},
-           sum(1 - converted) AS {NULL_COLUMN}
+    ),
+    journeys AS (
+        SELECT customer_id, segment, converted, value,
+               string_agg(item, {quote(STORE_SEP)} ORDER BY timestamp, message_id) AS path
+        FROM journey_touches GROUP BY customer_id, segment, converted, value
+    )"""
+    if half_life is None:
+        return f"""{steps}
+    SELECT coalesce(path, {quote(NO_TOUCH)}) AS path, sum(converted) AS {CONVERSIONS_COLUMN},
+           sum(value) AS {VALUE_COLUMN}, sum(1 - converted) AS {NULL_COLUMN}
     FROM journeys GROUP BY 1 ORDER BY 1
     """
+    half_seconds = parse_lookback(half_life, "half-life").total_seconds()
+    # weight 2^(-age / half-life), age = time before the journey's end; taken relative to the
+    # journey's youngest touch (same ratios once normalised) so old touches cannot underflow to 0/0
+    return f"""{steps},
+    weighted AS (
+        SELECT customer_id, segment,
+               row_number() OVER (PARTITION BY customer_id, segment ORDER BY timestamp, message_id) AS position,
+               power(2.0, (epoch(timestamp) - max(epoch(timestamp)) OVER (PARTITION BY customer_id, segment))
+                          / {half_seconds!r}) AS w
+        FROM journey_touches
+    ),
+    shares AS (
+        SELECT customer_id, segment, position,
+               coalesce(w / sum(w) OVER (PARTITION BY customer_id, segment), 1.0) AS share
+        FROM weighted
+    )
+    SELECT coalesce(k.path, {quote(NO_TOUCH)}) AS path, s.position,
+           sum(k.converted) AS {CONVERSIONS_COLUMN}, sum(k.value) AS {VALUE_COLUMN},
+           sum(1 - k.converted) AS {NULL_COLUMN},
+           sum(s.share * k.converted) AS decay_conversions, sum(s.share * k.value) AS decay_value
+    FROM shares s JOIN journeys k ON k.customer_id = s.customer_id AND k.segment = s.segment
+    GROUP BY 1, 2 ORDER BY 1, 2
+    """
+
+
+def conversion_paths(
+    store,
+    level: str = "channel",
+    conversion: str | dict | EventMatcher | None = None,
+    lookback: str | timedelta = "30d",
+    flt: Filter | None = None,
+    touches: str | dict | EventMatcher | None = None,
+    half_life: str | float | timedelta | None = None,
+) -> PathTable:
+    """The store's conversion paths, built in SQL over the stitched journey.
+
+    - ``level``: ``channel``, ``campaign`` (``utm_campaign``) or ``touchpoint``: what a path is made of.
+    - ``conversion``: a matcher (event name, ``"touchpoint:NAME"``, ``"stage:NAME"`` or a dict);
+      default the journey's purchase event. For ``stage:NAME`` only the first event in the stage
+      converts (reaching the stage); otherwise every matching event is a conversion.
+    - ``lookback``: a touch counts towards a conversion when it is at most this long before it.
+    - ``touches``: a matcher for the events that count as touches (e.g. ``"stage:awareness"`` for
+      marketing contacts only); default every event with a value at ``level``.
+    - ``half_life``: a duration (``7d``, ``12h``; a bare number is days). When given, each touch
+      of a converting journey gets the time-decay weight ``2^(-age / half_life)``, ``age`` being
+      the time from the touch to the conversion, normalised over the journey's touches; the
+      table carries these credits (``decay_conversions``, ``decay_value``) for ``time_decay``.
+
+    A conversion's path is the customer's touches since their previous conversion, within the
+    lookback; its value is the event's ``value_property`` (0 where absent). The touches after a
+    customer's last conversion (within the lookback before their last touch) are one
+    non-converting journey. Touches at the same instant as a conversion count before it. A
+    conversion with no touch in its window is kept, on the one-channel path ``(none)``.
+    """
+    spec = conversion if conversion is not None else store.config.purchase_event
+    query = conversion_paths_sql(store, level, conversion, lookback, flt, touches, half_life)
     df = store.engine.df(query)
     if df.empty:
         raise ParcoursError(
             f"no {level} touches found before any conversion or drop-out in the store "
             f"(level {level!r}, conversion {spec!r}, lookback {lookback})"
         )
-    return PathTable.from_frame(df, STORE_SEP, origin="store paths", strip=False)
+    if half_life is None:
+        return PathTable.from_frame(df, STORE_SEP, origin="store paths", first_line=None, strip=False)
+    # one row per (path, position): the paths are the position-1 rows, and the rows in
+    # (path, position) order are the table's touches in CSR order
+    df = df.sort_values(["path", "position"], kind="stable", ignore_index=True)
+    table = PathTable.from_frame(df[df["position"] == 1].reset_index(drop=True), STORE_SEP,
+                                 origin="store paths", first_line=None, strip=False)
+    return replace(
+        table,
+        decay_conversions=df["decay_conversions"].to_numpy(dtype=float),
+        decay_value=df["decay_value"].to_numpy(dtype=float),
+        half_life=parse_lookback(half_life, "half-life"),
+    )
 
 
 def read_path_text(text: str, sep: str = ">", origin: str = "paths") -> PathTable:
