@@ -16,7 +16,7 @@ import duckdb
 
 from parcours.config import JourneyConfig, default_config, parse_config
 from parcours.errors import ParcoursError
-from parcours.store.schema import LATEST, MIGRATIONS
+from parcours.store.schema import MIGRATIONS
 
 
 def default_db_path() -> str:
@@ -41,7 +41,7 @@ class Store:
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self._migrate()
-        elif self.schema_version() != LATEST:
+        elif self._pending_migrations():
             raise ParcoursError(f"{self.path}: store schema is out of date; open it once for writing")
         self._engine = None
         self._config: JourneyConfig | None = None
@@ -55,14 +55,18 @@ class Store:
             return 0
         return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
 
+    def _pending_migrations(self) -> list[tuple[int, str, str]]:
+        """Migrations not yet recorded, in order; every one is applied, even below the newest applied."""
+        if not self.schema_version():
+            return list(MIGRATIONS)
+        applied = {r[0] for r in self.con.execute("SELECT version FROM schema_migrations").fetchall()}
+        return [m for m in MIGRATIONS if m[0] not in applied]
+
     def _migrate(self) -> None:
         self.con.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER, description VARCHAR, applied_at TIMESTAMP)"
         )
-        current = self.schema_version()
-        for version, description, ddl in MIGRATIONS:
-            if version <= current:
-                continue
+        for version, description, ddl in self._pending_migrations():
             with self.transaction():
                 self.con.execute(ddl)
                 self.con.execute(
