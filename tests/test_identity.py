@@ -176,7 +176,7 @@ graphs = st.integers(2, 14).flatmap(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graphs)
 def test_components_match_union_find(graph):
     """Nodes are anonymous ids (even) and user ids (odd); an edge is one event carrying both
