@@ -225,6 +225,34 @@ def test_bad_path_tables_name_the_row(text, message):
         read_path_text(text, origin="f.csv")
 
 
+@pytest.mark.parametrize("text, message", [
+    (HEADER + "a > b,1,2,0\nb,inf,2,0\n", "line 3: total_conversions is 'inf', not a number"),
+    (HEADER + "a > b,1,2,0\nb,1,lots,0\n", "line 3: total_conversion_value is 'lots', not a number"),
+    (HEADER + "a > b,1,2,0\nb,1,-2,0\n", "line 3: negative total_conversion_value"),
+    (HEADER + "a > b,1,2,0\n   ,1,2,0\n", "line 3: empty path"),
+    (HEADER + "a > b >,1,2,0\n", "line 2: empty channel name in path 'a > b >'"),
+])
+def test_more_bad_rows_name_the_line(text, message):
+    with pytest.raises(ParcoursError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_path_text(text, origin="f.csv")
+
+
+def test_empty_separator_is_an_error():
+    with pytest.raises(ParcoursError, match="f.csv: the path separator is empty"):
+        read_path_text(HEADER + "a > b,1,2,0\n", sep="", origin="f.csv")
+
+
+def test_cli_options_that_do_not_fit_the_source(tmp_path):
+    f = tmp_path / "p.csv"
+    f.write_text(HEADER + "a > b,1,10,0\n")
+    res = CliRunner().invoke(app, ["attribution", "--paths", str(f), "--segment", "buyers"])
+    assert isinstance(res.exception, ParcoursError) and "not to a --paths file" in str(res.exception)
+    res = CliRunner().invoke(app, ["--db", str(tmp_path / "s.duckdb"), "attribution", "--delimiter", ";"])
+    assert isinstance(res.exception, ParcoursError) and "--delimiter applies to a --paths file only" in str(res.exception)
+    res = CliRunner().invoke(app, ["attribution", "--paths", str(f), "--channels", "journey"])
+    assert isinstance(res.exception, ParcoursError) and "only paths built from the store" in str(res.exception)
+
+
 def test_bad_model_options():
     paths = table(("a > b", 1, 1, 0))
     with pytest.raises(ParcoursError, match="order 4"):
