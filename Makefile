@@ -6,8 +6,9 @@ BIN    := $(VENV)/bin
 DEMO_DB ?= demo.duckdb
 DEMO_CUSTOMERS ?= 20000
 DEMO_SEED ?= 42
+DEMO_PORT ?= 8000
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +24,20 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 $(DEMO_DB): | $(VENV)/.installed
 	$(BIN)/parcours --db $(DEMO_DB).tmp demo --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED)
+	$(BIN)/parcours --db $(DEMO_DB).tmp personas --save > /dev/null  # personas as segments for the dashboard filter
 	mv $(DEMO_DB).tmp $(DEMO_DB)
 
 demo: $(VENV)/.installed $(DEMO_DB)
 	$(BIN)/parcours --db $(DEMO_DB) summary
+	@echo "Dashboard: http://127.0.0.1:$(DEMO_PORT)/ - sign in with this read key (Ctrl-C stops the server):"
+	@$(BIN)/parcours --db $(DEMO_DB) keys create --role read --name demo-dashboard | tail -n 1
+	$(BIN)/parcours --db $(DEMO_DB) serve --port $(DEMO_PORT)
 
-test: $(VENV)/.installed-test
+# the dashboard's browser tests drive Debian's Chromium (never a downloaded browser)
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-test

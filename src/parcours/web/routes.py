@@ -7,6 +7,7 @@ render its template.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
@@ -51,16 +52,54 @@ def _lang_link(request: Request, lang: str) -> str:
     return f"{request.url.path}?{urlencode(params)}"
 
 
+def _key(name: str, flt: PageFilter, options: dict) -> tuple:
+    return (name, flt.key(), tuple(sorted(options.items())))
+
+
+async def warm(app) -> None:
+    """Compute every page for the unfiltered view, so the first visitor finds them ready.
+
+    Runs once, in the background, from the first dashboard request (the login form, usually):
+    the heavy analyses run while the reader is still signing in.
+    """
+    dash, collector = app.state.dashboard, app.state.collector
+    steps = tuple(await collector.run_db(pages.default_steps))
+    defaults = [("journey_map", pages.journey_page, {}),
+                ("funnels", pages.funnel_page, {"steps": steps, "window": "14d", "mode": "ordered", "breakdown": "",
+                                                "drop_step": 2}),
+                ("paths", pages.paths_page, {"touchpoint": "", "direction": "from"}),
+                ("retention", pages.retention_page, {"period": "week"}),
+                ("attribution", pages.attribution_page, {"level": "channel"}),
+                ("voc", pages.voc_page, {"metric": "nps"}),
+                ("data", pages.data_page, {}),
+                ("segments", pages.segments_page, {}),
+                ("leads", pages.leads_page, {})]
+    for name, fn, options in defaults:
+        try:
+            await dash.run(collector, _key(name, PageFilter(), options),
+                           lambda store, fn=fn, options=options: fn(store, PageFilter().to_filter(), **options))
+        except ParcoursError:
+            continue  # e.g. too little history for lead scoring: the page says so when opened
+        except RuntimeError:
+            return  # the server is stopping: its store thread takes no more work
+
+
+def start_warming(request: Request) -> None:
+    dash = request.app.state.dashboard
+    if dash.warming is None:
+        dash.warming = asyncio.get_running_loop().create_task(warm(request.app))
+
+
 async def _page(request: Request, template: str, name: str, fn, options: dict | None = None,
                 extra: dict | None = None) -> HTMLResponse:
     """Render a page whose data is ``fn(store, flt, **options)``, cached per filter and options."""
     dash, collector = request.app.state.dashboard, request.app.state.collector
+    start_warming(request)
     segments = await dash.run(collector, ("segments",), pages.segment_names)
     try:
         flt = page_filter(request)
         options = options or {}
-        key = (name, flt.key(), tuple(sorted(options.items())))
-        data = await dash.run(collector, key, lambda store: fn(store, flt.to_filter(), **options))
+        data = await dash.run(collector, _key(name, flt, options), lambda store: fn(store, flt.to_filter(), **options))
     except ParcoursError as e:
         return render(request, "error.html", status=400, error=str(e), segments=segments,
                       flt=PageFilter(), page=name)
@@ -85,6 +124,7 @@ async def static(name: str) -> Response:
 
 @public.get("/login")
 async def login_form(request: Request) -> HTMLResponse:
+    start_warming(request)
     return render(request, "login.html", next=_safe_next(request.query_params.get("next")), error=None,
                   segments=[], page="login")
 

@@ -55,6 +55,7 @@ class Dashboard:
         self.cache = QueryCache()
         self.env = templates()
         self.secret: bytes | None = None
+        self.warming = None  #: the background task that fills the cache for the unfiltered pages
 
     async def run(self, collector, key: Hashable | None, fn: Callable[[Store], Any]) -> Any:
         """Run ``fn(store)`` on the store's thread, through the cache when ``key`` is given."""
