@@ -105,6 +105,14 @@ def test_bad_input_names_each_field_and_never_500(shared):
         assert {p for p, _ in errors("/v1/track", {"userId": "u", "event": "e", "timestamp": "yesterday"})} == {"timestamp"}
         assert {p for p, _ in errors("/v1/track", {"userId": "u", "event": "e", "timestamp": future})} == {"timestamp"}
         assert {p for p, _ in errors("/v1/page", {"type": "track", "userId": "u"})} == {"type"}
+        # times that overflow once corrected to UTC, text that cannot be stored faithfully
+        for ts, sent in (("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"), ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"),
+                         ("0001-01-01T00:00:00+01:00", None), ("9999-12-31T23:59:59-01:00", None)):
+            body = {"userId": "u", "event": "e", "timestamp": ts, **({"sentAt": sent} if sent else {})}
+            assert {p for p, _ in errors("/v1/track", body)} == {"timestamp"}
+            assert {p for p, _ in errors("/v1/batch", {"batch": [{**body, "type": "track"}]})} == {"batch[0].timestamp"}
+        assert {p for p, _ in errors("/v1/track", content=b'{"userId": "u", "event": "\\ud800"}')} == {"body"}
+        assert {p for p, _ in errors("/v1/track", content=b'{"userId": "u", "event": "e", "properties": {"x": NaN}}')} == {"body"}
         r = http.post("/v1/track", content=b'{"userId": "' + b"x" * 70000 + b'"}')
         assert r.status_code == 413 and r.json()["limit"] == 65536 and "65536" in r.json()["errors"][0]["message"]
         many = {"batch": [{"type": "track", "userId": "u", "event": "e"}] * 51}

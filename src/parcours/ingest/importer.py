@@ -57,11 +57,14 @@ def _text(col: str) -> str:
 class _BatchSQL:
     """Builds the per-batch staging query for one file's mapping and options."""
 
-    def __init__(self, mapping: Mapping, origin: str, timezone: str | None, ts_format: str | None):
+    def __init__(self, mapping: Mapping, origin: str, timezone: str | None, ts_format: str | None,
+                 received_at: str | None = None):
         self.m = mapping
         self.origin = origin
         self.tz = timezone
         self.ts_format = ts_format
+        #: the column holding each row's receive time (the collector's), else the import time
+        self.received_at = received_at
         #: message ids come from the source (and may repeat) rather than being derived
         self.source_ids = "message_id" in mapping.columns or "message_id" in mapping.constants
 
@@ -146,7 +149,8 @@ class _BatchSQL:
         """(JSON properties expression, the source column given as a JSON object, if any)."""
         pairs: list[str] = []
         for col in self.m.leftover(schema.names):
-            pairs += [quote(col), ident(col)]
+            if col != self.received_at:
+                pairs += [quote(col), ident(col)]
         for key, col in self.m.columns.items():
             if key.startswith("properties.") and col in schema.names:
                 pairs += [quote(key.removeprefix("properties.")), ident(col)]
@@ -174,6 +178,10 @@ class _BatchSQL:
         props, props_col = self.properties(schema)
         ctx = self._field("context", schema)
         invalid = "__invalid" if "__invalid" in schema.names else "CAST(NULL AS VARCHAR)"
+        received = (
+            f"timezone('UTC', TRY_CAST({_text(self.received_at)} AS TIMESTAMPTZ))"
+            if self.received_at in schema.names else "CAST(NULL AS TIMESTAMP)"
+        )
         fields = ", ".join(
             f"{self._field(f, schema)} AS {f}"
             for f in ("message_id", "user_id", "anonymous_id", "previous_id", "channel",
@@ -190,7 +198,7 @@ class _BatchSQL:
                    {fields},
                    lower({self._field("type", schema)}) AS type_raw,
                    {self._field("event", schema)} AS event_raw,
-                   {ts_raw} AS ts_raw, {ts} AS timestamp,
+                   {ts_raw} AS ts_raw, {ts} AS timestamp, {received} AS received_at,
                    {props} AS properties,
                    {f"json_valid({_text(props_col)}) AND json_type({_text(props_col)}) = 'OBJECT'" if props_col else "TRUE"} AS props_ok,
                    {f"{_text(props_col)}" if props_col else "CAST(NULL AS VARCHAR)"} AS props_text,
@@ -267,10 +275,17 @@ def import_file(
     columns: list[str] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     stitch: bool = True,
+    *,
+    source: str | None = None,
+    received_at: str | None = None,
 ) -> ImportSummary:
     """Import one file into ``store``; see the module docstring for the guarantees.
 
-    ``on_progress(done_bytes, total_bytes)`` is called as the file is read.
+    ``on_progress(done_bytes, total_bytes)`` is called as the file is read. ``source``
+    names where the rows come from (events.source, quarantine and imports), instead of
+    the file; ``received_at`` is a column holding each row's receive time (ISO 8601 with
+    an offset) for events.received_at, instead of the import time. The collector uses
+    both, as its staging files are an implementation detail.
     """
     path = Path(path)
     check_file(path)
@@ -296,8 +311,9 @@ def import_file(
     with _compressed_errors(path):
         names, batches = read_file(path, fmt, delimiter, header, columns, progress)
     resolved = (mapping or Mapping()).resolve(names, fmt, str(path))
-    builder = _BatchSQL(resolved, str(path), timezone, None if timestamp_format == "iso" else timestamp_format)
-    summary = ImportSummary(source=str(path))
+    builder = _BatchSQL(resolved, str(path), timezone, None if timestamp_format == "iso" else timestamp_format,
+                        received_at)
+    summary = ImportSummary(source=source or str(path))
     con = store.con
     con.execute("CREATE OR REPLACE TEMP TABLE _seen (h UBIGINT, n BIGINT)")
     try:
@@ -305,7 +321,7 @@ def import_file(
             for batch in batches:
                 if batch.num_rows == 0:
                     continue
-                _load_batch(store, builder, batch, path, summary)
+                _load_batch(store, builder, batch, path, summary, source)
     finally:
         con.execute("DROP TABLE IF EXISTS _seen")
         con.execute("DROP TABLE IF EXISTS staged")
@@ -319,7 +335,8 @@ def import_file(
     return summary
 
 
-def _load_batch(store: Store, builder: _BatchSQL, batch: pa.RecordBatch, path: Path, summary: ImportSummary) -> None:
+def _load_batch(store: Store, builder: _BatchSQL, batch: pa.RecordBatch, path: Path, summary: ImportSummary,
+                label: str | None = None) -> None:
     con = store.con
     con.register("batch_in", pa.Table.from_batches([batch]))
     try:
@@ -328,7 +345,7 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: pa.RecordBatch, path: P
         raise ImportError_(f"{path}: cannot map rows {batch.column('__row')[0]}..: {e}") from None
     con.execute("INSERT INTO _seen SELECT h, max(k) FROM staged GROUP BY h")
     now = utcnow()
-    source = str(path)
+    source = label or str(path)
     with store.transaction():
         batch_id = con.execute("SELECT nextval('batch_seq')").fetchone()[0]
         bad = con.execute("SELECT count(*) FROM staged WHERE reason IS NOT NULL").fetchone()[0]
@@ -346,7 +363,7 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: pa.RecordBatch, path: P
                 """,
                 [source, now, source],
             )
-        loaded = _insert_events(con, batch_id, now, path.name, source_ids=builder.source_ids)
+        loaded = _insert_events(con, batch_id, now, label or path.name, source_ids=builder.source_ids)
         valid = batch.num_rows - bad
         first, last = batch.column("__row")[0].as_py(), batch.column("__row")[-1].as_py()
         con.execute(
@@ -373,7 +390,7 @@ def _insert_events(con: duckdb.DuckDBPyConnection, batch_id: int, now, source: s
     return con.execute(
         f"""
         INSERT INTO events
-        SELECT mid, type, event, timestamp, ?, anonymous_id, user_id, previous_id, channel,
+        SELECT mid, type, event, timestamp, coalesce(received_at, ?), anonymous_id, user_id, previous_id, channel,
                utm_source, utm_medium, utm_campaign, properties, context, ?, {int(batch_id)}
         FROM {valid} NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = s.mid)
         """,

@@ -1,22 +1,28 @@
 """Moving acknowledged events from the write-ahead log into the store, in batches.
 
-Events are loaded through ``parcours.ingest.import_file`` (the JSON Lines reader,
-the same validation, quarantine and message-id deduplication as a file import), one
-file per source so that ``events.source`` names the write key's source. Applying
-twice is harmless (message ids dedupe), so the applied position is recorded after
-the load: a crash in between replays a little, never loses or doubles anything.
+Events are loaded through ``parcours.ingest.import_file`` (the same validation,
+quarantine and message-id deduplication as a file import) from a Parquet staging file
+built straight from the records in memory, one per source: ``events.source`` (and the
+quarantine's source) is the write key's source, not the staging file, and
+``events.received_at`` is when the server received the request, carried in each
+record. Applying twice is harmless (message ids dedupe), so the applied position is
+recorded after the load: a crash in between replays a little, never loses or doubles
+anything.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from parcours.ingest import import_file
 from parcours.server.wal import Position, read_from, segment_path, segments
@@ -24,6 +30,21 @@ from parcours.store.store import Store, utcnow
 
 log = logging.getLogger("parcours.server")
 REPLAY_CHUNK = 50_000
+#: the event row's fields (``payload.to_row``), as staging columns
+COLUMNS = ("message_id", "type", "event", "timestamp", "received_at", "user_id", "anonymous_id", "previous_id",
+           "channel", "utm_source", "utm_medium", "utm_campaign", "properties", "context")
+JSON_COLUMNS = ("properties", "context")
+
+
+def staging_table(rows: list[dict]) -> pa.Table:
+    """The rows as text columns (properties and context as JSON text, as a file would hold them)."""
+    data = {}
+    for col in COLUMNS:
+        values = [r.get(col) for r in rows]
+        if col in JSON_COLUMNS:
+            values = [None if v is None else orjson.dumps(v).decode() for v in values]
+        data[col] = pa.array(values, pa.string())
+    return pa.table(data)
 
 
 def applied_position(store: Store) -> Position:
@@ -40,12 +61,13 @@ def apply_records(store: Store, directory: Path, records: list[dict], pos: Posit
     staging.mkdir(exist_ok=True)
     loaded = 0
     for source, rows in by_source.items():
-        path = staging / source
-        with open(path, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n")
-        loaded += import_file(store, path, fmt="jsonl", stitch=False).loaded
-        path.unlink()
+        path = staging / f"{source}.parquet"
+        pq.write_table(staging_table(rows), path, compression="none")
+        try:
+            loaded += import_file(store, path, fmt="parquet", stitch=False, source=source,
+                                  received_at="received_at").loaded
+        finally:
+            path.unlink(missing_ok=True)
     if loaded:
         from parcours.identity import stitch
 

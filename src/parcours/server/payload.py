@@ -148,12 +148,17 @@ def parse_message(
     problems = _rule_problems(m, kind, prefix, limits)
     ts = m.timestamp or m.originalTimestamp
     sent = m.sentAt or batch_sent_at
-    if ts is None:
-        when = received_at
-    elif sent is not None:
-        when = received_at - (_utc(sent) - _utc(ts))
-    else:
-        when = _utc(ts)
+    try:
+        if ts is None:
+            when = received_at
+        elif sent is not None:
+            when = received_at - (_utc(sent) - _utc(ts))
+        else:
+            when = _utc(ts)
+    except OverflowError:  # e.g. year 1 with a negative offset, or sentAt and timestamp 9998 years apart
+        problems.append(Problem(f"{prefix}.timestamp" if prefix else "timestamp",
+                                "out of range once corrected to UTC (with sentAt for clock skew)"))
+        return None, None, problems
     if when > received_at + limits.max_future:
         problems.append(Problem(
             f"{prefix}.timestamp" if prefix else "timestamp",
@@ -174,8 +179,12 @@ def message_id(m: Message, source: str) -> str:
 
 
 def to_row(m: Message, when: datetime, source: str, privacy: PrivacyPolicy, client_ip: str | None,
-           batch_context: dict | None = None) -> dict | None:
-    """The event row in importer field names, or None when consent was refused."""
+           batch_context: dict | None = None, received_at: datetime | None = None) -> dict | None:
+    """The event row in importer field names, or None when consent was refused.
+
+    ``received_at`` (when the request arrived) travels with the row through the log, so
+    events.received_at is the receive time, not the time the log was applied.
+    """
     context = {**(batch_context or {}), **(m.context or {})}
     if privacy.refused(context, m.properties):
         return None
@@ -205,6 +214,7 @@ def to_row(m: Message, when: datetime, source: str, privacy: PrivacyPolicy, clie
         "type": kind,
         "event": event,
         "timestamp": _iso(when),
+        "received_at": _iso(received_at or now_utc()),
         "user_id": _str(m.userId),
         "anonymous_id": _str(m.anonymousId),
         "previous_id": _str(m.previousId),

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import orjson
 
 SEGMENT_BYTES = 64 << 20
 
@@ -63,8 +64,8 @@ def read_from(directory: Path, start: Position) -> Iterator[tuple[Position, dict
                 try:
                     if not line.endswith(b"\n"):
                         raise ValueError("torn line")
-                    record = json.loads(line)
-                except ValueError:
+                    record = orjson.loads(line)
+                except ValueError:  # orjson.JSONDecodeError is one
                     f.truncate(offset)
                     f.flush()
                     os.fsync(f.fileno())
@@ -101,7 +102,7 @@ class WriteAheadLog:
         """Return once ``records`` are fsync'd (raises if the disk write failed)."""
         if not records:
             return
-        data = b"".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" for r in records)
+        data = b"".join(orjson.dumps(r) + b"\n" for r in records)
         fut = asyncio.get_running_loop().create_future()
         self._pending.append((data, records, fut))
         self._wakeup.set()

@@ -94,7 +94,7 @@ async def new_key(request: Request, body: KeyRequest) -> JSONResponse:
         key = await c.run_db(create_key, body.role, body.name, body.source)
     except ParcoursError as e:
         return _problem("name", e)
-    c.keys.reload()
+    await c.run_db(lambda store: c.keys.reload())  # the connection is used on the store's thread only
     return JSONResponse({"success": True, "key": key})
 
 
@@ -105,7 +105,7 @@ async def revoke(request: Request, key_id: str) -> JSONResponse:
         await c.run_db(revoke_key, key_id)
     except ParcoursError as e:
         return _problem("key_id", e, 404)
-    c.keys.reload()
+    await c.run_db(lambda store: c.keys.reload())
     return JSONResponse({"success": True})
 
 
