@@ -39,6 +39,9 @@ class Store:
         except duckdb.IOException as e:
             raise ParcoursError(f"{self.path}: cannot open store: {e}") from None
         self.con.execute("SET TimeZone = 'UTC'")
+        # DuckDB draws a progress bar on stdout for queries over 2 s (a loaded machine): it would
+        # corrupt the CLI's output (JSON, a key on the last line)
+        self.con.execute("SET enable_progress_bar = false")
         if not read_only:
             self._migrate()
         elif self._pending_migrations():
