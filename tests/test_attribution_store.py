@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from conftest import load_events
 from typer.testing import CliRunner
@@ -299,3 +300,30 @@ def test_cli_segment_on_the_store(shop):
     assert got == {"spring": (2.0, 150.0), "(none)": (2.0, 30.0), "news": (0.0, 0.0)}
     res = CliRunner().invoke(app, ["--db", db, "attribution", "--segment", "nobody", "-f", "json"])
     assert res.exit_code != 0 and "no such segment" in str(res.exception)
+
+
+# -- time decay on the demo business: checks against other models ---------------------------------
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    import parcours
+    from parcours.demo import load_demo
+
+    store = parcours.open(tmp_path_factory.mktemp("demo") / "demo.duckdb")
+    load_demo(store, customers=800, seed=5)
+    yield store
+    store.close()
+
+
+def test_decay_credit_of_every_path_sums_to_its_conversions(demo):
+    table = conversion_paths(demo, half_life="2d")
+    starts = table.offsets[:-1]
+    np.testing.assert_allclose(np.add.reduceat(table.decay_conversions, starts), table.conversions, rtol=1e-9)
+    np.testing.assert_allclose(np.add.reduceat(table.decay_value, starts), table.value, rtol=1e-9, atol=1e-9)
+
+
+def test_a_very_long_half_life_is_linear(demo):
+    """Ages of days against a half-life of a million days: every weight is 1 to within 1e-5."""
+    both = attribution(demo, ["linear", "time_decay"], half_life="1000000d").pivot(
+        index="channel", columns="model", values="conversions")
+    assert both["linear"].sum() > 10
+    np.testing.assert_allclose(both["time_decay"], both["linear"], rtol=1e-4, atol=1e-9)
