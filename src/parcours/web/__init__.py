@@ -6,6 +6,8 @@ through the collector's store thread, so the dashboard and the collector share o
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
@@ -16,7 +18,21 @@ from parcours.web.state import Dashboard
 
 def mount(app: FastAPI) -> None:
     """Add the dashboard's routes and state to ``app`` (built by ``parcours.server.create_app``)."""
-    app.state.dashboard = Dashboard()
+    app.state.dashboard = dashboard = Dashboard()
+    collector_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        async with collector_lifespan(app) as state:
+            try:
+                yield state
+            finally:  # before the collector closes the store
+                if dashboard.warming is not None:
+                    dashboard.warming.cancel()
+                if dashboard.reader is not None:
+                    dashboard.reader.close()
+
+    app.router.lifespan_context = lifespan
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:

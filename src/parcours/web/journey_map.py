@@ -107,4 +107,6 @@ def journey_map(store: Store, flt: Filter | None = None) -> dict:
         "biggest_loss": biggest_loss,
         "unhappiest": min(low)[1] if low else None,
         "worst_touchpoints": worst,
+        #: every friction row (with example customers), for the evidence pages
+        "friction": [{k: clean(v) for k, v in row.items()} for row in points.to_dict("records")],
     }

@@ -12,7 +12,6 @@ import pandas as pd
 
 from parcours.analytics.attribution import attribution, side_by_side
 from parcours.analytics.filters import Filter, events_sql
-from parcours.analytics.friction import friction
 from parcours.analytics.funnel_spec import POSTHOG_MODES
 from parcours.analytics.funnels import conversion_trends, dropped_customers, funnel, time_to_convert
 from parcours.analytics.leads import score_leads, train_lead_model
@@ -57,17 +56,17 @@ def records(df: pd.DataFrame, limit: int | None = None) -> list[dict]:
 
 # -- evidence behind a flagged touchpoint -----------------------------------------------------
 
-def evidence_page(store: Store, flt: Filter, touchpoint: str) -> dict:
+def evidence_page(store: Store, flt: Filter, touchpoint: str, points: list[dict]) -> dict:
+    """A touchpoint's friction signals (``points``: the journey map's friction rows) and poor answers."""
     names = {t.name: t for t in store.config.touchpoints}
     if touchpoint not in names:
         raise ParcoursError(f"touchpoint={touchpoint!r}: not in the journey file ({', '.join(names)})")
-    points = friction(store, flt=flt)
-    rows = points[points["touchpoint"] == touchpoint]
+    rows = [p for p in points if p["touchpoint"] == touchpoint]
     answers = survey_answers(store, flt)
     poor = answers[(answers["touchpoint"] == touchpoint)]
     poor = poor[((poor["metric"] == "nps") & (poor["score"] <= 6)) | ((poor["metric"] != "nps") & (poor["score"] <= 2))]
     poor = poor.sort_values("timestamp", ascending=False) if "timestamp" in poor else poor
-    return {"touchpoint": names[touchpoint], "signals": records(rows),
+    return {"touchpoint": names[touchpoint], "signals": rows,
             "poor": records(poor, 50), "poor_total": len(poor)}
 
 

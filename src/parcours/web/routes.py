@@ -85,8 +85,11 @@ async def warm(app) -> None:
 
 
 def start_warming(request: Request) -> None:
+    """Start the warm-up unless one runs already or the data has not changed since the last one."""
     dash = request.app.state.dashboard
-    if dash.warming is None:
+    running = dash.warming is not None and not dash.warming.done()
+    if not running and dash.warmed_generation != dash.cache.generation:
+        dash.warmed_generation = dash.cache.generation
         dash.warming = asyncio.get_running_loop().create_task(warm(request.app))
 
 
@@ -164,7 +167,15 @@ async def journey(request: Request) -> HTMLResponse:
 
 @router.get("/evidence")
 async def evidence(request: Request, touchpoint: str = "") -> HTMLResponse:
-    return await _page(request, "evidence.html", "journey_map", pages.evidence_page, {"touchpoint": touchpoint})
+    cache = request.app.state.dashboard.cache
+
+    def data(store, flt, touchpoint):
+        # the friction points come from the journey map of the same filter (cached): computed once
+        page_flt = page_filter(request)
+        jm = cache.get(store, _key("journey_map", page_flt, {}), lambda: pages.journey_page(store, flt))
+        return pages.evidence_page(store, flt, touchpoint, jm["map"]["friction"])
+
+    return await _page(request, "evidence.html", "evidence", data, {"touchpoint": touchpoint})
 
 
 @router.get("/funnels")

@@ -11,7 +11,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from parcours.store.store import Store
-from parcours.web.cache import QueryCache
+from parcours.web.cache import MISSING, QueryCache
 from parcours.web.session import session_secret
 
 HERE = Path(__file__).parent
@@ -56,11 +56,22 @@ class Dashboard:
         self.env = templates()
         self.secret: bytes | None = None
         self.warming = None  #: the background task that fills the cache for the unfiltered pages
+        self.warmed_generation = -1  #: the cache generation the last warm-up started at
+        self.reader = None  #: a DuckDB cursor of the store for version checks off the store's thread
 
     async def run(self, collector, key: Hashable | None, fn: Callable[[Store], Any]) -> Any:
-        """Run ``fn(store)`` on the store's thread, through the cache when ``key`` is given."""
+        """Run ``fn(store)`` on the store's thread, through the cache when ``key`` is given.
+
+        A cache hit is answered at once on the dashboard's own reader cursor, without waiting
+        for the store's thread (which may be busy computing another page or applying events).
+        """
         if key is None:
             return await collector.run_db(fn)
+        if self.reader is None:
+            self.reader = await collector.run_db(lambda store: store.con.cursor())
+        value = self.cache.peek(self.reader, key)
+        if value is not MISSING:
+            return value
         return await collector.run_db(lambda store: self.cache.get(store, key, lambda: fn(store)))
 
     async def get_secret(self, collector) -> bytes:
