@@ -82,6 +82,7 @@ def browser():
 def page(browser, server):
     """A signed-in page that records console errors and failed requests."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="en-GB")
+    context.set_default_timeout(180_000)  # a cold page on a busy 2-core machine can take a while
     pg = context.new_page()
     pg.problems = []
     pg.on("console", lambda m: pg.problems.append(m.text) if m.type == "error" else None)

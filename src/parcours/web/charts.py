@@ -50,6 +50,19 @@ def bars(x: Sequence, y: Sequence, name: str = "", horizontal: bool = False, **e
     return {"data": [trace], "layout": layout(**extra)}
 
 
+def losses(labels: list[str], reached: list[int], worst: list[bool]) -> dict:
+    """Customers reaching each stage, and how many of them the next stage loses (the worst step in red)."""
+    lost = [a - b for a, b in zip(reached, reached[1:], strict=False)] + [0]
+    share = [f"−{x / a:.0%}" if a and x else "" for x, a in zip(lost, reached, strict=True)]
+    return {"data": [
+        {"type": "bar", "name": "reached", "x": labels, "y": reached, "marker": {"color": "#2563eb"},
+         "text": [f"{r:,}" for r in reached], "textposition": "inside"},
+        {"type": "bar", "name": "lost before the next stage", "x": labels, "y": lost, "text": share,
+         "textposition": "outside",
+         "marker": {"color": ["#dc2626" if w else "#fca5a5" for w in worst]}}],
+        "layout": layout(height=260, barmode="group", showlegend=False, margin={"l": 60, "r": 20, "t": 10, "b": 30})}
+
+
 def funnel(names: Sequence[str], customers: Sequence[int]) -> dict:
     return {"data": [{"type": "funnel", "y": list(names), "x": values(customers),
                       "textinfo": "value+percent initial", "marker": {"color": "#2563eb"}}],
@@ -69,9 +82,10 @@ def lines(df: pd.DataFrame, x: str, y: str, name: str = "", **extra) -> dict:
 
 def heatmap(table: pd.DataFrame, **extra) -> dict:
     return {"data": [{"type": "heatmap", "x": [str(c) for c in table.columns], "y": [str(i) for i in table.index],
-                      "z": [[clean(v) for v in row] for row in table.to_numpy()], "colorscale": "Blues",
+                      "z": [[clean(v) for v in row] for row in table.to_numpy()],
+                      "colorscale": [[0, "#f1f5f9"], [0.1, "#bfdbfe"], [0.4, "#3b82f6"], [1, "#1e3a8a"]],
                       "zmin": 0, "zmax": 1, "hoverongaps": False}],
-            "layout": layout(**{"height": max(320, 18 * len(table) + 80),
+            "layout": layout(**{"height": max(320, 18 * len(table) + 80), "margin": {"l": 170, "r": 20, "t": 10, "b": 40},
                                 "yaxis": {"autorange": "reversed", "type": "category"},
                                 "xaxis": {"type": "category"}, **extra})}
 

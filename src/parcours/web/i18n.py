@@ -31,6 +31,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "emotion_curve": ("Emotion across the journey", "Émotions au fil du parcours"),
     "emotion": ("emotion", "émotion"),
     "where_lost": ("Where customers are lost", "Où les clients sont perdus"),
+    "where_lost_help": ("blue: customers who reached the stage; red: of them, lost before the next stage",
+                        "bleu : clients ayant atteint l'étape ; rouge : parmi eux, perdus avant l'étape suivante"),
     "biggest_loss": ("Biggest loss after", "Plus forte perte après"),
     "unhappiest": ("Unhappiest stage", "Étape la plus mal vécue"),
     "top_friction": ("Top friction points", "Principaux points de friction"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from parcours.analytics.attribution import attribution, side_by_side
@@ -42,8 +43,8 @@ def journey_page(store: Store, flt: Filter) -> dict:
         "map": jm,
         "charts": {
             "emotion": charts.emotion_curve(labels, [s["emotion"] for s in jm["stages"]], "emotion"),
-            "reached": charts.bars(labels, [s["reached"] for s in jm["stages"]], height=200,
-                                   margin={"l": 60, "r": 20, "t": 10, "b": 30}),
+            "reached": charts.losses(labels, [s["reached"] for s in jm["stages"]],
+                                     [s["name"] == jm["biggest_loss"] for s in jm["stages"]]),
         },
     }
 
@@ -211,9 +212,10 @@ def leads_page(store: Store, flt: Filter) -> dict:
     if flt.segment:
         members = set(segment_members(store, flt.segment)["customer_id"])
         scored = scored[scored["customer"].isin(members)]
-    hist = scored["score"].round(-1).value_counts().sort_index()
-    return {"leads": records(scored, 200), "total": len(scored), "auc": model.evaluation.get("auc"),
-            "charts": {"scores": charts.bars([f"{int(v)}" for v in hist.index], hist.tolist(), height=240,
+    counts, edges = np.histogram(scored["score"], bins=20, range=(0, 100))
+    return {"leads": records(scored, 200), "total": len(scored), "auc": model.evaluation.get("roc_auc"),
+            "charts": {"scores": charts.bars([f"{int(a)}–{int(b)}" for a, b in zip(edges, edges[1:], strict=False)],
+                                             counts.tolist(), height=240,
                                              xaxis={"title": "score", "type": "category"})}}
 
 
