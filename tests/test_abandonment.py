@@ -65,3 +65,18 @@ def test_bad_reports(carts):
         abandonment(carts, None, from_step="add_to_cart")
     with pytest.raises(ParcoursError, match="not a duration"):
         abandonment(carts, "cart", window="a while")
+
+
+def test_segment_filter_and_by_segment(carts):
+    from parcours.analytics.filters import Filter
+    from parcours.analytics.segments import by_segment, create_segment
+
+    create_segment(carts, "big", "events('site_visit') >= 1")  # bob and dan
+    row = abandonment(carts, "cart", window="1h", flt=Filter(segment="big")).iloc[0]
+    assert (row["reached"], row["abandoned"], row["abandoned_value"]) == (1, 1, 30)
+    assert list(abandoned_customers(carts, "cart", window="1h", flt=Filter(segment="big"))["customer"]) == ["bob"]
+    both = by_segment(carts, abandonment, ["big"], include_all=True, report="cart", window="1h")
+    assert list(both["segment"]) == ["all", "big"]
+    assert list(both["abandoned"]) == [2, 1]
+    where = by_segment(carts, abandonment_destinations, ["big"], report="cart", window="1h")
+    assert list(where["went_to"]) == ["web_page"]

@@ -205,3 +205,50 @@ def test_taobao_ordered_funnel_matches_source_md(store):
         df = funnel(store, ["pv", "cart", "buy"], window="100d", semantics=semantics)
         assert list(df["customers"]) == [812, 595, 389], semantics
     assert list(funnel(store, ["pv", "cart", "buy"], window="1d")["customers"]) == [812, 589, 279]
+
+
+def test_trends_apply_exclusions(store, tmp_path):
+    """As PostHog: an entry whose path meets an exclusion between its steps counts nowhere."""
+    load_events(store, [
+        ev("ann", "view", 0), ev("ann", "help", 2), ev("ann", "cart", 5),  # excluded on day 1
+        ev("bob", "view", 0), ev("bob", "cart", 5),
+        ev("cy", "view", 0), ev("cy", "cart", 5), ev("cy", "help", 9),  # help after the path is done
+        ev("dan", "view", 0), ev("dan", "help", 70),  # help after the window: not excluded
+    ], tmp_path)
+    excl = [{"event": "help", "funnel_from_step": 0, "funnel_to_step": 1}]
+    plain = conversion_trends(store, ["view", "cart"], window="1h", interval="day").iloc[0]
+    assert (plain["reached_from_step_count"], plain["reached_to_step_count"]) == (4, 3)
+    row = conversion_trends(store, ["view", "cart"], window="1h", interval="day", exclusions=excl).iloc[0]
+    assert (row["reached_from_step_count"], row["reached_to_step_count"]) == (3, 2)
+    assert row["conversion_rate"] == pytest.approx(66.67)
+    # the trends agree with the funnel itself on who is left
+    steps = funnel(store, ["view", "cart"], window="1h", exclusions=excl)
+    assert list(steps["customers"]) == [3, 2]
+
+
+def test_trends_exclusion_on_a_later_step_range(store, tmp_path):
+    """An exclusion over steps 2..3 does not touch a path still before step 2."""
+    load_events(store, [
+        ev("ann", "view", 0), ev("ann", "help", 1), ev("ann", "cart", 2), ev("ann", "buy", 3),
+        ev("bob", "view", 0), ev("bob", "cart", 1), ev("bob", "help", 2), ev("bob", "buy", 3),
+    ], tmp_path)
+    excl = [{"event": "help", "funnel_from_step": 1, "funnel_to_step": 2}]
+    row = conversion_trends(store, ["view", "cart", "buy"], window="1h", interval="day", exclusions=excl).iloc[0]
+    assert (row["reached_from_step_count"], row["reached_to_step_count"]) == (1, 1)
+
+
+def test_segment_filter_and_by_segment(shop):
+    from parcours.analytics.segments import by_segment, create_segment
+
+    create_segment(shop, "buyers", "events('buy') >= 1")  # ann and cy
+    df = funnel(shop, ["view", "cart", "buy"], window="1h", flt=Filter(segment="buyers"))
+    assert list(df["customers"]) == [2, 2, 2]
+    assert set(funnel_customers(shop, ["view", "cart"], window="1h", flt=Filter(segment="buyers"))["customer"]) \
+        == {"ann", "cy"}
+    both = by_segment(shop, funnel, ["buyers"], include_all=True, steps=["view", "cart", "buy"], window="1h")
+    assert list(both["segment"]) == ["all"] * 3 + ["buyers"] * 3
+    assert list(both["customers"]) == [4, 3, 2, 2, 2, 2]
+    trends = by_segment(shop, conversion_trends, ["buyers"], steps=["view", "cart"], window="1h")
+    assert trends["reached_from_step_count"].tolist() == [2]
+    with pytest.raises(ParcoursError, match="nobody"):
+        funnel(shop, ["view"], window="1h", flt=Filter(segment="nobody"))

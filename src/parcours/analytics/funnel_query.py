@@ -69,7 +69,10 @@ def check_journey_names(store, spec: FunnelSpec) -> None:
 
 
 def events_query(store, spec: FunnelSpec, flt: Filter | None = None) -> str:
-    """The kernel input: ``gkey, ts, mask, xmask, bval`` sorted by ``gkey, ts, step``."""
+    """The kernel input: ``gkey, ts, mask`` (``xmask`` with exclusions, ``bval`` with a breakdown), sorted by ``gkey, ts``.
+
+    Rows stay narrow (integers but the key) because sorting them is most of the work.
+    """
     check_journey_names(store, spec)
     key = field_sql(spec.aggregate_key())
     first_time = any(m.math == "first_time_for_user" for m in spec.steps)
@@ -85,18 +88,20 @@ def events_query(store, spec: FunnelSpec, flt: Filter | None = None) -> str:
            if first_time else "")
     bval = breakdown_sql(spec) if spec.breakdown else "CAST(NULL AS VARCHAR)"
     gkey = "CAST(_subject AS VARCHAR)"
-    keep = "(mask <> 0 OR xmask <> 0)" if not feeds_all_events(spec) else "TRUE"
+    # the conditions themselves, not ``mask <> 0``: DuckDB pushes them below the identity join into the scan
+    keep = "(" + " OR ".join(conds + xconds) + ")" if not feeds_all_events(spec) else "TRUE"
     if spec.breakdown and spec.breakdown.attribution == "all_events":
         gkey = f"bval || {quote(KEY_SEP)} || CAST(_subject AS VARCHAR)"
-        keep += " AND bval IS NOT NULL"
+        keep += f" AND {bval} IS NOT NULL"
     return f"""
     WITH ev AS (SELECT *, {key} AS _subject{nth} FROM ({events_sql(store, flt)})),
     m AS (
         SELECT _subject, epoch_us(timestamp) AS ts, {_bits_sql(conds)} AS mask, {_bits_sql(xconds)} AS xmask,
                {bval} AS bval
-        FROM ev WHERE _subject IS NOT NULL
+        FROM ev WHERE _subject IS NOT NULL AND {keep}
     )
-    SELECT {gkey} AS gkey, ts, mask, xmask, bval FROM m WHERE {keep}
+    SELECT {gkey} AS gkey, ts, mask{", xmask" if spec.exclusions else ""}{", bval" if spec.breakdown else ""}
+    FROM m
     ORDER BY gkey, ts
     """
 
@@ -130,31 +135,40 @@ def run_kernel(spec: FunnelSpec, starts: np.ndarray, ts: np.ndarray, mask: np.nd
     return kernels.FunnelKernelResult(*out)
 
 
-def result_schema(n: int) -> pa.Schema:
-    fields = [("gkey", pa.string()), ("level", pa.int32()), ("excluded", pa.bool_()),
-              ("conversions", pa.int32()), ("step_bval", pa.string())]
+def result_schema(n: int, keys: bool = True) -> pa.Schema:
+    fields = [("gkey", pa.string())] if keys else []
+    fields += [("level", pa.int32()), ("excluded", pa.bool_()), ("conversions", pa.int32()), ("step_bval", pa.string())]
     fields += [(f"ts_{i + 1}", pa.int64()) for i in range(n)]
     return pa.schema(fields)
 
 
-def subject_results(store, spec: FunnelSpec, flt: Filter | None = None) -> pd.DataFrame:
-    """One row per subject: ``gkey, level, excluded, conversions, step_bval, ts_1..ts_N`` (µs, NaN if not reached)."""
-    schema = result_schema(spec.n)
+def int_column(batch: pa.RecordBatch, name: str) -> np.ndarray:
+    """An int64 column as numpy (zero-copy), or zeros when the query left it out."""
+    if name not in batch.schema.names:
+        return np.zeros(batch.num_rows, dtype=np.int64)
+    return batch.column(name).to_numpy()
+
+
+def subject_results(store, spec: FunnelSpec, flt: Filter | None = None, keys: bool = True) -> pd.DataFrame:
+    """One row per subject: ``gkey, level, excluded, conversions, step_bval, ts_1..ts_N`` (µs, NaN if not reached).
+
+    ``keys=False`` leaves ``gkey`` out: counting needs no subject ids, and a million
+    strings turned into Python objects cost more than the kernel.
+    """
+    schema = result_schema(spec.n, keys)
     step_attr = spec.breakdown.step if spec.breakdown and spec.breakdown.attribution == "step" else None
 
     def per_batch(batch: pa.RecordBatch) -> pa.Table:
-        keys = batch.column("gkey")
-        starts = kernels.group_starts(keys)
-        res = run_kernel(spec, starts, batch.column("ts").to_numpy(), batch.column("mask").to_numpy(),
-                         batch.column("xmask").to_numpy())
+        starts = kernels.group_starts(batch.column("gkey"))
+        res = run_kernel(spec, starts, int_column(batch, "ts"), int_column(batch, "mask"), int_column(batch, "xmask"))
         if step_attr is not None:
             rows = res.step_row[:, step_attr]
             taken = batch.column("bval").take(pa.array(np.where(rows < 0, 0, rows)))
             step_bval = pc.if_else(pa.array(rows >= 0), taken, pa.scalar(None, pa.string()))
         else:
             step_bval = pa.nulls(len(res.level), pa.string())
-        cols = [keys.take(pa.array(starts[:-1])), pa.array(res.level), pa.array(res.excluded),
-                pa.array(res.conversions), step_bval]
+        cols = [batch.column("gkey").take(pa.array(starts[:-1]))] if keys else []
+        cols += [pa.array(res.level), pa.array(res.excluded), pa.array(res.conversions), step_bval]
         cols += [pa.array(res.step_ts[:, i]) for i in range(spec.n)]  # -1: not on the path
         return pa.Table.from_arrays(cols, schema=schema)
 

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from parcours.analytics.filters import Filter
-from parcours.analytics.funnel_query import KEY_SEP, events_query, subject_results, touch_values
+from parcours.analytics.funnel_query import KEY_SEP, events_query, int_column, subject_results, touch_values
 from parcours.analytics.funnel_spec import FunnelSpec, build_spec
 from parcours.engine.kernels import funnel as kernels
 from parcours.errors import ParcoursError
@@ -34,10 +34,14 @@ def _spec(steps: list[StepSpec] | None, spec: dict | FunnelSpec | None, options:
     return build_spec(steps, spec=spec, **options)
 
 
-def _subjects(store, spec: FunnelSpec, flt: Filter | None) -> pd.DataFrame:
-    """Kernel results per subject with a ``customer`` and a ``breakdown`` column."""
-    df = subject_results(store, spec, flt)
+def _subjects(store, spec: FunnelSpec, flt: Filter | None, keys: bool = True) -> pd.DataFrame:
+    """Kernel results per subject with a ``customer`` (unless ``keys=False``) and a ``breakdown`` column."""
     b = spec.breakdown
+    keys = keys or (b is not None and b.attribution != "step")  # those breakdowns join on the subject
+    df = subject_results(store, spec, flt, keys=keys)
+    if not keys:
+        df["breakdown"] = df["step_bval"] if b is not None else None
+        return df
     if b is None:
         df["breakdown"] = None
     elif b.attribution == "all_events":
@@ -56,24 +60,22 @@ def _seconds(df: pd.DataFrame, a: int, b: int) -> pd.Series:
     return (df[f"ts_{b}"] - df[f"ts_{a}"]) / 1e6
 
 
-def _reached(df: pd.DataFrame, spec: FunnelSpec, i: int) -> pd.Series:
-    reached = df["level"] >= i
-    if i in spec.optional:
-        reached &= df[f"ts_{i}"].notna()
-    return reached
-
-
 def _step_rows(df: pd.DataFrame, spec: FunnelSpec) -> list[dict]:
+    """The per-step figures, on numpy arrays (no frame copied per step: a million subjects is common)."""
     names = spec.step_names()
+    level = df["level"].to_numpy()
+    ts = {i: df[f"ts_{i}"].to_numpy(dtype=float) for i in range(1, spec.n + 1)}
     rows: list[dict] = []
     first = prev = 0
     for i in range(1, spec.n + 1):
-        reached = df[_reached(df, spec, i)]
-        customers = len(reached)
-        times = pd.Series(dtype=float)
+        reached = level >= i
+        if i in spec.optional:
+            reached &= ~np.isnan(ts[i])
+        customers = int(reached.sum())
+        times = np.empty(0)
         if i > 1:
-            t = _seconds(reached, i - 1, i).dropna()
-            times = t[t > 0]
+            t = (ts[i][reached] - ts[i - 1][reached]) / 1e6
+            times = t[t > 0]  # NaN (an optional step skipped) compares False
         if i == 1:
             first = customers
         rows.append({
@@ -82,8 +84,8 @@ def _step_rows(df: pd.DataFrame, spec: FunnelSpec) -> list[dict]:
             "conversion_from_first": customers / first if first else None,
             "drop_off": prev - customers if i > 1 else 0,
             "avg_seconds_from_previous": float(times.mean()) if len(times) else None,
-            "median_seconds_from_previous": float(times.median()) if len(times) else None,
-            "p90_seconds_from_previous": float(times.quantile(0.9)) if len(times) else None,
+            "median_seconds_from_previous": float(np.median(times)) if len(times) else None,
+            "p90_seconds_from_previous": float(np.quantile(times, 0.9)) if len(times) else None,
         })
         prev = customers
     return rows
@@ -101,8 +103,9 @@ def funnel(store, steps: list[StepSpec] | None = None, *, flt: Filter | None = N
     step on the best path; zero-second steps are left out, as in PostHog).
     """
     fs = _spec(steps, spec, options)
-    df = _subjects(store, fs, flt)
-    df = df[~df["excluded"]]
+    df = _subjects(store, fs, flt, keys=False)
+    if df["excluded"].any():
+        df = df[~df["excluded"]]
     if fs.breakdown is None:
         return pd.DataFrame(_step_rows(df, fs))
     rows = []
@@ -201,7 +204,9 @@ def conversion_trends(store, steps: list[StepSpec] | None = None, *, interval: s
     the period), ``reached_to_step_count`` (those of them whose path from such an entry
     completes every step within the window), ``conversion_rate`` (percent, 2 dp). A subject
     can count in several periods. Periods without entries between the filter's start and
-    end (or the first and last entry) are listed with zeros. Exclusions are not applied.
+    end (or the first and last entry) are listed with zeros. Exclusions apply as in PostHog: an
+    entry whose path meets an exclusion event between the exclusion's steps, within its
+    window, counts nowhere.
     """
     fs = _spec(steps, spec, options)
     if interval not in _INTERVALS:
@@ -209,16 +214,21 @@ def conversion_trends(store, steps: list[StepSpec] | None = None, *, interval: s
     if fs.semantics != "posthog" or fs.mode_name() == "unordered":
         raise ParcoursError("conversion trends need a posthog ordered or strict funnel")
     n, window = fs.n, min(int(fs.window_seconds * 1e6), kernels.MAX_WINDOW_US)
-    schema = pa.schema([("gkey", pa.string()), ("entry_ts", pa.int64()), ("level", pa.int32())])
+    x_from = np.array([x.funnel_from_step for x in fs.exclusions], dtype=np.int64)
+    x_to = np.array([x.funnel_to_step for x in fs.exclusions], dtype=np.int64)
+    schema = pa.schema([("gkey", pa.string()), ("entry_ts", pa.int64()), ("level", pa.int32()),
+                        ("excluded", pa.bool_())])
 
     def per_batch(batch: pa.RecordBatch) -> pa.Table:
         keys = batch.column("gkey")
         starts = kernels.group_starts(keys)
-        g, t, lv = kernels.trends_entries(starts, batch.column("ts").to_numpy(), batch.column("mask").to_numpy(),
-                                          n, window)
-        return pa.Table.from_arrays([keys.take(pa.array(starts[g])), pa.array(t), pa.array(lv)], schema=schema)
+        g, t, lv, x = kernels.trends_entries(starts, int_column(batch, "ts"), int_column(batch, "mask"),
+                                             int_column(batch, "xmask"), n, window, x_from, x_to)
+        return pa.Table.from_arrays([keys.take(pa.array(starts[g])), pa.array(t), pa.array(lv), pa.array(x)],
+                                    schema=schema)
 
     entries = store.engine.map_groups(events_query(store, fs, flt), "gkey", per_batch, schema).to_pandas()
+    entries = entries[~entries["excluded"]]  # PostHog drops the excluded entries' rows altogether
     entries["period_start"] = _period(pd.to_datetime(entries["entry_ts"], unit="us"), interval)
     per = entries.groupby(["gkey", "period_start"], as_index=False)["level"].max()
     per["converted"] = per["level"] >= n

@@ -437,10 +437,13 @@ def clickhouse_window_funnel(starts, ts, mask, n, window, strict_dedup, strict_o
 # ---------------------------------------------------------------- entries, for trends
 
 @njit(cache=True)
-def trends_entries(starts, ts, mask, n, window):
+def trends_entries(starts, ts, mask, xmask, n, window, x_from, x_to):
     """Every funnel entry (a step-1 event) and the level its own path reaches in the window.
 
-    Returns ``(group, entry_ts, level)`` per entry; a subject can enter in several periods.
+    Returns ``(group, entry_ts, level, excluded)`` per entry; a subject can enter in several
+    periods. An entry is excluded when an exclusion event comes, within its window and later
+    than the path's latest step, after the path did step ``x_from`` and before step ``x_to``
+    (0-based), as a PostHog trends row with ``exclusion = 1``.
     """
     total = 0
     for e in range(ts.shape[0]):
@@ -449,6 +452,7 @@ def trends_entries(starts, ts, mask, n, window):
     out_g = np.empty(total, np.int64)
     out_t = np.empty(total, np.int64)
     out_l = np.empty(total, np.int32)
+    out_x = np.zeros(total, np.bool_)
     m = 0
     for g in range(starts.shape[0] - 1):
         lo, hi = starts[g], starts[g + 1]
@@ -456,13 +460,21 @@ def trends_entries(starts, ts, mask, n, window):
             if not _has(mask[s], 0):
                 continue
             lv = 1
+            at = ts[s]
             for e in range(s + 1, hi):
                 if lv == n or ts[e] - ts[s] > window:
                     break
+                if xmask[e] != 0 and ts[e] > at:
+                    for x in range(x_from.shape[0]):
+                        if _has(xmask[e], x) and x_from[x] < lv <= x_to[x]:
+                            out_x[m] = True
+                    if out_x[m]:
+                        break
                 if _has(mask[e], lv):
                     lv += 1
+                    at = ts[e]
             out_g[m] = g
             out_t[m] = ts[s]
             out_l[m] = lv
             m += 1
-    return out_g, out_t, out_l
+    return out_g, out_t, out_l, out_x
