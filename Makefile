@@ -19,6 +19,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	@# the Spark engine's tests need a Java runtime: the machine's own, else a headless JRE
+	command -v java >/dev/null 2>&1 || { SUDO=$$(command -v sudo); $$SUDO apt-get update -q && $$SUDO apt-get install -y -q default-jre-headless; }
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 

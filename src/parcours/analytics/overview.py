@@ -65,17 +65,18 @@ def _not_ignored_sql(store: Store) -> str:
 
 def store_stats(store: Store) -> dict:
     """Counts a script can check: events, customers, quarantined and unmapped events, events by name."""
-    con = store.con
+    engine = store.engine  # counts run where the analyses run (DuckDB or Spark)
     config = store.config
-    events, customers = con.execute(
-        f"""SELECT count(*), count(DISTINCT coalesce(m.customer_id, {IDENTITY_KEY_SQL}))
+    events, customers = engine.arrow(
+        f"""SELECT count(*) AS events, count(DISTINCT coalesce(m.customer_id, {IDENTITY_KEY_SQL})) AS customers
             FROM events e LEFT JOIN identity_map m ON m.identifier = {IDENTITY_KEY_SQL}"""
-    ).fetchone()
-    quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
-    unmapped = con.execute(
+    ).to_pylist()[0].values()
+    quarantined = engine.scalar("SELECT count(*) FROM quarantine")
+    unmapped = engine.scalar(
         f"SELECT count(*) FROM events e WHERE ({touchpoint_case_sql(config)}) IS NULL AND {_not_ignored_sql(store)}"
-    ).fetchone()[0]
-    by_name = dict(con.execute("SELECT event, count(*) FROM events GROUP BY event ORDER BY 2 DESC, 1").fetchall())
+    )
+    by_name = {r["event"]: r["n"] for r in engine.arrow(
+        "SELECT event, count(*) AS n FROM events GROUP BY event ORDER BY 2 DESC, 1").to_pylist()}
     return {
         "events": events,
         "customers": customers,
@@ -88,11 +89,11 @@ def store_stats(store: Store) -> dict:
 def unmapped_events(store: Store) -> pd.DataFrame:
     """Event names (and types) that match no touchpoint, with counts: what to add to the journey file."""
     config = store.config
-    return store.con.execute(
+    return store.engine.df(
         f"""
         SELECT e.event, e.type, count(*) AS events, count(DISTINCT coalesce(e.user_id, e.anonymous_id)) AS ids,
                min(e.timestamp) AS first_seen, max(e.timestamp) AS last_seen
         FROM events e WHERE ({touchpoint_case_sql(config)}) IS NULL AND {_not_ignored_sql(store)}
         GROUP BY 1, 2 ORDER BY events DESC, 1
         """
-    ).df()
+    )

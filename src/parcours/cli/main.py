@@ -15,7 +15,7 @@ from parcours.cli import gdpr_cmd, keys_cmd, serve_cmd
 from parcours.cli import abandonment_cmd, funnel_cmd
 from parcours.cli import report_cmd
 from parcours.cli.output import err_console
-from parcours.cli.state import State
+from parcours.cli.state import State, engine_choice
 from parcours.errors import ParcoursError
 from parcours.store import default_db_path
 
@@ -32,8 +32,12 @@ app = typer.Typer(
 def main_options(
     ctx: typer.Context,
     db: str = typer.Option(None, "--db", help="Store file (default: $PARCOURS_DB or parcours.duckdb)."),
+    engine: str = typer.Option(
+        None, "--engine", help="Engine that runs analyses: duckdb or spark (default: $PARCOURS_ENGINE or duckdb; "
+        "Spark at $PARCOURS_SPARK, a master URL or sc:// address, else local[2])."
+    ),
 ) -> None:
-    ctx.obj = State(db=db or default_db_path())
+    ctx.obj = State(db=db or default_db_path(), engine=engine_choice(engine))
 
 
 #: every command group registers itself here; a new command is one module and one line

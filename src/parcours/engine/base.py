@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 import ibis
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from parcours.engine.groups import whole_groups
+from parcours.errors import ParcoursError
 
 if TYPE_CHECKING:
     from parcours.store import Store
@@ -55,23 +57,7 @@ class Engine:
         returns rows of ``schema``; the same function is what a distributed engine
         applies per partition. A group larger than ``batch_size`` is passed whole.
         """
-        out: list[pa.Table] = []
-        carry: pa.RecordBatch | None = None
-        for batch in self.batches(query, batch_size):
-            if carry is not None and carry.num_rows:
-                batch = pa.Table.from_batches([carry, batch]).combine_chunks().to_batches()[0]
-            if batch.num_rows == 0:
-                continue
-            keys = batch.column(key)
-            last = keys[batch.num_rows - 1]
-            # the trailing group may continue in the next batch: hold it back
-            same = pc.is_null(keys) if not last.is_valid else pc.fill_null(pc.equal(keys, last), False)
-            cut = batch.num_rows - pc.sum(same).as_py()
-            carry = batch.slice(cut)
-            if cut:
-                out.append(fn(batch.slice(0, cut)))
-        if carry is not None and carry.num_rows:
-            out.append(fn(carry))
+        out = list(whole_groups(self.batches(query, batch_size), key, fn))
         if not out:
             return schema.empty_table()
         return pa.concat_tables([t.cast(schema) for t in out])
@@ -98,5 +84,17 @@ class DuckDBEngine(Engine):
         yield from reader
 
 
+#: the engines a store can run its analyses on
+ENGINES = ("duckdb", "spark")
+
+
 def engine_for_store(store: Store) -> Engine:
-    return DuckDBEngine(store)
+    """The engine named by ``store.engine_name`` (duckdb unless told otherwise)."""
+    name = getattr(store, "engine_name", "duckdb")
+    if name == "duckdb":
+        return DuckDBEngine(store)
+    if name == "spark":
+        from parcours.engine.spark import SparkEngine  # pyspark is an optional extra
+
+        return SparkEngine(store)
+    raise ParcoursError(f"engine {name!r}: unknown; choose one of {', '.join(ENGINES)} (--engine / $PARCOURS_ENGINE)")

@@ -128,8 +128,28 @@ def stitch(store: Store, full: bool = False) -> dict:
     return {"affected_identifiers": affected, "merges": merges}
 
 
-def _components(con) -> None:
-    """Label propagation over the unblocked edges among ``_affected`` into ``_labels``."""
+#: one round of label propagation over ``_edges`` from ``_labels``: every engine runs this SQL
+HOP_SQL = """
+    WITH hop AS (
+        SELECT node, label FROM _labels
+        UNION ALL SELECT e.b, l.label FROM _edges e JOIN _labels l ON l.node = e.a
+        UNION ALL SELECT e.a, l.label FROM _edges e JOIN _labels l ON l.node = e.b
+    ), nearest AS (SELECT node, min(label) AS label FROM hop GROUP BY node)
+    -- pointer jumping: adopt the label of your label, which halves long chains
+    SELECT n.node, least(n.label, coalesce(j.label, n.label)) AS label
+    FROM nearest n LEFT JOIN nearest j ON j.node = n.label
+"""
+#: how many labels a round changed (0: the components are found)
+CHANGED_SQL = "SELECT count(*) FROM _next n JOIN _labels l USING (node) WHERE n.label <> l.label"
+
+
+def _components(store: Store) -> None:
+    """Label propagation over the unblocked edges among ``_affected`` into ``_labels``.
+
+    On Spark (``store.engine_name == "spark"``) the same rounds run there and only the
+    labels come back into the store.
+    """
+    con = store.con
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _edges AS
@@ -138,24 +158,21 @@ def _components(con) -> None:
         WHERE NOT EXISTS (SELECT 1 FROM identity_blocks k WHERE k.a = e.a AND k.b = e.b)
         """
     )
+    if store.engine_name == "spark":
+        from parcours.engine.spark import connected_components
+
+        edges = con.sql("SELECT a, b FROM _edges").to_arrow_table()
+        nodes = con.sql("SELECT identifier AS node, identifier AS label FROM _affected").to_arrow_table()
+        con.register("_spark_labels", connected_components(edges, nodes, HOP_SQL, CHANGED_SQL))
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT node, label FROM _spark_labels")
+        finally:
+            con.unregister("_spark_labels")
+        return
     con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT identifier AS node, identifier AS label FROM _affected")
     while True:
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE _next AS
-            WITH hop AS (
-                SELECT node, label FROM _labels
-                UNION ALL SELECT e.b, l.label FROM _edges e JOIN _labels l ON l.node = e.a
-                UNION ALL SELECT e.a, l.label FROM _edges e JOIN _labels l ON l.node = e.b
-            ), nearest AS (SELECT node, min(label) AS label FROM hop GROUP BY node)
-            -- pointer jumping: adopt the label of your label, which halves long chains
-            SELECT n.node, least(n.label, coalesce(j.label, n.label)) AS label
-            FROM nearest n LEFT JOIN nearest j ON j.node = n.label
-            """
-        )
-        changed = con.execute(
-            "SELECT count(*) FROM _next n JOIN _labels l USING (node) WHERE n.label <> l.label"
-        ).fetchone()[0]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _next AS {HOP_SQL}")
+        changed = con.execute(CHANGED_SQL).fetchone()[0]
         con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT * FROM _next")
         if not changed:
             return
@@ -171,7 +188,7 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
     links of this run that crossed between them, which is what ``unmerge`` blocks.
     """
     con = store.con
-    _components(con)
+    _components(store)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _canon AS

@@ -30,8 +30,10 @@ def utcnow() -> datetime:
 class Store:
     """An open parcours store."""
 
-    def __init__(self, path: str | Path, read_only: bool = False):
+    def __init__(self, path: str | Path, read_only: bool = False, engine: str | None = None):
         self.path = str(path)
+        #: which engine runs analyses: duckdb (embedded) or spark; default $PARCOURS_ENGINE
+        self.engine_name = engine or os.environ.get("PARCOURS_ENGINE") or "duckdb"
         if read_only and not Path(self.path).exists():
             raise ParcoursError(f"{self.path}: no such store (import data or run `parcours demo` first)")
         try:
@@ -131,5 +133,6 @@ class Store:
         self.close()
 
 
-def open_store(path: str | Path | None = None, read_only: bool = False) -> Store:
-    return Store(path or default_db_path(), read_only=read_only)
+def open_store(path: str | Path | None = None, read_only: bool = False, engine: str | None = None) -> Store:
+    """Open (creating and migrating) a store; ``engine`` picks duckdb or spark for analyses."""
+    return Store(path or default_db_path(), read_only=read_only, engine=engine)
