@@ -68,6 +68,11 @@ async def load(url: str, make_body, events_per_request: int, seconds: float, con
             "events_s": ok * events_per_request / elapsed, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
 
 
+def load_average() -> str:
+    """The machine's load (1, 5, 15 min), as ``uptime`` shows it: figures depend on it."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def show(name: str, r: dict) -> None:
     print(f"{name:<22} {r['requests']:>8,} req {r['errors']:>5} err {r['req_s']:>9,.0f} req/s "
           f"{r['events_s']:>10,.0f} events/s   p50 {r['p50_ms']:7.1f} ms   p99 {r['p99_ms']:7.1f} ms")
@@ -80,6 +85,7 @@ def main() -> None:
     ap.add_argument("--max-requests", type=int, default=200_000, help="Cap per phase.")
     args = ap.parse_args()
     print(f"cpus: {os.cpu_count()}, concurrency {args.concurrency}, {args.seconds:g} s per phase")
+    print(f"load at start: {load_average()}")
 
     port = free_port()
     hello = subprocess.Popen([sys.executable, "-c", HELLO, str(port)])
@@ -121,7 +127,10 @@ def main() -> None:
             metrics = httpx.get(srv.url + "/metrics", timeout=10).json()
         print(f"accepted {metrics['accepted']:,} events in {metrics['wal_commits']:,} fsyncs "
               f"({metrics['accepted'] / max(metrics['wal_commits'], 1):.1f} events per fsync: group commit)")
+    print(f"load at end: {load_average()}")
     print(f"single-event requests/s vs bare hello: {one['req_s'] / base['req_s']:.2f}x")
+    print(f"batch-of-100 requests/s vs bare hello: {hundred['req_s'] / base['req_s']:.2f}x "
+          f"({hundred['events_s'] / base['req_s']:.1f} events per hello request)")
     print(f"batched events/s: {hundred['events_s']:,.0f} (target 20,000 on 2 cores: "
           f"{'met' if hundred['events_s'] >= 20_000 else 'NOT met'})")
 

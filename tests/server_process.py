@@ -25,7 +25,7 @@ def free_port() -> int:
 
 
 def cli(db: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*PARCOURS, "--db", str(db), *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([*PARCOURS, "--db", str(db), *args], capture_output=True, text=True, timeout=180)
 
 
 def create_key(db: Path, role: str, name: str) -> str:
@@ -37,14 +37,14 @@ def create_key(db: Path, role: str, name: str) -> str:
         return make(store, role, name)
 
 
-def settled(http: httpx.Client, timeout: float = 20.0) -> None:
+def settled(http: httpx.Client, timeout: float = 60.0) -> None:
     """Wait until every acknowledged event has been applied to the store."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if http.get("/metrics").json()["queue_depth"] == 0:
             return
         time.sleep(0.05)
-    raise AssertionError("events still queued after {timeout}s")
+    raise AssertionError(f"events still queued after {timeout}s")
 
 
 class Server:
@@ -61,7 +61,9 @@ class Server:
         )
         self._wait_ready()
 
-    def _wait_ready(self, timeout: float = 30.0) -> None:
+    def _wait_ready(self, timeout: float = 180.0) -> None:
+        # generous: importing parcours (scikit-learn, numba, ...) takes a minute of wall time
+        # on a loaded 2-core machine, though a few seconds of CPU
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -76,7 +78,8 @@ class Server:
         raise RuntimeError(f"server not ready in {timeout}s: {self.logs()}")
 
     def logs(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return (self.db.parent / f"serve-{self.port}.log").read_text()
 
     def kill9(self) -> None:

@@ -55,3 +55,9 @@ def test_bad_key_requests_say_what_is_wrong(store):
         create_key(store, "read", "has space")
     with pytest.raises(ParcoursError, match="no such key"):
         revoke_key(store, "pw_00000000")
+
+
+def test_store_connection_draws_no_progress_bar(store):
+    """DuckDB prints its progress bar on stdout for slow queries (a loaded machine), which
+    corrupted `keys create`/`keys list --format json` output; the store turns it off."""
+    assert store.con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)

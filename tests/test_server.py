@@ -40,8 +40,8 @@ def rows(db, sql):
 
 def test_events_sent_over_http_are_in_the_store_after_stop(db):
     key = create_key(db, "write", "web")
-    now = datetime.now(UTC)
     with Server(db) as srv, httpx.Client(base_url=srv.url, auth=(key, ""), timeout=10) as http:
+        now = datetime.now(UTC)  # after the start, which takes a minute on a loaded machine
         r = http.post("/v1/track", json={
             "messageId": "t1", "userId": "u1", "event": "add_to_cart", "properties": {"cart_value": 42},
             "context": {"ip": "203.0.113.77", "campaign": {"source": "google", "medium": "cpc", "name": "spring"}},
@@ -64,6 +64,7 @@ def test_events_sent_over_http_are_in_the_store_after_stop(db):
         assert r.json() == {"success": True, "accepted": 0, "not_consented": 1, "rejected": []}
         metrics = http.get("/metrics").json()
         assert metrics["accepted"] == 6 and metrics["not_consented"] == 1
+        sent = datetime.now(UTC)
 
     got = {r[0]: r[1:] for r in rows(db, """
         SELECT message_id, type, event, user_id, anonymous_id, previous_id, channel, utm_source, utm_medium,
@@ -78,6 +79,9 @@ def test_events_sent_over_http_are_in_the_store_after_stop(db):
     assert abs(got["p1"][12] - (now.replace(tzinfo=None) - timedelta(seconds=1))) < timedelta(seconds=30)
     assert got["s1"][:2] == ("screen", "screen") and got["s1"][5] == "app"
     assert got["al1"][4] == "old-1"
+    # received_at is when each request arrived (the log may be applied later, at the stop)
+    received = rows(db, "SELECT min(received_at), max(received_at) FROM events")[0]
+    assert now.replace(tzinfo=None) <= received[0] <= received[1] <= sent.replace(tzinfo=None)
     assert rows(db, "SELECT json_extract_string(properties, '$.email') FROM events WHERE message_id = 'i1'") == [
         ("ann@example.com",)]
     assert rows(db, "SELECT count(*) FROM events WHERE context::VARCHAR LIKE '%203.0.113.77%'") == [(0,)]
@@ -193,6 +197,30 @@ def test_shipped_segment_client_works_unchanged(shared):
     assert page["properties"]["name"] == "Install" and page["properties"]["category"] == "docs"
     assert next(e for e in events if e["event"] == "purchase")["properties"]["revenue"] == 99.5
     assert {"cust-1", "anon-1", "anon-2", "email:c1@example.com"} <= set(got["identifiers"])
+
+
+def test_shipped_rudderstack_client_works_unchanged(shared):
+    """RudderStack's Python SDK as shipped: gzip'd batches to /v1/batch with the key as Basic user."""
+    from rudderstack.analytics.client import Client
+
+    srv, keys = shared
+    errors = []
+    client = Client(keys["backend"], host=srv.url, sync_mode=True, max_retries=1, gzip=True,
+                    on_error=lambda e, batch: errors.append(e))
+    client.identify("rudder-1", {"email": "r1@example.com"}, anonymous_id="rudder-anon")
+    client.track("rudder-1", "add_to_cart", {"cart_value": 12.5}, context={"campaign": {"source": "news"}})
+    client.page("rudder-1", category="docs", name="Pricing", properties={"path": "/pricing"})
+    client.flush()
+    assert not errors
+    with httpx.Client(base_url=srv.url, timeout=10) as http:
+        settled(http)
+        got = http.get("/v1/gdpr/export/rudder-1", headers={"Authorization": f"Bearer {keys['admin']}"}).json()
+    events = got["tables"]["events"]
+    assert sorted((e["type"], e["event"], e["source"]) for e in events) == [
+        ("identify", "identify", "backend"), ("page", "page", "backend"), ("track", "add_to_cart", "backend")]
+    cart = next(e for e in events if e["event"] == "add_to_cart")
+    assert cart["properties"]["cart_value"] == 12.5 and cart["utm_source"] == "news"
+    assert {"rudder-1", "rudder-anon", "email:r1@example.com"} <= set(got["identifiers"])
 
 
 def test_openapi_lists_every_endpoint(shared):

@@ -130,7 +130,8 @@ def apply_retention(store: Store, days: int) -> int:
     if days < 1:
         raise ParcoursError(f"retention {days} days: must be at least 1")
     cutoff = utcnow() - timedelta(days=days)
-    return store.con.execute("DELETE FROM events WHERE timestamp < ?", [cutoff]).fetchone()[0]
+    with store.transaction() as con:  # bumps the data version: derived copies are dropped
+        return con.execute("DELETE FROM events WHERE timestamp < ?", [cutoff]).fetchone()[0]
 
 
 def scrub_property(store: Store, name: str, start: datetime | None = None, end: datetime | None = None) -> int:
@@ -152,8 +153,9 @@ def scrub_property(store: Store, name: str, start: datetime | None = None, end: 
     if end is not None:
         conds.append("timestamp < ?")
         params.append(end)
-    return store.con.execute(
-        f"UPDATE events SET {column} = json_merge_patch({column}, json_object({quote(name)}, NULL)) "
-        f"WHERE {' AND '.join(conds)}",
-        params,
-    ).fetchone()[0]
+    with store.transaction() as con:  # bumps the data version: derived copies are dropped
+        return con.execute(
+            f"UPDATE events SET {column} = json_merge_patch({column}, json_object({quote(name)}, NULL)) "
+            f"WHERE {' AND '.join(conds)}",
+            params,
+        ).fetchone()[0]

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from parcours.server.auth import check, presented_key
-from parcours.server.payload import Batch, Message, Problem, now_utc, parse_message, to_row
+from parcours.server.payload import Batch, Message, Problem, iso, now_utc, parse_message, to_row
 
 router = APIRouter(tags=["collect"])
 KINDS = ("track", "page", "screen", "identify", "alias", "group")
@@ -124,12 +124,13 @@ async def collect(request: Request, kind: str, key_text: str | None) -> JSONResp
         sent_at, batch_context = None, None
 
     records, rejected, refused = [], [], 0
+    received_iso = iso(received_at)
     for index, (prefix, raw, k) in enumerate(items):
         msg, when, problems = parse_message(raw, k, received_at, c.limits, prefix, sent_at)
         if problems:
             rejected.append({"index": index, "errors": [p.as_dict() for p in problems]})
             continue
-        row = to_row(msg, when, key.source, c.privacy, client_ip, batch_context, received_at)
+        row = to_row(msg, when, key.source, c.privacy, client_ip, batch_context, received_iso)
         if row is None:
             refused += 1
         else:
