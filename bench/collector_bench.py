@@ -26,7 +26,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from server_process import Server, create_key, free_port  # noqa: E402
+from server_process import Server, create_key, free_port, settled  # noqa: E402
 
 HELLO = """
 import uvicorn
@@ -65,7 +65,28 @@ async def load(url: str, make_body, events_per_request: int, seconds: float, con
     ok = len(latencies) - errors
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     return {"requests": len(latencies), "errors": errors, "req_s": len(latencies) / elapsed,
+            "events": ok * events_per_request,
             "events_s": ok * events_per_request / elapsed, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, run, url: str | None = None) -> dict:
+    """``run()``'s figures plus the CPU seconds the server process spent meanwhile (and, for the
+    collector at ``url``, until its log is applied): events per server CPU-second hardly depend
+    on how loaded the machine is, unlike events per second."""
+    before = cpu_seconds(pid)
+    r = run()
+    if url:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            settled(http, timeout=300)
+    r["cpu_s"] = cpu_seconds(pid) - before
+    r["events_per_cpu_s"] = r["events"] / r["cpu_s"] if r["cpu_s"] else float("nan")
+    return r
 
 
 def load_average() -> str:
@@ -75,7 +96,8 @@ def load_average() -> str:
 
 def show(name: str, r: dict) -> None:
     print(f"{name:<22} {r['requests']:>8,} req {r['errors']:>5} err {r['req_s']:>9,.0f} req/s "
-          f"{r['events_s']:>10,.0f} events/s   p50 {r['p50_ms']:7.1f} ms   p99 {r['p99_ms']:7.1f} ms")
+          f"{r['events_s']:>10,.0f} events/s   p50 {r['p50_ms']:7.1f} ms   p99 {r['p99_ms']:7.1f} ms   "
+          f"{r['events_per_cpu_s']:>9,.0f} per server CPU-s")
 
 
 def main() -> None:
@@ -96,8 +118,8 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        base = asyncio.run(load(f"http://127.0.0.1:{port}/hello", lambda n: {}, 1, args.seconds,
-                                args.concurrency, args.max_requests))
+        base = measured(hello.pid, lambda: asyncio.run(load(
+            f"http://127.0.0.1:{port}/hello", lambda n: {}, 1, args.seconds, args.concurrency, args.max_requests)))
     finally:
         hello.terminate()
         hello.wait(timeout=10)
@@ -118,11 +140,13 @@ def main() -> None:
                                    "event": "product_view", "properties": {"sku": i, "price": 19.9}}
                                   for i in range(100)]}
 
-            one = asyncio.run(load(srv.url + "/v1/track", single, 1, args.seconds, args.concurrency,
-                                   args.max_requests, auth=(key, "")))
+            one = measured(srv.proc.pid, lambda: asyncio.run(load(
+                srv.url + "/v1/track", single, 1, args.seconds, args.concurrency, args.max_requests, auth=(key, ""))),
+                           srv.url)
             show("collector single", one)
-            hundred = asyncio.run(load(srv.url + "/v1/batch", batch, 100, args.seconds, args.concurrency,
-                                       args.max_requests // 100, auth=(key, "")))
+            hundred = measured(srv.proc.pid, lambda: asyncio.run(load(
+                srv.url + "/v1/batch", batch, 100, args.seconds, args.concurrency, args.max_requests // 100,
+                auth=(key, ""))), srv.url)
             show("collector batch x100", hundred)
             metrics = httpx.get(srv.url + "/metrics", timeout=10).json()
         print(f"accepted {metrics['accepted']:,} events in {metrics['wal_commits']:,} fsyncs "
@@ -131,6 +155,9 @@ def main() -> None:
     print(f"single-event requests/s vs bare hello: {one['req_s'] / base['req_s']:.2f}x")
     print(f"batch-of-100 requests/s vs bare hello: {hundred['req_s'] / base['req_s']:.2f}x "
           f"({hundred['events_s'] / base['req_s']:.1f} events per hello request)")
+    print(f"per server CPU-second: hello {base['events_per_cpu_s']:,.0f} requests, collector "
+          f"{hundred['events_per_cpu_s']:,.0f} batched events ({hundred['events_per_cpu_s'] / base['events_per_cpu_s']:.1f} "
+          f"events per hello request), log applied to DuckDB included")
     print(f"batched events/s: {hundred['events_s']:,.0f} (target 20,000 on 2 cores: "
           f"{'met' if hundred['events_s'] >= 20_000 else 'NOT met'})")
 
