@@ -226,10 +226,13 @@ def data_page(store: Store, flt: Filter) -> dict:
         SELECT CAST(date_trunc('week', timestamp) AS DATE) AS week, coalesce(source, '(none)') AS source,
                count(*) AS events
         FROM ({events_sql(store, flt)}) GROUP BY 1, 2 ORDER BY 1, 2""")
-    quarantine = store.engine.df(
-        "SELECT source, row_number, reason, raw, quarantined_at FROM quarantine ORDER BY quarantined_at DESC LIMIT 100")
-    imports = store.engine.df(
-        "SELECT batch_id, source, loaded, quarantined, duplicates, imported_at FROM imports ORDER BY batch_id DESC LIMIT 50")
+    # the store's own bookkeeping tables (not the journey): read from the store whatever the engine
+    quarantine = store.con.execute(
+        "SELECT source, row_number, reason, raw, quarantined_at FROM quarantine ORDER BY quarantined_at DESC LIMIT 100"
+    ).df()
+    imports = store.con.execute(
+        "SELECT batch_id, source, loaded, quarantined, duplicates, imported_at FROM imports ORDER BY batch_id DESC LIMIT 50"
+    ).df()
     stats = store_stats(store)
     return {"stats": {k: v for k, v in stats.items() if not isinstance(v, dict | list)},
             "quarantine": records(quarantine), "imports": records(imports),

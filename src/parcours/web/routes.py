@@ -8,10 +8,10 @@ render its template.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
-import plotly
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
@@ -22,7 +22,8 @@ from parcours.web.i18n import LANGUAGES, language, translator
 from parcours.web.session import COOKIE, LIFETIME_SECONDS, make_cookie, viewer
 
 STATIC = Path(__file__).parent / "static"
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+#: Plotly.js as bundled in the plotly package (found without importing the Python library)
+PLOTLY_JS = Path(importlib.util.find_spec("plotly").origin).parent / "package_data" / "plotly.min.js"
 
 public = APIRouter(include_in_schema=False)
 router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
@@ -183,7 +184,8 @@ async def funnels(request: Request, window: str = "14d", mode: str = "ordered", 
                   drop_step: int = 2) -> HTMLResponse:
     steps = [s.strip() for s in request.query_params.getlist("step") if s.strip()]
     if not steps:
-        steps = await request.app.state.collector.run_db(pages.default_steps)
+        steps = await request.app.state.dashboard.run(request.app.state.collector, ("default_steps",),
+                                                      pages.default_steps)
     options = {"steps": tuple(steps), "window": window, "mode": mode, "breakdown": breakdown.strip(),
                "drop_step": drop_step}
     return await _page(request, "funnels.html", "funnels", pages.funnel_page, options)
@@ -207,8 +209,11 @@ async def attribution(request: Request, level: str = "channel") -> HTMLResponse:
 
 @router.get("/voc")
 async def voc(request: Request, metric: str = "nps", followup_status: str = "") -> HTMLResponse:
-    # follow-ups change by hand, so they are read fresh, not cached
-    followups = await request.app.state.collector.run_db(lambda store: pages.followup_rows(store, followup_status))
+    # follow-ups change by hand: cached under their own version, so a status change shows at once
+    dash = request.app.state.dashboard
+    version = await dash.followups_version(request.app.state.collector)
+    followups = await dash.run(request.app.state.collector, ("followups", followup_status, version),
+                               lambda store: pages.followup_rows(store, followup_status))
     return await _page(request, "voc.html", "voc", pages.voc_page, {"metric": metric},
                        extra={**followups, "followup_status": followup_status})
 

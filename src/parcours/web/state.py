@@ -67,12 +67,20 @@ class Dashboard:
         """
         if key is None:
             return await collector.run_db(fn)
-        if self.reader is None:
-            self.reader = await collector.run_db(lambda store: store.con.cursor())
-        value = self.cache.peek(self.reader, key)
+        value = self.cache.peek(await self._reader(collector), key)
         if value is not MISSING:
             return value
         return await collector.run_db(lambda store: self.cache.get(store, key, lambda: fn(store)))
+
+    async def _reader(self, collector):
+        if self.reader is None:
+            self.reader = await collector.run_db(lambda store: store.con.cursor())
+        return self.reader
+
+    async def followups_version(self, collector) -> tuple:
+        """Changes whenever a follow-up is opened or changed (read off the store's thread)."""
+        reader = await self._reader(collector)
+        return reader.execute("SELECT count(*), max(updated_at) FROM followups").fetchone()
 
     async def get_secret(self, collector) -> bytes:
         if self.secret is None:
