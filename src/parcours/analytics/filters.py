@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from parcours.journey import journey_sql
+from parcours.journey.materialized import journey_source
 from parcours.matcher import Condition, condition_sql, quote
 
 
@@ -41,9 +41,13 @@ class Filter(BaseModel):
 
 
 def events_sql(store, flt: Filter | None = None) -> str:
-    """The journey relation of ``store``, narrowed by ``flt``, as SQL text."""
+    """The journey relation of ``store``, narrowed by ``flt``, as SQL text.
+
+    The relation is read from its materialized table when that is fresh (rebuilt first when
+    stale and the store is writable), else computed live; see ``parcours.journey.materialized``.
+    """
     flt = flt or Filter()
-    sql = f"SELECT * FROM ({journey_sql(store.config)}) WHERE {flt.where_sql()}"
+    sql = f"SELECT * FROM {journey_source(store)} WHERE {flt.where_sql()}"
     if flt.segment is not None:
         # imported here: segments builds on this module (its breakdown takes a Filter)
         from parcours.analytics.segments import segment_members_sql

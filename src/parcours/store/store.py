@@ -18,6 +18,11 @@ from parcours.config import JourneyConfig, default_config, parse_config
 from parcours.errors import ParcoursError
 from parcours.store.schema import MIGRATIONS
 
+#: the meta key of the data version (see ``Store.transaction``)
+DATA_VERSION_META = "data_version"
+#: the schema of tables rebuilt from the data (``parcours.journey.materialized``); a write drops them
+DERIVED_SCHEMA = "derived"
+
 
 def default_db_path() -> str:
     return os.environ.get("PARCOURS_DB", "parcours.duckdb")
@@ -32,6 +37,8 @@ class Store:
 
     def __init__(self, path: str | Path, read_only: bool = False, engine: str | None = None):
         self.path = str(path)
+        self.read_only = read_only
+        self.in_transaction = False
         #: which engine runs analyses: duckdb (embedded) or spark; default $PARCOURS_ENGINE
         self.engine_name = engine or os.environ.get("PARCOURS_ENGINE") or "duckdb"
         if read_only and not Path(self.path).exists():
@@ -72,23 +79,52 @@ class Store:
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER, description VARCHAR, applied_at TIMESTAMP)"
         )
         for version, description, ddl in self._pending_migrations():
-            with self.transaction():
+            # no data version yet: the first migration creates the table that holds it
+            with self.transaction(changes_data=False):
                 self.con.execute(ddl)
                 self.con.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, description, utcnow()]
                 )
 
     @contextmanager
-    def transaction(self):
-        """All or nothing: commit on success, roll back on any error."""
+    def transaction(self, changes_data: bool = True):
+        """All or nothing: commit on success, roll back on any error.
+
+        A committed transaction bumps the store's data version (``changes_data=False`` only for
+        writes that no analysis reads), so that whatever is derived from the data (the
+        materialized journey relation) knows it is stale.
+        """
         self.con.execute("BEGIN TRANSACTION")
+        self.in_transaction = True
         try:
             yield self.con
+            if changes_data:
+                self.bump_data_version()
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
         else:
             self.con.execute("COMMIT")
+        finally:
+            self.in_transaction = False
+
+    def data_version(self) -> int:
+        """How many data-changing writes the store has seen (0 for a store that predates the count)."""
+        return int(self.get_meta(DATA_VERSION_META, "0") or 0)
+
+    def bump_data_version(self) -> None:
+        """Mark the data as changed; every write outside ``transaction()`` calls this itself.
+
+        What was derived from the data is dropped too: it is stale, and a stale copy would keep
+        rows that an erasure or a retention run has just deleted.
+        """
+        self.set_meta(DATA_VERSION_META, str(self.data_version() + 1))
+        derived = self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ?",
+            [DERIVED_SCHEMA],
+        ).fetchall()
+        for (table,) in derived:
+            self.con.execute(f'DROP TABLE "{DERIVED_SCHEMA}"."{table}"')
 
     # -- settings -------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -110,7 +146,8 @@ class Store:
     def set_journey(self, text: str, origin: str) -> JourneyConfig:
         """Validate a journey file's text and make it the store's journey map."""
         config = parse_config(text, origin)
-        self.set_meta("journey_toml", text)
+        with self.transaction():
+            self.set_meta("journey_toml", text)
         self._config = config
         return config
 
