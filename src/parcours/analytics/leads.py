@@ -248,7 +248,7 @@ def save_lead_scores(store: Store, scores: pd.DataFrame, model: LeadModel) -> No
     now = utcnow()
     store.con.register("_lead_rows", scores[["customer", "score", "reasons"]].assign(scored_at=now))
     try:
-        with store.transaction():
+        with store.transaction(changes_data=False):  # no journey data: the journey table stays
             store.con.execute("DELETE FROM lead_scores")
             store.con.execute("INSERT INTO lead_scores SELECT customer, score, reasons, scored_at FROM _lead_rows")
             store.con.execute("INSERT INTO lead_models VALUES (?, ?, ?, ?)",

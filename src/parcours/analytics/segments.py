@@ -143,7 +143,7 @@ def save_list_segment(
 ) -> Segment:
     """Save a list segment whose members are the ``customer_id``s of ``members_sql`` (run by DuckDB)."""
     _check_name(name)
-    with store.transaction():
+    with store.transaction(changes_data=False):  # no journey data: the journey table stays
         seg = _save(store, name, "list", None, description, replace, in_transaction=True)
         store.con.execute("DELETE FROM segment_members WHERE segment = ?", [name])
         store.con.execute(
@@ -165,7 +165,7 @@ def _save(store: Store, name: str, kind: str, expression: str | None, descriptio
         for sql, params in statements:
             store.con.execute(sql, params)
     else:
-        with store.transaction():
+        with store.transaction(changes_data=False):  # no journey data: the journey table stays
             for sql, params in statements:
                 store.con.execute(sql, params)
     return Segment(name, kind, expression, description, created, now)
@@ -184,7 +184,7 @@ def edit_segment(store: Store, name: str, where: str | None = None, description:
 
 def delete_segment(store: Store, name: str) -> None:
     get_segment(store, name)
-    with store.transaction():
+    with store.transaction(changes_data=False):  # no journey data: the journey table stays
         store.con.execute("DELETE FROM segments WHERE name = ?", [name])
         store.con.execute("DELETE FROM segment_members WHERE segment = ?", [name])
 

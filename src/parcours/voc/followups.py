@@ -74,7 +74,7 @@ def create_followups(store) -> int:
         FROM cand c LEFT JOIN ids USING (message_id) LEFT JOIN recent USING (message_id)
         ORDER BY c.timestamp, c.message_id
     """
-    with store.transaction() as con:
+    with store.transaction(changes_data=False) as con:  # no journey data: the journey table stays
         con.execute(f"CREATE TEMP TABLE new_followups AS {query}")
         con.execute(
             """INSERT INTO followups
@@ -170,7 +170,7 @@ def update_followup(
         changes.append(("owner", f"{current['owner']} -> {owner}"))
     if note and note.strip():
         changes.append(("note", note.strip()))
-    with store.transaction() as con:
+    with store.transaction(changes_data=False) as con:  # no journey data: the journey table stays
         con.execute(
             "UPDATE followups SET status = coalesce(?, status), owner = coalesce(?, owner), updated_at = ? "
             "WHERE followup_id = ?",

@@ -135,7 +135,7 @@ def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None 
         records = [
             (r["dedupe_key"], _body(hook, r)) for r in found.astype(object).where(found.notna(), None).to_dict("records")
         ]
-        with store.transaction() as con:
+        with store.transaction(changes_data=False) as con:  # no journey data: the journey table stays
             for key, body in records:
                 con.execute(
                     "INSERT INTO webhook_deliveries VALUES (nextval('webhook_delivery_seq'), ?, ?, ?, ?, ?, "
@@ -194,7 +194,7 @@ def deliver_webhooks(
             ok = code is not None and 200 <= code < 300
             status = "delivered" if ok else ("failed" if attempt >= max_attempts else "pending")
             at = clock()
-            with store.transaction() as con:
+            with store.transaction(changes_data=False) as con:  # no journey data: the journey table stays
                 con.execute("INSERT INTO webhook_attempts VALUES (?, ?, ?, ?, ?)", [delivery_id, attempt, at, code, error])
                 con.execute(
                     "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, delivered_at = ? "
