@@ -143,9 +143,15 @@ def result_schema(n: int, keys: bool = True) -> pa.Schema:
 
 
 def int_column(batch: pa.RecordBatch, name: str) -> np.ndarray:
-    """An int64 column as numpy (zero-copy), or zeros when the query left it out."""
+    """An int64 column as numpy (zero-copy), or zeros when the query left it out.
+
+    Both are read-only, so the kernels see one Numba signature and its on-disk cache serves
+    every funnel (a writable array would be another type, compiled anew).
+    """
     if name not in batch.schema.names:
-        return np.zeros(batch.num_rows, dtype=np.int64)
+        zeros = np.zeros(batch.num_rows, dtype=np.int64)
+        zeros.flags.writeable = False
+        return zeros
     return batch.column(name).to_numpy()
 
 
@@ -173,9 +179,13 @@ def subject_results(store, spec: FunnelSpec, flt: Filter | None = None, keys: bo
         return pa.Table.from_arrays(cols, schema=schema)
 
     table = store.engine.map_groups(events_query(store, spec, flt), "gkey", per_batch, schema)
-    df = table.to_pandas()
-    for i in range(1, spec.n + 1):
-        df[f"ts_{i}"] = df[f"ts_{i}"].where(df[f"ts_{i}"] >= 0)
+    ts_cols = [f"ts_{i}" for i in range(1, spec.n + 1)]
+    df = table.drop_columns(ts_cols + ([] if step_attr is not None else ["step_bval"])).to_pandas()
+    if step_attr is None:
+        df["step_bval"] = None
+    for c in ts_cols:
+        t = table.column(c).to_numpy()
+        df[c] = np.where(t >= 0, t, np.nan)
     return df
 
 
