@@ -234,3 +234,18 @@ def test_writes_that_leave_the_journey_data_alone_keep_the_table(loaded):
     members = relation(loaded)
     narrowed = loaded.engine.df(events_sql(loaded, Filter(segment="buyers")))
     assert set(narrowed["customer_id"]) == {"ann"} and len(narrowed) < len(members)
+
+
+def test_cli_refresh_builds_the_table_for_read_only_analyses(store, tmp_path, capsys):
+    from clirun import run
+
+    load_events(store, EVENTS, tmp_path)
+    path = store.path
+    store.close()
+    first = run(capsys, "--db", path, "journey", "refresh")
+    assert first.code == 0 and f"rebuilt, {len(EVENTS)} events" in first.out
+    assert "up to date" in run(capsys, "--db", path, "journey", "refresh").out
+    with parcours.open(path, read_only=True) as ro:
+        assert journey_source(ro) == TABLE
+    dfg = run(capsys, "--db", path, "paths", "--dfg", "--format", "json")
+    assert dfg.code == 0 and {"source", "target", "count"} <= set(dfg.json()[0])

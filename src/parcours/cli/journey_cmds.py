@@ -62,6 +62,23 @@ def unmapped(ctx: typer.Context, fmt: Format = FormatOption) -> None:
         emit(unmapped_events(store), fmt, title="events matching no touchpoint")
 
 
+@journey_app.command("refresh")
+def refresh(ctx: typer.Context) -> None:
+    """Rebuild the materialized journey table now if it is stale (read-only analyses, as the CLI's
+    are, cannot rebuild it themselves and read the slower live relation until then)."""
+    from parcours.journey.materialized import is_fresh, materialize
+
+    with state(ctx).store() as store:
+        if store.engine_name != "duckdb":
+            raise ParcoursError(f"journey refresh: the {store.engine_name} engine reads the live relation")
+        if is_fresh(store):
+            console.print("journey table: up to date")
+            return
+        seconds = materialize(store)
+        rows = store.con.execute("SELECT count(*) FROM derived.journey").fetchone()[0]
+    console.print(f"journey table: rebuilt, {rows:,} events in {seconds:.2f}s")
+
+
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.add_typer(journey_app, name="journey")
