@@ -174,6 +174,23 @@ def test_iso_offsets_convert_to_utc(store, tmp_path):
     assert got == ["2024-06-01 10:00:00", "2024-06-01 12:00:00", "2024-06-01 17:30:00"]
 
 
+def test_utc_timestamps_and_their_lookalikes(store, tmp_path):
+    """The fast path for '...Z' must agree with the general parser, and refuse what it refuses."""
+    path = write(
+        tmp_path / "z.csv",
+        "user_id,event,timestamp\nu,a,2024-01-01T10:00:00.5Z\nu,b,2024-01-01 10:00:00z\n"
+        "u,c,2024-01-01T10:00:00+02:00Z\nu,d,2024-13-01T10:00:00Z\nu,e,2024-01-01T10:00:00-0130\n",
+    )
+    s = imp(store, path)
+    assert (s.loaded, s.quarantined) == (2, 3)
+    got = {r["event"]: str(r["timestamp"]) for r in events(store)}
+    assert got == {"a": "2024-01-01 10:00:00.500000", "e": "2024-01-01 11:30:00"}
+    reasons = [r[0] for r in store.con.execute("SELECT reason FROM quarantine ORDER BY row_number").fetchall()]
+    assert reasons == ["cannot read timestamp 2024-01-01 10:00:00z in column timestamp as ISO 8601",
+                       "cannot read timestamp 2024-01-01T10:00:00+02:00Z in column timestamp as ISO 8601",
+                       "cannot read timestamp 2024-13-01T10:00:00Z in column timestamp as ISO 8601"]
+
+
 def test_naive_iso_is_quarantined_without_timezone_and_converted_with_one(store, tmp_path):
     path = _ts_file(tmp_path, ["2024-01-15 12:00:00"])
     s = imp(store, path)
@@ -285,6 +302,21 @@ def test_identical_rows_in_different_batches(store, tmp_path, monkeypatch):
     assert store.con.execute("SELECT count(DISTINCT batch_id) FROM events").fetchone()[0] > 1
     again = imp(store, path)
     assert (again.loaded, again.duplicates) == (0, 40)
+
+
+def test_derived_ids_are_the_md5_of_the_row_and_its_repeat_number(store, tmp_path, monkeypatch):
+    """The id scheme is pinned: ids must not change with DuckDB or parcours versions, or a
+    re-import after an upgrade would add every row again."""
+    import hashlib
+
+    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 64)  # the repeats fall in different batches
+    row = "u1,purchase,2024-01-01T00:00:00Z"
+    path = write(tmp_path / "d.csv", "user_id,event,timestamp\n" + "\n".join([row, "u2,view,2024-01-02T00:00:00Z", row, row]) + "\n")
+    imp(store, path)
+    content = "\x1f".join(row.split(","))
+    expected = {hashlib.md5(f"{content}:{k}".encode()).hexdigest() for k in (1, 2, 3)}
+    assert expected <= {r["message_id"] for r in events(store)}
+    assert store.con.execute("SELECT count(*) FROM events").fetchone()[0] == 4
 
 
 def test_message_id_from_the_source(store, tmp_path):

@@ -1,14 +1,17 @@
 """The import pipeline: read batches, map and validate them in DuckDB, load or quarantine.
 
-Per batch, one SQL statement turns source columns into event fields and a
-``reason`` (NULL when the row is valid). Valid rows are appended unless their
-message id is already stored; invalid rows go to the quarantine table with their
-row number and raw content. Each batch is one transaction: an import is
+Per batch, one SQL query (never materialised) turns source columns into event fields,
+a ``reason`` (NULL when the row is valid) and a message id. A first pass counts the
+reasons (DuckDB prunes what they do not need); invalid rows go to the quarantine table
+with their row number and raw content; a second pass appends the valid rows whose
+message id is not stored yet. Each batch is one transaction: an import is
 all-or-nothing per batch, and resumable because re-importing skips what is stored.
 
-Rows without a message id get a deterministic one: a hash of the row's content and
-of how many identical rows came before it in the file. Re-importing a file adds
-nothing, yet two identical rows in one file stay two events.
+Rows without a message id get a deterministic one: the md5 of the row's content and
+of how many identical rows came before it in the file (md5, not DuckDB's ``hash()``,
+because ids must stay the same across DuckDB versions). Re-importing a file adds
+nothing, yet two identical rows in one file stay two events. Only each row's 64-bit
+hash is kept across batches, to number the repeats.
 """
 
 from __future__ import annotations
