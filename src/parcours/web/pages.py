@@ -104,7 +104,10 @@ def funnel_page(store: Store, flt: Filter, steps: tuple[str, ...], window: str, 
         figs["breakdown"] = charts.grouped_bars(table.assign(breakdown=table["breakdown"].fillna("(none)")),
                                                 "name", "breakdown", "conversion_from_first",
                                                 yaxis={"tickformat": ".0%"})
+    step_options = ([f"stage:{st.name}" for st in store.config.stages]
+                    + [f"touchpoint:{tp.name}" for tp in store.config.touchpoints])
     return {"table": records(table), "charts": figs, "dropped": records(dropped, 30), "dropped_total": len(dropped),
+            "step_options": step_options,
             "modes": POSTHOG_MODES, "average_seconds": ttc.attrs.get("average_conversion_time")}
 
 
@@ -259,8 +262,9 @@ def customer_page(store: Store, any_id: str) -> dict:
     stage_names = [s.name for s in store.config.stages]
     fig = {"data": [{"type": "scatter", "mode": "markers+lines", "x": [str(v) for v in staged["timestamp"]],
                      "y": staged["stage"].tolist(), "text": staged["touchpoint"].tolist(),
-                     "marker": {"size": 10}, "line": {"shape": "hv", "color": "#cbd5e1"}}],
-           "layout": charts.layout(height=260, yaxis={"categoryorder": "array", "categoryarray": stage_names,
-                                                      "type": "category"})}
+                     "marker": {"size": 10, "color": "#2563eb"}, "line": {"shape": "hv", "color": "#cbd5e1"}}],
+           "layout": charts.layout(height=260, margin={"l": 110, "r": 20, "t": 10, "b": 40},
+                                   yaxis={"categoryorder": "array", "categoryarray": stage_names, "type": "category",
+                                          "range": [-0.5, len(stage_names) - 0.5]})}
     return {"profile": profile.summary(), "identities": records(profile.identities),
             "timeline": records(timeline), "charts": {"timeline": fig}}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
@@ -25,6 +26,7 @@ STATIC = Path(__file__).parent / "static"
 #: Plotly.js as bundled in the plotly package (found without importing the Python library)
 PLOTLY_JS = Path(importlib.util.find_spec("plotly").origin).parent / "package_data" / "plotly.min.js"
 
+log = logging.getLogger("parcours.web")
 public = APIRouter(include_in_schema=False)
 router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
 
@@ -83,6 +85,8 @@ async def warm(app) -> None:
             continue  # e.g. too little history for lead scoring: the page says so when opened
         except RuntimeError:
             return  # the server is stopping: its store thread takes no more work
+        except Exception:  # noqa: BLE001 - a background nicety: the page shows its own error when opened
+            log.warning("dashboard warm-up: page %s failed", name, exc_info=True)
 
 
 def start_warming(request: Request) -> None:
