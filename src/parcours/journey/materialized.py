@@ -62,20 +62,13 @@ def materialize(store: Store) -> float:
     return time.perf_counter() - t0
 
 
-def _can_build(store: Store) -> bool:
-    if getattr(store, "read_only", False) or getattr(store, "engine_name", "duckdb") != "duckdb":
-        return False
-    # inside a caller's transaction a rebuild would be part of it (and dropped by its commit)
-    return not store.in_transaction
-
-
 def journey_source(store: Store) -> str:
     """Where to read the journey relation from: the fresh table's name or the live SQL in brackets."""
-    if getattr(store, "engine_name", "duckdb") == "duckdb":
-        current = stamp(store)
-        if built_stamp(store) == current:
+    if store.engine_name == "duckdb":
+        if is_fresh(store):
             return TABLE
-        if _can_build(store):
+        # inside a caller's transaction a rebuild would be part of it (and dropped by its commit)
+        if not store.read_only and not store.in_transaction:
             materialize(store)
             return TABLE
     return f"({journey_sql(store.config)})"
