@@ -78,6 +78,7 @@ def child(kind: str, fmt: str, path: Path, db: Path) -> dict:
         import parcours  # the package's own import time is not import work: reported apart
 
         result["package_import_s"] = time.perf_counter() - t
+        result["package_mib"] = peak_mib()  # pandas, scikit-learn, numba...: there before any import
         start = time.perf_counter()
         with parcours.open(db) as store:
             summary = parcours.import_file(store, path, stitch=False)
@@ -141,7 +142,8 @@ def main() -> None:
             print(f"{fmt:8} {base_rate:12,.0f} {our_rate:14,.0f} {base_rate / our_rate:5.1f}x "
                   f"{ours['stitch_s']:9.2f} {ours['reimport_s']:12.2f} {base['peak_mib']:11.0f} {ours['peak_mib']:13.0f}")
         print("ratio = DuckDB's bare rate / parcours's rate (target: at most 3x); parcours's time runs from "
-              f"opening the store to the import's end (`import parcours` itself took {ours['package_import_s']:.1f}s)")
+              f"opening the store to the import's end (`import parcours` itself took {ours['package_import_s']:.1f}s "
+              f"and {ours['package_mib']:.0f} MiB)")
         print(f"load after: {os.getloadavg()[0]:.1f}")
         if args.scale > 1:
             big = folder / "big"
