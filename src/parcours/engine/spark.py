@@ -204,7 +204,13 @@ class SparkEngine(Engine):
         return _plain(self.frame(query).toArrow())
 
     def df(self, query: str) -> pd.DataFrame:
-        return self.arrow(query).to_pandas()
+        table = self.arrow(query)
+        df = table.to_pandas()
+        # as DuckDB's .df() does: a boolean column with NULLs is pandas' nullable boolean
+        for field, column in zip(table.schema, table.columns, strict=True):
+            if pa.types.is_boolean(field.type) and column.null_count:
+                df[field.name] = df[field.name].astype("boolean")
+        return df
 
     def batches(self, query: str, batch_size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
         yield from self.arrow(query).to_batches(max_chunksize=batch_size)
