@@ -9,58 +9,104 @@ The Python API, for notebooks and scripts::
     parcours.stage_overview(store)                           # customers per stage
 
 Every analysis is a function that takes a store (and a ``Filter``) and returns a DataFrame.
+
+Names are loaded on first use (PEP 562), so ``import parcours`` and the CLI start fast
+instead of importing scikit-learn, Numba and the sentiment lexicons up front.
 """
 
-from parcours.analytics.abandonment import abandoned_customers, abandonment, abandonment_destinations
-from parcours.analytics.attribution import attribution, conversion_paths, read_paths
-from parcours.analytics.filters import Filter, events_sql
-from parcours.analytics.friction import friction
-from parcours.analytics.funnels import (
-    conversion_trends,
-    dropped_customers,
-    funnel,
-    funnel_customers,
-    time_to_convert,
-)
-from parcours.analytics.leads import score_leads, train_lead_model
-from parcours.analytics.overview import stage_overview, store_stats, top_touchpoints, unmapped_events
-from parcours.analytics.paths import dfg, flows, loops, top_paths, transition_matrix
-from parcours.analytics.personas import find_personas, rfm_scores, save_personas
-from parcours.analytics.retention import churn_risk, repeat_purchase_rate, retention, retention_curve
-from parcours.analytics.segments import (
-    by_segment,
-    create_segment,
-    delete_segment,
-    edit_segment,
-    list_segments,
-    segment_members,
-)
-from parcours.analytics.stages import stage_progression, stage_returns
-from parcours.config import JourneyConfig, load_config, parse_config
-from parcours.demo import load_demo
-from parcours.errors import ParcoursError
-from parcours.identity import merges, stitch, unmerge
-from parcours.ingest import ImportSummary, Mapping, import_file
-from parcours.journey.profiles import CustomerProfile, customer_profile
-from parcours.matcher import Condition, EventMatcher
-from parcours.store import Store, open_store
-from parcours.voc import (
-    compare_touchpoints,
-    create_followups,
-    deliver_webhooks,
-    detractor_touchpoints,
-    emotion_curve,
-    enqueue_webhooks,
-    list_followups,
-    satisfaction_behaviour,
-    survey_answers,
-    update_followup,
-    voc_scores,
-    voc_trend,
-)
+from __future__ import annotations
 
-open = open_store  # noqa: A001 - parcours.open(path) reads naturally
-customer = customer_profile
+import importlib
+from typing import Any
+
+#: public name -> (module, attribute); ``parcours.open`` reads naturally for ``open_store``
+_LAZY: dict[str, tuple[str, str]] = {
+    "Condition": ("parcours.matcher", "Condition"),
+    "CustomerProfile": ("parcours.journey.profiles", "CustomerProfile"),
+    "EventMatcher": ("parcours.matcher", "EventMatcher"),
+    "Filter": ("parcours.analytics.filters", "Filter"),
+    "ImportSummary": ("parcours.ingest", "ImportSummary"),
+    "JourneyConfig": ("parcours.config", "JourneyConfig"),
+    "Mapping": ("parcours.ingest", "Mapping"),
+    "ParcoursError": ("parcours.errors", "ParcoursError"),
+    "Store": ("parcours.store", "Store"),
+    "abandoned_customers": ("parcours.analytics.abandonment", "abandoned_customers"),
+    "abandonment": ("parcours.analytics.abandonment", "abandonment"),
+    "abandonment_destinations": ("parcours.analytics.abandonment", "abandonment_destinations"),
+    "attribution": ("parcours.analytics.attribution", "attribution"),
+    "by_segment": ("parcours.analytics.segments", "by_segment"),
+    "churn_risk": ("parcours.analytics.retention", "churn_risk"),
+    "compare_touchpoints": ("parcours.voc", "compare_touchpoints"),
+    "conversion_paths": ("parcours.analytics.attribution", "conversion_paths"),
+    "conversion_trends": ("parcours.analytics.funnels", "conversion_trends"),
+    "create_followups": ("parcours.voc", "create_followups"),
+    "create_segment": ("parcours.analytics.segments", "create_segment"),
+    "customer": ("parcours.journey.profiles", "customer_profile"),
+    "customer_profile": ("parcours.journey.profiles", "customer_profile"),
+    "delete_segment": ("parcours.analytics.segments", "delete_segment"),
+    "deliver_webhooks": ("parcours.voc", "deliver_webhooks"),
+    "detractor_touchpoints": ("parcours.voc", "detractor_touchpoints"),
+    "dfg": ("parcours.analytics.paths", "dfg"),
+    "dropped_customers": ("parcours.analytics.funnels", "dropped_customers"),
+    "edit_segment": ("parcours.analytics.segments", "edit_segment"),
+    "emotion_curve": ("parcours.voc", "emotion_curve"),
+    "enqueue_webhooks": ("parcours.voc", "enqueue_webhooks"),
+    "events_sql": ("parcours.analytics.filters", "events_sql"),
+    "find_personas": ("parcours.analytics.personas", "find_personas"),
+    "flows": ("parcours.analytics.paths", "flows"),
+    "friction": ("parcours.analytics.friction", "friction"),
+    "funnel": ("parcours.analytics.funnels", "funnel"),
+    "funnel_customers": ("parcours.analytics.funnels", "funnel_customers"),
+    "import_file": ("parcours.ingest", "import_file"),
+    "list_followups": ("parcours.voc", "list_followups"),
+    "list_segments": ("parcours.analytics.segments", "list_segments"),
+    "load_config": ("parcours.config", "load_config"),
+    "load_demo": ("parcours.demo", "load_demo"),
+    "loops": ("parcours.analytics.paths", "loops"),
+    "merges": ("parcours.identity", "merges"),
+    "open": ("parcours.store", "open_store"),
+    "open_store": ("parcours.store", "open_store"),
+    "parse_config": ("parcours.config", "parse_config"),
+    "read_paths": ("parcours.analytics.attribution", "read_paths"),
+    "repeat_purchase_rate": ("parcours.analytics.retention", "repeat_purchase_rate"),
+    "retention": ("parcours.analytics.retention", "retention"),
+    "retention_curve": ("parcours.analytics.retention", "retention_curve"),
+    "rfm_scores": ("parcours.analytics.personas", "rfm_scores"),
+    "satisfaction_behaviour": ("parcours.voc", "satisfaction_behaviour"),
+    "save_personas": ("parcours.analytics.personas", "save_personas"),
+    "score_leads": ("parcours.analytics.leads", "score_leads"),
+    "segment_members": ("parcours.analytics.segments", "segment_members"),
+    "stage_overview": ("parcours.analytics.overview", "stage_overview"),
+    "stage_progression": ("parcours.analytics.stages", "stage_progression"),
+    "stage_returns": ("parcours.analytics.stages", "stage_returns"),
+    "stitch": ("parcours.identity", "stitch"),
+    "store_stats": ("parcours.analytics.overview", "store_stats"),
+    "survey_answers": ("parcours.voc", "survey_answers"),
+    "time_to_convert": ("parcours.analytics.funnels", "time_to_convert"),
+    "top_paths": ("parcours.analytics.paths", "top_paths"),
+    "top_touchpoints": ("parcours.analytics.overview", "top_touchpoints"),
+    "train_lead_model": ("parcours.analytics.leads", "train_lead_model"),
+    "transition_matrix": ("parcours.analytics.paths", "transition_matrix"),
+    "unmapped_events": ("parcours.analytics.overview", "unmapped_events"),
+    "unmerge": ("parcours.identity", "unmerge"),
+    "update_followup": ("parcours.voc", "update_followup"),
+    "voc_scores": ("parcours.voc", "voc_scores"),
+    "voc_trend": ("parcours.voc", "voc_trend"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'parcours' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
 
 __version__ = "0.1.0"
 
