@@ -176,13 +176,13 @@ def test_breakdown_funnel_is_identical_on_both_engines(peer_store):
 
 # -- the CLI: `parcours --db PATH --engine spark COMMAND` prints what duckdb prints ------
 
+#: friction is left out: it flags nothing on a hundred demo customers (its frames are compared above)
 CLI_COMMANDS = [
     ["summary"],
     ["stages"],
     ["paths"],
     ["funnel", "stage:awareness", "stage:consideration", "stage:decision"],
     ["retention"],
-    ["friction"],
     ["attribution"],
     ["abandonment"],
     ["voc", "scores"],
