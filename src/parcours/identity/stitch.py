@@ -210,9 +210,10 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
     if reason_edges:
         now = utcnow()
         con.execute(
-            """
+            f"""
             CREATE OR REPLACE TEMP TABLE _merges AS
-            SELECT nextval('merge_seq') AS merge_id, customer_id, units FROM (
+            SELECT {_NEXT_MERGE_ID} + row_number() OVER (ORDER BY customer_id) - 1 AS merge_id,
+                   customer_id, units FROM (
                 SELECT customer_id, list(DISTINCT unit ORDER BY unit) AS units FROM _newmap
                 GROUP BY customer_id HAVING count(old_customer) > 0 AND count(DISTINCT unit) > 1)
             """
@@ -241,6 +242,11 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
     con.execute("DELETE FROM identity_map WHERE identifier IN (SELECT identifier FROM _affected)")
     con.execute("INSERT INTO identity_map SELECT identifier, customer_id FROM _newmap")
     return merges
+
+
+#: Merge ids follow the log and, within one stitching run, the customer id: the same data
+#: gives the same ids on every engine and in every row order.
+_NEXT_MERGE_ID = "(SELECT coalesce(max(merge_id), 0) + 1 FROM merge_log)"
 
 
 def merges(store: Store) -> pd.DataFrame:
@@ -287,7 +293,7 @@ def unmerge(store: Store, merge_id: int) -> list[str]:
                 "SELECT DISTINCT customer_id FROM identity_map WHERE identifier IN (SELECT identifier FROM _affected) ORDER BY 1"
             ).fetchall()
         ]
-        undo_id = con.execute("SELECT nextval('merge_seq')").fetchone()[0]
+        undo_id = con.execute(f"SELECT {_NEXT_MERGE_ID}").fetchone()[0]
         con.execute(
             "INSERT INTO merge_log VALUES (?, 'unmerge', ?, ?, ?, ?)",
             [undo_id, row[0], result, f"undoes merge {merge_id}", now],
