@@ -6,14 +6,28 @@ import sys
 
 import typer
 
-from parcours.cli import data_cmds, demo_cmd, identity_cmds, journey_cmds, segment_cmd
-from parcours.cli import leads_cmd, personas_cmd
-from parcours.cli import friction_cmd, paths_cmd, retention_cmd, stages_cmd
-from parcours.cli import attribution_cmd
-from parcours.cli import followups_cmd, voc_cmd
-from parcours.cli import gdpr_cmd, keys_cmd, serve_cmd
-from parcours.cli import abandonment_cmd, funnel_cmd
-from parcours.cli import report_cmd
+from parcours.cli import (
+    abandonment_cmd,
+    attribution_cmd,
+    data_cmds,
+    demo_cmd,
+    followups_cmd,
+    friction_cmd,
+    funnel_cmd,
+    gdpr_cmd,
+    identity_cmds,
+    journey_cmds,
+    keys_cmd,
+    leads_cmd,
+    paths_cmd,
+    personas_cmd,
+    report_cmd,
+    retention_cmd,
+    segment_cmd,
+    serve_cmd,
+    stages_cmd,
+    voc_cmd,
+)
 from parcours.cli.output import err_console
 from parcours.cli.state import State, engine_choice
 from parcours.errors import ParcoursError
