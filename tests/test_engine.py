@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from conftest import load_events
 
 SCHEMA = pa.schema([("k", pa.string()), ("n", pa.int64()), ("total", pa.int64())])
 
@@ -57,3 +58,58 @@ def test_df_arrow_scalar_agree(store):
     assert store.engine.df(q)["answer"].tolist() == [42]
     assert store.engine.arrow(q).column("answer").to_pylist() == [42]
     assert store.engine.scalar(q) == 42
+
+
+def stored_table(store, sorted_: bool) -> None:
+    order = "k, v" if sorted_ else "v % 7, k"
+    store.con.execute(f"""
+        CREATE TABLE t AS SELECT 'g' || lpad(CAST(i % 500 AS VARCHAR), 3, '0') AS k, i AS v
+        FROM range(20000) r(i) ORDER BY {order}
+    """)
+
+
+@pytest.mark.parametrize("sorted_", [True, False])
+def test_stored_order_gives_the_sorted_result_whether_or_not_it_holds(store, sorted_):
+    # a table stored in key order is read without a sort; one that is not is caught and sorted
+    stored_table(store, sorted_)
+    queries: list[str] = []
+    read = store.engine.batches
+    store.engine.batches = lambda q, size: queries.append(q) or read(q, size)
+    out = store.engine.map_groups("SELECT k, v FROM t ORDER BY k, v", "k", per_group([]), SCHEMA,
+                                  batch_size=2048, stored_order="SELECT k, v FROM t")
+    expected = store.con.execute("SELECT k, count(*), sum(v) FROM t GROUP BY k ORDER BY k").fetchall()
+    got = sorted(zip(*(out.column(c).to_pylist() for c in ("k", "n", "total")), strict=True))
+    assert got == expected
+    # in order: one unsorted read; out of order: caught, then the sorted query
+    assert queries == (["SELECT k, v FROM t"] if sorted_ else ["SELECT k, v FROM t", "SELECT k, v FROM t ORDER BY k, v"])
+
+
+def test_order_check_is_lexicographic_and_rejects_nulls():
+    from parcours.engine.groups import is_sorted
+
+    def batch(k, v):
+        return pa.RecordBatch.from_pydict({"k": k, "v": v})
+
+    assert is_sorted(batch(["a", "a", "b"], [2, 3, 1]), ["k", "v"])
+    assert is_sorted(batch(["a", "a"], [2, 2]), ["k", "v"])  # ties are in order
+    assert not is_sorted(batch(["a", "a", "b"], [3, 2, 1]), ["k", "v"])
+    assert not is_sorted(batch(["b", "a"], [1, 2]), ["k", "v"])
+    assert not is_sorted(batch(["a", None], [1, 2]), ["k", "v"])
+    assert is_sorted(batch(["b", "a"], [1, 2]), ["v"])
+
+
+def test_funnel_reads_the_stored_journey_without_a_sort(store, tmp_path, monkeypatch):
+    from parcours.analytics import funnel_query
+    from parcours.analytics.funnels import funnel
+
+    events = [{"user_id": f"u{i % 40}", "event": ("site_visit", "product_view", "purchase")[i % 3],
+               "timestamp": f"2024-01-{1 + i % 20:02d}T{i % 24:02d}:00:00Z"} for i in range(600)]
+    load_events(store, events, tmp_path)
+    steps = ["site_visit", "product_view", "purchase"]
+    used: list = []
+    real = funnel_query.stored_order_query
+    monkeypatch.setattr(funnel_query, "stored_order_query", lambda *a: used.append(real(*a)) or used[-1])
+    stored = funnel(store, steps, window="3d")
+    assert used and used[-1] is not None and "ORDER BY" not in used[-1].rsplit("FROM m", 1)[1]
+    monkeypatch.setattr(funnel_query, "stored_order_query", lambda *a: None)
+    assert stored.equals(funnel(store, steps, window="3d"))

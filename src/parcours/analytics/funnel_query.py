@@ -19,6 +19,7 @@ from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.funnel_spec import FunnelSpec
 from parcours.engine.kernels import funnel as kernels
 from parcours.errors import ParcoursError
+from parcours.journey.materialized import is_fresh
 from parcours.matcher import field_sql, matcher_sql, quote
 
 #: separates the breakdown value from the subject in the group key (all_events attribution)
@@ -68,10 +69,11 @@ def check_journey_names(store, spec: FunnelSpec) -> None:
                                         f"{', '.join(sorted(known[c.field])) or 'none'}")
 
 
-def events_query(store, spec: FunnelSpec, flt: Filter | None = None) -> str:
+def events_query(store, spec: FunnelSpec, flt: Filter | None = None, ordered: bool = True) -> str:
     """The kernel input: ``gkey, ts, mask`` (``xmask`` with exclusions, ``bval`` with a breakdown), sorted by ``gkey, ts``.
 
     Rows stay narrow (integers but the key) because sorting them is most of the work.
+    ``ordered=False`` leaves the ORDER BY out (see ``stored_order_query``).
     """
     check_journey_names(store, spec)
     key = field_sql(spec.aggregate_key())
@@ -102,8 +104,28 @@ def events_query(store, spec: FunnelSpec, flt: Filter | None = None) -> str:
     )
     SELECT {gkey} AS gkey, ts, mask{", xmask" if spec.exclusions else ""}{", bval" if spec.breakdown else ""}
     FROM m
-    ORDER BY gkey, ts
+    {"ORDER BY gkey, ts" if ordered else ""}
     """
+
+
+def stored_order_query(store, spec: FunnelSpec, flt: Filter | None = None) -> str | None:
+    """``events_query`` without its sort, when its rows should already come sorted; else None.
+
+    They should when the journey is read from its materialized table (stored by customer and
+    time) and nothing between the scan and the result reorders rows or changes the key: the
+    subject is the customer, no segment join, no ``first_time_for_user`` window, no
+    breakdown value prefixed to the key. ``Engine.map_groups`` checks the order anyway.
+    """
+    reorders = (
+        spec.aggregate_key() != "customer_id"
+        or (flt is not None and flt.segment is not None)
+        or any(m.math == "first_time_for_user" for m in spec.steps)
+        or (spec.breakdown is not None and spec.breakdown.attribution == "all_events")
+    )
+    if reorders or store.engine_name != "duckdb":
+        return None
+    query = events_query(store, spec, flt, ordered=False)  # may (re)build the table first
+    return query if is_fresh(store) and not store.in_transaction else None
 
 
 def run_kernel(spec: FunnelSpec, starts: np.ndarray, ts: np.ndarray, mask: np.ndarray,
@@ -178,7 +200,8 @@ def subject_results(store, spec: FunnelSpec, flt: Filter | None = None, keys: bo
         cols += [pa.array(res.step_ts[:, i]) for i in range(spec.n)]  # -1: not on the path
         return pa.Table.from_arrays(cols, schema=schema)
 
-    table = store.engine.map_groups(events_query(store, spec, flt), "gkey", per_batch, schema)
+    table = store.engine.map_groups(events_query(store, spec, flt), "gkey", per_batch, schema,
+                                    stored_order=stored_order_query(store, spec, flt))
     ts_cols = [f"ts_{i}" for i in range(1, spec.n + 1)]
     df = table.drop_columns(ts_cols + ([] if step_attr is not None else ["step_bval"])).to_pandas()
     if step_attr is None:

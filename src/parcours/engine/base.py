@@ -9,7 +9,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from parcours.engine.groups import whole_groups
+from parcours.engine.groups import OutOfOrder, whole_groups
 from parcours.errors import ParcoursError
 
 if TYPE_CHECKING:
@@ -17,6 +17,22 @@ if TYPE_CHECKING:
 
 #: The dialect every analysis query is written in.
 DIALECT = "duckdb"
+
+
+def order_columns(query: str) -> list[str] | None:
+    """The columns of ``query``'s final ORDER BY when each is a plain ascending column, else None."""
+    import sqlglot
+    from sqlglot import exp
+
+    order = sqlglot.parse_one(query, read=DIALECT).args.get("order")
+    if order is None:
+        return None
+    names = []
+    for item in order.expressions:
+        if item.args.get("desc") or item.args.get("nulls_first") or not isinstance(item.this, exp.Column):
+            return None
+        names.append(item.this.name)
+    return names
 
 
 class Engine:
@@ -49,6 +65,7 @@ class Engine:
         fn: Callable[[pa.RecordBatch], pa.Table],
         schema: pa.Schema,
         batch_size: int = 1_000_000,
+        stored_order: str | None = None,
     ) -> pa.Table:
         """Apply ``fn`` to batches of ``query`` sorted by ``key``, never splitting a group.
 
@@ -56,8 +73,23 @@ class Engine:
         with a NULL key form one group of their own. ``fn`` sees whole groups only and
         returns rows of ``schema``; the same function is what a distributed engine
         applies per partition. A group larger than ``batch_size`` is passed whole.
+
+        ``stored_order`` is the same query without its ORDER BY, for when its rows already
+        come in that order (a filtered scan of a table stored sorted, which DuckDB streams in
+        insertion order): sorting millions of rows is most of a funnel's cost. It is tried
+        first and its order checked as it streams; at the first row out of order its
+        partial results are dropped and ``query`` runs instead, so the result never depends on it.
         """
-        out = list(whole_groups(self.batches(query, batch_size), key, fn))
+        check = order_columns(query) if stored_order is not None else None
+        if check:
+            try:
+                return self._concat(list(whole_groups(self.batches(stored_order, batch_size), key, fn, check)), schema)
+            except OutOfOrder:
+                pass
+        return self._concat(list(whole_groups(self.batches(query, batch_size), key, fn)), schema)
+
+    @staticmethod
+    def _concat(out: list[pa.Table], schema: pa.Schema) -> pa.Table:
         if not out:
             return schema.empty_table()
         return pa.concat_tables([t.cast(schema) for t in out])

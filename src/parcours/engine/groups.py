@@ -8,22 +8,47 @@ next batch, so the kernel only ever sees whole groups (NULL keys form one group)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 
+class OutOfOrder(Exception):
+    """Rows that were expected in order (``whole_groups(..., check=...)``) are not."""
+
+
+def is_sorted(batch: pa.RecordBatch, columns: Sequence[str]) -> bool:
+    """Whether ``batch`` is sorted ascending by ``columns`` (lexicographically; a NULL is never in order)."""
+    n = batch.num_rows
+    if n < 2:
+        return True
+    ordered = None
+    for name in reversed(columns):  # built from the last column: a < b, or a = b and the rest in order
+        col = batch.column(name)
+        a, b = col.slice(0, n - 1), col.slice(1)
+        ordered = pc.less_equal(a, b) if ordered is None else pc.or_(pc.less(a, b), pc.and_(pc.equal(a, b), ordered))
+    return pc.all(pc.fill_null(ordered, False)).as_py()
+
+
 def whole_groups(
-    batches: Iterable[pa.RecordBatch], key: str, fn: Callable[[pa.RecordBatch], pa.Table]
+    batches: Iterable[pa.RecordBatch], key: str, fn: Callable[[pa.RecordBatch], pa.Table],
+    check: Sequence[str] = (),
 ) -> Iterator[pa.Table]:
-    """Apply ``fn`` to runs of whole groups of key-sorted ``batches``; yield its tables."""
+    """Apply ``fn`` to runs of whole groups of key-sorted ``batches``; yield its tables.
+
+    With ``check`` (the columns the rows should be sorted by), each batch is verified before
+    ``fn`` sees it, the boundary with the previous batch included, and ``OutOfOrder`` is
+    raised at the first row out of order: for input whose order is expected, not enforced.
+    """
     carry: pa.RecordBatch | None = None
     for batch in batches:
         if carry is not None and carry.num_rows:
             batch = pa.Table.from_batches([carry, batch]).combine_chunks().to_batches()[0]
         if batch.num_rows == 0:
             continue
+        if check and not is_sorted(batch, check):
+            raise OutOfOrder(f"rows not sorted by {', '.join(check)}")
         keys = batch.column(key)
         last = keys[batch.num_rows - 1]
         # the trailing group may continue in the next batch: hold it back

@@ -222,8 +222,12 @@ class SparkEngine(Engine):
         fn: Callable[[pa.RecordBatch], pa.Table],
         schema: pa.Schema,
         batch_size: int = 1_000_000,
+        stored_order: str | None = None,
     ) -> pa.Table:
-        """Partition by ``key``, sort each partition as ``query``'s ORDER BY says, run ``fn`` per partition."""
+        """Partition by ``key``, sort each partition as ``query``'s ORDER BY says, run ``fn`` per partition.
+
+        ``stored_order`` is not used: a repartitioned frame has no stored order to rely on.
+        """
         from pyspark.sql import functions as F
         from pyspark.sql.pandas.types import from_arrow_schema
 
