@@ -1,7 +1,10 @@
 """Which ways customers really take: top paths, Sankey flows, transitions and loops.
 
 All figures come from the ordered step sequence of ``parcours.analytics.sequences``
-(window functions over the journey relation), so they run on any engine. Where a view
+(window functions over the journey relation), so they run on any engine. Where that sequence
+is read from its stored table, the steps are ENUM codes (so every step shown is cast back to
+text) and distinct customers are counted with its first-occurrence flags instead of
+``count(DISTINCT customer_id)``: the same figures, without hashing a million customer ids. Where a view
 shows only the top N, the rest is one ``(other)`` row that ``open_other=True`` lists
 path by path: the totals always add up to the customers in scope.
 """
@@ -13,7 +16,7 @@ from datetime import timedelta
 import pandas as pd
 
 from parcours.analytics.filters import Filter
-from parcours.analytics.sequences import anchor_sql, steps_sql
+from parcours.analytics.sequences import Steps, anchor_sql, step_rows
 from parcours.errors import ParcoursError
 from parcours.matcher import EventMatcher
 from parcours.store.store import Store
@@ -34,13 +37,14 @@ def dfg(store: Store, by: str = "touchpoint", flt: Filter | None = None) -> pd.D
     (count / all transitions out of ``source``, 0..1), ``median_seconds`` (median time
     between the two steps). Sorted by count, descending.
     """
+    steps = step_rows(store, by, flt)
     return store.engine.df(
         f"""
-        SELECT step AS source, next_step AS target, count(*) AS count,
-               count(DISTINCT customer_id) AS customers,
+        SELECT CAST(step AS VARCHAR) AS source, CAST(next_step AS VARCHAR) AS target, count(*) AS count,
+               {_customers(steps, "first_edge")} AS customers,
                count(*) / sum(count(*)) OVER (PARTITION BY step) AS probability,
                quantile_cont(epoch(next_timestamp) - epoch(timestamp), 0.5) AS median_seconds
-        FROM ({steps_sql(store, by, flt)}) s
+        FROM ({steps.sql}) s
         WHERE next_step IS NOT NULL
         GROUP BY step, next_step
         ORDER BY count DESC, source, target
@@ -69,16 +73,17 @@ def loops(store: Store, by: str = "touchpoint", flt: Filter | None = None) -> pd
     Columns: ``step``, ``customers`` (customers with the step), ``loops``, ``loop_customers``,
     ``back_and_forth``, ``back_and_forth_customers``; sorted by loops + back-and-forth.
     """
+    steps = step_rows(store, by, flt)
+    back = "next2_step = step AND next_step <> step"
     return store.engine.df(
         f"""
-        SELECT step, count(DISTINCT customer_id) AS customers,
+        SELECT CAST(step AS VARCHAR) AS step, {_customers(steps, "first_step")} AS customers,
                count(*) FILTER (WHERE next_step = step) AS loops,
-               count(DISTINCT customer_id) FILTER (WHERE next_step = step) AS loop_customers,
-               count(*) FILTER (WHERE next2_step = step AND next_step <> step) AS back_and_forth,
-               count(DISTINCT customer_id) FILTER (WHERE next2_step = step AND next_step <> step)
-                   AS back_and_forth_customers
-        FROM ({steps_sql(store, by, flt)}) s
-        GROUP BY step
+               {_customers(steps, "first_edge", "next_step = step")} AS loop_customers,
+               count(*) FILTER (WHERE {back}) AS back_and_forth,
+               {_customers(steps, "first_back", back)} AS back_and_forth_customers
+        FROM ({steps.sql}) s
+        GROUP BY s.step
         ORDER BY loops + back_and_forth DESC, step
         """
     )
@@ -95,16 +100,19 @@ def flows(
     customers add up to those still on their way, so nothing leaks out of the diagram.
     """
     _check_length(max_steps, "max_steps")
-    begin = _begin_sql(store, start, by, flt)
+    steps = step_rows(store, by, flt)
+    if start is None:  # every customer starts at their first step: no join needed
+        scope = f"(SELECT *, 1 AS lo FROM s) s WHERE s.seq < {int(max_steps) + 1}"
+    else:
+        scope = f"s JOIN ({_begin_sql(steps, start)}) b ON s.customer_id = b.customer_id " \
+                f"WHERE s.seq >= b.lo AND s.seq < b.lo + {int(max_steps)}"
     return store.engine.df(
         f"""
-        WITH s AS ({steps_sql(store, by, flt)}),
-        b AS ({begin})
-        SELECT s.seq - b.lo + 1 AS position, s.step AS source,
-               coalesce(s.next_step, '(end)') AS target, count(*) AS customers
-        FROM s JOIN b ON s.customer_id = b.customer_id
-        WHERE s.seq >= b.lo AND s.seq < b.lo + {int(max_steps)}
-        GROUP BY 1, 2, 3
+        WITH s AS ({steps.sql})
+        SELECT s.seq - lo + 1 AS position, CAST(s.step AS VARCHAR) AS source,
+               coalesce(CAST(s.next_step AS VARCHAR), '(end)') AS target, count(*) AS customers
+        FROM {scope}
+        GROUP BY s.seq - lo, s.step, s.next_step
         ORDER BY position, customers DESC, source, target
         """
     )
@@ -163,12 +171,23 @@ def _check_length(n: int, name: str) -> None:
         raise ParcoursError(f"{name}={n}: a path needs at least one step")
 
 
-def _begin_sql(store: Store, start: Step | None, by: str, flt: Filter | None) -> str:
+def _customers(steps: Steps, flag: str, condition: str | None = None) -> str:
+    """SQL counting the distinct customers of a group's rows (those meeting ``condition``, if given).
+
+    On the stored sequence ``flag`` marks one row per customer and key (see
+    ``sequences.FLAGS``); the key must be the group's key plus ``condition``.
+    """
+    if steps.stored:
+        return f"count(*) FILTER (WHERE {flag}{f' AND {condition}' if condition else ''})"
+    return "count(DISTINCT customer_id)" + (f" FILTER (WHERE {condition})" if condition else "")
+
+
+def _begin_sql(steps: Steps, start: Step | None) -> str:
     """Per customer, ``lo``: the position of their first ``start`` step (1 without a start)."""
     if start is None:
-        return f"SELECT customer_id, 1 AS lo FROM ({steps_sql(store, by, flt)}) GROUP BY customer_id"
+        return f"SELECT customer_id, 1 AS lo FROM ({steps.sql}) GROUP BY customer_id"
     return (
-        f"SELECT customer_id, min(seq) AS lo FROM ({steps_sql(store, by, flt)}) "
+        f"SELECT customer_id, min(seq) AS lo FROM ({steps.sql}) "
         f"WHERE {anchor_sql(start, '--from-step')} GROUP BY customer_id"
     )
 
@@ -178,7 +197,7 @@ def _paths_sql(
     within: timedelta | None, flt: Filter | None,
 ) -> str:
     """SQL with one row per customer in scope: ``customer_id``, ``path``, ``length``."""
-    steps = steps_sql(store, by, flt)
+    steps = step_rows(store, by, flt)
     end_sql = anchor_sql(end, "--to-step")
     if start is not None and end is not None:
         limit = f"AND epoch(s.timestamp) - epoch(a.ts) <= {within.total_seconds()!r}" if within else ""
@@ -197,19 +216,19 @@ def _paths_sql(
                               CASE WHEN hi > {L} THEN 1 ELSE 0 END AS pre, 0 AS post, FALSE AS cut FROM e)"""
     else:
         bounds = f"""
-            b AS ({_begin_sql(store, start, by, flt)}),
+            b AS ({_begin_sql(steps, start)}),
             n AS (SELECT customer_id, max(seq) AS last FROM s GROUP BY customer_id),
             bounds AS (SELECT b.customer_id, b.lo, b.lo + {L} - 1 AS hi, 0 AS pre,
                               CASE WHEN n.last > b.lo + {L} - 1 THEN 1 ELSE 0 END AS post, FALSE AS cut
                        FROM b JOIN n ON b.customer_id = n.customer_id)"""
     missed = f"(did not reach {end if isinstance(end, str) else 'the end step'})"
     return f"""
-        WITH s AS ({steps}), {bounds},
+        WITH s AS ({steps.sql}), {bounds},
         labelled AS (
             SELECT s.customer_id, s.seq,
                    CASE WHEN s.seq < bounds.lo OR s.seq > bounds.hi THEN '{ELLIPSIS}'
                         WHEN bounds.cut AND s.seq = bounds.lo + {L} - 1 THEN '{ELLIPSIS}'
-                        ELSE s.step END AS label
+                        ELSE CAST(s.step AS VARCHAR) END AS label
             FROM s JOIN bounds ON s.customer_id = bounds.customer_id
             WHERE bounds.hi IS NOT NULL
               AND s.seq >= bounds.lo - bounds.pre AND s.seq <= bounds.hi + bounds.post

@@ -8,14 +8,25 @@ no touchpoint, an ignored event such as ``identify``) are left out of the sequen
 Order within a customer is ``timestamp``, then the step name, then ``message_id``. The store
 keeps no file position, so ties on the timestamp are broken by content: deterministic on
 every engine, and the same order a process-mining tool gives a log sorted that way.
+
+The window functions that number the steps and find their neighbours cost more than the
+analyses that read them, so each level's sequence over the *whole* journey is a derived table
+(``derived.steps_touchpoint``, ``_event``, ``_stage``; see ``parcours.journey.materialized``),
+stored by (customer_id, seq) with the steps as ENUM codes (grouping on them is several times
+faster than on text) and flags that make "distinct customers" a plain count. A filter that
+keeps or drops whole customers (a segment) reads the table; a date range or an event
+condition changes the sequence itself, so it is computed live, as on other engines.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from parcours.analytics.filters import Filter, events_sql
 from parcours.errors import ParcoursError
+from parcours.journey.materialized import JOURNEY, Derived, source
 from parcours.matcher import EventMatcher, matcher_sql, quote
 from parcours.store.store import Store
 
@@ -25,6 +36,15 @@ BY_LEVELS = ("touchpoint", "event", "stage")
 #: Order of a customer's steps (see the module docstring for why ties go by name).
 ORDER = "timestamp, step, message_id"
 
+#: The step columns; stored as ENUM codes, given out as text by ``steps_sql``.
+STEP_COLUMNS = ("step", "prev_step", "next_step", "next2_step")
+
+#: Flags only the stored sequence has, each true on one row per customer and key, so that
+#: ``count(*) FILTER (WHERE flag AND ...)`` counts distinct customers without hashing their ids:
+#: ``first_edge`` per (step, next_step), ``first_step`` per step, ``first_back`` per step among
+#: the rows where the customer goes A -> B -> A (``next2_step = step AND next_step <> step``).
+FLAGS = ("first_edge", "first_step", "first_back")
+
 
 def step_column(by: str) -> str:
     if by not in BY_LEVELS:
@@ -32,14 +52,48 @@ def step_column(by: str) -> str:
     return by
 
 
+@dataclass(frozen=True)
+class Steps:
+    """The step rows of a query: their SQL, and whether they come from the stored sequence."""
+
+    sql: str
+    #: True: read from the derived table, so the step columns are ENUM codes (cast them to
+    #: VARCHAR in output) and the ``FLAGS`` columns exist; False: computed live, text steps
+    stored: bool
+
+
+def step_rows(store: Store, by: str = "touchpoint", flt: Filter | None = None) -> Steps:
+    """The step sequence, from the stored table when the filter keeps whole customers."""
+    step_column(by)
+    flt = flt or Filter()
+    if flt.start is None and flt.end is None and not flt.where:
+        table = source(store, STEPS[by])
+        if table is not None:
+            sql = f"SELECT * FROM {table}"
+            if flt.segment is not None:
+                # imported here, as in events_sql: segments builds on the filters module
+                from parcours.analytics.segments import segment_members_sql
+
+                sql += f" WHERE customer_id IN ({segment_members_sql(store, flt.segment)})"
+            return Steps(sql, stored=True)
+    return Steps(_live_sql(store, by, flt), stored=False)
+
+
 def steps_sql(store: Store, by: str = "touchpoint", flt: Filter | None = None) -> str:
     """SQL of the step sequence: one row per step with its neighbours.
 
     Columns: the journey relation's columns, plus ``step``, ``seq`` (1-based position in the
     customer's sequence), ``prev_step``, ``next_step``, ``next2_step``, ``next_timestamp``.
+    The same columns and types whether it reads the stored sequence or computes it live.
     """
-    col = step_column(by)
-    ignored = ", ".join(quote(e) for e in store.config.ignored_events) or "NULL"
+    rows = step_rows(store, by, flt)
+    if not rows.stored:
+        return rows.sql
+    as_text = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in STEP_COLUMNS)
+    return f"SELECT * EXCLUDE ({', '.join(FLAGS)}) REPLACE ({as_text}) FROM ({rows.sql})"
+
+
+def _live_sql(store: Store, by: str, flt: Filter | None) -> str:
     return f"""
         SELECT s.*,
                row_number() OVER w AS seq,
@@ -48,11 +102,66 @@ def steps_sql(store: Store, by: str = "touchpoint", flt: Filter | None = None) -
                lead(step, 2) OVER w AS next2_step,
                lead(timestamp) OVER w AS next_timestamp
         FROM (
-            SELECT *, CAST({col} AS VARCHAR) AS step FROM ({events_sql(store, flt)})
-            WHERE {col} IS NOT NULL AND event NOT IN ({ignored})
+            SELECT *, CAST({by} AS VARCHAR) AS step FROM ({events_sql(store, flt)})
+            WHERE {_has_step(store, by)}
         ) s
         WINDOW w AS (PARTITION BY customer_id ORDER BY {ORDER})
     """
+
+
+def _has_step(store: Store, by: str) -> str:
+    ignored = ", ".join(quote(e) for e in store.config.ignored_events) or "NULL"
+    return f"{by} IS NOT NULL AND event NOT IN ({ignored})"
+
+
+def _stored_sql(store: Store, by: str) -> str:
+    """The rows of ``derived.steps_<by>``: the live sequence's columns in the same order, plus ``FLAGS``.
+
+    DuckDB only (the table is never built on another engine). It reads the fresh journey table:
+    the windows run over the few columns they need and the journey's other columns are joined
+    back by row id, which costs far less than sorting whole rows once per window.
+    """
+    journey = JOURNEY.table
+    names = store.engine.df(
+        f"SELECT DISTINCT CAST({by} AS VARCHAR) AS step FROM {journey} WHERE {_has_step(store, by)}"
+    )["step"]
+    code = f"ENUM({', '.join(quote(n) for n in sorted(names))})" if len(names) else "VARCHAR"
+    def coded(c: str) -> str:
+        return f"CAST(f.{c} AS {code}) AS {c}"
+
+    return f"""
+        WITH n AS (
+            SELECT jrow, customer_id, step, timestamp,
+                   row_number() OVER w AS seq,
+                   lag(step) OVER w AS prev_step,
+                   lead(step) OVER w AS next_step,
+                   lead(step, 2) OVER w AS next2_step,
+                   lead(timestamp) OVER w AS next_timestamp
+            FROM (
+                SELECT rowid AS jrow, customer_id, timestamp, message_id, CAST({by} AS VARCHAR) AS step
+                FROM {journey} WHERE {_has_step(store, by)}
+            )
+            WINDOW w AS (PARTITION BY customer_id ORDER BY {ORDER})
+        ),
+        f AS (
+            SELECT *,
+                   row_number() OVER (PARTITION BY customer_id, step, next_step ORDER BY seq) = 1 AS first_edge,
+                   row_number() OVER (PARTITION BY customer_id, step ORDER BY seq) = 1 AS first_step,
+                   row_number() OVER (PARTITION BY customer_id, step, next2_step = step AND next_step <> step
+                                      ORDER BY seq) = 1 AS first_back
+            FROM n
+        )
+        SELECT j.*, {coded("step")}, f.seq, {coded("prev_step")}, {coded("next_step")}, {coded("next2_step")},
+               f.next_timestamp, {", ".join(f"f.{flag}" for flag in FLAGS)}
+        FROM f JOIN {journey} j ON j.rowid = f.jrow
+    """
+
+
+#: The stored step sequence of each level (built on first use after each data change).
+STEPS: dict[str, Derived] = {
+    by: Derived(f"steps_{by}", partial(_stored_sql, by=by), "customer_id, seq", needs=(JOURNEY,))
+    for by in BY_LEVELS
+}
 
 
 def anchor_sql(spec: str | dict | EventMatcher | None, name: str) -> str:

@@ -1,74 +1,107 @@
-"""The journey relation, materialized: a table analyses read instead of recomputing it.
+"""Derived relations, materialized: tables analyses read instead of recomputing them.
 
-Recomputing the relation on every query (the identity-map join, the touchpoint CASE over
-JSON properties, the stage lookups) is most of what a path or directly-follows query costs.
-``derived.journey`` holds the same rows and columns, sorted by (customer_id, timestamp) so
-that per-customer window functions and ``map_groups`` scans read it in order.
+Recomputing the journey relation on every query (the identity-map join, the touchpoint CASE
+over JSON properties, the stage lookups) is most of what a path or directly-follows query
+costs, and the per-customer window functions over it most of the rest. A ``Derived`` names
+one such relation: its table in the schema ``derived``, the SQL its rows come from and the
+order they are stored in. ``derived.journey`` is the first (the journey relation, sorted by
+(customer_id, timestamp) so that window functions and ``map_groups`` scans read it in order);
+``parcours.analytics.sequences`` adds the step sequences.
 
-Freshness is one stamp: the store's data version (bumped by every data-changing write, see
-``Store.transaction``), the journey map's hash and the schema version. The table carries
-the stamp it was built from as its comment; ``journey_source`` returns the table when the
-stamps agree, rebuilds it when they differ and the store is writable, and otherwise gives
-the live SQL (a read-only connection, an open transaction, or another engine, which reads
-its own snapshot of the base tables). Every data-changing write also drops the table (see
+Freshness is one stamp for all of them: the store's data version (bumped by every
+data-changing write, see ``Store.transaction``), the journey map's hash and the schema
+version. A table carries the stamp it was built from as its comment; ``source`` returns the
+table when the stamps agree, rebuilds it when they differ and the store is writable, and
+otherwise returns None so that the caller computes the relation live (a read-only
+connection, an open transaction, or another engine, which reads its own snapshot of the base
+tables). Every data-changing write also drops the whole ``derived`` schema's tables (see
 ``Store.bump_data_version``), so a stale copy never keeps erased personal data around.
 
-It lives in the schema ``derived``, not ``main``: the tables of ``main`` are the data
-(GDPR export, Spark snapshots walk them), ``derived`` only what can be rebuilt from them.
+They live in ``derived``, not ``main``: the tables of ``main`` are the data (GDPR export,
+Spark snapshots walk them), ``derived`` only what can be rebuilt from them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from parcours.journey.relation import journey_sql
 from parcours.store.store import DERIVED_SCHEMA, Store
 
-#: the materialized relation
-TABLE = f"{DERIVED_SCHEMA}.journey"
+
+@dataclass(frozen=True)
+class Derived:
+    """A relation rebuilt from the data: its table name, the SQL of its rows, their stored order."""
+
+    name: str  #: the table's name in the ``derived`` schema
+    #: the SQL of its rows; called outside any transaction, after the ``needs`` are fresh, so
+    #: it may read their tables
+    sql: Callable[[Store], str]
+    order: str  #: ORDER BY of the stored rows
+    needs: tuple[Derived, ...] = ()  #: derived relations its SQL reads, built first
+
+    @property
+    def table(self) -> str:
+        return f"{DERIVED_SCHEMA}.{self.name}"
+
+
+#: the journey relation, as ``parcours.journey.relation.journey_sql`` computes it
+JOURNEY = Derived("journey", lambda store: journey_sql(store.config), "customer_id, timestamp")
+#: the materialized journey relation's table
+TABLE = JOURNEY.table
 
 
 def stamp(store: Store) -> str:
-    """What the relation is built from: data version, journey map, schema version."""
+    """What every derived relation is built from: data version, journey map, schema version."""
     config = hashlib.sha256(store.config.model_dump_json().encode()).hexdigest()[:16]
     return f"v{store.data_version()}:c{config}:s{store.schema_version()}"
 
 
-def built_stamp(store: Store) -> str | None:
-    """The stamp the table was built from, None when there is no table."""
+def built_stamp(store: Store, relation: Derived = JOURNEY) -> str | None:
+    """The stamp the relation's table was built from, None when there is no table."""
     row = store.con.execute(
         "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = ? AND table_name = 'journey'",
-        [DERIVED_SCHEMA],
+        "AND schema_name = ? AND table_name = ?",
+        [DERIVED_SCHEMA, relation.name],
     ).fetchone()
     return row[0] if row else None
 
 
-def is_fresh(store: Store) -> bool:
-    return built_stamp(store) == stamp(store)
+def is_fresh(store: Store, relation: Derived = JOURNEY) -> bool:
+    return built_stamp(store, relation) == stamp(store)
 
 
-def materialize(store: Store) -> float:
-    """(Re)build the table from the live relation; returns the seconds it took."""
+def materialize(store: Store, relation: Derived = JOURNEY) -> float:
+    """(Re)build the relation's table (and any stale table it needs); returns the seconds it took."""
     t0 = time.perf_counter()
+    for need in relation.needs:
+        if not is_fresh(store, need):
+            materialize(store, need)
     current = stamp(store)
+    sql = relation.sql(store)  # before the transaction: it may read (fresh) derived tables
     with store.transaction(changes_data=False) as con:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {DERIVED_SCHEMA}")
-        con.execute(
-            f"CREATE OR REPLACE TABLE {TABLE} AS {journey_sql(store.config)} ORDER BY customer_id, timestamp"
-        )
-        con.execute(f"COMMENT ON TABLE {TABLE} IS '{current}'")
+        con.execute(f"CREATE OR REPLACE TABLE {relation.table} AS {sql} ORDER BY {relation.order}")
+        con.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
     return time.perf_counter() - t0
+
+
+def source(store: Store, relation: Derived) -> str | None:
+    """The relation's fresh table (rebuilt first when stale and the store can write it), else None."""
+    if store.engine_name != "duckdb":
+        return None
+    if is_fresh(store, relation):
+        return relation.table
+    # inside a caller's transaction a rebuild would be part of it (and dropped by its commit)
+    if not store.read_only and not store.in_transaction:
+        materialize(store, relation)
+        return relation.table
+    return None
 
 
 def journey_source(store: Store) -> str:
     """Where to read the journey relation from: the fresh table's name or the live SQL in brackets."""
-    if store.engine_name == "duckdb":
-        if is_fresh(store):
-            return TABLE
-        # inside a caller's transaction a rebuild would be part of it (and dropped by its commit)
-        if not store.read_only and not store.in_transaction:
-            materialize(store)
-            return TABLE
-    return f"({journey_sql(store.config)})"
+    return source(store, JOURNEY) or f"({journey_sql(store.config)})"
