@@ -211,3 +211,19 @@ def test_an_empty_store_and_a_bad_level(store):
     assert step_rows(store).stored
     with pytest.raises(ParcoursError, match="unknown step level"):
         step_rows(store, "page")
+
+
+def test_cli_refresh_builds_the_touchpoint_sequence_for_read_only_analyses(shop, capsys):
+    from clirun import run
+
+    path = shop.path
+    expected = dfg(shop)
+    with shop.transaction():  # a data-changing write (empty here): the derived tables are dropped
+        pass
+    shop.close()
+    with parcours.open(path, read_only=True) as ro:
+        assert not step_rows(ro).stored
+    assert "rebuilt" in run(capsys, "--db", path, "journey", "refresh").out
+    with parcours.open(path, read_only=True) as ro:
+        assert step_rows(ro).stored
+        same(dfg(ro), expected)

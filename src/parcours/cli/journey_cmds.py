@@ -64,17 +64,19 @@ def unmapped(ctx: typer.Context, fmt: Format = FormatOption) -> None:
 
 @journey_app.command("refresh")
 def refresh(ctx: typer.Context) -> None:
-    """Rebuild the materialized journey table now if it is stale (read-only analyses, as the CLI's
-    are, cannot rebuild it themselves and read the slower live relation until then)."""
-    from parcours.journey.materialized import is_fresh, materialize
+    """Rebuild the materialized journey table and the stored touchpoint sequence now if they are
+    stale (read-only analyses, as the CLI's are, cannot rebuild them and compute live until then)."""
+    from parcours.analytics.sequences import STEPS
+    from parcours.journey.materialized import JOURNEY, is_fresh, materialize
 
     with state(ctx).store() as store:
         if store.engine_name != "duckdb":
             raise ParcoursError(f"journey refresh: the {store.engine_name} engine reads the live relation")
-        if is_fresh(store):
+        stale = [r for r in (JOURNEY, STEPS["touchpoint"]) if not is_fresh(store, r)]
+        if not stale:
             console.print("journey table: up to date")
             return
-        seconds = materialize(store)
+        seconds = sum(materialize(store, r) for r in stale)
         rows = store.con.execute("SELECT count(*) FROM derived.journey").fetchone()[0]
     console.print(f"journey table: rebuilt, {rows:,} events in {seconds:.2f}s")
 
