@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from parcours.analytics.filters import events_sql
 from parcours.analytics.segments import SURVEY_EVENT
-from parcours.journey import journey_sql
 from parcours.matcher import json_path, quote
 from parcours.store.store import Store
 
@@ -66,7 +66,7 @@ def features_sql(store: Store, moments_sql: str | None = None, properties: Seque
     if moments_sql is None:
         moments_sql = (
             "SELECT DISTINCT customer_id, (SELECT max(timestamp) FROM events) + INTERVAL 1 SECOND AS moment "
-            f"FROM ({journey_sql(config)})"
+            f"FROM ({events_sql(store)})"
         )
     channels = sorted({t.channel for t in config.touchpoints})
     value = f"TRY_CAST(json_extract_string(properties, {json_path(config.value_property)}) AS DOUBLE)"
@@ -100,7 +100,7 @@ def features_sql(store: Store, moments_sql: str | None = None, properties: Seque
     return f"""
     WITH m AS ({moments_sql}),
     before AS (
-        SELECT j.*, m.moment FROM ({journey_sql(config)}) j JOIN m ON m.customer_id = j.customer_id
+        SELECT j.*, m.moment FROM ({events_sql(store)}) j JOIN m ON m.customer_id = j.customer_id
         WHERE j.timestamp < m.moment
     ),
     marked AS (

@@ -30,8 +30,8 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from parcours.analytics.features import feature_columns, features_sql
+from parcours.analytics.filters import events_sql
 from parcours.errors import ParcoursError
-from parcours.journey import journey_sql
 from parcours.matcher import quote
 from parcours.store.store import Store, utcnow
 
@@ -116,7 +116,7 @@ def labelled_frame(store: Store, moments_sql: str, horizon_days: int, properties
     purchase = f"event = {quote(config.purchase_event)}"
     sql = f"""
         WITH f AS ({features_sql(store, moments_sql, properties)}),
-        later AS (SELECT customer_id, timestamp FROM ({journey_sql(config)}) WHERE {purchase})
+        later AS (SELECT customer_id, timestamp FROM ({events_sql(store)}) WHERE {purchase})
         SELECT f.*, EXISTS (SELECT 1 FROM later l WHERE l.customer_id = f.customer_id
                             AND l.timestamp >= f.moment
                             AND l.timestamp < f.moment + INTERVAL {int(horizon_days)} DAY) AS label
@@ -132,7 +132,7 @@ def snapshot_frame(store: Store, moments: Sequence[datetime], horizon_days: int,
     config = store.config
     values = ", ".join(f"(TIMESTAMP {quote(m.isoformat(sep=' '))})" for m in moments)
     moments_sql = f"""
-        SELECT j.customer_id, c.moment FROM ({journey_sql(config)}) j, (VALUES {values}) c(moment)
+        SELECT j.customer_id, c.moment FROM ({events_sql(store)}) j, (VALUES {values}) c(moment)
         WHERE j.timestamp < c.moment
         GROUP BY j.customer_id, c.moment
         HAVING max(j.timestamp) >= c.moment - INTERVAL {int(active_days)} DAY

@@ -23,9 +23,9 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from parcours.analytics.features import features_sql
+from parcours.analytics.filters import events_sql
 from parcours.analytics.segments import save_list_segment
 from parcours.errors import ParcoursError
-from parcours.journey import journey_sql
 from parcours.matcher import json_path, quote
 from parcours.store.store import Store
 
@@ -151,7 +151,7 @@ def rfm_scores(store: Store) -> pd.DataFrame:
             SELECT customer_id,
                    (epoch((SELECT max(timestamp) FROM events)) - epoch(max(timestamp))) / 86400.0 AS recency_days,
                    count(*) AS frequency, coalesce(sum({value}), 0) AS monetary
-            FROM ({journey_sql(config)}) WHERE event = {quote(config.purchase_event)} GROUP BY customer_id
+            FROM ({events_sql(store)}) WHERE event = {quote(config.purchase_event)} GROUP BY customer_id
         ), s AS (
             SELECT *, ntile(5) OVER (ORDER BY recency_days DESC, customer_id) AS r,
                       ntile(5) OVER (ORDER BY frequency, customer_id) AS f,

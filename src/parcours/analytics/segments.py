@@ -16,10 +16,9 @@ from datetime import datetime
 
 import pandas as pd
 
-from parcours.analytics.filters import Filter
+from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.segment_rules import Count, Rule, compile_rule, trait_column
 from parcours.errors import ParcoursError
-from parcours.journey import journey_sql
 from parcours.matcher import json_path, quote
 from parcours.store.store import Store, utcnow
 
@@ -52,10 +51,14 @@ def _count_sql(c: Count) -> str:
     return f"sum(CASE WHEN {what} THEN 1 ELSE 0 END) AS {c.column}"
 
 
-def _first(column: str, alias: str, order: str = "timestamp", latest: bool = False) -> str:
-    """The value of ``column`` on the customer's first (or latest) event where it is not null."""
+def _first(column: str, alias: str, latest: bool = False) -> str:
+    """The value of ``column`` on the customer's first (or latest) event where it is not null.
+
+    Events at the same instant are ordered by ``message_id``, so the answer does not depend
+    on the order rows reach the aggregate (materialized table, live relation, another engine).
+    """
     fn = "arg_max" if latest else "arg_min"
-    return f"{fn}({column}, CASE WHEN {column} IS NOT NULL THEN {order} END) AS {alias}"
+    return f"{fn}({column}, CASE WHEN {column} IS NOT NULL THEN (timestamp, message_id) END) AS {alias}"
 
 
 def customers_sql(store: Store, rule: Rule | None = None) -> str:
@@ -83,7 +86,7 @@ def customers_sql(store: Store, rule: Rule | None = None) -> str:
         _first("utm_source", "source"),
         _first("utm_medium", "medium"),
         "max(stage_index) AS furthest_stage_index",
-        _first("stage_index", "current_stage_index", order="(timestamp, message_id)", latest=True),
+        _first("stage_index", "current_stage_index", latest=True),
         _first(nps_score, "nps_score", latest=True),
         f"avg(CASE WHEN {survey} THEN {score} END) AS satisfaction",
         f"coalesce(sum(CASE WHEN {purchase} THEN {value} END), 0) AS value",
@@ -98,7 +101,7 @@ def customers_sql(store: Store, rule: Rule | None = None) -> str:
            CASE WHEN c.nps_score >= 9 THEN 'promoter' WHEN c.nps_score >= 7 THEN 'passive'
                 WHEN c.nps_score IS NOT NULL THEN 'detractor' END AS nps,
            ls.score AS lead_score
-    FROM (SELECT {", ".join(columns)} FROM ({journey_sql(config)}) GROUP BY customer_id) c
+    FROM (SELECT {", ".join(columns)} FROM ({events_sql(store)}) GROUP BY customer_id) c
     LEFT JOIN lead_scores ls ON ls.customer_id = c.customer_id
     """
 
