@@ -34,8 +34,13 @@ EXAMPLES = 3
 DIRECT = ("dropoff", "errors", "poor_survey", "long_wait")
 #: Harm is the lower end of the 95% interval of the relative risk, so small groups need clear evidence.
 HARM_Z = 1.96
-#: Outcomes compared between customers who show a signal and those who do not (see ``_outcomes``).
+#: Outcomes compared between customers who show a signal and those who do not (see ``_per_touchpoint_sql``).
 OUTCOMES = ("no_purchase_after", "poor_survey_after", "support_after")
+#: The signals in report order; those computed from the steps, each with the column that says
+#: whether a (touchpoint, customer) is in its base (None: every pair is).
+SIGNALS = ("dropoff", "support_after", "poor_survey", "loops", "long_wait", "errors")
+STEP_SIGNALS = {"dropoff": None, "support_after": "support_base", "loops": None, "long_wait": "wait_base",
+                "errors": None}
 #: Tukey's fence on log waits: a wait is unusual for its edge beyond Q3 + FENCE x IQR.
 FENCE = 1.5
 
@@ -64,18 +69,11 @@ def friction(
         raise ParcoursError(f"--min-customers {min_customers}: must be at least 1")
     if support_days <= 0 or wait_factor <= 1:
         raise ParcoursError("--support-days must be > 0 and --wait-factor > 1")
-    steps = steps_sql(store, "touchpoint", flt)
-    signals = {
-        "dropoff": _dropoff(steps),
-        "support_after": _support_after(steps, support_days),
-        "poor_survey": _poor_survey(store, flt),
-        "loops": _loops(steps),
-        "long_wait": _long_wait(steps, wait_factor),
-        "errors": _errors(steps),
-    }
-    outcomes = store.engine.df(_outcomes(store, steps, flt))
+    # one pass over the step sequence gives every step-based signal and the outcomes; SQL counts
+    # them per (signal, touchpoint), so only a few rows per touchpoint come back
+    counts = store.engine.df(_counts_sql(store, steps_sql(store, "touchpoint", flt), flt, support_days, wait_factor))
     stage_of = {t.name: t.stage for t in store.config.touchpoints}
-    frames = [f for f in (_score(store, name, sql, min_customers, outcomes) for name, sql in signals.items())
+    frames = [f for f in (_score(name, counts[counts["signal"] == name], min_customers) for name in SIGNALS)
               if not f.empty]
     df = pd.concat(frames, ignore_index=True) if frames else _empty()
     df = df[df["score"] >= min_z].copy()
@@ -92,12 +90,9 @@ def _empty() -> pd.DataFrame:
                                  "weight", "score", "customers", "base", "examples"])
 
 
-def _score(store: Store, signal: str, sql: str, min_customers: int, outcomes: pd.DataFrame) -> pd.DataFrame:
-    """Rates, robust z-scores and harm weights for one signal; ``sql`` gives (touchpoint, customer_id, hit)."""
-    rows = store.engine.df(sql)
-    if rows.empty:
-        return _empty()
-    per = rows.groupby("touchpoint").agg(base=("customer_id", "size"), customers=("hit", "sum")).reset_index()
+def _score(signal: str, counts: pd.DataFrame, min_customers: int) -> pd.DataFrame:
+    """Rates, robust z-scores and harm weights for one signal from its counts per touchpoint (``_counts_sql``)."""
+    per = counts.sort_values("touchpoint").reset_index(drop=True)
     per = per[per["base"] >= min_customers]
     if len(per) < 2:
         return _empty()
@@ -114,17 +109,18 @@ def _score(store: Store, signal: str, sql: str, min_customers: int, outcomes: pd
     if signal in DIRECT:
         per["harm"], per["harm_outcome"], per["weight"] = float("nan"), None, 1.0
     else:
-        per = per.merge(_harm(rows, outcomes, signal), on="touchpoint", how="left")
+        per = per.merge(_harm(counts, signal), on="touchpoint", how="left")
         per["weight"] = (per["harm"] - 1).clip(0, 1).fillna(0.0)
     per["score"] = per["z"].clip(lower=0) * per["weight"]
-    hits = rows[rows["hit"]].sort_values("customer_id").groupby("touchpoint")["customer_id"]
-    per["examples"] = per["touchpoint"].map(hits.apply(lambda s: list(s.head(EXAMPLES))))
+    examples = per[[f"example_{i + 1}" for i in range(EXAMPLES)]].to_numpy()
+    # a touchpoint none of whose customers shows the signal has no examples (NaN, not an empty list)
+    per["examples"] = [[e for e in row if isinstance(e, str)] or float("nan") for row in examples]
     per["signal"] = signal
     per["customers"] = per["customers"].astype(int)
     return per[list(_empty().columns)]
 
 
-def _harm(rows: pd.DataFrame, outcomes: pd.DataFrame, signal: str) -> pd.DataFrame:
+def _harm(counts: pd.DataFrame, signal: str) -> pd.DataFrame:
     """Per touchpoint: how much more often customers showing the signal have a bad outcome.
 
     For each outcome, the relative risk hitters vs the touchpoint's other customers, taken at the
@@ -134,72 +130,143 @@ def _harm(rows: pd.DataFrame, outcomes: pd.DataFrame, signal: str) -> pd.DataFra
     (support contacts for ``support_after``).
     """
     names = [o for o in OUTCOMES if o != signal]
-    df = rows.merge(outcomes, on=["touchpoint", "customer_id"], how="left").fillna({o: False for o in names})
-    g = df.groupby(["touchpoint", "hit"])[names].agg(["sum", "size"])
     out = []
-    for tp in df["touchpoint"].unique():
+    for r in counts.itertuples(index=False):
         best, which = float("nan"), None
-        if (tp, True) in g.index and (tp, False) in g.index:
+        if r.customers > 0 and r.others > 0:
             for o in names:
-                a, n1 = g.loc[(tp, True), (o, "sum")] + 0.5, g.loc[(tp, True), (o, "size")] + 1
-                c, n2 = g.loc[(tp, False), (o, "sum")] + 0.5, g.loc[(tp, False), (o, "size")] + 1
+                a, n1 = getattr(r, f"hit_{o}") + 0.5, r.customers + 1
+                c, n2 = getattr(r, f"other_{o}") + 0.5, r.others + 1
                 se = np.sqrt(max(1 / a - 1 / n1 + 1 / c - 1 / n2, 0.0))
                 rr = float(np.exp(np.log((a / n1) / (c / n2)) - HARM_Z * se))
                 if which is None or rr > best:
                     best, which = rr, o
-        out.append({"touchpoint": tp, "harm": best, "harm_outcome": which})
+        out.append({"touchpoint": r.touchpoint, "harm": best, "harm_outcome": which})
     return pd.DataFrame(out, columns=["touchpoint", "harm", "harm_outcome"])
 
 
-def _outcomes(store: Store, steps: str, flt: Filter | None) -> str:
-    """Per (touchpoint, customer): what happened after their first step at the touchpoint.
+def _counts_sql(store: Store, steps: str, flt: Filter | None, days: float, factor: float) -> str:
+    """Per (signal, touchpoint): what a score needs, counted in SQL.
 
-    ``no_purchase_after`` (no purchase event later), ``poor_survey_after`` (a poor survey
-    answer, about any touchpoint, at or after it), ``support_after`` (a support contact later).
+    Columns: ``signal``, ``touchpoint``, ``base`` (rows in the signal's base: customers, or
+    survey answers for ``poor_survey``), ``customers`` (of them, those showing the signal),
+    ``others`` (those not showing it; a NULL signal counts in neither), for each outcome O of
+    ``OUTCOMES`` ``hit_O`` and ``other_O`` (how many of ``customers`` and of ``others`` had it),
+    and ``example_1`` .. ``example_<EXAMPLES>`` (the first customer ids showing the signal, in
+    id order; NULL when fewer).
+    """
+    outcomes = ", ".join(OUTCOMES)
+    no_outcomes = ", ".join(f"FALSE AS {o}" for o in OUTCOMES)
+    parts = [f"SELECT 'poor_survey' AS signal, touchpoint, customer_id, hit, {no_outcomes} FROM ({_poor_survey(store, flt)}) a"]
+    for signal, base in STEP_SIGNALS.items():
+        where = f" WHERE {base}" if base else ""
+        parts.append(f"SELECT '{signal}', touchpoint, customer_id, hit_{signal}, {outcomes} FROM pairs{where}")
+    union = "\n            UNION ALL ".join(parts)
+    sums = ",\n               ".join(
+        f"CAST(sum(CASE WHEN {side}hit AND {o} THEN 1 ELSE 0 END) AS BIGINT) AS {name}_{o}"
+        for o in OUTCOMES for side, name in (("", "hit"), ("NOT ", "other")))
+    examples = ", ".join(f"max(CASE WHEN n = {i + 1} THEN customer_id END) AS example_{i + 1}" for i in range(EXAMPLES))
+    return f"""
+        WITH pairs AS ({_per_touchpoint_sql(store, steps, flt, days, factor)}),
+        signal_rows AS (
+            {union}
+        ),
+        counts AS (
+            SELECT signal, touchpoint, count(*) AS base,
+                   CAST(sum(CASE WHEN hit THEN 1 ELSE 0 END) AS BIGINT) AS customers,
+                   CAST(sum(CASE WHEN NOT hit THEN 1 ELSE 0 END) AS BIGINT) AS others,
+                   {sums}
+            FROM signal_rows WHERE touchpoint IS NOT NULL GROUP BY signal, touchpoint
+        ),
+        examples AS (
+            SELECT signal, touchpoint, {examples} FROM (
+                SELECT signal, touchpoint, customer_id,
+                       row_number() OVER (PARTITION BY signal, touchpoint ORDER BY customer_id) AS n
+                FROM signal_rows WHERE hit AND touchpoint IS NOT NULL
+            ) r WHERE n <= {EXAMPLES} GROUP BY signal, touchpoint
+        )
+        SELECT c.*, {", ".join(f"e.example_{i + 1}" for i in range(EXAMPLES))}
+        FROM counts c LEFT JOIN examples e ON e.signal = c.signal AND e.touchpoint = c.touchpoint
+    """
+
+
+def _per_touchpoint_sql(store: Store, steps: str, flt: Filter | None, days: float, factor: float) -> str:
+    """One row per (touchpoint, customer) of the steps: every step-based signal and the outcomes.
+
+    Columns: ``touchpoint``, ``customer_id``; ``hit_<signal>`` for dropoff, support_after,
+    loops, long_wait and errors; ``support_base`` and ``wait_base``, whether the pair is in
+    those two signals' bases (the others' base is every pair); and the ``OUTCOMES``, what
+    happened after the customer's first step at the touchpoint: ``no_purchase_after`` (no
+    purchase event later), ``poor_survey_after`` (a poor survey answer, about any touchpoint, at
+    or after it), ``support_after`` (a support contact later).
+
+    The signals, per (touchpoint, customer):
+
+    - ``dropoff``: the journey ends at the touchpoint (it is the customer's last step).
+    - ``support_after``: a support contact (chat, call, web form) follows a step at the
+      touchpoint within ``days``; the base is the touchpoints that are not support channels
+      themselves. The first support contact strictly after each step is a window over the
+      customer's later instants, not a join of every step with every contact (quadratic in a
+      customer's steps: minutes on 100,000 demo customers).
+    - ``loops``: the customer goes back and forth, A > B > A with B another touchpoint. Plain
+      repeats (A > A) are left out: viewing several products in a row is browsing, not friction.
+    - ``long_wait``: the wait to the next, different, step is unusual for that edge (source ->
+      target): both over ``factor`` times the edge's median wait (and over 10 minutes) and
+      beyond Tukey's fence on the log waits of the edge (Q3 + 1.5 IQR). The fence is the
+      edge's own behaviour: where customers usually either go on at once or come back days
+      later (site browsing), the spread is wide and a wait of days is normal; where they
+      usually go on within minutes (cart to checkout), a wait of days stands out. Repeats
+      (A > A) are left out; the base is the pairs with at least one wait to another step.
+    - ``errors``: an error event (its name contains "error") at the touchpoint.
     """
     support = ", ".join(f"'{c}'" for c in SUPPORT_CHANNELS)
     purchase = quote(store.config.purchase_event)
+    moves = "s.next_step IS NOT NULL AND s.next_step <> s.step"
+    wait = "epoch(s.next_timestamp) - epoch(s.timestamp)"
+    log_wait = f"ln(greatest({wait}, 1))"
     return f"""
-        WITH ev AS ({events_sql(store, flt)}),
-        first AS (SELECT touchpoint, customer_id, min(timestamp) AS t0 FROM ({steps}) GROUP BY touchpoint, customer_id),
+        WITH s AS (
+            SELECT touchpoint, customer_id, timestamp, channel, event, step, next_step, next2_step,
+                   next_timestamp,
+                   min(CASE WHEN channel IN ({support}) THEN timestamp END) OVER (
+                       PARTITION BY customer_id ORDER BY epoch_us(timestamp)
+                       RANGE BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_help
+            FROM ({steps}) x
+        ),
+        usual AS (
+            SELECT s.step, s.next_step, quantile_cont({wait}, 0.5) AS med,
+                   quantile_cont({log_wait}, 0.25) AS q1, quantile_cont({log_wait}, 0.75) AS q3
+            FROM s WHERE {moves} GROUP BY s.step, s.next_step
+        ),
+        per AS (
+            SELECT s.touchpoint, s.customer_id, min(s.timestamp) AS t0,
+                   bool_or(s.next_step IS NULL) AS hit_dropoff,
+                   coalesce(bool_or(s.channel NOT IN ({support})), FALSE) AS support_base,
+                   bool_or(CASE WHEN s.channel NOT IN ({support}) THEN s.next_help IS NOT NULL
+                                AND epoch(s.next_help) - epoch(s.timestamp) <= {days * 86400!r} END) AS support_hit,
+                   bool_or(s.next2_step = s.step AND s.next_step <> s.step) AS hit_loops,
+                   coalesce(bool_or({moves}), FALSE) AS wait_base,
+                   bool_or(CASE WHEN {moves} THEN {wait} > {factor!r} * greatest(u.med, 60)
+                                AND {log_wait} > u.q3 + {FENCE!r} * (u.q3 - u.q1) END) AS wait_hit,
+                   bool_or(contains(lower(s.event), 'error')) AS hit_errors
+            FROM s LEFT JOIN usual u ON u.step = s.step AND u.next_step = s.next_step
+            GROUP BY s.touchpoint, s.customer_id
+        ),
+        ev AS ({events_sql(store, flt)}),
         buys AS (SELECT customer_id, max(timestamp) AS last_ts FROM ev WHERE event = {purchase} GROUP BY customer_id),
         poor AS (SELECT customer_id, max(timestamp) AS last_ts FROM ({_survey_answers(store, flt)})
                  WHERE {_poor_sql()} GROUP BY customer_id),
         help AS (SELECT customer_id, max(timestamp) AS last_ts FROM ev WHERE channel IN ({support}) GROUP BY customer_id)
-        SELECT f.touchpoint, f.customer_id,
-               NOT coalesce(b.last_ts > f.t0, FALSE) AS no_purchase_after,
-               coalesce(p.last_ts >= f.t0, FALSE) AS poor_survey_after,
-               coalesce(h.last_ts > f.t0, FALSE) AS support_after
-        FROM first f
-        LEFT JOIN buys b ON b.customer_id = f.customer_id
-        LEFT JOIN poor p ON p.customer_id = f.customer_id
-        LEFT JOIN help h ON h.customer_id = f.customer_id
-    """
-
-
-# Each signal: one row per (touchpoint, customer) in its base, with ``hit`` true when the
-# customer shows the problem there.
-
-def _dropoff(steps: str) -> str:
-    """The journey ends at the touchpoint: the customer's last step, without a purchase after."""
-    return f"""
-        SELECT touchpoint, customer_id, bool_or(next_step IS NULL) AS hit
-        FROM ({steps}) GROUP BY touchpoint, customer_id
-    """
-
-
-def _support_after(steps: str, days: float) -> str:
-    """A support contact (chat, call, web form) follows within ``days`` at a non-support touchpoint."""
-    support = ", ".join(f"'{c}'" for c in SUPPORT_CHANNELS)
-    return f"""
-        WITH s AS ({steps}),
-        help AS (SELECT customer_id, timestamp FROM s WHERE channel IN ({support}))
-        SELECT s.touchpoint, s.customer_id,
-               bool_or(h.timestamp IS NOT NULL) AS hit
-        FROM s LEFT JOIN help h ON h.customer_id = s.customer_id AND h.timestamp > s.timestamp
-             AND epoch(h.timestamp) - epoch(s.timestamp) <= {days * 86400!r}
-        WHERE s.channel NOT IN ({support})
-        GROUP BY s.touchpoint, s.customer_id
+        SELECT p.touchpoint, p.customer_id, p.hit_dropoff, p.hit_loops, p.hit_errors,
+               p.support_base, CASE WHEN p.support_base THEN p.support_hit ELSE FALSE END AS hit_support_after,
+               p.wait_base, CASE WHEN p.wait_base THEN p.wait_hit ELSE FALSE END AS hit_long_wait,
+               NOT coalesce(b.last_ts > p.t0, FALSE) AS no_purchase_after,
+               coalesce(o.last_ts >= p.t0, FALSE) AS poor_survey_after,
+               coalesce(h.last_ts > p.t0, FALSE) AS support_after
+        FROM per p
+        LEFT JOIN buys b ON b.customer_id = p.customer_id
+        LEFT JOIN poor o ON o.customer_id = p.customer_id
+        LEFT JOIN help h ON h.customer_id = p.customer_id
     """
 
 
@@ -222,50 +289,4 @@ def _poor_survey(store: Store, flt: Filter | None) -> str:
     return f"""
         SELECT touchpoint, customer_id, {_poor_sql()} AS hit FROM ({_survey_answers(store, flt)})
         WHERE touchpoint IS NOT NULL AND score IS NOT NULL AND metric IN ('nps', 'csat', 'ces')
-    """
-
-
-def _loops(steps: str) -> str:
-    """The customer goes back and forth: A > B > A with B another touchpoint.
-
-    Plain repeats (A > A) are left out: viewing several products in a row is browsing, not friction.
-    """
-    return f"""
-        WITH s AS ({steps})
-        SELECT touchpoint, customer_id, bool_or(next2_step = step AND next_step <> step) AS hit
-        FROM s GROUP BY touchpoint, customer_id
-    """
-
-
-def _long_wait(steps: str, factor: float) -> str:
-    """The wait to the next, different, step is unusual for that edge (source -> target).
-
-    Unusual means both over ``factor`` times the edge's median wait (and over 10 minutes) and
-    beyond Tukey's fence on the log waits of the edge (Q3 + 1.5 IQR). The fence is the edge's
-    own behaviour: where customers usually either go on at once or come back days later (site
-    browsing), the spread is wide and a wait of days is normal; where they usually go on
-    within minutes (cart to checkout), a wait of days stands out. Repeats (A > A) are left out.
-    """
-    return f"""
-        WITH all_steps AS ({steps}),
-        s AS (SELECT touchpoint, customer_id, step, next_step,
-                     epoch(next_timestamp) - epoch(timestamp) AS wait,
-                     ln(greatest(epoch(next_timestamp) - epoch(timestamp), 1)) AS log_wait
-              FROM all_steps WHERE next_step IS NOT NULL AND next_step <> step),
-        usual AS (SELECT step, next_step, quantile_cont(wait, 0.5) AS med,
-                         quantile_cont(log_wait, 0.25) AS q1, quantile_cont(log_wait, 0.75) AS q3
-                  FROM s GROUP BY step, next_step)
-        SELECT s.touchpoint, s.customer_id,
-               bool_or(s.wait > {factor!r} * greatest(u.med, 60)
-                       AND s.log_wait > u.q3 + {FENCE!r} * (u.q3 - u.q1)) AS hit
-        FROM s JOIN usual u ON u.step = s.step AND u.next_step = s.next_step
-        GROUP BY s.touchpoint, s.customer_id
-    """
-
-
-def _errors(steps: str) -> str:
-    """An error event (its name contains "error") at the touchpoint."""
-    return f"""
-        SELECT touchpoint, customer_id, bool_or(contains(lower(event), 'error')) AS hit
-        FROM ({steps}) GROUP BY touchpoint, customer_id
     """

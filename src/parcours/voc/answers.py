@@ -52,16 +52,19 @@ def answers_sql(store, flt: Filter | None = None) -> str:
         FROM ({events_sql(store, flt)}) a
         WHERE event = {quote(SURVEY_EVENT)}
     """
+    # only the customers with an answer that names no touchpoint need their touchpoints: the
+    # window below then sorts their events, not the whole journey's
     seen = f"""
         SELECT customer_id, timestamp, touchpoint, channel
         FROM ({events_sql(store)}) t
         WHERE touchpoint IS NOT NULL AND event <> {quote(SURVEY_EVENT)}
+          AND customer_id IN (SELECT customer_id FROM answers WHERE given_touchpoint IS NULL)
     """
     # answers sort after touchpoints at the same instant: "at or before" the answer
     merged = f"""
         SELECT customer_id, timestamp, 1 AS is_answer, message_id, metric, score, comment, language,
                given_touchpoint, CAST(NULL AS VARCHAR) AS touchpoint, CAST(NULL AS VARCHAR) AS channel
-        FROM ({answers}) x
+        FROM answers x
         UNION ALL
         SELECT customer_id, timestamp, 0, NULL, NULL, NULL, NULL, NULL, NULL, touchpoint, channel
         FROM ({seen}) y
@@ -75,6 +78,7 @@ def answers_sql(store, flt: Filter | None = None) -> str:
     """
     tp = "coalesce(given_touchpoint, prior_touchpoint)"
     return f"""
+        WITH answers AS ({answers})
         SELECT message_id, customer_id, timestamp, metric, score, comment, language,
                {tp} AS touchpoint,
                CASE WHEN given_touchpoint IS NOT NULL THEN 'given'
