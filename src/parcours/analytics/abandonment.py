@@ -15,7 +15,6 @@ import pandas as pd
 
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.funnel_spec import build_spec
-from parcours.analytics.funnels import dropped_customers, funnel_customers
 from parcours.errors import ParcoursError
 from parcours.matcher import EventMatcher, field_sql, matcher_sql
 
@@ -51,6 +50,9 @@ def abandoned_customers(store, report: str | None = "cart", *, window: str | flo
     began with), ``value`` (value property of their last step-1 event, NaN when absent), ``went_to`` (the touchpoint,
     or event name, of the first later event that is not a step-1 event; ``(nothing)`` if none).
     """
+    # here, not at import: the funnel kernels load Numba, which the CLI's start-up should not pay for
+    from parcours.analytics.funnels import dropped_customers
+
     steps, value_property, _ = _definition(report, from_step, to_step, value_property)
     options = {}
     if value_property:
@@ -89,6 +91,8 @@ def abandonment(store, report: str | None = "cart", *, window: str | float | tim
     ``abandonment_rate`` (0..1), ``abandoned_value`` (sum of their step-1 values),
     ``avg_abandoned_value``, ``top_went_to`` (the commonest place they went instead).
     """
+    from parcours.analytics.funnels import funnel_customers
+
     steps, value_property, name = _definition(report, from_step, to_step, value_property)
     spec = build_spec(steps, window=window)
     reached = int((funnel_customers(store, spec=spec, flt=flt)["level"] >= 1).sum())

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from parcours.analytics.filters import Filter
 from parcours.errors import ParcoursError
@@ -34,6 +33,8 @@ def _nps_parts(promoters, detractors, n):
 
 
 def _two_sided(z: np.ndarray, diff: np.ndarray) -> np.ndarray:
+    from scipy import stats  # here, not at import: the CLI's start-up should not pay for SciPy
+
     p = 2 * stats.norm.sf(np.abs(z))
     return np.where(np.isnan(z), np.where(diff == 0, 1.0, 0.0), p)
 
@@ -48,6 +49,8 @@ def compare_touchpoints(
     difference`` or ``not enough answers``). Values are on the metric's scale (NPS -100..100,
     CSAT %, CES mean).
     """
+    from scipy import stats
+
     if metric not in METRICS:
         raise ParcoursError(f"voc compare: --metric {metric!r} is not one of {', '.join(METRICS)}")
     if min_answers < 2:

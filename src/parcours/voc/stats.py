@@ -15,10 +15,11 @@ An interval needs at least one answer (two for the t interval); otherwise it is 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 
 def _z(confidence: float) -> float:
+    from scipy import stats  # here, not at import: the CLI's start-up should not pay for SciPy
+
     return float(stats.norm.ppf(0.5 + confidence / 2))
 
 
@@ -45,6 +46,8 @@ def wilson_interval(successes, n, confidence: float = 0.95) -> tuple[np.ndarray,
 
 def t_interval(mean, std, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Low and high ends of Student's t interval of a mean (``std`` is the sample deviation)."""
+    from scipy import stats
+
     mean, std, n = (np.asarray(x, dtype=float) for x in (mean, std, n))
     with np.errstate(invalid="ignore", divide="ignore"):
         df = np.where(n > 1, n - 1, np.nan)

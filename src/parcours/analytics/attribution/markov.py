@@ -20,14 +20,16 @@ reward of a state is the value of the conversions that leave it, per journey pas
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from parcours.analytics.attribution.paths import PathTable
 from parcours.errors import ParcoursError
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 MAX_ORDER = 3
@@ -81,6 +83,9 @@ def _dense_ids(codes: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _absorption(q: sp.csr_matrix, rhs: np.ndarray, start: int) -> np.ndarray:
     """Row ``start`` of ``(I - Q)^-1 rhs``: the expected reward collected before absorption."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
     n = q.shape[0]
     system = (sp.identity(n, format="csc") - q.tocsc()).tocsc()
     sol = spla.spsolve(system, rhs)
@@ -90,6 +95,8 @@ def _absorption(q: sp.csr_matrix, rhs: np.ndarray, start: int) -> np.ndarray:
 
 def markov(table: PathTable, order: int = 1) -> MarkovResult:
     """Exact removal-effect attribution of a path table with a Markov chain of ``order`` 1 to 3."""
+    import scipy.sparse as sp  # here, not at import: the CLI's start-up should not pay for SciPy
+
     if order not in range(1, MAX_ORDER + 1):
         raise ParcoursError(f"Markov order {order}: use 1, 2 or 3")
     touches, offsets = collapse_repeats(table)
