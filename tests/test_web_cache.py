@@ -12,6 +12,7 @@ from starlette.requests import Request
 import parcours
 from parcours.analytics.overview import stage_overview
 from parcours.errors import ParcoursError
+from parcours.server.gdpr import erase_person
 from parcours.web.cache import QueryCache
 from parcours.web.filters import page_filter
 from parcours.web.i18n import LABELS, language
@@ -40,6 +41,27 @@ def test_cache_serves_until_new_events_arrive(store, tmp_path):
     assert len(calls) == 2
     parcours.create_segment(store, "ann_only", "events >= 1")
     assert cache.get(store, ("map", None), reached) == 2 and len(calls) == 3  # segments changed
+
+
+def test_identity_changes_and_erasure_invalidate_without_new_events(store, tmp_path):
+    """An unmerge or an erasure adds no event (the erasure removes some): the page is still recomputed."""
+    load_events(store, _events("ann", 1) + _events("bob", 2), tmp_path, "a.jsonl")
+    shared = {"email": "ann@example.com"}  # a later batch wrongly joins bob to ann through a shared email
+    load_events(store, [{**_events("ann", 3)[0], "properties": shared},
+                        {**_events("bob", 4)[0], "properties": shared}], tmp_path, "b.jsonl")
+    cache, calls = QueryCache(), []
+
+    def customers() -> int:
+        calls.append(1)
+        return journey_map(store)["customers"]
+
+    assert cache.get(store, ("map", None), customers) == 1  # ann and bob stitched into one
+    assert cache.get(store, ("map", None), customers) == 1 and len(calls) == 1
+    parcours.unmerge(store, int(parcours.merges(store)["merge_id"].iloc[-1]))
+    assert cache.get(store, ("map", None), customers) == 2 and len(calls) == 2
+    assert cache.get(store, ("map", None), customers) == 2 and len(calls) == 2
+    erase_person(store, "bob")
+    assert cache.get(store, ("map", None), customers) == 1 and len(calls) == 3
 
 
 def test_cache_keeps_filters_apart_and_bounded(store, tmp_path):

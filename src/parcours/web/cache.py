@@ -1,20 +1,21 @@
-"""Results of heavy queries, kept per (page, filter) until new data arrives.
+"""Results of heavy queries, kept per (page, filter) until the data they read changes.
 
-The key includes the store's *data version*: the newest load batch, the number of events
-and the latest change to segments and the journey file. A new import, a collector batch, an
-erasure or a re-saved segment changes it, so a stale figure is never served; entries of
-older versions are dropped when a newer one is seen.
+The key includes a *data version*: the store's own count of data-changing writes (see
+``Store.transaction``: imports, collector batches, identity stitching and unmerges, GDPR
+erasure, retention and scrubbing, setting the journey file all bump it), plus what changes
+without bumping it but still changes a page: the saved segments (a filter, and the personas
+page) and the latest lead scoring (segment rules can use ``lead_score``). A stale figure is
+never served; entries of older versions are dropped when a newer one is seen.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from parcours.store.store import Store
+from parcours.store.store import DATA_VERSION_META, Store
 
 #: most entries kept (each filter of each page is one); the least recently used goes first
 MAX_ENTRIES = 256
@@ -24,12 +25,15 @@ MISSING = object()
 
 
 def data_version(con) -> tuple:
-    """A value that changes whenever what the analyses read changes (``con``: a DuckDB connection)."""
-    batch, events = con.execute("SELECT max(batch_id), count(*) FROM events").fetchone()
+    """A value that changes whenever what the pages read changes (``con``: a DuckDB connection or cursor).
+
+    Three small reads, so that a cache hit stays cheap: the meta row of the store's data
+    version, and the newest change to segments and to lead scores.
+    """
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [DATA_VERSION_META]).fetchone()
     segments = con.execute("SELECT max(updated_at), count(*) FROM segments").fetchone()
-    row = con.execute("SELECT value FROM meta WHERE key = 'journey_toml'").fetchone()
-    journey = hashlib.sha256((row[0] if row else "").encode()).hexdigest()[:16]
-    return batch, events, str(segments[0]), segments[1], journey
+    leads = con.execute("SELECT max(trained_at), count(*) FROM lead_models").fetchone()
+    return int(row[0]) if row else 0, str(segments[0]), segments[1], str(leads[0]), leads[1]
 
 
 class QueryCache:
