@@ -14,8 +14,6 @@ from pathlib import Path
 
 import typer
 
-from parcours.analytics.funnel_spec import build_spec
-from parcours.analytics.funnels import conversion_trends, funnel, funnel_customers, time_to_convert
 from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
@@ -55,6 +53,9 @@ def funnel_command(
     fmt: Format = FormatOption,
 ) -> None:
     """Where customers drop out: customers per step, conversion, drop-off and time between steps."""
+    from parcours.analytics.funnel_spec import build_spec
+    from parcours.analytics.funnels import conversion_trends, funnel, funnel_customers, time_to_convert
+
     data = read_spec(spec) if spec else None
     if steps and data:
         raise ParcoursError("funnel: give steps or --spec, not both")

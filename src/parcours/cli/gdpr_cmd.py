@@ -16,14 +16,15 @@ import typer
 from parcours.cli.output import console
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
-from parcours.server.applier import replay
-from parcours.server.gdpr import apply_retention, erase_person, export_person, scrub_property
-from parcours.server.wal import segment_path, segments, wal_dir
 
 gdpr_app = typer.Typer(help="Erase or export a person; retention; scrub a property.", no_args_is_help=True)
 
 
 def _settled(ctx: typer.Context):
+    # the server package loads FastAPI: imported when a command runs, not for `--help`
+    from parcours.server.applier import replay
+    from parcours.server.wal import wal_dir
+
     store = state(ctx).store()
     directory = wal_dir(store.path)
     if directory.exists():
@@ -31,14 +32,23 @@ def _settled(ctx: typer.Context):
     return store, directory
 
 
+def _drop_log(directory: Path) -> None:
+    """Delete every log segment (all applied): the log must not keep a copy of erased data."""
+    from parcours.server.wal import segment_path, segments
+
+    for n in segments(directory):
+        segment_path(directory, n).unlink(missing_ok=True)
+
+
 @gdpr_app.command("erase")
 def erase(ctx: typer.Context, person: str = typer.Argument(..., help="Any identifier of the person.")) -> None:
     """Remove a person everywhere, at once: events, identities, quarantine rows, every table."""
+    from parcours.server.gdpr import erase_person
+
     store, directory = _settled(ctx)
     with store:
         deleted = erase_person(store, person)
-    for n in segments(directory):  # all applied: the log must not keep a copy
-        segment_path(directory, n).unlink(missing_ok=True)
+    _drop_log(directory)
     print(json.dumps({"id": person, "deleted": deleted}))
 
 
@@ -49,6 +59,8 @@ def export(
     output: Path = typer.Option(None, "--output", "-o", help="Write the JSON here (default: stdout)."),
 ) -> None:
     """Everything held about a person, as JSON."""
+    from parcours.server.gdpr import export_person
+
     store, _ = _settled(ctx)
     with store:
         data = export_person(store, person)
@@ -63,6 +75,8 @@ def export(
 @gdpr_app.command("retention")
 def retention(ctx: typer.Context, days: int = typer.Option(..., "--days", help="Delete events older than this.")) -> None:
     """Delete raw events older than an age."""
+    from parcours.server.gdpr import apply_retention
+
     store, _ = _settled(ctx)
     with store:
         n = apply_retention(store, days)
@@ -86,12 +100,13 @@ def scrub(
     end: str = typer.Option(None, "--to", help="To this UTC date/time (exclusive)."),
 ) -> None:
     """Remove a property from every event in a time range (PII sent by mistake)."""
+    from parcours.server.gdpr import scrub_property
+
     s, e = _when(start, "--from"), _when(end, "--to")
     store, directory = _settled(ctx)
     with store:
         n = scrub_property(store, prop, s, e)
-    for seg in segments(directory):
-        segment_path(directory, seg).unlink(missing_ok=True)
+    _drop_log(directory)
     console.print(f"removed {prop} from {n} events")
 
 

@@ -7,7 +7,6 @@ import typer
 
 from parcours.cli.output import Format, FormatOption, console, emit
 from parcours.cli.state import state
-from parcours.server.keys import create_key, list_keys, revoke_key
 
 keys_app = typer.Typer(help="API keys: write keys per source, read keys, admin keys.", no_args_is_help=True)
 
@@ -20,6 +19,8 @@ def create(
     source: str = typer.Option(None, "--source", help="Write keys: source recorded on events (default: the name)."),
 ) -> None:
     """Create a key. The key is printed alone on the last line; it is not shown again."""
+    from parcours.server.keys import create_key  # the server package loads FastAPI: only when needed
+
     with state(ctx).store() as store:
         key = create_key(store, role, name, source)
     console.print(f"created a {role} key {name!r}; keep it now, it is stored only as a hash:", highlight=False)
@@ -29,6 +30,8 @@ def create(
 @keys_app.command("list")
 def list_(ctx: typer.Context, fmt: Format = FormatOption) -> None:
     """Every key: id, role, name, source, when created and revoked (never the key itself)."""
+    from parcours.server.keys import list_keys
+
     with state(ctx).store() as store:
         emit(list_keys(store), fmt, title="API keys")
 
@@ -36,6 +39,8 @@ def list_(ctx: typer.Context, fmt: Format = FormatOption) -> None:
 @keys_app.command("revoke")
 def revoke(ctx: typer.Context, key_id: str = typer.Argument(..., help="The key id (from `keys list`) or the key.")) -> None:
     """Revoke a key: it is refused from then on."""
+    from parcours.server.keys import revoke_key
+
     with state(ctx).store() as store:
         revoked = revoke_key(store, key_id)
     console.print(f"revoked {revoked}", highlight=False)

@@ -6,7 +6,6 @@ from enum import StrEnum
 
 import typer
 
-from parcours.analytics.leads import save_lead_scores, score_leads, train_lead_model
 from parcours.cli.output import Format, FormatOption, emit, err_console
 from parcours.cli.state import state
 
@@ -28,6 +27,8 @@ def leads(
     fmt: Format = FormatOption,
 ) -> None:
     """Train the purchase-intent model, print its hold-out evaluation (stderr), score current prospects."""
+    from parcours.analytics.leads import save_lead_scores, score_leads, train_lead_model
+
     with state(ctx).store(read_only=not save) as store:
         model = train_lead_model(store, horizon_days=horizon, active_days=active_days, seed=seed)
         ev = model.evaluation

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from parcours.analytics.personas import find_personas, rfm_scores, save_personas
 from parcours.cli.output import Format, FormatOption, emit, err_console
 from parcours.cli.state import state
 
@@ -18,6 +17,8 @@ def personas(
     fmt: Format = FormatOption,
 ) -> None:
     """Find behavioural personas and describe each one: size, what sets it apart, channels, conversion."""
+    from parcours.analytics.personas import find_personas, save_personas
+
     with state(ctx).store(read_only=not save) as store:
         result = find_personas(store, k=k, k_range=range(3, max_k + 1), seed=seed)
         if save:
@@ -35,6 +36,8 @@ def rfm(
     fmt: Format = FormatOption,
 ) -> None:
     """RFM scores of buyers: recency, frequency and monetary quintiles (5 = best)."""
+    from parcours.analytics.personas import rfm_scores
+
     with state(ctx).store(read_only=True) as store:
         df = rfm_scores(store)
     emit(df.head(limit) if limit else df, fmt, title="RFM scores")

@@ -10,8 +10,6 @@ import typer
 from parcours.cli.output import console
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
-from parcours.report import FORMATS, write_report
-from parcours.web.filters import PageFilter
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -33,6 +31,9 @@ def report(
     lang: str = typer.Option("en", "--lang", help="Labels in en or fr."),
 ) -> None:
     """Write the journey map report (stages, touchpoints, scores, emotion curve, friction)."""
+    from parcours.report import FORMATS, write_report
+    from parcours.web.filters import PageFilter
+
     if fmt not in FORMATS:
         raise ParcoursError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     flt = PageFilter(_day(start, "--from"), _day(end, "--to"), segment)

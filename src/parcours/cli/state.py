@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import typer
 
-from parcours.engine.base import ENGINES
 from parcours.errors import ParcoursError
-from parcours.store import Store, open_store
+
+if TYPE_CHECKING:
+    from parcours.store import Store
 
 
 def engine_choice(name: str | None) -> str:
     """The engine named by ``--engine`` or ``$PARCOURS_ENGINE`` (duckdb by default), checked."""
+    from parcours.engine.base import ENGINES  # here: the engine layer loads Ibis, which `--help` need not
+
     chosen = (name or os.environ.get("PARCOURS_ENGINE") or "duckdb").lower()
     if chosen not in ENGINES:
         origin = "--engine" if name else "$PARCOURS_ENGINE"
@@ -27,6 +31,8 @@ class State:
     engine: str = "duckdb"
 
     def store(self, read_only: bool = False) -> Store:
+        from parcours.store import open_store
+
         return open_store(self.db, read_only=read_only, engine=self.engine)
 
 
