@@ -54,6 +54,13 @@ def group_starts(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
 # ---------------------------------------------------------------- shared base
 
 @njit(cache=True, inline="always")
+def _results(groups, n):
+    """Every kernel's per-group output: level, excluded, conversions, step times and rows (-1: none)."""
+    return (np.zeros(groups, np.int32), np.zeros(groups, np.bool_), np.zeros(groups, np.int32),
+            np.full((groups, n), -1, np.int64), np.full((groups, n), -1, np.int64))
+
+
+@njit(cache=True, inline="always")
 def _has(bits, k):
     """Whether bit ``k`` (0-based) is set."""
     return (bits >> k) & 1 == 1
@@ -66,6 +73,17 @@ def _copy_path(src, dst, tim, rows, last, start):
     rows[dst, :] = rows[src, :]
     start[dst] = start[src]
     last[dst] = last[src]
+
+
+@njit(cache=True, inline="always")
+def _start_path(t, e, start, last, tim, rows):
+    """Level 1 starts a new path at event ``e`` (time ``t``)."""
+    start[1] = t
+    last[1] = t
+    tim[1, :] = -1
+    rows[1, :] = -1
+    tim[1, 0] = t
+    rows[1, 0] = e
 
 
 @njit(cache=True, inline="always")
@@ -98,13 +116,8 @@ def _ph_advance(k, e, multi, ts, n, window, start, excl, last, tim, rows,
     if k == 1:
         if start[1] == t:  # a path already started at this very time
             return
-        start[1] = t
         excl[1] = False
-        last[1] = t
-        tim[1, :] = -1
-        rows[1, :] = -1
-        tim[1, 0] = t
-        rows[1, 0] = e
+        _start_path(t, e, start, last, tim, rows)
         _keep_best(1, False, start, tim, rows, best, best_tim, best_rows)
         return
     p = k - 1
@@ -155,11 +168,7 @@ def posthog_ordered(starts, ts, mask, xmask, n, window, strict, x_from, x_to,
                     min_gap, max_gap, optional, repeat):
     """PostHog's ordered (``strict=False``) and strict funnels, plus optional steps, gaps, repeats."""
     groups = starts.shape[0] - 1
-    level = np.zeros(groups, np.int32)
-    excluded = np.zeros(groups, np.bool_)
-    conversions = np.zeros(groups, np.int32)
-    step_ts = np.full((groups, n), -1, np.int64)
-    step_row = np.full((groups, n), -1, np.int64)
+    level, excluded, conversions, step_ts, step_row = _results(groups, n)
     start = np.empty(n + 1, np.int64)
     last = np.empty(n + 1, np.int64)
     excl = np.zeros(n + 1, np.bool_)
@@ -244,11 +253,7 @@ def posthog_ordered(starts, ts, mask, xmask, n, window, strict, x_from, x_to,
 def posthog_unordered(starts, ts, mask, xmask, n, window):
     """Most distinct steps done, in any order, within one window, after the last exclusion."""
     groups = starts.shape[0] - 1
-    level = np.zeros(groups, np.int32)
-    excluded = np.zeros(groups, np.bool_)
-    conversions = np.zeros(groups, np.int32)
-    step_ts = np.full((groups, n), -1, np.int64)
-    step_row = np.full((groups, n), -1, np.int64)
+    level, excluded, conversions, step_ts, step_row = _results(groups, n)
     head = np.zeros(n, np.int64)
     tail = np.zeros(n, np.int64)
     fronts = np.empty(n, np.int64)
@@ -332,11 +337,7 @@ def clickhouse_window_funnel(starts, ts, mask, n, window, strict_dedup, strict_o
                              strict_increase, strict_once, allow_reentry):
     """ClickHouse ``windowFunnel(window, modes...)``: entries (ts, k) sorted by (ts, k)."""
     groups = starts.shape[0] - 1
-    level = np.zeros(groups, np.int32)
-    excluded = np.zeros(groups, np.bool_)
-    conversions = np.zeros(groups, np.int32)
-    step_ts = np.full((groups, n), -1, np.int64)
-    step_row = np.full((groups, n), -1, np.int64)
+    level, excluded, conversions, step_ts, step_row = _results(groups, n)
     start = np.empty(n + 1, np.int64)
     last = np.empty(n + 1, np.int64)
     tim = np.empty((n + 1, n), np.int64)
@@ -372,12 +373,7 @@ def clickhouse_window_funnel(starts, ts, mask, n, window, strict_dedup, strict_o
                     if not _has(mask[e], k - 1):
                         continue
                     if k == 1:
-                        start[1] = t
-                        last[1] = t
-                        tim[1, :] = -1
-                        rows[1, :] = -1
-                        tim[1, 0] = t
-                        rows[1, 0] = e
+                        _start_path(t, e, start, last, tim, rows)
                         started = True
                         if strict_once:
                             _add_chain(1, -1, e, t, c_level, c_start, c_last, c_rows, c_tim, n_chains)
