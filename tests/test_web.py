@@ -209,6 +209,8 @@ def test_followup_status_can_be_changed(page, server):
 def test_french_labels_and_language_from_the_browser(browser, page, server):
     page.goto(server["url"] + "/?lang=fr")
     assert page.locator("header nav a.active").inner_text() == "Carte du parcours"
+    axis = page.evaluate("() => document.getElementById('chart-emotion')._fullLayout.yaxis.title.text")
+    assert axis == "émotion"  # chart legends and axis titles too
     page.goto(server["url"] + "/retention")  # the choice sticks (cookie)
     assert "Courbe de rétention" in page.inner_text("main")
     context = browser.new_context(locale="fr-FR", extra_http_headers={"Accept-Language": "fr-FR,fr;q=0.9"})

@@ -13,9 +13,10 @@ import parcours
 from parcours.analytics.overview import stage_overview
 from parcours.errors import ParcoursError
 from parcours.server.gdpr import erase_person
+from parcours.web import pages
 from parcours.web.cache import QueryCache
 from parcours.web.filters import page_filter
-from parcours.web.i18n import LABELS, language
+from parcours.web.i18n import LABELS, Label, language, localize, translator
 from parcours.web.journey_map import journey_map
 from parcours.web.session import cookie_key_id, make_cookie
 
@@ -114,3 +115,68 @@ def test_session_cookie_is_signed_and_expires():
     key_id, expiry, sig = cookie.split(".")
     assert cookie_key_id(secret, f"pa_1234abcd.{expiry}.{sig}", now=2_000) is None  # tampered id
     assert cookie_key_id(secret, "garbage", now=2_000) is None
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from dashboard_demo import copy_of_demo
+
+    path = copy_of_demo(tmp_path_factory.getbasetemp(), tmp_path_factory.mktemp("charts") / "demo.duckdb")
+    with parcours.open(path) as store:
+        yield store
+
+
+def _labels(spec) -> set[str]:
+    """The ``Label`` keys left in a chart spec."""
+    if isinstance(spec, Label):
+        return {str(spec)}
+    if isinstance(spec, dict):
+        return set().union(*map(_labels, spec.values())) if spec else set()
+    if isinstance(spec, list | tuple):
+        return set().union(*map(_labels, spec)) if spec else set()
+    return set()
+
+
+def test_chart_legends_and_axis_titles_follow_the_language(demo):
+    """Every page's charts carry label keys that exist in both languages, and read French with ?lang=fr."""
+    flt = parcours.Filter()
+    specs = {
+        "journey_map": pages.journey_page(demo, flt)["charts"],
+        "funnels": pages.funnel_page(demo, flt, tuple(pages.default_steps(demo)), "14d", "ordered", "channel", 2)["charts"],
+        "paths": pages.paths_page(demo, flt, "", "from")["charts"],
+        "retention": pages.retention_page(demo, flt, "week")["charts"],
+        "attribution": pages.attribution_page(demo, flt, "channel")["charts"],
+        "voc": pages.voc_page(demo, flt, "nps")["charts"],
+        "data": pages.data_page(demo, flt)["charts"],
+    }
+    keys = _labels(specs)
+    assert {"emotion", "reached", "lost_next", "week", "conversions", "model_markov", "path_end"} <= keys
+    assert keys <= set(LABELS), keys - set(LABELS)
+    fr, en = localize(specs, translator("fr")), localize(specs, translator("en"))
+    assert not _labels(fr) and not _labels(en)  # plain strings once drawn
+    emotion = fr["journey_map"]["emotion"]
+    assert emotion["layout"]["yaxis"]["title"] == {"text": "émotion"} and emotion["data"][0]["name"] == "émotion"
+    assert [t["name"] for t in fr["journey_map"]["reached"]["data"]] == ["ont atteint", "perdus avant l'étape suivante"]
+    assert fr["retention"]["heatmap"]["layout"]["xaxis"]["title"] == {"text": "semaine"}
+    assert en["retention"]["heatmap"]["layout"]["xaxis"]["title"] == {"text": "week"}
+    models = {t["name"] for t in fr["attribution"]["models"]["data"]}
+    assert {"premier contact", "chaîne de Markov", "valeur de Shapley"} <= models
+    assert "(fin)" in fr["paths"]["sankey"]["data"][0]["node"]["label"]
+    assert "(end)" in en["paths"]["sankey"]["data"][0]["node"]["label"]
+    assert specs["journey_map"]["emotion"]["data"][0]["name"] == "emotion"  # the cached spec itself is unchanged
+
+
+def test_parts_that_ignore_the_filter_are_computed_once_for_every_filter(demo):
+    """Personas and the store's counts do not depend on the filter: a new filter reuses them."""
+    from dashboard_demo import SEGMENT
+
+    cache = QueryCache()
+    everyone = pages.segments_page(demo, parcours.Filter(), shared=cache.get)
+    data = pages.data_page(demo, parcours.Filter(), shared=cache.get)
+    misses = cache.misses
+    segment = pages.segments_page(demo, parcours.Filter(segment=SEGMENT), shared=cache.get)
+    later = pages.data_page(demo, parcours.Filter(start="2099-01-01"), shared=cache.get)
+    assert (cache.misses, cache.hits) == (misses, 2)
+    assert segment["cards"] == everyone["cards"]
+    assert 0 < sum(segment["charts"]["sizes"]["data"][0]["y"]) < sum(everyone["charts"]["sizes"]["data"][0]["y"])
+    assert later["stats"] == data["stats"] and later["charts"]["volume"]["data"] == []

@@ -14,7 +14,7 @@ from parcours.errors import ParcoursError
 from parcours.store.store import Store
 from parcours.web import pages
 from parcours.web.filters import PageFilter
-from parcours.web.i18n import LANGUAGES, translator
+from parcours.web.i18n import LANGUAGES, localize, translator
 from parcours.web.routes import PLOTLY_JS, STATIC
 from parcours.web.state import templates
 
@@ -35,6 +35,7 @@ def report_html(store: Store, flt: PageFilter | None = None, lang: str = "en") -
         raise ParcoursError(f"--lang {lang!r}: use one of {', '.join(LANGUAGES)}")
     flt = flt or PageFilter()
     data = pages.journey_page(store, flt.to_filter() if flt else Filter())
+    data["charts"] = localize(data["charts"], translator(lang))
     assets = {"css": (STATIC / "app.css").read_text("utf-8") + PRINT_CSS,
               "js": (STATIC / "app.js").read_text("utf-8"),
               # inline, a "</script" in the library's strings would end the tag

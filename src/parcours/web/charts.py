@@ -1,7 +1,10 @@
 """Plotly figure specs (plain dicts) for the dashboard's charts.
 
 Figures are written as JSON into the page and drawn by the locally served plotly.min.js;
-building dicts directly keeps the server free of plotly's Python figure machinery.
+building dicts directly keeps the server free of plotly's Python figure machinery. Legends and
+axis titles that are the dashboard's own words are ``Label`` keys, put in the reader's
+language when the page is drawn (``parcours.web.i18n.localize``), so one cached spec serves
+every language.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from parcours.web.i18n import Label
 from parcours.web.journey_map import clean
 
 PALETTE = ["#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777"]
@@ -17,10 +21,15 @@ FONT = {"family": "Inter, 'DejaVu Sans', Arial, sans-serif", "size": 12, "color"
 
 
 def layout(**extra) -> dict:
+    """A chart's layout: the house style, then ``extra``; an axis ``title`` may be given as plain text."""
     base = {"margin": {"l": 50, "r": 20, "t": 30, "b": 40}, "font": FONT, "paper_bgcolor": "rgba(0,0,0,0)",
             "plot_bgcolor": "rgba(0,0,0,0)", "height": 320, "colorway": PALETTE,
             "legend": {"orientation": "h", "y": -0.2}}
-    base.update(extra)
+    for key, value in extra.items():
+        if key.startswith(("xaxis", "yaxis")) and isinstance(value.get("title"), str):
+            # plotly.js 3+ draws only {"text": ...} titles and silently ignores a bare string
+            value = {**value, "title": {"text": value["title"]}}
+        base[key] = value
     return base
 
 
@@ -28,7 +37,7 @@ def values(series: Sequence) -> list:
     return [clean(v) for v in series]
 
 
-def emotion_curve(labels: list[str], emotions: list[float | None], title: str) -> dict:
+def emotion_curve(labels: list[str], emotions: list[float | None], title: str = Label("emotion")) -> dict:
     """The emotion line across stages, from -1 (unhappy) to +1, with a neutral band."""
     colours = ["#dc2626" if (e is not None and e < 0) else "#16a34a" for e in emotions]
     return {
@@ -55,9 +64,9 @@ def losses(labels: list[str], reached: list[int], worst: list[bool]) -> dict:
     lost = [a - b for a, b in zip(reached, reached[1:], strict=False)] + [0]
     share = [f"−{x / a:.0%}" if a and x else "" for x, a in zip(lost, reached, strict=True)]
     return {"data": [
-        {"type": "bar", "name": "reached", "x": labels, "y": reached, "marker": {"color": "#2563eb"},
+        {"type": "bar", "name": Label("reached"), "x": labels, "y": reached, "marker": {"color": "#2563eb"},
          "text": [f"{r:,}" for r in reached], "textposition": "inside"},
-        {"type": "bar", "name": "lost before the next stage", "x": labels, "y": lost, "text": share,
+        {"type": "bar", "name": Label("lost_next"), "x": labels, "y": lost, "text": share,
          "textposition": "outside",
          "marker": {"color": ["#dc2626" if w else "#fca5a5" for w in worst]}}],
         "layout": layout(height=260, barmode="group", showlegend=False, margin={"l": 60, "r": 20, "t": 10, "b": 30})}
@@ -70,7 +79,7 @@ def funnel(names: Sequence[str], customers: Sequence[int]) -> dict:
 
 
 def grouped_bars(df: pd.DataFrame, x: str, group: str, y: str, **extra) -> dict:
-    data = [{"type": "bar", "name": str(g), "x": values(part[x]), "y": values(part[y])}
+    data = [{"type": "bar", "name": g if isinstance(g, str) else str(g), "x": values(part[x]), "y": values(part[y])}
             for g, part in df.groupby(group, sort=False)]
     return {"data": data, "layout": layout(**{"barmode": "group", **extra})}
 
@@ -102,8 +111,8 @@ def sankey(flows: pd.DataFrame) -> dict:
         src.append(node(int(r["position"]), r["source"]))
         tgt.append(node(int(r["position"]) + 1, r["target"]))
         val.append(int(r["customers"]))
-    labels = [name for (_, name) in nodes]
-    colours = ["#d1d5db" if n == "(end)" else PALETTE[i % len(PALETTE)] for i, n in enumerate(labels)]
+    labels = [Label("path_end") if name == "(end)" else name for (_, name) in nodes]
+    colours = ["#d1d5db" if isinstance(n, Label) else PALETTE[i % len(PALETTE)] for i, n in enumerate(labels)]
     return {"data": [{"type": "sankey", "arrangement": "snap",
                       "node": {"label": labels, "pad": 12, "thickness": 14, "color": colours},
                       "link": {"source": src, "target": tgt, "value": val, "color": "rgba(99,102,241,0.25)"}}],

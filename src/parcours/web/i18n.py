@@ -6,6 +6,8 @@ browser's ``Accept-Language``; English when none of them names a language we hav
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 
 LANGUAGES = ("en", "fr")
@@ -127,6 +129,21 @@ LABELS: dict[str, tuple[str, str]] = {
                     "Aucun segment enregistré : parcours personas --save en crée un par persona."),
     "key_figures": ("Key figures", "Chiffres clés"),
     "purchase": ("purchase", "achat"),
+    # chart legends and axis titles (see ``Label``)
+    "lost_next": ("lost before the next stage", "perdus avant l'étape suivante"),
+    "day": ("day", "jour"),
+    "week": ("week", "semaine"),
+    "month": ("month", "mois"),
+    "no_value": ("(none)", "(aucun)"),
+    "path_end": ("(end)", "(fin)"),
+    "model_first_touch": ("first touch", "premier contact"),
+    "model_last_touch": ("last touch", "dernier contact"),
+    "model_last_non_direct": ("last non-direct touch", "dernier contact non direct"),
+    "model_linear": ("linear", "linéaire"),
+    "model_time_decay": ("time decay", "dégressif dans le temps"),
+    "model_position_based": ("position based (U)", "en U (position)"),
+    "model_markov": ("Markov chain", "chaîne de Markov"),
+    "model_shapley": ("Shapley value", "valeur de Shapley"),
 }
 
 
@@ -151,3 +168,24 @@ def translator(lang: str):
         return pair[i] if pair else key
 
     return t
+
+
+class Label(str):
+    """A label key inside a chart spec, put in the reader's language by ``localize`` when the page is drawn.
+
+    Page data is computed once and cached for every language, so its charts hold keys, not
+    words; a spec drawn without ``localize`` shows the key itself.
+    """
+
+    __slots__ = ()
+
+
+def localize(spec: Any, t) -> Any:
+    """A copy of a chart spec (nested dicts and lists) with every ``Label`` replaced by ``t(label)``."""
+    if isinstance(spec, Label):
+        return t(spec)
+    if isinstance(spec, dict):
+        return {k: localize(v, t) for k, v in spec.items()}
+    if isinstance(spec, list | tuple):
+        return [localize(v, t) for v in spec]
+    return spec

@@ -7,6 +7,8 @@ into rows and Plotly specs; the routes cache their output per filter and data ve
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Hashable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,7 +17,7 @@ from parcours.analytics.attribution import attribution, side_by_side
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.funnel_spec import POSTHOG_MODES
 from parcours.analytics.funnels import conversion_trends, dropped_customers, funnel, time_to_convert
-from parcours.analytics.leads import score_leads, train_lead_model
+from parcours.analytics.leads import LeadModel, score_leads, train_lead_model
 from parcours.analytics.overview import store_stats, unmapped_events
 from parcours.analytics.paths import flows, top_paths
 from parcours.analytics.personas import find_personas
@@ -28,8 +30,18 @@ from parcours.store.store import Store
 from parcours.voc import compare_touchpoints, list_followups, survey_answers, voc_scores
 from parcours.voc.followups import STATUSES
 from parcours.web import charts
+from parcours.web.i18n import Label
 from parcours.web.journey_map import clean, journey_map
 from parcours.web.state import duration
+
+#: ``shared(store, key, compute)``: a result that does not depend on the page's filter, computed
+#: once for every filter (the dashboard passes its cache's ``get``; alone, it is just computed)
+Shared = Callable[[Store, Hashable, Callable[[], Any]], Any]
+
+
+def computed(store: Store, key: Hashable, compute: Callable[[], Any]) -> Any:
+    """The ``Shared`` that keeps nothing: ``compute()``."""
+    return compute()
 
 
 def segment_names(store: Store) -> list[str]:
@@ -42,7 +54,7 @@ def journey_page(store: Store, flt: Filter) -> dict:
     return {
         "map": jm,
         "charts": {
-            "emotion": charts.emotion_curve(labels, [s["emotion"] for s in jm["stages"]], "emotion"),
+            "emotion": charts.emotion_curve(labels, [s["emotion"] for s in jm["stages"]]),
             "reached": charts.losses(labels, [s["reached"] for s in jm["stages"]],
                                      [s["name"] == jm["biggest_loss"] for s in jm["stages"]]),
         },
@@ -101,7 +113,7 @@ def funnel_page(store: Store, flt: Filter, steps: tuple[str, ...], window: str, 
         "trend": charts.lines(trend, "period_start", "conversion_rate", yaxis={"title": "%"}),
     }
     if breakdown:
-        figs["breakdown"] = charts.grouped_bars(table.assign(breakdown=table["breakdown"].fillna("(none)")),
+        figs["breakdown"] = charts.grouped_bars(table.assign(breakdown=table["breakdown"].fillna(Label("no_value"))),
                                                 "name", "breakdown", "conversion_from_first",
                                                 yaxis={"tickformat": ".0%"})
     step_options = ([f"stage:{st.name}" for st in store.config.stages]
@@ -157,7 +169,7 @@ def retention_page(store: Store, flt: Filter, period: str) -> dict:
     grid = table[table["period"] <= horizon].pivot(index="cohort", columns="period", values="rate")
     sizes = table.groupby("cohort")["size"].first()
     grid.index = [f"{c} (n={sizes[c]})" for c in grid.index]
-    return {"charts": {"heatmap": charts.heatmap(grid, xaxis={"type": "category", "title": period}),
+    return {"charts": {"heatmap": charts.heatmap(grid, xaxis={"type": "category", "title": Label(period)}),
                        "curve": charts.lines(curve[curve["period"] <= horizon], "period", "rate",
                                              yaxis={"tickformat": ".0%", "range": [0, 1.05]})},
             "curve": records(curve[curve["period"] <= horizon])}
@@ -170,8 +182,9 @@ def attribution_page(store: Store, flt: Filter, level: str) -> dict:
         raise ParcoursError(f"level={level!r}: use channel or campaign")
     result = attribution(store, level=level, flt=flt)
     wide = side_by_side(result)
-    return {"charts": {"models": charts.grouped_bars(result, "channel", "model", "conversions",
-                                                     yaxis={"title": "conversions"})},
+    models = result.assign(model=[Label(f"model_{m}") for m in result["model"]])
+    return {"charts": {"models": charts.grouped_bars(models, "channel", "model", "conversions",
+                                                     yaxis={"title": Label("conversions")})},
             "columns": list(wide.columns), "table": records(wide.round(2))}
 
 
@@ -196,10 +209,10 @@ def followup_rows(store: Store, status: str | None) -> dict:
 
 # -- segments, personas, leads ----------------------------------------------------------------------
 
-def segments_page(store: Store, flt: Filter) -> dict:
+def segments_page(store: Store, flt: Filter, shared: Shared = computed) -> dict:
     """Personas are found over every customer; with a segment, the chart shows its members per persona."""
     saved = list_segments(store)
-    personas = find_personas(store)
+    personas = shared(store, ("personas",), lambda: find_personas(store))
     cards = personas.cards
     members = personas.members
     if flt.segment:
@@ -209,9 +222,14 @@ def segments_page(store: Store, flt: Filter) -> dict:
             "charts": {"sizes": charts.bars(cards["persona"].tolist(), counts.tolist(), height=260)}}
 
 
-def leads_page(store: Store, flt: Filter) -> dict:
+def _lead_scores(store: Store) -> tuple[LeadModel, pd.DataFrame]:
     model = train_lead_model(store)
-    scored = score_leads(store, model)
+    return model, score_leads(store, model)
+
+
+def leads_page(store: Store, flt: Filter, shared: Shared = computed) -> dict:
+    """Current prospects scored over every customer (the date range does not apply); a segment narrows the list."""
+    model, scored = shared(store, ("lead_scores",), lambda: _lead_scores(store))
     if flt.segment:
         members = set(segment_members(store, flt.segment)["customer_id"])
         scored = scored[scored["customer"].isin(members)]
@@ -219,16 +237,13 @@ def leads_page(store: Store, flt: Filter) -> dict:
     return {"leads": records(scored, 200), "total": len(scored), "auc": model.evaluation.get("roc_auc"),
             "charts": {"scores": charts.bars([f"{int(a)}–{int(b)}" for a, b in zip(edges, edges[1:], strict=False)],
                                              counts.tolist(), height=240,
-                                             xaxis={"title": "score", "type": "category"})}}
+                                             xaxis={"title": Label("score"), "type": "category"})}}
 
 
 # -- data -------------------------------------------------------------------------------------------
 
-def data_page(store: Store, flt: Filter) -> dict:
-    volume = store.engine.df(f"""
-        SELECT CAST(date_trunc('week', timestamp) AS DATE) AS week, coalesce(source, '(none)') AS source,
-               count(*) AS events
-        FROM ({events_sql(store, flt)}) GROUP BY 1, 2 ORDER BY 1, 2""")
+def _store_overview(store: Store) -> dict:
+    """What the data page shows about the whole store, whatever the filter."""
     # the store's own bookkeeping tables (not the journey): read from the store whatever the engine
     quarantine = store.con.execute(
         "SELECT source, row_number, reason, raw, quarantined_at FROM quarantine ORDER BY quarantined_at DESC LIMIT 100"
@@ -239,7 +254,17 @@ def data_page(store: Store, flt: Filter) -> dict:
     stats = store_stats(store)
     return {"stats": {k: v for k, v in stats.items() if not isinstance(v, dict | list)},
             "quarantine": records(quarantine), "imports": records(imports),
-            "unmapped": records(unmapped_events(store)), "journey_file": journey_text(store),
+            "unmapped": records(unmapped_events(store)), "journey_file": journey_text(store)}
+
+
+def data_page(store: Store, flt: Filter, shared: Shared = computed) -> dict:
+    """Event volume in the filter, then the store's counts, quarantine, imports and unmapped events."""
+    volume = store.engine.df(f"""
+        SELECT CAST(date_trunc('week', timestamp) AS DATE) AS week, coalesce(source, '(none)') AS source,
+               count(*) AS events
+        FROM ({events_sql(store, flt)}) GROUP BY 1, 2 ORDER BY 1, 2""")
+    volume["source"] = [Label("no_value") if s == "(none)" else s for s in volume["source"]]
+    return {**shared(store, ("store_overview",), lambda: _store_overview(store)),
             "charts": {"volume": charts.grouped_bars(volume, "week", "source", "events", barmode="stack")}}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+from functools import partial
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
@@ -19,7 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from parcours.errors import ParcoursError
 from parcours.web import pages
 from parcours.web.filters import PageFilter, page_filter
-from parcours.web.i18n import LANGUAGES, language, translator
+from parcours.web.i18n import LANGUAGES, language, localize, translator
 from parcours.web.session import COOKIE, LIFETIME_SECONDS, make_cookie, viewer
 
 STATIC = Path(__file__).parent / "static"
@@ -37,10 +38,13 @@ NAV = [("journey_map", "/"), ("funnels", "/funnels"), ("paths", "/paths"), ("ret
 
 def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
     lang = language(request)
+    t = translator(lang)
     env = request.app.state.dashboard.env
     flt = context.pop("flt", None)
+    if "charts" in context:
+        context["charts"] = localize(context["charts"], t)
     html = env.get_template(template).render(
-        request=request, t=translator(lang), lang=lang, languages=LANGUAGES, nav=NAV, flt=flt or PageFilter(),
+        request=request, t=t, lang=lang, languages=LANGUAGES, nav=NAV, flt=flt or PageFilter(),
         path=request.url.path, lang_link=_lang_link, **context,
     )
     response = HTMLResponse(html, status_code=status)
@@ -53,6 +57,11 @@ def _lang_link(request: Request, lang: str) -> str:
     params = dict(request.query_params)
     params["lang"] = lang
     return f"{request.url.path}?{urlencode(params)}"
+
+
+def _cache(request: Request):
+    """The dashboard's query cache (its ``get`` shares a page's filter-independent parts across filters)."""
+    return request.app.state.dashboard.cache
 
 
 def _key(name: str, flt: PageFilter, options: dict) -> tuple:
@@ -74,9 +83,9 @@ async def warm(app) -> None:
                 ("retention", pages.retention_page, {"period": "week"}),
                 ("attribution", pages.attribution_page, {"level": "channel"}),
                 ("voc", pages.voc_page, {"metric": "nps"}),
-                ("data", pages.data_page, {}),
-                ("segments", pages.segments_page, {}),
-                ("leads", pages.leads_page, {})]
+                ("data", partial(pages.data_page, shared=dash.cache.get), {}),
+                ("segments", partial(pages.segments_page, shared=dash.cache.get), {}),
+                ("leads", partial(pages.leads_page, shared=dash.cache.get), {})]
     for name, fn, options in defaults:
         try:
             await dash.run(collector, _key(name, PageFilter(), options),
@@ -250,17 +259,17 @@ async def open_followups(request: Request) -> Response:
 
 @router.get("/segments")
 async def segments(request: Request) -> HTMLResponse:
-    return await _page(request, "segments.html", "segments", pages.segments_page)
+    return await _page(request, "segments.html", "segments", partial(pages.segments_page, shared=_cache(request).get))
 
 
 @router.get("/leads")
 async def leads(request: Request) -> HTMLResponse:
-    return await _page(request, "leads.html", "leads", pages.leads_page)
+    return await _page(request, "leads.html", "leads", partial(pages.leads_page, shared=_cache(request).get))
 
 
 @router.get("/data")
 async def data(request: Request) -> HTMLResponse:
-    return await _page(request, "data.html", "data", pages.data_page)
+    return await _page(request, "data.html", "data", partial(pages.data_page, shared=_cache(request).get))
 
 
 @router.get("/customers")
