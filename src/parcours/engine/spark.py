@@ -9,6 +9,13 @@ one on disk. Queries are transpiled with sqlglot (``parcours.engine.dialect``) a
 results come back to the driver as Arrow. ``map_groups`` repartitions by the key, sorts
 within partitions and runs the very kernel of the DuckDB engine in ``mapInArrow``.
 
+The journey relation (``parcours.journey.relation.journey_sql``: the identity-map join and
+the touchpoint matching over JSON properties) is what most analysis queries are built on,
+and Spark does not reuse a subquery that a plan reads several times. So, as DuckDB keeps
+``derived.journey``, Spark computes the relation once per snapshot and journey map, writes
+it as Parquet into the snapshot (``derived/journey-<hash of its SQL>.parquet``) and every
+query reads that instead of the live SQL: the same rows, computed by Spark, once.
+
 One Spark session per process: local mode ``local[2]`` unless ``$PARCOURS_SPARK`` names
 a master URL (``spark://...``, ``yarn``) or a Spark Connect address (``sc://...``).
 """
@@ -31,6 +38,7 @@ from parcours.engine.base import Engine
 from parcours.engine.dialect import parse, to_spark
 from parcours.engine.groups import whole_groups
 from parcours.errors import ParcoursError
+from parcours.journey.relation import journey_sql
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -45,6 +53,9 @@ DEFAULT_MASTER = "local[2]"
 _session: SparkSession | None = None
 _backend: ibis.BaseBackend | None = None
 _registered: str | None = None  # the snapshot folder whose tables are the views now
+_journey_registered: str | None = None  # the journey Parquet that the view _journey shows now
+#: the view name the live journey relation is replaced by
+JOURNEY_VIEW = "_journey"
 
 
 def spark_address() -> str:
@@ -191,10 +202,41 @@ class SparkEngine(Engine):
             _registered = str(folder)
         return folder
 
+    def journey(self, folder: Path, live: str) -> None:
+        """Make the view ``_journey`` hold the rows of ``live``, the journey relation's SQL.
+
+        Computed by Spark from the snapshot's tables on first use and written into the
+        snapshot's ``derived/`` folder (a temporary folder renamed into place, as the
+        snapshot is), so that it goes when the snapshot goes.
+        """
+        global _journey_registered
+        digest = hashlib.sha1(live.encode()).hexdigest()[:16]
+        target = folder / "derived" / f"journey-{digest}.parquet"
+        if _journey_registered == str(target):
+            return
+        if not target.exists():
+            tmp = target.with_name(f".{target.name}.{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            self.session.sql(to_spark(live)).write.parquet(str(tmp))
+            try:
+                tmp.rename(target)
+            except OSError:  # another process wrote it first: use theirs
+                shutil.rmtree(tmp, ignore_errors=True)
+        self.session.read.parquet(str(target)).createOrReplaceTempView(JOURNEY_VIEW)
+        _journey_registered = str(target)
+
+    def reading_journey(self, query: str) -> str:
+        """``query`` with the live journey relation replaced by the view ``_journey`` (made if needed)."""
+        folder = self.sync()
+        live = f"({journey_sql(self.store.config)})"
+        if live not in query:
+            return query
+        self.journey(folder, live)
+        return query.replace(live, JOURNEY_VIEW)
+
     def frame(self, query: str) -> DataFrame:
         """A DuckDB-dialect query as a Spark DataFrame over the current snapshot."""
-        self.sync()
-        return self.session.sql(to_spark(query))
+        return self.session.sql(to_spark(self.reading_journey(query)))
 
     def sql(self, query: str) -> ibis.Table:
         self.sync()
@@ -231,7 +273,7 @@ class SparkEngine(Engine):
         from pyspark.sql import functions as F
         from pyspark.sql.pandas.types import from_arrow_schema
 
-        tree = parse(query)
+        tree = parse(self.reading_journey(query))  # before sqlglot rewrites the relation's text
         order = tree.args.get("order")
         tree.set("order", None)
         sort = []
