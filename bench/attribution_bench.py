@@ -21,12 +21,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import time
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from timing import best_of
 
 from parcours.analytics.attribution import attribution
 
@@ -54,33 +54,24 @@ def generate(rows: int, seed: int) -> pd.DataFrame:
                          "total_conversion_value": value, "total_null": journeys - conversions})
 
 
-def timed(fn, repeat: int = 1):
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    t_gen, data = timed(lambda: generate(args.rows, args.seed))
+    t_gen, data = best_of(lambda: generate(args.rows, args.seed))
     print(f"generated {len(data):,} path rows (seed {args.seed}) in {t_gen:.1f} s: "
           f"{int(data.total_conversions.sum()):,} conversions, {int(data.total_null.sum()):,} nulls")
 
-    t_heur, ours_h = timed(lambda: attribution(data, ["first_touch", "last_touch", "linear"]), repeat=2)
-    t_markov, ours_m = timed(lambda: attribution(data, "markov"), repeat=2)
+    t_heur, ours_h = best_of(lambda: attribution(data, ["first_touch", "last_touch", "linear"]), repeat=2)
+    t_markov, ours_m = best_of(lambda: attribution(data, "markov"), repeat=2)
     print(f"parcours heuristics (first, last, linear; parsing included): {t_heur:8.3f} s")
     print(f"parcours Markov order 1, exact (parsing included):           {t_markov:8.3f} s")
     for order in (2, 3):
-        t, _ = timed(lambda o=order: attribution(data, "markov", order=o))
+        t, _ = best_of(lambda o=order: attribution(data, "markov", order=o))
         print(f"parcours Markov order {order}, exact (for reference):            {t:8.3f} s")
-    t_shap, _ = timed(lambda: attribution(data, "shapley"))
+    t_shap, _ = best_of(lambda: attribution(data, "shapley"))
     print(f"parcours Shapley, exact (for reference):                     {t_shap:8.3f} s")
 
     try:
@@ -94,9 +85,9 @@ def main() -> None:
 
     quiet = contextlib.redirect_stdout(io.StringIO())
     with quiet:
-        t_ca_h, ca_h = timed(lambda: ca.heuristic_models(data, "path", "total_conversions",
+        t_ca_h, ca_h = best_of(lambda: ca.heuristic_models(data, "path", "total_conversions",
                                                          var_value="total_conversion_value", sep=">"), repeat=2)
-        t_ca_m, ca_m = timed(lambda: ca.markov_model(data, "path", "total_conversions",
+        t_ca_m, ca_m = best_of(lambda: ca.markov_model(data, "path", "total_conversions",
                                                      var_value="total_conversion_value", var_null="total_null",
                                                      order=1, sep=">", verbose=False, seed=0))
     print(f"ChannelAttribution heuristic_models:                         {t_ca_h:8.3f} s")

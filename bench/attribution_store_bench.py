@@ -21,18 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import best_of
+
 import parcours
 from parcours.analytics.attribution import attribution, conversion_paths
 from parcours.demo import load_demo
-
-
-def best_of(fn, repeat: int = 3) -> tuple[float, object]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def main() -> None:
@@ -48,9 +41,9 @@ def main() -> None:
         events = int(store.engine.df("SELECT count(*) AS n FROM events")["n"].iloc[0])
         print(f"demo: {args.customers:,} customers, {events:,} events, loaded in {time.perf_counter() - start:.1f} s")
 
-        t_plain, plain = best_of(lambda: conversion_paths(store))
-        t_decay, decay = best_of(lambda: conversion_paths(store, half_life="7d"))
-        t_all, _ = best_of(lambda: attribution(store))
+        t_plain, plain = best_of(lambda: conversion_paths(store), repeat=3)
+        t_decay, decay = best_of(lambda: conversion_paths(store, half_life="7d"), repeat=3)
+        t_all, _ = best_of(lambda: attribution(store), repeat=3)
         print(f"paths, no half-life (baseline):   {t_plain:7.3f} s  ({plain.n_paths:,} paths, "
               f"{int(plain.conversions.sum()):,} conversions)")
         print(f"paths with a 7-day half-life:     {t_decay:7.3f} s  ({decay.n_paths:,} paths)")

@@ -29,14 +29,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from timing import best_of, peak_gib
 
 import parcours
 from parcours.analytics.filters import events_sql
@@ -59,12 +57,6 @@ def generate(store, events: int, seed: int) -> None:
                TIMESTAMP '2024-01-01', 'c' || (i % {customers}), '{{}}', 'bench', 0
         FROM range({events}) t(i)
     """)
-
-
-def timed(fn):
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
 
 
 def group_by_baseline(store) -> pd.DataFrame:
@@ -92,11 +84,6 @@ def pandas_funnel(store, window_s: float) -> pd.Series:
     return paths.groupby("customer_id")["level"].max()
 
 
-def peak_gib() -> float:
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kib / 2**20 if sys.platform != "darwin" else kib / 2**30
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=10_000_000)
@@ -107,18 +94,18 @@ def main() -> None:
     window_s = parse_duration(args.window)
     with tempfile.TemporaryDirectory() as tmp:
         store = parcours.open(Path(tmp) / "bench.duckdb")
-        t_gen, _ = timed(lambda: generate(store, args.events, args.seed))
+        t_gen, _ = best_of(lambda: generate(store, args.events, args.seed))
         print(f"events {args.events:,}, customers {max(args.events // 10, 1):,}, window {args.window}, "
               f"steps {' > '.join(STEPS)} (generated in {t_gen:.1f} s)")
-        t_compile, _ = timed(lambda: funnel(store, STEPS, window=args.window))
+        t_compile, _ = best_of(lambda: funnel(store, STEPS, window=args.window))
         load_before = os.getloadavg()[0]
         runs: dict[str, list[float]] = {"ours": [], "ch": [], "group": [], "pandas": []}
         for _ in range(args.repeat):  # interleaved rounds: a burst of other jobs hits every contender
-            t, steps = timed(lambda: funnel(store, STEPS, window=args.window))
+            t, steps = best_of(lambda: funnel(store, STEPS, window=args.window))
             runs["ours"].append(t)
-            runs["ch"].append(timed(lambda: funnel(store, STEPS, window=args.window, semantics="clickhouse"))[0])
-            runs["group"].append(timed(lambda: group_by_baseline(store))[0])
-            t, levels_pd = timed(lambda: pandas_funnel(store, window_s))
+            runs["ch"].append(best_of(lambda: funnel(store, STEPS, window=args.window, semantics="clickhouse"))[0])
+            runs["group"].append(best_of(lambda: group_by_baseline(store))[0])
+            t, levels_pd = best_of(lambda: pandas_funnel(store, window_s))
             runs["pandas"].append(t)
         t_ours, t_ch, t_group, t_pandas = (min(runs[k]) for k in ("ours", "ch", "group", "pandas"))
         ours = funnel_customers(store, STEPS, window=args.window).set_index("customer")["level"]

@@ -17,19 +17,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import best_of
+
 import parcours
 from parcours.analytics.filters import events_sql
 from parcours.demo import load_demo
 from parcours.voc import compare_touchpoints, create_followups, emotion_curve, voc_scores, voc_trend
 
 
-def timed(fn, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+def timed(fn) -> float:
+    return best_of(fn, repeat=3)[0]
 
 
 def main() -> None:
