@@ -4,6 +4,7 @@ every data change."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import pandas as pd
@@ -41,10 +42,21 @@ def random_events(seed: int, customers: int = 40) -> list[dict]:
     return events
 
 
+class _Undo(Exception):
+    """Rolls back ``live``'s transaction."""
+
+
 def live(store, fn):
-    """``fn``'s result from the live window functions: inside a transaction the table is never read."""
-    with store.transaction(changes_data=False):
-        return fn()
+    """``fn``'s result from the live window functions: in a transaction that drops the step tables
+    (so they can be neither read nor rebuilt) and is then rolled back, which brings them back."""
+    result = []
+    with contextlib.suppress(_Undo), store.transaction(changes_data=False):
+        for relation in STEPS.values():
+            store.con.execute(f"DROP TABLE IF EXISTS {relation.table}")
+        assert not any(step_rows(store, by).stored for by in BY_LEVELS)
+        result.append(fn())
+        raise _Undo
+    return result[0]
 
 
 def same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
@@ -97,6 +109,7 @@ def test_path_analyses_agree_with_the_live_sequence(shop, name):
         for flt in (None, Filter(segment="buyers")):
             expected = live(shop, lambda by=by, flt=flt: fn(shop, by, flt))
             assert not expected.empty, (name, by, flt)
+            assert step_rows(shop, by, flt).stored  # built by the first call, kept by the rollback
             same(fn(shop, by, flt), expected)
 
 
