@@ -20,7 +20,7 @@ import gzip
 import zlib
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -28,12 +28,14 @@ import pyarrow as pa
 
 from parcours.errors import ImportError_
 from parcours.ingest.mapping import EVENT_TYPES, Mapping
-from parcours.ingest.readers import FORMATS, check_file, guess_format, read_file
+from parcours.ingest.readers import FORMATS, Batch, ParquetRows, check_file, guess_format, read_file
 from parcours.ingest.validation import row_problems_sql
 from parcours.matcher import quote
 from parcours.store.store import Store, utcnow
 
 TIMESTAMP_FORMATS = ("iso", "unix", "unix_ms")
+#: rows per Arrow slice DuckDB scans: one slice is one task for one of its threads
+SCAN_CHUNK_ROWS = 1 << 16
 _OFFSET_RE = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 
 
@@ -172,19 +174,32 @@ class _BatchSQL:
             return f"json_merge_patch(CASE WHEN json_valid({_text(base)}) THEN {_text(base)} ELSE '{{}}' END, {built})", base
         return built, None
 
-    def _content(self, schema: pa.Schema) -> tuple[str, str]:
-        """(row content text, 64-bit hash of the row) expressions: what identical rows share."""
+    @staticmethod
+    def _content_columns(schema: pa.Schema) -> list[str]:
+        return [c for c in schema.names if c not in ("__row", "__invalid")]
+
+    def derived_id(self, schema: pa.Schema, k: str) -> str:
+        """The md5 of the row's content and its repeat number ``k``: ``content || ':' || k``.
+
+        The content is the line itself, or the columns as text joined by ``\x1f`` with NULL
+        as ``\x00``; it is built by one ``concat`` (no intermediate strings).
+        """
         if "__raw" in schema.names:
-            return "__raw", "hash(__raw)"
-        cols = [c for c in schema.names if c not in ("__row", "__invalid")]
-        content = "concat_ws(chr(31), " + ", ".join(
-            f"coalesce(CAST({ident(c)} AS VARCHAR), chr(0))" for c in cols
-        ) + ")"
-        return content, "hash(" + ", ".join(ident(c) for c in cols) + ")"
+            return f"md5(__raw || ':' || CAST({k} AS VARCHAR))"
+        parts = ", chr(31), ".join(f"coalesce(CAST({ident(c)} AS VARCHAR), chr(0))"
+                                   for c in self._content_columns(schema))
+        suffix = "':1'" if k == "1" else f"':', CAST({k} AS VARCHAR)"
+        return f"md5(concat({parts}, {suffix}))"
+
+    def _row_hash(self, schema: pa.Schema) -> str:
+        """The 64-bit hash of the row's content: what groups identical rows to number them."""
+        if "__raw" in schema.names:
+            return "hash(__raw)"
+        return "hash(" + ", ".join(ident(c) for c in self._content_columns(schema)) + ")"
 
     def hashes(self, schema: pa.Schema) -> str:
         """Rows ``(__row, h)``: each row's 64-bit content hash, which groups identical rows."""
-        return f"SELECT __row, {self._content(schema)[1]} AS h FROM batch_in"
+        return f"SELECT __row, {self._row_hash(schema)} AS h FROM batch_in"
 
     @staticmethod
     def numbering() -> str:
@@ -210,7 +225,6 @@ class _BatchSQL:
 
         ``numbered``: whether ``_k`` holds repeated rows to join (else every row has k = 1).
         """
-        content, _ = self._content(schema)
         ts_raw, ts = self.timestamp(schema)
         props, props_col = self.properties(schema)
         ctx = self._field("context", schema)
@@ -234,7 +248,7 @@ class _BatchSQL:
         return f"""
         WITH base AS (
             SELECT __row, {invalid} AS invalid,
-                   coalesce({self._field("message_id", schema)}, md5({content} || ':' || CAST({k} AS VARCHAR))) AS mid,
+                   coalesce({self._field("message_id", schema)}, {self.derived_id(schema, k)}) AS mid,
                    {fields},
                    lower({self._field("type", schema)}) AS type_raw,
                    {self._field("event", schema)} AS event_raw,
@@ -343,18 +357,17 @@ def import_file(
                         received_at)
     summary = ImportSummary(source=source or str(path))
     con = store.con
+    scope = _DedupScope(con.execute("SELECT max(batch_id) FROM events").fetchone()[0], builder.source_ids)
     con.execute("CREATE OR REPLACE TEMP TABLE _seen (h UBIGINT, n BIGINT)")
     try:
         with _compressed_errors(path, summary):
             for batch in batches:
                 if batch.num_rows == 0:
                     continue
-                _load_batch(store, builder, batch, path, summary, source)
+                _load_batch(store, builder, batch, path, summary, source, scope)
     finally:
-        con.execute("DROP TABLE IF EXISTS _seen")
-        con.execute("DROP TABLE IF EXISTS _h")
-        con.execute("DROP TABLE IF EXISTS _k")
-        con.unregister("batch_in")
+        for table in ("_seen", "_h", "_k", "batch_in"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
     if summary.rows == 0:
         raise ImportError_(f"{path}: the file holds no data rows")
     if stitch and summary.loaded:
@@ -364,36 +377,98 @@ def import_file(
     return summary
 
 
-def _load_batch(store: Store, builder: _BatchSQL, batch: pa.RecordBatch, path: Path, summary: ImportSummary,
-                label: str | None = None) -> None:
-    """Load one batch in one transaction, streaming it straight into ``events``.
+@dataclass
+class _DedupScope:
+    """Which stored events a batch's message ids must be checked against.
 
-    The staging query is not materialised: a first pass computes only ``reason`` (DuckDB
-    prunes what the reasons do not need: ids, properties) to count and quarantine bad
-    rows; a second pass inserts the valid ones. Only the row hashes are kept aside.
+    Derived ids are unique within a file by construction (content and repeat number),
+    so the rows of a file cannot collide with the batches this import wrote itself: only
+    with the events stored before it began (``before``: their highest batch id, None for
+    none) or written by someone else meanwhile. Checking only those keeps the cost of the
+    duplicate check proportional to what was stored before, not to what this import
+    added; and a first import into an empty store needs none. Ids from the source may
+    repeat anywhere in the file: they are checked against every stored event.
+    """
+
+    before: int | None
+    source_ids: bool
+    mine: list[int] = field(default_factory=list)
+
+    def condition(self, con: duckdb.DuckDBPyConnection) -> str | None:
+        """SQL condition on ``events e`` for the rows to check against (None: no check needed)."""
+        if self.source_ids:
+            return "TRUE"
+        others = con.execute(
+            f"SELECT count(*) FROM imports WHERE batch_id > {self.before or 0} "
+            f"AND batch_id NOT IN ({', '.join(map(str, self.mine)) or 'NULL'})"
+        ).fetchone()[0]
+        if others:
+            return "TRUE"
+        return None if self.before is None else f"e.batch_id <= {int(self.before)}"
+
+
+def _stage_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> pa.Schema:
+    """Make ``batch_in``, the batch as a DuckDB temp table (with ``__row``); returns its schema.
+
+    The batch is copied once into DuckDB and scanned from there by every step: scanning an
+    Arrow batch inside the larger queries costs more than this copy. An Arrow batch is handed
+    over in slices (DuckDB scans one Arrow batch on one thread).
+    """
+    if isinstance(batch, ParquetRows):
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE batch_in AS "
+            "SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row "
+            f"FROM read_parquet({quote(str(batch.path))}, file_row_number = true) "
+            f"WHERE file_row_number >= {int(batch.first)} AND file_row_number < {int(batch.stop)}"
+        )
+        return con.execute("SELECT * FROM batch_in LIMIT 0").to_arrow_table().schema
+    con.register("_arrow_in", pa.Table.from_batches(
+        [batch.slice(i, SCAN_CHUNK_ROWS) for i in range(0, batch.num_rows, SCAN_CHUNK_ROWS)]))
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE batch_in AS FROM _arrow_in")
+    finally:
+        con.unregister("_arrow_in")
+    return batch.schema
+
+
+def _load_batch(store: Store, builder: _BatchSQL, batch: Batch, path: Path, summary: ImportSummary,
+                label: str | None, scope: _DedupScope) -> None:
+    """Load one batch in one transaction: valid new rows to ``events``, bad rows to quarantine.
+
+    The staging query is never materialised. The insert computes each row's ``reason``
+    and keeps the valid rows whose id is not stored yet; only when it loaded fewer rows
+    than the batch holds does a second, narrower pass (DuckDB prunes what the reasons do
+    not need: ids, properties) count the bad rows, to tell them from duplicates and
+    quarantine them. Only the row hashes are kept aside, to number repeats.
     """
     con = store.con
-    con.register("batch_in", pa.Table.from_batches([batch]))
-    first, last = batch.column("__row")[0].as_py(), batch.column("__row")[-1].as_py()
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _h AS {builder.hashes(batch.schema)}")
+        schema = _stage_batch(con, batch)
+        first, last = con.execute("SELECT min(__row), max(__row) FROM batch_in").fetchone()
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _h AS {builder.hashes(schema)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _k AS {builder.numbering()}")
         numbered = con.execute("SELECT count(*) FROM _k").fetchone()[0] > 0
-        staging = builder.staging(batch.schema, numbered)
-        bad = con.execute(f"SELECT count(*) FROM ({staging}) WHERE reason IS NOT NULL").fetchone()[0]
+        staging = builder.staging(schema, numbered)
     except duckdb.Error as e:
-        raise ImportError_(f"{path}: cannot map rows {first}..: {e}") from None
+        raise ImportError_(f"{path}: cannot map rows {_first_row(batch)}..: {e}") from None
     now = utcnow()
     source = label or str(path)
     with store.transaction():
         batch_id = con.execute("SELECT nextval('batch_seq')").fetchone()[0]
+        try:
+            loaded = _insert_events(con, staging, batch_id, now, label or path.name,
+                                    source_ids=builder.source_ids, stored=scope.condition(con))
+            bad = 0 if loaded == batch.num_rows else con.execute(
+                f"SELECT count(*) FROM ({staging}) WHERE reason IS NOT NULL").fetchone()[0]
+        except duckdb.Error as e:
+            raise ImportError_(f"{path}: cannot map rows {first}..: {e}") from None
         if bad:
             # the raw row is rebuilt only for rejected rows, by joining back to the batch
             con.execute(
                 f"""
                 INSERT INTO quarantine
                 SELECT ?, r.__row, r.reason, r.raw, ? FROM (
-                    SELECT s.__row, s.reason, {builder.raw_row(batch.schema)} AS raw
+                    SELECT s.__row, s.reason, {builder.raw_row(schema)} AS raw
                     FROM (SELECT __row, reason FROM ({staging}) WHERE reason IS NOT NULL) s
                     JOIN batch_in b USING (__row)) r
                 WHERE NOT EXISTS (
@@ -401,16 +476,12 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: pa.RecordBatch, path: P
                 """,
                 [source, now, source],
             )
-        try:
-            loaded = _insert_events(con, staging, batch_id, now, label or path.name,
-                                    source_ids=builder.source_ids, all_valid=not bad)
-        except duckdb.Error as e:
-            raise ImportError_(f"{path}: cannot map rows {first}..: {e}") from None
         valid = batch.num_rows - bad
         con.execute(
             "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [batch_id, source, first, last, loaded, bad, valid - loaded, now],
         )
+    scope.mine.append(batch_id)
     con.execute("INSERT INTO _seen SELECT h, 1 FROM _h")
     summary.rows += batch.num_rows
     summary.loaded += loaded
@@ -418,24 +489,30 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: pa.RecordBatch, path: P
     summary.duplicates += valid - loaded
 
 
+def _first_row(batch: Batch) -> int:
+    return batch.first + 1 if isinstance(batch, ParquetRows) else batch.column("__row")[0].as_py()
+
+
 def _insert_events(con: duckdb.DuckDBPyConnection, staging: str, batch_id: int, now, source: str,
-                   source_ids: bool, all_valid: bool) -> int:
+                   source_ids: bool, stored: str | None = "TRUE") -> int:
     """Append the valid staged rows whose message id is not stored yet; returns how many.
 
     Derived ids are unique within a file by construction; ids a source gives may repeat,
-    and then only the first row with an id is kept. ``all_valid``: the batch has no bad
-    row, so the reasons need not be computed again.
+    and then only the first row with an id is kept. ``stored``: which stored events to
+    check the ids against (a condition on ``events e``; None: none, see ``_DedupScope``).
     """
-    rows = f"({staging})" if all_valid else f"(SELECT * FROM ({staging}) WHERE reason IS NULL)"
+    rows = f"(SELECT * FROM ({staging}) WHERE reason IS NULL)"
     if source_ids:
         rows = f"(SELECT *, row_number() OVER (PARTITION BY mid ORDER BY __row) AS first_of_id FROM {rows} v)"
+    conditions = ["first_of_id = 1"] if source_ids else []
+    if stored:
+        conditions.append(f"NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = s.mid AND {stored})")
     return con.execute(
         f"""
         INSERT INTO events
         SELECT mid, type, event, timestamp, coalesce(received_at, ?), anonymous_id, user_id, previous_id, channel,
                utm_source, utm_medium, utm_campaign, properties, context, ?, {int(batch_id)}
-        FROM {rows} s WHERE {"first_of_id = 1 AND " if source_ids else ""}
-            NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = s.mid)
+        FROM {rows} s {"WHERE " + " AND ".join(conditions) if conditions else ""}
         """,
         [now, source],
     ).fetchone()[0]
