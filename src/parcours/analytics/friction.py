@@ -34,7 +34,7 @@ EXAMPLES = 3
 DIRECT = ("dropoff", "errors", "poor_survey", "long_wait")
 #: Harm is the lower end of the 95% interval of the relative risk, so small groups need clear evidence.
 HARM_Z = 1.96
-#: Outcomes compared between customers who show a signal and those who do not (see ``_per_touchpoint_sql``).
+#: Outcomes compared between customers who show a signal and those who do not (see ``_pairs_ctes``).
 OUTCOMES = ("no_purchase_after", "poor_survey_after", "support_after")
 #: The signals in report order; those computed from the steps, each with the column that says
 #: whether a (touchpoint, customer) is in its base (None: every pair is).
@@ -157,7 +157,9 @@ def _counts_sql(store: Store, steps: str, flt: Filter | None, days: float, facto
     """
     outcomes = ", ".join(OUTCOMES)
     no_outcomes = ", ".join(f"FALSE AS {o}" for o in OUTCOMES)
-    parts = [f"SELECT 'poor_survey' AS signal, touchpoint, customer_id, hit, {no_outcomes} FROM ({_poor_survey(store, flt)}) a"]
+    # poor_survey's base: the answers about a touchpoint (``properties.touchpoint``), hit when poor
+    parts = [f"SELECT 'poor_survey' AS signal, touchpoint, customer_id, {_poor_sql()} AS hit, {no_outcomes} "
+             "FROM surveys WHERE touchpoint IS NOT NULL AND score IS NOT NULL AND metric IN ('nps', 'csat', 'ces')"]
     for signal, base in STEP_SIGNALS.items():
         where = f" WHERE {base}" if base else ""
         parts.append(f"SELECT '{signal}', touchpoint, customer_id, hit_{signal}, {outcomes} FROM pairs{where}")
@@ -167,7 +169,7 @@ def _counts_sql(store: Store, steps: str, flt: Filter | None, days: float, facto
         for o in OUTCOMES for side, name in (("", "hit"), ("NOT ", "other")))
     examples = ", ".join(f"max(CASE WHEN n = {i + 1} THEN customer_id END) AS example_{i + 1}" for i in range(EXAMPLES))
     return f"""
-        WITH pairs AS ({_per_touchpoint_sql(store, steps, flt, days, factor)}),
+        WITH {_pairs_ctes(store, steps, flt, days, factor)},
         signal_rows AS (
             {union}
         ),
@@ -190,10 +192,11 @@ def _counts_sql(store: Store, steps: str, flt: Filter | None, days: float, facto
     """
 
 
-def _per_touchpoint_sql(store: Store, steps: str, flt: Filter | None, days: float, factor: float) -> str:
-    """One row per (touchpoint, customer) of the steps: every step-based signal and the outcomes.
+def _pairs_ctes(store: Store, steps: str, flt: Filter | None, days: float, factor: float) -> str:
+    """Common table expressions ending with ``pairs``: one row per (touchpoint, customer) of the steps.
 
-    Columns: ``touchpoint``, ``customer_id``; ``hit_<signal>`` for dropoff, support_after,
+    ``surveys`` are the survey answers (``_survey_answers``), read once for the signal and the
+    outcome. The columns of ``pairs``: ``touchpoint``, ``customer_id``; ``hit_<signal>`` for dropoff, support_after,
     loops, long_wait and errors; ``support_base`` and ``wait_base``, whether the pair is in
     those two signals' bases (the others' base is every pair); and the ``OUTCOMES``, what
     happened after the customer's first step at the touchpoint: ``no_purchase_after`` (no
@@ -222,11 +225,11 @@ def _per_touchpoint_sql(store: Store, steps: str, flt: Filter | None, days: floa
     support = ", ".join(f"'{c}'" for c in SUPPORT_CHANNELS)
     purchase = quote(store.config.purchase_event)
     moves = "s.next_step IS NOT NULL AND s.next_step <> s.step"
-    wait = "epoch(s.next_timestamp) - epoch(s.timestamp)"
-    log_wait = f"ln(greatest({wait}, 1))"
+    wait = "epoch(next_timestamp) - epoch(timestamp)"
     return f"""
-        WITH s AS (
-            SELECT touchpoint, customer_id, timestamp, channel, event, step, next_step, next2_step, next_timestamp
+        s AS (
+            SELECT touchpoint, customer_id, timestamp, channel, event, step, next_step, next2_step,
+                   {wait} AS wait, ln(greatest({wait}, 1)) AS log_wait
             FROM ({steps}) x
         ),
         contacts AS (SELECT customer_id, timestamp AS help_ts FROM s WHERE channel IN ({support})),
@@ -238,8 +241,8 @@ def _per_touchpoint_sql(store: Store, steps: str, flt: Filter | None, days: floa
             GROUP BY s.touchpoint, s.customer_id
         ),
         usual AS (
-            SELECT s.step, s.next_step, quantile_cont({wait}, 0.5) AS med,
-                   quantile_cont({log_wait}, 0.25) AS q1, quantile_cont({log_wait}, 0.75) AS q3
+            SELECT s.step, s.next_step, quantile_cont(s.wait, 0.5) AS med,
+                   quantile_cont(s.log_wait, 0.25) AS q1, quantile_cont(s.log_wait, 0.75) AS q3
             FROM s WHERE {moves} GROUP BY s.step, s.next_step
         ),
         per AS (
@@ -248,17 +251,18 @@ def _per_touchpoint_sql(store: Store, steps: str, flt: Filter | None, days: floa
                    coalesce(bool_or(s.channel NOT IN ({support})), FALSE) AS support_base,
                    bool_or(s.next2_step = s.step AND s.next_step <> s.step) AS hit_loops,
                    coalesce(bool_or({moves}), FALSE) AS wait_base,
-                   bool_or(CASE WHEN {moves} THEN {wait} > {factor!r} * greatest(u.med, 60)
-                                AND {log_wait} > u.q3 + {FENCE!r} * (u.q3 - u.q1) END) AS wait_hit,
+                   bool_or(CASE WHEN {moves} THEN s.wait > {factor!r} * greatest(u.med, 60)
+                                AND s.log_wait > u.q3 + {FENCE!r} * (u.q3 - u.q1) END) AS wait_hit,
                    bool_or(contains(lower(s.event), 'error')) AS hit_errors
             FROM s LEFT JOIN usual u ON u.step = s.step AND u.next_step = s.next_step
             GROUP BY s.touchpoint, s.customer_id
         ),
         ev AS ({events_sql(store, flt)}),
         buys AS (SELECT customer_id, max(timestamp) AS last_ts FROM ev WHERE event = {purchase} GROUP BY customer_id),
-        poor AS (SELECT customer_id, max(timestamp) AS last_ts FROM ({_survey_answers(store, flt)})
-                 WHERE {_poor_sql()} GROUP BY customer_id),
-        help AS (SELECT customer_id, max(timestamp) AS last_ts FROM ev WHERE channel IN ({support}) GROUP BY customer_id)
+        surveys AS ({_survey_answers(store, flt)}),
+        poor AS (SELECT customer_id, max(timestamp) AS last_ts FROM surveys WHERE {_poor_sql()} GROUP BY customer_id),
+        help AS (SELECT customer_id, max(timestamp) AS last_ts FROM ev WHERE channel IN ({support}) GROUP BY customer_id),
+        pairs AS (
         SELECT p.touchpoint, p.customer_id, p.hit_dropoff, p.hit_loops, p.hit_errors,
                p.support_base, p.support_base AND x.customer_id IS NOT NULL AS hit_support_after,
                p.wait_base, CASE WHEN p.wait_base THEN p.wait_hit ELSE FALSE END AS hit_long_wait,
@@ -270,7 +274,7 @@ def _per_touchpoint_sql(store: Store, steps: str, flt: Filter | None, days: floa
         LEFT JOIN buys b ON b.customer_id = p.customer_id
         LEFT JOIN poor o ON o.customer_id = p.customer_id
         LEFT JOIN help h ON h.customer_id = p.customer_id
-    """
+        )"""
 
 
 def _survey_answers(store: Store, flt: Filter | None) -> str:
@@ -285,11 +289,3 @@ def _survey_answers(store: Store, flt: Filter | None) -> str:
 
 def _poor_sql() -> str:
     return "(" + " OR ".join(f"(metric = '{m}' AND score <= {v})" for m, v in POOR_SCORE.items()) + ")"
-
-
-def _poor_survey(store: Store, flt: Filter | None) -> str:
-    """Survey answers about the touchpoint (``properties.touchpoint``) that are poor for their metric."""
-    return f"""
-        SELECT touchpoint, customer_id, {_poor_sql()} AS hit FROM ({_survey_answers(store, flt)})
-        WHERE touchpoint IS NOT NULL AND score IS NOT NULL AND metric IN ('nps', 'csat', 'ces')
-    """
