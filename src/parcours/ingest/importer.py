@@ -34,6 +34,10 @@ from parcours.matcher import quote
 from parcours.store.store import Store, utcnow
 
 TIMESTAMP_FORMATS = ("iso", "unix", "unix_ms")
+_NULL_TEXT = "CAST(NULL AS VARCHAR)"
+#: event fields that may stay NULL (no source column, no constant)
+_OPTIONAL_FIELDS = ("anonymous_id", "user_id", "previous_id", "channel", "utm_source", "utm_medium",
+                    "utm_campaign", "context")
 #: rows per Arrow slice DuckDB scans: one slice is one task for one of its threads
 SCAN_CHUNK_ROWS = 1 << 16
 _OFFSET_RE = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
@@ -78,8 +82,12 @@ class _BatchSQL:
             return quote(self.m.constants[name])
         col = self.m.columns.get(name)
         if col is None or col not in schema.names:
-            return "CAST(NULL AS VARCHAR)"
+            return _NULL_TEXT
         return _text(col)
+
+    def unfilled(self, schema: pa.Schema) -> frozenset[str]:
+        """The optional event fields that no column or constant fills: they stay NULL."""
+        return frozenset(f for f in _OPTIONAL_FIELDS if self._field(f, schema) == _NULL_TEXT)
 
     def _naive_to_utc(self, expr: str) -> str:
         if self.tz is None:
@@ -457,7 +465,8 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: Batch, path: Path, summ
         batch_id = con.execute("SELECT nextval('batch_seq')").fetchone()[0]
         try:
             loaded = _insert_events(con, staging, batch_id, now, label or path.name,
-                                    source_ids=builder.source_ids, stored=scope.condition(con))
+                                    source_ids=builder.source_ids, stored=scope.condition(con),
+                                    unfilled=builder.unfilled(schema))
             bad = 0 if loaded == batch.num_rows else con.execute(
                 f"SELECT count(*) FROM ({staging}) WHERE reason IS NOT NULL").fetchone()[0]
         except duckdb.Error as e:
@@ -493,13 +502,24 @@ def _first_row(batch: Batch) -> int:
     return batch.first + 1 if isinstance(batch, ParquetRows) else batch.column("__row")[0].as_py()
 
 
+#: the events columns, in order, and what fills each from the staging query
+_EVENT_COLUMNS = {
+    "message_id": "mid", "type": "type", "event": "event", "timestamp": "timestamp",
+    "received_at": "coalesce(received_at, $now)", "anonymous_id": "anonymous_id", "user_id": "user_id",
+    "previous_id": "previous_id", "channel": "channel", "utm_source": "utm_source", "utm_medium": "utm_medium",
+    "utm_campaign": "utm_campaign", "properties": "properties", "context": "context", "source": "$source",
+}
+
+
 def _insert_events(con: duckdb.DuckDBPyConnection, staging: str, batch_id: int, now, source: str,
-                   source_ids: bool, stored: str | None = "TRUE") -> int:
+                   source_ids: bool, stored: str | None = "TRUE", unfilled: frozenset[str] = frozenset()) -> int:
     """Append the valid staged rows whose message id is not stored yet; returns how many.
 
     Derived ids are unique within a file by construction; ids a source gives may repeat,
     and then only the first row with an id is kept. ``stored``: which stored events to
     check the ids against (a condition on ``events e``; None: none, see ``_DedupScope``).
+    ``unfilled``: columns no source column fills, left out so that DuckDB fills them with
+    NULL itself (cheaper than writing a column of NULLs it is given).
     """
     rows = f"(SELECT * FROM ({staging}) WHERE reason IS NULL)"
     if source_ids:
@@ -507,12 +527,13 @@ def _insert_events(con: duckdb.DuckDBPyConnection, staging: str, batch_id: int, 
     conditions = ["first_of_id = 1"] if source_ids else []
     if stored:
         conditions.append(f"NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = s.mid AND {stored})")
+    columns = {c: v for c, v in _EVENT_COLUMNS.items() if c not in unfilled}
+    columns["batch_id"] = str(int(batch_id))
     return con.execute(
         f"""
-        INSERT INTO events
-        SELECT mid, type, event, timestamp, coalesce(received_at, ?), anonymous_id, user_id, previous_id, channel,
-               utm_source, utm_medium, utm_campaign, properties, context, ?, {int(batch_id)}
+        INSERT INTO events ({", ".join(columns)})
+        SELECT {", ".join(columns.values())}
         FROM {rows} s {"WHERE " + " AND ".join(conditions) if conditions else ""}
         """,
-        [now, source],
+        {"now": now, "source": source},
     ).fetchone()[0]
