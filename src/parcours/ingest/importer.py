@@ -1,17 +1,21 @@
 """The import pipeline: read batches, map and validate them in DuckDB, load or quarantine.
 
-Per batch, one SQL query (never materialised) turns source columns into event fields,
-a ``reason`` (NULL when the row is valid) and a message id. A first pass counts the
-reasons (DuckDB prunes what they do not need); invalid rows go to the quarantine table
-with their row number and raw content; a second pass appends the valid rows whose
-message id is not stored yet. Each batch is one transaction: an import is
-all-or-nothing per batch, and resumable because re-importing skips what is stored.
+Per batch: the batch is copied once into a DuckDB temp table (``batch_in``; Parquet is
+read by DuckDB itself, a range of row groups at a time); one SQL query (never
+materialised) turns its columns into event fields, a ``reason`` (NULL when the row is
+valid) and a message id, and one insert appends the valid rows whose message id is not
+stored yet. Only when it loaded fewer rows than the batch holds does a narrower pass
+count the bad rows and send them to the quarantine table with their row number and raw
+content. Each batch is one transaction: an import is all-or-nothing per batch, and
+resumable because re-importing skips what is stored.
 
 Rows without a message id get a deterministic one: the md5 of the row's content and
 of how many identical rows came before it in the file (md5, not DuckDB's ``hash()``,
 because ids must stay the same across DuckDB versions). Re-importing a file adds
 nothing, yet two identical rows in one file stay two events. Only each row's 64-bit
-hash is kept across batches, to number the repeats.
+hash is kept across batches, to number the repeats; and as derived ids are unique
+within a file, they are checked only against the events stored before the import
+began (``_DedupScope``).
 """
 
 from __future__ import annotations
