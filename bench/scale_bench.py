@@ -227,7 +227,7 @@ def main() -> None:
 
 
 def _print_size(res: dict[str, dict[str, float]], engines: list[str]) -> None:
-    names = list(dict.fromkeys(n for e in engines for n in res[e]))
+    names = list(dict.fromkeys(n for e in sorted(engines, key=lambda e: e != "spark") for n in res[e]))
     head = "".join(f"{e + ' s':>12s}{'x base':>8s}" for e in engines)
     print(f"  {'step':12s}{head}" + (f"{engines[1] + '/' + engines[0]:>14s}" if len(engines) == 2 else ""))
     for name in names:
