@@ -369,7 +369,11 @@ def import_file(
                         received_at)
     summary = ImportSummary(source=source or str(path))
     con = store.con
-    scope = _DedupScope(con.execute("SELECT max(batch_id) FROM events").fetchone()[0], builder.source_ids)
+    # the highest batch id written before this import (imports: also batches whose events were since erased)
+    before = con.execute(
+        "SELECT max(b) FROM (SELECT max(batch_id) AS b FROM events UNION ALL SELECT max(batch_id) FROM imports)"
+    ).fetchone()[0]
+    scope = _DedupScope(before, builder.source_ids)
     con.execute("CREATE OR REPLACE TEMP TABLE _seen (h UBIGINT, n BIGINT)")
     try:
         with _compressed_errors(path, summary):
