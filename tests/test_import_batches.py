@@ -50,7 +50,7 @@ def test_parquet_read_by_duckdb_and_by_pyarrow_give_the_same_events(store, tmp_p
     assert all(isinstance(b, readers.ParquetRows) for b in batches)
     by_duckdb = parcours.import_file(store, path)
 
-    monkeypatch.setattr(readers, "BATCH_ROWS", 4)  # row groups of 16 > 2 x 4: pyarrow slices them
+    monkeypatch.setattr(readers, "BATCH_ROWS", 3)  # row groups of 16 > 4 x 3: pyarrow slices them
     names, batches = readers.read_parquet(path)
     assert all(isinstance(b, pa.RecordBatch) for b in batches)
     with parcours.open(tmp_path / "other.duckdb") as other:
@@ -71,11 +71,16 @@ def test_parquet_batches_are_whole_row_groups_and_rows_are_numbered_in_the_file(
     table = table.set_column(0, "user_id", pa.array([None if i == 37 else f"u{i}" for i in range(50)]))
     path = tmp_path / "e.parquet"
     pq.write_table(table, path, row_group_size=10)
-    monkeypatch.setattr(readers, "BATCH_ROWS", 15)
+    monkeypatch.setattr(readers, "BATCH_ROWS", 25)
     s = parcours.import_file(store, path)
     assert (s.loaded, s.quarantined) == (49, 1)
     spans = store.con.execute("SELECT first_row, last_row FROM imports ORDER BY batch_id").fetchall()
-    assert spans == [(1, 20), (21, 40), (41, 50)]  # two row groups make a batch of at least 15 rows
+    assert spans == [(1, 20), (21, 40), (41, 50)]  # as many whole row groups as fit in 25 rows
+    store.con.execute("DELETE FROM events")
+    monkeypatch.setattr(readers, "BATCH_ROWS", 8)  # a row group larger than a batch is a batch
+    assert parcours.import_file(store, path).loaded == 49
+    spans = store.con.execute("SELECT first_row, last_row FROM imports WHERE batch_id > 3 ORDER BY batch_id").fetchall()
+    assert spans == [(1, 10), (11, 20), (21, 30), (31, 40), (41, 50)]
     assert store.con.execute("SELECT row_number, reason FROM quarantine").fetchone() == (
         38, "missing user_id and anonymous_id (at least one is needed)")
 

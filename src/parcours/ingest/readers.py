@@ -227,13 +227,14 @@ def read_jsonl(path: Path, on_progress: Progress | None = None) -> tuple[list[st
 
 
 def _row_group_ranges(pf: pq.ParquetFile) -> Iterator[tuple[int, int]]:
-    """Ranges of whole row groups of about ``BATCH_ROWS`` rows: a batch never splits a row group."""
+    """Ranges of whole row groups of at most ``BATCH_ROWS`` rows (or one larger row group)."""
     first = stop = 0
     for i in range(pf.metadata.num_row_groups):
-        stop += pf.metadata.row_group(i).num_rows
-        if stop - first >= BATCH_ROWS:
+        rows = pf.metadata.row_group(i).num_rows
+        if stop > first and stop + rows - first > BATCH_ROWS:
             yield first, stop
             first = stop
+        stop += rows
     if stop > first:
         yield first, stop
 
@@ -242,8 +243,8 @@ def read_parquet(path: Path, on_progress: Progress | None = None) -> tuple[list[
     """Ranges of rows for DuckDB to read (``ParquetRows``), else pyarrow's batches.
 
     pyarrow reads the files DuckDB's range reading does not suit: a column already named
-    ``file_row_number``, or row groups so large that a batch of whole row groups would not
-    be a bounded one (pyarrow slices inside a row group).
+    ``file_row_number``, or row groups over ``4 * BATCH_ROWS`` rows, too large for one batch
+    (pyarrow slices inside a row group). pyarrow writes row groups of up to 1Mi rows.
     """
     try:
         pf = pq.ParquetFile(path)
@@ -253,7 +254,7 @@ def read_parquet(path: Path, on_progress: Progress | None = None) -> tuple[list[
     size = path.stat().st_size
     total = max(pf.metadata.num_rows, 1)
     largest = max((pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)), default=0)
-    by_duckdb = "file_row_number" not in names and largest <= 2 * BATCH_ROWS
+    by_duckdb = "file_row_number" not in names and largest <= 4 * BATCH_ROWS
 
     def progress(rows: int) -> None:
         if on_progress:
