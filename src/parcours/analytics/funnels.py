@@ -98,6 +98,85 @@ def _step_rows(df: pd.DataFrame, spec: FunnelSpec) -> list[dict]:
     return rows
 
 
+def _check_drop_step(fs: FunnelSpec, step: int) -> None:
+    if not 2 <= step <= fs.n:
+        raise ParcoursError(f"--step {step}: must be one of 2..{fs.n} (1-based; the step they did not reach)")
+
+
+def _check_ttc_steps(fs: FunnelSpec, from_step: int, to_step: int | None) -> int:
+    """The 0-based ``to_step`` (default: the last step), checked against ``from_step``."""
+    to_step = fs.n - 1 if to_step is None else to_step
+    if not 0 <= from_step < to_step <= fs.n - 1:
+        raise ParcoursError(f"time to convert: needs 0 <= from_step < to_step <= {fs.n - 1} (0-based)")
+    return to_step
+
+
+class FunnelRun:
+    """One funnel computed once and read several ways.
+
+    A page that shows the steps, the time to convert and who dropped out reads them all from
+    one run of the kernel instead of one each. The module's functions are thin wrappers.
+    """
+
+    def __init__(self, store, steps: list[StepSpec] | None = None, *, flt: Filter | None = None,
+                 spec: dict | FunnelSpec | None = None, keys: bool = True, **options: Any):
+        self.spec = _spec(steps, spec, options)
+        #: one row per subject (see ``_subjects``); without ``keys`` only the step table can be read
+        self.subjects = _subjects(store, self.spec, flt, keys=keys)
+
+    def steps(self) -> pd.DataFrame:
+        """See ``funnel``."""
+        fs, df = self.spec, self.subjects
+        if df["excluded"].any():
+            df = df[~df["excluded"]]
+        if fs.breakdown is None:
+            return pd.DataFrame(_step_rows(df, fs))
+        rows = []
+        for value, part in df.groupby("breakdown", dropna=False, sort=True):
+            if not (part["level"] >= 1).any():
+                continue  # a value with no step-1 subject gets no row
+            rows += [{"breakdown": None if _isna(value) else value, **r} for r in _step_rows(part, fs)]
+        columns = ["breakdown", *_step_rows(df.iloc[:0], fs)[0]]
+        return pd.DataFrame(rows, columns=columns)
+
+    def customers(self) -> pd.DataFrame:
+        """See ``funnel_customers``."""
+        df = self.subjects
+        out = df[["customer", "breakdown", "level", "excluded", "conversions"]].copy()
+        for i in range(1, self.spec.n + 1):
+            out[f"step_{i}_at"] = pd.to_datetime(df[f"ts_{i}"], unit="us")
+        return out.sort_values(["customer"], kind="stable").reset_index(drop=True)
+
+    def dropped(self, step: int = 2) -> pd.DataFrame:
+        """See ``dropped_customers``."""
+        _check_drop_step(self.spec, step)
+        df = self.subjects
+        df = df[~df["excluded"] & (df["level"] == step - 1)]
+        out = df[["customer", "breakdown", "level"]].copy()
+        out["last_step_at"] = pd.to_datetime(df[f"ts_{step - 1}"], unit="us")
+        return out.sort_values("customer", kind="stable").reset_index(drop=True)
+
+    def time_to_convert(self, from_step: int = 0, to_step: int | None = None,
+                        bin_count: int | None = None) -> pd.DataFrame:
+        """See ``time_to_convert``."""
+        to_step = _check_ttc_steps(self.spec, from_step, to_step)
+        df = self.subjects
+        df = df[~df["excluded"] & (df["level"] >= to_step + 1)]
+        samples = _seconds(df, from_step + 1, to_step + 1).dropna().to_numpy(dtype=float)
+        out = pd.DataFrame(columns=["bin_start_seconds", "customers"])
+        if len(samples) == 0:
+            out.attrs["average_conversion_time"] = None
+            return out
+        lo, hi = math.floor(samples.min()), math.ceil(samples.max())
+        bins = min(max(bin_count, 1), 90) if bin_count else min(max(math.ceil(len(samples) ** (1 / 3) - 1e-9), 1), 60)
+        width = math.ceil((hi - lo) / bins) or 60
+        idx = np.floor((samples - lo) / width).astype(int)
+        counts = np.bincount(idx, minlength=bins + 1)[: bins + 1]
+        out = pd.DataFrame({"bin_start_seconds": [lo + k * width for k in range(bins + 1)], "customers": counts})
+        out.attrs["average_conversion_time"] = round(float(samples.mean()), 2)
+        return out
+
+
 def funnel(store, steps: list[StepSpec] | None = None, *, flt: Filter | None = None,
            spec: dict | FunnelSpec | None = None, **options: Any) -> pd.DataFrame:
     """One row per step (per breakdown value when ``breakdown`` is given).
@@ -109,19 +188,8 @@ def funnel(store, steps: list[StepSpec] | None = None, *, flt: Filter | None = N
     ``median_seconds_from_previous``, ``p90_seconds_from_previous`` (time from the previous
     step on the best path; zero-second steps are left out, as in PostHog).
     """
-    fs = _spec(steps, spec, options)
-    df = _subjects(store, fs, flt, keys=False)
-    if df["excluded"].any():
-        df = df[~df["excluded"]]
-    if fs.breakdown is None:
-        return pd.DataFrame(_step_rows(df, fs))
-    rows = []
-    for value, part in df.groupby("breakdown", dropna=False, sort=True):
-        if not (part["level"] >= 1).any():
-            continue  # a value with no step-1 subject gets no row
-        rows += [{"breakdown": None if _isna(value) else value, **r} for r in _step_rows(part, fs)]
-    columns = ["breakdown", *_step_rows(df.iloc[:0], fs)[0]]
-    return pd.DataFrame(rows, columns=columns)
+    # counting needs no subject ids: a million strings turned into Python objects cost more than the kernel
+    return FunnelRun(store, steps, flt=flt, spec=spec, keys=False, **options).steps()
 
 
 def _isna(value: Any) -> bool:
@@ -137,12 +205,7 @@ def funnel_customers(store, steps: list[StepSpec] | None = None, *, flt: Filter 
     ``excluded`` (removed by an exclusion), ``conversions`` (completed funnels; more than 1
     only with ``repeat=True``), ``step_1_at`` .. ``step_N_at`` (UTC times on the best path).
     """
-    fs = _spec(steps, spec, options)
-    df = _subjects(store, fs, flt)
-    out = df[["customer", "breakdown", "level", "excluded", "conversions"]].copy()
-    for i in range(1, fs.n + 1):
-        out[f"step_{i}_at"] = pd.to_datetime(df[f"ts_{i}"], unit="us")
-    return out.sort_values(["customer"], kind="stable").reset_index(drop=True)
+    return FunnelRun(store, steps, flt=flt, spec=spec, **options).customers()
 
 
 def dropped_customers(store, steps: list[StepSpec] | None = None, *, step: int = 2,
@@ -153,13 +216,8 @@ def dropped_customers(store, steps: list[StepSpec] | None = None, *, step: int =
     Columns: ``customer``, ``breakdown``, ``level``, ``last_step_at`` (when they reached ``step - 1``).
     """
     fs = _spec(steps, spec, options)
-    if not 2 <= step <= fs.n:
-        raise ParcoursError(f"--step {step}: must be one of 2..{fs.n} (1-based; the step they did not reach)")
-    df = _subjects(store, fs, flt)
-    df = df[~df["excluded"] & (df["level"] == step - 1)]
-    out = df[["customer", "breakdown", "level"]].copy()
-    out["last_step_at"] = pd.to_datetime(df[f"ts_{step - 1}"], unit="us")
-    return out.sort_values("customer", kind="stable").reset_index(drop=True)
+    _check_drop_step(fs, step)  # before the run: a bad step costs no query
+    return FunnelRun(store, spec=fs, flt=flt).dropped(step)
 
 
 def time_to_convert(store, steps: list[StepSpec] | None = None, *, from_step: int = 0,
@@ -173,24 +231,8 @@ def time_to_convert(store, steps: list[StepSpec] | None = None, *, from_step: in
     at the end, each sample in the bin below it.
     """
     fs = _spec(steps, spec, options)
-    to_step = fs.n - 1 if to_step is None else to_step
-    if not 0 <= from_step < to_step <= fs.n - 1:
-        raise ParcoursError(f"time to convert: needs 0 <= from_step < to_step <= {fs.n - 1} (0-based)")
-    df = _subjects(store, fs, flt)
-    df = df[~df["excluded"] & (df["level"] >= to_step + 1)]
-    samples = _seconds(df, from_step + 1, to_step + 1).dropna().to_numpy(dtype=float)
-    out = pd.DataFrame(columns=["bin_start_seconds", "customers"])
-    if len(samples) == 0:
-        out.attrs["average_conversion_time"] = None
-        return out
-    lo, hi = math.floor(samples.min()), math.ceil(samples.max())
-    bins = min(max(bin_count, 1), 90) if bin_count else min(max(math.ceil(len(samples) ** (1 / 3) - 1e-9), 1), 60)
-    width = math.ceil((hi - lo) / bins) or 60
-    idx = np.floor((samples - lo) / width).astype(int)
-    counts = np.bincount(idx, minlength=bins + 1)[: bins + 1]
-    out = pd.DataFrame({"bin_start_seconds": [lo + k * width for k in range(bins + 1)], "customers": counts})
-    out.attrs["average_conversion_time"] = round(float(samples.mean()), 2)
-    return out
+    _check_ttc_steps(fs, from_step, to_step)  # before the run: a bad range costs no query
+    return FunnelRun(store, spec=fs, flt=flt).time_to_convert(from_step, to_step, bin_count)
 
 
 _INTERVALS = {"hour": "h", "day": "D", "week": "W-SUN", "month": "M"}

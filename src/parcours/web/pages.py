@@ -16,7 +16,7 @@ import pandas as pd
 from parcours.analytics.attribution import attribution, side_by_side
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.funnel_spec import POSTHOG_MODES
-from parcours.analytics.funnels import conversion_trends, dropped_customers, funnel, time_to_convert
+from parcours.analytics.funnels import FunnelRun, conversion_trends, funnel
 from parcours.analytics.leads import LeadModel, score_leads, train_lead_model
 from parcours.analytics.overview import store_stats, unmapped_events
 from parcours.analytics.paths import flows, top_paths
@@ -97,14 +97,16 @@ def funnel_page(store: Store, flt: Filter, steps: tuple[str, ...], window: str, 
         raise ParcoursError("funnel: give at least two steps")
     if not 2 <= drop_step <= len(steps_list):
         raise ParcoursError(f"drop_step={drop_step}: must be between 2 and {len(steps_list)}")
-    table = funnel(store, steps_list, flt=flt, **options)
-    overall = table if not breakdown else funnel(store, steps_list, flt=flt, window=window, mode=mode)
-    ttc = time_to_convert(store, steps_list, flt=flt, window=window, mode=mode)
+    # one kernel run for the table, the time to convert and who dropped (the trend needs its own)
+    run = FunnelRun(store, steps_list, flt=flt, window=window, mode=mode)
+    overall = run.steps()
+    table = overall if not breakdown else funnel(store, steps_list, flt=flt, **options)
+    ttc = run.time_to_convert()
     try:
         trend = conversion_trends(store, steps_list, interval="week", flt=flt, window=window, mode=mode)
     except ParcoursError:
         trend = pd.DataFrame(columns=["period_start", "conversion_rate"])  # unordered funnels have no trend
-    dropped = dropped_customers(store, steps_list, step=drop_step, flt=flt, window=window, mode=mode)
+    dropped = run.dropped(drop_step)
     labels = [f"{i + 1}. {s}" for i, s in enumerate(steps_list)]
     figs = {
         "funnel": charts.funnel(labels, overall["customers"].tolist()),
