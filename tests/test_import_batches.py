@@ -151,3 +151,31 @@ def test_a_first_import_checks_no_ids_yet_dedupes_a_second(store, tmp_path, fmt)
     assert (first.loaded, first.duplicates) == (3, 0)
     again = parcours.import_file(store, path)
     assert (again.loaded, again.duplicates) == (0, 3)
+
+
+def test_unusual_parquet_types_give_the_same_ids_and_properties_either_way(store, tmp_path, monkeypatch):
+    """Nanosecond and naive timestamps, decimals, bytes, maps, structs, dictionaries, an all-NULL
+    column: DuckDB's reading turns each into the same text (ids) and JSON (properties) as pyarrow's."""
+    import decimal
+
+    n = 6
+    table = pa.table({
+        "user_id": [f"u{i % 2}" for i in range(n)], "event": ["e"] * n,
+        "timestamp": pa.array([1_700_000_000_000_000_000 + i for i in range(n)], pa.timestamp("ns", tz="UTC")),
+        "at": pa.array([dt.time(1, 2, 3)] * n), "amount": pa.array([decimal.Decimal("1.25")] * n, pa.decimal128(10, 2)),
+        "raw": pa.array([b"\x00\x01"] * n), "code": pa.array([b"ab"] * n, pa.binary(2)),
+        "counts": pa.array([[("k", 1)]] * n, pa.map_(pa.string(), pa.int64())),
+        "info": pa.array([{"a": 1, "b": "x"}] * n), "kind": pa.array(["x", "y", "x"] * 2).dictionary_encode(),
+        "nothing": pa.nulls(n), "text": pa.array(["big"] * n, pa.large_string()),
+        "local": pa.array([1_700_000_000_000_000_001] * n, pa.timestamp("ns")),
+        "small": pa.array([250] * n, pa.uint8()), "ratio": pa.array([1.5] * n, pa.float32()),
+    })
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path)
+    assert parcours.import_file(store, path).loaded == n
+    monkeypatch.setattr(readers, "BATCH_ROWS", 1)  # row groups of 6 > 4 x 1: pyarrow's reading
+    with parcours.open(tmp_path / "other.duckdb") as other:
+        assert parcours.import_file(other, path).loaded == n
+        assert _rows(store) == _rows(other)
+    props = json.loads(_rows(store)[0][-1])
+    assert props["counts"] == {"k": 1} and props["info"] == {"a": 1, "b": "x"} and props["nothing"] is None
