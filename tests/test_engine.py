@@ -113,3 +113,33 @@ def test_funnel_reads_the_stored_journey_without_a_sort(store, tmp_path, monkeyp
     assert used and used[-1] is not None and "ORDER BY" not in used[-1].rsplit("FROM m", 1)[1]
     monkeypatch.setattr(funnel_query, "stored_order_query", lambda *a: None)
     assert stored.equals(funnel(store, steps, window="3d"))
+
+
+def test_prefetched_keeps_order_passes_errors_and_stops_when_closed():
+    import threading
+    from contextlib import closing
+
+    from parcours.engine.groups import prefetched
+
+    batches = [pa.RecordBatch.from_pydict({"v": [i]}) for i in range(50)]
+    assert [b.column("v")[0].as_py() for b in prefetched(iter(batches))] == list(range(50))
+
+    def failing():
+        yield batches[0]
+        raise ValueError("disk gone")
+
+    with pytest.raises(ValueError, match="disk gone"):
+        list(prefetched(failing()))
+
+    pulled = []
+
+    def endless():
+        for i in range(10**9):
+            pulled.append(i)
+            yield pa.RecordBatch.from_pydict({"v": [i]})
+
+    with closing(prefetched(endless(), depth=2)) as rows:
+        next(rows)
+    # the reader thread has stopped and read at most a few batches ahead
+    assert not any(t.name == "parcours-prefetch" for t in threading.enumerate())
+    assert len(pulled) <= 5

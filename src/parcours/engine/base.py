@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import TYPE_CHECKING
 
 import ibis
 import pandas as pd
 import pyarrow as pa
 
-from parcours.engine.groups import OutOfOrder, whole_groups
+from parcours.engine.groups import OutOfOrder, prefetched, whole_groups
 from parcours.errors import ParcoursError
 
 if TYPE_CHECKING:
@@ -83,10 +84,13 @@ class Engine:
         check = order_columns(query) if stored_order is not None else None
         if check:
             try:
-                return self._concat(list(whole_groups(self.batches(stored_order, batch_size), key, fn, check)), schema)
+                # closed on the way out, so that its reader has stopped before the next query runs
+                with closing(prefetched(self.batches(stored_order, batch_size))) as rows:
+                    return self._concat(list(whole_groups(rows, key, fn, check)), schema)
             except OutOfOrder:
                 pass
-        return self._concat(list(whole_groups(self.batches(query, batch_size), key, fn)), schema)
+        with closing(prefetched(self.batches(query, batch_size))) as rows:
+            return self._concat(list(whole_groups(rows, key, fn)), schema)
 
     @staticmethod
     def _concat(out: list[pa.Table], schema: pa.Schema) -> pa.Table:

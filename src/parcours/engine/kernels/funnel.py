@@ -163,7 +163,7 @@ def _ph_exclude(e, ts, n, window, xmask, x_from, x_to, start, excl, best):
                 best[1] = 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def posthog_ordered(starts, ts, mask, xmask, n, window, strict, x_from, x_to,
                     min_gap, max_gap, optional, repeat):
     """PostHog's ordered (``strict=False``) and strict funnels, plus optional steps, gaps, repeats."""
@@ -249,7 +249,7 @@ def posthog_ordered(starts, ts, mask, xmask, n, window, strict, x_from, x_to,
 
 # ---------------------------------------------------------------- PostHog unordered
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def posthog_unordered(starts, ts, mask, xmask, n, window):
     """Most distinct steps done, in any order, within one window, after the last exclusion."""
     groups = starts.shape[0] - 1
@@ -332,7 +332,7 @@ def _add_chain(level, parent, e, t, c_level, c_start, c_last, c_rows, c_tim, n_c
     n_chains[0] = m + 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def clickhouse_window_funnel(starts, ts, mask, n, window, strict_dedup, strict_order,
                              strict_increase, strict_once, allow_reentry):
     """ClickHouse ``windowFunnel(window, modes...)``: entries (ts, k) sorted by (ts, k)."""
@@ -432,7 +432,7 @@ def clickhouse_window_funnel(starts, ts, mask, n, window, strict_dedup, strict_o
 
 # ---------------------------------------------------------------- entries, for trends
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def trends_entries(starts, ts, mask, xmask, n, window, x_from, x_to):
     """Every funnel entry (a step-1 event) and the level its own path reaches in the window.
 
