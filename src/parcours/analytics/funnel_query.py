@@ -128,6 +128,12 @@ def stored_order_query(store, spec: FunnelSpec, flt: Filter | None = None) -> st
     return query if is_fresh(store) and not store.in_transaction else None
 
 
+def map_subjects(store, spec: FunnelSpec, flt: Filter | None, fn, schema: pa.Schema) -> pa.Table:
+    """``fn`` over the kernel input of ``spec``, one batch of whole subjects at a time (``Engine.map_groups``)."""
+    return store.engine.map_groups(events_query(store, spec, flt), "gkey", fn, schema,
+                                   stored_order=stored_order_query(store, spec, flt))
+
+
 def run_kernel(spec: FunnelSpec, starts: np.ndarray, ts: np.ndarray, mask: np.ndarray,
                xmask: np.ndarray) -> kernels.FunnelKernelResult:
     """Run the kernel of ``spec``'s semantics and mode over one batch of whole groups."""
@@ -200,8 +206,7 @@ def subject_results(store, spec: FunnelSpec, flt: Filter | None = None, keys: bo
         cols += [pa.array(res.step_ts[:, i]) for i in range(spec.n)]  # -1: not on the path
         return pa.Table.from_arrays(cols, schema=schema)
 
-    table = store.engine.map_groups(events_query(store, spec, flt), "gkey", per_batch, schema,
-                                    stored_order=stored_order_query(store, spec, flt))
+    table = map_subjects(store, spec, flt, per_batch, schema)
     ts_cols = [f"ts_{i}" for i in range(1, spec.n + 1)]
     df = table.drop_columns(ts_cols + ([] if step_attr is not None else ["step_bval"])).to_pandas()
     if step_attr is None:
@@ -216,6 +221,6 @@ def touch_values(store, spec: FunnelSpec, flt: Filter | None = None) -> pd.DataF
     """First- or last-touch breakdown value per subject: ``gkey, bval``."""
     agg = "arg_min" if spec.breakdown.attribution == "first_touch" else "arg_max"
     return store.engine.df(f"""
-        SELECT gkey, {agg}(bval, ts) AS bval FROM ({events_query(store, spec, flt)})
+        SELECT gkey, {agg}(bval, ts) AS bval FROM ({events_query(store, spec, flt, ordered=False)})
         WHERE bval IS NOT NULL AND mask <> 0 GROUP BY gkey
     """)

@@ -22,9 +22,8 @@ import pyarrow as pa
 from parcours.analytics.filters import Filter
 from parcours.analytics.funnel_query import (
     KEY_SEP,
-    events_query,
     int_column,
-    stored_order_query,
+    map_subjects,
     subject_results,
     touch_values,
 )
@@ -276,8 +275,7 @@ def conversion_trends(store, steps: list[StepSpec] | None = None, *, interval: s
         return pa.Table.from_arrays([keys.take(pa.array(starts[g])), pa.array(t), pa.array(lv), pa.array(x)],
                                     schema=schema)
 
-    entries = store.engine.map_groups(events_query(store, fs, flt), "gkey", per_batch, schema,
-                                      stored_order=stored_order_query(store, fs, flt)).to_pandas()
+    entries = map_subjects(store, fs, flt, per_batch, schema).to_pandas()
     entries = entries[~entries["excluded"]]  # PostHog drops the excluded entries' rows altogether
     entries["period_start"] = _period(pd.to_datetime(entries["entry_ts"], unit="us"), interval)
     per = entries.groupby(["gkey", "period_start"], as_index=False)["level"].max()

@@ -36,6 +36,10 @@ BY_LEVELS = ("touchpoint", "event", "stage")
 #: Order of a customer's steps (see the module docstring for why ties go by name).
 ORDER = "timestamp, step, message_id"
 
+#: A step's position and neighbours, over the window ``w`` (a customer's steps in ``ORDER``).
+NEIGHBOURS = ("row_number() OVER w AS seq, lag(step) OVER w AS prev_step, lead(step) OVER w AS next_step, "
+              "lead(step, 2) OVER w AS next2_step, lead(timestamp) OVER w AS next_timestamp")
+
 #: The step columns; stored as ENUM codes, given out as text by ``steps_sql``.
 STEP_COLUMNS = ("step", "prev_step", "next_step", "next2_step")
 
@@ -95,12 +99,7 @@ def steps_sql(store: Store, by: str = "touchpoint", flt: Filter | None = None) -
 
 def _live_sql(store: Store, by: str, flt: Filter | None) -> str:
     return f"""
-        SELECT s.*,
-               row_number() OVER w AS seq,
-               lag(step) OVER w AS prev_step,
-               lead(step) OVER w AS next_step,
-               lead(step, 2) OVER w AS next2_step,
-               lead(timestamp) OVER w AS next_timestamp
+        SELECT s.*, {NEIGHBOURS}
         FROM (
             SELECT *, CAST({by} AS VARCHAR) AS step FROM ({events_sql(store, flt)})
             WHERE {_has_step(store, by)}
@@ -129,12 +128,7 @@ def _stored_sql(store: Store, by: str) -> str:
     coded = ", ".join(f"CAST({c} AS {code}) AS {c}" for c in STEP_COLUMNS)
     return f"""
         WITH n AS (
-            SELECT jrow, customer_id, step, timestamp,
-                   row_number() OVER w AS seq,
-                   lag(step) OVER w AS prev_step,
-                   lead(step) OVER w AS next_step,
-                   lead(step, 2) OVER w AS next2_step,
-                   lead(timestamp) OVER w AS next_timestamp
+            SELECT jrow, customer_id, step, timestamp, {NEIGHBOURS}
             FROM (
                 SELECT rowid AS jrow, customer_id, timestamp, message_id, CAST({by} AS VARCHAR) AS step
                 FROM {journey} WHERE {_has_step(store, by)}

@@ -84,16 +84,16 @@ class Engine:
         check = order_columns(query) if stored_order is not None else None
         if check:
             try:
-                # closed on the way out, so that its reader has stopped before the next query runs
-                with closing(prefetched(self.batches(stored_order, batch_size))) as rows:
-                    return self._concat(list(whole_groups(rows, key, fn, check)), schema)
+                return self._map_batches(stored_order, key, fn, schema, batch_size, check)
             except OutOfOrder:
                 pass
-        with closing(prefetched(self.batches(query, batch_size))) as rows:
-            return self._concat(list(whole_groups(rows, key, fn)), schema)
+        return self._map_batches(query, key, fn, schema, batch_size)
 
-    @staticmethod
-    def _concat(out: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    def _map_batches(self, query: str, key: str, fn: Callable[[pa.RecordBatch], pa.Table], schema: pa.Schema,
+                     batch_size: int, check: list[str] | None = None) -> pa.Table:
+        # closed on the way out, so that its reader has stopped before the next query runs
+        with closing(prefetched(self.batches(query, batch_size))) as rows:
+            out = list(whole_groups(rows, key, fn, check or ()))
         if not out:
             return schema.empty_table()
         return pa.concat_tables([t.cast(schema) for t in out])
