@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from timing import best_of
 
-from parcours.analytics.attribution import attribution
+from parcours.analytics.attribution import attribute_paths
 
 CHANNELS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mi"]
 #: ChannelAttribution's timings on a generated 1M-row set, from ../shared/cases/attribution/README.md
@@ -64,14 +64,14 @@ def main() -> None:
     print(f"generated {len(data):,} path rows (seed {args.seed}) in {t_gen:.1f} s: "
           f"{int(data.total_conversions.sum()):,} conversions, {int(data.total_null.sum()):,} nulls")
 
-    t_heur, ours_h = best_of(lambda: attribution(data, ["first_touch", "last_touch", "linear"]), repeat=2)
-    t_markov, ours_m = best_of(lambda: attribution(data, "markov"), repeat=2)
+    t_heur, ours_h = best_of(lambda: attribute_paths(data, ["first_touch", "last_touch", "linear"]), repeat=2)
+    t_markov, ours_m = best_of(lambda: attribute_paths(data, "markov"), repeat=2)
     print(f"parcours heuristics (first, last, linear; parsing included): {t_heur:8.3f} s")
     print(f"parcours Markov order 1, exact (parsing included):           {t_markov:8.3f} s")
     for order in (2, 3):
-        t, _ = best_of(lambda o=order: attribution(data, "markov", order=o))
+        t, _ = best_of(lambda o=order: attribute_paths(data, "markov", order=o))
         print(f"parcours Markov order {order}, exact (for reference):            {t:8.3f} s")
-    t_shap, _ = best_of(lambda: attribution(data, "shapley"))
+    t_shap, _ = best_of(lambda: attribute_paths(data, "shapley"))
     print(f"parcours Shapley, exact (for reference):                     {t_shap:8.3f} s")
 
     try:

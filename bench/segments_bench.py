@@ -49,7 +49,7 @@ def snapshots(store) -> object:
 QUERIES = {
     "segment members": lambda s: segment_members(s, "decided"),
     "segment list (counts)": lambda s: list_segments(s),
-    "stages --segment": lambda s: parcours.stage_overview(s, flt=Filter(segment="carts")),
+    "stages --segment": lambda s: parcours.stage_overview(s, filter=Filter(segment="carts")),
     "features (personas)": lambda s: s.engine.df(features_sql(s)),
     "rfm": rfm_scores,
     "lead snapshots": snapshots,

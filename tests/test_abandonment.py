@@ -72,9 +72,9 @@ def test_segment_filter_and_by_segment(carts):
     from parcours.analytics.segments import by_segment, create_segment
 
     create_segment(carts, "big", "events('site_visit') >= 1")  # bob and dan
-    row = abandonment(carts, "cart", window="1h", flt=Filter(segment="big")).iloc[0]
+    row = abandonment(carts, "cart", window="1h", filter=Filter(segment="big")).iloc[0]
     assert (row["reached"], row["abandoned"], row["abandoned_value"]) == (1, 1, 30)
-    assert list(abandoned_customers(carts, "cart", window="1h", flt=Filter(segment="big"))["customer"]) == ["bob"]
+    assert list(abandoned_customers(carts, "cart", window="1h", filter=Filter(segment="big"))["customer"]) == ["bob"]
     both = by_segment(carts, abandonment, ["big"], include_all=True, report="cart", window="1h")
     assert list(both["segment"]) == ["all", "big"]
     assert list(both["abandoned"]) == [2, 1]

@@ -11,7 +11,7 @@ from conftest import shared_path
 from typer.testing import CliRunner
 
 from parcours.analytics.attribution import (
-    attribution,
+    attribute_paths,
     first_touch,
     last_non_direct_touch,
     last_touch,
@@ -186,7 +186,7 @@ def test_shapley_closed_form_equals_the_definition():
 
 
 def test_attribution_lists_every_model_side_by_side():
-    result = attribution(table(("a > b", 1, 10, 0), ("b > c", 1, 20, 0)))
+    result = attribute_paths(table(("a > b", 1, 10, 0), ("b > c", 1, 20, 0)))
     assert list(result.columns) == ["channel", "model", "conversions", "value", "share", "value_share",
                                     "removal_effect"]
     assert result["model"].unique().tolist() == ["first_touch", "last_touch", "last_non_direct", "linear",
@@ -262,7 +262,7 @@ def test_bad_model_options():
     with pytest.raises(ParcoursError, match="first=0.7, last=0.4"):
         position_based(paths, first=0.7, last=0.4)
     with pytest.raises(ParcoursError, match="unknown attribution model.*u_shaped"):
-        attribution(paths, ["linear", "u_shaped"])
+        attribute_paths(paths, ["linear", "u_shaped"])
 
 
 def test_read_paths_missing_file(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from parcours.analytics.attribution import MODELS, attribution, shapley
+from parcours.analytics.attribution import MODELS, attribute_paths, shapley
 from parcours.analytics.attribution.paths import PathTable
 
 CHANNELS = ["a", "b", "c", "d", "e"]
@@ -40,7 +40,7 @@ SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[Healt
 @given(rows, st.integers(1, 3))
 def test_every_model_credits_exactly_the_totals(data, order):
     paths = make(data)
-    result = attribution(paths, order=order)
+    result = attribute_paths(paths, order=order)
     sums = result.groupby("model")[["conversions", "value"]].sum()
     total_conv, total_value = paths.conversions.sum(), paths.value.sum()
     for model in MODELS:
@@ -53,7 +53,7 @@ def test_every_model_credits_exactly_the_totals(data, order):
 @given(rows, st.lists(st.sampled_from(["x", "y"]), min_size=1, max_size=4), st.integers(1, 20))
 def test_a_channel_in_no_converting_path_gets_nothing(data, dead_path, nulls):
     data = [*data, (dead_path, 0, 0.0, nulls)]
-    result = attribution(make(data), [m for m in MODELS if m != "markov"])
+    result = attribute_paths(make(data), [m for m in MODELS if m != "markov"])
     dead = result[result["channel"].isin(["x", "y"])]
     assert (dead["conversions"] == 0).all() and (dead["value"] == 0).all()
 
@@ -73,7 +73,7 @@ def test_symmetric_channels_get_equal_shapley_values(data):
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows)
 def test_row_order_does_not_change_any_model(data):
-    forward = attribution(make(data)).set_index(["model", "channel"]).sort_index()
-    backward = attribution(make(list(reversed(data)))).set_index(["model", "channel"]).sort_index()
+    forward = attribute_paths(make(data)).set_index(["model", "channel"]).sort_index()
+    backward = attribute_paths(make(list(reversed(data)))).set_index(["model", "channel"]).sort_index()
     np.testing.assert_allclose(forward[["conversions", "value"]], backward[["conversions", "value"]],
                                rtol=1e-9, atol=1e-9)

@@ -10,7 +10,7 @@ import pytest
 from conftest import load_events
 from typer.testing import CliRunner
 
-from parcours.analytics.attribution import attribution, check_channels, conversion_paths
+from parcours.analytics.attribution import attribute_paths, attribution, check_channels, conversion_paths
 from parcours.analytics.attribution.paths import PathTable, conversion_paths_sql, read_path_text
 from parcours.analytics.filters import Filter
 from parcours.analytics.segments import by_segment, create_segment
@@ -102,9 +102,9 @@ def test_attribution_from_the_store(shop):
 def test_bad_store_options(shop, store):
     with pytest.raises(ParcoursError, match="level 'utm'"):
         conversion_paths(shop, level="utm")
-    with pytest.raises(ParcoursError, match="lookback 'soon'"):
+    with pytest.raises(ParcoursError, match="`lookback` 'soon'"):
         conversion_paths(shop, lookback="soon")
-    with pytest.raises(ParcoursError, match="lookback '-3d': must be positive"):
+    with pytest.raises(ParcoursError, match="`lookback` '-3d': must be positive"):
         conversion_paths(shop, lookback="-3d")
     with pytest.raises(ParcoursError, match="no channel touches"):
         conversion_paths(shop, conversion="nothing_like_this", touches="nothing_either")
@@ -202,17 +202,17 @@ def test_path_sql_transpiles_to_spark(decay_shop):
 
 
 def test_bad_half_lives(decay_shop):
-    with pytest.raises(ParcoursError, match="half-life 'soon': expected a number with d, h, m or w"):
+    with pytest.raises(ParcoursError, match="`half_life` 'soon': not a duration"):
         attribution(decay_shop, "time_decay", half_life="soon")
-    with pytest.raises(ParcoursError, match="half-life '0d': must be positive"):
+    with pytest.raises(ParcoursError, match="`half_life` '0d': must be positive"):
         attribution(decay_shop, "time_decay", half_life="0d")
     table = conversion_paths(decay_shop, touches="stage:awareness", half_life="7d")
     with pytest.raises(ParcoursError, match="weighed with a half-life of 7 days"):
-        attribution(table, "time_decay", half_life="3d")
-    assert attribution(table, "time_decay", half_life="7d")["conversions"].sum() == pytest.approx(4)
+        attribute_paths(table, "time_decay", half_life="3d")
+    assert attribute_paths(table, "time_decay", half_life="7d")["conversions"].sum() == pytest.approx(4)
     file_paths = PathTable.from_frame(table.to_frame())  # the same paths as a file: no times
     with pytest.raises(ParcoursError, match="a path file has no times"):
-        attribution(file_paths, "time_decay", half_life="7d")
+        attribute_paths(file_paths, "time_decay", half_life="7d")
 
 
 def test_cli_half_life_in_time_on_the_store(decay_shop, tmp_path):
@@ -240,9 +240,9 @@ def test_unknown_channel_in_a_path_file_names_the_line():
     assert check_channels(table, ["ads", "email", "tiktok"]) is table
     with pytest.raises(ParcoursError, match=r"f.csv line 3: unknown channel 'tiktok' in path 'ads > tiktok > email' "
                                             r"\(known: ads, email\)"):
-        attribution(table, "linear", channels="ads, email")
+        attribute_paths(table, "linear", channels="ads, email")
     with pytest.raises(ParcoursError, match="list of known channels is empty"):
-        attribution(table, "linear", channels=" , ")
+        attribute_paths(table, "linear", channels=" , ")
 
 
 def test_unknown_channel_against_the_journey_map(shop, tmp_path):
@@ -257,7 +257,7 @@ def test_unknown_channel_against_the_journey_map(shop, tmp_path):
     with pytest.raises(ParcoursError, match="journey map lists no campaigns"):
         attribution(shop, "linear", level="campaign", channels="journey")
     with pytest.raises(ParcoursError, match="only paths built from the store have a journey map"):
-        attribution(conversion_paths(shop), "linear", channels="journey")
+        attribute_paths(conversion_paths(shop), "linear", channels="journey")
 
 
 def test_cli_channels_option(shop, tmp_path):
@@ -279,8 +279,8 @@ def test_cli_channels_option(shop, tmp_path):
 # -- segments -------------------------------------------------------------------------------------
 def test_attribution_by_segment(shop):
     create_segment(shop, "spring", "events('ad_click') >= 1")  # u1, u2, u6: not u3, u5
-    flt = Filter(segment="spring")
-    result = attribution(shop, "last_touch", flt=flt, touches="stage:awareness").set_index("channel")
+    filter = Filter(segment="spring")
+    result = attribution(shop, "last_touch", filter=filter, touches="stage:awareness").set_index("channel")
     assert result["conversions"].sum() == 4  # u1, u2, u6 twice; u3's purchase is left out
     assert result.loc["(none)", "conversions"] == 1 and result.loc["ads", "conversions"] == 2
     stacked = by_segment(shop, attribution, ["spring"], include_all=True, models="last_touch",

@@ -63,8 +63,8 @@ def same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
 
 
-def sequence(store, by: str, flt: Filter | None = None) -> pd.DataFrame:
-    return store.engine.df(f"SELECT * FROM ({steps_sql(store, by, flt)}) ORDER BY customer_id, seq")
+def sequence(store, by: str, filter: Filter | None = None) -> pd.DataFrame:
+    return store.engine.df(f"SELECT * FROM ({steps_sql(store, by, filter)}) ORDER BY customer_id, seq")
 
 
 @pytest.fixture(params=[1])
@@ -96,9 +96,9 @@ ANALYSES = {
     "loops": lambda s, by, f: loops(s, by, f),
     "flows": lambda s, by, f: flows(s, None, 4, by, f),
     "flows_from": lambda s, by, f: flows(s, "site_visit", 3, by, f),
-    "top_paths": lambda s, by, f: top_paths(s, max_length=3, top=3, by=by, flt=f),
-    "top_paths_to": lambda s, by, f: top_paths(s, end="purchase", max_length=2, by=by, flt=f),
-    "top_paths_between": lambda s, by, f: top_paths(s, "site_visit", "add_to_cart", 3, by=by, flt=f),
+    "top_paths": lambda s, by, f: top_paths(s, max_length=3, top=3, by=by, filter=f),
+    "top_paths_to": lambda s, by, f: top_paths(s, end="purchase", max_length=2, by=by, filter=f),
+    "top_paths_between": lambda s, by, f: top_paths(s, "site_visit", "add_to_cart", 3, by=by, filter=f),
 }
 
 
@@ -106,11 +106,11 @@ ANALYSES = {
 def test_path_analyses_agree_with_the_live_sequence(shop, name):
     fn = ANALYSES[name]
     for by in BY_LEVELS:
-        for flt in (None, Filter(segment="buyers")):
-            expected = live(shop, lambda by=by, flt=flt: fn(shop, by, flt))
-            assert not expected.empty, (name, by, flt)
-            assert step_rows(shop, by, flt).stored  # built by the first call, kept by the rollback
-            same(fn(shop, by, flt), expected)
+        for filter in (None, Filter(segment="buyers")):
+            expected = live(shop, lambda by=by, filter=filter: fn(shop, by, filter))
+            assert not expected.empty, (name, by, filter)
+            assert step_rows(shop, by, filter).stored  # built by the first call, kept by the rollback
+            same(fn(shop, by, filter), expected)
 
 
 def test_loops_and_customers_count_the_same_on_a_hand_made_journey(store, tmp_path):
@@ -129,21 +129,21 @@ def test_loops_and_customers_count_the_same_on_a_hand_made_journey(store, tmp_pa
     same(got.reset_index(), live(store, lambda: loops(store, by="event")))
 
 
-@pytest.mark.parametrize("flt", [
+@pytest.mark.parametrize("filter", [
     Filter(start="2024-03-05T00:00:00Z"),
     Filter(end="2024-03-10T00:00:00Z", segment="buyers"),
     Filter(where=[{"field": "event", "op": "ne", "value": "site_visit"}]),
 ], ids=["start", "end_and_segment", "where"])
-def test_filters_that_change_the_sequence_fall_back_to_the_live_windows(shop, flt):
-    rows = step_rows(shop, "touchpoint", flt)
+def test_filters_that_change_the_sequence_fall_back_to_the_live_windows(shop, filter):
+    rows = step_rows(shop, "touchpoint", filter)
     assert not rows.stored and "derived.steps_" not in rows.sql
     for name in ("dfg", "flows", "loops"):
-        got = ANALYSES[name](shop, "touchpoint", flt)
+        got = ANALYSES[name](shop, "touchpoint", filter)
         assert not got.empty
-        same(got, live(shop, lambda name=name: ANALYSES[name](shop, "touchpoint", flt)))
+        same(got, live(shop, lambda name=name: ANALYSES[name](shop, "touchpoint", filter)))
     # a date range is not a segment: the first events in range start new sequences
     whole = sequence(shop, "touchpoint")
-    narrowed = sequence(shop, "touchpoint", flt)
+    narrowed = sequence(shop, "touchpoint", filter)
     assert len(narrowed) < len(whole) and (narrowed.groupby("customer_id")["seq"].min() == 1).all()
 
 

@@ -98,7 +98,7 @@ ANALYSES: dict[str, Callable] = {
     "satisfaction_behaviour": parcours.satisfaction_behaviour,
     "detractor_touchpoints": parcours.detractor_touchpoints,
     "segment_members": lambda s: segment_members(s, "buyers"),
-    "segment_filter": lambda s: parcours.stage_overview(s, flt=parcours.Filter(segment="buyers")),
+    "segment_filter": lambda s: parcours.stage_overview(s, filter=parcours.Filter(segment="buyers")),
 }
 
 

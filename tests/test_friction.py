@@ -50,5 +50,5 @@ def test_browsing_back_and_forth_is_weighed_down_by_harm(demo):
 
 
 def test_bad_options_say_what(demo):
-    with pytest.raises(ParcoursError, match="--min-customers 0"):
+    with pytest.raises(ParcoursError, match="`min_customers` 0"):
         friction(demo, min_customers=0)

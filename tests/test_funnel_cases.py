@@ -84,7 +84,7 @@ def test_peer_case(semantics, rel, name, store, tmp_path):
     spec = _spec(case, semantics)
     exp = case["expected"]
     if "trends" in exp:
-        got = conversion_trends(store, spec=spec, interval=case["interval"], flt=_trend_filter(case))
+        got = conversion_trends(store, spec=spec, interval=case["interval"], filter=_trend_filter(case))
         rows = [{"period_start": r.period_start.strftime("%Y-%m-%d"), "reached_from_step_count": r.reached_from_step_count,
                  "reached_to_step_count": r.reached_to_step_count, "conversion_rate": r.conversion_rate}
                 for r in got.itertuples()]

@@ -8,7 +8,6 @@ from conftest import load_events, shared_path
 
 import parcours
 from parcours.analytics.filters import Filter
-from parcours.analytics.funnel_spec import parse_duration
 from parcours.analytics.funnels import (
     conversion_trends,
     dropped_customers,
@@ -16,6 +15,7 @@ from parcours.analytics.funnels import (
     funnel_customers,
     time_to_convert,
 )
+from parcours.durations import duration_seconds
 from parcours.errors import ParcoursError
 
 
@@ -130,7 +130,7 @@ def test_aggregate_by_session_property(store, tmp_path):
 
 
 def test_touchpoint_and_stage_steps_and_date_filter(shop):
-    df = funnel(shop, ["view", "cart"], window="1h", flt=Filter(end="2024-03-01T00:04:00"))
+    df = funnel(shop, ["view", "cart"], window="1h", filter=Filter(end="2024-03-01T00:04:00"))
     assert list(df["customers"]) == [4, 1]  # only cy's cart (2 min) is before 00:04 and after a view
     assert funnel(shop, ["stage:decision", "stage:retention"], window="1h")["customers"].tolist() == [0, 0]
 
@@ -188,8 +188,20 @@ def test_bad_steps(store):
 
 
 def test_durations():
-    assert parse_duration("3600s") == parse_duration("60m") == parse_duration("1h") == 3600
-    assert parse_duration("7d") == 7 * 86400 and parse_duration("2w") == 14 * 86400
+    assert duration_seconds("3600s") == duration_seconds("60m") == duration_seconds("1h") == 3600
+    assert duration_seconds("7d") == 7 * 86400 and duration_seconds("2w") == 14 * 86400
+    # one rule everywhere: a bare number is seconds, as text or as a number
+    assert duration_seconds("90") == duration_seconds(90) == 90
+    with pytest.raises(ParcoursError, match="window 'soon': not a duration"):
+        duration_seconds("soon", "window")
+
+
+def test_attribution_lookback_reads_a_bare_number_as_seconds_like_the_funnel_window(store):
+    """Attribution's lookback once read a bare number as days, the funnel window as seconds."""
+    from parcours.analytics.attribution.paths import conversion_paths_sql
+
+    assert conversion_paths_sql(store, lookback="90") == conversion_paths_sql(store, lookback="90s")
+    assert conversion_paths_sql(store, lookback="90") != conversion_paths_sql(store, lookback="90d")
 
 
 def test_taobao_ordered_funnel_matches_source_md(store):
@@ -241,9 +253,9 @@ def test_segment_filter_and_by_segment(shop):
     from parcours.analytics.segments import by_segment, create_segment
 
     create_segment(shop, "buyers", "events('buy') >= 1")  # ann and cy
-    df = funnel(shop, ["view", "cart", "buy"], window="1h", flt=Filter(segment="buyers"))
+    df = funnel(shop, ["view", "cart", "buy"], window="1h", filter=Filter(segment="buyers"))
     assert list(df["customers"]) == [2, 2, 2]
-    assert set(funnel_customers(shop, ["view", "cart"], window="1h", flt=Filter(segment="buyers"))["customer"]) \
+    assert set(funnel_customers(shop, ["view", "cart"], window="1h", filter=Filter(segment="buyers"))["customer"]) \
         == {"ann", "cy"}
     both = by_segment(shop, funnel, ["buyers"], include_all=True, steps=["view", "cart", "buy"], window="1h")
     assert list(both["segment"]) == ["all"] * 3 + ["buyers"] * 3
@@ -251,4 +263,4 @@ def test_segment_filter_and_by_segment(shop):
     trends = by_segment(shop, conversion_trends, ["buyers"], steps=["view", "cart"], window="1h")
     assert trends["reached_from_step_count"].tolist() == [2]
     with pytest.raises(ParcoursError, match="nobody"):
-        funnel(shop, ["view"], window="1h", flt=Filter(segment="nobody"))
+        funnel(shop, ["view"], window="1h", filter=Filter(segment="nobody"))

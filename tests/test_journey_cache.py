@@ -198,29 +198,29 @@ def test_inside_a_transaction_the_live_relation_is_read(loaded, tmp_path):
 
 
 ANALYSES = {
-    "dfg": lambda s, f: parcours.dfg(s, flt=f),
-    "flows": lambda s, f: parcours.flows(s, flt=f),
-    "top_paths": lambda s, f: parcours.top_paths(s, flt=f),
-    "loops": lambda s, f: parcours.loops(s, flt=f),
-    "stage_progression": lambda s, f: parcours.stage_progression(s, flt=f),
-    "retention": lambda s, f: parcours.retention(s, "site_visit", "site_visit", period="week", flt=f),
-    "funnel": lambda s, f: parcours.funnel(s, ["touchpoint:web_page", "touchpoint:product_page"], flt=f),
-    "friction": lambda s, f: parcours.friction(s, flt=f),
+    "dfg": lambda s, f: parcours.dfg(s, filter=f),
+    "flows": lambda s, f: parcours.flows(s, filter=f),
+    "top_paths": lambda s, f: parcours.top_paths(s, filter=f),
+    "loops": lambda s, f: parcours.loops(s, filter=f),
+    "stage_progression": lambda s, f: parcours.stage_progression(s, filter=f),
+    "retention": lambda s, f: parcours.retention(s, "site_visit", "site_visit", period="week", filter=f),
+    "funnel": lambda s, f: parcours.funnel(s, ["touchpoint:web_page", "touchpoint:product_page"], filter=f),
+    "friction": lambda s, f: parcours.friction(s, filter=f),
 }
 
 
 @pytest.mark.parametrize("name", sorted(ANALYSES))
 def test_analyses_agree_with_and_without_the_table(store, tmp_path, name):
     load_events(store, EVENTS, tmp_path)
-    flt = Filter(start="2024-03-02T00:00:00Z")
+    filter = Filter(start="2024-03-02T00:00:00Z")
     path = store.path
     store.close()
     # without: a read-only connection reads the live relation (the store holds no table yet)
     with parcours.open(path, read_only=True) as ro:
         assert journey_source(ro) != TABLE
-        expected = [ANALYSES[name](ro, None), ANALYSES[name](ro, flt)]
+        expected = [ANALYSES[name](ro, None), ANALYSES[name](ro, filter)]
     with parcours.open(path) as rw:
-        got = [ANALYSES[name](rw, None), ANALYSES[name](rw, flt)]
+        got = [ANALYSES[name](rw, None), ANALYSES[name](rw, filter)]
         assert journey_source(rw) == TABLE
     for g, e in zip(got, expected, strict=True):
         pd.testing.assert_frame_equal(g.reset_index(drop=True), e.reset_index(drop=True))

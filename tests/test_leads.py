@@ -21,7 +21,7 @@ from parcours.analytics.leads import (
     snapshot_frame,
     train_lead_model,
 )
-from parcours.analytics.segments import rule_members_sql
+from parcours.analytics.segment_members import rule_members_sql
 from parcours.cli.main import app
 from parcours.errors import ParcoursError
 

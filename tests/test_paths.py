@@ -130,7 +130,7 @@ def test_bad_arguments_say_what(shop):
         top_paths(shop, max_length=0)
     with pytest.raises(ParcoursError, match="top=0"):
         top_paths(shop, top=0)
-    with pytest.raises(ParcoursError, match="--from-step"):
+    with pytest.raises(ParcoursError, match="`start`"):
         top_paths(shop, start={"field": "nope"})
 
 
@@ -201,10 +201,10 @@ def test_flows_between_two_steps_agree_with_the_funnel(demo, first, second):
     assert int(paths.loc[~missed, "customers"].sum()) == f[2]
     assert int(paths["customers"].sum()) == f[1]
     # the same holds inside a date range: both read the same filtered journey relation
-    flt = Filter(start="2024-04-01T00:00:00Z", end="2024-10-01T00:00:00Z")
-    paths = top_paths(demo, first, second, max_length=4, top=5, flt=flt)
+    filter = Filter(start="2024-04-01T00:00:00Z", end="2024-10-01T00:00:00Z")
+    paths = top_paths(demo, first, second, max_length=4, top=5, filter=filter)
     missed = paths["path"].str.startswith("(did not reach")
-    f = funnel(demo, [first, second], window=400 * 86400, flt=flt).set_index("step")["customers"]
+    f = funnel(demo, [first, second], window=400 * 86400, filter=filter).set_index("step")["customers"]
     assert int(paths.loc[~missed, "customers"].sum()) == f[2]
     assert int(paths["customers"].sum()) == f[1]
 

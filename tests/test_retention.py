@@ -69,7 +69,7 @@ def test_breakdown_and_curve(shop):
     curve = retention_curve(shop, return_event="purchase", period="week").set_index("period")
     assert curve.loc[0, "size"] == 3 and curve.loc[0, "retained"] == 2
     assert curve.loc[3, "size"] == 2 and curve.loc[3, "cohorts"] == 1
-    with pytest.raises(ParcoursError, match="--breakdown 'colour'"):
+    with pytest.raises(ParcoursError, match="`breakdown` 'colour'"):
         retention(shop, breakdown="colour")
 
 
@@ -82,12 +82,12 @@ def test_repeat_purchases_and_churn(shop):
     assert churn.iloc[0]["days_inactive"] == pytest.approx(14 + 23 / 24)
     assert churn_risk(shop, days=7, as_of=datetime(2024, 3, 21)).customer_id.tolist() == ["u3"]
     assert churn_risk(shop, days=7, min_events=3).empty
-    with pytest.raises(ParcoursError, match="--days 0"):
+    with pytest.raises(ParcoursError, match="`days` 0"):
         churn_risk(shop, days=0)
 
 
 def test_bad_period_is_refused(shop):
-    with pytest.raises(ParcoursError, match="--period 'year'"):
+    with pytest.raises(ParcoursError, match="`period` 'year'"):
         retention(shop, period="year")
 
 

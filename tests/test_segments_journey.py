@@ -14,8 +14,8 @@ from parcours.analytics.features import features_sql
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.leads import snapshot_frame
 from parcours.analytics.personas import rfm_scores
+from parcours.analytics.segment_members import customers_sql, rule_members_sql
 from parcours.analytics.segment_rules import compile_rule
-from parcours.analytics.segments import customers_sql, rule_members_sql
 from parcours.journey.materialized import TABLE, built_stamp, journey_source
 
 

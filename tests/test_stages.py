@@ -78,7 +78,7 @@ def test_went_back_counts_and_examples(shop):
     pairs = {(x.from_stage, x.to_stage): (x.customers, x.share, x.examples) for x in r.iloc[1:].itertuples()}
     assert pairs == {("consideration", "awareness"): (1, 0.25, ["b"]), ("decision", "consideration"): (1, 0.5, ["d"])}
     assert stage_returns(shop, examples=0).iloc[0]["examples"] == []
-    with pytest.raises(ParcoursError, match="--examples -1"):
+    with pytest.raises(ParcoursError, match="`examples` -1"):
         stage_returns(shop, examples=-1)
 
 

@@ -78,9 +78,9 @@ def test_nps_comparison_hand_computed(surveyed):
 
 
 def test_comparison_errors_and_empty(store):
-    with pytest.raises(ParcoursError, match="--metric 'stars'"):
+    with pytest.raises(ParcoursError, match="`metric` 'stars'"):
         compare_touchpoints(store, metric="stars")
-    with pytest.raises(ParcoursError, match="--min-answers"):
+    with pytest.raises(ParcoursError, match="`min_answers`"):
         compare_touchpoints(store, min_answers=1)
     assert compare_touchpoints(store).empty
 

@@ -120,14 +120,14 @@ def test_trend_by_month_and_date_filter(store, tmp_path):
     trend = voc_trend(store, period="month")
     assert [str(p)[:7] for p in trend["period"]] == ["2024-01", "2024-02"]
     assert list(trend["nps"]) == [0.0, 100.0]
-    feb = voc_scores(store, by="stage", flt=Filter(start="2024-02-01T00:00:00"))
+    feb = voc_scores(store, by="stage", filter=Filter(start="2024-02-01T00:00:00"))
     assert list(feb["nps_answers"]) == [1]
 
 
 def test_bad_grouping_and_period_are_clear_errors(store):
-    with pytest.raises(ParcoursError, match="--by 'colour'"):
+    with pytest.raises(ParcoursError, match="`by` 'colour'"):
         voc_scores(store, by="colour")
-    with pytest.raises(ParcoursError, match="--period 'fortnight'"):
+    with pytest.raises(ParcoursError, match="`period` 'fortnight'"):
         voc_trend(store, period="fortnight")
 
 

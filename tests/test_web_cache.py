@@ -93,9 +93,9 @@ def _request(query: str = "", headers: dict | None = None) -> Request:
 
 
 def test_filter_and_language_from_the_request():
-    flt = page_filter(_request("from=2024-03-01&to=2024-03-31&segment=vip"))
-    assert (flt.start, flt.end, flt.segment) == (date(2024, 3, 1), date(2024, 3, 31), "vip")
-    assert flt.to_filter().end.isoformat() == "2024-04-01T00:00:00"  # the last day is included
+    filter = page_filter(_request("from=2024-03-01&to=2024-03-31&segment=vip"))
+    assert (filter.start, filter.end, filter.segment) == (date(2024, 3, 1), date(2024, 3, 31), "vip")
+    assert filter.to_filter().end.isoformat() == "2024-04-01T00:00:00"  # the last day is included
     with pytest.raises(ParcoursError, match="to=2024-02-01 is before from=2024-03-01"):
         page_filter(_request("from=2024-03-01&to=2024-02-01"))
     with pytest.raises(ParcoursError, match="from='03/01/2024': give a date as YYYY-MM-DD"):
@@ -139,15 +139,15 @@ def _labels(spec) -> set[str]:
 
 def test_chart_legends_and_axis_titles_follow_the_language(demo):
     """Every page's charts carry label keys that exist in both languages, and read French with ?lang=fr."""
-    flt = parcours.Filter()
+    filter = parcours.Filter()
     specs = {
-        "journey_map": pages.journey_page(demo, flt)["charts"],
-        "funnels": pages.funnel_page(demo, flt, tuple(pages.default_steps(demo)), "14d", "ordered", "channel", 2)["charts"],
-        "paths": pages.paths_page(demo, flt, "", "from")["charts"],
-        "retention": pages.retention_page(demo, flt, "week")["charts"],
-        "attribution": pages.attribution_page(demo, flt, "channel")["charts"],
-        "voc": pages.voc_page(demo, flt, "nps")["charts"],
-        "data": pages.data_page(demo, flt)["charts"],
+        "journey_map": pages.journey_page(demo, filter)["charts"],
+        "funnels": pages.funnel_page(demo, filter, tuple(pages.default_steps(demo)), "14d", "ordered", "channel", 2)["charts"],
+        "paths": pages.paths_page(demo, filter, "", "from")["charts"],
+        "retention": pages.retention_page(demo, filter, "week")["charts"],
+        "attribution": pages.attribution_page(demo, filter, "channel")["charts"],
+        "voc": pages.voc_page(demo, filter, "nps")["charts"],
+        "data": pages.data_page(demo, filter)["charts"],
     }
     keys = _labels(specs)
     assert {"emotion", "reached", "lost_next", "week", "conversions", "model_markov", "path_end"} <= keys

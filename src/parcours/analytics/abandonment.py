@@ -43,7 +43,7 @@ def _definition(report: str | None, from_step: str | dict | None, to_step: str |
 
 def abandoned_customers(store, report: str | None = "cart", *, window: str | float | timedelta = "1d",
                         from_step: str | dict | None = None, to_step: str | dict | None = None,
-                        value_property: str | None = None, flt: Filter | None = None) -> pd.DataFrame:
+                        value_property: str | None = None, filter: Filter | None = None) -> pd.DataFrame:
     """The list to export for follow-up: one row per abandoner.
 
     Columns: ``customer``, ``reached_at`` (UTC time of the step-1 event their funnel path
@@ -59,21 +59,21 @@ def abandoned_customers(store, report: str | None = "cart", *, window: str | flo
         # the latest funnel event carrying the value: for an abandoner, the cart they left
         options["breakdown"] = {"property": value_property, "attribution": "last_touch"}
     spec = build_spec(steps, window=window, **options)
-    dropped = dropped_customers(store, spec=spec, step=2, flt=flt)
+    dropped = dropped_customers(store, spec=spec, step=2, filter=filter)
     out = dropped.rename(columns={"last_step_at": "reached_at"})[["customer", "reached_at"]]
     out["value"] = pd.to_numeric(dropped["breakdown"], errors="coerce") if value_property else float("nan")
-    went = _went_to(store, spec.steps[0], flt)
+    went = _went_to(store, spec.steps[0], filter)
     out = out.merge(went, on="customer", how="left")
     out["went_to"] = out["went_to"].fillna(LEFT)
     return out
 
 
-def _went_to(store, first: EventMatcher, flt: Filter | None) -> pd.DataFrame:
+def _went_to(store, first: EventMatcher, filter: Filter | None) -> pd.DataFrame:
     """Per customer who did step 1: the first event after their last step-1 event."""
     place = f"coalesce(touchpoint, {field_sql('event')})"
     return store.engine.df(f"""
         WITH ev AS (SELECT customer_id, timestamp, message_id, {place} AS place, {matcher_sql(first)} AS is_first
-                    FROM ({events_sql(store, flt)})),
+                    FROM ({events_sql(store, filter)})),
         last_first AS (SELECT customer_id, max(timestamp) AS at FROM ev WHERE is_first GROUP BY customer_id)
         SELECT l.customer_id AS customer, arg_min(e.place, (e.timestamp, e.message_id)) AS went_to
         FROM last_first l JOIN ev e ON e.customer_id = l.customer_id AND e.timestamp >= l.at AND NOT e.is_first
@@ -83,7 +83,7 @@ def _went_to(store, first: EventMatcher, flt: Filter | None) -> pd.DataFrame:
 
 def abandonment(store, report: str | None = "cart", *, window: str | float | timedelta = "1d",
                 from_step: str | dict | None = None, to_step: str | dict | None = None,
-                value_property: str | None = None, flt: Filter | None = None) -> pd.DataFrame:
+                value_property: str | None = None, filter: Filter | None = None) -> pd.DataFrame:
     """The report in one row.
 
     Columns: ``report``, ``from_step``, ``to_step``, ``window_seconds``, ``reached`` (customers
@@ -95,9 +95,9 @@ def abandonment(store, report: str | None = "cart", *, window: str | float | tim
 
     steps, value_property, name = _definition(report, from_step, to_step, value_property)
     spec = build_spec(steps, window=window)
-    reached = int((funnel_customers(store, spec=spec, flt=flt)["level"] >= 1).sum())
+    reached = int((funnel_customers(store, spec=spec, filter=filter)["level"] >= 1).sum())
     lost = abandoned_customers(store, report, window=window, from_step=from_step, to_step=to_step,
-                               value_property=value_property, flt=flt)
+                               value_property=value_property, filter=filter)
     names = spec.step_names()
     return pd.DataFrame([{
         "report": name, "from_step": names[0], "to_step": names[1], "window_seconds": spec.window_seconds,
@@ -111,10 +111,10 @@ def abandonment(store, report: str | None = "cart", *, window: str | float | tim
 
 def abandonment_destinations(store, report: str | None = "cart", *, window: str | float | timedelta = "1d",
                              from_step: str | dict | None = None, to_step: str | dict | None = None,
-                             flt: Filter | None = None) -> pd.DataFrame:
+                             filter: Filter | None = None) -> pd.DataFrame:
     """Where abandoners went instead. Columns: ``went_to``, ``customers``, ``share`` (0..1)."""
     lost = abandoned_customers(store, report, window=window, from_step=from_step, to_step=to_step,
-                               value_property="", flt=flt)
+                               value_property="", filter=filter)
     out = lost.groupby("went_to").size().rename("customers").reset_index()
     out["share"] = out["customers"] / len(lost) if len(lost) else 0.0
     return out.sort_values(["customers", "went_to"], ascending=[False, True], ignore_index=True)

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from parcours.analytics.filters import events_sql
-from parcours.analytics.segments import SURVEY_EVENT
+from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.segment_members import SURVEY_EVENT
 from parcours.matcher import json_path, quote
 from parcours.store.store import Store
 
@@ -56,17 +56,19 @@ def feature_columns(store: Store, properties: Sequence[str] = ()) -> list[str]:
     ]
 
 
-def features_sql(store: Store, moments_sql: str | None = None, properties: Sequence[str] = ()) -> str:
+def features_sql(store: Store, moments_sql: str | None = None, properties: Sequence[str] = (),
+                 filter: Filter | None = None) -> str:
     """SQL of one feature row per (customer, moment).
 
-    ``moments_sql`` yields ``customer_id, moment`` pairs; without it every customer is
-    described as of just after the latest event in the store (all their behaviour).
+    ``moments_sql`` yields ``customer_id, moment`` pairs; without it every customer with an
+    event in ``filter`` is described as of just after the latest event in the store (all their
+    behaviour: the filter picks the customers, not the events that describe them).
     """
     config = store.config
     if moments_sql is None:
         moments_sql = (
             "SELECT DISTINCT customer_id, (SELECT max(timestamp) FROM events) + INTERVAL 1 SECOND AS moment "
-            f"FROM ({events_sql(store)})"
+            f"FROM ({events_sql(store, filter)})"
         )
     channels = sorted({t.channel for t in config.touchpoints})
     value = f"TRY_CAST(json_extract_string(properties, {json_path(config.value_property)}) AS DOUBLE)"

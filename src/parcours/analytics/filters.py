@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from parcours.analytics.segment_members import segment_members_sql
 from parcours.journey.materialized import journey_source
 from parcours.matcher import Condition, condition_sql, quote
 
@@ -40,17 +41,14 @@ class Filter(BaseModel):
         return " AND ".join(parts) if parts else "TRUE"
 
 
-def events_sql(store, flt: Filter | None = None) -> str:
-    """The journey relation of ``store``, narrowed by ``flt``, as SQL text.
+def events_sql(store, filter: Filter | None = None) -> str:
+    """The journey relation of ``store``, narrowed by ``filter``, as SQL text.
 
     The relation is read from its materialized table when that is fresh (rebuilt first when
     stale and the store is writable), else computed live; see ``parcours.journey.materialized``.
     """
-    flt = flt or Filter()
-    sql = f"SELECT * FROM {journey_source(store)} WHERE {flt.where_sql()}"
-    if flt.segment is not None:
-        # imported here: segments builds on this module (its breakdown takes a Filter)
-        from parcours.analytics.segments import segment_members_sql
-
-        sql += f" AND customer_id IN ({segment_members_sql(store, flt.segment)})"
+    filter = filter or Filter()
+    sql = f"SELECT * FROM {journey_source(store)} WHERE {filter.where_sql()}"
+    if filter.segment is not None:
+        sql += f" AND customer_id IN ({segment_members_sql(store, filter.segment)})"
     return sql

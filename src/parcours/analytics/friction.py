@@ -47,11 +47,12 @@ FENCE = 1.5
 
 def friction(
     store: Store,
+    *,
     min_z: float = 2.0,
     min_customers: int = 30,
     support_days: float = 3.0,
     wait_factor: float = 10.0,
-    flt: Filter | None = None,
+    filter: Filter | None = None,
 ) -> pd.DataFrame:
     """Ranked friction points with their evidence: worst touchpoint first, then its worst signal.
 
@@ -66,12 +67,12 @@ def friction(
     Only rows with ``score >= min_z`` and at least ``min_customers`` in the base are kept.
     """
     if min_customers < 1:
-        raise ParcoursError(f"--min-customers {min_customers}: must be at least 1")
+        raise ParcoursError(f"`min_customers` {min_customers}: must be at least 1")
     if support_days <= 0 or wait_factor <= 1:
-        raise ParcoursError("--support-days must be > 0 and --wait-factor > 1")
+        raise ParcoursError("`support_days` must be > 0 and `wait_factor` > 1")
     # one pass over the step sequence gives every step-based signal and the outcomes; SQL counts
     # them per (signal, touchpoint), so only a few rows per touchpoint come back
-    counts = store.engine.df(_counts_sql(store, steps_sql(store, "touchpoint", flt), flt, support_days, wait_factor))
+    counts = store.engine.df(_counts_sql(store, steps_sql(store, "touchpoint", filter), filter, support_days, wait_factor))
     stage_of = {t.name: t.stage for t in store.config.touchpoints}
     frames = [f for f in (_score(name, counts[counts["signal"] == name], min_customers) for name in SIGNALS)
               if not f.empty]
@@ -145,7 +146,7 @@ def _harm(counts: pd.DataFrame, signal: str) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["touchpoint", "harm", "harm_outcome"])
 
 
-def _counts_sql(store: Store, steps: str, flt: Filter | None, days: float, factor: float) -> str:
+def _counts_sql(store: Store, steps: str, filter: Filter | None, days: float, factor: float) -> str:
     """Per (signal, touchpoint): what a score needs, counted in SQL.
 
     Columns: ``signal``, ``touchpoint``, ``base`` (rows in the signal's base: customers, or
@@ -169,7 +170,7 @@ def _counts_sql(store: Store, steps: str, flt: Filter | None, days: float, facto
         for o in OUTCOMES for side, name in (("", "hit"), ("NOT ", "other")))
     examples = ", ".join(f"max(CASE WHEN n = {i + 1} THEN customer_id END) AS example_{i + 1}" for i in range(EXAMPLES))
     return f"""
-        WITH {_pairs_ctes(store, steps, flt, days, factor)},
+        WITH {_pairs_ctes(store, steps, filter, days, factor)},
         signal_rows AS (
             {union}
         ),
@@ -192,7 +193,7 @@ def _counts_sql(store: Store, steps: str, flt: Filter | None, days: float, facto
     """
 
 
-def _pairs_ctes(store: Store, steps: str, flt: Filter | None, days: float, factor: float) -> str:
+def _pairs_ctes(store: Store, steps: str, filter: Filter | None, days: float, factor: float) -> str:
     """Common table expressions ending with ``pairs``: one row per (touchpoint, customer) of the steps.
 
     ``surveys`` are the survey answers (``_survey_answers``), read once for the signal and the
@@ -257,9 +258,9 @@ def _pairs_ctes(store: Store, steps: str, flt: Filter | None, days: float, facto
             FROM s LEFT JOIN usual u ON u.step = s.step AND u.next_step = s.next_step
             GROUP BY s.touchpoint, s.customer_id
         ),
-        ev AS ({events_sql(store, flt)}),
+        ev AS ({events_sql(store, filter)}),
         buys AS (SELECT customer_id, max(timestamp) AS last_ts FROM ev WHERE event = {purchase} GROUP BY customer_id),
-        surveys AS ({_survey_answers(store, flt)}),
+        surveys AS ({_survey_answers(store, filter)}),
         poor AS (SELECT customer_id, max(timestamp) AS last_ts FROM surveys WHERE {_poor_sql()} GROUP BY customer_id),
         help AS (SELECT customer_id, max(timestamp) AS last_ts FROM ev WHERE channel IN ({support}) GROUP BY customer_id),
         pairs AS (
@@ -277,13 +278,13 @@ def _pairs_ctes(store: Store, steps: str, flt: Filter | None, days: float, facto
         )"""
 
 
-def _survey_answers(store: Store, flt: Filter | None) -> str:
+def _survey_answers(store: Store, filter: Filter | None) -> str:
     """Survey answers with their ``touchpoint`` (as answered about), ``metric`` and numeric ``score``."""
     return f"""
         SELECT json_extract_string(properties, '$.touchpoint') AS touchpoint, customer_id, timestamp,
                lower(json_extract_string(properties, '$.metric')) AS metric,
                TRY_CAST(json_extract_string(properties, '$.score') AS DOUBLE) AS score
-        FROM ({events_sql(store, flt)}) WHERE event = 'survey_response'
+        FROM ({events_sql(store, filter)}) WHERE event = 'survey_response'
     """
 
 

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.funnel_spec import FunnelSpec
+from parcours.engine import engine_class
 from parcours.engine.kernels import funnel as kernels
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import is_fresh
@@ -69,7 +70,7 @@ def check_journey_names(store, spec: FunnelSpec) -> None:
                                         f"{', '.join(sorted(known[c.field])) or 'none'}")
 
 
-def events_query(store, spec: FunnelSpec, flt: Filter | None = None, ordered: bool = True) -> str:
+def events_query(store, spec: FunnelSpec, filter: Filter | None = None, ordered: bool = True) -> str:
     """The kernel input: ``gkey, ts, mask`` (``xmask`` with exclusions, ``bval`` with a breakdown), sorted by ``gkey, ts``.
 
     Rows stay narrow (integers but the key) because sorting them is most of the work.
@@ -96,7 +97,7 @@ def events_query(store, spec: FunnelSpec, flt: Filter | None = None, ordered: bo
         gkey = f"bval || {quote(KEY_SEP)} || CAST(_subject AS VARCHAR)"
         keep += f" AND {bval} IS NOT NULL"
     return f"""
-    WITH ev AS (SELECT *, {key} AS _subject{nth} FROM ({events_sql(store, flt)})),
+    WITH ev AS (SELECT *, {key} AS _subject{nth} FROM ({events_sql(store, filter)})),
     m AS (
         SELECT _subject, epoch_us(timestamp) AS ts, {_bits_sql(conds)} AS mask, {_bits_sql(xconds)} AS xmask,
                {bval} AS bval
@@ -108,7 +109,7 @@ def events_query(store, spec: FunnelSpec, flt: Filter | None = None, ordered: bo
     """
 
 
-def stored_order_query(store, spec: FunnelSpec, flt: Filter | None = None) -> str | None:
+def stored_order_query(store, spec: FunnelSpec, filter: Filter | None = None) -> str | None:
     """``events_query`` without its sort, when its rows should already come sorted; else None.
 
     They should when the journey is read from its materialized table (stored by customer and
@@ -118,20 +119,20 @@ def stored_order_query(store, spec: FunnelSpec, flt: Filter | None = None) -> st
     """
     reorders = (
         spec.aggregate_key() != "customer_id"
-        or (flt is not None and flt.segment is not None)
+        or (filter is not None and filter.segment is not None)
         or any(m.math == "first_time_for_user" for m in spec.steps)
         or (spec.breakdown is not None and spec.breakdown.attribution == "all_events")
     )
-    if reorders or store.engine_name != "duckdb":
+    if reorders or not engine_class(store.engine_name).reads_store_tables:
         return None
-    query = events_query(store, spec, flt, ordered=False)  # may (re)build the table first
+    query = events_query(store, spec, filter, ordered=False)  # may (re)build the table first
     return query if is_fresh(store) and not store.in_transaction else None
 
 
-def map_subjects(store, spec: FunnelSpec, flt: Filter | None, fn, schema: pa.Schema) -> pa.Table:
+def map_subjects(store, spec: FunnelSpec, filter: Filter | None, fn, schema: pa.Schema) -> pa.Table:
     """``fn`` over the kernel input of ``spec``, one batch of whole subjects at a time (``Engine.map_groups``)."""
-    return store.engine.map_groups(events_query(store, spec, flt), "gkey", fn, schema,
-                                   stored_order=stored_order_query(store, spec, flt))
+    return store.engine.map_groups(events_query(store, spec, filter), "gkey", fn, schema,
+                                   stored_order=stored_order_query(store, spec, filter))
 
 
 def run_kernel(spec: FunnelSpec, starts: np.ndarray, ts: np.ndarray, mask: np.ndarray,
@@ -183,7 +184,7 @@ def int_column(batch: pa.RecordBatch, name: str) -> np.ndarray:
     return batch.column(name).to_numpy()
 
 
-def subject_results(store, spec: FunnelSpec, flt: Filter | None = None, keys: bool = True) -> pd.DataFrame:
+def subject_results(store, spec: FunnelSpec, filter: Filter | None = None, keys: bool = True) -> pd.DataFrame:
     """One row per subject: ``gkey, level, excluded, conversions, step_bval, ts_1..ts_N`` (µs, NaN if not reached).
 
     ``keys=False`` leaves ``gkey`` out: counting needs no subject ids, and a million
@@ -206,7 +207,7 @@ def subject_results(store, spec: FunnelSpec, flt: Filter | None = None, keys: bo
         cols += [pa.array(res.step_ts[:, i]) for i in range(spec.n)]  # -1: not on the path
         return pa.Table.from_arrays(cols, schema=schema)
 
-    table = map_subjects(store, spec, flt, per_batch, schema)
+    table = map_subjects(store, spec, filter, per_batch, schema)
     ts_cols = [f"ts_{i}" for i in range(1, spec.n + 1)]
     df = table.drop_columns(ts_cols + ([] if step_attr is not None else ["step_bval"])).to_pandas()
     if step_attr is None:
@@ -217,10 +218,10 @@ def subject_results(store, spec: FunnelSpec, flt: Filter | None = None, keys: bo
     return df
 
 
-def touch_values(store, spec: FunnelSpec, flt: Filter | None = None) -> pd.DataFrame:
+def touch_values(store, spec: FunnelSpec, filter: Filter | None = None) -> pd.DataFrame:
     """First- or last-touch breakdown value per subject: ``gkey, bval``."""
     agg = "arg_min" if spec.breakdown.attribution == "first_touch" else "arg_max"
     return store.engine.df(f"""
-        SELECT gkey, {agg}(bval, ts) AS bval FROM ({events_query(store, spec, flt, ordered=False)})
+        SELECT gkey, {agg}(bval, ts) AS bval FROM ({events_query(store, spec, filter, ordered=False)})
         WHERE bval IS NOT NULL AND mask <> 0 GROUP BY gkey
     """)

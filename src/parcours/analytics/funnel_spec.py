@@ -8,12 +8,12 @@ so a saved funnel means the same thing wherever it is run.
 from __future__ import annotations
 
 import json
-import re
 from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from parcours.durations import duration_seconds
 from parcours.errors import ParcoursError
 from parcours.matcher import COLUMN_FIELDS, EventMatcher
 
@@ -21,23 +21,6 @@ from parcours.matcher import COLUMN_FIELDS, EventMatcher
 DEFAULT_WINDOW_SECONDS = 14 * 86400
 POSTHOG_MODES = ("ordered", "strict", "unordered")
 CLICKHOUSE_MODES = ("strict_deduplication", "strict_order", "strict_increase", "strict_once", "allow_reentry")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-
-
-def parse_duration(value: str | int | float | timedelta, what: str = "--window") -> float:
-    """Seconds in a duration such as ``3600s``, ``30m``, ``12h``, ``7d``, ``2w`` (or a number of seconds)."""
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION_RE.match(value)):
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    else:
-        raise ParcoursError(f"{what} {value!r}: not a duration; write a number and a unit, like 3600s, 30m, 12h, 7d or 2w")
-    if seconds <= 0:
-        raise ParcoursError(f"{what} {value!r}: must be longer than zero")
-    return seconds
 
 
 class Exclusion(EventMatcher):
@@ -106,16 +89,16 @@ class FunnelSpec(BaseModel):
         mode = self.mode_name()
         if self.semantics == "posthog":
             if mode not in POSTHOG_MODES:
-                raise ParcoursError(f"--mode {mode!r}: unknown under posthog semantics; use one of {', '.join(POSTHOG_MODES)}")
+                raise ParcoursError(f"`mode` {mode!r}: unknown under posthog semantics; use one of {', '.join(POSTHOG_MODES)}")
         else:
             unknown = self.clickhouse_modes() - set(CLICKHOUSE_MODES)
             if unknown or not mode.strip():
                 raise ParcoursError(
-                    f"--mode {mode!r}: unknown under clickhouse semantics ({', '.join(sorted(unknown)) or 'empty'}); "
+                    f"`mode` {mode!r}: unknown under clickhouse semantics ({', '.join(sorted(unknown)) or 'empty'}); "
                     f"use default or {', '.join(CLICKHOUSE_MODES)} joined with +"
                 )
             if "allow_reentry" in self.clickhouse_modes() and "strict_order" not in self.clickhouse_modes():
-                raise ParcoursError("--mode: allow_reentry needs strict_order (write strict_order+allow_reentry)")
+                raise ParcoursError("`mode`: allow_reentry needs strict_order (write strict_order+allow_reentry)")
             for what, present in (("exclusions", self.exclusions), ("breakdown", self.breakdown),
                                   ("optional steps", self.optional), ("gaps", self.max_gap_seconds or self.min_gap_seconds),
                                   ("repeat conversions", self.repeat)):
@@ -197,7 +180,7 @@ def build_spec(steps: list[Any] | None = None, *, window: str | float | timedelt
     if steps is not None:
         data["steps"] = steps
     if window is not None:
-        data["window_seconds"] = parse_duration(window)
+        data["window_seconds"] = duration_seconds(window, "`window`")
     data.update({k: v for k, v in options.items() if v is not None})
     if not data.get("steps"):
         raise ParcoursError("funnel: give at least one step")

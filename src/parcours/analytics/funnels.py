@@ -40,11 +40,11 @@ def _spec(steps: list[StepSpec] | None, spec: dict | FunnelSpec | None, options:
     return build_spec(steps, spec=spec, **options)
 
 
-def _subjects(store, spec: FunnelSpec, flt: Filter | None, keys: bool = True) -> pd.DataFrame:
+def _subjects(store, spec: FunnelSpec, filter: Filter | None, keys: bool = True) -> pd.DataFrame:
     """Kernel results per subject with a ``customer`` (unless ``keys=False``) and a ``breakdown`` column."""
     b = spec.breakdown
     keys = keys or (b is not None and b.attribution != "step")  # those breakdowns join on the subject
-    df = subject_results(store, spec, flt, keys=keys)
+    df = subject_results(store, spec, filter, keys=keys)
     if not keys:
         df["breakdown"] = df["step_bval"] if b is not None else None
         return df
@@ -56,7 +56,7 @@ def _subjects(store, spec: FunnelSpec, flt: Filter | None, keys: bool = True) ->
     elif b.attribution == "step":
         df["breakdown"] = df["step_bval"]
     else:
-        touch = touch_values(store, spec, flt).rename(columns={"bval": "breakdown"})
+        touch = touch_values(store, spec, filter).rename(columns={"bval": "breakdown"})
         df = df.merge(touch, on="gkey", how="left")
     return df.rename(columns={"gkey": "customer"})
 
@@ -99,7 +99,7 @@ def _step_rows(df: pd.DataFrame, spec: FunnelSpec) -> list[dict]:
 
 def _check_drop_step(fs: FunnelSpec, step: int) -> None:
     if not 2 <= step <= fs.n:
-        raise ParcoursError(f"--step {step}: must be one of 2..{fs.n} (1-based; the step they did not reach)")
+        raise ParcoursError(f"`step` {step}: must be one of 2..{fs.n} (1-based; the step they did not reach)")
 
 
 def _check_ttc_steps(fs: FunnelSpec, from_step: int, to_step: int | None) -> int:
@@ -117,11 +117,11 @@ class FunnelRun:
     one run of the kernel instead of one each. The module's functions are thin wrappers.
     """
 
-    def __init__(self, store, steps: list[StepSpec] | None = None, *, flt: Filter | None = None,
+    def __init__(self, store, steps: list[StepSpec] | None = None, *, filter: Filter | None = None,
                  spec: dict | FunnelSpec | None = None, keys: bool = True, **options: Any):
         self.spec = _spec(steps, spec, options)
         #: one row per subject (see ``_subjects``); without ``keys`` only the step table can be read
-        self.subjects = _subjects(store, self.spec, flt, keys=keys)
+        self.subjects = _subjects(store, self.spec, filter, keys=keys)
 
     def steps(self) -> pd.DataFrame:
         """See ``funnel``."""
@@ -176,7 +176,7 @@ class FunnelRun:
         return out
 
 
-def funnel(store, steps: list[StepSpec] | None = None, *, flt: Filter | None = None,
+def funnel(store, steps: list[StepSpec] | None = None, *, filter: Filter | None = None,
            spec: dict | FunnelSpec | None = None, **options: Any) -> pd.DataFrame:
     """One row per step (per breakdown value when ``breakdown`` is given).
 
@@ -188,14 +188,14 @@ def funnel(store, steps: list[StepSpec] | None = None, *, flt: Filter | None = N
     step on the best path; zero-second steps are left out, as in PostHog).
     """
     # counting needs no subject ids: a million strings turned into Python objects cost more than the kernel
-    return FunnelRun(store, steps, flt=flt, spec=spec, keys=False, **options).steps()
+    return FunnelRun(store, steps, filter=filter, spec=spec, keys=False, **options).steps()
 
 
 def _isna(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def funnel_customers(store, steps: list[StepSpec] | None = None, *, flt: Filter | None = None,
+def funnel_customers(store, steps: list[StepSpec] | None = None, *, filter: Filter | None = None,
                      spec: dict | FunnelSpec | None = None, **options: Any) -> pd.DataFrame:
     """One row per subject that had a step event (every event under strict modes).
 
@@ -204,11 +204,11 @@ def funnel_customers(store, steps: list[StepSpec] | None = None, *, flt: Filter 
     ``excluded`` (removed by an exclusion), ``conversions`` (completed funnels; more than 1
     only with ``repeat=True``), ``step_1_at`` .. ``step_N_at`` (UTC times on the best path).
     """
-    return FunnelRun(store, steps, flt=flt, spec=spec, **options).customers()
+    return FunnelRun(store, steps, filter=filter, spec=spec, **options).customers()
 
 
 def dropped_customers(store, steps: list[StepSpec] | None = None, *, step: int = 2,
-                      flt: Filter | None = None, spec: dict | FunnelSpec | None = None,
+                      filter: Filter | None = None, spec: dict | FunnelSpec | None = None,
                       **options: Any) -> pd.DataFrame:
     """Subjects who reached step ``step - 1`` but not ``step`` (1-based): who to follow up.
 
@@ -216,11 +216,11 @@ def dropped_customers(store, steps: list[StepSpec] | None = None, *, step: int =
     """
     fs = _spec(steps, spec, options)
     _check_drop_step(fs, step)  # before the run: a bad step costs no query
-    return FunnelRun(store, spec=fs, flt=flt).dropped(step)
+    return FunnelRun(store, spec=fs, filter=filter).dropped(step)
 
 
 def time_to_convert(store, steps: list[StepSpec] | None = None, *, from_step: int = 0,
-                    to_step: int | None = None, bin_count: int | None = None, flt: Filter | None = None,
+                    to_step: int | None = None, bin_count: int | None = None, filter: Filter | None = None,
                     spec: dict | FunnelSpec | None = None, **options: Any) -> pd.DataFrame:
     """Histogram of the time from step ``from_step`` to ``to_step`` (0-based, PostHog's bins).
 
@@ -231,7 +231,7 @@ def time_to_convert(store, steps: list[StepSpec] | None = None, *, from_step: in
     """
     fs = _spec(steps, spec, options)
     _check_ttc_steps(fs, from_step, to_step)  # before the run: a bad range costs no query
-    return FunnelRun(store, spec=fs, flt=flt).time_to_convert(from_step, to_step, bin_count)
+    return FunnelRun(store, spec=fs, filter=filter).time_to_convert(from_step, to_step, bin_count)
 
 
 _INTERVALS = {"hour": "h", "day": "D", "week": "W-SUN", "month": "M"}
@@ -244,7 +244,7 @@ def _period(ts: pd.Series, interval: str) -> pd.Series:
 
 
 def conversion_trends(store, steps: list[StepSpec] | None = None, *, interval: str = "day",
-                      flt: Filter | None = None, spec: dict | FunnelSpec | None = None,
+                      filter: Filter | None = None, spec: dict | FunnelSpec | None = None,
                       **options: Any) -> pd.DataFrame:
     """Conversion by period of entry (PostHog's funnel trends, ordered steps).
 
@@ -258,7 +258,7 @@ def conversion_trends(store, steps: list[StepSpec] | None = None, *, interval: s
     """
     fs = _spec(steps, spec, options)
     if interval not in _INTERVALS:
-        raise ParcoursError(f"--interval {interval!r}: use one of {', '.join(_INTERVALS)}")
+        raise ParcoursError(f"`interval` {interval!r}: use one of {', '.join(_INTERVALS)}")
     if fs.semantics != "posthog" or fs.mode_name() == "unordered":
         raise ParcoursError("conversion trends need a posthog ordered or strict funnel")
     n, window = fs.n, min(int(fs.window_seconds * 1e6), kernels.MAX_WINDOW_US)
@@ -275,15 +275,15 @@ def conversion_trends(store, steps: list[StepSpec] | None = None, *, interval: s
         return pa.Table.from_arrays([keys.take(pa.array(starts[g])), pa.array(t), pa.array(lv), pa.array(x)],
                                     schema=schema)
 
-    entries = map_subjects(store, fs, flt, per_batch, schema).to_pandas()
+    entries = map_subjects(store, fs, filter, per_batch, schema).to_pandas()
     entries = entries[~entries["excluded"]]  # PostHog drops the excluded entries' rows altogether
     entries["period_start"] = _period(pd.to_datetime(entries["entry_ts"], unit="us"), interval)
     per = entries.groupby(["gkey", "period_start"], as_index=False)["level"].max()
     per["converted"] = per["level"] >= n
     out = per.groupby("period_start").agg(reached_from_step_count=("gkey", "size"),
                                           reached_to_step_count=("converted", "sum"))
-    first = flt.start if flt and flt.start else (out.index.min() if len(out) else None)
-    last = flt.end - pd.Timedelta(microseconds=1) if flt and flt.end else (out.index.max() if len(out) else None)
+    first = filter.start if filter and filter.start else (out.index.min() if len(out) else None)
+    last = filter.end - pd.Timedelta(microseconds=1) if filter and filter.end else (out.index.max() if len(out) else None)
     if first is None or last is None:
         return pd.DataFrame(columns=["period_start", "reached_from_step_count", "reached_to_step_count", "conversion_rate"])
     span = _period(pd.Series(pd.to_datetime([first, last], utc=True).tz_convert(None)), interval)

@@ -30,7 +30,7 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from parcours.analytics.features import feature_columns, features_sql
-from parcours.analytics.filters import events_sql
+from parcours.analytics.filters import Filter, events_sql
 from parcours.errors import ParcoursError
 from parcours.matcher import quote
 from parcours.store.store import Store, utcnow
@@ -126,9 +126,9 @@ def labelled_frame(store: Store, moments_sql: str, horizon_days: int, properties
 
 
 def snapshot_frame(store: Store, moments: Sequence[datetime], horizon_days: int, active_days: int = 30,
-                   properties: Sequence[str] = ()) -> pd.DataFrame:
+                   properties: Sequence[str] = (), filter: Filter | None = None) -> pd.DataFrame:
     """Labelled feature rows of the prospects at each moment: customers active in the
-    ``active_days`` before it who have not bought yet."""
+    ``active_days`` before it who have not bought yet (among those with an event in ``filter``)."""
     config = store.config
     values = ", ".join(f"(TIMESTAMP {quote(m.isoformat(sep=' '))})" for m in moments)
     moments_sql = f"""
@@ -138,6 +138,9 @@ def snapshot_frame(store: Store, moments: Sequence[datetime], horizon_days: int,
         HAVING max(j.timestamp) >= c.moment - INTERVAL {int(active_days)} DAY
            AND sum(CASE WHEN j.event = {quote(config.purchase_event)} THEN 1 ELSE 0 END) = 0
     """
+    if filter is not None:
+        moments_sql = (f"SELECT * FROM ({moments_sql}) WHERE customer_id IN "
+                       f"(SELECT customer_id FROM ({events_sql(store, filter)}))")
     return labelled_frame(store, moments_sql, horizon_days, properties)
 
 
@@ -218,16 +221,19 @@ def _reason(feature: str, value: float, delta: float) -> str:
     return f"{text} ({pts})"
 
 
-def score_leads(store: Store, model: LeadModel | None = None, active_days: int = 30,
-                properties: Sequence[str] = (), **train_options) -> pd.DataFrame:
+def score_leads(store: Store, model: LeadModel | None = None, *, active_days: int = 30,
+                properties: Sequence[str] = (), filter: Filter | None = None, **train_options) -> pd.DataFrame:
     """Score current prospects 0-100, highest first.
+
+    ``filter`` picks the prospects (customers with an event in it); the model, trained on the
+    whole store, and each prospect's features (all their behaviour) do not depend on it.
 
     Columns: ``customer``, ``score`` (0..100), ``reasons`` (short strings, strongest
     first), ``furthest_stage``, ``recency_days``, ``events``.
     """
     model = model or train_lead_model(store, active_days=active_days, properties=properties, **train_options)
     _, hi = _span(store)
-    frame = snapshot_frame(store, [hi + timedelta(seconds=1)], model.horizon_days, active_days, properties)
+    frame = snapshot_frame(store, [hi + timedelta(seconds=1)], model.horizon_days, active_days, properties, filter)
     stages = [s.name for s in store.config.stages]
     if frame.empty:
         return pd.DataFrame(columns=["customer", "score", "reasons", "furthest_stage", "recency_days", "events"])

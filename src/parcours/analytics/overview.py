@@ -13,7 +13,7 @@ from parcours.matcher import quote
 from parcours.store.store import Store
 
 
-def stage_overview(store: Store, flt: Filter | None = None) -> pd.DataFrame:
+def stage_overview(store: Store, filter: Filter | None = None) -> pd.DataFrame:
     """One row per stage, in journey order.
 
     Columns: ``stage``, ``reached`` (customers whose furthest stage is at least this one),
@@ -23,7 +23,7 @@ def stage_overview(store: Store, flt: Filter | None = None) -> pd.DataFrame:
     stages = [s.name for s in store.config.stages]
     df = store.engine.df(
         f"""
-        WITH j AS (SELECT * FROM ({events_sql(store, flt)}) WHERE stage_index IS NOT NULL),
+        WITH j AS (SELECT * FROM ({events_sql(store, filter)}) WHERE stage_index IS NOT NULL),
         per_customer AS (
             SELECT customer_id, max(stage_index) AS furthest,
                    arg_max(stage_index, (timestamp, message_id)) AS current
@@ -43,7 +43,7 @@ def stage_overview(store: Store, flt: Filter | None = None) -> pd.DataFrame:
     return df.drop(columns=["stage_index"])
 
 
-def top_touchpoints(store: Store, per_stage: int = 3, flt: Filter | None = None) -> pd.DataFrame:
+def top_touchpoints(store: Store, per_stage: int = 3, filter: Filter | None = None) -> pd.DataFrame:
     """The most used touchpoints of each stage: ``stage``, ``touchpoint``, ``customers``, ``events``, ``rank``."""
     return store.engine.df(
         f"""
@@ -51,7 +51,7 @@ def top_touchpoints(store: Store, per_stage: int = 3, flt: Filter | None = None)
             SELECT stage, touchpoint, count(DISTINCT customer_id) AS customers, count(*) AS events,
                    row_number() OVER (PARTITION BY stage ORDER BY count(DISTINCT customer_id) DESC, touchpoint) AS rank,
                    min(stage_index) AS stage_index
-            FROM ({events_sql(store, flt)}) WHERE touchpoint IS NOT NULL GROUP BY stage, touchpoint
+            FROM ({events_sql(store, filter)}) WHERE touchpoint IS NOT NULL GROUP BY stage, touchpoint
         ) WHERE rank <= {int(per_stage)} ORDER BY stage_index, rank
         """
     ).drop(columns=["stage_index"])

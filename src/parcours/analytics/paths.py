@@ -29,7 +29,7 @@ OTHER = "(other)"
 SEP = " > "
 
 
-def dfg(store: Store, by: str = "touchpoint", flt: Filter | None = None) -> pd.DataFrame:
+def dfg(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> pd.DataFrame:
     """The directly-follows graph: one row per edge ``source -> target``.
 
     Columns: ``source``, ``target``, ``count`` (times ``target`` was the very next step after
@@ -37,7 +37,7 @@ def dfg(store: Store, by: str = "touchpoint", flt: Filter | None = None) -> pd.D
     (count / all transitions out of ``source``, 0..1), ``median_seconds`` (median time
     between the two steps). Sorted by count, descending.
     """
-    steps = step_rows(store, by, flt)
+    steps = step_rows(store, by, filter)
     return store.engine.df(
         f"""
         SELECT CAST(step AS VARCHAR) AS source, CAST(next_step AS VARCHAR) AS target, count(*) AS count,
@@ -52,12 +52,12 @@ def dfg(store: Store, by: str = "touchpoint", flt: Filter | None = None) -> pd.D
     )
 
 
-def transition_matrix(store: Store, by: str = "touchpoint", flt: Filter | None = None) -> pd.DataFrame:
+def transition_matrix(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> pd.DataFrame:
     """The transition probabilities as a square table: one row per ``source``, one column per target.
 
     Each row sums to 1 (a step that is always a journey's last has no row).
     """
-    edges = dfg(store, by, flt)
+    edges = dfg(store, by, filter)
     if edges.empty:
         return pd.DataFrame(columns=["source"])
     wide = edges.pivot(index="source", columns="target", values="probability").fillna(0.0)
@@ -67,13 +67,13 @@ def transition_matrix(store: Store, by: str = "touchpoint", flt: Filter | None =
     return wide.reset_index()
 
 
-def loops(store: Store, by: str = "touchpoint", flt: Filter | None = None) -> pd.DataFrame:
+def loops(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> pd.DataFrame:
     """Loops (a step repeated right away: A -> A) and back-and-forth (A -> B -> A) per step.
 
     Columns: ``step``, ``customers`` (customers with the step), ``loops``, ``loop_customers``,
     ``back_and_forth``, ``back_and_forth_customers``; sorted by loops + back-and-forth.
     """
-    steps = step_rows(store, by, flt)
+    steps = step_rows(store, by, filter)
     back = "next2_step = step AND next_step <> step"
     return store.engine.df(
         f"""
@@ -91,7 +91,7 @@ def loops(store: Store, by: str = "touchpoint", flt: Filter | None = None) -> pd
 
 def flows(
     store: Store, start: Step | None = None, max_steps: int = 5, by: str = "touchpoint",
-    flt: Filter | None = None,
+    filter: Filter | None = None,
 ) -> pd.DataFrame:
     """Step-by-step flows for a Sankey diagram, from each customer's first ``start`` (or first step).
 
@@ -100,7 +100,7 @@ def flows(
     customers add up to those still on their way, so nothing leaks out of the diagram.
     """
     _check_length(max_steps, "max_steps")
-    steps = step_rows(store, by, flt)
+    steps = step_rows(store, by, filter)
     if start is None:  # every customer starts at their first step: no join needed
         scope = f"(SELECT *, 1 AS lo FROM s) s WHERE s.seq < {int(max_steps) + 1}"
     else:
@@ -127,7 +127,7 @@ def top_paths(
     by: str = "touchpoint",
     within: timedelta | None = None,
     open_other: bool = False,
-    flt: Filter | None = None,
+    filter: Filter | None = None,
 ) -> pd.DataFrame:
     """The most common paths from ``start``, to ``end``, between both, or from the first step.
 
@@ -144,7 +144,7 @@ def top_paths(
     _check_length(max_length, "max_length")
     if top < 1:
         raise ParcoursError(f"top={top}: must be at least 1")
-    per_customer = _paths_sql(store, start, end, int(max_length), by, within, flt)
+    per_customer = _paths_sql(store, start, end, int(max_length), by, within, filter)
     df = store.engine.df(
         f"""
         SELECT path, min(length) AS length, count(*) AS customers
@@ -188,22 +188,22 @@ def _begin_sql(steps: Steps, start: Step | None) -> str:
         return f"SELECT customer_id, 1 AS lo FROM ({steps.sql}) GROUP BY customer_id"
     return (
         f"SELECT customer_id, min(seq) AS lo FROM ({steps.sql}) "
-        f"WHERE {anchor_sql(start, '--from-step')} GROUP BY customer_id"
+        f"WHERE {anchor_sql(start, '`start`')} GROUP BY customer_id"
     )
 
 
 def _paths_sql(
     store: Store, start: Step | None, end: Step | None, L: int, by: str,
-    within: timedelta | None, flt: Filter | None,
+    within: timedelta | None, filter: Filter | None,
 ) -> str:
     """SQL with one row per customer in scope: ``customer_id``, ``path``, ``length``."""
-    steps = step_rows(store, by, flt)
-    end_sql = anchor_sql(end, "--to-step")
+    steps = step_rows(store, by, filter)
+    end_sql = anchor_sql(end, "`end`")
     if start is not None and end is not None:
         limit = f"AND epoch(s.timestamp) - epoch(a.ts) <= {within.total_seconds()!r}" if within else ""
         bounds = f"""
             a AS (SELECT customer_id, min(seq) AS lo, arg_min(timestamp, seq) AS ts
-                  FROM s WHERE {anchor_sql(start, '--from-step')} GROUP BY customer_id),
+                  FROM s WHERE {anchor_sql(start, '`start`')} GROUP BY customer_id),
             e AS (SELECT s.customer_id, min(s.seq) AS hi FROM s JOIN a ON s.customer_id = a.customer_id
                   WHERE {end_sql} AND s.seq > a.lo {limit} GROUP BY s.customer_id),
             bounds AS (SELECT a.customer_id, a.lo, e.hi, 0 AS pre, 0 AS post,

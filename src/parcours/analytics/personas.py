@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from parcours.analytics.features import features_sql
-from parcours.analytics.filters import events_sql
+from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.segments import save_list_segment
 from parcours.errors import ParcoursError
 from parcours.matcher import json_path, quote
@@ -57,13 +57,15 @@ def _space(f: pd.DataFrame) -> pd.DataFrame:
     return space.loc[:, space.std() > 0]
 
 
-def find_personas(store: Store, k: int | None = None, k_range: range = range(3, 9), seed: int = 0,
-                  sample: int = 4000) -> Personas:
+def find_personas(store: Store, k: int | None = None, *, k_range: range = range(3, 9), seed: int = 0,
+                  sample: int = 4000, filter: Filter | None = None) -> Personas:
     """Cluster customers into personas; ``k`` fixed, or chosen by silhouette over ``k_range``.
 
     The range starts at 3: two groups almost always just split buyers from the rest.
+    ``filter`` picks the customers (those with an event in it); each is described by all
+    their behaviour.
     """
-    f = store.engine.df(features_sql(store)).sort_values("customer_id", ignore_index=True)
+    f = store.engine.df(features_sql(store, filter=filter)).sort_values("customer_id", ignore_index=True)
     if len(f) < 10:
         raise ParcoursError(f"personas: {len(f)} customers in the store; need at least 10 to find groups")
     X = StandardScaler().fit_transform(_space(f).to_numpy(float))
@@ -137,8 +139,10 @@ def save_personas(store: Store, personas: Personas, replace: bool = True) -> lis
     return list(personas.cards["persona"])
 
 
-def rfm_scores(store: Store) -> pd.DataFrame:
+def rfm_scores(store: Store, *, filter: Filter | None = None) -> pd.DataFrame:
     """RFM scores of buyers, 1 (low) to 5 (high), quintiles computed in the engine.
+
+    Purchases are those in ``filter``; recency counts back from the store's latest event.
 
     Columns: ``customer_id``, ``recency_days`` (since the last purchase, counted back from the
     latest event), ``frequency`` (purchases), ``monetary`` (summed value), ``r``, ``f``, ``m``,
@@ -151,7 +155,7 @@ def rfm_scores(store: Store) -> pd.DataFrame:
             SELECT customer_id,
                    (epoch((SELECT max(timestamp) FROM events)) - epoch(max(timestamp))) / 86400.0 AS recency_days,
                    count(*) AS frequency, coalesce(sum({value}), 0) AS monetary
-            FROM ({events_sql(store)}) WHERE event = {quote(config.purchase_event)} GROUP BY customer_id
+            FROM ({events_sql(store, filter)}) WHERE event = {quote(config.purchase_event)} GROUP BY customer_id
         ), s AS (
             SELECT *, ntile(5) OVER (ORDER BY recency_days DESC, customer_id) AS r,
                       ntile(5) OVER (ORDER BY frequency, customer_id) AS f,

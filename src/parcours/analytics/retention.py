@@ -38,21 +38,21 @@ def _breakdown_sql(field: str | None) -> str:
     if field in COLUMN_FIELDS or field.startswith(("props.", "properties.", "context.")):
         return f"CAST({field_sql(field)} AS VARCHAR)"
     raise ParcoursError(
-        f"--breakdown {field!r}: unknown field; use one of {sorted(COLUMN_FIELDS)} or props.NAME"
+        f"`breakdown` {field!r}: unknown field; use one of {sorted(COLUMN_FIELDS)} or props.NAME"
     )
 
 
-def _cohorts_sql(store: Store, cohort_event: Step, period: str, breakdown: str | None, flt: Filter | None) -> str:
+def _cohorts_sql(store: Store, cohort_event: Step, period: str, breakdown: str | None, filter: Filter | None) -> str:
     """Per customer: ``first_ts`` (cohort moment), ``cohort`` (its period start), ``grp`` (breakdown value)."""
     if period not in PERIODS:
-        raise ParcoursError(f"--period {period!r}: use one of {', '.join(PERIODS)}")
+        raise ParcoursError(f"`period` {period!r}: use one of {', '.join(PERIODS)}")
     ignored = ", ".join(quote(e) for e in store.config.ignored_events) or "NULL"
     return f"""
-        j AS (SELECT * FROM ({events_sql(store, flt)}) WHERE event NOT IN ({ignored})),
+        j AS (SELECT * FROM ({events_sql(store, filter)}) WHERE event NOT IN ({ignored})),
         c AS (SELECT customer_id, min(timestamp) AS first_ts,
                      arg_min({_breakdown_sql(breakdown)}, timestamp) AS grp,
                      CAST(date_trunc('{period}', min(timestamp)) AS DATE) AS cohort
-              FROM j WHERE {_matcher(cohort_event, '--cohort-event')} GROUP BY customer_id)
+              FROM j WHERE {_matcher(cohort_event, '`cohort_event`')} GROUP BY customer_id)
     """
 
 
@@ -62,7 +62,7 @@ def retention(
     return_event: Step = None,
     period: str = "week",
     breakdown: str | None = None,
-    flt: Filter | None = None,
+    filter: Filter | None = None,
 ) -> pd.DataFrame:
     """The cohort table: one row per (cohort[, group], period).
 
@@ -73,7 +73,7 @@ def retention(
     """
     df = store.engine.df(
         f"""
-        WITH {_cohorts_sql(store, cohort_event, period, breakdown, flt)},
+        WITH {_cohorts_sql(store, cohort_event, period, breakdown, filter)},
         last AS (SELECT CAST(date_trunc('{period}', max(timestamp)) AS DATE) AS last_period FROM j),
         sizes AS (SELECT cohort, grp, count(*) AS size FROM c GROUP BY cohort, grp),
         grid AS (
@@ -85,7 +85,7 @@ def retention(
                    date_diff('{period}', c.cohort, CAST(date_trunc('{period}', j.timestamp) AS DATE)) AS period,
                    count(DISTINCT c.customer_id) AS retained
             FROM c JOIN j ON j.customer_id = c.customer_id
-            WHERE j.timestamp >= c.first_ts AND {_matcher(return_event, '--return-event')}
+            WHERE j.timestamp >= c.first_ts AND {_matcher(return_event, '`return_event`')}
             GROUP BY 1, 2, 3
         )
         SELECT grid.grp AS "group", grid.cohort, grid.period, grid.size,
@@ -106,14 +106,14 @@ def retention_curve(
     return_event: Step = None,
     period: str = "week",
     breakdown: str | None = None,
-    flt: Filter | None = None,
+    filter: Filter | None = None,
 ) -> pd.DataFrame:
     """The retention curve: per period, all cohorts that have reached it, pooled.
 
     Columns: [``group``,] ``period``, ``cohorts``, ``size`` (customers observable that far),
     ``retained``, ``rate`` (0..1).
     """
-    table = retention(store, cohort_event, return_event, period, breakdown, flt)
+    table = retention(store, cohort_event, return_event, period, breakdown, filter)
     keys = (["group"] if breakdown else []) + ["period"]
     curve = table.groupby(keys, dropna=False).agg(
         cohorts=("cohort", "count"), size=("size", "sum"), retained=("retained", "sum")
@@ -122,7 +122,7 @@ def retention_curve(
     return curve
 
 
-def repeat_purchase_rate(store: Store, breakdown: str | None = None, flt: Filter | None = None) -> pd.DataFrame:
+def repeat_purchase_rate(store: Store, breakdown: str | None = None, filter: Filter | None = None) -> pd.DataFrame:
     """Customers who bought more than once, among those who bought (the journey's purchase event).
 
     Columns: [``group`` (breakdown on the first purchase),] ``buyers``, ``repeat_buyers``, ``rate``,
@@ -133,7 +133,7 @@ def repeat_purchase_rate(store: Store, breakdown: str | None = None, flt: Filter
         f"""
         WITH per AS (
             SELECT customer_id, count(*) AS n, arg_min({_breakdown_sql(breakdown)}, timestamp) AS grp
-            FROM ({events_sql(store, flt)}) WHERE event = {purchase} GROUP BY customer_id
+            FROM ({events_sql(store, filter)}) WHERE event = {purchase} GROUP BY customer_id
         )
         SELECT grp AS "group", count(*) AS buyers, count(*) FILTER (WHERE n > 1) AS repeat_buyers,
                count(*) FILTER (WHERE n > 1) / count(*) AS rate, sum(n) AS purchases
@@ -148,7 +148,7 @@ def repeat_purchase_rate(store: Store, breakdown: str | None = None, flt: Filter
 
 
 def churn_risk(
-    store: Store, days: int = 30, min_events: int = 2, as_of: datetime | None = None, flt: Filter | None = None,
+    store: Store, days: int = 30, min_events: int = 2, as_of: datetime | None = None, filter: Filter | None = None,
 ) -> pd.DataFrame:
     """Customers who were active (at least ``min_events`` events) and then silent for ``days`` or more.
 
@@ -157,14 +157,14 @@ def churn_risk(
     event); longest silence first.
     """
     if days < 1:
-        raise ParcoursError(f"--days {days}: must be at least 1")
+        raise ParcoursError(f"`days` {days}: must be at least 1")
     if min_events < 1:
-        raise ParcoursError(f"--min-events {min_events}: must be at least 1")
+        raise ParcoursError(f"`min_events` {min_events}: must be at least 1")
     ignored = ", ".join(quote(e) for e in store.config.ignored_events) or "NULL"
     ref = f"TIMESTAMP {quote(as_of.isoformat(sep=' '))}" if as_of else "(SELECT max(timestamp) FROM j)"
     return store.engine.df(
         f"""
-        WITH j AS (SELECT * FROM ({events_sql(store, flt)}) WHERE event NOT IN ({ignored})),
+        WITH j AS (SELECT * FROM ({events_sql(store, filter)}) WHERE event NOT IN ({ignored})),
         per AS (
             SELECT customer_id, min(timestamp) AS first_seen, max(timestamp) AS last_seen, count(*) AS events,
                    arg_max(stage, timestamp) FILTER (WHERE stage IS NOT NULL) AS last_stage

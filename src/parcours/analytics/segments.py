@@ -11,122 +11,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
 
 import pandas as pd
 
-from parcours.analytics.filters import Filter, events_sql
-from parcours.analytics.segment_rules import Count, Rule, compile_rule, trait_column
+from parcours.analytics.filters import Filter
+from parcours.analytics.segment_members import (  # the members' SQL, named here too for callers
+    SURVEY_EVENT as SURVEY_EVENT,
+)
+from parcours.analytics.segment_members import (
+    Segment,
+    get_segment,
+    segment_members_sql,
+)
+from parcours.analytics.segment_members import customers_sql as customers_sql
+from parcours.analytics.segment_members import rule_members_sql as rule_members_sql
+from parcours.analytics.segment_rules import compile_rule
 from parcours.errors import ParcoursError
-from parcours.matcher import json_path, quote
+from parcours.matcher import quote
 from parcours.store.store import Store, utcnow
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-#: the survey convention: ``survey_response`` events with properties ``metric`` and ``score``
-SURVEY_EVENT = "survey_response"
-
-
-@dataclass
-class Segment:
-    name: str
-    kind: str  #: "rule" or "list"
-    expression: str | None
-    description: str
-    created_at: datetime
-    updated_at: datetime
-
-
 def _check_name(name: str) -> None:
     if not NAME_RE.match(name or ""):
         raise ParcoursError(
             f"segment name {name!r}: use 1-64 letters, digits, '_' or '-' (no spaces)"
         )
-
-
-def _count_sql(c: Count) -> str:
-    what = f"event = {quote(c.name)}" if c.kind == "events" else f"touchpoint = {quote(c.name)}"
-    if c.days is not None:
-        what += f" AND timestamp >= (SELECT max(timestamp) FROM events) - INTERVAL {int(c.days)} DAY"
-    return f"sum(CASE WHEN {what} THEN 1 ELSE 0 END) AS {c.column}"
-
-
-def _first(column: str, alias: str, latest: bool = False) -> str:
-    """The value of ``column`` on the customer's first (or latest) event where it is not null.
-
-    Events at the same instant are ordered by ``message_id``, so the answer does not depend
-    on the order rows reach the aggregate (materialized table, live relation, another engine).
-    """
-    fn = "arg_max" if latest else "arg_min"
-    return f"{fn}({column}, CASE WHEN {column} IS NOT NULL THEN (timestamp, message_id) END) AS {alias}"
-
-
-def customers_sql(store: Store, rule: Rule | None = None) -> str:
-    """One row per customer with every field the rule language names (and the rule's extra counts).
-
-    Days are counted back from the latest event in the store, so a rule means the
-    same thing on historical data as on live data.
-    """
-    config = store.config
-    ref = "(SELECT max(timestamp) FROM events)"
-    value = f"TRY_CAST(json_extract_string(properties, {json_path(config.value_property)}) AS DOUBLE)"
-    purchase = f"event = {quote(config.purchase_event)}"
-    survey = f"event = {quote(SURVEY_EVENT)}"
-    score = "TRY_CAST(json_extract_string(properties, '$.score') AS DOUBLE)"
-    nps_score = f"CASE WHEN {survey} AND json_extract_string(properties, '$.metric') = 'nps' THEN {score} END"
-    extra = [_count_sql(c) for c in sorted(rule.counts, key=lambda c: c.column)] if rule else []
-    for trait in sorted(rule.traits) if rule else []:
-        path, ctx_path = json_path(trait), quote('$."traits"."' + trait.replace('"', '\\"') + '"')
-        value_text = f"coalesce(json_extract_string(properties, {path}), json_extract_string(context, {ctx_path}))"
-        extra.append(_first(f"(CASE WHEN type = 'identify' THEN {value_text} END)", trait_column(trait), latest=True))
-    columns = [
-        "customer_id",
-        _first("(CASE WHEN stage_index IS NOT NULL THEN channel END)", "channel"),
-        _first("utm_campaign", "campaign"),
-        _first("utm_source", "source"),
-        _first("utm_medium", "medium"),
-        "max(stage_index) AS furthest_stage_index",
-        _first("stage_index", "current_stage_index", latest=True),
-        _first(nps_score, "nps_score", latest=True),
-        f"avg(CASE WHEN {survey} THEN {score} END) AS satisfaction",
-        f"coalesce(sum(CASE WHEN {purchase} THEN {value} END), 0) AS value",
-        f"sum(CASE WHEN {purchase} THEN 1 ELSE 0 END) AS purchases",
-        "count(*) AS events",
-        f"(epoch({ref}) - epoch(max(timestamp))) / 86400.0 AS recency_days",
-        f"(epoch({ref}) - epoch(min(timestamp))) / 86400.0 AS tenure_days",
-        *extra,
-    ]
-    return f"""
-    SELECT c.*,
-           CASE WHEN c.nps_score >= 9 THEN 'promoter' WHEN c.nps_score >= 7 THEN 'passive'
-                WHEN c.nps_score IS NOT NULL THEN 'detractor' END AS nps,
-           ls.score AS lead_score
-    FROM (SELECT {", ".join(columns)} FROM ({events_sql(store)}) GROUP BY customer_id) c
-    LEFT JOIN lead_scores ls ON ls.customer_id = c.customer_id
-    """
-
-
-def rule_members_sql(store: Store, expression: str) -> str:
-    """SQL of the ``customer_id``s an (unsaved) rule selects."""
-    rule = compile_rule(expression, store.config)
-    return f"SELECT customer_id FROM ({customers_sql(store, rule)}) WHERE {rule.sql}"
-
-
-def get_segment(store: Store, name: str) -> Segment:
-    row = store.con.execute(
-        "SELECT name, kind, expression, description, created_at, updated_at FROM segments WHERE name = ?", [name]
-    ).fetchone()
-    if row is None:
-        raise ParcoursError(f"segment {name!r}: no such segment (see `parcours segment list`)")
-    return Segment(*row)
-
-
-def segment_members_sql(store: Store, name: str) -> str:
-    """SQL of the ``customer_id``s of the saved segment ``name``: what ``Filter.segment`` uses."""
-    seg = get_segment(store, name)
-    if seg.kind == "list":
-        return f"SELECT customer_id FROM segment_members WHERE segment = {quote(seg.name)}"
-    return rule_members_sql(store, seg.expression)
 
 
 def segment_members(store: Store, name: str) -> pd.DataFrame:
@@ -208,24 +117,24 @@ def by_segment(
     store: Store,
     analysis: Callable[..., pd.DataFrame],
     segments: Iterable[str],
-    flt: Filter | None = None,
+    filter: Filter | None = None,
     include_all: bool = False,
     **kwargs,
 ) -> pd.DataFrame:
-    """Run ``analysis(store, ..., flt=...)`` once per segment and stack the results.
+    """Run ``analysis(store, ..., filter=...)`` once per segment and stack the results.
 
     Works for every analysis that takes a ``Filter``, present or future: the result has
     the analysis' own columns with a ``segment`` column in front (``"all"`` for the
     whole population when ``include_all``).
     """
-    base = flt or Filter()
+    base = filter or Filter()
     names = list(segments)
     for n in names:
         get_segment(store, n)
     runs = ([("all", base)] if include_all else []) + [(n, base.model_copy(update={"segment": n})) for n in names]
     parts = []
     for label, f in runs:
-        part = analysis(store, flt=f, **kwargs)
+        part = analysis(store, filter=f, **kwargs)
         part.insert(0, "segment", label)
         parts.append(part)
     if not parts:

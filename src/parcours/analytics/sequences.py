@@ -25,6 +25,7 @@ from functools import partial
 from typing import Literal
 
 from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.segment_members import segment_members_sql
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import JOURNEY, Derived, source
 from parcours.matcher import EventMatcher, matcher_sql, quote
@@ -52,7 +53,7 @@ FLAGS = ("first_edge", "first_step", "first_back")
 
 def step_column(by: str) -> str:
     if by not in BY_LEVELS:
-        raise ParcoursError(f"--by {by!r}: unknown step level; use one of {', '.join(BY_LEVELS)}")
+        raise ParcoursError(f"`by` {by!r}: unknown step level; use one of {', '.join(BY_LEVELS)}")
     return by
 
 
@@ -66,42 +67,39 @@ class Steps:
     stored: bool
 
 
-def step_rows(store: Store, by: str = "touchpoint", flt: Filter | None = None) -> Steps:
+def step_rows(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> Steps:
     """The step sequence, from the stored table when the filter keeps whole customers."""
     step_column(by)
-    flt = flt or Filter()
-    if flt.start is None and flt.end is None and not flt.where:
+    filter = filter or Filter()
+    if filter.start is None and filter.end is None and not filter.where:
         table = source(store, STEPS[by])
         if table is not None:
             sql = f"SELECT * FROM {table}"
-            if flt.segment is not None:
-                # imported here, as in events_sql: segments builds on the filters module
-                from parcours.analytics.segments import segment_members_sql
-
-                sql += f" WHERE customer_id IN ({segment_members_sql(store, flt.segment)})"
+            if filter.segment is not None:
+                sql += f" WHERE customer_id IN ({segment_members_sql(store, filter.segment)})"
             return Steps(sql, stored=True)
-    return Steps(_live_sql(store, by, flt), stored=False)
+    return Steps(_live_sql(store, by, filter), stored=False)
 
 
-def steps_sql(store: Store, by: str = "touchpoint", flt: Filter | None = None) -> str:
+def steps_sql(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> str:
     """SQL of the step sequence: one row per step with its neighbours.
 
     Columns: the journey relation's columns, plus ``step``, ``seq`` (1-based position in the
     customer's sequence), ``prev_step``, ``next_step``, ``next2_step``, ``next_timestamp``.
     The same columns and types whether it reads the stored sequence or computes it live.
     """
-    rows = step_rows(store, by, flt)
+    rows = step_rows(store, by, filter)
     if not rows.stored:
         return rows.sql
     as_text = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in STEP_COLUMNS)
     return f"SELECT * EXCLUDE ({', '.join(FLAGS)}) REPLACE ({as_text}) FROM ({rows.sql})"
 
 
-def _live_sql(store: Store, by: str, flt: Filter | None) -> str:
+def _live_sql(store: Store, by: str, filter: Filter | None) -> str:
     return f"""
         SELECT s.*, {NEIGHBOURS}
         FROM (
-            SELECT *, CAST({by} AS VARCHAR) AS step FROM ({events_sql(store, flt)})
+            SELECT *, CAST({by} AS VARCHAR) AS step FROM ({events_sql(store, filter)})
             WHERE {_has_step(store, by)}
         ) s
         WINDOW w AS (PARTITION BY customer_id ORDER BY {ORDER})

@@ -26,14 +26,14 @@ from parcours.store.store import Store
 ANY = "(any)"
 
 
-def _staged_sql(store: Store, flt: Filter | None) -> str:
+def _staged_sql(store: Store, filter: Filter | None) -> str:
     return f"""
         SELECT customer_id, stage_index, timestamp, message_id
-        FROM ({events_sql(store, flt)}) WHERE stage_index IS NOT NULL
+        FROM ({events_sql(store, filter)}) WHERE stage_index IS NOT NULL
     """
 
 
-def stage_progression(store: Store, flt: Filter | None = None) -> pd.DataFrame:
+def stage_progression(store: Store, filter: Filter | None = None) -> pd.DataFrame:
     """One row per stage, in journey order.
 
     Columns: ``stage``; ``current`` (customers whose latest event is in this stage);
@@ -45,9 +45,9 @@ def stage_progression(store: Store, flt: Filter | None = None) -> pd.DataFrame:
     ``went_back`` (customers who, having reached this stage as their furthest, came back to
     an earlier one).
     """
-    overview = stage_overview(store, flt)
+    overview = stage_overview(store, filter)
     names = [s.name for s in store.config.stages]
-    staged = _staged_sql(store, flt)
+    staged = _staged_sql(store, filter)
     times = store.engine.df(
         f"""
         WITH j AS ({staged}),
@@ -96,7 +96,7 @@ def _backs_sql(staged: str) -> str:
     """
 
 
-def stage_returns(store: Store, examples: int = 3, flt: Filter | None = None) -> pd.DataFrame:
+def stage_returns(store: Store, examples: int = 3, filter: Filter | None = None) -> pd.DataFrame:
     """Customers who went back to an earlier stage, per (furthest stage so far -> earlier stage).
 
     Columns: ``from_stage``, ``to_stage``, ``customers``, ``share`` (of the customers who
@@ -105,9 +105,9 @@ def stage_returns(store: Store, examples: int = 3, flt: Filter | None = None) ->
     ``(any) -> (any)``, gives the distinct total (share of all customers with a stage).
     """
     if examples < 0:
-        raise ParcoursError(f"--examples {examples}: must be 0 or more")
+        raise ParcoursError(f"`examples` {examples}: must be 0 or more")
     names = [s.name for s in store.config.stages]
-    staged = _staged_sql(store, flt)
+    staged = _staged_sql(store, filter)
     backs = _backs_sql(staged)
     pairs = store.engine.df(
         f"""
@@ -130,7 +130,7 @@ def stage_returns(store: Store, examples: int = 3, flt: Filter | None = None) ->
                (SELECT count(DISTINCT customer_id) FROM ({staged})) AS customers
         """
     ).iloc[0]
-    reached = stage_overview(store, flt)["reached"].to_numpy()
+    reached = stage_overview(store, filter)["reached"].to_numpy()
     per = sample.groupby(["from_index", "to_index"])["customer_id"].apply(list)
     rows = [{
         "from_stage": ANY, "to_stage": ANY, "customers": int(totals["went_back"]),

@@ -28,8 +28,8 @@ def abandonment_command(
 ) -> None:
     """Customers who reached a step and not the next: how many, their value, where they went, who."""
     name = None if report == "custom" else report
-    flt = make_filter(segment=segment, start=start, end=end)
-    kw = {"window": window, "from_step": from_step, "to_step": to_step, "flt": flt}
+    filter = make_filter(segment=segment, start=start, end=end)
+    kw = {"window": window, "from_step": from_step, "to_step": to_step, "filter": filter}
     with state(ctx).store(read_only=True) as store:
         if view == "summary":
             df = abandonment(store, name, value_property=value_property, **kw)

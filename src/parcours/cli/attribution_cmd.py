@@ -16,7 +16,7 @@ import typer
 from parcours.analytics.attribution import (
     MODELS,
     STORE_HALF_LIFE,
-    attribution,
+    attribute_paths,
     markov,
     paths_of,
     read_paths,
@@ -38,7 +38,7 @@ def attribution_command(
     model: list[str] = typer.Option(None, "--model", "-m", help=f"Model (repeatable; default all): {', '.join(MODELS)}."),
     order: int = typer.Option(1, "--order", help="Markov chain order, 1 to 3."),
     half_life: str = typer.Option(None, "--half-life", help="Time-decay half-life. On the store's journeys a "
-                                  "duration (7d, 12h; bare number = days; default 7d), a touch's age being its "
+                                  "duration (7d, 12h; bare number = seconds; default 7d), a touch's age being its "
                                   "time before the conversion. On a --paths file, which has no times, a number "
                                   "of touches (default 7), age counted in touches back from the conversion."),
     first: float = typer.Option(0.4, "--first", help="Position-based share of the first touch."),
@@ -67,16 +67,16 @@ def attribution_command(
     else:
         if delimiter is not None:
             raise ParcoursError("--delimiter applies to a --paths file only")
-        flt = make_filter(segment=segment, start=start, end=end)
+        filter = make_filter(segment=segment, start=start, end=end)
         decay = not transitions and (not model or "time_decay" in model)
         with state(ctx).store(read_only=True) as store:
-            table = paths_of(store, level=level, conversion=conversion, lookback=lookback, touches=touches, flt=flt,
+            table = paths_of(store, level=level, conversion=conversion, lookback=lookback, touches=touches, filter=filter,
                              half_life=(half_life or STORE_HALF_LIFE) if decay else None, channels=channels)
         touch_half_life = None  # the store paths carry their time-decay credit
     if transitions:
         emit(markov(table, order).transitions, fmt, title=f"Markov transitions (order {order})")
         return
-    result = attribution(table, model or list(MODELS), order=order, half_life=touch_half_life, first=first, last=last)
+    result = attribute_paths(table, model or list(MODELS), order=order, half_life=touch_half_life, first=first, last=last)
     if fmt == Format.table and result["model"].nunique() > 1:
         emit(side_by_side(result, "conversions"), fmt, title="attributed conversions")
         emit(side_by_side(result, "value"), fmt, title="attributed value")

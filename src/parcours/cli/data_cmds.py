@@ -96,9 +96,9 @@ def stats(ctx: typer.Context, fmt: Format = FormatOption) -> None:
 def summary(ctx: typer.Context, fmt: Format = FormatOption, segment: str = SegmentOption) -> None:
     """The journey at a glance: customers per stage, conversion, top touchpoints per stage."""
     with state(ctx).store(read_only=True) as store:
-        flt = make_filter(segment=segment)
-        stages = stage_overview(store, flt)
-        tops = top_touchpoints(store, flt=flt)
+        filter = make_filter(segment=segment)
+        stages = stage_overview(store, filter)
+        tops = top_touchpoints(store, filter=filter)
         stats_ = store_stats(store)
     if fmt == Format.json:
         emit({"stages": stages, "top_touchpoints": tops, "events": stats_["events"],

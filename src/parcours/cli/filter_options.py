@@ -4,7 +4,7 @@ A command declares them as parameter defaults and turns them into the one ``Filt
 its analysis takes, so a new filter dimension reaches every command through here::
 
     def funnel(ctx, ..., segment: str | None = SegmentOption, start=FromOption, end=ToOption):
-        flt = make_filter(segment=segment, start=start, end=end)
+        filter = make_filter(segment=segment, start=start, end=end)
 """
 
 from __future__ import annotations

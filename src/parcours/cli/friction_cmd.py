@@ -28,7 +28,8 @@ def friction_cmd(
 ) -> None:
     """Where the journey hurts: touchpoints whose signals stand out, worst first (see docs/friction.md)."""
     with state(ctx).store(read_only=True) as store:
-        df = friction(store, min_z, min_customers, support_days, wait_factor, date_filter(since, until, segment, start, end))
+        df = friction(store, min_z=min_z, min_customers=min_customers, support_days=support_days,
+                      wait_factor=wait_factor, filter=date_filter(since, until, segment, start, end))
     emit(df, fmt, title="friction points")
 
 

@@ -66,17 +66,17 @@ def funnel_command(
         n = len(steps or (data or {}).get("steps") or [])
         options["exclusions"] = [{"event": x, "funnel_from_step": 0, "funnel_to_step": max(n - 1, 1)} for x in exclude]
     fs = build_spec(steps or None, window=window, spec=data, **options)
-    flt = make_filter(segment=segment, start=start, end=end)
+    filter = make_filter(segment=segment, start=start, end=end)
     with state(ctx).store(read_only=True) as store:
         if per_customer:
-            df = funnel_customers(store, spec=fs, flt=flt)
+            df = funnel_customers(store, spec=fs, filter=filter)
             df = df[["customer", "level", *[c for c in df.columns if c not in ("customer", "level")]]]
         elif view == "steps":
-            df = funnel(store, spec=fs, flt=flt)
+            df = funnel(store, spec=fs, filter=filter)
         elif view == "time-to-convert":
-            df = time_to_convert(store, spec=fs, flt=flt)
+            df = time_to_convert(store, spec=fs, filter=filter)
         elif view == "trends":
-            df = conversion_trends(store, spec=fs, flt=flt, interval=interval)
+            df = conversion_trends(store, spec=fs, filter=filter, interval=interval)
         else:
             raise ParcoursError(f"--view {view!r}: use steps, time-to-convert or trends")
     emit(df, fmt, title="funnel")

@@ -67,10 +67,11 @@ def refresh(ctx: typer.Context) -> None:
     """Rebuild the materialized journey table and the stored touchpoint sequence now if they are
     stale (read-only analyses, as the CLI's are, cannot rebuild them and compute live until then)."""
     from parcours.analytics.sequences import STEPS
+    from parcours.engine import engine_class
     from parcours.journey.materialized import JOURNEY, is_fresh, materialize
 
     with state(ctx).store() as store:
-        if store.engine_name != "duckdb":
+        if not engine_class(store.engine_name).reads_store_tables:
             raise ParcoursError(f"journey refresh: the {store.engine_name} engine reads the live relation")
         stale = [r for r in (JOURNEY, STEPS["touchpoint"]) if not is_fresh(store, r)]
         if not stale:

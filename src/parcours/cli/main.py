@@ -29,6 +29,7 @@ from parcours.cli import (
     voc_cmd,
 )
 from parcours.cli.output import err_console
+from parcours.cli.param_errors import use_flags_in_errors
 from parcours.cli.state import State, engine_choice
 from parcours.errors import ParcoursError
 from parcours.store import default_db_path
@@ -57,6 +58,7 @@ def main_options(
 #: every command group registers itself here; a new command is one module and one line
 for module in (journey_cmds, data_cmds, identity_cmds, demo_cmd, segment_cmd, paths_cmd, attribution_cmd, retention_cmd, serve_cmd, keys_cmd, gdpr_cmd, voc_cmd, followups_cmd, friction_cmd, stages_cmd, funnel_cmd, abandonment_cmd, leads_cmd, personas_cmd, report_cmd):
     module.register(app)
+use_flags_in_errors(app)
 
 
 def main() -> None:

@@ -7,7 +7,6 @@ so scripts can rely on it; tables are for people.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from enum import StrEnum
 from typing import Any
@@ -16,6 +15,8 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from parcours.jsonable import plain, records
 
 
 class Format(StrEnum):
@@ -30,45 +31,10 @@ console = Console(soft_wrap=True)  # messages stay one line when piped
 err_console = Console(stderr=True)
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-friendly version of a value (timestamps as ISO text, NaN as null)."""
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, pd.DataFrame):
-        return records(value)
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "item") and not isinstance(value, list | dict | str):
-        try:
-            return _plain(value.item())
-        except (ValueError, AttributeError):
-            pass
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "tolist"):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
-
-
-def records(df: pd.DataFrame) -> list[dict]:
-    return [{str(k): _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
-
-
 def emit(data: pd.DataFrame | dict | list, fmt: Format, title: str | None = None) -> None:
     """Print a DataFrame (rows) or a dict (one record) in the chosen format."""
     if fmt == Format.json:
-        payload = records(data) if isinstance(data, pd.DataFrame) else _plain(data)
+        payload = records(data) if isinstance(data, pd.DataFrame) else plain(data)
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return
     df = data if isinstance(data, pd.DataFrame) else _as_frame(data)
@@ -86,12 +52,12 @@ def emit(data: pd.DataFrame | dict | list, fmt: Format, title: str | None = None
 def _as_frame(data: dict | list) -> pd.DataFrame:
     if isinstance(data, list):
         return pd.DataFrame(data)
-    return pd.DataFrame([{"key": k, "value": json.dumps(_plain(v)) if isinstance(v, dict | list) else v}
+    return pd.DataFrame([{"key": k, "value": json.dumps(plain(v)) if isinstance(v, dict | list) else v}
                          for k, v in data.items()])
 
 
 def _cell(v: Any) -> str:
-    v = _plain(v)
+    v = plain(v)
     if v is None:
         return ""
     if isinstance(v, float):

@@ -59,19 +59,19 @@ def paths(
     views = [v for v in (show_dfg, matrix, sankey, show_loops) if v]
     if len(views) > 1:
         raise ParcoursError("paths: choose at most one of --dfg, --matrix, --flows, --loops")
-    flt = date_filter(since, until, segment, date_from, date_to)
+    filter = date_filter(since, until, segment, date_from, date_to)
     with state(ctx).store(read_only=True) as store:
         if show_dfg:
-            emit(dfg(store, by, flt), fmt, title="directly-follows graph")
+            emit(dfg(store, by, filter), fmt, title="directly-follows graph")
         elif matrix:
-            emit(transition_matrix(store, by, flt), fmt, title="transition probabilities")
+            emit(transition_matrix(store, by, filter), fmt, title="transition probabilities")
         elif sankey:
-            emit(flows(store, start, max_length, by, flt), fmt, title="flows")
+            emit(flows(store, start, max_length, by, filter), fmt, title="flows")
         elif show_loops:
-            emit(loops(store, by, flt), fmt, title="loops and back-and-forth")
+            emit(loops(store, by, filter), fmt, title="loops and back-and-forth")
         else:
             within = timedelta(days=within_days) if within_days is not None else None
-            df = top_paths(store, start, end, max_length, top, by, within, open_other, flt)
+            df = top_paths(store, start, end, max_length, top, by, within, open_other, filter)
             emit(df, fmt, title="top paths")
 
 

@@ -36,12 +36,12 @@ def report(
 
     if fmt not in FORMATS:
         raise ParcoursError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
-    flt = PageFilter(_day(start, "--from"), _day(end, "--to"), segment)
-    if flt.start and flt.end and flt.end < flt.start:
-        raise ParcoursError(f"--to {flt.end} is before --from {flt.start}")
+    filter = PageFilter(_day(start, "--from"), _day(end, "--to"), segment)
+    if filter.start and filter.end and filter.end < filter.start:
+        raise ParcoursError(f"--to {filter.end} is before --from {filter.start}")
     output = output or Path(f"journey-map.{fmt}")
     with state(ctx).store(read_only=True) as store:
-        written = write_report(store, output, fmt, flt, lang)
+        written = write_report(store, output, fmt, filter, lang)
     console.print(f"wrote {written} ({written.stat().st_size:,} bytes)", highlight=False)
 
 

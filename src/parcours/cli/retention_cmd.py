@@ -33,16 +33,16 @@ def retention_cmd(
     fmt: Format = FormatOption,
 ) -> None:
     """Who comes back: one row per (cohort, period) with size, retained and rate."""
-    flt = date_filter(since, until, segment, start, end)
+    filter = date_filter(since, until, segment, start, end)
     with state(ctx).store(read_only=True) as store:
         if repeat:
-            emit(repeat_purchase_rate(store, breakdown, flt), fmt, title="repeat purchases")
+            emit(repeat_purchase_rate(store, breakdown, filter), fmt, title="repeat purchases")
         elif churn_days is not None:
-            emit(churn_risk(store, churn_days, min_events, flt=flt), fmt, title="churn risk")
+            emit(churn_risk(store, churn_days, min_events, filter=filter), fmt, title="churn risk")
         elif curve:
-            emit(retention_curve(store, cohort_event, return_event, period, breakdown, flt), fmt, title="retention")
+            emit(retention_curve(store, cohort_event, return_event, period, breakdown, filter), fmt, title="retention")
         else:
-            emit(retention(store, cohort_event, return_event, period, breakdown, flt), fmt, title="retention")
+            emit(retention(store, cohort_event, return_event, period, breakdown, filter), fmt, title="retention")
 
 
 def register(app: typer.Typer) -> None:

@@ -22,12 +22,12 @@ def stages_cmd(
     fmt: Format = FormatOption,
 ) -> None:
     """Stage progression: current and furthest stage, conversion, median/p90 time in each stage."""
-    flt = make_filter(segment=segment, start=start, end=end)
+    filter = make_filter(segment=segment, start=start, end=end)
     with state(ctx).store(read_only=True) as store:
         if went_back:
-            emit(stage_returns(store, examples, flt), fmt, title="went back to an earlier stage")
+            emit(stage_returns(store, examples, filter), fmt, title="went back to an earlier stage")
         else:
-            emit(stage_progression(store, flt), fmt, title="stage progression")
+            emit(stage_progression(store, filter), fmt, title="stage progression")
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def engine_choice(name: str | None) -> str:
     """The engine named by ``--engine`` or ``$PARCOURS_ENGINE`` (duckdb by default), checked."""
-    from parcours.engine.base import ENGINES  # here: the engine layer loads Ibis, which `--help` need not
+    from parcours.engine.choice import ENGINES  # here: `--help` need not load the engine layer
 
     chosen = (name or os.environ.get("PARCOURS_ENGINE") or "duckdb").lower()
     if chosen not in ENGINES:

@@ -50,7 +50,7 @@ def scores(ctx: typer.Context, by: str = ByOption, segment: str = SegmentOption,
            start: datetime = FromOption, end: datetime = ToOption, fmt: Format = FormatOption) -> None:
     """NPS, CSAT and CES per group, each with its answers and 95% interval."""
     with state(ctx).store(read_only=True) as store:
-        emit(_for_people(voc_scores(store, by=_by(by), flt=make_filter(segment, start, end)), fmt), fmt,
+        emit(_for_people(voc_scores(store, by=_by(by), filter=make_filter(segment, start, end)), fmt), fmt,
              title=f"scores by {by} (95% intervals)")
 
 
@@ -62,7 +62,7 @@ def trend(ctx: typer.Context,
           fmt: Format = FormatOption) -> None:
     """Scores per period."""
     with state(ctx).store(read_only=True) as store:
-        emit(_for_people(voc_trend(store, period=period, by=_by(by), flt=make_filter(segment, start, end)), fmt), fmt,
+        emit(_for_people(voc_trend(store, period=period, by=_by(by), filter=make_filter(segment, start, end)), fmt), fmt,
              title=f"scores per {period}")
 
 
@@ -75,7 +75,7 @@ def compare(ctx: typer.Context,
     """Which touchpoints score significantly higher or lower than the rest."""
     with state(ctx).store(read_only=True) as store:
         emit(compare_touchpoints(store, metric=metric, min_answers=min_answers,
-                                 flt=make_filter(segment, start, end)), fmt, title=f"{metric} by touchpoint")
+                                 filter=make_filter(segment, start, end)), fmt, title=f"{metric} by touchpoint")
 
 
 @voc_app.command("emotion")
@@ -85,7 +85,7 @@ def emotion(ctx: typer.Context,
             fmt: Format = FormatOption) -> None:
     """The emotion curve (-1..+1) along the journey, from scores and comments."""
     with state(ctx).store(read_only=True) as store:
-        emit(emotion_curve(store, level=level, flt=make_filter(segment, start, end)), fmt, title="emotion curve")
+        emit(emotion_curve(store, level=level, filter=make_filter(segment, start, end)), fmt, title="emotion curve")
 
 
 @voc_app.command("behaviour")
@@ -93,7 +93,7 @@ def behaviour(ctx: typer.Context, segment: str = SegmentOption, start: datetime 
               end: datetime = ToOption, fmt: Format = FormatOption) -> None:
     """Conversion and retention of promoters, passives and detractors."""
     with state(ctx).store(read_only=True) as store:
-        emit(satisfaction_behaviour(store, flt=make_filter(segment, start, end)), fmt, title="NPS groups")
+        emit(satisfaction_behaviour(store, filter=make_filter(segment, start, end)), fmt, title="NPS groups")
 
 
 @voc_app.command("detractor-touchpoints")
@@ -101,7 +101,7 @@ def detractors(ctx: typer.Context, segment: str = SegmentOption, start: datetime
                end: datetime = ToOption, fmt: Format = FormatOption) -> None:
     """The touchpoints most often seen in detractors' journeys."""
     with state(ctx).store(read_only=True) as store:
-        emit(detractor_touchpoints(store, flt=make_filter(segment, start, end)), fmt,
+        emit(detractor_touchpoints(store, filter=make_filter(segment, start, end)), fmt,
              title="touchpoints before a detractor's answer")
 
 
@@ -110,7 +110,7 @@ def answers(ctx: typer.Context, segment: str = SegmentOption, start: datetime = 
             end: datetime = ToOption, fmt: Format = FormatOption) -> None:
     """Every survey answer with the touchpoint, stage and channel it is tied to."""
     with state(ctx).store(read_only=True) as store:
-        emit(survey_answers(store, flt=make_filter(segment, start, end)), fmt, title="survey answers")
+        emit(survey_answers(store, filter=make_filter(segment, start, end)), fmt, title="survey answers")
 
 
 @webhooks_app.command("run")

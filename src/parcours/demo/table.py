@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -24,6 +23,7 @@ from parcours.demo.generator import (
     SURVEY_TOUCHPOINTS,
     simulate,
 )
+from parcours.engine.base import query_arrow
 from parcours.matcher import quote
 
 FIRST_NAMES = ("ludovic", "camille", "lea", "hugo", "manon", "lucas", "chloe", "louis", "ines", "jules",
@@ -95,13 +95,7 @@ def demo_table(customers: int, seed: int) -> pa.Table:
     cols = simulate(customers, seed)
     cols["row"] = np.arange(len(cols["t"]), dtype=np.int64)
     sim = pa.table(cols)
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
-    try:
-        con.register("sim", sim)
-        return con.execute(_sql(seed)).to_arrow_table()
-    finally:
-        con.close()
+    return query_arrow(_sql(seed), sim=sim)
 
 
 def write_demo(customers: int, seed: int, path: str | Path) -> int:

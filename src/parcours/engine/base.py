@@ -6,12 +6,10 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 from typing import TYPE_CHECKING
 
-import ibis
 import pandas as pd
 import pyarrow as pa
 
 from parcours.engine.groups import OutOfOrder, prefetched, whole_groups
-from parcours.errors import ParcoursError
 
 if TYPE_CHECKING:
     from parcours.store import Store
@@ -37,27 +35,37 @@ def order_columns(query: str) -> list[str] | None:
 
 
 class Engine:
-    """Runs analysis queries. Subclasses set ``name`` and ``backend`` (an Ibis backend)."""
+    """Runs analysis queries (DuckDB dialect) on one engine. Subclasses set ``name`` and implement
+    ``arrow`` and ``batches``; each engine uses its own API directly, with no portable layer between."""
 
     name: str = "abstract"
-    backend: ibis.BaseBackend
+    #: whether analyses may read tables kept in the store (``derived.*``) and rely on their stored
+    #: order; an engine that reads a snapshot computes those relations itself
+    reads_store_tables: bool = False
 
-    def sql(self, query: str) -> ibis.Table:
-        """The result of a DuckDB-dialect query, as an Ibis table on this engine."""
-        return self.backend.sql(query, dialect=DIALECT)
+    def relation(self, sql: str) -> str:
+        """Where a query reads the relation ``sql`` from (the journey relation): a FROM item."""
+        return f"({sql})"
 
-    def df(self, query: str) -> pd.DataFrame:
-        return self.sql(query).to_pandas()
+    def label_components(self, hop_sql: str, changed_sql: str) -> None:
+        """Identity stitching's label propagation: ``hop_sql`` rounds over the store's temporary
+        tables ``_edges`` and ``_labels`` until ``changed_sql`` counts no change; ``_labels`` holds the answer."""
+        raise NotImplementedError
 
     def arrow(self, query: str) -> pa.Table:
-        return self.sql(query).to_pyarrow()
+        """The whole result of ``query`` as an Arrow table."""
+        raise NotImplementedError
+
+    def batches(self, query: str, batch_size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
+        """The result of ``query`` streamed as Arrow record batches of at most ``batch_size`` rows."""
+        raise NotImplementedError
+
+    def df(self, query: str) -> pd.DataFrame:
+        return self.arrow(query).to_pandas()
 
     def scalar(self, query: str):
         table = self.arrow(query)
         return table.column(0)[0].as_py() if table.num_rows else None
-
-    def batches(self, query: str, batch_size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
-        yield from self.sql(query).to_pyarrow_batches(chunk_size=batch_size)
 
     def map_groups(
         self,
@@ -103,34 +111,51 @@ class DuckDBEngine(Engine):
     """The embedded default: queries run in the store's own DuckDB connection."""
 
     name = "duckdb"
+    reads_store_tables = True
 
     def __init__(self, store: Store):
         self.store = store
-        self.backend = ibis.duckdb.from_connection(store.con)
+
+    def label_components(self, hop_sql: str, changed_sql: str) -> None:
+        con = self.store.con
+        con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT identifier AS node, identifier AS label FROM _affected")
+        while True:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _next AS {hop_sql}")
+            changed = con.execute(changed_sql).fetchone()[0]
+            con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT * FROM _next")
+            if not changed:
+                return
+
+    def _relation(self, query: str):
+        # DuckDB 2 refuses a relation while a DB-API result (``con.execute(...).fetchone()``) is
+        # unfinished; that result is dead anyway (the next execute would discard it): drop it
+        con = self.store.con
+        con.abort()
+        return con.sql(query)
 
     def df(self, query: str) -> pd.DataFrame:
-        # the same DuckDB SQL without Ibis's schema probe: one query instead of two
-        return self.store.con.sql(query).df()
+        return self._relation(query).df()
 
     def arrow(self, query: str) -> pa.Table:
-        return self.store.con.sql(query).to_arrow_table()
+        return self._relation(query).to_arrow_table()
 
     def batches(self, query: str, batch_size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
-        reader = self.store.con.sql(query).to_arrow_reader(batch_size)
-        yield from reader
+        yield from self._relation(query).to_arrow_reader(batch_size)
 
 
-#: the engines a store can run its analyses on
-ENGINES = ("duckdb", "spark")
+def query_arrow(sql: str, **tables: pa.Table) -> pa.Table:
+    """``sql`` (DuckDB dialect) over the given Arrow tables, in a scratch in-memory database.
 
+    For code that shapes data before there is a store (the demo generator): the SQL reads
+    each table by its keyword name.
+    """
+    import duckdb
 
-def engine_for_store(store: Store) -> Engine:
-    """The engine named by ``store.engine_name`` (duckdb unless told otherwise)."""
-    name = getattr(store, "engine_name", "duckdb")
-    if name == "duckdb":
-        return DuckDBEngine(store)
-    if name == "spark":
-        from parcours.engine.spark import SparkEngine  # pyspark is an optional extra
-
-        return SparkEngine(store)
-    raise ParcoursError(f"engine {name!r}: unknown; choose one of {', '.join(ENGINES)} (--engine / $PARCOURS_ENGINE)")
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        for name, table in tables.items():
+            con.register(name, table)
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.close()

@@ -9,12 +9,13 @@ one on disk. Queries are transpiled with sqlglot (``parcours.engine.dialect``) a
 results come back to the driver as Arrow. ``map_groups`` repartitions by the key, sorts
 within partitions and runs the very kernel of the DuckDB engine in ``mapInArrow``.
 
-The journey relation (``parcours.journey.relation.journey_sql``: the identity-map join and
-the touchpoint matching over JSON properties) is what most analysis queries are built on,
-and Spark does not reuse a subquery that a plan reads several times. So, as DuckDB keeps
-``derived.journey``, Spark computes the relation once per snapshot and journey map, writes
-it as Parquet into the snapshot (``derived/journey-<hash of its SQL>.parquet``) and every
-query reads that instead of the live SQL: the same rows, computed by Spark, once.
+The journey relation (the identity-map join and the touchpoint matching over JSON
+properties) is what most analysis queries are built on, and Spark does not reuse a
+subquery that a plan reads several times. So, as DuckDB keeps ``derived.journey``, Spark
+computes the relation once per snapshot and journey map when a query asks for it
+(``Engine.relation``), writes it as Parquet into the snapshot
+(``derived/journey-<hash of its SQL>.parquet``) and the query reads the view ``_journey``:
+the same rows, computed by Spark, once.
 
 One Spark session per process: local mode ``local[2]`` unless ``$PARCOURS_SPARK`` names
 a master URL (``spark://...``, ``yarn``) or a Spark Connect address (``sc://...``).
@@ -30,7 +31,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import ibis
 import pandas as pd
 import pyarrow as pa
 
@@ -38,7 +38,6 @@ from parcours.engine.base import Engine
 from parcours.engine.dialect import parse, to_spark
 from parcours.engine.groups import whole_groups
 from parcours.errors import ParcoursError
-from parcours.journey.relation import journey_sql
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -51,7 +50,6 @@ SNAPSHOT_FORMAT = 1
 DEFAULT_MASTER = "local[2]"
 
 _session: SparkSession | None = None
-_backend: ibis.BaseBackend | None = None
 _registered: str | None = None  # the snapshot folder whose tables are the views now
 _journey_registered: str | None = None  # the journey Parquet that the view _journey shows now
 #: the view name the live journey relation is replaced by
@@ -107,13 +105,6 @@ def spark_session() -> SparkSession:
         session.conf.set(key, value)
     _session = session
     return session
-
-
-def _backend_for(session: SparkSession) -> ibis.BaseBackend:
-    global _backend
-    if _backend is None:
-        _backend = ibis.pyspark.connect(session)
-    return _backend
 
 
 # -- the snapshot ------------------------------------------------------------
@@ -190,7 +181,6 @@ class SparkEngine(Engine):
     def __init__(self, store: Store):
         self.store = store
         self.session = spark_session()
-        self.backend = _backend_for(self.session)
 
     def sync(self) -> Path:
         """Make the temporary views show the store's current data; return the snapshot folder."""
@@ -225,22 +215,27 @@ class SparkEngine(Engine):
         self.session.read.parquet(str(target)).createOrReplaceTempView(JOURNEY_VIEW)
         _journey_registered = str(target)
 
-    def reading_journey(self, query: str) -> str:
-        """``query`` with the live journey relation replaced by the view ``_journey`` (made if needed)."""
-        folder = self.sync()
-        live = f"({journey_sql(self.store.config)})"
-        if live not in query:
-            return query
-        self.journey(folder, live)
-        return query.replace(live, JOURNEY_VIEW)
+    def relation(self, sql: str) -> str:
+        """The view ``_journey`` holding the rows of the relation ``sql``, made if needed."""
+        self.journey(self.sync(), f"({sql})")
+        return JOURNEY_VIEW
+
+    def label_components(self, hop_sql: str, changed_sql: str) -> None:
+        """The same rounds run on Spark; only the labels come back into the store."""
+        con = self.store.con
+        con.abort()
+        edges = con.sql("SELECT a, b FROM _edges").to_arrow_table()
+        nodes = con.sql("SELECT identifier AS node, identifier AS label FROM _affected").to_arrow_table()
+        con.register("_spark_labels", connected_components(edges, nodes, hop_sql, changed_sql))
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT node, label FROM _spark_labels")
+        finally:
+            con.unregister("_spark_labels")
 
     def frame(self, query: str) -> DataFrame:
         """A DuckDB-dialect query as a Spark DataFrame over the current snapshot."""
-        return self.session.sql(to_spark(self.reading_journey(query)))
-
-    def sql(self, query: str) -> ibis.Table:
         self.sync()
-        return super().sql(query)
+        return self.session.sql(to_spark(query))
 
     def arrow(self, query: str) -> pa.Table:
         return _plain(self.frame(query).toArrow())
@@ -273,7 +268,7 @@ class SparkEngine(Engine):
         from pyspark.sql import functions as F
         from pyspark.sql.pandas.types import from_arrow_schema
 
-        tree = parse(self.reading_journey(query))  # before sqlglot rewrites the relation's text
+        tree = parse(query)
         order = tree.args.get("order")
         tree.set("order", None)
         sort = []

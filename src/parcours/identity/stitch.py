@@ -146,8 +146,8 @@ CHANGED_SQL = "SELECT count(*) FROM _next n JOIN _labels l USING (node) WHERE n.
 def _components(store: Store) -> None:
     """Label propagation over the unblocked edges among ``_affected`` into ``_labels``.
 
-    On Spark (``store.engine_name == "spark"``) the same rounds run there and only the
-    labels come back into the store.
+    The engine runs the rounds (``Engine.label_components``): DuckDB in the store itself,
+    Spark on its side with only the labels coming back.
     """
     con = store.con
     con.execute(
@@ -158,24 +158,7 @@ def _components(store: Store) -> None:
         WHERE NOT EXISTS (SELECT 1 FROM identity_blocks k WHERE k.a = e.a AND k.b = e.b)
         """
     )
-    if store.engine_name == "spark":
-        from parcours.engine.spark import connected_components
-
-        edges = con.sql("SELECT a, b FROM _edges").to_arrow_table()
-        nodes = con.sql("SELECT identifier AS node, identifier AS label FROM _affected").to_arrow_table()
-        con.register("_spark_labels", connected_components(edges, nodes, HOP_SQL, CHANGED_SQL))
-        try:
-            con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT node, label FROM _spark_labels")
-        finally:
-            con.unregister("_spark_labels")
-        return
-    con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT identifier AS node, identifier AS label FROM _affected")
-    while True:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _next AS {HOP_SQL}")
-        changed = con.execute(CHANGED_SQL).fetchone()[0]
-        con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT * FROM _next")
-        if not changed:
-            return
+    store.engine.label_components(HOP_SQL, CHANGED_SQL)
 
 
 def _recompute(store: Store, reason_edges: str | None) -> int:

@@ -27,7 +27,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from parcours.errors import ImportError_
@@ -35,7 +34,7 @@ from parcours.ingest.mapping import EVENT_TYPES, Mapping
 from parcours.ingest.readers import FORMATS, Batch, ParquetRows, check_file, guess_format, read_file
 from parcours.ingest.validation import row_problems_sql
 from parcours.matcher import quote
-from parcours.store.store import Store, utcnow
+from parcours.store.store import Connection, DatabaseError, Store, utcnow
 
 TIMESTAMP_FORMATS = ("iso", "unix", "unix_ms")
 _NULL_TEXT = "CAST(NULL AS VARCHAR)"
@@ -312,7 +311,7 @@ def _check_timestamp_format(store: Store, fmt: str | None) -> None:
         raise ImportError_(f"--timestamp-format {fmt!r}: not a known format; {hint}")
     try:
         store.con.execute("SELECT try_strptime('', ?)", [fmt])
-    except duckdb.Error as e:
+    except DatabaseError as e:
         problem = str(e).split("Unrecognized format for strftime/strptime:")[-1].strip()
         raise ImportError_(f"--timestamp-format {fmt!r}: {problem}; {hint}") from None
 
@@ -350,7 +349,7 @@ def import_file(
     if timezone:
         try:
             store.con.execute(f"SELECT timezone({quote(timezone)}, TIMESTAMP '2000-01-01')")
-        except duckdb.Error:
+        except DatabaseError:
             raise ImportError_(f"--timezone {timezone!r}: unknown time zone (use a name like Europe/Paris)") from None
     if len(delimiter) != 1:
         raise ImportError_(f"--delimiter {delimiter!r}: must be a single character")
@@ -410,7 +409,7 @@ class _DedupScope:
     source_ids: bool
     mine: list[int] = field(default_factory=list)
 
-    def condition(self, con: duckdb.DuckDBPyConnection) -> str | None:
+    def condition(self, con: Connection) -> str | None:
         """SQL condition on ``events e`` for the rows to check against (None: no check needed)."""
         if self.source_ids:
             return "TRUE"
@@ -423,7 +422,7 @@ class _DedupScope:
         return None if self.before is None else f"e.batch_id <= {int(self.before)}"
 
 
-def _stage_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> pa.Schema:
+def _stage_batch(con: Connection, batch: Batch) -> pa.Schema:
     """Make ``batch_in``, the batch as a DuckDB temp table (with ``__row``); returns its schema.
 
     The batch is copied once into DuckDB and scanned from there by every step: scanning an
@@ -465,7 +464,7 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: Batch, path: Path, summ
         con.execute(f"CREATE OR REPLACE TEMP TABLE _k AS {builder.numbering()}")
         numbered = con.execute("SELECT count(*) FROM _k").fetchone()[0] > 0
         staging = builder.staging(schema, numbered)
-    except duckdb.Error as e:
+    except DatabaseError as e:
         raise ImportError_(f"{path}: cannot map rows {_first_row(batch)}..: {e}") from None
     now = utcnow()
     source = label or str(path)
@@ -477,7 +476,7 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: Batch, path: Path, summ
                                     unfilled=builder.unfilled(schema))
             bad = 0 if loaded == batch.num_rows else con.execute(
                 f"SELECT count(*) FROM ({staging}) WHERE reason IS NOT NULL").fetchone()[0]
-        except duckdb.Error as e:
+        except DatabaseError as e:
             raise ImportError_(f"{path}: cannot map rows {first}..: {e}") from None
         if bad:
             # the raw row is rebuilt only for rejected rows, by joining back to the batch
@@ -519,7 +518,7 @@ _EVENT_COLUMNS = {
 }
 
 
-def _insert_events(con: duckdb.DuckDBPyConnection, staging: str, batch_id: int, now, source: str,
+def _insert_events(con: Connection, staging: str, batch_id: int, now, source: str,
                    source_ids: bool, stored: str | None = "TRUE", unfilled: frozenset[str] = frozenset()) -> int:
     """Append the valid staged rows whose message id is not stored yet; returns how many.
 

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from parcours.engine import engine_class
 from parcours.journey.relation import journey_sql
 from parcours.store.store import DERIVED_SCHEMA, Store
 
@@ -91,7 +92,7 @@ def materialize(store: Store, relation: Derived = JOURNEY) -> float:
 
 def source(store: Store, relation: Derived) -> str | None:
     """The relation's fresh table (rebuilt first when stale and the store can write it), else None."""
-    if store.engine_name != "duckdb":
+    if not engine_class(store.engine_name).reads_store_tables:
         return None
     if is_fresh(store, relation):
         return relation.table
@@ -104,4 +105,4 @@ def source(store: Store, relation: Derived) -> str | None:
 
 def journey_source(store: Store) -> str:
     """Where to read the journey relation from: the fresh table's name or the live SQL in brackets."""
-    return source(store, JOURNEY) or f"({journey_sql(store.config)})"
+    return source(store, JOURNEY) or store.engine.relation(journey_sql(store.config))

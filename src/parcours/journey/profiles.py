@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from parcours.analytics.filters import events_sql
 from parcours.errors import ParcoursError
+from parcours.journey.materialized import journey_source
 from parcours.matcher import quote
 from parcours.store.store import Store
 
@@ -68,7 +68,7 @@ def customer_profile(store: Store, any_id: str) -> CustomerProfile:
     timeline = store.engine.df(
         f"""
         SELECT timestamp, event, touchpoint, stage, stage_index, channel, utm_campaign, properties, message_id
-        FROM ({events_sql(store)}) WHERE customer_id = {quote(customer_id)}
+        FROM {journey_source(store)} WHERE customer_id = {quote(customer_id)}
         ORDER BY timestamp, message_id
         """
     )

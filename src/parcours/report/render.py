@@ -29,22 +29,22 @@ PRINT_CSS = """
 """
 
 
-def report_html(store: Store, flt: PageFilter | None = None, lang: str = "en") -> str:
+def report_html(store: Store, filter: PageFilter | None = None, lang: str = "en") -> str:
     """The journey map with its key figures as one HTML document with every asset inline."""
     if lang not in LANGUAGES:
         raise ParcoursError(f"--lang {lang!r}: use one of {', '.join(LANGUAGES)}")
-    flt = flt or PageFilter()
-    data = pages.journey_page(store, flt.to_filter() if flt else Filter())
+    filter = filter or PageFilter()
+    data = pages.journey_page(store, filter.to_filter() if filter else Filter())
     data["charts"] = localize(data["charts"], translator(lang))
     assets = {"css": (STATIC / "app.css").read_text("utf-8") + PRINT_CSS,
               "js": (STATIC / "app.js").read_text("utf-8"),
               # inline, a "</script" in the library's strings would end the tag
               "plotly": PLOTLY_JS.read_text("utf-8").replace("</script", "<\\/script")}
     scope = " · ".join(x for x in (
-        f"{flt.start or '…'} – {flt.end or '…'}" if (flt.start or flt.end) else "",
-        flt.segment or "") if x)
+        f"{filter.start or '…'} – {filter.end or '…'}" if (filter.start or filter.end) else "",
+        filter.segment or "") if x)
     return templates().get_template("report.html").render(
-        t=translator(lang), lang=lang, flt=flt, page="journey_map", inline_assets=assets, segments=[],
+        t=translator(lang), lang=lang, filter=filter, page="journey_map", inline_assets=assets, segments=[],
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), scope=scope,
         store_name=Path(store.path).stem, **data,
     )
@@ -94,14 +94,14 @@ def png_height(store: Store) -> int:
     return 1000 + 105 * max(per_stage, default=1)
 
 
-def write_report(store: Store, output: Path, fmt: str = "html", flt: PageFilter | None = None,
+def write_report(store: Store, output: Path, fmt: str = "html", filter: PageFilter | None = None,
                  lang: str = "en") -> Path:
     """Write the report in ``fmt`` (html, pdf or png) to ``output``; returns the path written."""
     if fmt not in FORMATS:
         raise ParcoursError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     if output.parent and not output.parent.exists():
         raise ParcoursError(f"--output {output}: folder {output.parent} does not exist")
-    html = report_html(store, flt, lang)
+    html = report_html(store, filter, lang)
     if fmt == "html":
         output.write_text(html, "utf-8")
         return output

@@ -64,6 +64,9 @@ def create_app(
 
 
 def _version() -> str:
-    from parcours import __version__
+    from importlib.metadata import PackageNotFoundError, version
 
-    return __version__
+    try:
+        return version("parcours")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"

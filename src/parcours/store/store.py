@@ -18,6 +18,11 @@ from parcours.config import JourneyConfig, default_config, parse_config
 from parcours.errors import ParcoursError
 from parcours.store.schema import MIGRATIONS
 
+#: the store's connection and database error types, named here so that code above the
+#: store (the importer) never imports duckdb itself
+Connection = duckdb.DuckDBPyConnection
+DatabaseError = duckdb.Error
+
 #: the meta key of the data version (see ``Store.transaction``)
 DATA_VERSION_META = "data_version"
 #: the schema of tables rebuilt from the data (``parcours.journey.materialized``); a write drops them

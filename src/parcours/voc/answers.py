@@ -27,8 +27,8 @@ def _lookup(column: str, mapping: dict[str, str]) -> str:
     return f"CASE {column} {whens} END"
 
 
-def answers_sql(store, flt: Filter | None = None) -> str:
-    """SQL of every survey answer in ``flt``, one row each.
+def answers_sql(store, filter: Filter | None = None) -> str:
+    """SQL of every survey answer in ``filter``, one row each.
 
     Columns: message_id, customer_id, timestamp, metric, score (DOUBLE), comment, language,
     touchpoint, touchpoint_source (``given`` or ``inferred``, NULL when none could be found),
@@ -49,7 +49,7 @@ def answers_sql(store, flt: Filter | None = None) -> str:
                nullif(trim(json_extract_string({props}, '$.comment')), '') AS comment,
                lower(nullif(trim(json_extract_string({props}, '$.language')), '')) AS language,
                nullif(trim(json_extract_string({props}, '$.touchpoint')), '') AS given_touchpoint
-        FROM ({events_sql(store, flt)}) a
+        FROM ({events_sql(store, filter)}) a
         WHERE event = {quote(SURVEY_EVENT)}
     """
     # only the customers with an answer that names no touchpoint need their touchpoints: the
@@ -92,6 +92,6 @@ def answers_sql(store, flt: Filter | None = None) -> str:
     """
 
 
-def survey_answers(store, flt: Filter | None = None) -> pd.DataFrame:
-    """Every survey answer in ``flt`` with its touchpoint, stage and channel (see ``answers_sql``)."""
-    return store.engine.df(answers_sql(store, flt) + " ORDER BY timestamp, message_id")
+def survey_answers(store, filter: Filter | None = None) -> pd.DataFrame:
+    """Every survey answer in ``filter`` with its touchpoint, stage and channel (see ``answers_sql``)."""
+    return store.engine.df(answers_sql(store, filter) + " ORDER BY timestamp, message_id")

@@ -19,17 +19,17 @@ GROUPS = ("promoter", "passive", "detractor")
 _GROUP_SQL = "CASE WHEN score >= 9 THEN 'promoter' WHEN score >= 7 THEN 'passive' ELSE 'detractor' END"
 
 
-def _latest_nps_sql(store, flt: Filter | None) -> str:
+def _latest_nps_sql(store, filter: Filter | None) -> str:
     return f"""
         SELECT customer_id, answered_at, {_GROUP_SQL} AS nps_group FROM (
             SELECT customer_id, timestamp AS answered_at, score,
                    row_number() OVER (PARTITION BY customer_id ORDER BY timestamp DESC, message_id DESC) AS r
-            FROM ({answers_sql(store, flt)}) a WHERE metric = 'nps'
+            FROM ({answers_sql(store, filter)}) a WHERE metric = 'nps'
         ) x WHERE r = 1
     """
 
 
-def satisfaction_behaviour(store, flt: Filter | None = None) -> pd.DataFrame:
+def satisfaction_behaviour(store, filter: Filter | None = None) -> pd.DataFrame:
     """Conversion and retention of promoters, passives and detractors.
 
     Columns: nps_group, customers, converted (% with at least one purchase), repeat_buyers
@@ -39,7 +39,7 @@ def satisfaction_behaviour(store, flt: Filter | None = None) -> pd.DataFrame:
     config = store.config
     value = f"TRY_CAST(json_extract_string(properties, {quote('$.' + config.value_property)}) AS DOUBLE)"
     df = store.engine.df(f"""
-        WITH g AS ({_latest_nps_sql(store, flt)}),
+        WITH g AS ({_latest_nps_sql(store, filter)}),
         p AS (
             SELECT customer_id, timestamp, {value} AS value
             FROM ({events_sql(store)}) e WHERE event = {quote(config.purchase_event)}
@@ -62,7 +62,7 @@ def satisfaction_behaviour(store, flt: Filter | None = None) -> pd.DataFrame:
     return df.sort_values("nps_group", key=lambda s: s.map(order)).reset_index(drop=True)
 
 
-def detractor_touchpoints(store, flt: Filter | None = None) -> pd.DataFrame:
+def detractor_touchpoints(store, filter: Filter | None = None) -> pd.DataFrame:
     """The touchpoints most often seen in detractors' journeys before their answer.
 
     Columns: touchpoint, stage, detractors (how many detractors met it), detractor_share (% of
@@ -70,7 +70,7 @@ def detractor_touchpoints(store, flt: Filter | None = None) -> pd.DataFrame:
     lift (detractor_share / others_share; NULL when no other customer met it). Most seen first.
     """
     df = store.engine.df(f"""
-        WITH g AS ({_latest_nps_sql(store, flt)}),
+        WITH g AS ({_latest_nps_sql(store, filter)}),
         seen AS (
             SELECT DISTINCT g.customer_id, g.nps_group, e.touchpoint, e.stage
             FROM g JOIN ({events_sql(store)}) e

@@ -40,7 +40,7 @@ def _two_sided(z: np.ndarray, diff: np.ndarray) -> np.ndarray:
 
 
 def compare_touchpoints(
-    store, metric: str = "nps", min_answers: int = MIN_ANSWERS, alpha: float = 0.05, flt: Filter | None = None
+    store, metric: str = "nps", min_answers: int = MIN_ANSWERS, alpha: float = 0.05, filter: Filter | None = None
 ) -> pd.DataFrame:
     """Each touchpoint's score against the rest of the answers, with a verdict.
 
@@ -52,16 +52,16 @@ def compare_touchpoints(
     from scipy import stats
 
     if metric not in METRICS:
-        raise ParcoursError(f"voc compare: --metric {metric!r} is not one of {', '.join(METRICS)}")
+        raise ParcoursError(f"voc compare: `metric` {metric!r} is not one of {', '.join(METRICS)}")
     if min_answers < 2:
-        raise ParcoursError(f"voc compare: --min-answers must be at least 2, not {min_answers}")
+        raise ParcoursError(f"voc compare: `min_answers` must be at least 2, not {min_answers}")
     df = store.engine.df(f"""
         SELECT touchpoint, min(stage) AS stage, count(*) AS n,
                sum(CASE WHEN score >= 9 THEN 1 ELSE 0 END) AS promoters,
                sum(CASE WHEN score <= 6 THEN 1 ELSE 0 END) AS detractors,
                sum(CASE WHEN score >= 4 THEN 1 ELSE 0 END) AS satisfied,
                sum(score) AS total, sum(score * score) AS total_sq
-        FROM ({answers_sql(store, flt)}) a
+        FROM ({answers_sql(store, filter)}) a
         WHERE metric = {quote(metric)} AND touchpoint IS NOT NULL
         GROUP BY touchpoint ORDER BY touchpoint
     """)

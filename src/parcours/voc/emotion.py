@@ -35,7 +35,7 @@ def answer_emotions(answers: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def emotion_curve(store, level: str = "stage", flt: Filter | None = None) -> pd.DataFrame:
+def emotion_curve(store, level: str = "stage", filter: Filter | None = None) -> pd.DataFrame:
     """One emotion value per stage (``level="stage"``) or per touchpoint (``level="touchpoint"``).
 
     Columns: ``stage`` (and ``touchpoint``), ``answers``, ``comments``, ``score_emotion`` (mean
@@ -47,7 +47,7 @@ def emotion_curve(store, level: str = "stage", flt: Filter | None = None) -> pd.
         raise ParcoursError(f"emotion curve: level {level!r} is not stage or touchpoint")
     config = store.config
     answers = answer_emotions(store.engine.df(
-        f"SELECT metric, score, comment, language, stage, touchpoint FROM ({answers_sql(store, flt)}) a"
+        f"SELECT metric, score, comment, language, stage, touchpoint FROM ({answers_sql(store, filter)}) a"
     ))
     if level == "stage":
         keys = ["stage"]

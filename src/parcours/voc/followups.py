@@ -156,11 +156,11 @@ def update_followup(
     script that forgot its options hears about it.
     """
     if status is None and owner is None and not (note and note.strip()):
-        raise ParcoursError(f"follow-up {followup_id}: nothing to update (give --status, --owner or --note)")
+        raise ParcoursError(f"follow-up {followup_id}: nothing to update (give `status`, `owner` or `note`)")
     if status is not None:
         _check_status(status)
     if owner is not None and not owner.strip():
-        raise ParcoursError(f"follow-up {followup_id}: --owner must not be empty")
+        raise ParcoursError(f"follow-up {followup_id}: `owner` must not be empty")
     current = followup(store, followup_id)
     now = utcnow()
     changes = []

@@ -72,10 +72,10 @@ def score_table(counts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def _check_by(by: str | None) -> None:
     if by is not None and by not in GROUPINGS:
-        raise ParcoursError(f"voc scores: --by {by!r} is not one of {', '.join(GROUPINGS)}")
+        raise ParcoursError(f"voc scores: `by` {by!r} is not one of {', '.join(GROUPINGS)}")
 
 
-def voc_scores(store, by: str | None = "touchpoint", flt: Filter | None = None) -> pd.DataFrame:
+def voc_scores(store, by: str | None = "touchpoint", filter: Filter | None = None) -> pd.DataFrame:
     """NPS, CSAT and CES with answers and 95% intervals, one row per ``by`` group.
 
     ``by`` is ``touchpoint``, ``stage``, ``channel`` or None (one row for all answers).
@@ -84,19 +84,19 @@ def voc_scores(store, by: str | None = "touchpoint", flt: Filter | None = None) 
     """
     _check_by(by)
     if by is None:
-        counts = store.engine.df(f"SELECT 'all' AS answers, {_COUNTS} FROM ({answers_sql(store, flt)}) a")
+        counts = store.engine.df(f"SELECT 'all' AS answers, {_COUNTS} FROM ({answers_sql(store, filter)}) a")
         counts = counts[counts["nps_answers"].fillna(0) + counts["csat_answers"].fillna(0)
                         + counts["ces_answers"].fillna(0) > 0]
         return score_table(counts, ["answers"])
     order = {"touchpoint": "min(stage_index), touchpoint", "stage": "min(stage_index), stage",
              "channel": "channel"}[by]
     counts = store.engine.df(
-        f"SELECT {by}, {_COUNTS} FROM ({answers_sql(store, flt)}) a GROUP BY {by} ORDER BY {order} NULLS LAST"
+        f"SELECT {by}, {_COUNTS} FROM ({answers_sql(store, filter)}) a GROUP BY {by} ORDER BY {order} NULLS LAST"
     )
     return score_table(counts, [by])
 
 
-def voc_trend(store, period: str = "week", by: str | None = None, flt: Filter | None = None) -> pd.DataFrame:
+def voc_trend(store, period: str = "week", by: str | None = None, filter: Filter | None = None) -> pd.DataFrame:
     """The scores of ``voc_scores`` per period (``day``, ``week``, ``month``, ``quarter``, ``year``).
 
     Columns: ``period`` (the period's first instant, UTC), the ``by`` key when given, then
@@ -104,11 +104,11 @@ def voc_trend(store, period: str = "week", by: str | None = None, flt: Filter | 
     """
     _check_by(by)
     if period not in PERIODS:
-        raise ParcoursError(f"voc trend: --period {period!r} is not one of {', '.join(PERIODS)}")
+        raise ParcoursError(f"voc trend: `period` {period!r} is not one of {', '.join(PERIODS)}")
     keys = ["period"] + ([by] if by else [])
     group = ", ".join(keys)
     counts = store.engine.df(
         f"SELECT date_trunc('{period}', timestamp) AS period{', ' + by if by else ''}, {_COUNTS} "
-        f"FROM ({answers_sql(store, flt)}) a GROUP BY {group} ORDER BY {group} NULLS LAST"
+        f"FROM ({answers_sql(store, filter)}) a GROUP BY {group} ORDER BY {group} NULLS LAST"
     )
     return score_table(counts, keys)

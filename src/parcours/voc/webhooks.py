@@ -131,7 +131,7 @@ def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None 
               AND dedupe_key NOT IN (SELECT dedupe_key FROM webhook_deliveries WHERE webhook = {quote(hook.name)})
             ORDER BY occurred_at, dedupe_key
         """
-        found = store.con.sql(query).df()
+        found = store.con.execute(query).df()
         records = [
             (r["dedupe_key"], _body(hook, r)) for r in found.astype(object).where(found.notna(), None).to_dict("records")
         ]

@@ -53,15 +53,15 @@ def _by(df: pd.DataFrame, key: str) -> dict:
     return {r[key]: r for _, r in df.iterrows()} if not df.empty else {}
 
 
-def journey_map(store: Store, flt: Filter | None = None) -> dict:
+def journey_map(store: Store, filter: Filter | None = None) -> dict:
     """Stages in order, each with its touchpoints, people, times, scores, emotion and friction."""
     config = store.config
-    progression = _by(stage_progression(store, flt=flt), "stage")
-    stage_scores = _by(voc_scores(store, by="stage", flt=flt), "stage")
-    tp_scores = _by(voc_scores(store, by="touchpoint", flt=flt), "touchpoint")
-    emotions = _by(emotion_curve(store, level="stage", flt=flt), "stage")
-    used = _by(top_touchpoints(store, per_stage=10_000, flt=flt), "touchpoint")
-    points = friction(store, flt=flt)
+    progression = _by(stage_progression(store, filter=filter), "stage")
+    stage_scores = _by(voc_scores(store, by="stage", filter=filter), "stage")
+    tp_scores = _by(voc_scores(store, by="touchpoint", filter=filter), "touchpoint")
+    emotions = _by(emotion_curve(store, level="stage", filter=filter), "stage")
+    used = _by(top_touchpoints(store, per_stage=10_000, filter=filter), "touchpoint")
+    points = friction(store, filter=filter)
     worst = list(dict.fromkeys(points["touchpoint"]))[:TOP_FRICTION]
     flagged: dict[str, list[dict]] = {}
     for _, r in points[points["touchpoint"].isin(worst)].iterrows():

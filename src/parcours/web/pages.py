@@ -48,8 +48,8 @@ def segment_names(store: Store) -> list[str]:
     return list_segments(store, with_counts=False)["name"].tolist()
 
 
-def journey_page(store: Store, flt: Filter) -> dict:
-    jm = journey_map(store, flt)
+def journey_page(store: Store, filter: Filter) -> dict:
+    jm = journey_map(store, filter)
     labels = [s["label"] for s in jm["stages"]]
     return {
         "map": jm,
@@ -69,13 +69,13 @@ def records(df: pd.DataFrame, limit: int | None = None) -> list[dict]:
 
 # -- evidence behind a flagged touchpoint -----------------------------------------------------
 
-def evidence_page(store: Store, flt: Filter, touchpoint: str, points: list[dict]) -> dict:
+def evidence_page(store: Store, filter: Filter, touchpoint: str, points: list[dict]) -> dict:
     """A touchpoint's friction signals (``points``: the journey map's friction rows) and poor answers."""
     names = {t.name: t for t in store.config.touchpoints}
     if touchpoint not in names:
         raise ParcoursError(f"touchpoint={touchpoint!r}: not in the journey file ({', '.join(names)})")
     rows = [p for p in points if p["touchpoint"] == touchpoint]
-    answers = survey_answers(store, flt)
+    answers = survey_answers(store, filter)
     poor = answers[(answers["touchpoint"] == touchpoint)]
     poor = poor[((poor["metric"] == "nps") & (poor["score"] <= 6)) | ((poor["metric"] != "nps") & (poor["score"] <= 2))]
     poor = poor.sort_values("timestamp", ascending=False) if "timestamp" in poor else poor
@@ -89,7 +89,7 @@ def default_steps(store: Store) -> list[str]:
     return [f"stage:{s.name}" for s in store.config.stages]
 
 
-def funnel_page(store: Store, flt: Filter, steps: tuple[str, ...], window: str, mode: str,
+def funnel_page(store: Store, filter: Filter, steps: tuple[str, ...], window: str, mode: str,
                 breakdown: str, drop_step: int) -> dict:
     options = {"window": window, "mode": mode, "breakdown": breakdown or None}
     steps_list = list(steps)
@@ -98,12 +98,12 @@ def funnel_page(store: Store, flt: Filter, steps: tuple[str, ...], window: str, 
     if not 2 <= drop_step <= len(steps_list):
         raise ParcoursError(f"drop_step={drop_step}: must be between 2 and {len(steps_list)}")
     # one kernel run for the table, the time to convert and who dropped (the trend needs its own)
-    run = FunnelRun(store, steps_list, flt=flt, window=window, mode=mode)
+    run = FunnelRun(store, steps_list, filter=filter, window=window, mode=mode)
     overall = run.steps()
-    table = overall if not breakdown else funnel(store, steps_list, flt=flt, **options)
+    table = overall if not breakdown else funnel(store, steps_list, filter=filter, **options)
     ttc = run.time_to_convert()
     try:
-        trend = conversion_trends(store, steps_list, interval="week", flt=flt, window=window, mode=mode)
+        trend = conversion_trends(store, steps_list, interval="week", filter=filter, window=window, mode=mode)
     except ParcoursError:
         trend = pd.DataFrame(columns=["period_start", "conversion_rate"])  # unordered funnels have no trend
     dropped = run.dropped(drop_step)
@@ -141,7 +141,7 @@ def _path_links(paths: pd.DataFrame, align_end: bool) -> pd.DataFrame:
     return df.groupby(["position", "source", "target"], as_index=False)["customers"].sum()
 
 
-def paths_page(store: Store, flt: Filter, touchpoint: str, direction: str) -> dict:
+def paths_page(store: Store, filter: Filter, touchpoint: str, direction: str) -> dict:
     names = [t.name for t in store.config.touchpoints]
     if touchpoint and touchpoint not in names:
         raise ParcoursError(f"touchpoint={touchpoint!r}: not in the journey file")
@@ -149,11 +149,11 @@ def paths_page(store: Store, flt: Filter, touchpoint: str, direction: str) -> di
         raise ParcoursError(f"direction={direction!r}: use from or to")
     anchor = f"touchpoint:{touchpoint}" if touchpoint else None
     if direction == "to" and anchor:
-        top = top_paths(store, end=anchor, max_length=5, top=15, flt=flt)
-        links = _path_links(top_paths(store, end=anchor, max_length=5, top=40, flt=flt), align_end=True)
+        top = top_paths(store, end=anchor, max_length=5, top=15, filter=filter)
+        links = _path_links(top_paths(store, end=anchor, max_length=5, top=40, filter=filter), align_end=True)
     else:
-        top = top_paths(store, start=anchor, max_length=5, top=15, flt=flt)
-        links = flows(store, start=anchor, max_steps=4, flt=flt)
+        top = top_paths(store, start=anchor, max_length=5, top=15, filter=filter)
+        links = flows(store, start=anchor, max_steps=4, filter=filter)
     # links under 0.5% of the customers in scope only clutter the diagram
     floor = 0.005 * links[links["position"] == links["position"].min()]["customers"].sum() if len(links) else 0
     return {"touchpoints": names, "top": records(top),
@@ -162,11 +162,11 @@ def paths_page(store: Store, flt: Filter, touchpoint: str, direction: str) -> di
 
 # -- retention ------------------------------------------------------------------------------------
 
-def retention_page(store: Store, flt: Filter, period: str) -> dict:
+def retention_page(store: Store, filter: Filter, period: str) -> dict:
     if period not in ("day", "week", "month"):
         raise ParcoursError(f"period={period!r}: use day, week or month")
-    table = retention(store, period=period, flt=flt)
-    curve = retention_curve(store, period=period, flt=flt)
+    table = retention(store, period=period, filter=filter)
+    curve = retention_curve(store, period=period, filter=filter)
     horizon = {"day": 30, "week": 16, "month": 12}[period]
     grid = table[table["period"] <= horizon].pivot(index="cohort", columns="period", values="rate")
     sizes = table.groupby("cohort")["size"].first()
@@ -179,10 +179,10 @@ def retention_page(store: Store, flt: Filter, period: str) -> dict:
 
 # -- attribution ----------------------------------------------------------------------------------
 
-def attribution_page(store: Store, flt: Filter, level: str) -> dict:
+def attribution_page(store: Store, filter: Filter, level: str) -> dict:
     if level not in ("channel", "campaign"):
         raise ParcoursError(f"level={level!r}: use channel or campaign")
-    result = attribution(store, level=level, flt=flt)
+    result = attribution(store, level=level, filter=filter)
     wide = side_by_side(result)
     models = result.assign(model=[Label(f"model_{m}") for m in result["model"]])
     return {"charts": {"models": charts.grouped_bars(models, "channel", "model", "conversions",
@@ -192,13 +192,13 @@ def attribution_page(store: Store, flt: Filter, level: str) -> dict:
 
 # -- voice of the customer ------------------------------------------------------------------------
 
-def voc_page(store: Store, flt: Filter, metric: str) -> dict:
+def voc_page(store: Store, filter: Filter, metric: str) -> dict:
     if metric not in ("nps", "csat", "ces"):
         raise ParcoursError(f"metric={metric!r}: use nps, csat or ces")
-    overall = voc_scores(store, by=None, flt=flt)
-    by_tp = voc_scores(store, by="touchpoint", flt=flt)
+    overall = voc_scores(store, by=None, filter=filter)
+    by_tp = voc_scores(store, by="touchpoint", filter=filter)
     shown = by_tp[by_tp[f"{metric}_answers"] > 0]
-    compare = compare_touchpoints(store, metric=metric, flt=flt)
+    compare = compare_touchpoints(store, metric=metric, filter=filter)
     return {"overall": records(overall), "by_touchpoint": records(by_tp), "compare": records(compare),
             "charts": {"scores": charts.intervals(shown["touchpoint"].tolist(), shown[metric], shown[f"{metric}_low"],
                                                   shown[f"{metric}_high"], metric.upper(),
@@ -211,14 +211,14 @@ def followup_rows(store: Store, status: str | None) -> dict:
 
 # -- segments, personas, leads ----------------------------------------------------------------------
 
-def segments_page(store: Store, flt: Filter, shared: Shared = computed) -> dict:
+def segments_page(store: Store, filter: Filter, shared: Shared = computed) -> dict:
     """Personas are found over every customer; with a segment, the chart shows its members per persona."""
     saved = list_segments(store)
     personas = shared(store, ("personas",), lambda: find_personas(store))
     cards = personas.cards
     members = personas.members
-    if flt.segment:
-        members = members[members["customer_id"].isin(set(segment_members(store, flt.segment)["customer_id"]))]
+    if filter.segment:
+        members = members[members["customer_id"].isin(set(segment_members(store, filter.segment)["customer_id"]))]
     counts = members["persona"].value_counts().reindex(cards["persona"], fill_value=0)
     return {"saved": records(saved), "cards": records(cards),
             "charts": {"sizes": charts.bars(cards["persona"].tolist(), counts.tolist(), height=260)}}
@@ -229,11 +229,11 @@ def _lead_scores(store: Store) -> tuple[LeadModel, pd.DataFrame]:
     return model, score_leads(store, model)
 
 
-def leads_page(store: Store, flt: Filter, shared: Shared = computed) -> dict:
+def leads_page(store: Store, filter: Filter, shared: Shared = computed) -> dict:
     """Current prospects scored over every customer (the date range does not apply); a segment narrows the list."""
     model, scored = shared(store, ("lead_scores",), lambda: _lead_scores(store))
-    if flt.segment:
-        members = set(segment_members(store, flt.segment)["customer_id"])
+    if filter.segment:
+        members = set(segment_members(store, filter.segment)["customer_id"])
         scored = scored[scored["customer"].isin(members)]
     counts, edges = np.histogram(scored["score"], bins=20, range=(0, 100))
     return {"leads": records(scored, 200), "total": len(scored), "auc": model.evaluation.get("roc_auc"),
@@ -259,12 +259,12 @@ def _store_overview(store: Store) -> dict:
             "unmapped": records(unmapped_events(store)), "journey_file": journey_text(store)}
 
 
-def data_page(store: Store, flt: Filter, shared: Shared = computed) -> dict:
+def data_page(store: Store, filter: Filter, shared: Shared = computed) -> dict:
     """Event volume in the filter, then the store's counts, quarantine, imports and unmapped events."""
     volume = store.engine.df(f"""
         SELECT CAST(date_trunc('week', timestamp) AS DATE) AS week, coalesce(source, '(none)') AS source,
                count(*) AS events
-        FROM ({events_sql(store, flt)}) GROUP BY 1, 2 ORDER BY 1, 2""")
+        FROM ({events_sql(store, filter)}) GROUP BY 1, 2 ORDER BY 1, 2""")
     volume["source"] = [Label("no_value") if s == "(none)" else s for s in volume["source"]]
     return {**shared(store, ("store_overview",), lambda: _store_overview(store)),
             "charts": {"volume": charts.grouped_bars(volume, "week", "source", "events", barmode="stack")}}

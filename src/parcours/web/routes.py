@@ -40,11 +40,11 @@ def render(request: Request, template: str, status: int = 200, **context) -> HTM
     lang = language(request)
     t = translator(lang)
     env = request.app.state.dashboard.env
-    flt = context.pop("flt", None)
+    filter = context.pop("filter", None)
     if "charts" in context:
         context["charts"] = localize(context["charts"], t)
     html = env.get_template(template).render(
-        request=request, t=t, lang=lang, languages=LANGUAGES, nav=NAV, flt=flt or PageFilter(),
+        request=request, t=t, lang=lang, languages=LANGUAGES, nav=NAV, filter=filter or PageFilter(),
         path=request.url.path, lang_link=_lang_link, **context,
     )
     response = HTMLResponse(html, status_code=status)
@@ -64,8 +64,8 @@ def _cache(request: Request):
     return request.app.state.dashboard.cache
 
 
-def _key(name: str, flt: PageFilter, options: dict) -> tuple:
-    return (name, flt.key(), tuple(sorted(options.items())))
+def _key(name: str, filter: PageFilter, options: dict) -> tuple:
+    return (name, filter.key(), tuple(sorted(options.items())))
 
 
 async def warm(app) -> None:
@@ -109,18 +109,18 @@ def start_warming(request: Request) -> None:
 
 async def _page(request: Request, template: str, name: str, fn, options: dict | None = None,
                 extra: dict | None = None) -> HTMLResponse:
-    """Render a page whose data is ``fn(store, flt, **options)``, cached per filter and options."""
+    """Render a page whose data is ``fn(store, filter, **options)``, cached per filter and options."""
     dash, collector = request.app.state.dashboard, request.app.state.collector
     start_warming(request)
     segments = await dash.run(collector, ("segments",), pages.segment_names)
     try:
-        flt = page_filter(request)
+        filter = page_filter(request)
         options = options or {}
-        data = await dash.run(collector, _key(name, flt, options), lambda store: fn(store, flt.to_filter(), **options))
+        data = await dash.run(collector, _key(name, filter, options), lambda store: fn(store, filter.to_filter(), **options))
     except ParcoursError as e:
         return render(request, "error.html", status=400, error=str(e), segments=segments,
-                      flt=PageFilter(), page=name)
-    return render(request, template, flt=flt, segments=segments, page=name, options=options, **data,
+                      filter=PageFilter(), page=name)
+    return render(request, template, filter=filter, segments=segments, page=name, options=options, **data,
                   **(extra or {}))
 
 
@@ -183,11 +183,11 @@ async def journey(request: Request) -> HTMLResponse:
 async def evidence(request: Request, touchpoint: str = "") -> HTMLResponse:
     cache = request.app.state.dashboard.cache
 
-    def data(store, flt, touchpoint):
+    def data(store, filter, touchpoint):
         # the friction points come from the journey map of the same filter (cached): computed once
         page_flt = page_filter(request)
-        jm = cache.get(store, _key("journey_map", page_flt, {}), lambda: pages.journey_page(store, flt))
-        return pages.evidence_page(store, flt, touchpoint, jm["map"]["friction"])
+        jm = cache.get(store, _key("journey_map", page_flt, {}), lambda: pages.journey_page(store, filter))
+        return pages.evidence_page(store, filter, touchpoint, jm["map"]["friction"])
 
     return await _page(request, "evidence.html", "evidence", data, {"touchpoint": touchpoint})
 

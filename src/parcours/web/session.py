@@ -13,11 +13,14 @@ import hashlib
 import hmac
 import secrets
 import time
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
-from parcours.server.keys import ApiKey
 from parcours.store.store import Store
+
+if TYPE_CHECKING:  # the key type only: the server mounts the dashboard, not the other way round
+    from parcours.server.keys import ApiKey
 
 COOKIE = "parcours_session"
 SECRET_META = "dashboard_session_secret"

@@ -52,7 +52,7 @@ def paths_of(
     level: str = "channel",
     conversion: str | dict | EventMatcher | None = None,
     lookback: str | timedelta = "30d",
-    flt: Filter | None = None,
+    filter: Filter | None = None,
     touches: str | dict | EventMatcher | None = None,
     half_life: str | float | timedelta | None = None,
     channels: str | Iterable[str] | None = None,
@@ -69,7 +69,7 @@ def paths_of(
     if isinstance(source, PathTable):
         table = source
     elif isinstance(source, Store):
-        table = conversion_paths(source, level=level, conversion=conversion, lookback=lookback, flt=flt,
+        table = conversion_paths(source, level=level, conversion=conversion, lookback=lookback, filter=filter,
                                  touches=touches, half_life=half_life)
     elif isinstance(source, pd.DataFrame):
         table = PathTable.from_frame(source, sep, origin="path table")
@@ -87,20 +87,72 @@ def known_channels(source: object, channels: str | Iterable[str], level: str = "
     comma-separated string or a list of names."""
     if isinstance(channels, str) and channels.strip() == "journey":
         if not isinstance(source, Store):
-            raise ParcoursError("--channels journey: only paths built from the store have a journey map; "
+            raise ParcoursError("`channels` journey: only paths built from the store have a journey map; "
                                 "list the known channels instead (e.g. --channels ads,email,search)")
         if level == "channel":
             return sorted({t.channel for t in source.config.touchpoints})
         if level == "touchpoint":
             return [t.name for t in source.config.touchpoints]
-        raise ParcoursError(f"--channels journey: the journey map lists no {level}s; list the known ones instead")
+        raise ParcoursError(f"`channels` journey: the journey map lists no {level}s; list the known ones instead")
     names = [c.strip() for c in (channels.split(",") if isinstance(channels, str) else channels)]
     if not any(names):
-        raise ParcoursError("--channels: the list of known channels is empty")
+        raise ParcoursError("`channels`: the list of known channels is empty")
     return [n for n in names if n]
 
 
 def attribution(
+    store: Store,
+    models: str | Sequence[str] = MODELS,
+    *,
+    order: int = 1,
+    half_life: float | str | timedelta | None = None,
+    first: float = 0.4,
+    last: float = 0.4,
+    direct: Iterable[str] = DEFAULT_DIRECT,
+    level: str = "channel",
+    conversion: str | dict | EventMatcher | None = None,
+    lookback: str | timedelta = "30d",
+    touches: str | dict | EventMatcher | None = None,
+    channels: str | Iterable[str] | None = None,
+    filter: Filter | None = None,
+) -> pd.DataFrame:
+    """Attributed conversions and value per channel of the store's conversion paths (see
+    ``attribute_paths`` for the columns and the models' options). ``level``, ``conversion``,
+    ``lookback``, ``touches`` and ``filter``: how paths are built (see ``conversion_paths``);
+    ``half_life`` is a duration (``7d``, ``12h``, a bare number is seconds; default ``7d``), the
+    age of a touch being the time from it to its conversion."""
+    if not isinstance(store, Store):
+        raise ParcoursError(
+            f"attribution: takes a store, not {type(store).__name__}; for a path file, DataFrame or "
+            "path table use attribute_paths"
+        )
+    return _attribute(store, models, order=order, half_life=half_life, first=first, last=last, direct=direct,
+                      level=level, conversion=conversion, lookback=lookback, filter=filter, touches=touches,
+                      channels=channels)
+
+
+def attribute_paths(
+    paths: PathTable | pd.DataFrame | str | Path,
+    models: str | Sequence[str] = MODELS,
+    *,
+    order: int = 1,
+    half_life: float | None = None,
+    first: float = 0.4,
+    last: float = 0.4,
+    direct: Iterable[str] = DEFAULT_DIRECT,
+    sep: str = ">",
+    channels: str | Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """``attribution`` of given conversion paths: a path file (the ChannelAttribution layout),
+    a DataFrame of it or a ``PathTable``, which hold no times, so ``half_life`` is a number of
+    touches (default 7). ``sep`` is the path separator of a file or DataFrame."""
+    if isinstance(paths, Store):
+        raise ParcoursError("attribute_paths: takes conversion paths; for a store use attribution")
+    return _attribute(paths, models, order=order, half_life=half_life, first=first, last=last, direct=direct,
+                      sep=sep, channels=channels)
+
+
+def _attribute(
     source: Store | PathTable | pd.DataFrame | str | Path,
     models: str | Sequence[str] = MODELS,
     *,
@@ -113,7 +165,7 @@ def attribution(
     level: str = "channel",
     conversion: str | dict | EventMatcher | None = None,
     lookback: str | timedelta = "30d",
-    flt: Filter | None = None,
+    filter: Filter | None = None,
     touches: str | dict | EventMatcher | None = None,
     channels: str | Iterable[str] | None = None,
 ) -> pd.DataFrame:
@@ -126,12 +178,12 @@ def attribution(
     conversions and value of the paths (Markov: unless no channel has a removal effect).
 
     ``order`` is the Markov order (1-3). ``half_life`` is the time-decay half-life: on a store, a
-    duration (``7d``, ``12h``, a bare number is days; default ``7d``), the age of a touch being the
+    duration (``7d``, ``12h``, a bare number is seconds; default ``7d``), the age of a touch being the
     time from it to its conversion; on a path file, DataFrame or path table, which hold no times, a
     number of touches (default 7). ``first``/``last`` are the position-based weights; ``direct``
     the channels last-non-direct skips. ``channels``: the known channels, checked (see
     ``paths_of``). ``sep``: the path separator of a file or DataFrame; ``level``, ``conversion``,
-    ``lookback``, ``flt``, ``touches``: how paths are built from a store (see ``conversion_paths``).
+    ``lookback``, ``filter``, ``touches``: how paths are built from a store (see ``conversion_paths``).
     """
     chosen = [models] if isinstance(models, str) else list(models)
     unknown = [m for m in chosen if m not in MODELS]
@@ -139,7 +191,7 @@ def attribution(
         raise ParcoursError(f"unknown attribution model(s) {', '.join(unknown) or '(none given)'}: use {', '.join(MODELS)}")
     decay_in_time = isinstance(source, Store) and "time_decay" in chosen
     store_half_life = (STORE_HALF_LIFE if half_life is None else half_life) if decay_in_time else None
-    table = paths_of(source, sep=sep, level=level, conversion=conversion, lookback=lookback, flt=flt, touches=touches,
+    table = paths_of(source, sep=sep, level=level, conversion=conversion, lookback=lookback, filter=filter, touches=touches,
                      half_life=store_half_life, channels=channels)
     runners: dict[str, Callable[[PathTable], pd.DataFrame]] = {
         "first_touch": first_touch,
@@ -172,7 +224,8 @@ def side_by_side(result: pd.DataFrame, measure: str = "conversions") -> pd.DataF
 
 
 __all__ = [
-    "COLUMNS", "MODELS", "STORE_HALF_LIFE", "MarkovResult", "PathTable", "attribution", "check_channels",
+    "COLUMNS", "MODELS", "STORE_HALF_LIFE", "MarkovResult", "PathTable", "attribute_paths", "attribution",
+    "check_channels",
     "conversion_paths", "first_touch", "known_channels", "last_non_direct_touch", "last_touch", "linear", "markov",
     "paths_of", "position_based", "read_paths", "shapley", "side_by_side", "time_decay",
 ]

@@ -14,7 +14,8 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from parcours.analytics.attribution.paths import PathTable, parse_lookback
+from parcours.analytics.attribution.paths import PathTable
+from parcours.durations import parse_duration
 from parcours.errors import ParcoursError
 
 #: Channels the last-non-direct model looks past (GA's rule: direct visits take no credit
@@ -88,7 +89,7 @@ def time_decay(table: PathTable, half_life: float | str | timedelta | None = Non
     age 1, and so on, and ``half_life`` is a number of touches (default 7).
     """
     if table.half_life is not None:
-        if half_life is not None and parse_lookback(half_life, "half-life") != table.half_life:
+        if half_life is not None and parse_duration(half_life, "`half_life`") != table.half_life:
             raise ParcoursError(
                 f"time decay half-life {half_life!r}: these store paths were weighed with a half-life of "
                 f"{table.half_life}; build them again with the half-life wanted"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -25,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from parcours.analytics.filters import Filter, events_sql
+from parcours.durations import parse_duration
 from parcours.errors import ParcoursError
 from parcours.matcher import EventMatcher, json_path, matcher_sql, quote
 
@@ -237,7 +237,7 @@ def _check_separator(arr: pa.Array, sep: str, where) -> None:
             i = int(np.argmax(hits))
             raise ParcoursError(
                 f"{where(i)}: path {arr[i].as_py()!r} has no {sep!r} separator but contains {other!r}; "
-                f"no path uses {sep!r} (pass --sep {other!r} if that is the separator)"
+                f"no path uses {sep!r} (pass `sep` {other!r} if that is the separator)"
             )
 
 
@@ -274,27 +274,9 @@ def read_paths(file: str | Path, sep: str = ">", delimiter: str | None = None) -
     if PATH_COLUMN not in df.columns and len(df.columns) == 1:
         raise ParcoursError(
             f"{origin}: found one column {df.columns[0]!r}; the field delimiter is not {delimiter!r} "
-            f"(pass --delimiter)"
+            f"(pass `delimiter`)"
         )
     return PathTable.from_frame(df, sep, origin=origin)
-
-
-def parse_lookback(text: str | float | timedelta, what: str = "lookback") -> timedelta:
-    """``30d``, ``12h``, ``90m``, ``2w`` or a bare number of days (``what`` names it in errors)."""
-    if isinstance(text, timedelta):
-        if text <= timedelta(0):
-            raise ParcoursError(f"{what} {text}: must be positive")
-        return text
-    units = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
-    s = str(text).strip().lower()
-    number, unit = (s[:-1], s[-1]) if s and s[-1] in units else (s, "d")
-    try:
-        amount = float(number)
-    except ValueError:
-        raise ParcoursError(f"{what} {text!r}: expected a number with d, h, m or w (e.g. 30d)") from None
-    if not math.isfinite(amount) or amount <= 0:
-        raise ParcoursError(f"{what} {text!r}: must be positive")
-    return timedelta(**{units[unit]: amount})
 
 
 def conversion_paths_sql(
@@ -302,7 +284,7 @@ def conversion_paths_sql(
     level: str = "channel",
     conversion: str | dict | EventMatcher | None = None,
     lookback: str | timedelta = "30d",
-    flt: Filter | None = None,
+    filter: Filter | None = None,
     touches: str | dict | EventMatcher | None = None,
     half_life: str | float | timedelta | None = None,
 ) -> str:
@@ -320,7 +302,7 @@ def conversion_paths_sql(
     spec = conversion if conversion is not None else config.purchase_event
     matcher = EventMatcher.parse(spec)
     reach_stage = isinstance(spec, str) and spec.startswith("stage:")
-    seconds = parse_lookback(lookback).total_seconds()
+    seconds = parse_duration(lookback, "`lookback`").total_seconds()
     item = LEVELS[level]
     if touches is not None:
         item = f"CASE WHEN {matcher_sql(EventMatcher.parse(touches))} THEN {item} END"
@@ -338,7 +320,7 @@ def conversion_paths_sql(
     WITH j AS (
         SELECT customer_id, timestamp, message_id, {item} AS item,
                coalesce({conv_sql}, FALSE) AS is_conv, {value_sql} AS value
-        FROM ({events_sql(store, flt)})
+        FROM ({events_sql(store, filter)})
     ),
     touch_rows AS (
         SELECT *, coalesce(sum(CASE WHEN is_conv THEN 1 ELSE 0 END) OVER (
@@ -369,7 +351,7 @@ def conversion_paths_sql(
            sum(value) AS {VALUE_COLUMN}, sum(1 - converted) AS {NULL_COLUMN}
     FROM journeys GROUP BY 1 ORDER BY 1
     """
-    half_seconds = parse_lookback(half_life, "half-life").total_seconds()
+    half_seconds = parse_duration(half_life, "`half_life`").total_seconds()
     # weight 2^(-age / half-life), age = time before the journey's end; taken relative to the
     # journey's youngest touch (same ratios once normalised) so old touches cannot underflow to 0/0
     return f"""{steps},
@@ -399,7 +381,7 @@ def conversion_paths(
     level: str = "channel",
     conversion: str | dict | EventMatcher | None = None,
     lookback: str | timedelta = "30d",
-    flt: Filter | None = None,
+    filter: Filter | None = None,
     touches: str | dict | EventMatcher | None = None,
     half_life: str | float | timedelta | None = None,
 ) -> PathTable:
@@ -412,7 +394,7 @@ def conversion_paths(
     - ``lookback``: a touch counts towards a conversion when it is at most this long before it.
     - ``touches``: a matcher for the events that count as touches (e.g. ``"stage:awareness"`` for
       marketing contacts only); default every event with a value at ``level``.
-    - ``half_life``: a duration (``7d``, ``12h``; a bare number is days). When given, each touch
+    - ``half_life``: a duration (``7d``, ``12h``; a bare number is seconds). When given, each touch
       of a converting journey gets the time-decay weight ``2^(-age / half_life)``, ``age`` being
       the time from the touch to the conversion, normalised over the journey's touches; the
       table carries these credits (``decay_conversions``, ``decay_value``) for ``time_decay``.
@@ -424,7 +406,7 @@ def conversion_paths(
     conversion with no touch in its window is kept, on the one-channel path ``(none)``.
     """
     spec = conversion if conversion is not None else store.config.purchase_event
-    query = conversion_paths_sql(store, level, conversion, lookback, flt, touches, half_life)
+    query = conversion_paths_sql(store, level, conversion, lookback, filter, touches, half_life)
     df = store.engine.df(query)
     if df.empty:
         raise ParcoursError(
@@ -442,7 +424,7 @@ def conversion_paths(
         table,
         decay_conversions=df["decay_conversions"].to_numpy(dtype=float),
         decay_value=df["decay_value"].to_numpy(dtype=float),
-        half_life=parse_lookback(half_life, "half-life"),
+        half_life=parse_duration(half_life, "`half_life`"),
     )
 
 

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from parcours.cli.output import records
 from parcours.errors import ParcoursError
+from parcours.jsonable import records
 from parcours.server.auth import require
 from parcours.server.gdpr import apply_retention, erase_person, export_person, scrub_property
 from parcours.server.keys import create_key, list_keys, revoke_key

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from parcours.analytics.overview import store_stats
-from parcours.cli.output import _plain, records
 from parcours.errors import ParcoursError
 from parcours.journey.profiles import customer_profile
+from parcours.jsonable import plain, records
 from parcours.server.auth import require
 from parcours.server.routes.collect import CollectResult
 
@@ -22,7 +22,7 @@ REFUSED = {401: {"model": CollectResult, "description": "No key, or an unknown o
 @router.get("/v1/stats", responses=REFUSED)
 async def stats(request: Request) -> dict:
     """Store counts: events, customers, quarantined and unmapped events, events by name."""
-    return _plain(await request.app.state.collector.run_db(store_stats))
+    return plain(await request.app.state.collector.run_db(store_stats))
 
 
 @router.get("/v1/customers/{customer_id}", responses={**REFUSED, 404: {"description": "No such customer."}})
@@ -31,7 +31,7 @@ async def customer(request: Request, customer_id: str) -> JSONResponse:
 
     def profile(store):
         p = customer_profile(store, customer_id)
-        return {**_plain(p.summary()), "identities": records(p.identities), "timeline": records(p.timeline)}
+        return {**plain(p.summary()), "identities": records(p.identities), "timeline": records(p.timeline)}
 
     try:
         body = await request.app.state.collector.run_db(profile)

@@ -1,0 +1,178 @@
+"""The import rules, read from the source (no import is run): layers, no circles, one door to the engines.
+
+The layers, bottom-up (docs/contributing.md draws them): a module may import its own
+package and any layer at or below its own, never one above. ``TYPE_CHECKING`` imports
+are left out: they name a type for the checker and never run.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "parcours"
+
+#: bottom-up; each entry is the top-level packages/modules of one layer
+LAYERS: list[set[str]] = [
+    {"errors", "matcher", "config", "durations", "jsonable"},  # foundation: no data access
+    {"engine"},  # runs queries: DuckDB, Spark
+    {"store"},  # the DuckDB file: tables, migrations, transactions
+    {"identity", "journey"},  # stitching; the journey relation and its materialized tables
+    {"ingest", "analytics"},  # writing events in; the analyses
+    {"voc", "demo"},  # voice of the customer (builds on analytics); the demo data set
+    {"web"},  # the dashboard pages
+    {"report", "server"},  # the static report; the collector server (mounts the dashboard)
+    {"cli"},  # the command line, on top of everything
+    {"client", "__init__"},  # the HTTP client and the lazy public API
+]
+#: imports that break the layers today, each with the reason it is not fixed yet (phase 2 of issue 18)
+PENDING = {
+    ("report", "web"): "the report renders the dashboard's pages; they move below both with the query layer",
+}
+#: only these packages may import a database engine
+ENGINE_PACKAGES = {"store", "engine"}
+ENGINE_MODULES = {"duckdb", "pyspark"}
+
+
+def _layer(top: str) -> int:
+    for i, layer in enumerate(LAYERS):
+        if top in layer:
+            return i
+    raise AssertionError(f"parcours.{top} is in no layer: add it to LAYERS (and to docs/contributing.md)")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _imports(tree: ast.AST, package: str) -> list[tuple[str, int]]:
+    """(imported module, line) for every import that runs, lazy ones included."""
+    found = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            for alias in node.names:
+                sub = f"{module}.{alias.name}"
+                found.append((sub if _exists(sub) else module, node.lineno))
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def _exists(module: str) -> bool:
+    if not module.startswith("parcours."):
+        return False
+    path = SRC.parent.joinpath(*module.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+def _graph() -> dict[str, list[tuple[str, int]]]:
+    graph = {}
+    for path in sorted(SRC.rglob("*.py")):
+        name = _module_name(path)
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        graph[name] = _imports(ast.parse(path.read_text(), str(path)), package)
+    return graph
+
+
+def _top(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+GRAPH = _graph()
+
+
+def test_no_upward_imports():
+    wrong = []
+    for module, imports in GRAPH.items():
+        here = _top(module)
+        for target, line in imports:
+            if not target.startswith("parcours"):
+                continue
+            there = _top(target)
+            if there != here and _layer(there) > _layer(here) and (here, there) not in PENDING:
+                wrong.append(f"{module}:{line} imports {target} (layer {_layer(there)} above {_layer(here)})")
+    assert not wrong, "upward imports:\n" + "\n".join(wrong)
+
+
+def test_pending_exceptions_are_still_needed():
+    """An exception that no import needs any more must go, so the rules only tighten."""
+    used = {(_top(m), _top(t)) for m, imports in GRAPH.items() for t, _ in imports if t.startswith("parcours")}
+    assert set(PENDING) <= used, f"no longer needed: {set(PENDING) - used}"
+
+
+def test_no_import_circles():
+    """No cycle among modules (lazy imports included) nor among top-level packages."""
+    modules = {m: {t for t, _ in imports if t in GRAPH and t != m} for m, imports in GRAPH.items()}
+    # a package's __init__ re-exporting its own modules is not a circle through them
+    modules = {m: {t for t in ts if not (m.startswith(t + ".") and t in GRAPH)} for m, ts in modules.items()}
+    packages: dict[str, set[str]] = {}
+    for m, ts in modules.items():
+        packages.setdefault(_top(m), set()).update(_top(t) for t in ts if _top(t) != _top(m))
+    for graph, what in ((modules, "modules"), (packages, "packages")):
+        cycle = _find_cycle(graph)
+        assert cycle is None, f"import circle among {what}: {' -> '.join(cycle)}"
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+    path: list[str] = []
+
+    def walk(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (found := walk(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := walk(node)):
+            return found
+    return None
+
+
+def test_only_store_and_engine_import_duckdb_or_pyspark():
+    wrong = [f"{module}:{line} imports {target}" for module, imports in GRAPH.items() for target, line in imports
+             if target.split(".")[0] in ENGINE_MODULES and _top(module) not in ENGINE_PACKAGES]
+    assert not wrong, "engine imports outside store/ and engine/:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("source, rule", [
+    ("from parcours.cli.output import emit\n", "upward"),
+    ("import duckdb\n", "engine"),
+])
+def test_the_rules_catch_a_violation(tmp_path, source, rule):
+    """The checks above fail on an offending module (here: a journey module importing the CLI or duckdb)."""
+    imports = _imports(ast.parse(source), "parcours.journey")
+    if rule == "upward":
+        assert any(_layer(_top(t)) > _layer("journey") for t, _ in imports)
+    else:
+        assert any(t.split(".")[0] in ENGINE_MODULES for t, _ in imports) and "journey" not in ENGINE_PACKAGES
