@@ -38,7 +38,7 @@ from timing import best_of, peak_gib
 
 import parcours
 from parcours.analytics.filters import events_sql
-from parcours.analytics.funnel_spec import parse_duration
+from parcours.durations import duration_seconds
 from parcours.analytics.funnels import funnel, funnel_customers
 
 STEPS = ["site_visit", "product_view", "add_to_cart", "checkout_start", "purchase"]
@@ -91,7 +91,7 @@ def main() -> None:
     ap.add_argument("--window", default="7d")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds; the best time of each is kept")
     args = ap.parse_args()
-    window_s = parse_duration(args.window)
+    window_s = duration_seconds(args.window, "--window")
     with tempfile.TemporaryDirectory() as tmp:
         store = parcours.open(Path(tmp) / "bench.duckdb")
         t_gen, _ = best_of(lambda: generate(store, args.events, args.seed))
