@@ -38,8 +38,8 @@ from timing import best_of, peak_gib
 
 import parcours
 from parcours.analytics.filters import events_sql
-from parcours.durations import duration_seconds
 from parcours.analytics.funnels import funnel, funnel_customers
+from parcours.durations import duration_seconds
 
 STEPS = ["site_visit", "product_view", "add_to_cart", "checkout_start", "purchase"]
 OTHER = ["ad_click", "email_open", "search_click", "support_call", "newsletter_open"]
