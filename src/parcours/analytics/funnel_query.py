@@ -20,6 +20,7 @@ from parcours.analytics.funnel_spec import FunnelSpec
 from parcours.engine.kernels import funnel as kernels
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import is_fresh
+from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import field_sql, matcher_sql, quote
 
 #: separates the breakdown value from the subject in the group key (all_events attribution)
@@ -70,9 +71,12 @@ def check_journey_names(store, spec: FunnelSpec) -> None:
 
 
 def events_query(store, spec: FunnelSpec, flt: Filter | None = None, ordered: bool = True) -> str:
-    """The kernel input: ``gkey, ts, mask`` (``xmask`` with exclusions, ``bval`` with a breakdown), sorted by ``gkey, ts``.
+    """The kernel input: ``gkey, ts, tie, mask`` (``xmask`` with exclusions, ``bval`` with a breakdown), sorted by ``gkey, ts, tie``.
 
-    Rows stay narrow (integers but the key) because sorting them is most of the work.
+    ``tie`` is the event's ``arrival_seq``: same-time events reach the kernel in the order they
+    were recorded (the journey relation's ``EVENT_ORDER``; the PostHog and ClickHouse semantics
+    then apply their own tie rules). Rows stay narrow (integers but the key) because sorting
+    them is most of the work.
     ``ordered=False`` leaves the ORDER BY out (see ``stored_order_query``).
     """
     check_journey_names(store, spec)
@@ -86,7 +90,7 @@ def events_query(store, spec: FunnelSpec, flt: Filter | None = None, ordered: bo
             c = f"({c} AND _nth_of_name = 1)"
         conds.append(c)
     xconds = [matcher_sql(x.model_dump(include={"event", "props", "props_not", "where"})) for x in spec.exclusions]
-    nth = (", row_number() OVER (PARTITION BY customer_id, event ORDER BY timestamp, message_id) AS _nth_of_name"
+    nth = (f", row_number() OVER (PARTITION BY customer_id, event ORDER BY {EVENT_ORDER}) AS _nth_of_name"
            if first_time else "")
     bval = breakdown_sql(spec) if spec.breakdown else "CAST(NULL AS VARCHAR)"
     gkey = "CAST(_subject AS VARCHAR)"
@@ -98,13 +102,13 @@ def events_query(store, spec: FunnelSpec, flt: Filter | None = None, ordered: bo
     return f"""
     WITH ev AS (SELECT *, {key} AS _subject{nth} FROM ({events_sql(store, flt)})),
     m AS (
-        SELECT _subject, epoch_us(timestamp) AS ts, {_bits_sql(conds)} AS mask, {_bits_sql(xconds)} AS xmask,
+        SELECT _subject, epoch_us(timestamp) AS ts, arrival_seq AS tie, {_bits_sql(conds)} AS mask, {_bits_sql(xconds)} AS xmask,
                {bval} AS bval
         FROM ev WHERE _subject IS NOT NULL AND {keep}
     )
-    SELECT {gkey} AS gkey, ts, mask{", xmask" if spec.exclusions else ""}{", bval" if spec.breakdown else ""}
+    SELECT {gkey} AS gkey, ts, tie, mask{", xmask" if spec.exclusions else ""}{", bval" if spec.breakdown else ""}
     FROM m
-    {"ORDER BY gkey, ts" if ordered else ""}
+    {"ORDER BY gkey, ts, tie" if ordered else ""}
     """
 
 

@@ -5,9 +5,10 @@ the raw event name, or the stage. Events that have no step at that level (an eve
 no touchpoint, an ignored event such as ``identify``) are left out of the sequence, so that
 "directly follows" means "the next step the customer took", not "the next row".
 
-Order within a customer is ``timestamp``, then the step name, then ``message_id``. The store
-keeps no file position, so ties on the timestamp are broken by content: deterministic on
-every engine, and the same order a process-mining tool gives a log sorted that way.
+Order within a customer is the journey relation's ``EVENT_ORDER``: ``timestamp``, then the
+order the events were recorded in (``arrival_seq``: file row, XES trace order, collector
+arrival), so that same-time events keep the order of the log, as pm4py's ``discover_dfg``
+and pandas keep it.
 
 The window functions that number the steps and find their neighbours cost more than the
 analyses that read them, so each level's sequence over the *whole* journey is a derived table
@@ -27,14 +28,15 @@ from typing import Literal
 from parcours.analytics.filters import Filter, events_sql
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import JOURNEY, Derived, source
+from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import EventMatcher, matcher_sql, quote
 from parcours.store.store import Store
 
 By = Literal["touchpoint", "event", "stage"]
 BY_LEVELS = ("touchpoint", "event", "stage")
 
-#: Order of a customer's steps (see the module docstring for why ties go by name).
-ORDER = "timestamp, step, message_id"
+#: Order of a customer's steps: the one event order of every analysis.
+ORDER = EVENT_ORDER
 
 #: A step's position and neighbours, over the window ``w`` (a customer's steps in ``ORDER``).
 NEIGHBOURS = ("row_number() OVER w AS seq, lag(step) OVER w AS prev_step, lead(step) OVER w AS next_step, "
@@ -130,7 +132,7 @@ def _stored_sql(store: Store, by: str) -> str:
         WITH n AS (
             SELECT jrow, customer_id, step, timestamp, {NEIGHBOURS}
             FROM (
-                SELECT rowid AS jrow, customer_id, timestamp, message_id, CAST({by} AS VARCHAR) AS step
+                SELECT rowid AS jrow, customer_id, {EVENT_ORDER}, CAST({by} AS VARCHAR) AS step
                 FROM {journey} WHERE {_has_step(store, by)}
             )
             WINDOW w AS (PARTITION BY customer_id ORDER BY {ORDER})

@@ -21,6 +21,7 @@ import pandas as pd
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.overview import stage_overview
 from parcours.errors import ParcoursError
+from parcours.journey.relation import EVENT_ORDER
 from parcours.store.store import Store
 
 ANY = "(any)"
@@ -28,7 +29,7 @@ ANY = "(any)"
 
 def _staged_sql(store: Store, flt: Filter | None) -> str:
     return f"""
-        SELECT customer_id, stage_index, timestamp, message_id
+        SELECT customer_id, stage_index, {EVENT_ORDER}
         FROM ({events_sql(store, flt)}) WHERE stage_index IS NOT NULL
     """
 
@@ -89,7 +90,7 @@ def _backs_sql(staged: str) -> str:
     return f"""
         SELECT customer_id, prior_max AS from_index, stage_index AS to_index FROM (
             SELECT customer_id, stage_index,
-                   max(stage_index) OVER (PARTITION BY customer_id ORDER BY timestamp, message_id
+                   max(stage_index) OVER (PARTITION BY customer_id ORDER BY {EVENT_ORDER}
                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_max
             FROM ({staged})
         ) WHERE stage_index < prior_max
