@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.funnel_spec import FunnelSpec
+from parcours.analytics.sequences import require_mapped
 from parcours.engine.kernels import funnel as kernels
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import is_fresh
@@ -68,6 +69,10 @@ def check_journey_names(store, spec: FunnelSpec) -> None:
                 if str(value) not in known[c.field]:
                     raise ParcoursError(f"{where}: unknown {c.field} {value!r}; the journey map has "
                                         f"{', '.join(sorted(known[c.field])) or 'none'}")
+    # a step by touchpoint or stage on a store whose map maps no event would count nobody
+    for i, m in enumerate(spec.steps):
+        for level in sorted({c.field for c in m.where if c.field in known}):
+            require_mapped(store, level, f"step {i + 1}")
 
 
 def events_query(store, spec: FunnelSpec, flt: Filter | None = None, ordered: bool = True) -> str:

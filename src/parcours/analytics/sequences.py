@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
+import pandas as pd
+
 from parcours.analytics.filters import Filter, events_sql
 from parcours.errors import ParcoursError
-from parcours.journey.materialized import JOURNEY, Derived, source
+from parcours.journey.materialized import JOURNEY, Derived, journey_source, source
 from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import EventMatcher, matcher_sql, quote
 from parcours.store.store import Store
@@ -56,6 +58,62 @@ def step_column(by: str) -> str:
     if by not in BY_LEVELS:
         raise ParcoursError(f"--by {by!r}: unknown step level; use one of {', '.join(BY_LEVELS)}")
     return by
+
+
+#: Where a result's note is kept (``DataFrame.attrs``): the CLI prints it on stderr.
+NOTE = "note"
+
+
+@dataclass(frozen=True)
+class Level:
+    """The step level an analysis reads, and the note that says why when it is not the one asked for."""
+
+    by: str
+    note: str | None = None
+
+    def label(self, df: pd.DataFrame) -> pd.DataFrame:
+        """``df`` with the note attached (``df.attrs["note"]``), so that no face shows it unexplained."""
+        if self.note:
+            df.attrs[NOTE] = self.note
+        return df
+
+
+def maps_none(store: Store, by: str) -> bool:
+    """Whether the store holds events and the journey map gives none of them a ``by`` (touchpoint or stage).
+
+    An empty store is not the map's fault: there is nothing to show at any level.
+    """
+    if by == "event":
+        return False
+    journey = journey_source(store)
+
+    def any_row(where: str) -> bool:
+        return store.engine.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {journey} WHERE {where} LIMIT 1)") > 0
+
+    return not (store.config.touchpoints and any_row(f"{by} IS NOT NULL")) and any_row("TRUE")
+
+
+def _unmapped_hint(by: str) -> str:
+    return (f"the journey map maps none of the events to a {by}; read events with `--by event`, "
+            "or map them with `parcours journey set FILE`")
+
+
+def step_level(store: Store, by: str = "touchpoint") -> Level:
+    """The level a path-style analysis reads: ``by``, or ``event`` when the journey map maps no event.
+
+    An analysis of journeys at the touchpoint or stage level on a store whose map matches none
+    of the events would show nothing; it shows the raw events instead, with a note saying so.
+    """
+    step_column(by)
+    if maps_none(store, by):
+        return Level("event", f"note: {_unmapped_hint(by)}; showing event level")
+    return Level(by)
+
+
+def require_mapped(store: Store, by: str, what: str) -> None:
+    """For analyses that only exist at ``by`` (stages, friction, touchpoint funnels): an error naming the way out."""
+    if maps_none(store, by):
+        raise ParcoursError(f"{what}: {_unmapped_hint(by)}")
 
 
 @dataclass(frozen=True)

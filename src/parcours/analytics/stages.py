@@ -20,6 +20,7 @@ import pandas as pd
 
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.overview import stage_overview
+from parcours.analytics.sequences import require_mapped
 from parcours.errors import ParcoursError
 from parcours.journey.relation import EVENT_ORDER
 from parcours.store.store import Store
@@ -46,6 +47,7 @@ def stage_progression(store: Store, flt: Filter | None = None) -> pd.DataFrame:
     ``went_back`` (customers who, having reached this stage as their furthest, came back to
     an earlier one).
     """
+    require_mapped(store, "stage", "stages")
     overview = stage_overview(store, flt)
     names = [s.name for s in store.config.stages]
     staged = _staged_sql(store, flt)
@@ -107,6 +109,7 @@ def stage_returns(store: Store, examples: int = 3, flt: Filter | None = None) ->
     """
     if examples < 0:
         raise ParcoursError(f"--examples {examples}: must be 0 or more")
+    require_mapped(store, "stage", "stage returns")
     names = [s.name for s in store.config.stages]
     staged = _staged_sql(store, flt)
     backs = _backs_sql(staged)
