@@ -230,6 +230,6 @@ def touch_values(store, spec: FunnelSpec, flt: Filter | None = None) -> pd.DataF
     """First- or last-touch breakdown value per subject: ``gkey, bval``."""
     agg = "arg_min" if spec.breakdown.attribution == "first_touch" else "arg_max"
     return store.engine.df(f"""
-        SELECT gkey, {agg}(bval, ts) AS bval FROM ({events_query(store, spec, flt, ordered=False)})
+        SELECT gkey, {agg}(bval, (ts, tie)) AS bval FROM ({events_query(store, spec, flt, ordered=False)})
         WHERE bval IS NOT NULL AND mask <> 0 GROUP BY gkey
     """)

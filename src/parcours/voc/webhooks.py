@@ -82,7 +82,7 @@ def _occurrences_sql(store, hook: Webhook, now: datetime) -> str:
             )
         return f"""
             SELECT customer_id AS dedupe_key, customer_id, min(timestamp) AS occurred_at,
-                   arg_min(touchpoint, timestamp) AS touchpoint, {quote(hook.stage)} AS stage
+                   arg_min(touchpoint, ({EVENT_ORDER})) AS touchpoint, {quote(hook.stage)} AS stage
             FROM ({journey}) e WHERE stage = {quote(hook.stage)} GROUP BY customer_id
         """
     if hook.minutes <= 0:
