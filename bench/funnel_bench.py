@@ -51,10 +51,11 @@ def generate(store, events: int, seed: int) -> None:
     names = STEPS + OTHER
     weights = "[" + ", ".join(repr(n) for n in names) + "]"
     store.con.execute(f"""
-        INSERT INTO events (message_id, type, event, timestamp, received_at, user_id, properties, source, batch_id)
+        INSERT INTO events (message_id, type, event, timestamp, received_at, user_id, properties, source, batch_id,
+                            arrival_seq)
         SELECT 'm' || i, 'track', {weights}[1 + (hash(i, {seed}) % 10)::INTEGER],
                TIMESTAMP '2024-01-01' + to_seconds((hash(i, {seed} + 1) % 2592000)::BIGINT),
-               TIMESTAMP '2024-01-01', 'c' || (i % {customers}), '{{}}', 'bench', 0
+               TIMESTAMP '2024-01-01', 'c' || (i % {customers}), '{{}}', 'bench', 0, i
         FROM range({events}) t(i)
     """)
 

@@ -85,7 +85,7 @@ def generate(store, events: int, seed: int) -> None:
     with store.transaction() as con:
         con.execute(f"""
             INSERT INTO events (message_id, type, event, timestamp, received_at, user_id, anonymous_id,
-                                channel, utm_campaign, properties, source, batch_id)
+                                channel, utm_campaign, properties, source, batch_id, arrival_seq)
             SELECT 'm' || i, CASE WHEN ident THEN 'identify' ELSE 'track' END,
                    CASE WHEN ident THEN 'identify' ELSE ev END,
                    TIMESTAMP '2024-01-01' + to_seconds((hash(i, {seed} + 1) % 7776000)::BIGINT),
@@ -99,7 +99,7 @@ def generate(store, events: int, seed: int) -> None:
                         WHEN ev = 'survey_response' THEN '{{"metric": "nps", "score": '
                              || (hash(i, {seed} + 4) % 11) || ', "touchpoint": "checkout"}}'
                         ELSE '{{}}' END,
-                   'bench', 1
+                   'bench', 1, 4294967296 + i
             FROM (SELECT i, c, {pick} AS ev, c % 3 = 0 AND i < {customers} AS ident,
                          c % 3 = 0 AND hash(i, {seed} + 5) % 4 = 0 AS anon
                   FROM (SELECT i, i % {customers} AS c, hash(i, {seed}) % {total} AS r FROM range({events}) t(i)))

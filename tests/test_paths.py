@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from conftest import load_events, shared_path
+from conftest import load_events
 from typer.testing import CliRunner
 
 import parcours
@@ -148,26 +148,6 @@ def test_cli_dfg_json_is_stable(shop):
     res = runner.invoke(app, ["--db", shop.path, "paths", "--from-step", "touchpoint:cart", "--format", "json"])
     assert res.exit_code == 0, res.output
     assert sum(r["customers"] for r in json.loads(res.stdout)) == 3
-
-
-def test_dfg_equals_pm4py_on_bpic2012(store, tmp_path):
-    """Activity key concept:name, events ordered by timestamp per case; ties on the timestamp go by
-    activity name, which is the order pm4py keeps when given the log sorted that way (stable sort)."""
-    pm4py = pytest.importorskip("pm4py")
-    path = shared_path("data/bpic2012_loan_applications/bpic2012_events.csv.gz")
-    mapping = parcours.Mapping.parse(["user_id=case:concept:name", "event=concept:name", "timestamp=time:timestamp"])
-    summary = parcours.import_file(store, path, mapping=mapping)
-    assert summary.loaded == 262_200
-    ours = _edges(dfg(store, by="event"))
-
-    log = pd.read_csv(path, dtype=str)
-    log["time:timestamp"] = pd.to_datetime(log["time:timestamp"], utc=True, format="ISO8601")
-    log = log.sort_values(["case:concept:name", "time:timestamp", "concept:name"], kind="stable")
-    theirs, _, _ = pm4py.discover_dfg(
-        log, case_id_key="case:concept:name", activity_key="concept:name", timestamp_key="time:timestamp"
-    )
-    assert ours == dict(theirs)
-    assert sum(ours.values()) == 262_200 - 13_087
 
 
 @pytest.fixture(scope="module")

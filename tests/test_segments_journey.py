@@ -24,7 +24,8 @@ def ev(day: int, hour: int, user: str, event: str, **kw) -> dict:
 
 
 # ann's first three touches happen at the same instant: which campaign and channel acquired her
-# is decided by message_id (m1 first), whatever order the rows are stored or read in
+# is decided by the order they were recorded in (the file's first row, m3), not by message_id
+# (m1), whatever order the rows are stored or read in
 EVENTS = [
     ev(1, 9, "ann", "social_click", message_id="m3", utm_campaign="later-id", channel="social"),
     ev(1, 9, "ann", "ad_click", message_id="m1", utm_campaign="first-id", channel="ads"),
@@ -77,10 +78,10 @@ def test_same_answers_from_the_table_and_the_live_relation(path, name):
     pd.testing.assert_frame_equal(from_table.reset_index(drop=True), live.reset_index(drop=True))
 
 
-def test_acquisition_ties_are_broken_by_message_id(path):
+def test_acquisition_ties_keep_the_recorded_order(path):
     with parcours.open(path) as s:
         row = s.engine.df(f"SELECT * FROM ({customers_sql(s)}) WHERE customer_id = 'ann'").iloc[0]
-    assert (row["campaign"], row["channel"]) == ("first-id", "ads")
+    assert (row["campaign"], row["channel"]) == ("later-id", "social")
 
 
 def test_the_sql_reads_the_fresh_table(path):

@@ -16,6 +16,7 @@ import pandas as pd
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.funnel_spec import build_spec
 from parcours.errors import ParcoursError
+from parcours.journey.relation import EVENT_ORDER, event_order
 from parcours.matcher import EventMatcher, field_sql, matcher_sql
 
 #: report name -> (step reached, step not reached, value property of the step-1 event)
@@ -72,10 +73,10 @@ def _went_to(store, first: EventMatcher, filter: Filter | None) -> pd.DataFrame:
     """Per customer who did step 1: the first event after their last step-1 event."""
     place = f"coalesce(touchpoint, {field_sql('event')})"
     return store.engine.df(f"""
-        WITH ev AS (SELECT customer_id, timestamp, message_id, {place} AS place, {matcher_sql(first)} AS is_first
+        WITH ev AS (SELECT customer_id, {EVENT_ORDER}, {place} AS place, {matcher_sql(first)} AS is_first
                     FROM ({events_sql(store, filter)})),
         last_first AS (SELECT customer_id, max(timestamp) AS at FROM ev WHERE is_first GROUP BY customer_id)
-        SELECT l.customer_id AS customer, arg_min(e.place, (e.timestamp, e.message_id)) AS went_to
+        SELECT l.customer_id AS customer, arg_min(e.place, ({event_order('e')})) AS went_to
         FROM last_first l JOIN ev e ON e.customer_id = l.customer_id AND e.timestamp >= l.at AND NOT e.is_first
         GROUP BY l.customer_id
     """)

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.segment_members import SURVEY_EVENT
+from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import json_path, quote
 from parcours.store.store import Store
 
@@ -110,7 +111,7 @@ def features_sql(store: Store, moments_sql: str | None = None, properties: Seque
                          OR epoch(timestamp) - epoch(lag(timestamp) OVER w) > {SESSION_GAP_SECONDS}
                        THEN 1 ELSE 0 END AS new_session
         FROM before
-        WINDOW w AS (PARTITION BY customer_id, moment ORDER BY timestamp, message_id)
+        WINDOW w AS (PARTITION BY customer_id, moment ORDER BY {EVENT_ORDER})
     )
     SELECT {", ".join(columns)} FROM marked GROUP BY customer_id, moment
     """

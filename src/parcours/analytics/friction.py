@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from parcours.analytics.filters import Filter, events_sql
-from parcours.analytics.sequences import steps_sql
+from parcours.analytics.sequences import require_mapped, steps_sql
 from parcours.errors import ParcoursError
 from parcours.matcher import quote
 from parcours.store.store import Store
@@ -70,6 +70,7 @@ def friction(
         raise ParcoursError(f"`min_customers` {min_customers}: must be at least 1")
     if support_days <= 0 or wait_factor <= 1:
         raise ParcoursError("`support_days` must be > 0 and `wait_factor` > 1")
+    require_mapped(store, "touchpoint", "friction")
     # one pass over the step sequence gives every step-based signal and the outcomes; SQL counts
     # them per (signal, touchpoint), so only a few rows per touchpoint come back
     counts = store.engine.df(_counts_sql(store, steps_sql(store, "touchpoint", filter), filter, support_days, wait_factor))

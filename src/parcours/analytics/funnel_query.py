@@ -17,10 +17,12 @@ import pyarrow.compute as pc
 
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.funnel_spec import FunnelSpec
+from parcours.analytics.sequences import require_mapped
 from parcours.engine import engine_class
 from parcours.engine.kernels import funnel as kernels
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import is_fresh
+from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import field_sql, matcher_sql, quote
 
 #: separates the breakdown value from the subject in the group key (all_events attribution)
@@ -68,12 +70,19 @@ def check_journey_names(store, spec: FunnelSpec) -> None:
                 if str(value) not in known[c.field]:
                     raise ParcoursError(f"{where}: unknown {c.field} {value!r}; the journey map has "
                                         f"{', '.join(sorted(known[c.field])) or 'none'}")
+    # a step by touchpoint or stage on a store whose map maps no event would count nobody
+    for i, m in enumerate(spec.steps):
+        for level in sorted({c.field for c in m.where if c.field in known}):
+            require_mapped(store, level, f"step {i + 1}")
 
 
 def events_query(store, spec: FunnelSpec, filter: Filter | None = None, ordered: bool = True) -> str:
-    """The kernel input: ``gkey, ts, mask`` (``xmask`` with exclusions, ``bval`` with a breakdown), sorted by ``gkey, ts``.
+    """The kernel input: ``gkey, ts, tie, mask`` (``xmask`` with exclusions, ``bval`` with a breakdown), sorted by ``gkey, ts, tie``.
 
-    Rows stay narrow (integers but the key) because sorting them is most of the work.
+    ``tie`` is the event's ``arrival_seq``: same-time events reach the kernel in the order they
+    were recorded (the journey relation's ``EVENT_ORDER``; the PostHog and ClickHouse semantics
+    then apply their own tie rules). Rows stay narrow (integers but the key) because sorting
+    them is most of the work.
     ``ordered=False`` leaves the ORDER BY out (see ``stored_order_query``).
     """
     check_journey_names(store, spec)
@@ -87,7 +96,7 @@ def events_query(store, spec: FunnelSpec, filter: Filter | None = None, ordered:
             c = f"({c} AND _nth_of_name = 1)"
         conds.append(c)
     xconds = [matcher_sql(x.model_dump(include={"event", "props", "props_not", "where"})) for x in spec.exclusions]
-    nth = (", row_number() OVER (PARTITION BY customer_id, event ORDER BY timestamp, message_id) AS _nth_of_name"
+    nth = (f", row_number() OVER (PARTITION BY customer_id, event ORDER BY {EVENT_ORDER}) AS _nth_of_name"
            if first_time else "")
     bval = breakdown_sql(spec) if spec.breakdown else "CAST(NULL AS VARCHAR)"
     gkey = "CAST(_subject AS VARCHAR)"
@@ -99,13 +108,13 @@ def events_query(store, spec: FunnelSpec, filter: Filter | None = None, ordered:
     return f"""
     WITH ev AS (SELECT *, {key} AS _subject{nth} FROM ({events_sql(store, filter)})),
     m AS (
-        SELECT _subject, epoch_us(timestamp) AS ts, {_bits_sql(conds)} AS mask, {_bits_sql(xconds)} AS xmask,
+        SELECT _subject, epoch_us(timestamp) AS ts, arrival_seq AS tie, {_bits_sql(conds)} AS mask, {_bits_sql(xconds)} AS xmask,
                {bval} AS bval
         FROM ev WHERE _subject IS NOT NULL AND {keep}
     )
-    SELECT {gkey} AS gkey, ts, mask{", xmask" if spec.exclusions else ""}{", bval" if spec.breakdown else ""}
+    SELECT {gkey} AS gkey, ts, tie, mask{", xmask" if spec.exclusions else ""}{", bval" if spec.breakdown else ""}
     FROM m
-    {"ORDER BY gkey, ts" if ordered else ""}
+    {"ORDER BY gkey, ts, tie" if ordered else ""}
     """
 
 
@@ -222,6 +231,6 @@ def touch_values(store, spec: FunnelSpec, filter: Filter | None = None) -> pd.Da
     """First- or last-touch breakdown value per subject: ``gkey, bval``."""
     agg = "arg_min" if spec.breakdown.attribution == "first_touch" else "arg_max"
     return store.engine.df(f"""
-        SELECT gkey, {agg}(bval, ts) AS bval FROM ({events_query(store, spec, filter, ordered=False)})
+        SELECT gkey, {agg}(bval, (ts, tie)) AS bval FROM ({events_query(store, spec, filter, ordered=False)})
         WHERE bval IS NOT NULL AND mask <> 0 GROUP BY gkey
     """)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from parcours.analytics.filters import Filter, events_sql
-from parcours.journey.relation import IDENTITY_KEY_SQL, touchpoint_case_sql
+from parcours.journey.relation import EVENT_ORDER, IDENTITY_KEY_SQL, touchpoint_case_sql
 from parcours.matcher import quote
 from parcours.store.store import Store
 
@@ -26,7 +26,7 @@ def stage_overview(store: Store, filter: Filter | None = None) -> pd.DataFrame:
         WITH j AS (SELECT * FROM ({events_sql(store, filter)}) WHERE stage_index IS NOT NULL),
         per_customer AS (
             SELECT customer_id, max(stage_index) AS furthest,
-                   arg_max(stage_index, (timestamp, message_id)) AS current
+                   arg_max(stage_index, ({EVENT_ORDER})) AS current
             FROM j GROUP BY customer_id
         ),
         idx AS (SELECT unnest(range({len(stages)})) AS stage_index)

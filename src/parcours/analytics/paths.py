@@ -16,7 +16,7 @@ from datetime import timedelta
 import pandas as pd
 
 from parcours.analytics.filters import Filter
-from parcours.analytics.sequences import Steps, anchor_sql, step_rows
+from parcours.analytics.sequences import Steps, anchor_sql, step_level, step_rows
 from parcours.errors import ParcoursError
 from parcours.matcher import EventMatcher
 from parcours.store.store import Store
@@ -37,8 +37,9 @@ def dfg(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> p
     (count / all transitions out of ``source``, 0..1), ``median_seconds`` (median time
     between the two steps). Sorted by count, descending.
     """
-    steps = step_rows(store, by, filter)
-    return store.engine.df(
+    level = step_level(store, by)
+    steps = step_rows(store, level.by, filter)
+    return level.label(store.engine.df(
         f"""
         SELECT CAST(step AS VARCHAR) AS source, CAST(next_step AS VARCHAR) AS target, count(*) AS count,
                {_customers(steps, "first_edge")} AS customers,
@@ -49,7 +50,7 @@ def dfg(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> p
         GROUP BY step, next_step
         ORDER BY count DESC, source, target
         """
-    )
+    ))
 
 
 def transition_matrix(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> pd.DataFrame:
@@ -57,14 +58,15 @@ def transition_matrix(store: Store, by: str = "touchpoint", filter: Filter | Non
 
     Each row sums to 1 (a step that is always a journey's last has no row).
     """
-    edges = dfg(store, by, filter)
+    level = step_level(store, by)
+    edges = dfg(store, level.by, filter)
     if edges.empty:
-        return pd.DataFrame(columns=["source"])
+        return level.label(pd.DataFrame(columns=["source"]))
     wide = edges.pivot(index="source", columns="target", values="probability").fillna(0.0)
     names = sorted(set(wide.index) | set(wide.columns))
     wide = wide.reindex(columns=names, fill_value=0.0)
     wide.columns.name = None
-    return wide.reset_index()
+    return level.label(wide.reset_index())
 
 
 def loops(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> pd.DataFrame:
@@ -73,9 +75,10 @@ def loops(store: Store, by: str = "touchpoint", filter: Filter | None = None) ->
     Columns: ``step``, ``customers`` (customers with the step), ``loops``, ``loop_customers``,
     ``back_and_forth``, ``back_and_forth_customers``; sorted by loops + back-and-forth.
     """
-    steps = step_rows(store, by, filter)
+    level = step_level(store, by)
+    steps = step_rows(store, level.by, filter)
     back = "next2_step = step AND next_step <> step"
-    return store.engine.df(
+    return level.label(store.engine.df(
         f"""
         SELECT CAST(step AS VARCHAR) AS step, {_customers(steps, "first_step")} AS customers,
                count(*) FILTER (WHERE next_step = step) AS loops,
@@ -86,7 +89,7 @@ def loops(store: Store, by: str = "touchpoint", filter: Filter | None = None) ->
         GROUP BY s.step
         ORDER BY loops + back_and_forth DESC, step
         """
-    )
+    ))
 
 
 def flows(
@@ -100,13 +103,14 @@ def flows(
     customers add up to those still on their way, so nothing leaks out of the diagram.
     """
     _check_length(max_steps, "max_steps")
-    steps = step_rows(store, by, filter)
+    level = step_level(store, by)
+    steps = step_rows(store, level.by, filter)
     if start is None:  # every customer starts at their first step: no join needed
         scope = f"(SELECT *, 1 AS lo FROM s) s WHERE s.seq < {int(max_steps) + 1}"
     else:
         scope = f"s JOIN ({_begin_sql(steps, start)}) b ON s.customer_id = b.customer_id " \
                 f"WHERE s.seq >= b.lo AND s.seq < b.lo + {int(max_steps)}"
-    return store.engine.df(
+    return level.label(store.engine.df(
         f"""
         WITH s AS ({steps.sql})
         SELECT s.seq - lo + 1 AS position, CAST(s.step AS VARCHAR) AS source,
@@ -115,7 +119,7 @@ def flows(
         GROUP BY s.seq - lo, s.step, s.next_step
         ORDER BY position, customers DESC, source, target
         """
-    )
+    ))
 
 
 def top_paths(
@@ -144,7 +148,8 @@ def top_paths(
     _check_length(max_length, "max_length")
     if top < 1:
         raise ParcoursError(f"top={top}: must be at least 1")
-    per_customer = _paths_sql(store, start, end, int(max_length), by, within, filter)
+    level = step_level(store, by)
+    per_customer = _paths_sql(store, start, end, int(max_length), level.by, within, filter)
     df = store.engine.df(
         f"""
         SELECT path, min(length) AS length, count(*) AS customers
@@ -155,15 +160,15 @@ def top_paths(
     df.insert(0, "rank", range(1, len(df) + 1))
     df["share"] = df["customers"] / total if total else 0.0
     if open_other:
-        return df.iloc[top:].reset_index(drop=True)
+        return level.label(df.iloc[top:].reset_index(drop=True))
     shown, rest = df.iloc[:top], df.iloc[top:]
     if rest.empty:
-        return shown.reset_index(drop=True)
+        return level.label(shown.reset_index(drop=True))
     other = pd.DataFrame([{
         "rank": None, "path": OTHER, "length": None,
         "customers": int(rest["customers"].sum()), "share": float(rest["share"].sum()),
     }])
-    return pd.concat([shown, other], ignore_index=True)
+    return level.label(pd.concat([shown, other], ignore_index=True))
 
 
 def _check_length(n: int, name: str) -> None:

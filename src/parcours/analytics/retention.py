@@ -16,6 +16,7 @@ import pandas as pd
 
 from parcours.analytics.filters import Filter, events_sql
 from parcours.errors import ParcoursError
+from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import COLUMN_FIELDS, EventMatcher, field_sql, matcher_sql, quote
 from parcours.store.store import Store
 
@@ -50,7 +51,7 @@ def _cohorts_sql(store: Store, cohort_event: Step, period: str, breakdown: str |
     return f"""
         j AS (SELECT * FROM ({events_sql(store, filter)}) WHERE event NOT IN ({ignored})),
         c AS (SELECT customer_id, min(timestamp) AS first_ts,
-                     arg_min({_breakdown_sql(breakdown)}, timestamp) AS grp,
+                     arg_min({_breakdown_sql(breakdown)}, ({EVENT_ORDER})) AS grp,
                      CAST(date_trunc('{period}', min(timestamp)) AS DATE) AS cohort
               FROM j WHERE {_matcher(cohort_event, '`cohort_event`')} GROUP BY customer_id)
     """
@@ -132,7 +133,7 @@ def repeat_purchase_rate(store: Store, breakdown: str | None = None, filter: Fil
     df = store.engine.df(
         f"""
         WITH per AS (
-            SELECT customer_id, count(*) AS n, arg_min({_breakdown_sql(breakdown)}, timestamp) AS grp
+            SELECT customer_id, count(*) AS n, arg_min({_breakdown_sql(breakdown)}, ({EVENT_ORDER})) AS grp
             FROM ({events_sql(store, filter)}) WHERE event = {purchase} GROUP BY customer_id
         )
         SELECT grp AS "group", count(*) AS buyers, count(*) FILTER (WHERE n > 1) AS repeat_buyers,
@@ -167,7 +168,7 @@ def churn_risk(
         WITH j AS (SELECT * FROM ({events_sql(store, filter)}) WHERE event NOT IN ({ignored})),
         per AS (
             SELECT customer_id, min(timestamp) AS first_seen, max(timestamp) AS last_seen, count(*) AS events,
-                   arg_max(stage, timestamp) FILTER (WHERE stage IS NOT NULL) AS last_stage
+                   arg_max(stage, ({EVENT_ORDER})) FILTER (WHERE stage IS NOT NULL) AS last_stage
             FROM j GROUP BY customer_id
         )
         SELECT customer_id, first_seen, last_seen, events,

@@ -13,6 +13,7 @@ from datetime import datetime
 from parcours.analytics.segment_rules import Count, Rule, compile_rule, trait_column
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import journey_source
+from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import json_path, quote
 from parcours.store.store import Store
 
@@ -40,11 +41,11 @@ def _count_sql(c: Count) -> str:
 def _first(column: str, alias: str, latest: bool = False) -> str:
     """The value of ``column`` on the customer's first (or latest) event where it is not null.
 
-    Events at the same instant are ordered by ``message_id``, so the answer does not depend
-    on the order rows reach the aggregate (materialized table, live relation, another engine).
+    Events at the same instant are ordered as recorded (``EVENT_ORDER``), so the answer does not
+    depend on the order rows reach the aggregate (materialized table, live relation, another engine).
     """
     fn = "arg_max" if latest else "arg_min"
-    return f"{fn}({column}, CASE WHEN {column} IS NOT NULL THEN (timestamp, message_id) END) AS {alias}"
+    return f"{fn}({column}, CASE WHEN {column} IS NOT NULL THEN ({EVENT_ORDER}) END) AS {alias}"
 
 
 def customers_sql(store: Store, rule: Rule | None = None) -> str:

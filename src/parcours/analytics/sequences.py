@@ -5,9 +5,10 @@ the raw event name, or the stage. Events that have no step at that level (an eve
 no touchpoint, an ignored event such as ``identify``) are left out of the sequence, so that
 "directly follows" means "the next step the customer took", not "the next row".
 
-Order within a customer is ``timestamp``, then the step name, then ``message_id``. The store
-keeps no file position, so ties on the timestamp are broken by content: deterministic on
-every engine, and the same order a process-mining tool gives a log sorted that way.
+Order within a customer is the journey relation's ``EVENT_ORDER``: ``timestamp``, then the
+order the events were recorded in (``arrival_seq``: file row, XES trace order, collector
+arrival), so that same-time events keep the order of the log, as pm4py's ``discover_dfg``
+and pandas keep it.
 
 The window functions that number the steps and find their neighbours cost more than the
 analyses that read them, so each level's sequence over the *whole* journey is a derived table
@@ -24,18 +25,21 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
+import pandas as pd
+
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.segment_members import segment_members_sql
 from parcours.errors import ParcoursError
-from parcours.journey.materialized import JOURNEY, Derived, source
+from parcours.journey.materialized import JOURNEY, Derived, journey_source, source
+from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import EventMatcher, matcher_sql, quote
 from parcours.store.store import Store
 
 By = Literal["touchpoint", "event", "stage"]
 BY_LEVELS = ("touchpoint", "event", "stage")
 
-#: Order of a customer's steps (see the module docstring for why ties go by name).
-ORDER = "timestamp, step, message_id"
+#: Order of a customer's steps: the one event order of every analysis.
+ORDER = EVENT_ORDER
 
 #: A step's position and neighbours, over the window ``w`` (a customer's steps in ``ORDER``).
 NEIGHBOURS = ("row_number() OVER w AS seq, lag(step) OVER w AS prev_step, lead(step) OVER w AS next_step, "
@@ -55,6 +59,62 @@ def step_column(by: str) -> str:
     if by not in BY_LEVELS:
         raise ParcoursError(f"`by` {by!r}: unknown step level; use one of {', '.join(BY_LEVELS)}")
     return by
+
+
+#: Where a result's note is kept (``DataFrame.attrs``): the CLI prints it on stderr.
+NOTE = "note"
+
+
+@dataclass(frozen=True)
+class Level:
+    """The step level an analysis reads, and the note that says why when it is not the one asked for."""
+
+    by: str
+    note: str | None = None
+
+    def label(self, df: pd.DataFrame) -> pd.DataFrame:
+        """``df`` with the note attached (``df.attrs["note"]``), so that no face shows it unexplained."""
+        if self.note:
+            df.attrs[NOTE] = self.note
+        return df
+
+
+def maps_none(store: Store, by: str) -> bool:
+    """Whether the store holds events and the journey map gives none of them a ``by`` (touchpoint or stage).
+
+    An empty store is not the map's fault: there is nothing to show at any level.
+    """
+    if by == "event":
+        return False
+    journey = journey_source(store)
+
+    def any_row(where: str) -> bool:
+        return store.engine.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {journey} WHERE {where} LIMIT 1)") > 0
+
+    return not (store.config.touchpoints and any_row(f"{by} IS NOT NULL")) and any_row("TRUE")
+
+
+def _unmapped_hint(by: str) -> str:
+    return (f"the journey map maps none of the events to a {by}; read events with `--by event`, "
+            "or map them with `parcours journey set FILE`")
+
+
+def step_level(store: Store, by: str = "touchpoint") -> Level:
+    """The level a path-style analysis reads: ``by``, or ``event`` when the journey map maps no event.
+
+    An analysis of journeys at the touchpoint or stage level on a store whose map matches none
+    of the events would show nothing; it shows the raw events instead, with a note saying so.
+    """
+    step_column(by)
+    if maps_none(store, by):
+        return Level("event", f"note: {_unmapped_hint(by)}; showing event level")
+    return Level(by)
+
+
+def require_mapped(store: Store, by: str, what: str) -> None:
+    """For analyses that only exist at ``by`` (stages, friction, touchpoint funnels): an error naming the way out."""
+    if maps_none(store, by):
+        raise ParcoursError(f"{what}: {_unmapped_hint(by)}")
 
 
 @dataclass(frozen=True)
@@ -128,7 +188,7 @@ def _stored_sql(store: Store, by: str) -> str:
         WITH n AS (
             SELECT jrow, customer_id, step, timestamp, {NEIGHBOURS}
             FROM (
-                SELECT rowid AS jrow, customer_id, timestamp, message_id, CAST({by} AS VARCHAR) AS step
+                SELECT rowid AS jrow, customer_id, {EVENT_ORDER}, CAST({by} AS VARCHAR) AS step
                 FROM {journey} WHERE {_has_step(store, by)}
             )
             WINDOW w AS (PARTITION BY customer_id ORDER BY {ORDER})

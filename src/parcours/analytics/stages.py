@@ -20,7 +20,9 @@ import pandas as pd
 
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.overview import stage_overview
+from parcours.analytics.sequences import require_mapped
 from parcours.errors import ParcoursError
+from parcours.journey.relation import EVENT_ORDER
 from parcours.store.store import Store
 
 ANY = "(any)"
@@ -28,7 +30,7 @@ ANY = "(any)"
 
 def _staged_sql(store: Store, filter: Filter | None) -> str:
     return f"""
-        SELECT customer_id, stage_index, timestamp, message_id
+        SELECT customer_id, stage_index, {EVENT_ORDER}
         FROM ({events_sql(store, filter)}) WHERE stage_index IS NOT NULL
     """
 
@@ -45,6 +47,7 @@ def stage_progression(store: Store, filter: Filter | None = None) -> pd.DataFram
     ``went_back`` (customers who, having reached this stage as their furthest, came back to
     an earlier one).
     """
+    require_mapped(store, "stage", "stages")
     overview = stage_overview(store, filter)
     names = [s.name for s in store.config.stages]
     staged = _staged_sql(store, filter)
@@ -89,7 +92,7 @@ def _backs_sql(staged: str) -> str:
     return f"""
         SELECT customer_id, prior_max AS from_index, stage_index AS to_index FROM (
             SELECT customer_id, stage_index,
-                   max(stage_index) OVER (PARTITION BY customer_id ORDER BY timestamp, message_id
+                   max(stage_index) OVER (PARTITION BY customer_id ORDER BY {EVENT_ORDER}
                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_max
             FROM ({staged})
         ) WHERE stage_index < prior_max
@@ -106,6 +109,7 @@ def stage_returns(store: Store, examples: int = 3, filter: Filter | None = None)
     """
     if examples < 0:
         raise ParcoursError(f"`examples` {examples}: must be 0 or more")
+    require_mapped(store, "stage", "stage returns")
     names = [s.name for s in store.config.stages]
     staged = _staged_sql(store, filter)
     backs = _backs_sql(staged)

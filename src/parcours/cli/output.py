@@ -32,7 +32,14 @@ err_console = Console(stderr=True)
 
 
 def emit(data: pd.DataFrame | dict | list, fmt: Format, title: str | None = None) -> None:
-    """Print a DataFrame (rows) or a dict (one record) in the chosen format."""
+    """Print a DataFrame (rows) or a dict (one record) in the chosen format.
+
+    A DataFrame's note (``attrs["note"]``: why the result is not quite what was asked, such as a
+    fallback to event level) goes to stderr as one line, so that stdout stays the data.
+    """
+    note = data.attrs.get("note") if isinstance(data, pd.DataFrame) else None
+    if note:
+        sys.stderr.write(f"{note}\n")
     if fmt == Format.json:
         payload = records(data) if isinstance(data, pd.DataFrame) else plain(data)
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")

@@ -34,6 +34,7 @@ from parcours.ingest.mapping import EVENT_TYPES, Mapping
 from parcours.ingest.readers import FORMATS, Batch, ParquetRows, check_file, guess_format, read_file
 from parcours.ingest.validation import row_problems_sql
 from parcours.matcher import quote
+from parcours.store.schema import ARRIVAL_STRIDE
 from parcours.store.store import Connection, DatabaseError, Store, utcnow
 
 TIMESTAMP_FORMATS = ("iso", "unix", "unix_ms")
@@ -536,6 +537,8 @@ def _insert_events(con: Connection, staging: str, batch_id: int, now, source: st
         conditions.append(f"NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = s.mid AND {stored})")
     columns = {c: v for c, v in _EVENT_COLUMNS.items() if c not in unfilled}
     columns["batch_id"] = str(int(batch_id))
+    # the order the rows were recorded in: global across batches and imports (see ARRIVAL_STRIDE)
+    columns["arrival_seq"] = f"{int(batch_id) * ARRIVAL_STRIDE} + __row"
     return con.execute(
         f"""
         INSERT INTO events ({", ".join(columns)})

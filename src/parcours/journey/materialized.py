@@ -5,7 +5,7 @@ over JSON properties, the stage lookups) is most of what a path or directly-foll
 costs, and the per-customer window functions over it most of the rest. A ``Derived`` names
 one such relation: its table in the schema ``derived``, the SQL its rows come from and the
 order they are stored in. ``derived.journey`` is the first (the journey relation, sorted by
-(customer_id, timestamp) so that window functions and ``map_groups`` scans read it in order);
+(customer_id, then ``EVENT_ORDER``) so that window functions and ``map_groups`` scans read it in order);
 ``parcours.analytics.sequences`` adds the step sequences.
 
 Freshness is one stamp for all of them: the store's data version (bumped by every
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from parcours.engine import engine_class
-from parcours.journey.relation import journey_sql
+from parcours.journey.relation import EVENT_ORDER, journey_sql
 from parcours.store.store import DERIVED_SCHEMA, Store
 
 
@@ -50,7 +50,7 @@ class Derived:
 
 
 #: the journey relation, as ``parcours.journey.relation.journey_sql`` computes it
-JOURNEY = Derived("journey", lambda store: journey_sql(store.config), "customer_id, timestamp")
+JOURNEY = Derived("journey", lambda store: journey_sql(store.config), f"customer_id, {EVENT_ORDER}")
 #: the materialized journey relation's table
 TABLE = JOURNEY.table
 

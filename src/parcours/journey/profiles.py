@@ -8,6 +8,7 @@ import pandas as pd
 
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import journey_source
+from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import quote
 from parcours.store.store import Store
 
@@ -69,7 +70,7 @@ def customer_profile(store: Store, any_id: str) -> CustomerProfile:
         f"""
         SELECT timestamp, event, touchpoint, stage, stage_index, channel, utm_campaign, properties, message_id
         FROM {journey_source(store)} WHERE customer_id = {quote(customer_id)}
-        ORDER BY timestamp, message_id
+        ORDER BY {EVENT_ORDER}
         """
     )
     staged = timeline.dropna(subset=["stage_index"])

@@ -5,7 +5,10 @@ quarantine and message-id deduplication as a file import) from a Parquet staging
 built straight from the records in memory, one per source: ``events.source`` (and the
 quarantine's source) is the write key's source, not the staging file, and
 ``events.received_at`` is when the server received the request, carried in each
-record. Applying twice is harmless (message ids dedupe), so the applied position is
+record. The staging file keeps the log's order, so the importer's arrival sequence
+(``events.arrival_seq``, what orders same-timestamp events) is the order of arrival: each
+source's events in their order, sources in the order their first event arrived, later
+applications after earlier ones. Applying twice is harmless (message ids dedupe), so the applied position is
 recorded after the load: a crash in between replays a little, never loses or doubles
 anything.
 """

@@ -191,6 +191,24 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        5,
+        "events.arrival_seq: the order events were recorded in, to break timestamp ties",
+        # Existing events get batch_id * 2^32 + their position in their batch's stored row
+        # order (rowid): the file order for files parcours imported (inserts keep their order).
+        """
+        ALTER TABLE events ADD COLUMN arrival_seq BIGINT;
+        UPDATE events SET arrival_seq = s.arrival_seq FROM (
+            SELECT rowid AS r,
+                   batch_id * 4294967296 + row_number() OVER (PARTITION BY batch_id ORDER BY rowid) AS arrival_seq
+            FROM events
+        ) s WHERE events.rowid = s.r;
+        """,
+    ),
 ]
+
+#: ``events.arrival_seq`` of a loaded row: its batch (batches are numbered in load order) times
+#: this stride, plus its row number in the file (a collector batch: its position in the batch)
+ARRIVAL_STRIDE = 2**32
 
 LATEST = MIGRATIONS[-1][0]

@@ -18,6 +18,7 @@ import pandas as pd
 
 from parcours.analytics.filters import events_sql
 from parcours.errors import ParcoursError
+from parcours.journey.relation import event_order
 from parcours.matcher import quote
 from parcours.store.store import utcnow
 from parcours.voc.answers import answers_sql
@@ -57,15 +58,16 @@ def create_followups(store) -> int:
             GROUP BY c.message_id
         ),
         before AS (
-            SELECT c.message_id, j.timestamp, j.touchpoint, j.event, j.channel,
-                   row_number() OVER (PARTITION BY c.message_id ORDER BY j.timestamp DESC) AS back
+            SELECT c.message_id, j.timestamp, j.arrival_seq, j.message_id AS event_id, j.touchpoint, j.event, j.channel,
+                   row_number() OVER (PARTITION BY c.message_id ORDER BY {event_order('j', desc=True)}) AS back
             FROM cand c JOIN ({events_sql(store)}) j
               ON j.customer_id = c.customer_id AND j.timestamp <= c.timestamp AND j.touchpoint IS NOT NULL
         ),
         recent AS (
             SELECT message_id,
                    to_json(list({{'at': strftime(timestamp, '%Y-%m-%dT%H:%M:%SZ'), 'touchpoint': touchpoint,
-                                  'event': event, 'channel': channel}} ORDER BY timestamp)) AS journey
+                                  'event': event, 'channel': channel}} ORDER BY timestamp, arrival_seq, event_id))
+                   AS journey
             FROM before WHERE back <= {RECENT_TOUCHPOINTS} GROUP BY message_id
         )
         SELECT c.message_id, c.customer_id, coalesce(ids.identities, [c.customer_id]) AS identities,

@@ -38,6 +38,7 @@ import pandas as pd
 from parcours.analytics.filters import events_sql
 from parcours.config.schema import Webhook
 from parcours.errors import ParcoursError
+from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import quote
 from parcours.store.store import utcnow
 from parcours.voc.answers import answers_sql
@@ -81,7 +82,7 @@ def _occurrences_sql(store, hook: Webhook, now: datetime) -> str:
             )
         return f"""
             SELECT customer_id AS dedupe_key, customer_id, min(timestamp) AS occurred_at,
-                   arg_min(touchpoint, timestamp) AS touchpoint, {quote(hook.stage)} AS stage
+                   arg_min(touchpoint, ({EVENT_ORDER})) AS touchpoint, {quote(hook.stage)} AS stage
             FROM ({journey}) e WHERE stage = {quote(hook.stage)} GROUP BY customer_id
         """
     if hook.minutes <= 0:
@@ -92,7 +93,7 @@ def _occurrences_sql(store, hook: Webhook, now: datetime) -> str:
         SELECT message_id AS dedupe_key, customer_id, timestamp AS occurred_at,
                TRY_CAST(json_extract_string(properties, '$.cart_value') AS DOUBLE) AS cart_value
         FROM (
-            SELECT *, lead(timestamp) OVER (PARTITION BY customer_id ORDER BY timestamp, message_id) AS next_at
+            SELECT *, lead(timestamp) OVER (PARTITION BY customer_id ORDER BY {EVENT_ORDER}) AS next_at
             FROM ({journey}) e
             WHERE event IN ({carts}) OR event = {quote(store.config.purchase_event)}
         ) c

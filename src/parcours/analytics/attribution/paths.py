@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from parcours.analytics.filters import Filter, events_sql
 from parcours.durations import parse_duration
 from parcours.errors import ParcoursError
+from parcours.journey.relation import EVENT_ORDER, event_order
 from parcours.matcher import EventMatcher, json_path, matcher_sql, quote
 
 #: Column names of a path file (ChannelAttribution's example data uses the same).
@@ -314,17 +315,17 @@ def conversion_paths_sql(
         # reaching a stage: only the customer's first event in it converts
         conv_sql = (
             f"({conv_sql} AND row_number() OVER (PARTITION BY customer_id, ({conv_sql}) "
-            f"ORDER BY timestamp, message_id) = 1)"
+            f"ORDER BY {EVENT_ORDER}) = 1)"
         )
     steps = f"""
     WITH j AS (
-        SELECT customer_id, timestamp, message_id, {item} AS item,
+        SELECT customer_id, {EVENT_ORDER}, {item} AS item,
                coalesce({conv_sql}, FALSE) AS is_conv, {value_sql} AS value
         FROM ({events_sql(store, filter)})
     ),
     touch_rows AS (
         SELECT *, coalesce(sum(CASE WHEN is_conv THEN 1 ELSE 0 END) OVER (
-                      PARTITION BY customer_id ORDER BY timestamp, is_conv, message_id
+                      PARTITION BY customer_id ORDER BY timestamp, is_conv, arrival_seq, message_id
                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS segment
         FROM j WHERE is_conv OR item IS NOT NULL
     ),
@@ -335,14 +336,14 @@ def conversion_paths_sql(
         FROM touch_rows GROUP BY customer_id, segment
     ),
     journey_touches AS (
-        SELECT e.customer_id, e.segment, e.converted, e.value, r.item, r.timestamp, r.message_id
+        SELECT e.customer_id, e.segment, e.converted, e.value, r.item, {event_order('r')}
         FROM ends e LEFT JOIN touch_rows r
           ON r.customer_id = e.customer_id AND r.segment = e.segment AND NOT r.is_conv
              AND r.timestamp >= e.end_ts - INTERVAL {int(seconds)} SECOND
     ),
     journeys AS (
         SELECT customer_id, segment, converted, value,
-               string_agg(item, {quote(STORE_SEP)} ORDER BY timestamp, message_id) AS path
+               string_agg(item, {quote(STORE_SEP)} ORDER BY {EVENT_ORDER}) AS path
         FROM journey_touches GROUP BY customer_id, segment, converted, value
     )"""
     if half_life is None:
@@ -357,7 +358,7 @@ def conversion_paths_sql(
     return f"""{steps},
     weighted AS (
         SELECT customer_id, segment,
-               row_number() OVER (PARTITION BY customer_id, segment ORDER BY timestamp, message_id) AS position,
+               row_number() OVER (PARTITION BY customer_id, segment ORDER BY {EVENT_ORDER}) AS position,
                power(2.0, (epoch(timestamp) - max(epoch(timestamp)) OVER (PARTITION BY customer_id, segment))
                           / {half_seconds!r}) AS w
         FROM journey_touches
