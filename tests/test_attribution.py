@@ -105,21 +105,22 @@ def test_markov_order_two_remembers_where_a_journey_came_from():
     # a > c converts, b > c does not: order 1 cannot tell the two c's apart, order 2 can
     paths = table(("a > c", 1, 1, 0), ("b > c", 0, 0, 1))
     assert by_channel(markov(paths, order=1).attribution) == {"a": 0.25, "c": 0.5, "b": 0.25}
-    assert by_channel(markov(paths, order=2).attribution) == {"a": 0.5, "c": 0.5, "b": 0.0}
-    states = set(markov(paths, order=2).transitions["from"])
+    assert by_channel(markov(paths, order=2, states="prefix").attribution) == {"a": 0.5, "c": 0.5, "b": 0.0}
+    states = set(markov(paths, order=2, states="prefix").transitions["from"])
     assert states == {"(start)", "a", "b", "a > c", "b > c"}
 
 
 def test_markov_order_three_agrees_with_a_dense_reference():
     paths = table(("a > b > c > d", 3, 30, 2), ("b > a > c", 1, 5, 4), ("c > d > a > b", 2, 8, 1), ("d", 0, 0, 3))
-    ours = markov(paths, order=3).attribution.set_index("channel")
+    ours = markov(paths, order=3, states="prefix").attribution.set_index("channel")
     ref = dense_markov(paths, order=3)
     for channel, effect in ref.items():
         assert ours.loc[channel, "removal_effect"] == pytest.approx(effect, abs=1e-12)
 
 
 def dense_markov(paths: PathTable, order: int) -> dict[str, float]:
-    """Removal effects by a plain dense implementation (dicts of string states, numpy inverse)."""
+    """Removal effects of the prefix rule by a plain dense implementation (dicts of string states,
+    numpy inverse)."""
     counts: dict[tuple[str, str], float] = {}
     for p, conv, null in zip(paths.paths(">"), paths.conversions, paths.nulls, strict=True):
         seq = [c for i, c in enumerate(p.split(">")) if i == 0 or c != p.split(">")[i - 1]]

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from clirun import run
 from conftest import SHARED, load_events, shared_path
 
 import parcours
+from parcours.analytics.funnels import conversion_trends
 from parcours.analytics.segments import create_segment, segment_members
 from parcours.engine.spark import SparkEngine, spark_session
 
@@ -120,8 +122,13 @@ def test_analysis_is_identical_on_both_engines(demo, name):
 FILES = {"clickhouse": "cases/funnels/clickhouse_window_funnel.json", "posthog": "cases/funnels/posthog_funnels.json"}
 
 
+#: Cases of the same form kept beside the tests (see test_funnel_cases.py).
+LOCAL = [("posthog", Path(__file__).parent / "cases/funnels/posthog_exclusions.json")]
+
+
 def _peer_cases() -> list[tuple[str, dict]]:
-    return [(sem, c) for sem, rel in FILES.items() for c in json.loads(shared_path(rel).read_text())["cases"]]
+    files = [(sem, shared_path(rel)) for sem, rel in FILES.items()] + LOCAL
+    return [(sem, c) for sem, path in files for c in json.loads(path.read_text())["cases"]]
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +171,9 @@ def test_every_funnel_peer_case_is_identical_on_both_engines(peer_store):
         got = own(parcours.funnel_customers(sp, spec=spec))
         assert_same(expected, got)
         compared += len(expected)
+        if case.get("viz") == "trends":  # entries per period, exclusions included
+            assert_same(conversion_trends(duck, spec=spec, interval=case["interval"]),
+                        conversion_trends(sp, spec=spec, interval=case["interval"]))
     assert compared > 100
 
 

@@ -92,6 +92,25 @@ def test_exclusion_removes_the_customer(store, tmp_path):
     assert funnel_customers(store, ["view", "buy"], window="1h", exclusions=excl).set_index("customer")["excluded"]["u"]
 
 
+def test_a_deeper_tainted_path_drops_the_customer_despite_a_clean_shallower_one(store, tmp_path):
+    """PostHog funnel-udf (steps.rs): a path tainted by an exclusion cannot take its next step, but
+    doing that step still makes it the deepest path, and a deepest tainted path drops the subject.
+    u's path from t=0 is clean (the exclusion at 11 s is past its 10 s window) and stays at step
+    1; the path from 12 s is tainted at 13 s and then does step 2 at 14 s: u is dropped. v does
+    the same without the step-2 event, so its deepest path is the clean one and v counts."""
+    def at(user: str, event: str, second: int) -> dict:
+        return {"user_id": user, "event": event, "timestamp": f"2021-05-01T00:00:{second:02d}Z"}
+
+    events = [at("u", "one", 0), at("u", "x", 11), at("u", "one", 12), at("u", "x", 13), at("u", "two", 14),
+              at("v", "one", 0), at("v", "x", 11), at("v", "one", 12), at("v", "x", 13)]
+    load_events(store, events, tmp_path)
+    excl = [{"event": "x", "funnel_from_step": 0, "funnel_to_step": 1}]
+    got = funnel_customers(store, ["one", "two"], window="10s", exclusions=excl).set_index("customer")
+    assert bool(got.loc["u", "excluded"]) and not bool(got.loc["v", "excluded"])
+    assert got.loc["v", "level"] == 1
+    assert list(funnel(store, ["one", "two"], window="10s", exclusions=excl)["customers"]) == [1, 0]
+
+
 def test_optional_step_may_be_skipped(shop):
     got = levels(shop, ["view", "help", "cart"], window="1h", optional=[2])
     assert got == {"ann": 3, "bob": 3, "cy": 3, "dan": 1}

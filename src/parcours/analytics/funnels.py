@@ -254,7 +254,8 @@ def conversion_trends(store, steps: list[StepSpec] | None = None, *, interval: s
     can count in several periods. Periods without entries between the filter's start and
     end (or the first and last entry) are listed with zeros. Exclusions apply as in PostHog: an
     entry whose path meets an exclusion event between the exclusion's steps, within its
-    window, counts nowhere.
+    window, counts nowhere; when such a tainted path then does its next step, the subject's
+    entries that did not convert count nowhere either (PostHog funnel-udf's full exclusion).
     """
     fs = _spec(steps, spec, options)
     if interval not in _INTERVALS:
@@ -265,18 +266,21 @@ def conversion_trends(store, steps: list[StepSpec] | None = None, *, interval: s
     x_from = np.array([x.funnel_from_step for x in fs.exclusions], dtype=np.int64)
     x_to = np.array([x.funnel_to_step for x in fs.exclusions], dtype=np.int64)
     schema = pa.schema([("gkey", pa.string()), ("entry_ts", pa.int64()), ("level", pa.int32()),
-                        ("excluded", pa.bool_())])
+                        ("excluded", pa.bool_()), ("full", pa.bool_())])
 
     def per_batch(batch: pa.RecordBatch) -> pa.Table:
         keys = batch.column("gkey")
         starts = kernels.group_starts(keys)
-        g, t, lv, x = kernels.trends_entries(starts, int_column(batch, "ts"), int_column(batch, "mask"),
-                                             int_column(batch, "xmask"), n, window, x_from, x_to)
-        return pa.Table.from_arrays([keys.take(pa.array(starts[g])), pa.array(t), pa.array(lv), pa.array(x)],
-                                    schema=schema)
+        g, t, lv, x, full = kernels.trends_entries(starts, int_column(batch, "ts"), int_column(batch, "mask"),
+                                                   int_column(batch, "xmask"), n, window, x_from, x_to)
+        return pa.Table.from_arrays([keys.take(pa.array(starts[g])), pa.array(t), pa.array(lv), pa.array(x),
+                                     pa.array(full)], schema=schema)
 
     entries = map_subjects(store, fs, filter, per_batch, schema).to_pandas()
-    entries = entries[~entries["excluded"]]  # PostHog drops the excluded entries' rows altogether
+    # PostHog drops the excluded entries' rows altogether, and when a tainted path went on to a
+    # later step (a full exclusion) every entry of that subject that did not convert
+    fully = entries.loc[entries["full"], "gkey"].unique()
+    entries = entries[~entries["excluded"] & ~(entries["gkey"].isin(fully) & (entries["level"] < n))]
     entries["period_start"] = _period(pd.to_datetime(entries["entry_ts"], unit="us"), interval)
     per = entries.groupby(["gkey", "period_start"], as_index=False)["level"].max()
     per["converted"] = per["level"] >= n

@@ -1,7 +1,7 @@
 """``parcours attribution``: which channels, campaigns or touchpoints bring the conversions.
 
 Scripts rely on this interface (keep it stable): ``--paths FILE [--sep ">"] --model NAME
-[--order N] --format json`` (or the global ``--db`` instead of ``--paths``) prints one object per
+[--order N] [--states RULE] --format json`` (or the global ``--db`` instead of ``--paths``) prints one object per
 channel and model with ``channel``, ``model``, ``conversions``, ``value`` (and ``share``,
 ``value_share``, ``removal_effect``).
 """
@@ -15,6 +15,7 @@ import typer
 
 from parcours.analytics.attribution import (
     MODELS,
+    STATE_RULES,
     STORE_HALF_LIFE,
     attribute_paths,
     markov,
@@ -37,6 +38,10 @@ def attribution_command(
     delimiter: str = typer.Option(None, "--delimiter", help="Field delimiter of the path CSV (default: detected)."),
     model: list[str] = typer.Option(None, "--model", "-m", help=f"Model (repeatable; default all): {', '.join(MODELS)}."),
     order: int = typer.Option(1, "--order", help="Markov chain order, 1 to 3."),
+    states: str = typer.Option(STATE_RULES[0], "--states", help="How Markov states of order 2-3 are built: "
+                               "channelattribution (windows of --order consecutive touches, as ChannelAttribution "
+                               "does) or prefix (the last --order channels after repeats collapse; shorter near "
+                               "the start). Order 1 is the same under both."),
     half_life: str = typer.Option(None, "--half-life", help="Time-decay half-life. On the store's journeys a "
                                   "duration (7d, 12h; bare number = seconds; default 7d), a touch's age being its "
                                   "time before the conversion. On a --paths file, which has no times, a number "
@@ -74,9 +79,9 @@ def attribution_command(
                              half_life=(half_life or STORE_HALF_LIFE) if decay else None, channels=channels)
         touch_half_life = None  # the store paths carry their time-decay credit
     if transitions:
-        emit(markov(table, order).transitions, fmt, title=f"Markov transitions (order {order})")
+        emit(markov(table, order, states).transitions, fmt, title=f"Markov transitions (order {order}, {states} states)")
         return
-    result = attribute_paths(table, model or list(MODELS), order=order, half_life=touch_half_life, first=first, last=last)
+    result = attribute_paths(table, model or list(MODELS), order=order, states=states, half_life=touch_half_life, first=first, last=last)
     if fmt == Format.table and result["model"].nunique() > 1:
         emit(side_by_side(result, "conversions"), fmt, title="attributed conversions")
         emit(side_by_side(result, "value"), fmt, title="attributed value")

@@ -25,7 +25,7 @@ from parcours.analytics.attribution.heuristics import (
     position_based,
     time_decay,
 )
-from parcours.analytics.attribution.markov import MarkovResult, markov
+from parcours.analytics.attribution.markov import STATE_RULES, MarkovResult, markov
 from parcours.analytics.attribution.paths import PathTable, check_channels, conversion_paths, read_paths
 from parcours.analytics.attribution.shapley import shapley
 from parcours.analytics.filters import Filter
@@ -105,6 +105,7 @@ def attribution(
     models: str | Sequence[str] = MODELS,
     *,
     order: int = 1,
+    states: str = "channelattribution",
     half_life: float | str | timedelta | None = None,
     first: float = 0.4,
     last: float = 0.4,
@@ -126,7 +127,7 @@ def attribution(
             f"attribution: takes a store, not {type(store).__name__}; for a path file, DataFrame or "
             "path table use attribute_paths"
         )
-    return _attribute(store, models, order=order, half_life=half_life, first=first, last=last, direct=direct,
+    return _attribute(store, models, order=order, states=states, half_life=half_life, first=first, last=last, direct=direct,
                       level=level, conversion=conversion, lookback=lookback, filter=filter, touches=touches,
                       channels=channels)
 
@@ -136,6 +137,7 @@ def attribute_paths(
     models: str | Sequence[str] = MODELS,
     *,
     order: int = 1,
+    states: str = "channelattribution",
     half_life: float | None = None,
     first: float = 0.4,
     last: float = 0.4,
@@ -148,7 +150,7 @@ def attribute_paths(
     touches (default 7). ``sep`` is the path separator of a file or DataFrame."""
     if isinstance(paths, Store):
         raise ParcoursError("attribute_paths: takes conversion paths; for a store use attribution")
-    return _attribute(paths, models, order=order, half_life=half_life, first=first, last=last, direct=direct,
+    return _attribute(paths, models, order=order, states=states, half_life=half_life, first=first, last=last, direct=direct,
                       sep=sep, channels=channels)
 
 
@@ -157,6 +159,7 @@ def _attribute(
     models: str | Sequence[str] = MODELS,
     *,
     order: int = 1,
+    states: str = "channelattribution",
     half_life: float | str | timedelta | None = None,
     first: float = 0.4,
     last: float = 0.4,
@@ -177,7 +180,8 @@ def _attribute(
     channels by attributed conversions, largest first. Every model credits exactly the total
     conversions and value of the paths (Markov: unless no channel has a removal effect).
 
-    ``order`` is the Markov order (1-3). ``half_life`` is the time-decay half-life: on a store, a
+    ``order`` is the Markov order (1-3) and ``states`` how its states of order 2-3 are built
+    (``channelattribution``, the default, or ``prefix``; see ``markov``). ``half_life`` is the time-decay half-life: on a store, a
     duration (``7d``, ``12h``, a bare number is seconds; default ``7d``), the age of a touch being the
     time from it to its conversion; on a path file, DataFrame or path table, which hold no times, a
     number of touches (default 7). ``first``/``last`` are the position-based weights; ``direct``
@@ -186,6 +190,8 @@ def _attribute(
     ``lookback``, ``filter``, ``touches``: how paths are built from a store (see ``conversion_paths``).
     """
     chosen = [models] if isinstance(models, str) else list(models)
+    if states not in STATE_RULES:
+        raise ParcoursError(f"Markov states {states!r}: use {' or '.join(STATE_RULES)}")
     unknown = [m for m in chosen if m not in MODELS]
     if unknown or not chosen:
         raise ParcoursError(f"unknown attribution model(s) {', '.join(unknown) or '(none given)'}: use {', '.join(MODELS)}")
@@ -200,7 +206,7 @@ def _attribute(
         "linear": linear,
         "time_decay": lambda t: time_decay(t, None if decay_in_time else half_life),
         "position_based": lambda t: position_based(t, first, last),
-        "markov": lambda t: markov(t, order).attribution,
+        "markov": lambda t: markov(t, order, states).attribution,
         "shapley": shapley,
     }
     total_conv, total_value = table.conversions.sum(), table.value.sum()
@@ -224,7 +230,7 @@ def side_by_side(result: pd.DataFrame, measure: str = "conversions") -> pd.DataF
 
 
 __all__ = [
-    "COLUMNS", "MODELS", "STORE_HALF_LIFE", "MarkovResult", "PathTable", "attribute_paths", "attribution",
+    "COLUMNS", "MODELS", "STATE_RULES", "STORE_HALF_LIFE", "MarkovResult", "PathTable", "attribute_paths", "attribution",
     "check_channels",
     "conversion_paths", "first_touch", "known_channels", "last_non_direct_touch", "last_touch", "linear", "markov",
     "paths_of", "position_based", "read_paths", "shapley", "side_by_side", "time_decay",

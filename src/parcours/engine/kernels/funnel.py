@@ -123,7 +123,7 @@ def _ph_advance(k, e, multi, ts, n, window, start, excl, last, tim, rows,
     p = k - 1
     while p > 1 and start[p] < 0 and optional[p - 1]:
         p -= 1  # an optional step with no path: continue from the level before it
-    if start[p] < 0 or excl[p]:
+    if start[p] < 0:
         return
     if t - start[p] > window:
         return
@@ -135,6 +135,19 @@ def _ph_advance(k, e, multi, ts, n, window, start, excl, last, tim, rows,
     if max_gap[k - 1] >= 0 and gap > max_gap[k - 1]:
         return
     if multi and _row_used(rows, p, e):
+        return
+    if excl[p]:
+        # PostHog's funnel-udf: a tainted path does not take the step, but it still counts as
+        # the subject's deepest path, so a deeper tainted path drops the subject even when a
+        # shallower clean path exists
+        if k > best[0] or (best[1] == 1 and k == best[0]):
+            best[0] = k
+            best[1] = 1
+            best[2] = start[p]
+            best_tim[:] = tim[p, :]
+            best_rows[:] = rows[p, :]
+            best_tim[k - 1] = t
+            best_rows[k - 1] = e
         return
     _copy_path(p, k, tim, rows, last, start)
     excl[k] = False
@@ -436,10 +449,12 @@ def clickhouse_window_funnel(starts, ts, mask, n, window, strict_dedup, strict_o
 def trends_entries(starts, ts, mask, xmask, n, window, x_from, x_to):
     """Every funnel entry (a step-1 event) and the level its own path reaches in the window.
 
-    Returns ``(group, entry_ts, level, excluded)`` per entry; a subject can enter in several
-    periods. An entry is excluded when an exclusion event comes, within its window and later
-    than the path's latest step, after the path did step ``x_from`` and before step ``x_to``
-    (0-based), as a PostHog trends row with ``exclusion = 1``.
+    Returns ``(group, entry_ts, level, excluded, full)`` per entry; a subject can enter in
+    several periods. An entry is excluded when an exclusion event comes, within its window and
+    later than the path's latest step, after the path did step ``x_from`` and before step
+    ``x_to`` (0-based), as a PostHog trends row with ``exclusion = 1``. It is ``full``y excluded
+    when its tainted path then meets its next step within the window (PostHog funnel-udf's
+    ``Exclusion::Full``): the subject's entries that did not convert then count nowhere.
     """
     total = 0
     for e in range(ts.shape[0]):
@@ -449,6 +464,7 @@ def trends_entries(starts, ts, mask, xmask, n, window, x_from, x_to):
     out_t = np.empty(total, np.int64)
     out_l = np.empty(total, np.int32)
     out_x = np.zeros(total, np.bool_)
+    out_f = np.zeros(total, np.bool_)
     m = 0
     for g in range(starts.shape[0] - 1):
         lo, hi = starts[g], starts[g + 1]
@@ -460,17 +476,18 @@ def trends_entries(starts, ts, mask, xmask, n, window, x_from, x_to):
             for e in range(s + 1, hi):
                 if lv == n or ts[e] - ts[s] > window:
                     break
-                if xmask[e] != 0 and ts[e] > at:
+                if xmask[e] != 0 and ts[e] > at and not out_x[m]:
                     for x in range(x_from.shape[0]):
                         if _has(xmask[e], x) and x_from[x] < lv <= x_to[x]:
                             out_x[m] = True
-                    if out_x[m]:
-                        break
                 if _has(mask[e], lv):
+                    if out_x[m]:
+                        out_f[m] = True  # the tainted path goes on to its next step
+                        break
                     lv += 1
                     at = ts[e]
             out_g[m] = g
             out_t[m] = ts[s]
             out_l[m] = lv
             m += 1
-    return out_g, out_t, out_l, out_x
+    return out_g, out_t, out_l, out_x, out_f
