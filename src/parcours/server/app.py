@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from parcours.server.allow import AllowHeader
 from parcours.server.auth import Refused
 from parcours.server.payload import Limits
 from parcours.server.routes import admin, collect, ops, query
@@ -43,6 +44,7 @@ def create_app(
         description="Customer-journey analytics: a Segment-compatible collector, the query API and admin.",
     )
     app.state.collector = collector
+    app.add_middleware(AllowHeader, root=app)  # inside CORS: a preflight is CORS's to answer
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
                        allow_headers=["Authorization", "Content-Type", "X-Write-Key"])
 

@@ -35,9 +35,15 @@ Id = StrictStr | StrictInt
 
 
 class Message(BaseModel):
-    """One Segment message; unknown keys are allowed and ignored, as Segment does."""
+    """One Segment message; unknown keys are allowed and ignored, as Segment does.
 
-    model_config = ConfigDict(extra="allow")
+    As the Segment spec says, every message needs ``userId`` or ``anonymousId`` (the schema's
+    ``anyOf``); one without either is refused alone, with a per-message error.
+    """
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={
+        "anyOf": [{"required": ["userId"]}, {"required": ["anonymousId"]}],
+    })
 
     type: MessageType | None = None
     messageId: Id | None = Field(None, description="Idempotence key: a retried message is stored once.")
@@ -149,8 +155,8 @@ def shape_problem(raw: dict, limits: Limits) -> str | None:
                     return f"a key of {len(k)} characters; at most {limits.max_string}"
                 size += len(k) + 3
             stack.append((v, depth + 1))
-        if size > limits.max_event_bytes:
-            return f"more than {limits.max_event_bytes} bytes as JSON; at most {limits.max_event_bytes}"
+    if size > limits.max_event_bytes:
+        return f"about {size} bytes as JSON; at most {limits.max_event_bytes}"
     return None
 
 
