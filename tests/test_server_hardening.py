@@ -161,6 +161,14 @@ def test_erase_through_the_server_leaves_no_byte_of_the_person(tmp_path):
         # the store reopened under the server: it goes on collecting and answering
         assert client.post("/v1/track", json={"userId": "carl", "event": "after"}, auth=(write, "")).status_code == 200
         assert _count(client, {"admin": admin}, "SELECT count(*) FROM events WHERE user_id = 'carl'") == 1
+        # a scrubbed property (PII sent by mistake) leaves no byte either
+        secret = "ssn-078-05-1120"
+        assert client.post("/v1/track", json={"userId": "dan", "event": "form", "properties": {"ssn": secret}},
+                           auth=(write, "")).status_code == 200
+        _settle(client, admin)
+        r = client.post("/v1/admin/scrub", json={"property": "ssn"}, headers={"Authorization": f"Bearer {admin}"})
+        assert r.status_code == 200 and r.json()["changed"] == 1
+        assert _files_holding(tmp_path, [secret]) == []
     assert _files_holding(tmp_path, gone) == []
     assert _files_holding(tmp_path, kept)  # the rest is all there
     with parcours.open(db) as store:

@@ -156,8 +156,11 @@ def scrub_property(store: Store, name: str, start: datetime | None = None, end: 
         conds.append("timestamp < ?")
         params.append(end)
     with store.transaction() as con:  # bumps the data version: derived copies are dropped
-        return con.execute(
+        changed = con.execute(
             f"UPDATE events SET {column} = json_merge_patch({column}, json_object({quote(name)}, NULL)) "
             f"WHERE {' AND '.join(conds)}",
             params,
         ).fetchone()[0]
+    if changed:
+        store.rewrite()  # the old values stay in freed blocks until the file is rewritten, as for erase
+    return changed
