@@ -97,3 +97,14 @@ def test_cookie_sessions_need_the_csrf_token(app):
     assert r.status_code == 303
     r = client.post("/voc/followups", headers={"X-CSRF-Token": token}, follow_redirects=False)
     assert r.status_code == 303
+
+
+def test_bad_parameters_of_state_changing_routes_are_400s(app):
+    client, keys = app
+    client.cookies.clear()
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    for path, data in (("/voc/followups/abc", {"status": "open"}), ("/voc/followups/1", {"status": "x"}),
+                       ("/voc/followups/99999999", {"status": "open"})):
+        r = client.post(path, data=data, headers=admin, follow_redirects=False)
+        assert r.status_code == 400 and r.json()["errors"][0]["message"], (path, r.status_code, r.text[:200])
+    assert client.post("/login", content=b"\xff\x00key", follow_redirects=False).status_code == 401
