@@ -50,16 +50,17 @@ def settled(http: httpx.Client, timeout: float = 60.0) -> None:
 class Server:
     """``parcours --db DB serve`` on a free loopback port, started and awaited."""
 
-    def __init__(self, db: Path, *extra: str):
+    def __init__(self, db: Path, *extra: str, port: int | None = None, wait: bool = True):
         self.db = db
-        self.port = free_port()
+        self.port = port or free_port()  # a restart on the same port lets clients retry to it
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(db.parent / f"serve-{self.port}.log", "w")  # noqa: SIM115 - closed in stop()
+        self.log = open(db.parent / f"serve-{self.port}.log", "a")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [*PARCOURS, "--db", str(db), "serve", "--host", "127.0.0.1", "--port", str(self.port), *extra],
             stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        self._wait_ready()
+        if wait:
+            self._wait_ready()
 
     def _wait_ready(self, timeout: float = 180.0) -> None:
         # generous: importing parcours (scikit-learn, numba, ...) takes a minute of wall time

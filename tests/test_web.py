@@ -47,6 +47,7 @@ def server(tmp_path_factory):
     with parcours.open(db) as store:
         key = create_key(store, "read", "dashboard-test")
         write_key = create_key(store, "write", "shop")
+        admin_key = create_key(store, "admin", "dashboard-admin")
     port = _free_port()
     log = db.with_suffix(".log")
     proc = subprocess.Popen(
@@ -64,7 +65,7 @@ def server(tmp_path_factory):
             proc.kill()
             pytest.fail(f"server did not start: {log.read_text()}")
         time.sleep(0.3)
-    yield {"url": url, "key": key, "write_key": write_key, "db": db}
+    yield {"url": url, "key": key, "write_key": write_key, "admin_key": admin_key, "db": db}
     proc.terminate()
     proc.wait(timeout=30)
     assert "Traceback" not in log.read_text(), log.read_text()  # no page failed on the server
@@ -196,7 +197,13 @@ def test_customer_profile_search_by_identifier(page, server):
 
 
 def test_followup_status_can_be_changed(page, server):
-    page.goto(server["url"] + "/voc")
+    """Changing state needs a write or admin key: the reader signs in again as admin; the form
+    carries the session's CSRF token, so the change goes through in the browser."""
+    page.goto(server["url"] + "/logout")
+    page.goto(server["url"] + "/login?next=/voc")
+    page.fill("input[name=key]", server["admin_key"])
+    page.click("button[type=submit]")
+    page.wait_for_url(server["url"] + "/voc")
     select = page.locator("select.followup-status").first
     assert select.input_value() == "open"
     with page.expect_navigation():

@@ -15,3 +15,17 @@ class ConfigError(ParcoursError):
 
 class ImportError_(ParcoursError):
     """A file cannot be imported at all (missing, unreadable, wrong format, bad mapping)."""
+
+
+class Refused(Exception):
+    """A request without the right to do what it asks (HTTP 401 or 403).
+
+    Raised by the collector's and the dashboard's access checks; the server turns it into a
+    JSON answer (``server.auth.refused_response``). It lives here so the dashboard, which sits
+    below the server, can raise it too.
+    """
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message

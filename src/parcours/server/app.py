@@ -14,7 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from parcours.server.auth import Refused
+from parcours.server.allow import AllowHeader
+from parcours.errors import Refused
+from parcours.server.auth import refused_response
 from parcours.server.payload import Limits
 from parcours.server.routes import admin, collect, ops, query
 from parcours.server.state import Collector, Settings
@@ -43,12 +45,13 @@ def create_app(
         description="Customer-journey analytics: a Segment-compatible collector, the query API and admin.",
     )
     app.state.collector = collector
+    app.add_middleware(AllowHeader, root=app)  # inside CORS: a preflight is CORS's to answer
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
                        allow_headers=["Authorization", "Content-Type", "X-Write-Key"])
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
-        return exc.response()
+        return refused_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

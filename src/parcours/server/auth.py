@@ -17,6 +17,7 @@ from fastapi.security import (
     HTTPBearer,
 )
 
+from parcours.errors import Refused
 from parcours.server.keys import ApiKey
 
 basic = HTTPBasic(auto_error=False, description="A write key as the user name, empty password (as Segment).")
@@ -24,19 +25,13 @@ bearer = HTTPBearer(auto_error=False, description="A read or admin key.")
 write_header = APIKeyHeader(name="X-Write-Key", auto_error=False, description="A write key.")
 
 
-class Refused(Exception):
-    """Raised by ``require``; the app turns it into a 401/403 JSON answer."""
-
-    def __init__(self, status: int, message: str):
-        self.status = status
-        self.message = message
-
-    def response(self) -> JSONResponse:
-        headers = {"WWW-Authenticate": 'Basic realm="parcours"'} if self.status == 401 else None
-        return JSONResponse(
-            {"success": False, "errors": [{"path": "authorization", "message": self.message}]},
-            status_code=self.status, headers=headers,
-        )
+def refused_response(exc: Refused) -> JSONResponse:
+    """The JSON answer to a ``Refused`` request (401s also ask for credentials)."""
+    headers = {"WWW-Authenticate": 'Basic realm="parcours"'} if exc.status == 401 else None
+    return JSONResponse(
+        {"success": False, "errors": [{"path": "authorization", "message": exc.message}]},
+        status_code=exc.status, headers=headers,
+    )
 
 
 async def presented_key(

@@ -6,7 +6,8 @@ table with a column named like an identifier (``customer_id``, ``user_id``,
 identity-link tables; list columns ending in ``_ids``) is searched, so a table that
 a later module adds is covered by the same mechanism. Quarantined rows are matched
 on their raw text. All identifiers stitched to the person are used, so one call
-removes every alias, anonymous id and trait value at once, in one transaction.
+removes every alias, anonymous id and trait value at once, in one transaction; then the
+store file is rewritten (``Store.rewrite``) so that no byte of the erased rows remains in it.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ def erase_person(store: Store, identifier: str) -> dict[str, int]:
                 deleted["quarantine"] = deleted.get("quarantine", 0) + n
     finally:
         store.con.execute("DROP TABLE IF EXISTS _gdpr_ids")
+    store.rewrite()  # the deleted rows' bytes stay in freed blocks until the file is rewritten
     return deleted
 
 
@@ -154,8 +156,11 @@ def scrub_property(store: Store, name: str, start: datetime | None = None, end: 
         conds.append("timestamp < ?")
         params.append(end)
     with store.transaction() as con:  # bumps the data version: derived copies are dropped
-        return con.execute(
+        changed = con.execute(
             f"UPDATE events SET {column} = json_merge_patch({column}, json_object({quote(name)}, NULL)) "
             f"WHERE {' AND '.join(conds)}",
             params,
         ).fetchone()[0]
+    if changed:
+        store.rewrite()  # the old values stay in freed blocks until the file is rewritten, as for erase
+    return changed

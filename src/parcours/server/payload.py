@@ -35,9 +35,15 @@ Id = StrictStr | StrictInt
 
 
 class Message(BaseModel):
-    """One Segment message; unknown keys are allowed and ignored, as Segment does."""
+    """One Segment message; unknown keys are allowed and ignored, as Segment does.
 
-    model_config = ConfigDict(extra="allow")
+    As the Segment spec says, every message needs ``userId`` or ``anonymousId`` (the schema's
+    ``anyOf``); one without either is refused alone, with a per-message error.
+    """
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={
+        "anyOf": [{"required": ["userId"]}, {"required": ["anonymousId"]}],
+    })
 
     type: MessageType | None = None
     messageId: Id | None = Field(None, description="Idempotence key: a retried message is stored once.")
@@ -99,10 +105,61 @@ def _str(v: Any) -> str | None:
 
 @dataclass
 class Limits:
+    """The documented bounds (docs/collector.md, "Limits"): a message over one is refused alone.
+
+    ``max_depth``, ``max_keys`` and ``max_string`` are checked on the raw JSON before anything
+    serializes it again (the message id hash, the write-ahead log): a message nested 254 levels
+    deep once broke both and cost its batch-mates a 500.
+    """
+
     max_body_bytes: int = 1 << 20
     max_batch: int = 2500
     max_future: timedelta = timedelta(hours=24)
     max_id_length: int = 512
+    max_depth: int = 32
+    max_keys: int = 2000
+    max_string: int = 32 * 1024
+    max_event_bytes: int = 64 * 1024
+
+
+def shape_problem(raw: dict, limits: Limits) -> str | None:
+    """Why this raw message is over a bound (depth, key count, string length, size), or None.
+
+    An explicit stack of containers, not recursion, so no nesting depth can raise here;
+    objects' keys and arrays' items both count as keys. Leaves are measured in place (this
+    runs for every message: a few microseconds for a typical one).
+    """
+    max_string, max_depth = limits.max_string, limits.max_depth
+    stack: list[tuple[Any, int]] = [(raw, 1)]
+    keys = size = 0
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            return f"nests more than {max_depth} levels deep"
+        keys += len(node)
+        if keys > limits.max_keys:
+            return f"more than {limits.max_keys} keys and array items; at most {limits.max_keys}"
+        if type(node) is dict:
+            for k in node:
+                if len(k) > max_string:
+                    return f"a key of {len(k)} characters; at most {max_string}"
+                size += len(k) + 3
+            values: Any = node.values()
+        else:
+            values = node
+        for v in values:
+            t = type(v)
+            if t is str:
+                if len(v) > max_string:
+                    return f"a string of {len(v)} characters; at most {max_string}"
+                size += len(v) + 2
+            elif t is dict or t is list:
+                stack.append((v, depth + 1))
+            else:
+                size += 8
+    if size > limits.max_event_bytes:
+        return f"about {size} bytes as JSON; at most {limits.max_event_bytes}"
+    return None
 
 
 def _rule_problems(m: Message, kind: str, prefix: str, limits: Limits) -> list[Problem]:
@@ -136,6 +193,9 @@ def parse_message(
     """Validate one message; returns it, its corrected UTC timestamp, and its problems."""
     if not isinstance(raw, dict):
         return None, None, [Problem(prefix or "body", "must be a JSON object")]
+    over = shape_problem(raw, limits)
+    if over is not None:
+        return None, None, [Problem(prefix or "body", f"the message is over a limit: {over}")]
     try:
         m = Message.model_validate(raw)
     except ValidationError as e:

@@ -48,14 +48,10 @@ class Store:
         self.engine_name = engine or os.environ.get("PARCOURS_ENGINE") or "duckdb"
         if read_only and not Path(self.path).exists():
             raise ParcoursError(f"{self.path}: no such store (import data or run `parcours demo` first)")
-        try:
-            self.con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.IOException as e:
-            raise ParcoursError(f"{self.path}: cannot open store: {e}") from None
-        self.con.execute("SET TimeZone = 'UTC'")
-        # DuckDB draws a progress bar on stdout for queries over 2 s (a loaded machine): it would
-        # corrupt the CLI's output (JSON, a key on the last line)
-        self.con.execute("SET enable_progress_bar = false")
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._connect()
+        #: how many times ``rewrite`` reopened the file: a cursor taken before is dead
+        self.reopened = 0
         if not read_only:
             self._migrate()
         elif self._pending_migrations():
@@ -64,6 +60,57 @@ class Store:
         self._config: JourneyConfig | None = None
 
     # -- schema -------------------------------------------------------------
+    def _connect(self) -> None:
+        try:
+            self.con = duckdb.connect(self.path, read_only=self.read_only)
+        except duckdb.IOException as e:
+            raise ParcoursError(f"{self.path}: cannot open store: {e}") from None
+        self.con.execute("SET TimeZone = 'UTC'")
+        # DuckDB draws a progress bar on stdout for queries over 2 s (a loaded machine): it would
+        # corrupt the CLI's output (JSON, a key on the last line)
+        self.con.execute("SET enable_progress_bar = false")
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for another thread; ``rewrite`` and ``close`` close it (it would keep the old file open)."""
+        cur = self.con.cursor()
+        self._cursors.append(cur)
+        return cur
+
+    def _close_cursors(self) -> None:
+        for cur in self._cursors:
+            cur.close()
+        self._cursors.clear()
+
+    def rewrite(self) -> None:
+        """Copy the store into a fresh file and swap it in, so deleted rows leave no bytes behind.
+
+        DuckDB frees the blocks of deleted rows but does not zero them: after a GDPR erase the
+        person's email could still be read in the file, even after CHECKPOINT and VACUUM. The
+        copy (``COPY FROM DATABASE``) holds only live rows; it replaces the file atomically
+        (``os.replace``) and the store reopens it, so ``self.con`` and every cursor taken from
+        it before are new (``reopened`` counts the swaps). The DuckDB WAL is checkpointed away.
+        """
+        path = Path(self.path)
+        fresh = path.with_name(path.name + ".rewrite")
+        for stale in (fresh, Path(str(fresh) + ".wal")):
+            stale.unlink(missing_ok=True)
+        self.con.execute("CHECKPOINT")
+        name = self.con.execute("SELECT current_database()").fetchone()[0]
+        self.con.execute(f"ATTACH '{str(fresh).replace(chr(39), chr(39) * 2)}' AS parcours_rewrite")
+        try:
+            self.con.execute(f'COPY FROM DATABASE "{name}" TO parcours_rewrite')
+            self.con.execute("CHECKPOINT parcours_rewrite")
+        finally:
+            self.con.execute("DETACH parcours_rewrite")
+        self._close_cursors()  # an open cursor keeps the database instance, and so the old file, alive
+        self.con.close()
+        os.replace(fresh, path)
+        Path(str(fresh) + ".wal").unlink(missing_ok=True)
+        Path(str(path) + ".wal").unlink(missing_ok=True)  # checkpointed on close: nothing in it is live
+        self._connect()
+        self._engine = None
+        self.reopened += 1
+
     def schema_version(self) -> int:
         exists = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
@@ -166,6 +213,7 @@ class Store:
         return self._engine
 
     def close(self) -> None:
+        self._close_cursors()
         self.con.close()
 
     def __enter__(self) -> Store:

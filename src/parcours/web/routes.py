@@ -15,21 +15,44 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 
 from parcours.errors import ParcoursError
 from parcours.web import pages
 from parcours.web.filters import PageFilter, page_filter
 from parcours.web.i18n import LANGUAGES, language, localize, translator
-from parcours.web.session import COOKIE, LIFETIME_SECONDS, make_cookie, viewer
+from parcours.web.session import COOKIE, LIFETIME_SECONDS, csrf_token, editor, make_cookie, viewer
 
 STATIC = Path(__file__).parent / "static"
 #: Plotly.js as bundled in the plotly package (found without importing the Python library)
 PLOTLY_JS = Path(importlib.util.find_spec("plotly").origin).parent / "package_data" / "plotly.min.js"
 
 log = logging.getLogger("parcours.web")
-public = APIRouter(include_in_schema=False)
-router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)])
+
+
+class DashboardRoute(APIRoute):
+    """The one place a bad parameter becomes a 400: a ``ParcoursError`` or a failed parameter
+    validation in any dashboard route answers with the error page (or JSON) and the message."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ParcoursError as e:
+                return bad_request(request, str(e))
+            except RequestValidationError as e:
+                return bad_request(request, "; ".join(
+                    f"{'.'.join(str(p) for p in err['loc'][1:]) or 'request'}: {err['msg']}" for err in e.errors()))
+
+        return guarded
+
+
+public = APIRouter(include_in_schema=False, route_class=DashboardRoute)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)], route_class=DashboardRoute)
 
 NAV = [("journey_map", "/"), ("funnels", "/funnels"), ("paths", "/paths"), ("retention", "/retention"),
        ("attribution", "/attribution"), ("voc", "/voc"), ("segments", "/segments"), ("leads", "/leads"),
@@ -45,12 +68,20 @@ def render(request: Request, template: str, status: int = 200, **context) -> HTM
         context["charts"] = localize(context["charts"], t)
     html = env.get_template(template).render(
         request=request, t=t, lang=lang, languages=LANGUAGES, nav=NAV, filter=filter or PageFilter(),
-        path=request.url.path, lang_link=_lang_link, **context,
+        path=request.url.path, lang_link=_lang_link,
+        csrf=csrf_token(request.app.state.dashboard.secret, request.cookies.get(COOKIE)), **context,
     )
     response = HTMLResponse(html, status_code=status)
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
     return response
+
+
+def bad_request(request: Request, message: str) -> Response:
+    """400 with the message: the error page for a browser, JSON for an API client."""
+    if "text/html" in request.headers.get("accept", ""):
+        return render(request, "error.html", status=400, error=message, segments=[], filter=PageFilter(), page="error")
+    return JSONResponse({"success": False, "errors": [{"path": "query", "message": message}]}, status_code=400)
 
 
 def _lang_link(request: Request, lang: str) -> str:
@@ -113,13 +144,9 @@ async def _page(request: Request, template: str, name: str, fn, options: dict | 
     dash, collector = request.app.state.dashboard, request.app.state.collector
     start_warming(request)
     segments = await dash.run(collector, ("segments",), pages.segment_names)
-    try:
-        filter = page_filter(request)
-        options = options or {}
-        data = await dash.run(collector, _key(name, filter, options), lambda store: fn(store, filter.to_filter(), **options))
-    except ParcoursError as e:
-        return render(request, "error.html", status=400, error=str(e), segments=segments,
-                      filter=PageFilter(), page=name)
+    filter = page_filter(request)
+    options = options or {}
+    data = await dash.run(collector, _key(name, filter, options), lambda store: fn(store, filter.to_filter(), **options))
     return render(request, template, filter=filter, segments=segments, page=name, options=options, **data,
                   **(extra or {}))
 
@@ -232,7 +259,7 @@ async def voc(request: Request, metric: str = "nps", followup_status: str = "") 
 
 
 @router.post("/voc/followups/{followup_id}")
-async def change_followup(request: Request, followup_id: int, key=Depends(viewer)) -> Response:
+async def change_followup(request: Request, followup_id: int, key=Depends(editor)) -> Response:
     form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
     back = _safe_next(form.get("back"))
 
@@ -242,14 +269,11 @@ async def change_followup(request: Request, followup_id: int, key=Depends(viewer
         return update_followup(store, followup_id, status=form.get("status") or None,
                                note=form.get("note") or None, author=f"dashboard:{key.name}")
 
-    try:
-        await request.app.state.collector.run_db(update)
-    except ParcoursError as e:
-        return render(request, "error.html", status=400, error=str(e), segments=[], page="voc")
+    await request.app.state.collector.run_db(update)
     return RedirectResponse(back or "/voc", status_code=303)
 
 
-@router.post("/voc/followups")
+@router.post("/voc/followups", dependencies=[Depends(editor)])
 async def open_followups(request: Request) -> Response:
     from parcours.voc import create_followups
 

@@ -5,6 +5,10 @@ id, an expiry and an HMAC of both under a secret kept in the store; the key itse
 stored in the browser. Every request checks the signature and that the key is still live, so
 revoking the key (``parcours keys revoke``) signs its sessions out. API clients may send
 ``Authorization: Bearer KEY`` instead.
+
+Changing state (``editor``) needs a key that may write (write or admin role) and, for a
+cookie session, the session's CSRF token in the form (``csrf``) or an ``X-CSRF-Token``
+header: an HMAC of the cookie, so another site cannot forge it, and it dies with the session.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import hmac
 import secrets
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
 
 from fastapi import Request
 
+from parcours.errors import Refused
 from parcours.store.store import Store
 
 if TYPE_CHECKING:  # the key type only: the server mounts the dashboard, not the other way round
@@ -93,4 +99,23 @@ async def viewer(request: Request) -> ApiKey:
     key = live_key(request, key_id) if key_id else None
     if key is None or not key.allows("read"):
         raise NotSignedIn()
+    return key
+
+
+def csrf_token(secret: bytes | None, cookie: str | None) -> str:
+    """The CSRF token of a cookie session ("" without one): bound to the cookie, so per session."""
+    return _sign(secret, f"csrf.{cookie}") if secret and cookie else ""
+
+
+async def editor(request: Request) -> ApiKey:
+    """A dependency for state-changing actions: a write or admin key, and the CSRF token for a cookie."""
+    key = await viewer(request)
+    if not key.allows("write"):
+        raise Refused(403, f"a {key.role} key cannot change anything here; sign in with a write or admin key")
+    if bearer_key(request) is None:  # a cookie session: the browser sends cookies for any site's form
+        secret = await request.app.state.dashboard.get_secret(request.app.state.collector)
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        sent = request.headers.get("x-csrf-token") or (form.get("csrf") or [""])[0]
+        if not sent or not hmac.compare_digest(sent, csrf_token(secret, request.cookies.get(COOKIE))):
+            raise Refused(403, "missing or wrong CSRF token: reload the page and try again")
     return key

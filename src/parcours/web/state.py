@@ -58,6 +58,7 @@ class Dashboard:
         self.warming = None  #: the background task that fills the cache for the unfiltered pages
         self.warmed_generation = -1  #: the cache generation the last warm-up started at
         self.reader = None  #: a DuckDB cursor of the store for version checks off the store's thread
+        self.reader_generation = 0  #: the store's ``reopened`` count when the reader was taken
 
     async def run(self, collector, key: Hashable | None, fn: Callable[[Store], Any]) -> Any:
         """Run ``fn(store)`` on the store's thread, through the cache when ``key`` is given.
@@ -73,8 +74,11 @@ class Dashboard:
         return await collector.run_db(lambda store: self.cache.get(store, key, lambda: fn(store)))
 
     async def _reader(self, collector):
+        if self.reader is not None and self.reader_generation != collector.store.reopened:
+            self.reader = None  # the store file was rewritten (GDPR erase): the old cursor is dead
         if self.reader is None:
-            self.reader = await collector.run_db(lambda store: store.con.cursor())
+            self.reader_generation = collector.store.reopened
+            self.reader = await collector.run_db(lambda store: store.cursor())
         return self.reader
 
     async def followups_version(self, collector) -> tuple:

@@ -8,11 +8,11 @@ first apply every acknowledged event, so nothing still in the log is missed.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from parcours.errors import ParcoursError
 from parcours.jsonable import records
@@ -34,8 +34,16 @@ class RetentionRequest(BaseModel):
 
 class ScrubRequest(BaseModel):
     property: str = Field(min_length=1, max_length=256, description="NAME (in properties) or context.NAME.")
-    start: datetime | None = None
-    end: datetime | None = None
+    start: datetime | None = Field(None, description="ISO 8601 date-time (a number is refused).")
+    end: datetime | None = Field(None, description="ISO 8601 date-time (a number is refused).")
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _text_only(cls, value: Any) -> Any:
+        """pydantic reads ``0`` as 1970-01-01: a number here is a mistake, never a date."""
+        if value is not None and not isinstance(value, str):
+            raise ValueError("give an ISO 8601 date-time string, e.g. 2024-05-01T00:00:00Z")
+        return value
 
 
 class KeyRequest(BaseModel):
@@ -48,12 +56,22 @@ def _problem(path: str, e: Exception, status: int = 400) -> JSONResponse:
     return JSONResponse({"success": False, "errors": [{"path": path, "message": str(e)}]}, status)
 
 
-@router.post("/v1/gdpr/erase")
-async def erase(request: Request, body: EraseRequest) -> dict:
-    """Remove a person everywhere at once (events, identities, quarantine, every other table)."""
+BAD = {400: {"description": "A bad parameter: the message says which and why."}}
+
+
+@router.post("/v1/gdpr/erase", responses=BAD)
+async def erase(request: Request, body: EraseRequest) -> JSONResponse:
+    """Remove a person everywhere at once (events, identities, quarantine, every other table).
+
+    Done means done to the byte: the log segments that held the person are deleted and the
+    store file is rewritten (no freed block keeps the person's rows) before the answer."""
     c = request.app.state.collector
     await c.settle()
-    return {"success": True, "id": body.id, "deleted": await c.run_db(erase_person, body.id)}
+    try:
+        deleted = await c.run_db(erase_person, body.id)
+    except ParcoursError as e:
+        return _problem("id", e)
+    return JSONResponse({"success": True, "id": body.id, "deleted": deleted})
 
 
 @router.get("/v1/gdpr/export/{person_id}")
@@ -64,19 +82,26 @@ async def export(request: Request, person_id: str) -> dict:
     return await c.run_db(export_person, person_id)
 
 
-@router.post("/v1/admin/retention")
-async def retention(request: Request, body: RetentionRequest) -> dict:
+@router.post("/v1/admin/retention", responses=BAD)
+async def retention(request: Request, body: RetentionRequest) -> JSONResponse:
     c = request.app.state.collector
     await c.applier.flush()
-    return {"success": True, "deleted": await c.run_db(apply_retention, body.days)}
+    try:
+        deleted = await c.run_db(apply_retention, body.days)
+    except ParcoursError as e:
+        return _problem("days", e)
+    return JSONResponse({"success": True, "deleted": deleted})
 
 
-@router.post("/v1/admin/scrub", responses={400: {"description": "Not a property name."}})
+@router.post("/v1/admin/scrub", responses={400: {"description": "Not a property name, or end before start."}})
 async def scrub(request: Request, body: ScrubRequest) -> JSONResponse:
     c = request.app.state.collector
+    start, end = _naive(body.start), _naive(body.end)
+    if start is not None and end is not None and end <= start:
+        return _problem("end", ParcoursError(f"end {end.isoformat()} is not after start {start.isoformat()}"))
     await c.settle()
     try:
-        n = await c.run_db(scrub_property, body.property, _naive(body.start), _naive(body.end))
+        n = await c.run_db(scrub_property, body.property, start, end)
     except ParcoursError as e:
         return _problem("property", e)
     return JSONResponse({"success": True, "changed": n})

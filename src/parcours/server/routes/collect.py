@@ -83,8 +83,10 @@ async def read_json(request: Request, limit: int) -> tuple[Any, JSONResponse | N
             if size > limit:
                 return None, too_large(f"more than {limit}")
             chunks.append(chunk)
-    except zlib.error as e:
+    except zlib.error as e:  # a bad CRC or length trailer is found here too
         return None, _bad([Problem("body", f"not valid gzip: {e}")])
+    if inflate is not None and not inflate.eof:  # the trailer (CRC, length) never came
+        return None, _bad([Problem("body", "not valid gzip: the body is truncated (no CRC and length trailer)")])
     raw = b"".join(chunks)
     if not raw.strip():
         return None, _bad([Problem("body", "the body is empty; send a JSON object")])
