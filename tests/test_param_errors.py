@@ -35,3 +35,11 @@ def test_a_duration_error_names_the_flag_on_the_command_line(tmp_path):
     res = CliRunner().invoke(app, ["--db", str(db), "attribution", "--lookback", "soon"])
     assert isinstance(res.exception, ParcoursError)
     assert str(res.exception).startswith("--lookback 'soon': not a duration")
+
+
+def test_a_duration_too_long_for_a_timedelta_is_an_error_not_an_overflow():
+    from parcours.durations import parse_duration
+    from parcours.errors import ParcoursError
+
+    with pytest.raises(ParcoursError, match="window '9' \\* 10\\*\\*30|too long"):
+        parse_duration("9" * 30 + "d", "window")

@@ -14,6 +14,8 @@ from datetime import timedelta
 from parcours.errors import ParcoursError
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+#: the longest duration taken (100 years): anything longer is a typo, and timedelta overflows soon after
+MAX_SECONDS = 100 * 365 * 86400
 _DURATION_RE = re.compile(r"^\s*(-?(?:\d+(?:\.\d+)?|\.\d+))\s*([smhdw]?)\s*$", re.IGNORECASE)
 
 
@@ -32,6 +34,8 @@ def parse_duration(value: str | int | float | timedelta, what: str = "duration")
         )
     if not math.isfinite(seconds) or seconds <= 0:
         raise ParcoursError(f"{what} {value!r}: must be positive (longer than zero)")
+    if seconds > MAX_SECONDS:
+        raise ParcoursError(f"{what} {value!r}: too long; at most {MAX_SECONDS // (365 * 86400)} years")
     return timedelta(seconds=seconds)
 
 

@@ -14,8 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from parcours.server.allow import AllowHeader
 from parcours.errors import Refused
+from parcours.server.allow import AllowHeader
 from parcours.server.auth import refused_response
 from parcours.server.payload import Limits
 from parcours.server.routes import admin, collect, ops, query
