@@ -16,8 +16,9 @@ from fastapi.responses import JSONResponse
 
 from parcours.server.auth import Refused
 from parcours.server.payload import Limits
-from parcours.server.routes import admin, collect, ops, query
+from parcours.server.routes import admin, collect, lease, ops, query
 from parcours.server.state import Collector, Settings
+from parcours.store.sharing import Claim
 
 
 def create_app(
@@ -26,9 +27,15 @@ def create_app(
     ip_mode: str = "truncate",
     limits: Limits | None = None,
     apply_interval: float = 0.25,
+    claim: Claim | None = None,
 ) -> FastAPI:
-    """The server app over the store at ``db_path`` (opened, and its log replayed, at start)."""
-    collector = Collector(db_path, Settings(ip_mode=ip_mode, limits=limits or Limits(), apply_interval=apply_interval))
+    """The server app over the store at ``db_path`` (opened, and its log replayed, at start).
+
+    With ``claim`` (``parcours serve`` claimed the store), other processes borrow the store
+    from this server in turn (``parcours.store.sharing``).
+    """
+    collector = Collector(db_path, Settings(ip_mode=ip_mode, limits=limits or Limits(), apply_interval=apply_interval),
+                          claim)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -55,7 +62,7 @@ def create_app(
         errors = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
         return JSONResponse({"success": False, "errors": errors}, status_code=422)
 
-    for module in (ops, collect, query, admin):
+    for module in (ops, collect, query, admin, lease):
         app.include_router(module.router)
     from parcours.web import mount  # the dashboard pages (parcours.web) on the same app
 

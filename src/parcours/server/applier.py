@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from parcours.ingest import import_file
-from parcours.server.wal import Position, read_from, segment_path, segments
+from parcours.server.wal import Position, read_from, remove_applied
 from parcours.store.store import Store, utcnow
 
 log = logging.getLogger("parcours.server")
@@ -77,9 +77,7 @@ def apply_records(store: Store, directory: Path, records: list[dict], pos: Posit
     with store.transaction() as con:
         con.execute("DELETE FROM collector_wal")
         con.execute("INSERT INTO collector_wal VALUES (?, ?, ?)", [pos.segment, pos.offset, utcnow()])
-    for n in segments(directory):
-        if n < pos.segment:
-            segment_path(directory, n).unlink(missing_ok=True)
+    remove_applied(directory, pos)
     return loaded
 
 
@@ -147,21 +145,35 @@ class Applier:
     async def flush(self) -> None:
         """Apply everything acknowledged so far (the GDPR and admin endpoints call this first)."""
         async with self._lock:
-            group, self._pending = self._pending, []
-            if not group:
-                return
-            records = [r for _, rs in group for r in rs]
-            try:
-                await asyncio.get_running_loop().run_in_executor(
-                    self.db, apply_records, self.store, self.dir, records, group[-1][0]
-                )
-            except BaseException:
-                self._pending = group + self._pending
-                raise
-            self.queue_depth -= len(records)
-            self.applied += len(records)
-            self.last_apply = datetime.now(UTC)
-            self.last_error = None
+            await self._apply_pending()
+
+    @contextlib.asynccontextmanager
+    async def paused(self):
+        """Apply everything acknowledged so far, then apply nothing more until the block ends.
+
+        The store is lent to another process inside the block; acknowledged events wait in
+        the log (and in ``_pending``) meanwhile.
+        """
+        async with self._lock:
+            await self._apply_pending()
+            yield
+
+    async def _apply_pending(self) -> None:
+        group, self._pending = self._pending, []
+        if not group:
+            return
+        records = [r for _, rs in group for r in rs]
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                self.db, apply_records, self.store, self.dir, records, group[-1][0]
+            )
+        except BaseException:
+            self._pending = group + self._pending
+            raise
+        self.queue_depth -= len(records)
+        self.applied += len(records)
+        self.last_apply = datetime.now(UTC)
+        self.last_error = None
 
     async def close(self) -> None:
         if self._task:

@@ -21,11 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parcours.server.applier import Applier, replay
+from parcours.server.applier import Applier, applied_position, replay
 from parcours.server.keys import KeyRing
+from parcours.server.lending import Lending
 from parcours.server.payload import Limits
 from parcours.server.privacy import IP_MODES, PrivacyPolicy
-from parcours.server.wal import WriteAheadLog, segment_path, segments, wal_dir
+from parcours.server.wal import WriteAheadLog, remove_applied, segment_path, segments, wal_dir
+from parcours.store.sharing import Claim
 from parcours.store.store import Store, open_store
 
 IP_SECRET_META = "collector_ip_secret"
@@ -67,7 +69,7 @@ def _lower_priority() -> None:
 
 
 class Collector:
-    def __init__(self, db_path: str | Path, settings: Settings):
+    def __init__(self, db_path: str | Path, settings: Settings, claim: Claim | None = None):
         if settings.ip_mode not in IP_MODES:
             raise ValueError(f"ip_mode {settings.ip_mode!r}: use one of {', '.join(IP_MODES)}")
         self.db_path = str(db_path)
@@ -75,6 +77,8 @@ class Collector:
         self.limits = settings.limits
         self.counters = Counters()
         self.store: Store | None = None
+        #: the claim file's contents when ``parcours serve`` claimed the store; None lends nothing
+        self.claim = claim
 
     async def start(self) -> None:
         self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duckdb", initializer=_lower_priority)
@@ -89,10 +93,14 @@ class Collector:
         self.wal = WriteAheadLog(self.wal_dir, self.applier.add)
         self.wal.start()
         self.applier.start()
+        self.lending = Lending(self)
 
     async def stop(self) -> None:
+        await self.lending.close()
         await self.wal.close()
         await self.applier.close()
+        # every acknowledged event is in the store now: the log is not needed to start again
+        await self.run_db(lambda store: remove_applied(self.wal_dir, applied_position(store), writing=False))
         await self.run_db(Store.close)
         self.db.shutdown(wait=True)
 

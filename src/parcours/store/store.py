@@ -8,6 +8,7 @@ so that the same analysis SQL can run on another engine; writes stay here and in
 from __future__ import annotations
 
 import os
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import duckdb
 from parcours.config import JourneyConfig, default_config, parse_config
 from parcours.errors import ParcoursError
 from parcours.store.schema import MIGRATIONS
+from parcours.store.sharing import Lease, Notice, live_claim, lock_holder, wait_limit
 
 #: the meta key of the data version (see ``Store.transaction``)
 DATA_VERSION_META = "data_version"
@@ -43,20 +45,66 @@ class Store:
         self.engine_name = engine or os.environ.get("PARCOURS_ENGINE") or "duckdb"
         if read_only and not Path(self.path).exists():
             raise ParcoursError(f"{self.path}: no such store (import data or run `parcours demo` first)")
-        try:
-            self.con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.IOException as e:
-            raise ParcoursError(f"{self.path}: cannot open store: {e}") from None
-        self.con.execute("SET TimeZone = 'UTC'")
-        # DuckDB draws a progress bar on stdout for queries over 2 s (a loaded machine): it would
-        # corrupt the CLI's output (JSON, a key on the last line)
-        self.con.execute("SET enable_progress_bar = false")
-        if not read_only:
-            self._migrate()
-        elif self._pending_migrations():
-            raise ParcoursError(f"{self.path}: store schema is out of date; open it once for writing")
+        #: the turn borrowed from a running server (``parcours.store.sharing``), given back on close
+        self.lease: Lease | None = None
+        #: counts the connections opened: a cursor taken from an older one is closed
+        self.epoch = 0
         self._engine = None
         self._config: JourneyConfig | None = None
+        self.con = self._connect()
+        try:
+            if not read_only:
+                self._migrate()
+            elif self._pending_migrations():
+                raise ParcoursError(f"{self.path}: store schema is out of date; open it once for writing")
+        except BaseException:
+            self.close()
+            raise
+
+    # -- the file, shared with other processes -------------------------------------
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """Open the file; if another process holds it, borrow it from a server or wait, saying so."""
+        notice = Notice(self.path)
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=self.read_only)
+                break
+            except duckdb.IOException as e:
+                if "lock" not in str(e).lower():
+                    raise ParcoursError(f"{self.path}: cannot open store: {e}") from None
+                holder = lock_holder(str(e))
+            claim = live_claim(self.path)
+            if claim is not None and claim.pid != os.getpid() and self.lease is None:
+                self.lease = Lease(claim, self.read_only)
+                self.lease.acquire(notice)
+                continue
+            if notice.elapsed() > wait_limit():
+                self._give_back()
+                raise ParcoursError(f"{self.path}: the store is in use by {holder}; try again when it has "
+                                    f"finished (waited {notice.elapsed():.0f} s, $PARCOURS_STORE_WAIT)")
+            notice(f"the store is in use by {holder}")
+            time.sleep(0.2)
+        con.execute("SET TimeZone = 'UTC'")
+        # DuckDB draws a progress bar on stdout for queries over 2 s (a loaded machine): it would
+        # corrupt the CLI's output (JSON, a key on the last line)
+        con.execute("SET enable_progress_bar = false")
+        self.epoch += 1
+        return con
+
+    def suspend(self) -> None:
+        """Close the file so that another process may open it (a server lending its store)."""
+        self.con.close()
+        self._engine = None
+
+    def resume(self) -> None:
+        """Open the file again after ``suspend``; what the borrower changed is read afresh."""
+        self.con = self._connect()
+        self._config = None
+
+    def _give_back(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
 
     # -- schema -------------------------------------------------------------
     def schema_version(self) -> int:
@@ -161,7 +209,10 @@ class Store:
         return self._engine
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            self._give_back()
 
     def __enter__(self) -> Store:
         return self
