@@ -20,6 +20,10 @@ def serve(
     max_batch: int = typer.Option(2500, "--max-batch", min=1, help="Most messages in one batch."),
     apply_interval: float = typer.Option(0.25, "--apply-interval", min=0.0,
                                          help="Seconds between moving acknowledged events into the store."),
+    max_backlog: int = typer.Option(100_000, "--max-backlog", min=1,
+                                    help="Most events acknowledged but not yet stored; beyond, 503 + Retry-After."),
+    max_backlog_mb: int = typer.Option(256, "--max-backlog-mb", min=1,
+                                       help="Most megabytes of such events (the same bound, in log bytes)."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the collector API until stopped; GET /health answers 200 when ready."""
@@ -40,7 +44,8 @@ def serve(
     claim = write_claim(db, f"http://{_local(host)}:{port}", secrets.token_urlsafe(32))
     try:
         app = create_app(db, ip_mode=ip_mode, limits=Limits(max_body_bytes=max_body, max_batch=max_batch),
-                         apply_interval=apply_interval, claim=claim)
+                         apply_interval=apply_interval, claim=claim,
+                         max_backlog_events=max_backlog, max_backlog_bytes=max_backlog_mb << 20)
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
     finally:
         remove_claim(db)

@@ -28,14 +28,17 @@ def create_app(
     limits: Limits | None = None,
     apply_interval: float = 0.25,
     claim: Claim | None = None,
+    max_backlog_events: int = Settings.max_backlog_events,
+    max_backlog_bytes: int = Settings.max_backlog_bytes,
 ) -> FastAPI:
     """The server app over the store at ``db_path`` (opened, and its log replayed, at start).
 
     With ``claim`` (``parcours serve`` claimed the store), other processes borrow the store
     from this server in turn (``parcours.store.sharing``).
     """
-    collector = Collector(db_path, Settings(ip_mode=ip_mode, limits=limits or Limits(), apply_interval=apply_interval),
-                          claim)
+    settings = Settings(ip_mode=ip_mode, limits=limits or Limits(), apply_interval=apply_interval,
+                        max_backlog_events=max_backlog_events, max_backlog_bytes=max_backlog_bytes)
+    collector = Collector(db_path, settings, claim)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -105,19 +106,29 @@ class Applier:
         self.dir = directory
         self.db = db
         self.interval = interval
-        self._pending: list[tuple[Position, list[dict]]] = []
+        self._pending: list[tuple[Position, list[dict], int]] = []
         self._event = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self.queue_depth = 0
+        #: the backlog's size in the log's bytes (what ``Collector.backlog_full`` bounds)
+        self.queue_bytes = 0
+        #: events per second of the last application, for ``Retry-After``
+        self.last_rate: float | None = None
         self.applied = 0
         self.last_apply: datetime | None = None
         self.last_error: str | None = None
 
-    def add(self, pos: Position, records: list[dict]) -> None:
-        self._pending.append((pos, records))
+    def add(self, pos: Position, records: list[dict], nbytes: int = 0) -> None:
+        self._pending.append((pos, records, nbytes))
         self.queue_depth += len(records)
+        self.queue_bytes += nbytes
         self._event.set()
+
+    def retry_after(self) -> int:
+        """Seconds a refused client should wait: the backlog over the last application's rate."""
+        rate = self.last_rate or 1000.0
+        return max(1, min(30, math.ceil(self.queue_depth / rate)))
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -162,15 +173,17 @@ class Applier:
         group, self._pending = self._pending, []
         if not group:
             return
-        records = [r for _, rs in group for r in rs]
+        records = [r for _, rs, _ in group for r in rs]
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
-            await asyncio.get_running_loop().run_in_executor(
-                self.db, apply_records, self.store, self.dir, records, group[-1][0]
-            )
+            await loop.run_in_executor(self.db, apply_records, self.store, self.dir, records, group[-1][0])
         except BaseException:
             self._pending = group + self._pending
             raise
+        self.last_rate = len(records) / max(loop.time() - started, 1e-3)
         self.queue_depth -= len(records)
+        self.queue_bytes -= sum(n for _, _, n in group)
         self.applied += len(records)
         self.last_apply = datetime.now(UTC)
         self.last_error = None

@@ -40,6 +40,7 @@ class Counters:
     accepted: int = 0
     rejected: int = 0
     not_consented: int = 0
+    busy: int = 0  #: requests answered 503 because the backlog was full
 
 
 @dataclass
@@ -47,6 +48,10 @@ class Settings:
     ip_mode: str = "truncate"
     limits: Limits = field(default_factory=Limits)
     apply_interval: float = 0.25
+    #: the applier's backlog (acknowledged, not yet in the store) at most this many events...
+    max_backlog_events: int = 100_000
+    #: ... and this many bytes of log; beyond either the collector answers 503 + Retry-After
+    max_backlog_bytes: int = 256 << 20
 
 
 def ip_secret(store: Store) -> bytes:
@@ -120,12 +125,18 @@ class Collector:
             if n <= closed:
                 segment_path(self.wal_dir, n).unlink(missing_ok=True)
 
+    def backlog_full(self) -> bool:
+        """Whether acknowledging more now would grow the backlog beyond its bounds."""
+        a = self.applier
+        return a.queue_depth >= self.settings.max_backlog_events or a.queue_bytes >= self.settings.max_backlog_bytes
+
     def metrics(self) -> dict:
         c = self.counters
         return {
             "requests": c.requests, "received": c.received, "accepted": c.accepted, "rejected": c.rejected,
             "not_consented": c.not_consented, "applied": self.applier.applied,
-            "queue_depth": self.applier.queue_depth, "wal_commits": self.wal.commits,
+            "queue_depth": self.applier.queue_depth, "queue_bytes": self.applier.queue_bytes,
+            "busy": c.busy, "wal_commits": self.wal.commits,
             "last_commit": self.wal.last_commit.isoformat() if self.wal.last_commit else None,
             "last_apply": self.applier.last_apply.isoformat() if self.applier.last_apply else None,
             "last_error": self.applier.last_error, "replayed_at_start": self.replayed,

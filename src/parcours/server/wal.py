@@ -115,7 +115,7 @@ def remove_applied(directory: Path, applied: Position, writing: bool = True) -> 
 class WriteAheadLog:
     """Appends batches of records with group commit; one segment file is open at a time."""
 
-    def __init__(self, directory: Path, on_durable: Callable[[Position, list[dict]], None],
+    def __init__(self, directory: Path, on_durable: Callable[[Position, list[dict], int], None],
                  segment_bytes: int = SEGMENT_BYTES):
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -186,7 +186,7 @@ class WriteAheadLog:
             self.last_commit = datetime.now(UTC)
             self.commits += 1
             records = [r for _, rs, _ in group for r in rs]
-            self.on_durable(pos, records)
+            self.on_durable(pos, records, sum(len(d) for d, _, _ in group))
             for _, _, fut in group:
                 if not fut.done():
                     fut.set_result(None)

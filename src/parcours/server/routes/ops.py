@@ -23,6 +23,8 @@ class Metrics(BaseModel):
     not_consented: int
     applied: int
     queue_depth: int
+    queue_bytes: int
+    busy: int
     wal_commits: int
     last_commit: str | None
     last_apply: str | None
