@@ -63,7 +63,7 @@ class Webhook(BaseModel):
     trigger: Literal["detractor", "cart_abandoned", "stage_entered"]
     secret: str
     stage: str | None = None
-    minutes: int = 30
+    minutes: float = 30  #: cart_abandoned's quiet period (fractions allowed)
 
 
 class JourneyConfig(BaseModel):

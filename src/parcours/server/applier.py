@@ -17,6 +17,7 @@ import contextlib
 import logging
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,6 +116,8 @@ class Applier:
         self.queue_bytes = 0
         #: events per second of the last application, for ``Retry-After``
         self.last_rate: float | None = None
+        #: called after each application (the live webhook triggers)
+        self.on_applied: Callable[[], None] | None = None
         self.applied = 0
         self.last_apply: datetime | None = None
         self.last_error: str | None = None
@@ -187,6 +190,8 @@ class Applier:
         self.applied += len(records)
         self.last_apply = datetime.now(UTC)
         self.last_error = None
+        if self.on_applied is not None:
+            self.on_applied()
 
     async def close(self) -> None:
         if self._task:

@@ -111,6 +111,7 @@ class Lending:
 
                     self.collector.keys = await self.collector.run_db(lend)
                     self.lent += 1
+                self.collector.triggers.poke()  # the borrower may have imported events
         finally:
             lease.set_state("done")
             self.leases.pop(lease.id, None)

@@ -26,6 +26,7 @@ from parcours.server.keys import KeyRing
 from parcours.server.lending import Lending
 from parcours.server.payload import Limits
 from parcours.server.privacy import IP_MODES, PrivacyPolicy
+from parcours.server.triggers import LiveTriggers, live_since
 from parcours.server.wal import WriteAheadLog, remove_applied, segment_path, segments, wal_dir
 from parcours.store.sharing import Claim
 from parcours.store.store import Store, open_store
@@ -99,8 +100,13 @@ class Collector:
         self.wal.start()
         self.applier.start()
         self.lending = Lending(self)
+        self.triggers = LiveTriggers(self)
+        await self.run_db(live_since)
+        self.applier.on_applied = self.triggers.poke
+        self.triggers.start()
 
     async def stop(self) -> None:
+        await self.triggers.close()
         await self.lending.close()
         await self.wal.close()
         await self.applier.close()
@@ -140,4 +146,5 @@ class Collector:
             "last_commit": self.wal.last_commit.isoformat() if self.wal.last_commit else None,
             "last_apply": self.applier.last_apply.isoformat() if self.applier.last_apply else None,
             "last_error": self.applier.last_error, "replayed_at_start": self.replayed,
+            "webhook_attempts": self.triggers.sent, "webhook_error": self.triggers.last_error,
         }

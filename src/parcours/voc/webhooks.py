@@ -157,6 +157,47 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tup
         return None, str(getattr(e, "reason", e))
 
 
+def due_deliveries(store, now: datetime) -> list[tuple[int, str, str, str, int]]:
+    """Deliveries to try now: (delivery_id, webhook, url, body, attempts so far), oldest first."""
+    return store.con.execute(
+        "SELECT delivery_id, webhook, url, body, attempts FROM webhook_deliveries "
+        "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, delivery_id",
+        [now],
+    ).fetchall()
+
+
+def send(hook: Webhook | None, delivery: tuple[int, str, str, str, int], timeout: float) -> tuple[int | None, str | None]:
+    """One attempt at a delivery: its signed POST; (HTTP status or None, error or None). No store needed."""
+    delivery_id, name, url, body, _ = delivery
+    if hook is None:
+        return None, f"webhook {name!r} is no longer in the journey file"
+    data = body.encode("utf-8")
+    return _post(url, data, {
+        "Content-Type": "application/json", SIGNATURE_HEADER: sign(data, hook.secret),
+        "X-Parcours-Webhook": name, "X-Parcours-Delivery": str(delivery_id),
+        "User-Agent": "parcours-webhooks",
+    }, timeout)
+
+
+def record_attempt(store, delivery: tuple[int, str, str, str, int], code: int | None, error: str | None,
+                   at: datetime, max_attempts: int = MAX_ATTEMPTS, backoff: float = BACKOFF_SECONDS,
+                   known: bool = True) -> dict:
+    """Log an attempt and move the delivery on: delivered, failed, or pending after the backoff."""
+    delivery_id, name, _, _, attempts = delivery
+    attempt = attempts + 1 if known else max_attempts
+    ok = code is not None and 200 <= code < 300
+    status = "delivered" if ok else ("failed" if attempt >= max_attempts else "pending")
+    with store.transaction(changes_data=False) as con:  # no journey data: the journey table stays
+        con.execute("INSERT INTO webhook_attempts VALUES (?, ?, ?, ?, ?)", [delivery_id, attempt, at, code, error])
+        con.execute(
+            "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, delivered_at = ? "
+            "WHERE delivery_id = ?",
+            [status, attempt, at + timedelta(seconds=backoff * 2 ** (attempt - 1)), at if ok else None, delivery_id],
+        )
+    return {"delivery_id": delivery_id, "webhook": name, "status": status, "attempts": attempt,
+            "http_status": code, "error": error}
+
+
 def deliver_webhooks(
     store,
     max_attempts: int = MAX_ATTEMPTS,
@@ -172,38 +213,11 @@ def deliver_webhooks(
     hooks = {h.name: h for h in store.config.webhooks}
     touched: dict[int, dict] = {}
     while True:
-        now = clock()
-        due = store.con.execute(
-            "SELECT delivery_id, webhook, url, body, attempts FROM webhook_deliveries "
-            "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, delivery_id",
-            [now],
-        ).fetchall()
-        for delivery_id, name, url, body, attempts in due:
-            attempt = attempts + 1
-            hook = hooks.get(name)
-            if hook is None:
-                code, error = None, f"webhook {name!r} is no longer in the journey file"
-                attempt = max_attempts
-            else:
-                data = body.encode("utf-8")
-                code, error = _post(url, data, {
-                    "Content-Type": "application/json", SIGNATURE_HEADER: sign(data, hook.secret),
-                    "X-Parcours-Webhook": name, "X-Parcours-Delivery": str(delivery_id),
-                    "User-Agent": "parcours-webhooks",
-                }, timeout)
-            ok = code is not None and 200 <= code < 300
-            status = "delivered" if ok else ("failed" if attempt >= max_attempts else "pending")
-            at = clock()
-            with store.transaction(changes_data=False) as con:  # no journey data: the journey table stays
-                con.execute("INSERT INTO webhook_attempts VALUES (?, ?, ?, ?, ?)", [delivery_id, attempt, at, code, error])
-                con.execute(
-                    "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, delivered_at = ? "
-                    "WHERE delivery_id = ?",
-                    [status, attempt, at + timedelta(seconds=backoff * 2 ** (attempt - 1)),
-                     at if ok else None, delivery_id],
-                )
-            touched[delivery_id] = {"delivery_id": delivery_id, "webhook": name, "status": status,
-                                    "attempts": attempt, "http_status": code, "error": error}
+        for delivery in due_deliveries(store, clock()):
+            hook = hooks.get(delivery[1])
+            code, error = send(hook, delivery, timeout)
+            touched[delivery[0]] = record_attempt(store, delivery, code, error, clock(), max_attempts, backoff,
+                                                  known=hook is not None)
         if not wait:
             break
         following = store.con.execute(

@@ -30,6 +30,8 @@ class Metrics(BaseModel):
     last_apply: str | None
     last_error: str | None
     replayed_at_start: int
+    webhook_attempts: int
+    webhook_error: str | None
 
 
 @router.get("/health", response_model=Health)
