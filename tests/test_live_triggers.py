@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import defaultdict
 
 import httpx
 from server_process import Server, cli, create_key
@@ -12,34 +13,46 @@ from test_webhooks import SECRET, Receiver
 from parcours.config import template_text
 from parcours.voc.webhooks import SIGNATURE_HEADER, verify_signature
 
+HOOKS = (
+    ("entered", 'trigger = "stage_entered"\nstage = "decision"'),
+    ("detractors", 'trigger = "detractor"'),
+    ("carts", 'trigger = "cart_abandoned"\nminutes = 0.05'),
+    ("moments", 'trigger = "moment_of_truth"'),
+    ("joined", 'trigger = "segment_entered"\nsegment = "carters"'),
+    ("left", 'trigger = "segment_left"\nsegment = "nocart"'),
+)
 
-def journey_with_hooks(path, url: str) -> None:
-    text = template_text("five-stages")
-    for name, extra in (("entered", 'trigger = "stage_entered"\nstage = "decision"'),
-                        ("detractors", 'trigger = "detractor"'),
-                        ("carts", 'trigger = "cart_abandoned"\nminutes = 0.05')):
-        text += f'\n[[webhooks]]\nname = "{name}"\nurl = "{url}"\nsecret = "{SECRET}"\n{extra}\n'
-    path.write_text(text)
+
+def by_webhook(receiver: Receiver) -> dict[str, list[dict]]:
+    bodies = defaultdict(list)
+    for r in list(receiver.requests):
+        body = json.loads(r["body"])
+        bodies[body["webhook"]].append(body)
+    return bodies
 
 
-def received(receiver: Receiver, want: set[str], timeout: float = 30) -> dict[str, dict]:
-    """The first body of each webhook in ``want``, waiting for them (the server sends on its own)."""
+def wait_for(receiver: Receiver, want: dict[str, int], timeout: float = 30) -> dict[str, list[dict]]:
+    """The bodies by webhook once each webhook in ``want`` has sent that many (the server sends on its own)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        bodies = {json.loads(r["body"])["webhook"]: r for r in receiver.requests}
-        if want <= bodies.keys():
+        bodies = by_webhook(receiver)
+        if all(len(bodies[name]) >= n for name, n in want.items()):
             return bodies
         time.sleep(0.05)
-    raise AssertionError(f"webhooks received: {sorted(bodies)}; expected {sorted(want)}")
+    raise AssertionError(f"received {({k: len(v) for k, v in bodies.items()})}; expected {want}")
 
 
-def test_stage_detractor_and_cart_triggers_fire_live(tmp_path):
+def test_every_trigger_fires_live(tmp_path):
     db = tmp_path / "live.duckdb"
     key = create_key(db, "write", "web")
     with Receiver() as receiver:
         journey = tmp_path / "journey.toml"
-        journey_with_hooks(journey, receiver.url)
+        journey.write_text(template_text("five-stages") + "".join(
+            f'\n[[webhooks]]\nname = "{name}"\nurl = "{receiver.url}"\nsecret = "{SECRET}"\n{extra}\n'
+            for name, extra in HOOKS))
         assert cli(db, "journey", "set", str(journey)).returncode == 0
+        assert cli(db, "segment", "create", "carters", "--where", "events('add_to_cart', 30) >= 1").returncode == 0
+        assert cli(db, "segment", "create", "nocart", "--where", "events('add_to_cart', 30) = 0").returncode == 0
         with Server(db) as srv, httpx.Client(base_url=srv.url, auth=(key, ""), timeout=10) as http:
             sent = time.monotonic()
             batch = [
@@ -47,21 +60,30 @@ def test_stage_detractor_and_cart_triggers_fire_live(tmp_path):
                  "properties": {"cart_value": 42}},
                 {"type": "track", "userId": "bob", "event": "survey_response", "messageId": "s1",
                  "properties": {"metric": "nps", "score": 3, "comment": "slow"}},
+                {"type": "track", "userId": "bob", "event": "product_view", "messageId": "p1"},
             ]
             assert http.post("/v1/batch", json={"batch": batch}).status_code == 200
-            bodies = received(receiver, {"entered", "detractors"})
+            wait_for(receiver, {"entered": 1, "detractors": 1})
             first = time.monotonic() - sent
-            bodies = received(receiver, {"entered", "detractors", "carts"})  # after the 3 s quiet period
+            wait_for(receiver, {"moments": 1, "joined": 1, "carts": 1})
+            # bob, in "nocart" since his first events, puts something in his cart: he leaves it
+            assert http.post("/v1/track", json={"userId": "bob", "event": "add_to_cart",
+                                                "messageId": "c2"}).status_code == 200
+            bodies = wait_for(receiver, {"left": 1, "joined": 2, "entered": 2, "carts": 2})
             metrics = http.get("/metrics").json()
         r = cli(db, "voc", "webhooks", "log", "--format", "json")
-    assert first < 10  # a few seconds on a loaded 2-core machine; bench/live_bench.py measures it
+    assert first < 10  # a few seconds on a loaded 2-core machine; bench/live_trigger_bench.py measures it
     for request in receiver.requests:
         assert verify_signature(request["body"], SECRET, request["headers"][SIGNATURE_HEADER])
-    assert json.loads(bodies["entered"]["body"])["customer_id"] == "ann"
-    assert json.loads(bodies["detractors"]["body"])["score"] == 3
-    cart = json.loads(bodies["carts"]["body"])
-    assert (cart["customer_id"], cart["cart_value"]) == ("ann", 42)
-    assert len(receiver.requests) == 3  # each occurrence once
-    assert metrics["webhook_attempts"] == 3 and metrics["webhook_error"] is None
+    customers = {name: sorted(b["customer_id"] for b in bodies[name]) for name in bodies}
+    assert customers == {"entered": ["ann", "bob"], "detractors": ["bob"], "carts": ["ann", "bob"],
+                         "moments": ["bob"], "joined": ["ann", "bob"], "left": ["bob"]}
+    assert bodies["detractors"][0]["score"] == 3
+    assert [b["cart_value"] for b in bodies["carts"] if b["customer_id"] == "ann"] == [42]
+    assert bodies["moments"][0]["touchpoint"] == "product_page"
+    assert bodies["left"][0]["segment"] == "nocart"
+    assert metrics["webhook_error"] is None
     assert r.returncode == 0, r.stderr
-    assert sorted(row["status"] for row in json.loads(r.stdout)) == ["delivered"] * 3  # logged in the store
+    log = json.loads(r.stdout)
+    assert (len(log), len(receiver.requests)) == (9, 9), log  # each occurrence once, each logged
+    assert {row["status"] for row in log} == {"delivered"}

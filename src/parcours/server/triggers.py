@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from parcours.store.store import Store, utcnow
-from parcours.voc.webhooks import due_deliveries, enqueue_webhooks, record_attempt, send
+from parcours.voc.webhooks import due_deliveries, enqueue_webhooks, record_attempt, send, start_watching
 
 log = logging.getLogger("parcours.server")
 LIVE_SINCE_META = "webhooks_live_since"
@@ -35,6 +35,7 @@ def live_since(store: Store) -> datetime:
     if since is None:
         since = utcnow().isoformat()
         store.set_meta(LIVE_SINCE_META, since)
+    start_watching(store)
     return datetime.fromisoformat(since)
 
 

@@ -191,6 +191,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        7,
+        "segment membership last seen by live segment_entered / segment_left webhooks",
+        """
+        CREATE TABLE segment_watch (             -- a segment's members as a webhook last saw them
+            webhook     VARCHAR NOT NULL,
+            customer_id VARCHAR NOT NULL
+        );
+        CREATE TABLE segment_watch_started (     -- webhooks whose first look has been taken (no history sent)
+            webhook     VARCHAR PRIMARY KEY,
+            segment     VARCHAR NOT NULL,
+            started_at  TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
