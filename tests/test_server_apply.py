@@ -55,7 +55,7 @@ def test_replay_after_a_crash_keeps_the_receive_time(store, tmp_path):
     directory = wal_dir(tmp_path / "x.duckdb")
 
     async def acknowledge() -> None:
-        wal = WriteAheadLog(directory, lambda pos, records: None)
+        wal = WriteAheadLog(directory, lambda pos, records, nbytes: None)
         wal.start()
         await wal.append([{"s": "web", "e": row("r1")}, {"s": "web", "e": row("r2")}])
         await wal.close()  # the server dies here: nothing was applied

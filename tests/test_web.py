@@ -269,3 +269,19 @@ def test_plotly_is_served_locally(server):
     assert js.status_code == 200 and len(js.content) > 1_000_000
     html = httpx.get(server["url"] + "/", headers={"Authorization": f"Bearer {server['key']}"}, timeout=60).text
     assert "https://" not in html and "cdn" not in html.lower()
+
+
+def test_live_view_refreshes_on_its_own(page, server):
+    """The live view polls: an event sent after the page loaded appears without a reload."""
+    page.goto(server["url"] + "/live")
+    assert page.locator("#live-stages tbody tr").count() == 5  # the demo's five stages
+    assert "live-probe" not in page.inner_text("#live-latest")
+    r = httpx.post(server["url"] + "/v1/track", auth=(server["write_key"], ""), timeout=10,
+                   json={"userId": "live-probe", "event": "add_to_cart", "messageId": "live-probe-1"})
+    assert r.status_code == 200
+    page.wait_for_function("() => document.querySelector('#live-latest').innerText.includes('live-probe')",
+                           timeout=60_000)
+    live = httpx.get(server["url"] + "/live.json", headers={"Authorization": f"Bearer {server['key']}"}, timeout=30)
+    assert live.json()["latest"][0]["customer_id"] == "live-probe"
+    assert sum(s["entries_last_hour"] for s in live.json()["stages"]) >= 1  # live-probe entered decision now
+    assert page.problems == []

@@ -31,7 +31,7 @@ class State:
     engine: str = "duckdb"
 
     def store(self, read_only: bool = False) -> Store:
-        from parcours.store import open_store
+        from parcours.server.recovery import open_store  # applies a killed server's acknowledged events
 
         return open_store(self.db, read_only=read_only, engine=self.engine)
 

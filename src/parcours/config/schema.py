@@ -60,10 +60,12 @@ class Webhook(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     url: str
-    trigger: Literal["detractor", "cart_abandoned", "stage_entered"]
+    trigger: Literal["detractor", "cart_abandoned", "stage_entered", "moment_of_truth", "segment_entered",
+                     "segment_left"]
     secret: str
     stage: str | None = None
-    minutes: int = 30
+    segment: str | None = None  #: the saved segment of segment_entered / segment_left
+    minutes: float = 30  #: cart_abandoned's quiet period (fractions allowed)
 
 
 class JourneyConfig(BaseModel):

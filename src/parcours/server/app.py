@@ -18,8 +18,9 @@ from parcours.errors import Refused
 from parcours.server.allow import AllowHeader
 from parcours.server.auth import refused_response
 from parcours.server.payload import Limits
-from parcours.server.routes import admin, collect, ops, query
+from parcours.server.routes import admin, collect, lease, ops, query
 from parcours.server.state import Collector, Settings
+from parcours.store.sharing import Claim
 
 
 def create_app(
@@ -28,9 +29,18 @@ def create_app(
     ip_mode: str = "truncate",
     limits: Limits | None = None,
     apply_interval: float = 0.25,
+    claim: Claim | None = None,
+    max_backlog_events: int = Settings.max_backlog_events,
+    max_backlog_bytes: int = Settings.max_backlog_bytes,
 ) -> FastAPI:
-    """The server app over the store at ``db_path`` (opened, and its log replayed, at start)."""
-    collector = Collector(db_path, Settings(ip_mode=ip_mode, limits=limits or Limits(), apply_interval=apply_interval))
+    """The server app over the store at ``db_path`` (opened, and its log replayed, at start).
+
+    With ``claim`` (``parcours serve`` claimed the store), other processes borrow the store
+    from this server in turn (``parcours.store.sharing``).
+    """
+    settings = Settings(ip_mode=ip_mode, limits=limits or Limits(), apply_interval=apply_interval,
+                        max_backlog_events=max_backlog_events, max_backlog_bytes=max_backlog_bytes)
+    collector = Collector(db_path, settings, claim)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -58,7 +68,7 @@ def create_app(
         errors = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
         return JSONResponse({"success": False, "errors": errors}, status_code=422)
 
-    for module in (ops, collect, query, admin):
+    for module in (ops, collect, query, admin, lease):
         app.include_router(module.router)
     from parcours.web import mount  # the dashboard pages (parcours.web) on the same app
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from parcours.ingest import import_file
-from parcours.server.wal import Position, read_from, segment_path, segments
+from parcours.server.wal import Position, read_from, remove_applied
 from parcours.store.store import Store, utcnow
 
 log = logging.getLogger("parcours.server")
@@ -80,9 +82,7 @@ def apply_records(store: Store, directory: Path, records: list[dict], pos: Posit
     with store.transaction() as con:
         con.execute("DELETE FROM collector_wal")
         con.execute("INSERT INTO collector_wal VALUES (?, ?, ?)", [pos.segment, pos.offset, utcnow()])
-    for n in segments(directory):
-        if n < pos.segment:
-            segment_path(directory, n).unlink(missing_ok=True)
+    remove_applied(directory, pos)
     return loaded
 
 
@@ -110,19 +110,31 @@ class Applier:
         self.dir = directory
         self.db = db
         self.interval = interval
-        self._pending: list[tuple[Position, list[dict]]] = []
+        self._pending: list[tuple[Position, list[dict], int]] = []
         self._event = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self.queue_depth = 0
+        #: the backlog's size in the log's bytes (what ``Collector.backlog_full`` bounds)
+        self.queue_bytes = 0
+        #: events per second of the last application, for ``Retry-After``
+        self.last_rate: float | None = None
+        #: called after each application (the live webhook triggers)
+        self.on_applied: Callable[[], None] | None = None
         self.applied = 0
         self.last_apply: datetime | None = None
         self.last_error: str | None = None
 
-    def add(self, pos: Position, records: list[dict]) -> None:
-        self._pending.append((pos, records))
+    def add(self, pos: Position, records: list[dict], nbytes: int = 0) -> None:
+        self._pending.append((pos, records, nbytes))
         self.queue_depth += len(records)
+        self.queue_bytes += nbytes
         self._event.set()
+
+    def retry_after(self) -> int:
+        """Seconds a refused client should wait: the backlog over the last application's rate."""
+        rate = self.last_rate or 1000.0
+        return max(1, min(30, math.ceil(self.queue_depth / rate)))
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -150,21 +162,39 @@ class Applier:
     async def flush(self) -> None:
         """Apply everything acknowledged so far (the GDPR and admin endpoints call this first)."""
         async with self._lock:
-            group, self._pending = self._pending, []
-            if not group:
-                return
-            records = [r for _, rs in group for r in rs]
-            try:
-                await asyncio.get_running_loop().run_in_executor(
-                    self.db, apply_records, self.store, self.dir, records, group[-1][0]
-                )
-            except BaseException:
-                self._pending = group + self._pending
-                raise
-            self.queue_depth -= len(records)
-            self.applied += len(records)
-            self.last_apply = datetime.now(UTC)
-            self.last_error = None
+            await self._apply_pending()
+
+    @contextlib.asynccontextmanager
+    async def paused(self):
+        """Apply everything acknowledged so far, then apply nothing more until the block ends.
+
+        The store is lent to another process inside the block; acknowledged events wait in
+        the log (and in ``_pending``) meanwhile.
+        """
+        async with self._lock:
+            await self._apply_pending()
+            yield
+
+    async def _apply_pending(self) -> None:
+        group, self._pending = self._pending, []
+        if not group:
+            return
+        records = [r for _, rs, _ in group for r in rs]
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await loop.run_in_executor(self.db, apply_records, self.store, self.dir, records, group[-1][0])
+        except BaseException:
+            self._pending = group + self._pending
+            raise
+        self.last_rate = len(records) / max(loop.time() - started, 1e-3)
+        self.queue_depth -= len(records)
+        self.queue_bytes -= sum(n for _, _, n in group)
+        self.applied += len(records)
+        self.last_apply = datetime.now(UTC)
+        self.last_error = None
+        if self.on_applied is not None:
+            self.on_applied()
 
     async def close(self) -> None:
         if self._task:

@@ -21,11 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parcours.server.applier import Applier, replay
+from parcours.server.applier import Applier, applied_position, replay
 from parcours.server.keys import KeyRing
+from parcours.server.lending import Lending
 from parcours.server.payload import Limits
 from parcours.server.privacy import IP_MODES, PrivacyPolicy
-from parcours.server.wal import WriteAheadLog, segment_path, segments, wal_dir
+from parcours.server.triggers import LiveTriggers, live_since
+from parcours.server.wal import WriteAheadLog, remove_applied, segment_path, segments, wal_dir
+from parcours.store.sharing import Claim
 from parcours.store.store import Store, open_store
 
 IP_SECRET_META = "collector_ip_secret"
@@ -38,6 +41,7 @@ class Counters:
     accepted: int = 0
     rejected: int = 0
     not_consented: int = 0
+    busy: int = 0  #: requests answered 503 because the backlog was full
 
 
 @dataclass
@@ -45,6 +49,10 @@ class Settings:
     ip_mode: str = "truncate"
     limits: Limits = field(default_factory=Limits)
     apply_interval: float = 0.25
+    #: the applier's backlog (acknowledged, not yet in the store) at most this many events...
+    max_backlog_events: int = 100_000
+    #: ... and this many bytes of log; beyond either the collector answers 503 + Retry-After
+    max_backlog_bytes: int = 256 << 20
 
 
 def ip_secret(store: Store) -> bytes:
@@ -67,7 +75,7 @@ def _lower_priority() -> None:
 
 
 class Collector:
-    def __init__(self, db_path: str | Path, settings: Settings):
+    def __init__(self, db_path: str | Path, settings: Settings, claim: Claim | None = None):
         if settings.ip_mode not in IP_MODES:
             raise ValueError(f"ip_mode {settings.ip_mode!r}: use one of {', '.join(IP_MODES)}")
         self.db_path = str(db_path)
@@ -75,6 +83,8 @@ class Collector:
         self.limits = settings.limits
         self.counters = Counters()
         self.store: Store | None = None
+        #: the claim file's contents when ``parcours serve`` claimed the store; None lends nothing
+        self.claim = claim
 
     async def start(self) -> None:
         self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duckdb", initializer=_lower_priority)
@@ -89,10 +99,19 @@ class Collector:
         self.wal = WriteAheadLog(self.wal_dir, self.applier.add)
         self.wal.start()
         self.applier.start()
+        self.lending = Lending(self)
+        self.triggers = LiveTriggers(self)
+        await self.run_db(live_since)
+        self.applier.on_applied = self.triggers.poke
+        self.triggers.start()
 
     async def stop(self) -> None:
+        await self.triggers.close()
+        await self.lending.close()
         await self.wal.close()
         await self.applier.close()
+        # every acknowledged event is in the store now: the log is not needed to start again
+        await self.run_db(lambda store: remove_applied(self.wal_dir, applied_position(store), writing=False))
         await self.run_db(Store.close)
         self.db.shutdown(wait=True)
 
@@ -112,13 +131,20 @@ class Collector:
             if n <= closed:
                 segment_path(self.wal_dir, n).unlink(missing_ok=True)
 
+    def backlog_full(self) -> bool:
+        """Whether acknowledging more now would grow the backlog beyond its bounds."""
+        a = self.applier
+        return a.queue_depth >= self.settings.max_backlog_events or a.queue_bytes >= self.settings.max_backlog_bytes
+
     def metrics(self) -> dict:
         c = self.counters
         return {
             "requests": c.requests, "received": c.received, "accepted": c.accepted, "rejected": c.rejected,
             "not_consented": c.not_consented, "applied": self.applier.applied,
-            "queue_depth": self.applier.queue_depth, "wal_commits": self.wal.commits,
+            "queue_depth": self.applier.queue_depth, "queue_bytes": self.applier.queue_bytes,
+            "busy": c.busy, "wal_commits": self.wal.commits,
             "last_commit": self.wal.last_commit.isoformat() if self.wal.last_commit else None,
             "last_apply": self.applier.last_apply.isoformat() if self.applier.last_apply else None,
             "last_error": self.applier.last_error, "replayed_at_start": self.replayed,
+            "webhook_attempts": self.triggers.sent, "webhook_error": self.triggers.last_error,
         }

@@ -74,10 +74,48 @@ def read_from(directory: Path, start: Position) -> Iterator[tuple[Position, dict
                 yield Position(n, offset), record
 
 
+def sync_dir(directory: Path) -> None:
+    """fsync the folder itself, so that a segment file just created (or removed) survives a crash."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def open_segment(directory: Path, n: int):
+    """Create segment ``n`` for appending; its directory entry is durable before any record is."""
+    f = open(segment_path(directory, n), "ab")  # noqa: SIM115 - the log closes it
+    sync_dir(directory)
+    return f
+
+
+def remove_applied(directory: Path, applied: Position, writing: bool = True) -> int:
+    """Delete the segments whose every record is applied; returns how many.
+
+    A segment before the applied one is done; so is the applied one when the position is
+    at its end and no one appends to it any more (a later segment exists, or ``writing``
+    is False: no server runs).
+    """
+    numbers = segments(directory)
+    removed = 0
+    for n in numbers:
+        path = segment_path(directory, n)
+        done = n < applied.segment or (
+            n == applied.segment and (not writing or n != numbers[-1]) and path.stat().st_size <= applied.offset
+        )
+        if done:
+            path.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        sync_dir(directory)
+    return removed
+
+
 class WriteAheadLog:
     """Appends batches of records with group commit; one segment file is open at a time."""
 
-    def __init__(self, directory: Path, on_durable: Callable[[Position, list[dict]], None],
+    def __init__(self, directory: Path, on_durable: Callable[[Position, list[dict], int], None],
                  segment_bytes: int = SEGMENT_BYTES):
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -85,7 +123,7 @@ class WriteAheadLog:
         self.segment_bytes = segment_bytes
         existing = segments(directory)
         self.segment = (existing[-1] + 1) if existing else 1  # always a fresh segment after a start
-        self._file = open(segment_path(directory, self.segment), "ab")  # noqa: SIM115 - closed in close()
+        self._file = open_segment(directory, self.segment)
         self._offset = 0
         self._pending: list[tuple[bytes, list[dict], asyncio.Future]] = []
         self._wakeup = asyncio.Event()
@@ -117,7 +155,7 @@ class WriteAheadLog:
     def _rotate(self) -> None:
         self._file.close()
         self.segment += 1
-        self._file = open(segment_path(self.dir, self.segment), "ab")  # noqa: SIM115
+        self._file = open_segment(self.dir, self.segment)
         self._offset = 0
 
     def _write(self, data: bytes) -> Position:
@@ -148,7 +186,7 @@ class WriteAheadLog:
             self.last_commit = datetime.now(UTC)
             self.commits += 1
             records = [r for _, rs, _ in group for r in rs]
-            self.on_durable(pos, records)
+            self.on_durable(pos, records, sum(len(d) for d, _, _ in group))
             for _, _, fut in group:
                 if not fut.done():
                     fut.set_result(None)

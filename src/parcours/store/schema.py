@@ -205,6 +205,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ) s WHERE events.rowid = s.r;
         """,
     ),
+    (
+        7,
+        "segment membership last seen by live segment_entered / segment_left webhooks",
+        """
+        CREATE TABLE segment_watch (             -- a segment's members as a webhook last saw them
+            webhook     VARCHAR NOT NULL,
+            customer_id VARCHAR NOT NULL
+        );
+        CREATE TABLE segment_watch_started (     -- webhooks whose first look has been taken (no history sent)
+            webhook     VARCHAR PRIMARY KEY,
+            segment     VARCHAR NOT NULL,
+            started_at  TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 #: ``events.arrival_seq`` of a loaded row: its batch (batches are numbered in load order) times

@@ -8,6 +8,7 @@ so that the same analysis SQL can run on another engine; writes stay here and in
 from __future__ import annotations
 
 import os
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import duckdb
 from parcours.config import JourneyConfig, default_config, parse_config
 from parcours.errors import ParcoursError
 from parcours.store.schema import MIGRATIONS
+from parcours.store.sharing import Lease, Notice, live_claim, lock_holder, wait_limit
 
 #: the store's connection and database error types, named here so that code above the
 #: store (the importer) never imports duckdb itself
@@ -48,30 +50,73 @@ class Store:
         self.engine_name = engine or os.environ.get("PARCOURS_ENGINE") or "duckdb"
         if read_only and not Path(self.path).exists():
             raise ParcoursError(f"{self.path}: no such store (import data or run `parcours demo` first)")
+        #: the turn borrowed from a running server (``parcours.store.sharing``), given back on close
+        self.lease: Lease | None = None
+        #: counts the connections opened (``rewrite`` and a lent store reopen the file): a cursor
+        #: taken from an older one is closed
+        self.epoch = 0
         self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._connect()
-        #: how many times ``rewrite`` reopened the file: a cursor taken before is dead
-        self.reopened = 0
-        if not read_only:
-            self._migrate()
-        elif self._pending_migrations():
-            raise ParcoursError(f"{self.path}: store schema is out of date; open it once for writing")
         self._engine = None
         self._config: JourneyConfig | None = None
-
-    # -- schema -------------------------------------------------------------
-    def _connect(self) -> None:
+        self.con = self._connect()
         try:
-            self.con = duckdb.connect(self.path, read_only=self.read_only)
-        except duckdb.IOException as e:
-            raise ParcoursError(f"{self.path}: cannot open store: {e}") from None
-        self.con.execute("SET TimeZone = 'UTC'")
+            if not read_only:
+                self._migrate()
+            elif self._pending_migrations():
+                raise ParcoursError(f"{self.path}: store schema is out of date; open it once for writing")
+        except BaseException:
+            self.close()
+            raise
+
+    # -- the file, shared with other processes -------------------------------------
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """Open the file; if another process holds it, borrow it from a server or wait, saying so."""
+        notice = Notice(self.path)
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=self.read_only)
+                break
+            except duckdb.IOException as e:
+                if "lock" not in str(e).lower():
+                    raise ParcoursError(f"{self.path}: cannot open store: {e}") from None
+                holder = lock_holder(str(e))
+            claim = live_claim(self.path)
+            if claim is not None and claim.pid != os.getpid() and self.lease is None:
+                self.lease = Lease(claim, self.read_only)
+                self.lease.acquire(notice)
+                continue
+            if notice.elapsed() > wait_limit():
+                self._give_back()
+                raise ParcoursError(f"{self.path}: the store is in use by {holder}; try again when it has "
+                                    f"finished (waited {notice.elapsed():.0f} s, $PARCOURS_STORE_WAIT)")
+            notice(f"the store is in use by {holder}")
+            time.sleep(0.2)
+        con.execute("SET TimeZone = 'UTC'")
         # DuckDB draws a progress bar on stdout for queries over 2 s (a loaded machine): it would
         # corrupt the CLI's output (JSON, a key on the last line)
-        self.con.execute("SET enable_progress_bar = false")
+        con.execute("SET enable_progress_bar = false")
+        self.epoch += 1
+        return con
 
+    def suspend(self) -> None:
+        """Close the file so that another process may open it (a server lending its store)."""
+        self._close_cursors()  # an open cursor keeps the database instance, and so the file, open
+        self.con.close()
+        self._engine = None
+
+    def resume(self) -> None:
+        """Open the file again after ``suspend``; what the borrower changed is read afresh."""
+        self.con = self._connect()
+        self._config = None
+
+    def _give_back(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
+
+    # -- schema -------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor for another thread; ``rewrite`` and ``close`` close it (it would keep the old file open)."""
+        """A cursor for another thread; ``rewrite``, ``suspend`` and ``close`` close it (it would keep the file open)."""
         cur = self.con.cursor()
         self._cursors.append(cur)
         return cur
@@ -88,7 +133,7 @@ class Store:
         person's email could still be read in the file, even after CHECKPOINT and VACUUM. The
         copy (``COPY FROM DATABASE``) holds only live rows; it replaces the file atomically
         (``os.replace``) and the store reopens it, so ``self.con`` and every cursor taken from
-        it before are new (``reopened`` counts the swaps). The DuckDB WAL is checkpointed away.
+        it before are new (``epoch`` counts the connections). The DuckDB WAL is checkpointed away.
         """
         path = Path(self.path)
         fresh = path.with_name(path.name + ".rewrite")
@@ -107,9 +152,8 @@ class Store:
         os.replace(fresh, path)
         Path(str(fresh) + ".wal").unlink(missing_ok=True)
         Path(str(path) + ".wal").unlink(missing_ok=True)  # checkpointed on close: nothing in it is live
-        self._connect()
+        self.con = self._connect()
         self._engine = None
-        self.reopened += 1
 
     def schema_version(self) -> int:
         exists = self.con.execute(
@@ -213,8 +257,11 @@ class Store:
         return self._engine
 
     def close(self) -> None:
-        self._close_cursors()
-        self.con.close()
+        try:
+            self._close_cursors()
+            self.con.close()
+        finally:
+            self._give_back()
 
     def __enter__(self) -> Store:
         return self

@@ -12,7 +12,10 @@ Triggers:
 - ``detractor``: an NPS answer of 0-6 (one delivery per answer);
 - ``cart_abandoned``: a cart event (``add_to_cart``) followed by no cart or purchase event of
   the same customer for ``minutes`` (one per such cart event);
-- ``stage_entered``: a customer's first event in ``stage`` (one per customer).
+- ``stage_entered``: a customer's first event in ``stage`` (one per customer);
+- ``moment_of_truth``: an event at a touchpoint marked ``moment_of_truth`` (one per event);
+- ``segment_entered`` / ``segment_left``: a customer who joined (left) the saved ``segment``
+  since the webhook last looked (audience sync; the first look sends nothing).
 
 Each delivery is a JSON ``POST``; its body is signed with HMAC-SHA256 under the webhook's
 shared secret and the signature sent as ``X-Parcours-Signature: sha256=<hex>`` (receivers
@@ -36,6 +39,7 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from parcours.analytics.filters import events_sql
+from parcours.analytics.segments import segment_members_sql
 from parcours.config.schema import Webhook
 from parcours.errors import ParcoursError
 from parcours.journey.relation import EVENT_ORDER
@@ -73,7 +77,18 @@ def _occurrences_sql(store, hook: Webhook, now: datetime) -> str:
             SELECT message_id AS dedupe_key, customer_id, timestamp AS occurred_at, score, touchpoint, stage, comment
             FROM ({answers_sql(store)}) a WHERE metric = 'nps' AND score <= 6
         """
+    if hook.trigger in ("segment_entered", "segment_left"):
+        return _segment_change_sql(store, hook, now)
     journey = events_sql(store)
+    if hook.trigger == "moment_of_truth":
+        moments = [t.name for t in store.config.touchpoints if t.moment_of_truth]
+        if not moments:
+            raise ParcoursError(f"webhook {hook.name!r}: trigger moment_of_truth needs a touchpoint with "
+                                "moment_of_truth = true in the journey file")
+        return f"""
+            SELECT message_id AS dedupe_key, customer_id, timestamp AS occurred_at, touchpoint, stage, event
+            FROM ({journey}) e WHERE touchpoint IN ({", ".join(quote(m) for m in moments)})
+        """
     if hook.trigger == "stage_entered":
         stages = [s.name for s in store.config.stages]
         if hook.stage not in stages:
@@ -102,6 +117,34 @@ def _occurrences_sql(store, hook: Webhook, now: datetime) -> str:
     """
 
 
+def _segment_change_sql(store, hook: Webhook, now: datetime) -> str:
+    """Customers who entered (or left) the saved segment since the webhook last looked.
+
+    The members last seen are kept in ``segment_watch`` (updated by ``enqueue_webhooks`` in the
+    same transaction as the deliveries); an entry's key is the customer and the time it was
+    seen, so a customer who leaves and comes back is announced again.
+    """
+    if not hook.segment:
+        raise ParcoursError(f"webhook {hook.name!r}: trigger {hook.trigger} needs segment = a saved segment's name")
+    members = segment_members_sql(store, hook.segment)
+    seen = f"SELECT customer_id FROM segment_watch WHERE webhook = {quote(hook.name)}"
+    new, old = (members, seen) if hook.trigger == "segment_entered" else (seen, members)
+    at = quote(now.isoformat(sep=" "))
+    return f"""
+        SELECT customer_id || '@' || {at} AS dedupe_key, customer_id, TIMESTAMP {at} AS occurred_at,
+               {quote(hook.segment)} AS segment
+        FROM (SELECT DISTINCT customer_id FROM ({new}) n WHERE customer_id NOT IN ({old}))
+    """
+
+
+def _watch_segment(con, store, hook: Webhook, now: datetime) -> None:
+    """Record the segment's members as this webhook has now seen them."""
+    con.execute("DELETE FROM segment_watch WHERE webhook = ?", [hook.name])
+    con.execute(f"INSERT INTO segment_watch SELECT DISTINCT {quote(hook.name)}, customer_id "
+                f"FROM ({segment_members_sql(store, hook.segment)}) m")
+    con.execute("INSERT OR REPLACE INTO segment_watch_started VALUES (?, ?, ?)", [hook.name, hook.segment, now])
+
+
 def _body(hook: Webhook, row: dict) -> str:
     payload = {"webhook": hook.name, "trigger": hook.trigger}
     for key, value in row.items():
@@ -126,6 +169,13 @@ def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None 
     for hook in store.config.webhooks:
         if urlparse(hook.url).scheme not in ("http", "https"):
             raise ParcoursError(f"webhook {hook.name!r}: url {hook.url!r} is not an http(s) URL")
+        watching = hook.trigger in ("segment_entered", "segment_left")
+        if watching and not _watch_started(store, hook):
+            # the first look sends nothing: the members so far did not just enter
+            with store.transaction(changes_data=False) as con:
+                _watch_segment(con, store, hook, now)
+            rows.append({"webhook": hook.name, "trigger": hook.trigger, "queued": 0})
+            continue
         query = f"""
             SELECT * FROM ({_occurrences_sql(store, hook, now)}) o
             WHERE {f"occurred_at >= TIMESTAMP {quote(since.isoformat(sep=' '))}" if since else "TRUE"}
@@ -143,8 +193,27 @@ def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None 
                     "'pending', 0, ?, ?, NULL)",
                     [hook.name, hook.trigger, key, hook.url, body, now, now],
                 )
+            if watching:
+                _watch_segment(con, store, hook, now)
         rows.append({"webhook": hook.name, "trigger": hook.trigger, "queued": len(records)})
     return pd.DataFrame(rows, columns=["webhook", "trigger", "queued"])
+
+
+def start_watching(store, now: datetime | None = None) -> None:
+    """Take the first look at the segment of every segment webhook not watching yet (sends nothing).
+
+    The server calls this when it starts, so that customers who join after it are announced.
+    """
+    now = now or utcnow()
+    for hook in store.config.webhooks:
+        if hook.trigger in ("segment_entered", "segment_left") and not _watch_started(store, hook):
+            with store.transaction(changes_data=False) as con:
+                _watch_segment(con, store, hook, now)
+
+
+def _watch_started(store, hook: Webhook) -> bool:
+    row = store.con.execute("SELECT segment FROM segment_watch_started WHERE webhook = ?", [hook.name]).fetchone()
+    return row is not None and row[0] == hook.segment
 
 
 def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str | None]:
@@ -156,6 +225,47 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tup
         return e.code, f"HTTP {e.code} {e.reason}"
     except (urllib.error.URLError, TimeoutError, OSError) as e:
         return None, str(getattr(e, "reason", e))
+
+
+def due_deliveries(store, now: datetime) -> list[tuple[int, str, str, str, int]]:
+    """Deliveries to try now: (delivery_id, webhook, url, body, attempts so far), oldest first."""
+    return store.con.execute(
+        "SELECT delivery_id, webhook, url, body, attempts FROM webhook_deliveries "
+        "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, delivery_id",
+        [now],
+    ).fetchall()
+
+
+def send(hook: Webhook | None, delivery: tuple[int, str, str, str, int], timeout: float) -> tuple[int | None, str | None]:
+    """One attempt at a delivery: its signed POST; (HTTP status or None, error or None). No store needed."""
+    delivery_id, name, url, body, _ = delivery
+    if hook is None:
+        return None, f"webhook {name!r} is no longer in the journey file"
+    data = body.encode("utf-8")
+    return _post(url, data, {
+        "Content-Type": "application/json", SIGNATURE_HEADER: sign(data, hook.secret),
+        "X-Parcours-Webhook": name, "X-Parcours-Delivery": str(delivery_id),
+        "User-Agent": "parcours-webhooks",
+    }, timeout)
+
+
+def record_attempt(store, delivery: tuple[int, str, str, str, int], code: int | None, error: str | None,
+                   at: datetime, max_attempts: int = MAX_ATTEMPTS, backoff: float = BACKOFF_SECONDS,
+                   known: bool = True) -> dict:
+    """Log an attempt and move the delivery on: delivered, failed, or pending after the backoff."""
+    delivery_id, name, _, _, attempts = delivery
+    attempt = attempts + 1 if known else max_attempts
+    ok = code is not None and 200 <= code < 300
+    status = "delivered" if ok else ("failed" if attempt >= max_attempts else "pending")
+    with store.transaction(changes_data=False) as con:  # no journey data: the journey table stays
+        con.execute("INSERT INTO webhook_attempts VALUES (?, ?, ?, ?, ?)", [delivery_id, attempt, at, code, error])
+        con.execute(
+            "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, delivered_at = ? "
+            "WHERE delivery_id = ?",
+            [status, attempt, at + timedelta(seconds=backoff * 2 ** (attempt - 1)), at if ok else None, delivery_id],
+        )
+    return {"delivery_id": delivery_id, "webhook": name, "status": status, "attempts": attempt,
+            "http_status": code, "error": error}
 
 
 def deliver_webhooks(
@@ -173,38 +283,11 @@ def deliver_webhooks(
     hooks = {h.name: h for h in store.config.webhooks}
     touched: dict[int, dict] = {}
     while True:
-        now = clock()
-        due = store.con.execute(
-            "SELECT delivery_id, webhook, url, body, attempts FROM webhook_deliveries "
-            "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, delivery_id",
-            [now],
-        ).fetchall()
-        for delivery_id, name, url, body, attempts in due:
-            attempt = attempts + 1
-            hook = hooks.get(name)
-            if hook is None:
-                code, error = None, f"webhook {name!r} is no longer in the journey file"
-                attempt = max_attempts
-            else:
-                data = body.encode("utf-8")
-                code, error = _post(url, data, {
-                    "Content-Type": "application/json", SIGNATURE_HEADER: sign(data, hook.secret),
-                    "X-Parcours-Webhook": name, "X-Parcours-Delivery": str(delivery_id),
-                    "User-Agent": "parcours-webhooks",
-                }, timeout)
-            ok = code is not None and 200 <= code < 300
-            status = "delivered" if ok else ("failed" if attempt >= max_attempts else "pending")
-            at = clock()
-            with store.transaction(changes_data=False) as con:  # no journey data: the journey table stays
-                con.execute("INSERT INTO webhook_attempts VALUES (?, ?, ?, ?, ?)", [delivery_id, attempt, at, code, error])
-                con.execute(
-                    "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, delivered_at = ? "
-                    "WHERE delivery_id = ?",
-                    [status, attempt, at + timedelta(seconds=backoff * 2 ** (attempt - 1)),
-                     at if ok else None, delivery_id],
-                )
-            touched[delivery_id] = {"delivery_id": delivery_id, "webhook": name, "status": status,
-                                    "attempts": attempt, "http_status": code, "error": error}
+        for delivery in due_deliveries(store, clock()):
+            hook = hooks.get(delivery[1])
+            code, error = send(hook, delivery, timeout)
+            touched[delivery[0]] = record_attempt(store, delivery, code, error, clock(), max_attempts, backoff,
+                                                  known=hook is not None)
         if not wait:
             break
         following = store.con.execute(

@@ -23,6 +23,7 @@ from parcours.errors import ParcoursError
 from parcours.web import pages
 from parcours.web.filters import PageFilter, page_filter
 from parcours.web.i18n import LANGUAGES, language, localize, translator
+from parcours.web.live import live_state
 from parcours.web.session import COOKIE, LIFETIME_SECONDS, csrf_token, editor, make_cookie, viewer
 
 STATIC = Path(__file__).parent / "static"
@@ -56,7 +57,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(viewer)], rout
 
 NAV = [("journey_map", "/"), ("funnels", "/funnels"), ("paths", "/paths"), ("retention", "/retention"),
        ("attribution", "/attribution"), ("voc", "/voc"), ("segments", "/segments"), ("leads", "/leads"),
-       ("data", "/data"), ("customer", "/customers")]
+       ("data", "/data"), ("customer", "/customers"), ("live", "/live")]
 
 
 def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
@@ -200,6 +201,22 @@ def _safe_next(value: str | None) -> str:
 
 
 # -- pages ----------------------------------------------------------------------------------
+
+@router.get("/live")
+async def live_page(request: Request) -> HTMLResponse:
+    """Customers per stage now, entries in the last hour, latest events; the page polls /live.json."""
+    dash, collector = request.app.state.dashboard, request.app.state.collector
+    data = await dash.run(collector, ("live",), live_state)
+    segments = await dash.run(collector, ("segments",), pages.segment_names)
+    return render(request, "live.html", segments=segments, page="live", live=data)
+
+
+@router.get("/live.json")
+async def live_json(request: Request) -> JSONResponse:
+    """The live view's figures, cached until the data changes (polled by the page every 5 s)."""
+    dash, collector = request.app.state.dashboard, request.app.state.collector
+    return JSONResponse(await dash.run(collector, ("live",), live_state))
+
 
 @router.get("/")
 async def journey(request: Request) -> HTMLResponse:

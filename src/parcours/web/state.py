@@ -58,7 +58,7 @@ class Dashboard:
         self.warming = None  #: the background task that fills the cache for the unfiltered pages
         self.warmed_generation = -1  #: the cache generation the last warm-up started at
         self.reader = None  #: a DuckDB cursor of the store for version checks off the store's thread
-        self.reader_generation = 0  #: the store's ``reopened`` count when the reader was taken
+        self.reader_epoch = 0  #: the store connection the reader belongs to (``Store.epoch``)
 
     async def run(self, collector, key: Hashable | None, fn: Callable[[Store], Any]) -> Any:
         """Run ``fn(store)`` on the store's thread, through the cache when ``key`` is given.
@@ -68,17 +68,18 @@ class Dashboard:
         """
         if key is None:
             return await collector.run_db(fn)
-        value = self.cache.peek(await self._reader(collector), key)
+        try:
+            value = self.cache.peek(await self._reader(collector), key)
+        except Exception:  # noqa: BLE001 - the store was lent to another process meanwhile: ask its thread
+            value = MISSING
         if value is not MISSING:
             return value
         return await collector.run_db(lambda store: self.cache.get(store, key, lambda: fn(store)))
 
     async def _reader(self, collector):
-        if self.reader is not None and self.reader_generation != collector.store.reopened:
-            self.reader = None  # the store file was rewritten (GDPR erase): the old cursor is dead
-        if self.reader is None:
-            self.reader_generation = collector.store.reopened
-            self.reader = await collector.run_db(lambda store: store.cursor())
+        """A cursor of the store's current connection (a rewritten or lent store reopens it: a new cursor then)."""
+        if self.reader is None or self.reader_epoch != collector.store.epoch:
+            self.reader_epoch, self.reader = await collector.run_db(lambda store: (store.epoch, store.cursor()))
         return self.reader
 
     async def followups_version(self, collector) -> tuple:

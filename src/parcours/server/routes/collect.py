@@ -106,6 +106,12 @@ async def collect(request: Request, kind: str, key_text: str | None) -> JSONResp
         key_text = body["writeKey"]
     key = check(request, key_text, "write")
     c.counters.requests += 1
+    if c.backlog_full():  # nothing is acknowledged that the store cannot take in time: the client retries
+        c.counters.busy += 1
+        wait = c.applier.retry_after()
+        return JSONResponse({"success": False, "errors": [{"path": "", "message": (
+            f"the collector's backlog is full ({c.applier.queue_depth} events not yet stored); retry in {wait} s")}]},
+            503, headers={"Retry-After": str(wait)})
     client_ip = request.client.host if request.client else None
 
     if kind == "batch":

@@ -23,11 +23,15 @@ class Metrics(BaseModel):
     not_consented: int
     applied: int
     queue_depth: int
+    queue_bytes: int
+    busy: int
     wal_commits: int
     last_commit: str | None
     last_apply: str | None
     last_error: str | None
     replayed_at_start: int
+    webhook_attempts: int
+    webhook_error: str | None
 
 
 @router.get("/health", response_model=Health)

@@ -12,3 +12,29 @@
     el.addEventListener("change", function () { el.form.submit(); });
   });
 })();
+
+// The live view (/live): poll /live.json and redraw its two tables, without reloading the page.
+(function () {
+  const spec = document.getElementById("live-poll");
+  if (!spec) return;
+  const { url, seconds } = JSON.parse(spec.textContent);
+  const cell = (v) => { const td = document.createElement("td"); td.textContent = v == null ? "" : String(v); return td; };
+  const fill = (id, rows, keys) => {
+    const body = document.querySelector(`#${id} tbody`);
+    body.replaceChildren(...rows.map((r) => { const tr = document.createElement("tr"); tr.append(...keys.map((k) => cell(r[k]))); return tr; }));
+  };
+  async function poll() {
+    try {
+      const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (r.ok) {
+        const data = await r.json();
+        document.getElementById("live-as-of").textContent = data.as_of;
+        fill("live-stages", data.stages, ["stage", "customers_now", "entries_last_hour"]);
+        fill("live-latest", data.latest, ["received_at", "timestamp", "customer_id", "event", "touchpoint", "stage"]);
+      }
+    } finally {
+      setTimeout(poll, seconds * 1000);
+    }
+  }
+  setTimeout(poll, seconds * 1000);
+})();

@@ -1,0 +1,103 @@
+"""Webhook triggers while the server runs: evaluated as events are applied, delivered at once.
+
+``parcours voc webhooks run`` is the manual step; while ``parcours serve`` runs nobody needs
+it. After every application of the collector's log (and after a lease, whose borrower may
+have imported events), and at least every ``tick`` seconds (a cart's quiet period ends with
+no new event), the journey file's ``[[webhooks]]`` are evaluated (``enqueue_webhooks``: an
+occurrence is queued once, whatever the number of runs) and every due delivery is sent:
+signed, retried with backoff, logged, exactly as the manual command does.
+
+The HTTP posts run on their own threads, never on the store's: a slow receiver delays only
+its own deliveries, not the applier or the dashboard. Occurrences before the first time the
+server ran with live triggers are not sent (the store keeps that time, so a restart resumes
+where it stopped rather than replaying history); ``parcours voc webhooks run --since`` sends
+older ones on request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from parcours.store.store import Store, utcnow
+from parcours.voc.webhooks import due_deliveries, enqueue_webhooks, record_attempt, send, start_watching
+
+log = logging.getLogger("parcours.server")
+LIVE_SINCE_META = "webhooks_live_since"
+
+
+def live_since(store: Store) -> datetime:
+    """When the store first ran with live triggers (set now if never): older occurrences are not sent."""
+    since = store.get_meta(LIVE_SINCE_META)
+    if since is None:
+        since = utcnow().isoformat()
+        store.set_meta(LIVE_SINCE_META, since)
+    start_watching(store)
+    return datetime.fromisoformat(since)
+
+
+def _enqueue(store: Store) -> tuple[list, dict]:
+    """Queue new occurrences; the deliveries due now and the webhooks by name."""
+    hooks = {h.name: h for h in store.config.webhooks}
+    if not hooks:
+        return [], {}
+    enqueue_webhooks(store, since=live_since(store))
+    return due_deliveries(store, utcnow()), hooks
+
+
+class LiveTriggers:
+    def __init__(self, collector, tick: float = 2.0, timeout: float = 10.0):
+        self.collector = collector
+        self.tick = tick
+        self.timeout = timeout
+        self._wake = asyncio.Event()
+        self._http = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhooks")
+        self._task: asyncio.Task | None = None
+        self.sent = 0
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def poke(self) -> None:
+        """New events are in the store: evaluate the triggers now."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.tick)
+            self._wake.clear()
+            try:
+                await self.cycle()
+                self.last_error = None
+            except Exception as e:  # a bad webhook definition must not stop the server; it is logged
+                self.last_error = f"{type(e).__name__}: {e}"
+                log.exception("live webhook triggers failed; will retry")
+
+    async def cycle(self) -> int:
+        """Queue new occurrences and send what is due; returns how many attempts were made."""
+        due, hooks = await self.collector.run_db(_enqueue)
+        if not due:
+            return 0
+        loop = asyncio.get_running_loop()
+        answers = await asyncio.gather(*(
+            loop.run_in_executor(self._http, send, hooks.get(d[1]), d, self.timeout) for d in due))
+
+        def record(store: Store) -> None:
+            for delivery, (code, error) in zip(due, answers, strict=True):
+                record_attempt(store, delivery, code, error, utcnow(), known=delivery[1] in hooks)
+
+        await self.collector.run_db(record)
+        self.sent += len(due)
+        return len(due)
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._http.shutdown(wait=False)
