@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
+from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, WhereOption, make_filter
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
@@ -50,6 +50,7 @@ def funnel_command(
     segment: str | None = SegmentOption,
     start: datetime | None = FromOption,
     end: datetime | None = ToOption,
+    where: list[str] = WhereOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Where customers drop out: customers per step, conversion, drop-off and time between steps."""
@@ -66,7 +67,7 @@ def funnel_command(
         n = len(steps or (data or {}).get("steps") or [])
         options["exclusions"] = [{"event": x, "funnel_from_step": 0, "funnel_to_step": max(n - 1, 1)} for x in exclude]
     fs = build_spec(steps or None, window=window, spec=data, **options)
-    flt = make_filter(segment=segment, start=start, end=end)
+    flt = make_filter(segment=segment, start=start, end=end, where=where)
     with state(ctx).store(read_only=True) as store:
         if per_customer:
             df = funnel_customers(store, spec=fs, flt=flt)

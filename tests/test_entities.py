@@ -1,0 +1,133 @@
+"""Persons and groups (accounts): stored from identify/group calls and tables, read by every analysis.
+
+Person properties (``person.NAME``) and groups (``group.TYPE``, ``group.TYPE.NAME``) filter
+events before any analysis, and a funnel can count accounts or customers sharing a person
+property (PostHog's global filters, ``person_props`` and ``aggregate_by``).
+"""
+
+from __future__ import annotations
+
+import pytest
+from clirun import run
+from conftest import load_events
+
+import parcours
+from parcours.analytics.filters import Filter, parse_where
+from parcours.analytics.funnels import funnel
+from parcours.errors import ParcoursError
+
+EVENTS = [
+    # ann browses anonymously, then identifies as u1 (plan free, later pro): stitched, latest wins
+    {"anonymous_id": "a1", "event": "signup", "timestamp": "2024-01-01T10:00:00Z"},
+    {"anonymous_id": "a1", "user_id": "u1", "type": "identify", "timestamp": "2024-01-01T10:01:00Z",
+     "properties": {"plan": "free"}},
+    {"user_id": "u1", "type": "identify", "timestamp": "2024-01-03T00:00:00Z", "properties": {"plan": "pro"}},
+    {"user_id": "u1", "type": "group", "timestamp": "2024-01-01T10:02:00Z",
+     "properties": {"group_id": "acme", "industry": "retail"}},
+    {"user_id": "u2", "event": "signup", "timestamp": "2024-01-01T11:00:00Z"},
+    {"user_id": "u2", "type": "identify", "timestamp": "2024-01-01T11:00:00Z", "properties": {"plan": "free"}},
+    {"user_id": "u2", "type": "group", "timestamp": "2024-01-01T11:00:00Z", "properties": {"group_id": "acme"}},
+    {"user_id": "u2", "event": "paid", "timestamp": "2024-01-02T11:00:00Z"},
+    {"user_id": "u3", "event": "signup", "timestamp": "2024-01-01T12:00:00Z"},
+    {"user_id": "u3", "type": "group", "timestamp": "2024-01-01T12:00:00Z",
+     "properties": {"group_id": "globex", "industry": "energy"}},
+    # u3 moves to acme: events from then on carry acme
+    {"user_id": "u3", "type": "group", "timestamp": "2024-01-05T00:00:00Z", "properties": {"group_id": "acme"}},
+    {"user_id": "u3", "event": "paid", "timestamp": "2024-01-06T00:00:00Z"},
+]
+
+
+@pytest.fixture
+def accounts(store, tmp_path):
+    summary = load_events(store, EVENTS, tmp_path)
+    assert summary.loaded == len(EVENTS)
+    return store
+
+
+def _counts(store, flt=None, **spec) -> list[int]:
+    return list(funnel(store, spec={"steps": ["signup", "paid"], **spec}, flt=flt)["customers"])
+
+
+def test_person_property_filters_every_event(accounts):
+    # u1 (stitched with a1, latest plan pro) is the only pro customer; its anonymous signup counts
+    assert _counts(accounts, Filter(where=[parse_where("person.plan = 'pro'")])) == [1, 0]
+    assert _counts(accounts, Filter(where=[parse_where("person.plan = 'free'")])) == [1, 1]
+    assert _counts(accounts) == [3, 2]
+
+
+def test_step_person_props_and_global_filters(accounts):
+    assert _counts(accounts, steps=[{"event": "signup", "person_props": {"plan": "free"}}, "paid"]) == [1, 1]
+    assert _counts(accounts, global_event_filter={"where": [{"field": "person.plan", "value": "pro"}]}) == [1, 0]
+    # acme's industry is retail (u1's group call); u3's signup was at globex (energy)
+    assert _counts(accounts, global_group_filter={"company": {"industry": "retail"}}) == [2, 1]  # u3 paid in acme, signed up elsewhere
+    assert _counts(accounts, global_group_filter={"company": {"industry": "energy"}}) == [1, 0]
+
+
+def test_aggregate_by_group_and_person_property(accounts):
+    # accounts: acme (u1, u2 signed up; u2 and u3 paid while in acme), globex (u3's signup)
+    assert _counts(accounts, aggregate_by="group.company") == [2, 1]
+    # customers sharing a plan: free (u2) converts; pro (u1) does not; u3 has no plan and is left out
+    assert _counts(accounts, aggregate_by="person_props.plan") == [2, 1]
+
+
+def test_group_breakdown(accounts):
+    df = funnel(accounts, spec={"steps": ["signup", "paid"], "breakdown": {"property": "group.company"}})
+    got = {b: list(g["customers"]) for b, g in df.groupby("breakdown")}
+    assert got == {"acme": [2, 1], "globex": [1, 1]}
+
+
+def test_bad_where_is_one_clear_error():
+    with pytest.raises(ParcoursError, match="FIELD OP VALUE"):
+        parse_where("plan is pro")
+    with pytest.raises(ParcoursError, match="person.NAME"):
+        parse_where("persona.plan = 'x'")
+
+
+def test_cli_imports_person_and_group_tables(tmp_path, capsys):
+    db = tmp_path / "s.duckdb"
+    events = tmp_path / "ev.csv"
+    events.write_text("user_id,event,timestamp,tier\nu1,signup,2024-01-01T00:00:00Z,gold\n"
+                      "u2,signup,2024-01-01T00:00:00Z,\nu2,paid,2024-01-02T00:00:00Z,\n")
+    persons = tmp_path / "persons.csv"
+    persons.write_text("user_id,plan\nu1,pro\nu2,free\n")
+    groups = tmp_path / "groups.csv"
+    groups.write_text("group_id,user_id,industry\nacme,u1,retail\nacme,u2,retail\n")
+
+    def cli(*args):
+        return run(capsys, "--db", db, *args)
+
+    assert cli("import", events, "--map", "traits.tier=tier").code == 0
+    r = cli("import", persons, "--as", "persons", "--format", "json")
+    assert r.code == 0, r.err
+    assert r.json()["values"] == 2
+    assert cli("import", groups, "--as", "groups", "--format", "json").json()["memberships"] == 2
+
+    def customers(*args):
+        r = cli("funnel", *args, "--format", "json")
+        assert r.code == 0, r.err
+        return [s["customers"] for s in r.json()]
+
+    assert customers("signup", "paid", "--where", "person.plan = 'free'") == [1, 1]
+    assert customers("signup", "paid", "--by", "group.company") == [1, 1]
+    assert customers("signup", "--where", "person.tier = 'gold'") == [1]
+    assert customers("signup", "--where", "group.company.industry = 'retail'") == [2]
+    r = cli("funnel", "signup", "--where", "plan is pro")
+    assert r.code == 2 and "FIELD OP VALUE" in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_same_answers_on_spark(accounts):
+    spark = pytest.importorskip("pyspark")
+    assert spark
+    from parcours.engine.spark import spark_session
+
+    spark_session()
+    path = accounts.path
+    sp = parcours.open(path, engine="spark")
+    try:
+        for spec in ({"aggregate_by": "group.company"}, {"aggregate_by": "person_props.plan"},
+                     {"global_group_filter": {"company": {"industry": "retail"}}}):
+            assert _counts(sp, **spec) == _counts(accounts, **spec), spec
+        flt = Filter(where=[parse_where("person.plan = 'pro'")])
+        assert _counts(sp, flt) == _counts(accounts, flt)
+    finally:
+        sp.close()
