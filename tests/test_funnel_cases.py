@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from conftest import SHARED, load_events, shared_path
@@ -20,6 +21,8 @@ from parcours.analytics.filters import Filter
 from parcours.analytics.funnels import conversion_trends, funnel, funnel_customers, time_to_convert
 
 FILES = {"clickhouse": "cases/funnels/clickhouse_window_funnel.json", "posthog": "cases/funnels/posthog_funnels.json"}
+#: PostHog's group and person-property funnel tests, in the same format (person_props, group_props)
+LOCAL = Path(__file__).parent / "data" / "posthog_entity_funnels.json"
 
 
 def _cases() -> list:
@@ -28,16 +31,19 @@ def _cases() -> list:
         path = SHARED / rel
         cases = json.loads(path.read_text())["cases"] if path.exists() else [{"name": "absent"}]
         params += [pytest.param(semantics, rel, c["name"], id=f"{semantics}:{c['name']}") for c in cases]
+    params += [pytest.param("posthog", str(LOCAL), c["name"], id=f"posthog:{c['name']}")
+               for c in json.loads(LOCAL.read_text())["cases"]]
     return params
 
 
 def _case(rel: str, name: str) -> dict:
-    cases = json.loads(shared_path(rel).read_text())["cases"]
+    cases = json.loads((LOCAL if rel == str(LOCAL) else shared_path(rel)).read_text())["cases"]
     return next(c for c in cases if c["name"] == name)
 
 
 def _spec(case: dict, semantics: str) -> dict:
-    keys = ("steps", "window_seconds", "mode", "exclusions", "aggregate_by", "breakdown")
+    keys = ("steps", "window_seconds", "mode", "exclusions", "aggregate_by", "breakdown", "global_event_filter",
+            "global_group_filter")
     spec = {k: case[k] for k in keys if k in case}
     spec["semantics"] = semantics
     if spec.get("aggregate_by") == "user":
@@ -50,6 +56,15 @@ def _load(store, case: dict, tmp_path) -> None:
               for e in case["events"]]
     summary = load_events(store, events, tmp_path)
     assert summary.loaded == len(events), summary
+    # the persons' and groups' properties, through the real person/group table importer
+    persons = [{"user_id": u, **props} for u, props in (case.get("person_props") or {}).items()]
+    groups = [{"group_type": t, "group_id": k, **props}
+              for t, by_key in (case.get("group_props") or {}).items() for k, props in by_key.items() if props]
+    for kind, rows in (("persons", persons), ("groups", groups)):
+        if rows:
+            path = tmp_path / f"{kind}.jsonl"
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+            parcours.import_entities(store, path, kind)
 
 
 def _trend_filter(case: dict) -> Filter:

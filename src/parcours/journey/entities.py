@@ -116,8 +116,21 @@ def group_properties_sql(group_type: str, names: list[str]) -> str:
     return f"SELECT group_key, {cols} FROM ({_latest(union, ['group_key', 'name'])}) GROUP BY group_key"
 
 
+def event_group_sql(group_type: str, alias: str) -> str:
+    """The group of a type an event names itself: ``properties.$groups.TYPE`` (Segment/PostHog),
+    or for a numeric type N PostHog's ``properties.$group_N``; NULL when it names none."""
+    path = quote('$."$groups"."' + _esc(group_type) + '"')
+    own = [f"json_extract_string({alias}.properties, {path})"]
+    if group_type.isdigit():
+        own.append(f"json_extract_string({alias}.properties, {json_path('$group_' + group_type)})")
+    return ", ".join(own)
+
+
 def with_entities_sql(relation: str, fields: set[str] | list[str]) -> str:
-    """``relation`` (a journey relation as SQL) with a column for each person/group field named."""
+    """``relation`` (a journey relation as SQL) with a column for each person/group field named.
+
+    An event's group of a type is the one it names itself, else its customer's at the time.
+    """
     fields = sorted({f for f in fields if is_entity_field(f)})
     if not fields:
         return relation
@@ -128,20 +141,18 @@ def with_entities_sql(relation: str, fields: set[str] | list[str]) -> str:
             groups.setdefault(m.group(1), set())
             if m.group(2):
                 groups[m.group(1)].add(m.group(2))
-    cols, joins = [], []
+    sql = relation
     if person:
-        cols += [f"p.{column('person.' + n)}" for n in person]
-        joins.append(f"LEFT JOIN ({persons_sql(person)}) p ON p.customer_id = j.customer_id")
-    for i, (gtype, names) in enumerate(sorted(groups.items())):
-        g = f"g{i}"
-        cols.append(f"{g}.group_key AS {column('group.' + gtype)}")
-        joins.append(
-            f"LEFT JOIN ({memberships_sql(gtype)}) {g} ON {g}.customer_id = j.customer_id"
-            f" AND ({g}.valid_from IS NULL OR j.timestamp >= {g}.valid_from)"
-            f" AND ({g}.valid_to IS NULL OR j.timestamp < {g}.valid_to)"
-        )
+        cols = ", ".join(f"p.{column('person.' + n)}" for n in person)
+        sql = f"SELECT j.*, {cols} FROM ({sql}) j LEFT JOIN ({persons_sql(person)}) p ON p.customer_id = j.customer_id"
+    for gtype, names in sorted(groups.items()):
+        key = column("group." + gtype)
+        sql = (f"SELECT j.*, coalesce({event_group_sql(gtype, 'j')}, g.group_key) AS {key} FROM ({sql}) j "
+               f"LEFT JOIN ({memberships_sql(gtype)}) g ON g.customer_id = j.customer_id"
+               f" AND (g.valid_from IS NULL OR j.timestamp >= g.valid_from)"
+               f" AND (g.valid_to IS NULL OR j.timestamp < g.valid_to)")
         if names:
-            gp = f"gp{i}"
-            cols += [f"{gp}.{column(f'group.{gtype}.{n}')}" for n in sorted(names)]
-            joins.append(f"LEFT JOIN ({group_properties_sql(gtype, sorted(names))}) {gp} ON {gp}.group_key = {g}.group_key")
-    return f"SELECT j.*, {', '.join(cols)} FROM ({relation}) j {' '.join(joins)}"
+            cols = ", ".join(f"gp.{column(f'group.{gtype}.{n}')}" for n in sorted(names))
+            sql = (f"SELECT j.*, {cols} FROM ({sql}) j "
+                   f"LEFT JOIN ({group_properties_sql(gtype, sorted(names))}) gp ON gp.group_key = j.{key}")
+    return sql
