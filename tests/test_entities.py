@@ -131,3 +131,49 @@ def test_same_answers_on_spark(accounts):
         assert _counts(sp, flt) == _counts(accounts, flt)
     finally:
         sp.close()
+
+
+def test_collector_identify_and_group_calls(tmp_path):
+    """Segment's identify and group calls (alone and in a batch) over HTTP feed persons and accounts."""
+    import httpx
+    from server_process import Server, create_key
+
+    db = tmp_path / "collector.duckdb"
+    key = create_key(db, "write", "web")
+    msgs = [
+        {"type": "track", "messageId": "t1", "anonymousId": "a1", "event": "signup", "timestamp": "2024-01-01T10:00:00Z"},
+        {"type": "group", "messageId": "g2", "userId": "u2", "groupId": "acme", "timestamp": "2024-01-01T09:00:00Z",
+         "traits": {"industry": "retail"}},
+        {"type": "track", "messageId": "t2", "userId": "u2", "event": "signup", "timestamp": "2024-01-01T11:00:00Z"},
+        {"type": "track", "messageId": "t3", "userId": "u2", "event": "paid", "timestamp": "2024-01-02T11:00:00Z"},
+    ]
+    with Server(db) as srv, httpx.Client(base_url=srv.url, auth=(key, ""), timeout=10) as http:
+        assert http.post("/v1/identify", json={"messageId": "i1", "userId": "u1", "anonymousId": "a1",
+                                               "timestamp": "2024-01-01T10:01:00Z", "traits": {"plan": "pro"}}).status_code == 200
+        assert http.post("/v1/group", json={"messageId": "g1", "userId": "u1", "groupId": "acme",
+                                            "timestamp": "2024-01-01T10:02:00Z", "traits": {"seats": 5}}).status_code == 200
+        assert http.post("/v1/batch", json={"batch": msgs}).json()["accepted"] == len(msgs)
+    with parcours.open(db) as store:
+        assert _counts(store, aggregate_by="group.company") == [1, 1]
+        assert _counts(store, Filter(where=[parse_where("person.plan = 'pro'")])) == [1, 0]
+        assert _counts(store, Filter(where=[parse_where("group.company.industry = 'retail'")])) == [2, 1]
+        got = parcours.groups(store, "company", ["industry", "seats"]).to_dict("records")
+        assert got == [{"group_key": "acme", "industry": "retail", "seats": "5"}]
+        assert parcours.persons(store, ["plan"]).to_dict("records") == [{"customer_id": "u1", "plan": "pro"}]
+
+
+def test_dashboard_filter_takes_the_same_conditions():
+    from starlette.requests import Request
+
+    from parcours.web.filters import page_filter
+
+    def req(qs: str) -> Request:
+        return Request({"type": "http", "query_string": qs.encode(), "headers": []})
+
+    flt = page_filter(req("from=2024-01-01&where=person.plan+%3D+%27pro%27&where=group.company.seats+%3E%3D+10"))
+    f = flt.to_filter()
+    assert [(c.field, c.op, c.value, c.numeric) for c in f.where] == [
+        ("person.plan", "eq", "pro", False), ("group.company.seats", "ge", 10.0, True)]
+    assert "where=person.plan" in flt.query()  # links keep the conditions
+    with pytest.raises(ParcoursError, match="where= 'plan pro'"):
+        page_filter(req("where=plan+pro"))

@@ -19,7 +19,8 @@ none reads the journey relation as before.
 
 from __future__ import annotations
 
-from parcours.matcher import GROUP_FIELD, entity_column as column, is_entity_field, json_path, quote
+from parcours.matcher import GROUP_FIELD, is_entity_field, json_path, quote
+from parcours.matcher import entity_column as column
 
 #: the group type of a ``group`` call without one (Segment's group call names no type)
 DEFAULT_GROUP_TYPE = "company"
