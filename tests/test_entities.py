@@ -177,3 +177,16 @@ def test_dashboard_filter_takes_the_same_conditions():
     assert "where=person.plan" in flt.query()  # links keep the conditions
     with pytest.raises(ParcoursError, match="where= 'plan pro'"):
         page_filter(req("where=plan+pro"))
+
+
+def test_every_analysis_can_follow_accounts(accounts):
+    """``Filter(subject="group.company")``: the account is the customer of every analysis."""
+    by_account = Filter(subject="group.company")
+    # paths: acme's journey interleaves its members' events (u3's only once it joined acme)
+    paths = parcours.top_paths(accounts, by="event", flt=by_account)
+    assert set(paths["path"]) == {"group > signup > group > paid", "group > signup > paid", "signup > group"}
+    ret = parcours.retention(accounts, cohort_event="signup", return_event="paid", period="day", flt=by_account)
+    assert set(ret["size"]) == {2}  # two accounts signed up on 2024-01-01
+    # a subject reads the account's events only: acme did both steps
+    customers = parcours.funnel_customers(accounts, spec={"steps": ["signup", "paid"]}, flt=by_account)
+    assert dict(zip(customers["customer"], customers["level"], strict=True)) == {"acme": 2, "globex": 1}

@@ -12,12 +12,21 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from parcours.errors import ParcoursError
 from parcours.journey.entities import with_entities_sql
 from parcours.journey.materialized import journey_source
-from parcours.matcher import Condition, EventMatcher, condition_sql, is_entity_field, matcher_sql, quote
+from parcours.matcher import (
+    Condition,
+    EventMatcher,
+    condition_sql,
+    field_sql,
+    is_entity_field,
+    known_field,
+    matcher_sql,
+    quote,
+)
 
 
 def _utc_literal(dt: datetime) -> str:
@@ -35,6 +44,10 @@ class Filter(BaseModel):
     where: list[Condition] = Field(default_factory=list)
     #: every event must also match each of these (a funnel's ``global_event_filter``)
     match: list[EventMatcher] = Field(default_factory=list)
+    #: whose journeys: None for customers, or a field (``group.company``, ``person.plan``) whose
+    #: value becomes the ``customer_id`` of every event, so an analysis counts accounts
+    #: (events without a value are left out, as PostHog does when aggregating by group)
+    subject: str | None = None
     #: a saved segment's name: only its members' events (see ``parcours.analytics.segments``)
     segment: str | None = None
 
@@ -49,8 +62,14 @@ class Filter(BaseModel):
         return " AND ".join(parts) if parts else "TRUE"
 
     def fields(self) -> set[str]:
-        """The fields the filter's conditions read."""
-        return {c.field for c in self.where}.union(*(m.fields() for m in self.match))
+        """The fields the filter's conditions (and subject) read."""
+        subject = {self.subject} if self.subject else set()
+        return {c.field for c in self.where}.union(subject, *(m.fields() for m in self.match))
+
+    @field_validator("subject")
+    @classmethod
+    def _known_subject(cls, v: str | None) -> str | None:
+        return None if v in (None, "", "customer") else known_field(v)
 
     def narrowed(self, where: list[Condition] = (), match: list[EventMatcher] = ()) -> Filter:
         """This filter with more conditions (all must hold)."""
@@ -86,6 +105,18 @@ def parse_where(text: str, what: str = "--where") -> Condition:
         raise ParcoursError(f"{what} {text!r}: {e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
 
 
+def _with_subject(store, source: str, subject: str) -> str:
+    """``source`` with ``customer_id`` replaced by the subject's value; rows without one dropped.
+
+    The columns are listed (read from a zero-row query) rather than starred with an
+    exception, which not every engine's SQL has.
+    """
+    names = store.engine.arrow(f"SELECT * FROM {source} LIMIT 0").schema.names
+    value = field_sql(subject)
+    cols = ", ".join(f"CAST({value} AS VARCHAR) AS customer_id" if c == "customer_id" else f'"{c}"' for c in names)
+    return f"SELECT {cols} FROM {source} WHERE {value} IS NOT NULL"
+
+
 def needs_entities(flt: Filter | None, fields: set[str] | list[str] = ()) -> bool:
     """Whether ``events_sql`` joins person/group columns (which reorders the journey's rows)."""
     return any(is_entity_field(f) for f in {*(flt.fields() if flt else ()), *fields})
@@ -96,7 +127,8 @@ def events_sql(store, flt: Filter | None = None, fields: set[str] | list[str] = 
 
     The relation is read from its materialized table when that is fresh (rebuilt first when
     stale and the store is writable), else computed live; see ``parcours.journey.materialized``.
-    Person and group fields that ``flt`` or ``fields`` name become columns of it.
+    Person and group fields that ``flt`` or ``fields`` name become columns of it; with a
+    ``subject``, its value is every event's ``customer_id`` (journeys of accounts).
     """
     flt = flt or Filter()
     source = journey_source(store)
@@ -109,4 +141,6 @@ def events_sql(store, flt: Filter | None = None, fields: set[str] | list[str] = 
         from parcours.analytics.segments import segment_members_sql
 
         sql += f" AND customer_id IN ({segment_members_sql(store, flt.segment)})"
+    if flt.subject is not None:  # after the segment, which names customers
+        sql = _with_subject(store, f"({sql})", flt.subject)
     return sql

@@ -119,7 +119,7 @@ def stored_order_query(store, spec: FunnelSpec, flt: Filter | None = None) -> st
     """
     reorders = (
         spec.aggregate_key() != "customer_id"
-        or (flt is not None and flt.segment is not None)
+        or (flt is not None and (flt.segment is not None or flt.subject is not None))
         or needs_entities(spec.global_filter(flt), spec.fields())
         or any(m.math == "first_time_for_user" for m in spec.steps)
         or (spec.breakdown is not None and spec.breakdown.attribution == "all_events")
