@@ -127,8 +127,8 @@ def test_same_answers_on_spark(accounts):
         for spec in ({"aggregate_by": "group.company"}, {"aggregate_by": "person_props.plan"},
                      {"global_group_filter": {"company": {"industry": "retail"}}}):
             assert _counts(sp, **spec) == _counts(accounts, **spec), spec
-        flt = Filter(where=[parse_where("person.plan = 'pro'")])
-        assert _counts(sp, flt) == _counts(accounts, flt)
+        for flt in (Filter(where=[parse_where("person.plan = 'pro'")]), Filter(subject="group.company")):
+            assert _counts(sp, flt) == _counts(accounts, flt), flt
     finally:
         sp.close()
 
@@ -190,3 +190,16 @@ def test_every_analysis_can_follow_accounts(accounts):
     # a subject reads the account's events only: acme did both steps
     customers = parcours.funnel_customers(accounts, spec={"steps": ["signup", "paid"]}, flt=by_account)
     assert dict(zip(customers["customer"], customers["level"], strict=True)) == {"acme": 2, "globex": 1}
+
+
+def test_cli_stage_progression_and_retention_per_account(accounts, capsys):
+    path = accounts.path
+    accounts.close()
+    r = run(capsys, "--db", path, "retention", "--cohort-event", "signup", "--return-event", "paid", "--period", "day",
+            "--subject", "group.company", "--format", "json")
+    assert r.code == 0, r.err
+    assert {row["size"] for row in r.json()} == {2}
+    r = run(capsys, "--db", path, "stages", "--subject", "group.company", "--format", "json")
+    assert r.code == 0, r.err
+    r = run(capsys, "--db", path, "stages", "--subject", "company")
+    assert r.code == 2 and "--subject 'company'" in r.err and "group.TYPE" in r.err

@@ -23,7 +23,14 @@ from parcours.analytics.attribution import (
     side_by_side,
 )
 from parcours.analytics.attribution.paths import LEVELS
-from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, WhereOption, make_filter
+from parcours.cli.filter_options import (
+    FromOption,
+    SegmentOption,
+    SubjectOption,
+    ToOption,
+    WhereOption,
+    make_filter,
+)
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
@@ -57,6 +64,7 @@ def attribution_command(
     start: datetime | None = FromOption,
     end: datetime | None = ToOption,
     where: list[str] = WhereOption,
+    subject: str | None = SubjectOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Attributed conversions and value per channel, model by model (Markov and Shapley exact)."""
@@ -68,7 +76,7 @@ def attribution_command(
     else:
         if delimiter is not None:
             raise ParcoursError("--delimiter applies to a --paths file only")
-        flt = make_filter(segment=segment, start=start, end=end, where=where)
+        flt = make_filter(segment=segment, start=start, end=end, where=where, subject=subject)
         decay = not transitions and (not model or "time_decay" in model)
         with state(ctx).store(read_only=True) as store:
             table = paths_of(store, level=level, conversion=conversion, lookback=lookback, touches=touches, flt=flt,
