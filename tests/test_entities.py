@@ -203,3 +203,10 @@ def test_cli_stage_progression_and_retention_per_account(accounts, capsys):
     assert r.code == 0, r.err
     r = run(capsys, "--db", path, "stages", "--subject", "company")
     assert r.code == 2 and "--subject 'company'" in r.err and "group.TYPE" in r.err
+
+
+def test_retention_breaks_down_by_person_property(accounts):
+    df = parcours.retention(accounts, cohort_event="signup", return_event="paid", period="day", breakdown="person.plan")
+    came_back = df[df["retained"] > 0]
+    # free (u2) paid the next day; u3 (no plan) five days later; pro (u1) never
+    assert sorted(zip(came_back["group"].fillna("-"), came_back["period"], strict=True)) == [("-", 5), ("free", 1)]

@@ -142,3 +142,18 @@ def test_case_files_are_all_read():
     for rel in FILES.values():
         assert len(json.loads(shared_path(rel).read_text())["cases"]) > 10
     assert parcours.open  # the public API the cases run through
+
+
+def test_entity_cases_on_spark(tmp_path):
+    """The person/group cases give the same step counts on Spark (the entity joins are engine SQL)."""
+    pytest.importorskip("pyspark")
+    from parcours.engine.spark import spark_session
+
+    spark_session()
+    for case in json.loads(LOCAL.read_text())["cases"]:
+        folder = tmp_path / case["name"]
+        folder.mkdir()
+        with parcours.open(folder / "s.duckdb") as store:
+            _load(store, case, folder)
+        with parcours.open(folder / "s.duckdb", engine="spark") as sp:
+            _check_steps(funnel(sp, spec=_spec(case, "posthog")), case["expected"])
