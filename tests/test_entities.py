@@ -162,7 +162,7 @@ def test_collector_identify_and_group_calls(tmp_path):
         assert parcours.persons(store, ["plan"]).to_dict("records") == [{"customer_id": "u1", "plan": "pro"}]
 
 
-def test_dashboard_filter_takes_the_same_conditions():
+def test_dashboard_filter_takes_the_same_conditions(accounts):
     from starlette.requests import Request
 
     from parcours.web.filters import page_filter
@@ -175,6 +175,8 @@ def test_dashboard_filter_takes_the_same_conditions():
     assert [(c.field, c.op, c.value, c.numeric) for c in f.where] == [
         ("person.plan", "eq", "pro", False), ("group.company.seats", "ge", 10.0, True)]
     assert "where=person.plan" in flt.query()  # links keep the conditions
+    # the Filter a page hands its analyses: the funnel of pro customers
+    assert _counts(accounts, page_filter(req("where=person.plan+%3D+%27pro%27")).to_filter()) == [1, 0]
     with pytest.raises(ParcoursError, match="where= 'plan pro'"):
         page_filter(req("where=plan+pro"))
 
