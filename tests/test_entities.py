@@ -212,3 +212,37 @@ def test_retention_breaks_down_by_person_property(accounts):
     came_back = df[df["retained"] > 0]
     # free (u2) paid the next day; u3 (no plan) five days later; pro (u1) never
     assert sorted(zip(came_back["group"].fillna("-"), came_back["period"], strict=True)) == [("-", 5), ("free", 1)]
+
+
+def test_touchpoint_rules_refuse_person_fields():
+    from parcours.config import parse_config
+    from parcours.errors import ConfigError
+
+    toml = """
+[[stages]]
+name = "s"
+[[touchpoints]]
+name = "t"
+stage = "s"
+channel = "web"
+match = { event = "x", person_props = { plan = "pro" } }
+"""
+    with pytest.raises(ConfigError, match="person.plan"):
+        parse_config(toml)
+
+
+def test_attribution_by_account(store, tmp_path):
+    """B2B: the account's first touch was a colleague's, so first-touch credit moves to it."""
+    acme = {"$groups": {"company": "acme"}}  # events may name their account themselves
+    load_events(store, [
+        {"user_id": "u1", "event": "visit", "timestamp": "2024-01-01T10:00:00Z", "properties": acme, "channel": "search"},
+        {"user_id": "u2", "event": "visit", "timestamp": "2024-01-01T11:00:00Z", "properties": acme, "channel": "email"},
+        {"user_id": "u2", "event": "purchase", "timestamp": "2024-01-02T11:00:00Z", "properties": {**acme, "revenue": 10}},
+    ], tmp_path)
+
+    def first_touch(flt):
+        df = parcours.attribution(store, "first_touch", conversion="purchase", touches={"event": "visit"}, flt=flt)
+        return df.loc[df["conversions"] > 0, "channel"].tolist()
+
+    assert first_touch(Filter()) == ["email"]
+    assert first_touch(Filter(subject="group.company")) == ["search"]
