@@ -246,3 +246,10 @@ def test_attribution_by_account(store, tmp_path):
 
     assert first_touch(Filter()) == ["email"]
     assert first_touch(Filter(subject="group.company")) == ["search"]
+
+
+def test_spec_errors_name_the_key(accounts):
+    with pytest.raises(ParcoursError, match="global_event_filter: where.0.field"):
+        funnel(accounts, spec={"steps": ["signup"], "global_event_filter": {"where": [{"field": "nope", "value": 1}]}})
+    with pytest.raises(ParcoursError, match="aggregate_by 'persona.x'"):
+        funnel(accounts, spec={"steps": ["signup"], "aggregate_by": "persona.x"})

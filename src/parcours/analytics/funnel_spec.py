@@ -238,7 +238,10 @@ def build_spec(steps: list[Any] | None = None, *, window: str | float | timedelt
         raise ParcoursError("funnel: give at least one step")
     data["steps"] = [_step(s, i) for i, s in enumerate(data["steps"])]
     if isinstance(data.get("global_event_filter"), dict):  # a matcher; a list is conditions
-        data["global_event_filter"] = _step(data["global_event_filter"], -1)
+        try:
+            data["global_event_filter"] = EventMatcher.parse(data["global_event_filter"])
+        except ValidationError as e:
+            raise ParcoursError(f"global_event_filter: {_first_error(e)}") from None
     if isinstance(data.get("breakdown"), str | list):
         data["breakdown"] = {"property": data["breakdown"]}
     try:

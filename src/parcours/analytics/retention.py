@@ -38,7 +38,7 @@ def _breakdown_sql(field: str | None) -> str:
     try:
         return f"CAST({field_sql(known_field(field))} AS VARCHAR)"
     except ValueError as e:
-        raise ParcoursError(f"--breakdown: {e}") from None
+        raise ParcoursError(f"--breakdown {field!r}: unknown field; {str(e).split(': ', 1)[-1]}") from None
 
 
 def _cohorts_sql(store: Store, cohort_event: Step, period: str, breakdown: str | None, flt: Filter | None) -> str:

@@ -41,7 +41,8 @@ def funnel_command(
     mode: str = typer.Option(None, "--mode", help="posthog: ordered|strict|unordered; clickhouse: default or modes joined with +."),
     breakdown: str = typer.Option(None, "--breakdown", help="Split by a property (props.NAME, channel, utm_campaign, ...)."),
     attribution: str = typer.Option(None, "--attribution", help="Breakdown value: first_touch, last_touch, all_events."),
-    aggregate_by: str = typer.Option(None, "--by", help="Count customers (default), session, or a property."),
+    aggregate_by: str = typer.Option(None, "--by", help="Count customers (default), session, a property, "
+                                      "group.TYPE (accounts) or person_props.NAME."),
     exclude: list[str] = typer.Option(None, "--exclude", help="Drop customers who did this between step 1 and the last."),
     spec: Path = typer.Option(None, "--spec", help="The whole funnel as JSON (case-file format)."),
     per_customer: bool = typer.Option(False, "--per-customer", help="One row per customer: customer, level."),
