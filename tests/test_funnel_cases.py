@@ -21,13 +21,15 @@ from parcours.analytics.filters import Filter
 from parcours.analytics.funnels import conversion_trends, funnel, funnel_customers, time_to_convert
 
 FILES = {"clickhouse": "cases/funnels/clickhouse_window_funnel.json", "posthog": "cases/funnels/posthog_funnels.json"}
-#: Cases of the same form kept beside the tests (peer tests the shared set does not hold yet).
-LOCAL = {"posthog": Path(__file__).parent / "cases/funnels/posthog_exclusions.json"}
+#: Cases of the same form kept beside the tests (peer tests the shared set does not hold yet):
+#: PostHog's exclusion tests, and its group and person-property funnel tests (person_props, group_props)
+ENTITY_CASES = Path(__file__).parent / "data" / "posthog_entity_funnels.json"
+LOCAL = [("posthog", Path(__file__).parent / "cases/funnels/posthog_exclusions.json"), ("posthog", ENTITY_CASES)]
 
 
 def _cases() -> list:
     params = []
-    for semantics, rel in [*FILES.items(), *LOCAL.items()]:
+    for semantics, rel in [*FILES.items(), *LOCAL]:
         path = rel if isinstance(rel, Path) else SHARED / rel
         cases = json.loads(path.read_text())["cases"] if path.exists() else [{"name": "absent"}]
         params += [pytest.param(semantics, rel, c["name"], id=f"{semantics}:{c['name']}") for c in cases]
@@ -40,7 +42,8 @@ def _case(rel: str | Path, name: str) -> dict:
 
 
 def _spec(case: dict, semantics: str) -> dict:
-    keys = ("steps", "window_seconds", "mode", "exclusions", "aggregate_by", "breakdown")
+    keys = ("steps", "window_seconds", "mode", "exclusions", "aggregate_by", "breakdown", "global_event_filter",
+            "global_group_filter")
     spec = {k: case[k] for k in keys if k in case}
     spec["semantics"] = semantics
     if spec.get("aggregate_by") == "user":
@@ -53,6 +56,15 @@ def _load(store, case: dict, tmp_path) -> None:
               for e in case["events"]]
     summary = load_events(store, events, tmp_path)
     assert summary.loaded == len(events), summary
+    # the persons' and groups' properties, through the real person/group table importer
+    persons = [{"user_id": u, **props} for u, props in (case.get("person_props") or {}).items()]
+    groups = [{"group_type": t, "group_id": k, **props}
+              for t, by_key in (case.get("group_props") or {}).items() for k, props in by_key.items() if props]
+    for kind, rows in (("persons", persons), ("groups", groups)):
+        if rows:
+            path = tmp_path / f"{kind}.jsonl"
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+            parcours.import_entities(store, path, kind)
 
 
 def _trend_filter(case: dict) -> Filter:
@@ -130,3 +142,18 @@ def test_case_files_are_all_read():
     for rel in FILES.values():
         assert len(json.loads(shared_path(rel).read_text())["cases"]) > 10
     assert parcours.open  # the public API the cases run through
+
+
+def test_entity_cases_on_spark(tmp_path):
+    """The person/group cases give the same step counts on Spark (the entity joins are engine SQL)."""
+    pytest.importorskip("pyspark")
+    from parcours.engine.spark import spark_session
+
+    spark_session()
+    for case in json.loads(ENTITY_CASES.read_text())["cases"]:
+        folder = tmp_path / case["name"]
+        folder.mkdir()
+        with parcours.open(folder / "s.duckdb") as store:
+            _load(store, case, folder)
+        with parcours.open(folder / "s.duckdb", engine="spark") as sp:
+            _check_steps(funnel(sp, spec=_spec(case, "posthog")), case["expected"])

@@ -59,6 +59,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "funnel": ("parcours.analytics.funnels", "funnel"),
     "funnel_customers": ("parcours.analytics.funnels", "funnel_customers"),
     "import_file": ("parcours.ingest", "import_file"),
+    "import_entities": ("parcours.ingest.entities", "import_entities"),
+    "parse_where": ("parcours.analytics.filters", "parse_where"),
+    "persons": ("parcours.analytics.persons", "persons"),
+    "groups": ("parcours.analytics.persons", "groups"),
     "list_followups": ("parcours.voc", "list_followups"),
     "list_segments": ("parcours.analytics.segments", "list_segments"),
     "load_config": ("parcours.config", "load_config"),
@@ -114,6 +118,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Condition", "CustomerProfile", "EventMatcher", "Filter", "ImportSummary", "JourneyConfig", "Mapping",
     "ParcoursError", "Store", "customer", "customer_profile", "events_sql", "import_file", "load_config", "load_demo",
+    "import_entities", "parse_where", "persons", "groups",
     "merges", "open", "open_store", "parse_config", "stage_overview", "stitch", "store_stats",
     "top_touchpoints", "unmapped_events", "unmerge",
     "attribute_paths", "attribution", "conversion_paths", "read_paths",

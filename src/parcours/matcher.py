@@ -15,6 +15,7 @@ layer transpiles it for other engines.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -26,6 +27,32 @@ COLUMN_FIELDS = {
     "event", "type", "channel", "touchpoint", "stage", "utm_source", "utm_medium",
     "utm_campaign", "user_id", "anonymous_id", "customer_id", "source",
 }
+
+#: Person and group fields (see ``parcours.journey.entities``): ``person.NAME``, ``group.TYPE``,
+#: ``group.TYPE.NAME``; a query naming them gets them joined to the journey relation.
+ENTITY_PREFIXES = ("person.", "group.")
+GROUP_FIELD = re.compile(r"^group\.([^.]+)(?:\.(.+))?$")
+
+
+def is_entity_field(field: str) -> bool:
+    return field.startswith(ENTITY_PREFIXES)
+
+
+def entity_column(field: str) -> str:
+    """The quoted column name a person/group field has once joined to the journey relation."""
+    return '"' + field.replace('"', '""') + '"'
+
+
+def known_field(v: str) -> str:
+    """``v`` if a condition, breakdown or aggregation may name it, else ``ValueError`` saying what may."""
+    if v in COLUMN_FIELDS or v.startswith(("props.", "properties.", "context.")):
+        return v
+    if (v.startswith("person.") and len(v) > len("person.")) or GROUP_FIELD.match(v):
+        return v
+    raise ValueError(
+        f"unknown field {v!r}: use one of {sorted(COLUMN_FIELDS)}, props.NAME / context.NAME, "
+        "person.NAME, group.TYPE or group.TYPE.NAME"
+    )
 
 
 class Condition(BaseModel):
@@ -40,11 +67,7 @@ class Condition(BaseModel):
     @field_validator("field")
     @classmethod
     def _known_field(cls, v: str) -> str:
-        if v in COLUMN_FIELDS or v.startswith(("props.", "properties.", "context.")):
-            return v
-        raise ValueError(
-            f"unknown field {v!r}: use one of {sorted(COLUMN_FIELDS)} or props.NAME / context.NAME"
-        )
+        return known_field(v)
 
 
 class EventMatcher(BaseModel):
@@ -55,7 +78,23 @@ class EventMatcher(BaseModel):
     props: dict[str, Any] = Field(default_factory=dict)
     props_not: dict[str, Any] = Field(default_factory=dict)
     where: list[Condition] = Field(default_factory=list)
+    #: the customer's person properties must equal these (``person.NAME``, latest value)
+    person_props: dict[str, Any] = Field(default_factory=dict)
+    #: ``{TYPE: {NAME: value}}``: the event's group of that type must have these properties
+    group_props: dict[str, dict[str, Any]] = Field(default_factory=dict)
     math: Literal["first_time_for_user"] | None = None
+
+    def conditions(self) -> list[Condition]:
+        """``where`` with ``person_props`` and ``group_props`` written as conditions."""
+        out = list(self.where)
+        out += [Condition(field=f"person.{k}", value=v) for k, v in self.person_props.items()]
+        out += [Condition(field=f"group.{t}.{k}", value=v) for t, props in self.group_props.items()
+                for k, v in props.items()]
+        return out
+
+    def fields(self) -> set[str]:
+        """Every field the matcher reads (what a query must provide)."""
+        return {"props." + k for k in (*self.props, *self.props_not)} | {c.field for c in self.conditions()}
 
     @classmethod
     def parse(cls, spec: str | dict | EventMatcher) -> EventMatcher:
@@ -92,6 +131,8 @@ def field_sql(field: str, alias: str = "") -> str:
     for prefix, column in (("props.", "properties"), ("properties.", "properties"), ("context.", "context")):
         if field.startswith(prefix):
             return f"json_extract_string({p}{column}, {json_path(field[len(prefix):])})"
+    if is_entity_field(field):
+        return f"{p}{entity_column(field)}"
     return f"{p}{field}"
 
 
@@ -138,5 +179,5 @@ def matcher_sql(m: EventMatcher | str | dict, alias: str = "") -> str:
     for key, value in m.props_not.items():
         col = field_sql("props." + key, alias)
         parts.append(f"({col} IS NULL OR {col} <> {quote(_as_text(value))})")
-    parts.extend(condition_sql(c, alias) for c in m.where)
+    parts.extend(condition_sql(c, alias) for c in m.conditions())
     return "(" + " AND ".join(parts) + ")" if parts else "TRUE"

@@ -2,17 +2,32 @@
 
 ``events_sql`` is the journey relation narrowed by a filter; analyses build on it
 instead of reading tables, so a new filter dimension reaches every analysis at once.
+Conditions may name event fields, person properties (``person.plan``) and groups
+(``group.company``, ``group.company.plan``): they apply to every event before the
+analysis sees it (PostHog's global filters); see ``parcours.journey.entities``.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from parcours.analytics.segment_members import segment_members_sql
+from parcours.errors import ParcoursError
+from parcours.journey.entities import with_entities_sql
 from parcours.journey.materialized import journey_source
-from parcours.matcher import Condition, condition_sql, quote
+from parcours.matcher import (
+    Condition,
+    EventMatcher,
+    condition_sql,
+    field_sql,
+    is_entity_field,
+    known_field,
+    matcher_sql,
+    quote,
+)
 
 
 def _utc_literal(dt: datetime) -> str:
@@ -28,6 +43,12 @@ class Filter(BaseModel):
     start: datetime | None = None  #: inclusive, UTC
     end: datetime | None = None  #: exclusive, UTC
     where: list[Condition] = Field(default_factory=list)
+    #: every event must also match each of these (a funnel's ``global_event_filter``)
+    match: list[EventMatcher] = Field(default_factory=list)
+    #: whose journeys: None for customers, or a field (``group.company``, ``person.plan``) whose
+    #: value becomes the ``customer_id`` of every event, so an analysis counts accounts
+    #: (events without a value are left out, as PostHog does when aggregating by group)
+    subject: str | None = None
     #: a saved segment's name: only its members' events (see ``parcours.analytics.segments``)
     segment: str | None = None
 
@@ -38,17 +59,86 @@ class Filter(BaseModel):
         if self.end is not None:
             parts.append(f"timestamp < {_utc_literal(self.end)}")
         parts.extend(condition_sql(c) for c in self.where)
+        parts.extend(matcher_sql(m) for m in self.match)
         return " AND ".join(parts) if parts else "TRUE"
 
+    def fields(self) -> set[str]:
+        """The fields the filter's conditions (and subject) read."""
+        subject = {self.subject} if self.subject else set()
+        return {c.field for c in self.where}.union(subject, *(m.fields() for m in self.match))
 
-def events_sql(store, filter: Filter | None = None) -> str:
+    @field_validator("subject")
+    @classmethod
+    def _known_subject(cls, v: str | None) -> str | None:
+        return None if v in (None, "", "customer") else known_field(v)
+
+    def narrowed(self, where: list[Condition] = (), match: list[EventMatcher] = ()) -> Filter:
+        """This filter with more conditions (all must hold)."""
+        return self.model_copy(update={"where": [*self.where, *where], "match": [*self.match, *match]})
+
+
+_WHERE_RE = re.compile(r"^\s*([A-Za-z_$][\w$.:-]*)\s*(=|==|!=|<>|<=|>=|<|>)\s*(.+?)\s*$")
+_OPS = {"=": "eq", "==": "eq", "!=": "ne", "<>": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+
+
+def parse_where(text: str, what: str = "--where") -> Condition:
+    """``FIELD OP VALUE`` (``person.plan = 'pro'``, ``group.company.seats >= 10``) as a condition.
+
+    A quoted value is text; an unquoted number compares as a number. FIELD is an event
+    column, ``props.NAME``, ``person.NAME``, ``group.TYPE`` or ``group.TYPE.NAME``.
+    """
+    m = _WHERE_RE.match(text)
+    if m is None:
+        raise ParcoursError(f"{what} {text!r}: write FIELD OP VALUE, e.g. \"person.plan = 'pro'\" "
+                            "(OP: = != < <= > >=)")
+    field, op, raw = m.groups()
+    numeric = False
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+        value: object = raw[1:-1]
+    else:
+        try:
+            value, numeric = float(raw), True
+        except ValueError:
+            value = raw
+    try:
+        return Condition(field=field, op=_OPS[op], value=value, numeric=numeric)
+    except ValueError as e:
+        raise ParcoursError(f"{what} {text!r}: {e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+
+
+def _with_subject(store, source: str, subject: str) -> str:
+    """``source`` with ``customer_id`` replaced by the subject's value; rows without one dropped.
+
+    The columns are listed (read from a zero-row query) rather than starred with an
+    exception, which not every engine's SQL has.
+    """
+    names = store.engine.arrow(f"SELECT * FROM {source} LIMIT 0").schema.names
+    value = field_sql(subject)
+    cols = ", ".join(f"CAST({value} AS VARCHAR) AS customer_id" if c == "customer_id" else f'"{c}"' for c in names)
+    return f"SELECT {cols} FROM {source} WHERE {value} IS NOT NULL"
+
+
+def needs_entities(filter: Filter | None, fields: set[str] | list[str] = ()) -> bool:
+    """Whether ``events_sql`` joins person/group columns (which reorders the journey's rows)."""
+    return any(is_entity_field(f) for f in {*(filter.fields() if filter else ()), *fields})
+
+
+def events_sql(store, filter: Filter | None = None, fields: set[str] | list[str] = ()) -> str:
     """The journey relation of ``store``, narrowed by ``filter``, as SQL text.
 
     The relation is read from its materialized table when that is fresh (rebuilt first when
     stale and the store is writable), else computed live; see ``parcours.journey.materialized``.
+    Person and group fields that ``filter`` or ``fields`` name become columns of it; with a
+    ``subject``, its value is every event's ``customer_id`` (journeys of accounts).
     """
     filter = filter or Filter()
-    sql = f"SELECT * FROM {journey_source(store)} WHERE {filter.where_sql()}"
+    source = journey_source(store)
+    entity_fields = {f for f in {*filter.fields(), *fields} if is_entity_field(f)}
+    if entity_fields:
+        source = f"({with_entities_sql(f'SELECT * FROM {source}', entity_fields)})"
+    sql = f"SELECT * FROM {source} WHERE {filter.where_sql()}"
     if filter.segment is not None:
         sql += f" AND customer_id IN ({segment_members_sql(store, filter.segment)})"
+    if filter.subject is not None:  # after the segment, which names customers
+        sql = _with_subject(store, f"({sql})", filter.subject)
     return sql

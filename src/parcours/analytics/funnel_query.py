@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import Filter, events_sql, needs_entities
 from parcours.analytics.funnel_spec import FunnelSpec
 from parcours.analytics.sequences import require_mapped
 from parcours.engine import engine_class
@@ -63,7 +63,7 @@ def check_journey_names(store, spec: FunnelSpec) -> None:
     matchers = [(f"step {i + 1}", m) for i, m in enumerate(spec.steps)]
     matchers += [(f"exclusions[{i}]", x) for i, x in enumerate(spec.exclusions)]
     for where, m in matchers:
-        for c in m.where:
+        for c in m.conditions():
             if c.field not in known or c.op not in ("eq", "ne", "in"):
                 continue
             for value in c.value if isinstance(c.value, list) else [c.value]:
@@ -86,6 +86,7 @@ def events_query(store, spec: FunnelSpec, filter: Filter | None = None, ordered:
     ``ordered=False`` leaves the ORDER BY out (see ``stored_order_query``).
     """
     check_journey_names(store, spec)
+    filter = spec.global_filter(filter)
     key = field_sql(spec.aggregate_key())
     first_time = any(m.math == "first_time_for_user" for m in spec.steps)
     conds = []
@@ -95,7 +96,7 @@ def events_query(store, spec: FunnelSpec, filter: Filter | None = None, ordered:
             # the subject's first-ever event of that name, whatever the other filters say
             c = f"({c} AND _nth_of_name = 1)"
         conds.append(c)
-    xconds = [matcher_sql(x.model_dump(include={"event", "props", "props_not", "where"})) for x in spec.exclusions]
+    xconds = [matcher_sql(x.model_dump(include={"event", "props", "props_not", "where", "person_props", "group_props"})) for x in spec.exclusions]
     nth = (f", row_number() OVER (PARTITION BY customer_id, event ORDER BY {EVENT_ORDER}) AS _nth_of_name"
            if first_time else "")
     bval = breakdown_sql(spec) if spec.breakdown else "CAST(NULL AS VARCHAR)"
@@ -106,7 +107,7 @@ def events_query(store, spec: FunnelSpec, filter: Filter | None = None, ordered:
         gkey = f"bval || {quote(KEY_SEP)} || CAST(_subject AS VARCHAR)"
         keep += f" AND {bval} IS NOT NULL"
     return f"""
-    WITH ev AS (SELECT *, {key} AS _subject{nth} FROM ({events_sql(store, filter)})),
+    WITH ev AS (SELECT *, {key} AS _subject{nth} FROM ({events_sql(store, filter, spec.fields())})),
     m AS (
         SELECT _subject, epoch_us(timestamp) AS ts, arrival_seq AS tie, {_bits_sql(conds)} AS mask, {_bits_sql(xconds)} AS xmask,
                {bval} AS bval
@@ -128,7 +129,8 @@ def stored_order_query(store, spec: FunnelSpec, filter: Filter | None = None) ->
     """
     reorders = (
         spec.aggregate_key() != "customer_id"
-        or (filter is not None and filter.segment is not None)
+        or (filter is not None and (filter.segment is not None or filter.subject is not None))
+        or needs_entities(spec.global_filter(filter), spec.fields())
         or any(m.math == "first_time_for_user" for m in spec.steps)
         or (spec.breakdown is not None and spec.breakdown.attribution == "all_events")
     )

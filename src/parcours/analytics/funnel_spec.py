@@ -13,9 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from parcours.analytics.filters import Filter
 from parcours.durations import duration_seconds
 from parcours.errors import ParcoursError
-from parcours.matcher import COLUMN_FIELDS, EventMatcher
+from parcours.matcher import COLUMN_FIELDS, Condition, EventMatcher, known_field
 
 #: PostHog's default conversion window.
 DEFAULT_WINDOW_SECONDS = 14 * 86400
@@ -40,8 +41,20 @@ class Breakdown(BaseModel):
 
     def fields(self) -> list[str]:
         props = [self.property] if isinstance(self.property, str) else list(self.property)
-        return [p if p in COLUMN_FIELDS or p.startswith(("props.", "properties.", "context.")) else "props." + p
+        return [_field_name(p) if p in COLUMN_FIELDS or p.startswith(("props.", "properties.", "context.", "person",
+                                                                        "group.")) else "props." + p
                 for p in props]
+
+
+def _field_name(name: str) -> str:
+    """PostHog's ``person_props.NAME`` is parcours's ``person.NAME``."""
+    return "person." + name.removeprefix("person_props.") if name.startswith("person_props.") else name
+
+
+def _group_conditions(spec: dict[str, dict[str, Any]] | list[Condition]) -> list[Condition]:
+    if isinstance(spec, list):
+        return spec
+    return [Condition(field=f"group.{t}.{k}", value=v) for t, props in spec.items() for k, v in props.items()]
 
 
 class FunnelSpec(BaseModel):
@@ -60,6 +73,26 @@ class FunnelSpec(BaseModel):
     max_gap_seconds: dict[int, float] = Field(default_factory=dict)  #: step -> most seconds since the previous step
     min_gap_seconds: dict[int, float] = Field(default_factory=dict)  #: step -> fewest seconds since the previous step
     repeat: bool = False  #: count every conversion of a subject, not only the first
+    #: every event must match this (event properties, ``person.NAME`` and ``group.TYPE.NAME`` fields)
+    #: before steps are matched: PostHog's global filters
+    global_event_filter: EventMatcher | list[Condition] | None = None
+    #: ``{TYPE: {NAME: value}}`` (or conditions on ``group.TYPE.NAME``): only events whose group has these
+    global_group_filter: dict[str, dict[str, Any]] | list[Condition] | None = None
+
+    def global_filter(self, filter: Filter | None) -> Filter:
+        """``filter`` narrowed by the global event and group filters."""
+        filter = filter or Filter()
+        g = self.global_event_filter
+        match = [g] if isinstance(g, EventMatcher) else []
+        where = (g if isinstance(g, list) else []) + _group_conditions(self.global_group_filter or [])
+        return filter.narrowed(where, match) if match or where else filter
+
+    def fields(self) -> set[str]:
+        """Every field the funnel reads, beyond those of a filter: steps, exclusions, breakdown, subject."""
+        out = {self.aggregate_key()}.union(*(m.fields() for m in [*self.steps, *self.exclusions]))
+        if self.breakdown:
+            out.update(self.breakdown.fields())
+        return out | self.global_filter(None).fields()
 
     @field_validator("window_seconds")
     @classmethod
@@ -130,21 +163,23 @@ class FunnelSpec(BaseModel):
 
     def aggregate_key(self) -> str:
         """The field the funnel counts: the customer, a session, or any property/column."""
-        a = self.aggregate_by
+        a = _field_name(self.aggregate_by)
         if a in ("customer", "user", "person"):
             return "customer_id"
         if a == "session":
             return "props.session_id"
-        if a in COLUMN_FIELDS or a.startswith(("props.", "properties.", "context.")):
-            return a
-        raise ParcoursError(
-            f"aggregate_by {a!r}: use customer, session, a column ({', '.join(sorted(COLUMN_FIELDS))}) or props.NAME"
-        )
+        try:
+            return known_field(a)
+        except ValueError:
+            raise ParcoursError(
+                f"aggregate_by {a!r}: use customer, session, a column ({', '.join(sorted(COLUMN_FIELDS))}), props.NAME, "
+                "person_props.NAME (customers sharing a person property) or group.TYPE (an account)"
+            ) from None
 
     def step_names(self) -> list[str]:
         names = list(self.names)
         for m in self.steps[len(names):]:
-            simple = isinstance(m.event, str) and not (m.props or m.props_not or m.where or m.math)
+            simple = isinstance(m.event, str) and not (m.props or m.props_not or m.conditions() or m.math)
             if simple:
                 names.append(m.event)
             elif not m.event and len(m.where) == 1 and m.where[0].field in ("touchpoint", "stage") and m.where[0].op == "eq":
@@ -173,7 +208,7 @@ def build_spec(steps: list[Any] | None = None, *, window: str | float | timedelt
     data: dict[str, Any] = dict(spec or {})
     for key in ("name", "semantics_description", "events", "expected", "source_test", "notes", "date_range",
                 "ts_synthesized", "modes", "peer_query", "source_file", "source", "viz", "interval",
-                "bin_count", "funnel_from_step", "funnel_to_step"):
+                "bin_count", "funnel_from_step", "funnel_to_step", "person_props", "group_props"):
         data.pop(key, None)  # case-file keys that describe, not define, a funnel
     if "semantics" in data and data["semantics"] not in ("posthog", "clickhouse"):
         data.pop("semantics")  # the case files use it for a prose rule description
@@ -185,6 +220,11 @@ def build_spec(steps: list[Any] | None = None, *, window: str | float | timedelt
     if not data.get("steps"):
         raise ParcoursError("funnel: give at least one step")
     data["steps"] = [_step(s, i) for i, s in enumerate(data["steps"])]
+    if isinstance(data.get("global_event_filter"), dict):  # a matcher; a list is conditions
+        try:
+            data["global_event_filter"] = EventMatcher.parse(data["global_event_filter"])
+        except ValidationError as e:
+            raise ParcoursError(f"global_event_filter: {_first_error(e)}") from None
     if isinstance(data.get("breakdown"), str | list):
         data["breakdown"] = {"property": data["breakdown"]}
     try:

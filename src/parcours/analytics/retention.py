@@ -17,7 +17,7 @@ import pandas as pd
 from parcours.analytics.filters import Filter, events_sql
 from parcours.errors import ParcoursError
 from parcours.journey.relation import EVENT_ORDER
-from parcours.matcher import COLUMN_FIELDS, EventMatcher, field_sql, matcher_sql, quote
+from parcours.matcher import EventMatcher, field_sql, known_field, matcher_sql, quote
 from parcours.store.store import Store
 
 PERIODS = ("day", "week", "month")
@@ -36,11 +36,10 @@ def _matcher(spec: Step, option: str) -> str:
 def _breakdown_sql(field: str | None) -> str:
     if field is None:
         return "CAST(NULL AS VARCHAR)"
-    if field in COLUMN_FIELDS or field.startswith(("props.", "properties.", "context.")):
-        return f"CAST({field_sql(field)} AS VARCHAR)"
-    raise ParcoursError(
-        f"`breakdown` {field!r}: unknown field; use one of {sorted(COLUMN_FIELDS)} or props.NAME"
-    )
+    try:
+        return f"CAST({field_sql(known_field(field))} AS VARCHAR)"
+    except ValueError as e:
+        raise ParcoursError(f"`breakdown` {field!r}: unknown field; {str(e).split(': ', 1)[-1]}") from None
 
 
 def _cohorts_sql(store: Store, cohort_event: Step, period: str, breakdown: str | None, filter: Filter | None) -> str:
@@ -49,7 +48,7 @@ def _cohorts_sql(store: Store, cohort_event: Step, period: str, breakdown: str |
         raise ParcoursError(f"`period` {period!r}: use one of {', '.join(PERIODS)}")
     ignored = ", ".join(quote(e) for e in store.config.ignored_events) or "NULL"
     return f"""
-        j AS (SELECT * FROM ({events_sql(store, filter)}) WHERE event NOT IN ({ignored})),
+        j AS (SELECT * FROM ({events_sql(store, filter, [breakdown] if breakdown else [])}) WHERE event NOT IN ({ignored})),
         c AS (SELECT customer_id, min(timestamp) AS first_ts,
                      arg_min({_breakdown_sql(breakdown)}, ({EVENT_ORDER})) AS grp,
                      CAST(date_trunc('{period}', min(timestamp)) AS DATE) AS cohort
@@ -134,7 +133,8 @@ def repeat_purchase_rate(store: Store, breakdown: str | None = None, filter: Fil
         f"""
         WITH per AS (
             SELECT customer_id, count(*) AS n, arg_min({_breakdown_sql(breakdown)}, ({EVENT_ORDER})) AS grp
-            FROM ({events_sql(store, filter)}) WHERE event = {purchase} GROUP BY customer_id
+            FROM ({events_sql(store, filter, [breakdown] if breakdown else [])}) WHERE event = {purchase}
+            GROUP BY customer_id
         )
         SELECT grp AS "group", count(*) AS buyers, count(*) FILTER (WHERE n > 1) AS repeat_buyers,
                count(*) FILTER (WHERE n > 1) / count(*) AS rate, sum(n) AS purchases

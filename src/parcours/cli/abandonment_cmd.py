@@ -7,7 +7,14 @@ from datetime import datetime
 import typer
 
 from parcours.analytics.abandonment import REPORTS, abandoned_customers, abandonment, abandonment_destinations
-from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
+from parcours.cli.filter_options import (
+    FromOption,
+    SegmentOption,
+    SubjectOption,
+    ToOption,
+    WhereOption,
+    make_filter,
+)
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
@@ -24,11 +31,13 @@ def abandonment_command(
     segment: str | None = SegmentOption,
     start: datetime | None = FromOption,
     end: datetime | None = ToOption,
+    where: list[str] = WhereOption,
+    subject: str | None = SubjectOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Customers who reached a step and not the next: how many, their value, where they went, who."""
     name = None if report == "custom" else report
-    filter = make_filter(segment=segment, start=start, end=end)
+    filter = make_filter(segment=segment, start=start, end=end, where=where, subject=subject)
     kw = {"window": window, "from_step": from_step, "to_step": to_step, "filter": filter}
     with state(ctx).store(read_only=True) as store:
         if view == "summary":

@@ -24,7 +24,14 @@ from parcours.analytics.attribution import (
     side_by_side,
 )
 from parcours.analytics.attribution.paths import LEVELS
-from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
+from parcours.cli.filter_options import (
+    FromOption,
+    SegmentOption,
+    SubjectOption,
+    ToOption,
+    WhereOption,
+    make_filter,
+)
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
@@ -61,6 +68,8 @@ def attribution_command(
     segment: str | None = SegmentOption,
     start: datetime | None = FromOption,
     end: datetime | None = ToOption,
+    where: list[str] = WhereOption,
+    subject: str | None = SubjectOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Attributed conversions and value per channel, model by model (Markov and Shapley exact)."""
@@ -72,7 +81,7 @@ def attribution_command(
     else:
         if delimiter is not None:
             raise ParcoursError("--delimiter applies to a --paths file only")
-        filter = make_filter(segment=segment, start=start, end=end)
+        filter = make_filter(segment=segment, start=start, end=end, where=where, subject=subject)
         decay = not transitions and (not model or "time_decay" in model)
         with state(ctx).store(read_only=True) as store:
             table = paths_of(store, level=level, conversion=conversion, lookback=lookback, touches=touches, filter=filter,

@@ -19,6 +19,7 @@ from parcours.cli.filter_options import SegmentOption, make_filter
 from parcours.cli.output import Format, FormatOption, console, emit, err_console
 from parcours.cli.state import state
 from parcours.ingest import Mapping, import_file
+from parcours.ingest.entities import ENTITY_KINDS, import_entities
 from parcours.ingest.readers import check_file
 from parcours.journey.profiles import customer_profile
 
@@ -26,7 +27,8 @@ from parcours.journey.profiles import customer_profile
 def import_cmd(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="CSV, JSON Lines, Parquet or XES file (gzipped is fine)."),
-    as_: str = typer.Option(None, "--as", help="Input format: csv, jsonl, parquet or xes (default: from the extension)."),
+    as_: str = typer.Option(None, "--as", help="Input format: csv, jsonl, parquet or xes (default: from the extension); "
+                            "persons or groups for a person or group (account) table (see docs/persons-groups.md)."),
     map_: list[str] = typer.Option([], "--map", help="FIELD=COLUMN, e.g. --map user_id=visitorid. Repeatable."),
     set_: list[str] = typer.Option([], "--set", help="FIELD=VALUE constant, e.g. --set channel=web. Repeatable."),
     timezone: str = typer.Option(None, "--timezone", help="Time zone of timestamps written without an offset."),
@@ -42,6 +44,15 @@ def import_cmd(
     mapping = Mapping.parse(map_, set_)
     check_file(file)  # before the store is opened, so a bad path leaves no new store behind
     cols = [c.strip() for c in columns.split(",")] if columns else None
+    if as_ in ENTITY_KINDS:
+        with state(ctx).store() as store:
+            entities = import_entities(store, file, as_, mapping)
+        if fmt == Format.table:
+            console.print(f"{file}: {entities.rows} {as_} rows, {entities.values} property values, "
+                          f"{entities.memberships} memberships")
+        else:
+            emit(entities.as_dict(), fmt)
+        return
     with state(ctx).store() as store, Progress(
         TextColumn("importing"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
         console=err_console, transient=True, disable=not err_console.is_terminal,

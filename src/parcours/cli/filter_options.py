@@ -1,4 +1,5 @@
-"""The options every analysis command shares: ``--segment``, ``--from``, ``--to``.
+"""The options every analysis command shares: ``--segment``, ``--from``, ``--to``, ``--where``,
+``--subject``.
 
 A command declares them as parameter defaults and turns them into the one ``Filter``
 its analysis takes, so a new filter dimension reaches every command through here::
@@ -12,8 +13,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import typer
+from pydantic import ValidationError
 
-from parcours.analytics.filters import Filter
+from parcours.analytics.filters import Filter, parse_where
+from parcours.errors import ParcoursError
 
 SegmentOption = typer.Option(
     None, "--segment", help="Only customers in this saved segment (see `parcours segment list`)."
@@ -22,6 +25,22 @@ FromOption = typer.Option(None, "--from", help="Only events at or after this UTC
 ToOption = typer.Option(None, "--to", help="Only events before this UTC time (YYYY-MM-DD[THH:MM:SS]).")
 
 
-def make_filter(segment: str | None = None, start: datetime | None = None, end: datetime | None = None) -> Filter:
+WhereOption = typer.Option(
+    [], "--where", help="Only events where FIELD OP VALUE holds, e.g. \"person.plan = 'pro'\", "
+    "\"group.company.industry = 'retail'\", \"props.plan = 'pro'\". Repeatable (all must hold)."
+)
+
+SubjectOption = typer.Option(
+    None, "--subject", help="Whose journeys: customers (default), group.TYPE (accounts, e.g. group.company) "
+    "or person.NAME (customers sharing a person property count as one)."
+)
+
+
+def make_filter(segment: str | None = None, start: datetime | None = None, end: datetime | None = None,
+                where: list[str] | None = None, subject: str | None = None) -> Filter:
     """The analysis filter the shared options describe (an empty filter when none is given)."""
-    return Filter(segment=segment, start=start, end=end)
+    try:
+        return Filter(segment=segment, start=start, end=end, where=[parse_where(w) for w in where or []],
+                      subject=subject)
+    except ValidationError as e:
+        raise ParcoursError(f"--subject {subject!r}: {e.errors()[0]['msg'].removeprefix('Value error, ')}") from None

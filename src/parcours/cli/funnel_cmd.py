@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
+from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, WhereOption, make_filter
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
@@ -41,7 +41,8 @@ def funnel_command(
     mode: str = typer.Option(None, "--mode", help="posthog: ordered|strict|unordered; clickhouse: default or modes joined with +."),
     breakdown: str = typer.Option(None, "--breakdown", help="Split by a property (props.NAME, channel, utm_campaign, ...)."),
     attribution: str = typer.Option(None, "--attribution", help="Breakdown value: first_touch, last_touch, all_events."),
-    aggregate_by: str = typer.Option(None, "--by", help="Count customers (default), session, or a property."),
+    aggregate_by: str = typer.Option(None, "--by", help="Count customers (default), session, a property, "
+                                      "group.TYPE (accounts) or person_props.NAME."),
     exclude: list[str] = typer.Option(None, "--exclude", help="Drop customers who did this between step 1 and the last."),
     spec: Path = typer.Option(None, "--spec", help="The whole funnel as JSON (case-file format)."),
     per_customer: bool = typer.Option(False, "--per-customer", help="One row per customer: customer, level."),
@@ -50,6 +51,7 @@ def funnel_command(
     segment: str | None = SegmentOption,
     start: datetime | None = FromOption,
     end: datetime | None = ToOption,
+    where: list[str] = WhereOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Where customers drop out: customers per step, conversion, drop-off and time between steps."""
@@ -66,7 +68,7 @@ def funnel_command(
         n = len(steps or (data or {}).get("steps") or [])
         options["exclusions"] = [{"event": x, "funnel_from_step": 0, "funnel_to_step": max(n - 1, 1)} for x in exclude]
     fs = build_spec(steps or None, window=window, spec=data, **options)
-    filter = make_filter(segment=segment, start=start, end=end)
+    filter = make_filter(segment=segment, start=start, end=end, where=where)
     with state(ctx).store(read_only=True) as store:
         if per_customer:
             df = funnel_customers(store, spec=fs, filter=filter)

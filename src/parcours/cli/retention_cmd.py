@@ -7,7 +7,14 @@ from datetime import datetime
 import typer
 
 from parcours.analytics.retention import churn_risk, repeat_purchase_rate, retention, retention_curve
-from parcours.cli.filter_options import FromOption, SegmentOption, ToOption
+from parcours.cli.filter_options import (
+    FromOption,
+    SegmentOption,
+    SubjectOption,
+    ToOption,
+    WhereOption,
+    make_filter,
+)
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.paths_cmd import SinceOption, UntilOption, date_filter
 from parcours.cli.state import state
@@ -30,10 +37,13 @@ def retention_cmd(
     segment: str = SegmentOption,
     start: datetime = FromOption,
     end: datetime = ToOption,
+    where: list[str] = WhereOption,
+    subject: str | None = SubjectOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Who comes back: one row per (cohort, period) with size, retained and rate."""
-    filter = date_filter(since, until, segment, start, end)
+    extra = make_filter(where=where, subject=subject)
+    filter = date_filter(since, until, segment, start, end).model_copy(update={"where": extra.where, "subject": extra.subject})
     with state(ctx).store(read_only=True) as store:
         if repeat:
             emit(repeat_purchase_rate(store, breakdown, filter), fmt, title="repeat purchases")

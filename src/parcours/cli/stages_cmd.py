@@ -7,7 +7,14 @@ from datetime import datetime
 import typer
 
 from parcours.analytics.stages import stage_progression, stage_returns
-from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
+from parcours.cli.filter_options import (
+    FromOption,
+    SegmentOption,
+    SubjectOption,
+    ToOption,
+    WhereOption,
+    make_filter,
+)
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 
@@ -19,10 +26,12 @@ def stages_cmd(
     segment: str = SegmentOption,
     start: datetime = FromOption,
     end: datetime = ToOption,
+    where: list[str] = WhereOption,
+    subject: str | None = SubjectOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Stage progression: current and furthest stage, conversion, median/p90 time in each stage."""
-    filter = make_filter(segment=segment, start=start, end=end)
+    filter = make_filter(segment=segment, start=start, end=end, where=where, subject=subject)
     with state(ctx).store(read_only=True) as store:
         if went_back:
             emit(stage_returns(store, examples, filter), fmt, title="went back to an earlier stage")

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from parcours.matcher import EventMatcher
+from parcours.matcher import EventMatcher, is_entity_field
 
 Channel = Literal[
     "web", "mobile", "email", "ads", "social", "search", "store", "call_centre", "chat",
@@ -43,6 +43,15 @@ class Touchpoint(BaseModel):
     @classmethod
     def _short_match(cls, v):
         return EventMatcher.parse(v) if isinstance(v, str) else v
+
+    @field_validator("match")
+    @classmethod
+    def _event_fields_only(cls, v: EventMatcher) -> EventMatcher:
+        # touchpoints are part of the journey relation that person and group fields are joined to
+        if entity := sorted(f for f in v.fields() if is_entity_field(f)):
+            raise ValueError(f"a touchpoint matches events by their own fields; {', '.join(entity)} "
+                             "(person/group) can filter an analysis instead (--where)")
+        return v
 
 
 class IdentityConfig(BaseModel):

@@ -91,7 +91,8 @@ class _BatchSQL:
 
     def unfilled(self, schema: pa.Schema) -> frozenset[str]:
         """The optional event fields that no column or constant fills: they stay NULL."""
-        return frozenset(f for f in _OPTIONAL_FIELDS if self._field(f, schema) == _NULL_TEXT)
+        return frozenset(f for f in _OPTIONAL_FIELDS
+                         if (self.context(schema) if f == "context" else self._field(f, schema)) == _NULL_TEXT)
 
     def _naive_to_utc(self, expr: str) -> str:
         if self.tz is None:
@@ -186,6 +187,23 @@ class _BatchSQL:
             return f"json_merge_patch(CASE WHEN json_valid({_text(base)}) THEN {_text(base)} ELSE '{{}}' END, {built})", base
         return built, None
 
+    def context(self, schema: pa.Schema) -> str:
+        """The context column, with ``--map traits.NAME=COLUMN`` values under ``context.traits``."""
+        ctx = self._field("context", schema)
+        pairs: list[str] = []
+        for key, col in self.m.columns.items():
+            if key.startswith("traits.") and col in schema.names:
+                pairs += [quote(key.removeprefix("traits.")), ident(col)]
+        for key, value in self.m.constants.items():
+            if key.startswith("traits."):
+                pairs += [quote(key.removeprefix("traits.")), quote(value)]
+        if not pairs:
+            return ctx
+        traits = f"json_object('traits', json_object({', '.join(pairs)}))"
+        # an invalid context stays as it was, to be quarantined with its reason
+        return f"CASE WHEN {ctx} IS NULL THEN CAST({traits} AS VARCHAR) WHEN json_valid({ctx}) " \
+               f"THEN CAST(json_merge_patch({ctx}, {traits}) AS VARCHAR) ELSE {ctx} END"
+
     @staticmethod
     def _content_columns(schema: pa.Schema) -> list[str]:
         return [c for c in schema.names if c not in ("__row", "__invalid")]
@@ -239,7 +257,7 @@ class _BatchSQL:
         """
         ts_raw, ts = self.timestamp(schema)
         props, props_col = self.properties(schema)
-        ctx = self._field("context", schema)
+        ctx = self.context(schema)
         invalid = "__invalid" if "__invalid" in schema.names else "CAST(NULL AS VARCHAR)"
         received = (
             f"timezone('UTC', TRY_CAST({_text(self.received_at)} AS TIMESTAMPTZ))"
@@ -275,7 +293,7 @@ class _BatchSQL:
             SELECT *, coalesce(type_raw, 'track') AS type,
                    coalesce(event_raw, CASE coalesce(type_raw, 'track')
                        WHEN 'identify' THEN 'identify' WHEN 'alias' THEN 'alias'
-                       WHEN 'page' THEN 'page' WHEN 'screen' THEN 'screen' END) AS event
+                       WHEN 'page' THEN 'page' WHEN 'screen' THEN 'screen' WHEN 'group' THEN 'group' END) AS event
             FROM base
         )
         SELECT *, {problems} AS reason FROM typed

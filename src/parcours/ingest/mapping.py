@@ -16,6 +16,8 @@ FIELDS = (
     "message_id", "timestamp", "user_id", "anonymous_id", "previous_id", "event", "type",
     "channel", "utm_source", "utm_medium", "utm_campaign", "properties", "context",
 )
+#: what ``import --as groups`` also maps: the group's id and type
+ENTITY_FIELDS = ("group_key", "group_type")
 EVENT_TYPES = ("track", "page", "screen", "identify", "alias", "group")
 
 #: Other names a source may use for a field (Segment's spec, common exports).
@@ -40,9 +42,11 @@ def _split(item: str, option: str) -> tuple[str, str]:
         raise ImportError_(f"{option} {item!r}: expected FIELD=VALUE")
     key, value = item.split("=", 1)
     key = key.strip()
-    if key not in FIELDS and not (key.startswith("properties.") and len(key) > len("properties.")):
+    prefixed = any(key.startswith(p) and len(key) > len(p) for p in ("properties.", "traits."))
+    if key not in FIELDS and key not in ENTITY_FIELDS and not prefixed:
         raise ImportError_(
-            f"{option} {item!r}: unknown field {key!r}; fields are {', '.join(FIELDS)} and properties.NAME"
+            f"{option} {item!r}: unknown field {key!r}; fields are {', '.join(FIELDS)}, properties.NAME and "
+            f"traits.NAME (person properties); person and group tables also take {', '.join(ENTITY_FIELDS)}"
         )
     return key, value
 

@@ -206,6 +206,36 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        6,
+        "person properties, group memberships and group properties imported as tables",
+        # Identify and group calls stay events (their traits are the properties); these hold
+        # what ``import --as persons|groups`` reads. Rows are history: the latest value wins.
+        """
+        CREATE TABLE person_properties (
+            identifier  VARCHAR NOT NULL,        -- a user or anonymous id (stitching joins them)
+            name        VARCHAR NOT NULL,
+            value       VARCHAR,                 -- as text, like event properties
+            timestamp   TIMESTAMP NOT NULL,      -- when the value was set (UTC)
+            source      VARCHAR NOT NULL
+        );
+        CREATE TABLE group_memberships (
+            identifier  VARCHAR NOT NULL,
+            group_type  VARCHAR NOT NULL,        -- company, team, ...
+            group_key   VARCHAR NOT NULL,
+            timestamp   TIMESTAMP NOT NULL,      -- from when the customer is in the group
+            source      VARCHAR NOT NULL
+        );
+        CREATE TABLE group_properties (
+            group_type  VARCHAR NOT NULL,
+            group_key   VARCHAR NOT NULL,
+            name        VARCHAR NOT NULL,
+            value       VARCHAR,
+            timestamp   TIMESTAMP NOT NULL,
+            source      VARCHAR NOT NULL
+        );
+        """,
+    ),
+    (
         7,
         "segment membership last seen by live segment_entered / segment_left webhooks",
         """

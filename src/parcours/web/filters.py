@@ -1,6 +1,8 @@
-"""The dashboard's filter bar: ``from``, ``to`` (inclusive days) and ``segment`` query parameters.
+"""The dashboard's filter bar: ``from``, ``to`` (inclusive days), ``segment`` and ``where`` query parameters.
 
 They become the same ``Filter`` every analysis takes, so one filter applies to a whole page.
+``where`` (repeatable) is a condition as the CLI's ``--where`` writes it: ``person.plan = 'pro'``,
+``group.company.industry = 'retail'``, ``props.plan = 'pro'``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 
-from parcours.analytics.filters import Filter
+from parcours.analytics.filters import Filter, parse_where
 from parcours.errors import ParcoursError
 
 
@@ -20,22 +22,25 @@ class PageFilter:
     start: date | None = None
     end: date | None = None  #: inclusive
     segment: str | None = None
+    where: tuple[str, ...] = ()
 
     def to_filter(self) -> Filter:
         return Filter(
             start=datetime.combine(self.start, time()) if self.start else None,
             end=datetime.combine(self.end + timedelta(days=1), time()) if self.end else None,
             segment=self.segment,
+            where=[parse_where(w, "where=") for w in self.where],
         )
 
     def key(self) -> tuple:
-        return (self.start, self.end, self.segment)
+        return (self.start, self.end, self.segment, self.where)
 
     def query(self, **extra: str | None) -> str:
         """The filter (and ``extra`` parameters) as a query string, for links that keep it."""
         params = {"from": self.start and self.start.isoformat(), "to": self.end and self.end.isoformat(),
                   "segment": self.segment, **extra}
-        return urlencode({k: v for k, v in params.items() if v})
+        pairs = [(k, v) for k, v in params.items() if v] + [("where", w) for w in self.where]
+        return urlencode(pairs)
 
 
 def _day(request: Request, name: str) -> date | None:
@@ -54,4 +59,7 @@ def page_filter(request: Request) -> PageFilter:
     if start and end and end < start:
         raise ParcoursError(f"to={end} is before from={start}")
     segment = (request.query_params.get("segment") or "").strip() or None
-    return PageFilter(start, end, segment)
+    where = tuple(w.strip() for w in request.query_params.getlist("where") if w.strip())
+    for w in where:
+        parse_where(w, "where=")  # a bad condition is the request's error, named, before any page work
+    return PageFilter(start, end, segment, where)

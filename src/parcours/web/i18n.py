@@ -51,6 +51,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "from": ("From", "Du"),
     "to": ("To", "Au"),
     "segment": ("Segment", "Segment"),
+    "where": ("Where", "Condition"),
     "everyone": ("Everyone", "Tous"),
     "apply": ("Apply", "Appliquer"),
     "reset": ("Reset", "Réinitialiser"),

@@ -1,0 +1,28 @@
+"""Persons and groups as tables: each customer's latest person properties, each group's.
+
+The same derivations the ``person.NAME`` / ``group.TYPE.NAME`` fields of every analysis
+read (``parcours.journey.entities``), for a look at them directly.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from parcours.errors import ParcoursError
+from parcours.journey.entities import group_properties_sql, persons_sql
+
+
+def persons(store, properties: list[str]) -> pd.DataFrame:
+    """``customer_id`` and the latest value of each person property named (NULL if never set)."""
+    if not properties:
+        raise ParcoursError("persons: name at least one person property")
+    df = store.engine.df(f"SELECT * FROM ({persons_sql(list(properties))}) ORDER BY customer_id")
+    return df.rename(columns={f"person.{p}": p for p in properties})
+
+
+def groups(store, group_type: str, properties: list[str]) -> pd.DataFrame:
+    """``group_key`` and the latest value of each property named, for the groups of one type."""
+    if not properties:
+        raise ParcoursError("groups: name at least one group property")
+    df = store.engine.df(f"SELECT * FROM ({group_properties_sql(group_type, list(properties))}) ORDER BY group_key")
+    return df.rename(columns={f"group.{group_type}.{p}": p for p in properties})
