@@ -20,7 +20,7 @@ NOT_ANALYSES = {
     "customer", "customer_profile", "import_file", "load_demo", "merges", "stitch", "store_stats", "unmerge",
     "unmapped_events", "create_followups", "deliver_webhooks", "enqueue_webhooks", "list_followups",
     "update_followup", "create_segment", "delete_segment", "edit_segment", "list_segments", "save_personas",
-    "segment_members", "train_lead_model",
+    "segment_members", "train_lead_model", "import_entities", "persons", "groups",
 }
 
 
