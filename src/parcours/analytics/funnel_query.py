@@ -17,10 +17,10 @@ import pyarrow.compute as pc
 
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.funnel_spec import FunnelSpec
+from parcours.analytics.names import check_matcher, check_property
 from parcours.engine.kernels import funnel as kernels
-from parcours.errors import ParcoursError
 from parcours.journey.materialized import is_fresh
-from parcours.matcher import field_sql, matcher_sql, quote
+from parcours.matcher import COLUMN_FIELDS, field_sql, matcher_sql, quote
 
 #: separates the breakdown value from the subject in the group key (all_events attribution)
 KEY_SEP = "\x1f"
@@ -55,18 +55,16 @@ def feeds_all_events(spec: FunnelSpec) -> bool:
 
 
 def check_journey_names(store, spec: FunnelSpec) -> None:
-    """A ``touchpoint:``/``stage:`` name the journey map does not know is a mistake, not zero customers."""
-    known = {"touchpoint": {t.name for t in store.config.touchpoints}, "stage": {s.name for s in store.config.stages}}
+    """A step or breakdown naming an event, touchpoint, stage or property the store has never seen
+    is a mistake, not zero customers (``parcours.analytics.names`` says the closest known names)."""
     matchers = [(f"step {i + 1}", m) for i, m in enumerate(spec.steps)]
     matchers += [(f"exclusions[{i}]", x) for i, x in enumerate(spec.exclusions)]
+    events = None
     for where, m in matchers:
-        for c in m.where:
-            if c.field not in known or c.op not in ("eq", "ne", "in"):
-                continue
-            for value in c.value if isinstance(c.value, list) else [c.value]:
-                if str(value) not in known[c.field]:
-                    raise ParcoursError(f"{where}: unknown {c.field} {value!r}; the journey map has "
-                                        f"{', '.join(sorted(known[c.field])) or 'none'}")
+        events = check_matcher(store, where, m, events)
+    if spec.breakdown is not None:
+        for f in spec.breakdown.fields():
+            check_property(store, "breakdown", f, COLUMN_FIELDS)
 
 
 def events_query(store, spec: FunnelSpec, flt: Filter | None = None, ordered: bool = True) -> str:

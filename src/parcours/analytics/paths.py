@@ -16,6 +16,7 @@ from datetime import timedelta
 import pandas as pd
 
 from parcours.analytics.filters import Filter
+from parcours.analytics.names import check_matcher
 from parcours.analytics.sequences import Steps, anchor_sql, step_rows
 from parcours.errors import ParcoursError
 from parcours.matcher import EventMatcher
@@ -101,6 +102,7 @@ def flows(
     """
     _check_length(max_steps, "max_steps")
     steps = step_rows(store, by, flt)
+    check_matcher(store, "--from-step", start)
     if start is None:  # every customer starts at their first step: no join needed
         scope = f"(SELECT *, 1 AS lo FROM s) s WHERE s.seq < {int(max_steps) + 1}"
     else:
@@ -197,6 +199,7 @@ def _paths_sql(
     within: timedelta | None, flt: Filter | None,
 ) -> str:
     """SQL with one row per customer in scope: ``customer_id``, ``path``, ``length``."""
+    check_matcher(store, "--to-step", end, check_matcher(store, "--from-step", start))
     steps = step_rows(store, by, flt)
     end_sql = anchor_sql(end, "--to-step")
     if start is not None and end is not None:

@@ -17,6 +17,7 @@ from datetime import datetime
 import pandas as pd
 
 from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.names import UnknownName, closest
 from parcours.analytics.segment_rules import Count, Rule, compile_rule, trait_column
 from parcours.errors import ParcoursError
 from parcours.matcher import json_path, quote
@@ -117,7 +118,10 @@ def get_segment(store: Store, name: str) -> Segment:
         "SELECT name, kind, expression, description, created_at, updated_at FROM segments WHERE name = ?", [name]
     ).fetchone()
     if row is None:
-        raise ParcoursError(f"segment {name!r}: no such segment (see `parcours segment list`)")
+        known = [r[0] for r in store.con.execute("SELECT name FROM segments").fetchall()]
+        near = closest(name, known)
+        hint = f"did you mean {' or '.join(near)}?" if near else "see `parcours segment list`"
+        raise UnknownName(f"segment {name!r}: no such segment; {hint}")
     return Segment(*row)
 
 
