@@ -36,3 +36,21 @@ def test_internal_error_is_one_line_pointing_to_the_log(tmp_path, capsys, monkey
     assert r.err.count("\n") == 1 and "Traceback" not in r.err + r.out
     assert "internal error: ZeroDivisionError: kaboom" in r.err and str(log) in r.err
     assert "Traceback" in log.read_text() and "kaboom" in log.read_text()
+
+
+@pytest.mark.parametrize("args, dates", [
+    (["funnel", "a", "b"], ["--from", "2024-12-01", "--to", "2024-01-01"]),
+    (["paths"], ["--from", "2024-12-01", "--to", "2024-12-01"]),
+    (["retention"], ["--since", "2024-12-01", "--until", "2024-01-01"]),
+])
+def test_inverted_or_empty_date_range_is_an_error(tmp_path, capsys, args, dates):
+    events = tmp_path / "e.csv"
+    events.write_text("user_id,event,timestamp\nu1,a,2024-01-01T00:00:00Z\nu1,b,2024-01-02T00:00:00Z\n")
+    assert run(capsys, "--db", tmp_path / "s.duckdb", "import", events).code == 0
+    r = run(capsys, "--db", tmp_path / "s.duckdb", *args, *dates)
+    assert r.code == 2 and r.err.count("\n") == 1 and "the range is empty" in r.err
+
+
+def test_since_until_are_hidden_aliases(capsys):
+    r = run(capsys, "paths", "--help")
+    assert "--from" in r.out and "excluded" in r.out and "--since" not in r.out and "--until" not in r.out

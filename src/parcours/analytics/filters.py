@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from parcours.errors import ParcoursError
 from parcours.journey.materialized import journey_source
 from parcours.matcher import Condition, condition_sql, quote
 
@@ -29,6 +30,16 @@ class Filter(BaseModel):
     where: list[Condition] = Field(default_factory=list)
     #: a saved segment's name: only its members' events (see ``parcours.analytics.segments``)
     segment: str | None = None
+
+    def model_post_init(self, _context) -> None:
+        """An inverted or empty date range selects nothing: a mistake, not an answer of zeros."""
+        if self.start is not None and self.end is not None:
+            start, end = (d.astimezone(UTC).replace(tzinfo=None) if d.tzinfo else d for d in (self.start, self.end))
+            if start >= end:
+                raise ParcoursError(
+                    f"--from {self.start:%Y-%m-%d %H:%M} is not before --to {self.end:%Y-%m-%d %H:%M}: the range is "
+                    "empty (--to is exclusive: --to 2024-02-01 ends with January)"
+                )
 
     def where_sql(self) -> str:
         parts = []
