@@ -59,7 +59,8 @@ def check_journey_names(store, spec: FunnelSpec) -> None:
     is a mistake, not zero customers (``parcours.analytics.names`` says the closest known names)."""
     matchers = [(f"step {i + 1}", m) for i, m in enumerate(spec.steps)]
     matchers += [(f"exclusions[{i}]", x) for i, x in enumerate(spec.exclusions)]
-    events = None
+    # an empty set: the event names are not checked (touchpoints and stages still are)
+    events = set() if spec.unknown_events == "zero" else None
     for where, m in matchers:
         events = check_matcher(store, where, m, events)
     if spec.breakdown is not None:

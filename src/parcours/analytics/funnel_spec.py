@@ -77,6 +77,9 @@ class FunnelSpec(BaseModel):
     max_gap_seconds: dict[int, float] = Field(default_factory=dict)  #: step -> most seconds since the previous step
     min_gap_seconds: dict[int, float] = Field(default_factory=dict)  #: step -> fewest seconds since the previous step
     repeat: bool = False  #: count every conversion of a subject, not only the first
+    #: a step naming an event the store never saw: "error" (parcours' rule, with the closest known
+    #: names) or "zero" (PostHog's and ClickHouse's answer: nobody reaches it)
+    unknown_events: Literal["error", "zero"] = "error"
 
     @field_validator("window_seconds")
     @classmethod
