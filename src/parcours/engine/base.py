@@ -117,7 +117,10 @@ class DuckDBEngine(Engine):
 
     def batches(self, query: str, batch_size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
         reader = self.store.con.sql(query).to_arrow_reader(batch_size)
-        yield from reader
+        try:
+            yield from reader
+        finally:
+            reader.close()  # the streaming result is released now, not when collected
 
 
 #: the engines a store can run its analyses on
