@@ -39,8 +39,7 @@ def test_source_is_released_in_the_reader_before_close_returns():
 
     def source():
         try:
-            for i in range(100):
-                yield i
+            yield from range(100)
         finally:
             seen["closed_in"] = threading.current_thread().name
 

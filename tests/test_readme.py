@@ -14,7 +14,6 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from clirun import run
 from dashboard_demo import demo_store_path
 
