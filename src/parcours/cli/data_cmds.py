@@ -117,7 +117,8 @@ def summary(ctx: typer.Context, fmt: Format = FormatOption, segment: str = Segme
     if fmt == Format.csv:
         emit(stages, fmt)
         return
-    console.print(f"[bold]{stats_['events']:,}[/] events, [bold]{stats_['customers']:,}[/] customers, "
+    console.print(f"[bold]{stats_['events']:,}[/] events, [bold]{stats_['customers']:,}[/] customers "
+                  f"({stats_['customers_with_touchpoint']:,} with a touchpoint), "
                   f"{stats_['unmapped_events']:,} unmapped events, {stats_['quarantined']:,} quarantined rows")
     emit(stages, fmt, title="customers per stage")
     emit(tops, fmt, title="top touchpoints per stage")
