@@ -46,6 +46,8 @@ def _spec(case: dict, semantics: str) -> dict:
             "global_group_filter")
     spec = {k: case[k] for k in keys if k in case}
     spec["semantics"] = semantics
+    # a few cases name a step no event of their data has: the peers count zero, parcours' default is an error
+    spec["unknown_events"] = "zero"
     if spec.get("aggregate_by") == "user":
         spec["aggregate_by"] = "customer"
     return spec

@@ -59,8 +59,10 @@ def test_funnel_reads_a_peer_case_file_as_spec(db, tmp_path):
     case = json.loads(shared_path("cases/funnels/posthog_funnels.json").read_text())["cases"][0]
     spec = tmp_path / "case.json"
     spec.write_text(json.dumps(case))
-    rows = _json(["--db", db, "funnel", "--spec", str(spec), "--format", "json"])
-    assert [r["step"] for r in rows] == [1, 2, 3] and rows[0]["customers"] == 0  # other events in this store
+    # the case is read as a spec; its events exist nowhere in this store: an error, not zeros (issue 15)
+    res = runner.invoke(app, ["--db", db, "funnel", "--spec", str(spec), "--format", "json"])
+    assert isinstance(res.exception, ParcoursError)
+    assert "step 1: unknown event 'user signed up'; known events: add_to_cart" in str(res.exception)
 
 
 def test_funnel_views(db):

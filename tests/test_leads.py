@@ -70,6 +70,18 @@ def test_too_little_history_is_a_clear_error(store, tmp_path):
         train_lead_model(store)
 
 
+def test_too_few_labelled_outcomes_says_how_many(store, tmp_path):
+    """Two months of visitors of whom two ever buy: too few outcomes to learn, said with the counts."""
+    events = [{"user_id": f"u{i}", "event": "site_visit", "timestamp": f"2024-0{1 + i % 3}-{1 + i % 27:02d}T10:00:00Z"}
+              for i in range(120)]
+    events += [{"user_id": f"u{i}", "event": "purchase", "timestamp": f"2024-0{1 + i % 3}-{2 + i % 27:02d}T10:00:00Z"}
+               for i in (61, 62)]
+    load_events(store, events, tmp_path)
+    with pytest.raises(ParcoursError, match=r"too few labelled outcomes to learn: \d+ prospects bought and \d+ did "
+                                            r"not .* at least 20 of each are needed"):
+        train_lead_model(store)
+
+
 def test_empty_store_is_a_clear_error(store):
     with pytest.raises(ParcoursError, match="no events"):
         train_lead_model(store)
@@ -129,8 +141,13 @@ def test_demo_score_ranks_buyers_first(demo_store):
     scores = score_leads(demo_store, model)
     assert scores["score"].between(0, 100).all()
     assert scores["score"].is_monotonic_decreasing
-    assert all(isinstance(r, list) for r in scores["reasons"])
-    assert any(r and r[0].endswith("pts)") for r in scores["reasons"])
+    # issue 15: a spread 0-100 rank, not a cluster of near-zero probabilities; every prospect has reasons
+    assert len(scores) >= 30
+    assert scores["score"].max() == 100 and scores["score"].min() == 0
+    assert scores["score"].nunique() >= 0.9 * len(scores)
+    assert scores["probability"].between(0, 100).all()
+    assert all(isinstance(r, list) and r for r in scores["reasons"])
+    assert scores["reasons"].iloc[0][0].endswith("log-odds)")
 
 
 def test_leads_cli_json_and_lead_score_segments(demo_store, tmp_path):

@@ -262,6 +262,10 @@ def test_bad_filter_is_a_clear_error(page, server):
     assert response.status == 400 and "nowhere" in page.inner_text("#page-error")
     response = page.goto(server["url"] + "/?segment=no_such_segment")
     assert response.status == 400 and "no_such_segment" in page.inner_text("#page-error")
+    # a step no event has: the library's did-you-mean, the same line the CLI prints (issue 15)
+    response = page.goto(server["url"] + "/funnels?step=site_visit&step=purchse")
+    assert response.status == 400
+    assert "step 2: unknown event 'purchse'; did you mean purchase?" in page.inner_text("#page-error")
 
 
 def test_plotly_is_served_locally(server):

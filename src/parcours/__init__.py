@@ -25,6 +25,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "CustomerProfile": ("parcours.journey.profiles", "CustomerProfile"),
     "EventMatcher": ("parcours.matcher", "EventMatcher"),
     "Filter": ("parcours.analytics.filters", "Filter"),
+    "ImportFailed": ("parcours.ingest", "ImportFailed"),
+    "ImportResult": ("parcours.ingest", "ImportResult"),
     "ImportSummary": ("parcours.ingest", "ImportSummary"),
     "JourneyConfig": ("parcours.config", "JourneyConfig"),
     "Mapping": ("parcours.ingest", "Mapping"),
@@ -116,7 +118,7 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
-    "Condition", "CustomerProfile", "EventMatcher", "Filter", "ImportSummary", "JourneyConfig", "Mapping",
+    "Condition", "CustomerProfile", "EventMatcher", "Filter", "ImportFailed", "ImportResult", "ImportSummary", "JourneyConfig", "Mapping",
     "ParcoursError", "Store", "customer", "customer_profile", "events_sql", "import_file", "load_config", "load_demo",
     "import_entities", "parse_where", "persons", "groups",
     "merges", "open", "open_store", "parse_config", "stage_overview", "stitch", "store_stats",

@@ -15,6 +15,7 @@ import pandas as pd
 
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.funnel_spec import build_spec
+from parcours.analytics.names import check_matcher
 from parcours.errors import ParcoursError
 from parcours.journey.relation import EVENT_ORDER, event_order
 from parcours.matcher import EventMatcher, field_sql, matcher_sql
@@ -59,7 +60,9 @@ def abandoned_customers(store, report: str | None = "cart", *, window: str | flo
     if value_property:
         # the latest funnel event carrying the value: for an abandoner, the cart they left
         options["breakdown"] = {"property": value_property, "attribution": "last_touch"}
-    spec = build_spec(steps, window=window, **options)
+    # the entry step must exist; a completion step nobody did yet is an answer (all abandoned)
+    check_matcher(store, "from_step", steps[0])
+    spec = build_spec(steps, window=window, unknown_events="zero", **options)
     dropped = dropped_customers(store, spec=spec, step=2, filter=filter)
     out = dropped.rename(columns={"last_step_at": "reached_at"})[["customer", "reached_at"]]
     out["value"] = pd.to_numeric(dropped["breakdown"], errors="coerce") if value_property else float("nan")
@@ -95,7 +98,8 @@ def abandonment(store, report: str | None = "cart", *, window: str | float | tim
     from parcours.analytics.funnels import funnel_customers
 
     steps, value_property, name = _definition(report, from_step, to_step, value_property)
-    spec = build_spec(steps, window=window)
+    check_matcher(store, "from_step", steps[0])
+    spec = build_spec(steps, window=window, unknown_events="zero")
     reached = int((funnel_customers(store, spec=spec, filter=filter)["level"] >= 1).sum())
     lost = abandoned_customers(store, report, window=window, from_step=from_step, to_step=to_step,
                                value_property=value_property, filter=filter)

@@ -52,6 +52,16 @@ class Filter(BaseModel):
     #: a saved segment's name: only its members' events (see ``parcours.analytics.segments``)
     segment: str | None = None
 
+    def model_post_init(self, _context) -> None:
+        """An inverted or empty date range selects nothing: a mistake, not an answer of zeros."""
+        if self.start is not None and self.end is not None:
+            start, end = (d.astimezone(UTC).replace(tzinfo=None) if d.tzinfo else d for d in (self.start, self.end))
+            if start >= end:
+                raise ParcoursError(
+                    f"--from {self.start:%Y-%m-%d %H:%M} is not before --to {self.end:%Y-%m-%d %H:%M}: the range is "
+                    "empty (--to is exclusive: --to 2024-02-01 ends with January)"
+                )
+
     def where_sql(self) -> str:
         parts = []
         if self.start is not None:

@@ -17,13 +17,13 @@ import pyarrow.compute as pc
 
 from parcours.analytics.filters import Filter, events_sql, needs_entities
 from parcours.analytics.funnel_spec import FunnelSpec
+from parcours.analytics.names import check_matcher, check_property
 from parcours.analytics.sequences import require_mapped
 from parcours.engine import engine_class
 from parcours.engine.kernels import funnel as kernels
-from parcours.errors import ParcoursError
 from parcours.journey.materialized import is_fresh
 from parcours.journey.relation import EVENT_ORDER
-from parcours.matcher import field_sql, matcher_sql, quote
+from parcours.matcher import COLUMN_FIELDS, field_sql, matcher_sql, quote
 
 #: separates the breakdown value from the subject in the group key (all_events attribution)
 KEY_SEP = "\x1f"
@@ -58,22 +58,21 @@ def feeds_all_events(spec: FunnelSpec) -> bool:
 
 
 def check_journey_names(store, spec: FunnelSpec) -> None:
-    """A ``touchpoint:``/``stage:`` name the journey map does not know is a mistake, not zero customers."""
-    known = {"touchpoint": {t.name for t in store.config.touchpoints}, "stage": {s.name for s in store.config.stages}}
+    """A step or breakdown naming an event, touchpoint, stage or property the store has never seen
+    is a mistake, not zero customers (``parcours.analytics.names`` says the closest known names)."""
     matchers = [(f"step {i + 1}", m) for i, m in enumerate(spec.steps)]
     matchers += [(f"exclusions[{i}]", x) for i, x in enumerate(spec.exclusions)]
+    # an empty set: the event names are not checked (touchpoints and stages still are)
+    events = set() if spec.unknown_events == "zero" else None
     for where, m in matchers:
-        for c in m.conditions():
-            if c.field not in known or c.op not in ("eq", "ne", "in"):
-                continue
-            for value in c.value if isinstance(c.value, list) else [c.value]:
-                if str(value) not in known[c.field]:
-                    raise ParcoursError(f"{where}: unknown {c.field} {value!r}; the journey map has "
-                                        f"{', '.join(sorted(known[c.field])) or 'none'}")
+        events = check_matcher(store, where, m, events)
     # a step by touchpoint or stage on a store whose map maps no event would count nobody
     for i, m in enumerate(spec.steps):
-        for level in sorted({c.field for c in m.where if c.field in known}):
+        for level in sorted({c.field for c in m.where if c.field in ("touchpoint", "stage")}):
             require_mapped(store, level, f"step {i + 1}")
+    if spec.breakdown is not None:
+        for f in spec.breakdown.fields():
+            check_property(store, "breakdown", f, COLUMN_FIELDS)
 
 
 def events_query(store, spec: FunnelSpec, filter: Filter | None = None, ordered: bool = True) -> str:

@@ -78,6 +78,9 @@ class FunnelSpec(BaseModel):
     global_event_filter: EventMatcher | list[Condition] | None = None
     #: ``{TYPE: {NAME: value}}`` (or conditions on ``group.TYPE.NAME``): only events whose group has these
     global_group_filter: dict[str, dict[str, Any]] | list[Condition] | None = None
+    #: a step naming an event the store never saw: "error" (parcours' rule, with the closest known
+    #: names) or "zero" (PostHog's and ClickHouse's answer: nobody reaches it)
+    unknown_events: Literal["error", "zero"] = "error"
 
     def global_filter(self, filter: Filter | None) -> Filter:
         """``filter`` narrowed by the global event and group filters."""

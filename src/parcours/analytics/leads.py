@@ -10,8 +10,18 @@ cross-validated) so that a score of 30 means about a 30 % chance. Every training
 is evaluated on a time-based hold-out: the model trained on snapshots whose label
 window closes before the last quarter of snapshots scores that last quarter.
 
-Reasons are per-lead contributions: how many points the score loses when one
-feature is set back to the typical prospect's value (the training median).
+The score a sales team sorts by is a documented rank, spread over 0-100: the
+percentile of the prospect's purchase intent among today's prospects (100: the most
+likely to buy, 0: the least). Trees give many prospects the same intent: those are
+ordered by recency (more recent higher), then by events (more higher); prospects equal
+on all three share their average rank. The calibrated chance of
+buying within the horizon is kept beside it as ``probability`` (in %): with a base rate
+under 1 % every probability is small, which is why it is not the score.
+
+Reasons are per-lead contributions on the model's log-odds (the boosted trees before
+calibration, whose steps would hide small effects): how much the intent drops when one
+feature is set back to the typical prospect's value (the training median), strongest
+first. Every prospect gets at least one reason.
 """
 
 from __future__ import annotations
@@ -37,6 +47,8 @@ from parcours.store.store import Store, utcnow
 
 #: features that are constant or meaningless for someone who has not bought yet
 PROSPECT_EXCLUDED = ("purchases", "value", "time_to_purchase_days")
+#: labelled outcomes of each kind (bought / did not buy) needed to learn; fewer gives a constant model
+MIN_OUTCOMES = 20
 
 
 @dataclass
@@ -52,6 +64,12 @@ class LeadModel:
     def predict(self, X: np.ndarray) -> np.ndarray:
         with threadpool_limits(_threads(len(X))):
             return self.model.predict_proba(X)[:, 1]
+
+    def intent(self, X: np.ndarray) -> np.ndarray:
+        """The boosted trees' log-odds (mean over the calibration folds): smooth where the
+        calibrated probability is a step function, so it ranks and explains finely."""
+        with threadpool_limits(_threads(len(X))):
+            return np.mean([c.estimator.decision_function(X) for c in self.model.calibrated_classifiers_], axis=0)
 
 
 def _threads(rows: int) -> int | None:
@@ -91,9 +109,12 @@ def fit(frame: pd.DataFrame, features: Sequence[str], horizon_days: int, seed: i
     features = [f for f in features if frame[f].notna().any()]
     X = frame[features].to_numpy(dtype=float)
     y = frame["label"].to_numpy(dtype=int)
-    if len(np.unique(y)) < 2 or min(np.bincount(y)) < 3:
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < MIN_OUTCOMES:
         raise ParcoursError(
-            f"lead scoring: {int(y.sum())} buyers among {len(y)} training rows; need at least 3 of each to learn"
+            f"lead scoring: too few labelled outcomes to learn: {int(counts[1])} prospects bought and "
+            f"{int(counts[0])} did not within the horizon (in {len(y):,} training snapshots); at least "
+            f"{MIN_OUTCOMES} of each are needed: import more history, or lengthen --horizon"
         )
     with threadpool_limits(_threads(len(X))):
         model = _classifier(seed).fit(X, y)
@@ -189,26 +210,29 @@ def train_lead_model(store: Store, horizon_days: int = 14, snapshots: int = 16, 
 
 
 def explain(model: LeadModel, X: np.ndarray, top: int = 3) -> list[list[str]]:
-    """The reasons for each row's score: the features that raise it most, strongest first."""
-    p = model.predict(X)
+    """The reasons for each row's score, strongest first: the features that raise its intent most.
+
+    A lead nothing raises gets what lowers it most; one no feature moves is said to be typical.
+    """
+    p = model.intent(X)
     deltas = np.zeros_like(X, dtype=float)
     for j, base in enumerate(model.baseline):
         differs = ~np.isclose(X[:, j], base, equal_nan=True)
         if differs.any():
             X2 = X[differs].copy()
             X2[:, j] = base
-            deltas[differs, j] = p[differs] - model.predict(X2)
+            deltas[differs, j] = p[differs] - model.intent(X2)
     reasons = []
     for i in range(len(X)):
-        # what raises the score, strongest first; a lead nothing raises gets what lowers it most
-        up = [j for j in np.argsort(-deltas[i], kind="stable")[:top] if deltas[i, j] >= 5e-4]
-        chosen = up or [j for j in np.argsort(deltas[i], kind="stable")[:top] if deltas[i, j] <= -5e-4]
-        reasons.append([_reason(model.features[j], X[i, j], deltas[i, j]) for j in chosen])
+        up = [j for j in np.argsort(-deltas[i], kind="stable")[:top] if deltas[i, j] > 1e-9]
+        chosen = up or [j for j in np.argsort(deltas[i], kind="stable")[:top] if deltas[i, j] < -1e-9]
+        reasons.append([_reason(model.features[j], X[i, j], deltas[i, j]) for j in chosen]
+                       or ["a typical prospect: no feature sets them apart"])
     return reasons
 
 
 def _reason(feature: str, value: float, delta: float) -> str:
-    pts = f"{'+' if delta > 0 else '-'}{abs(delta) * 100:.2g} pts"
+    pts = f"{'+' if delta > 0 else '-'}{abs(delta):.2g} log-odds"
     kind, _, name = feature.partition(":")
     if np.isnan(value):
         text = f"no {feature}"
@@ -223,30 +247,49 @@ def _reason(feature: str, value: float, delta: float) -> str:
 
 def score_leads(store: Store, model: LeadModel | None = None, *, active_days: int = 30,
                 properties: Sequence[str] = (), filter: Filter | None = None, **train_options) -> pd.DataFrame:
-    """Score current prospects 0-100, highest first.
+    """Score current prospects 0-100, highest first (see the module docstring for the scale).
 
     ``filter`` picks the prospects (customers with an event in it); the model, trained on the
     whole store, and each prospect's features (all their behaviour) do not depend on it.
 
-    Columns: ``customer``, ``score`` (0..100), ``reasons`` (short strings, strongest
-    first), ``furthest_stage``, ``recency_days``, ``events``.
+    Columns: ``customer``, ``score`` (0..100: percentile of purchase intent among the
+    prospects), ``probability`` (calibrated chance of buying within the horizon, in %),
+    ``reasons`` (short strings, strongest first, never empty), ``furthest_stage``,
+    ``recency_days``, ``events``. No prospect today gives an empty table; a model that
+    cannot tell prospects apart is an error, not a constant score.
     """
     model = model or train_lead_model(store, active_days=active_days, properties=properties, **train_options)
     _, hi = _span(store)
     frame = snapshot_frame(store, [hi + timedelta(seconds=1)], model.horizon_days, active_days, properties, filter)
     stages = [s.name for s in store.config.stages]
     if frame.empty:
-        return pd.DataFrame(columns=["customer", "score", "reasons", "furthest_stage", "recency_days", "events"])
+        return pd.DataFrame(columns=["customer", "score", "probability", "reasons", "furthest_stage",
+                                     "recency_days", "events"])
     X = frame[model.features].to_numpy(float)
+    intent = model.intent(X)
+    if len(X) > 1 and np.ptp(intent) == 0:
+        raise ParcoursError(f"lead scoring: the model gives all {len(X):,} prospects the same intent; "
+                            "it has nothing to rank them by (import more history)")
+    rank = _rank(intent, -frame["recency_days"].to_numpy(float), frame["events"].to_numpy(float))
     out = pd.DataFrame({
         "customer": frame["customer_id"],
-        "score": np.round(model.predict(X) * 100, 1),
+        "score": np.round(100 * (rank - 1) / max(len(X) - 1, 1), 1) if len(X) > 1 else np.array([100.0]),
+        "probability": np.round(model.predict(X) * 100, 2),
         "reasons": explain(model, X),
         "furthest_stage": [stages[int(i)] if i >= 0 else None for i in frame["furthest_stage"]],
         "recency_days": frame["recency_days"].round(1),
         "events": frame["events"],
     })
     return out.sort_values(["score", "customer"], ascending=[False, True], ignore_index=True)
+
+
+def _rank(*keys: np.ndarray) -> np.ndarray:
+    """1-based ranks by ``keys`` lexicographically (the first key first); full ties share their average rank."""
+    frame = pd.DataFrame({f"k{i}": np.nan_to_num(k, nan=-np.inf) for i, k in enumerate(keys)})
+    order = frame.sort_values(list(frame.columns), kind="stable").index.to_numpy()
+    ranks = np.empty(len(frame))
+    ranks[order] = np.arange(1, len(frame) + 1)
+    return pd.Series(ranks).groupby([frame[c] for c in frame.columns]).transform("mean").to_numpy()
 
 
 def save_lead_scores(store: Store, scores: pd.DataFrame, model: LeadModel) -> None:

@@ -64,13 +64,22 @@ def _not_ignored_sql(store: Store) -> str:
 
 
 def store_stats(store: Store) -> dict:
-    """Counts a script can check: events, customers, quarantined and unmapped events, events by name."""
+    """Counts a script can check: events, customers, quarantined and unmapped events, events by name.
+
+    ``customers`` is parcours' one definition of a customer: a stitched identity (after
+    identity stitching; an anonymous visitor who never identified is a customer of their
+    own). ``customers_with_touchpoint`` counts those with at least one event the journey map
+    maps to a touchpoint: the journey map's key figure (and its first stage's ``reached``).
+    docs/demo.md gives the arithmetic between these and a funnel's first step.
+    """
     engine = store.engine  # counts run where the analyses run (DuckDB or Spark)
     config = store.config
     events, customers = engine.arrow(
         f"""SELECT count(*) AS events, count(DISTINCT coalesce(m.customer_id, {IDENTITY_KEY_SQL})) AS customers
             FROM events e LEFT JOIN identity_map m ON m.identifier = {IDENTITY_KEY_SQL}"""
     ).to_pylist()[0].values()
+    with_touchpoint = engine.scalar(
+        f"SELECT count(DISTINCT customer_id) FROM ({events_sql(store)}) WHERE touchpoint IS NOT NULL")
     quarantined = engine.scalar("SELECT count(*) FROM quarantine")
     unmapped = engine.scalar(
         f"SELECT count(*) FROM events e WHERE ({touchpoint_case_sql(config)}) IS NULL AND {_not_ignored_sql(store)}"
@@ -80,6 +89,7 @@ def store_stats(store: Store) -> dict:
     return {
         "events": events,
         "customers": customers,
+        "customers_with_touchpoint": with_touchpoint or 0,
         "quarantined": quarantined,
         "unmapped_events": unmapped,
         "events_by_name": by_name,

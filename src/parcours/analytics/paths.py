@@ -16,6 +16,7 @@ from datetime import timedelta
 import pandas as pd
 
 from parcours.analytics.filters import Filter
+from parcours.analytics.names import check_matcher
 from parcours.analytics.sequences import Steps, anchor_sql, step_level, step_rows
 from parcours.errors import ParcoursError
 from parcours.matcher import EventMatcher
@@ -105,6 +106,7 @@ def flows(
     _check_length(max_steps, "max_steps")
     level = step_level(store, by)
     steps = step_rows(store, level.by, filter)
+    check_matcher(store, "`start`", start)
     if start is None:  # every customer starts at their first step: no join needed
         scope = f"(SELECT *, 1 AS lo FROM s) s WHERE s.seq < {int(max_steps) + 1}"
     else:
@@ -202,6 +204,7 @@ def _paths_sql(
     within: timedelta | None, filter: Filter | None,
 ) -> str:
     """SQL with one row per customer in scope: ``customer_id``, ``path``, ``length``."""
+    check_matcher(store, "`end`", end, check_matcher(store, "`start`", start))
     steps = step_rows(store, by, filter)
     end_sql = anchor_sql(end, "`end`")
     if start is not None and end is not None:

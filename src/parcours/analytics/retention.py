@@ -15,9 +15,10 @@ from datetime import datetime
 import pandas as pd
 
 from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.names import check_matcher, check_property
 from parcours.errors import ParcoursError
 from parcours.journey.relation import EVENT_ORDER
-from parcours.matcher import EventMatcher, field_sql, known_field, matcher_sql, quote
+from parcours.matcher import COLUMN_FIELDS, EventMatcher, field_sql, known_field, matcher_sql, quote
 from parcours.store.store import Store
 
 PERIODS = ("day", "week", "month")
@@ -71,6 +72,9 @@ def retention(
     in that period), ``rate`` (retained / size, 0..1); with ``breakdown`` (a column such as
     ``channel`` or ``props.NAME``, read on the cohort event) a ``group`` column first.
     """
+    check_matcher(store, "`return_event`", return_event, check_matcher(store, "`cohort_event`", cohort_event))
+    if breakdown is not None and (breakdown in COLUMN_FIELDS or breakdown.startswith(("props.", "properties."))):
+        check_property(store, "`breakdown`", breakdown, COLUMN_FIELDS)
     df = store.engine.df(
         f"""
         WITH {_cohorts_sql(store, cohort_event, period, breakdown, filter)},

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from parcours.analytics.names import UnknownName, closest
 from parcours.analytics.segment_rules import Count, Rule, compile_rule, trait_column
-from parcours.errors import ParcoursError
 from parcours.journey.materialized import journey_source
 from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import json_path, quote
@@ -104,7 +104,10 @@ def get_segment(store: Store, name: str) -> Segment:
         "SELECT name, kind, expression, description, created_at, updated_at FROM segments WHERE name = ?", [name]
     ).fetchone()
     if row is None:
-        raise ParcoursError(f"segment {name!r}: no such segment (see `parcours segment list`)")
+        known = [r[0] for r in store.con.execute("SELECT name FROM segments").fetchall()]
+        near = closest(name, known)
+        hint = f"did you mean {' or '.join(near)}?" if near else "see `parcours segment list`"
+        raise UnknownName(f"segment {name!r}: no such segment; {hint}")
     return Segment(*row)
 
 

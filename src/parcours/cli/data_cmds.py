@@ -20,6 +20,7 @@ from parcours.cli.output import Format, FormatOption, console, emit, err_console
 from parcours.cli.state import state
 from parcours.ingest import Mapping, import_file
 from parcours.ingest.entities import ENTITY_KINDS, import_entities
+from parcours.ingest.importer import MAX_QUARANTINED
 from parcours.ingest.readers import check_file
 from parcours.journey.profiles import customer_profile
 
@@ -35,7 +36,14 @@ def import_cmd(
     timestamp_format: str = typer.Option(
         None, "--timestamp-format", help="iso (default), unix, unix_ms, or a strftime pattern such as %Y%m%d."
     ),
-    delimiter: str = typer.Option(",", "--delimiter", help="CSV field delimiter."),
+    delimiter: str = typer.Option(
+        ",", "--delimiter", help="CSV field delimiter: one character, or 'whitespace' for runs of blanks."
+    ),
+    encoding: str = typer.Option("utf-8", "--encoding", help="CSV text encoding: utf-8, latin-1, cp1252, utf-16..."),
+    max_quarantined: float = typer.Option(
+        MAX_QUARANTINED, "--max-quarantined",
+        help="Fail (exit 2, top reasons shown) when more than this share of the rows is quarantined.",
+    ),
     no_header: bool = typer.Option(False, "--no-header", help="The CSV has no header line (give --columns)."),
     columns: str = typer.Option(None, "--columns", help="Column names for a CSV without header: a,b,c."),
     fmt: Format = FormatOption,
@@ -65,14 +73,16 @@ def import_cmd(
         summary = import_file(
             store, file, fmt=as_, mapping=mapping, timezone=timezone, timestamp_format=timestamp_format,
             delimiter=delimiter, header=not no_header, columns=cols, on_progress=on_progress,
+            encoding=encoding, max_quarantined=max_quarantined,
         )
     result = {"source": str(file), "loaded": summary.loaded, "quarantined": summary.quarantined,
-              "duplicates": summary.duplicates, "rows": summary.rows}
+              "duplicates": summary.duplicates, "rows": summary.rows, "reasons": summary.reasons}
     if fmt == Format.table:
         console.print(
             f"{file}: {summary.loaded} loaded, {summary.quarantined} quarantined, "
             f"{summary.duplicates} skipped as duplicates"
-            + ("  (see `parcours quarantine`)" if summary.quarantined else "")
+            + (f"  (top reasons: {summary.describe_reasons()}; see `parcours quarantine`)"
+               if summary.quarantined else "")
         )
     else:
         emit(result, fmt)
@@ -118,7 +128,8 @@ def summary(ctx: typer.Context, fmt: Format = FormatOption, segment: str = Segme
     if fmt == Format.csv:
         emit(stages, fmt)
         return
-    console.print(f"[bold]{stats_['events']:,}[/] events, [bold]{stats_['customers']:,}[/] customers, "
+    console.print(f"[bold]{stats_['events']:,}[/] events, [bold]{stats_['customers']:,}[/] customers "
+                  f"({stats_['customers_with_touchpoint']:,} with a touchpoint), "
                   f"{stats_['unmapped_events']:,} unmapped events, {stats_['quarantined']:,} quarantined rows")
     emit(stages, fmt, title="customers per stage")
     emit(tops, fmt, title="top touchpoints per stage")

@@ -21,8 +21,14 @@ from parcours.errors import ParcoursError
 SegmentOption = typer.Option(
     None, "--segment", help="Only customers in this saved segment (see `parcours segment list`)."
 )
-FromOption = typer.Option(None, "--from", help="Only events at or after this UTC time (YYYY-MM-DD[THH:MM:SS]).")
-ToOption = typer.Option(None, "--to", help="Only events before this UTC time (YYYY-MM-DD[THH:MM:SS]).")
+FromOption = typer.Option(
+    None, "--from", help="Only events at or after this UTC time, included (YYYY-MM-DD[THH:MM:SS])."
+)
+#: one meaning on every command: an exclusive instant (a date is its midnight, so --to 2024-02-01 ends with January)
+ToOption = typer.Option(
+    None, "--to", help="Only events before this UTC time, excluded (YYYY-MM-DD[THH:MM:SS]; "
+    "--to 2024-02-01 ends with January 31)."
+)
 
 
 WhereOption = typer.Option(

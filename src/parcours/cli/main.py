@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 
@@ -61,24 +66,63 @@ for module in (journey_cmds, data_cmds, identity_cmds, demo_cmd, segment_cmd, pa
 use_flags_in_errors(app)
 
 
-def main() -> None:
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _say(message: str) -> None:
+    err_console.print(message, style="red", highlight=False, soft_wrap=True, markup=False)
+
+
+def _usage_line(e: Exception) -> str:
+    """A Click/Typer usage error (unknown option, bad or missing value) as one line, with where to look."""
+    ctx = getattr(e, "ctx", None)
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    return f"error: {_one_line(e.format_message())}{where}"
+
+
+def log_path() -> Path:
+    """Where an internal error's traceback goes: ``$PARCOURS_LOG``, else parcours-error.log in the temp folder."""
+    return Path(os.environ.get("PARCOURS_LOG") or Path(tempfile.gettempdir()) / "parcours-error.log")
+
+
+def _internal_error(e: BaseException) -> str:
+    """Append the traceback to the log file; the one line that points to it."""
+    path = log_path()
     try:
-        app(standalone_mode=False)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"--- {datetime.now(UTC).isoformat()} parcours {' '.join(sys.argv[1:])}\n")
+            f.write("".join(traceback.format_exception(e)))
+        where = f"the traceback is in {path}"
+    except OSError as log_error:
+        where = f"the traceback could not be written to {path} ({log_error.strerror}); set $PARCOURS_LOG"
+    return f"internal error: {type(e).__name__}: {_one_line(e)[:200]}; {where} (please report it)"
+
+
+def main() -> None:
+    """The console script: every failure is one line on stderr, never a traceback.
+
+    A user's mistake (``ParcoursError``, a usage error) exits 2; an internal error exits 1
+    and leaves its traceback in the log file it names.
+    """
+    try:
+        app(standalone_mode=False, prog_name="parcours")
     except ParcoursError as e:
         # one line, whatever the underlying library put in its message
-        err_console.print("error: " + " ".join(str(e).split()), style="red", highlight=False, soft_wrap=True)
+        _say("error: " + _one_line(e))
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
-        err_console.print("aborted")
+        _say("aborted")
         sys.exit(130)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except Exception as e:
-        # usage errors (unknown option, bad value) come as Click exceptions that can show themselves
-        if hasattr(e, "show") and hasattr(e, "exit_code"):
-            e.show()
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):  # Click's usage errors
+            if e.format_message().strip():  # (empty: `parcours` alone, the help is already shown)
+                _say(_usage_line(e))
             sys.exit(e.exit_code)
-        raise
+        _say(_internal_error(e))
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
 
-SinceOption = typer.Option(None, "--since", help="Only events at or after this UTC date/time.")
-UntilOption = typer.Option(None, "--until", help="Only events before this UTC date/time.")
+#: hidden aliases of --from/--to, kept for scripts written before the shared options
+SinceOption = typer.Option(None, "--since", hidden=True, help="Alias of --from.")
+UntilOption = typer.Option(None, "--until", hidden=True, help="Alias of --to.")
 
 
 def date_filter(
@@ -30,8 +31,6 @@ def date_filter(
         if a is not None and b is not None:
             raise ParcoursError(f"{old} and {new} mean the same; give one of them")
     since, until = since or start, until or end
-    if since and until and since >= until:
-        raise ParcoursError(f"--since {since:%Y-%m-%d %H:%M} is not before --until {until:%Y-%m-%d %H:%M}")
     return make_filter(segment=segment, start=since, end=until)
 
 

@@ -140,7 +140,11 @@ class DuckDBEngine(Engine):
         return self._relation(query).to_arrow_table()
 
     def batches(self, query: str, batch_size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
-        yield from self._relation(query).to_arrow_reader(batch_size)
+        reader = self._relation(query).to_arrow_reader(batch_size)
+        try:
+            yield from reader
+        finally:
+            reader.close()  # the streaming result is released now, not when collected
 
 
 def query_arrow(sql: str, **tables: pa.Table) -> pa.Table:

@@ -70,6 +70,11 @@ def prefetched(batches: Iterable[pa.RecordBatch], depth: int = 2) -> Iterator[pa
     two overlap instead of taking turns. At most ``depth`` batches wait in memory. Closing the
     iterator early (an error, ``OutOfOrder``) stops the reader and waits for it, so the caller
     may use the same connection again as soon as this returns.
+
+    The reader closes ``batches`` itself before it ends, on every path. Left open, an
+    abandoned source (DuckDB's streaming result) was released whenever the garbage collector
+    got to it: possibly in another thread, while the next query ran on the same connection,
+    which now and then ended a run in a traceback (issue 15).
     """
     ready: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -84,14 +89,23 @@ def prefetched(batches: Iterable[pa.RecordBatch], depth: int = 2) -> Iterator[pa
                 continue
         return False
 
+    source = iter(batches)
+
     def read() -> None:
         try:
-            for batch in batches:
+            for batch in source:
                 if not put(batch):
                     return
             put(end)
         except BaseException as e:  # handed to the consumer, raised there
             put(e)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                try:
+                    close()  # here, in this thread, before the consumer goes on
+                except Exception as e:  # noqa: BLE001 - a failure to release is reported, not lost
+                    put(e)
 
     reader = threading.Thread(target=read, name="parcours-prefetch", daemon=True)
     reader.start()

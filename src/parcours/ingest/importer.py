@@ -47,16 +47,59 @@ SCAN_CHUNK_ROWS = 1 << 16
 _OFFSET_RE = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 
 
+#: the share of a file's rows that may be quarantined before the import counts as failed
+MAX_QUARANTINED = 0.5
+#: how many reasons a failed import names
+TOP_REASONS = 3
+#: a reason's kind: the reason with its row's own value left out, so that rows with one problem count together
+_REASON_KIND_SQL = (
+    "regexp_replace(regexp_replace(reason, "
+    "'^(cannot read timestamp |timestamp |survey_response: properties.score |type ).*?( in column | is )', "
+    "'\\1...\\2'), '^(column .* is not a JSON object|malformed JSON|survey_response: [a-z]+ score ).*$', '\\1...')"
+)
+
+
 @dataclass
 class ImportSummary:
+    """What an import did: rows read, loaded, quarantined (with the reasons), skipped as duplicates."""
+
     source: str
     loaded: int = 0
     quarantined: int = 0
     duplicates: int = 0
     rows: int = 0
+    #: quarantined rows per kind of reason (the row's own value left out), most frequent first
+    reasons: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def top_reasons(self, n: int = TOP_REASONS) -> list[tuple[str, int]]:
+        return sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+    def describe_reasons(self, n: int = TOP_REASONS) -> str:
+        return "; ".join(f"{reason} ({count:,} rows)" for reason, count in self.top_reasons(n))
+
+
+#: the name the Python API documents; the CLI prints the same fields
+ImportResult = ImportSummary
+
+
+class ImportFailed(ImportError_):
+    """More rows were quarantined than the import allows: the file, or its mapping, is wrong.
+
+    The rows that were valid stay loaded (re-importing a fixed file adds only the rest);
+    ``result`` holds the counts and reasons.
+    """
+
+    def __init__(self, result: ImportSummary, limit: float):
+        self.result = result
+        share = result.quarantined / result.rows if result.rows else 0
+        super().__init__(
+            f"{result.source}: {result.quarantined:,} of {result.rows:,} rows quarantined ({share:.0%}, more than "
+            f"the {limit:.0%} allowed); top reasons: {result.describe_reasons()}; fix the mapping "
+            f"(--map FIELD=COLUMN) or the file, see `parcours quarantine --source {result.source}`"
+        )
 
 
 def ident(name: str) -> str:
@@ -350,8 +393,16 @@ def import_file(
     *,
     source: str | None = None,
     received_at: str | None = None,
+    encoding: str = "utf-8",
+    max_quarantined: float | None = MAX_QUARANTINED,
 ) -> ImportSummary:
     """Import one file into ``store``; see the module docstring for the guarantees.
+
+    Returns the counts and the quarantine reasons. Raises ``ImportFailed`` (after loading
+    the valid rows) when more than ``max_quarantined`` of the rows (a share, 0.5 by default;
+    None: no limit) were quarantined, and ``ImportError_`` when the file cannot be read or
+    no column fills a required field. ``delimiter`` may be ``"whitespace"``; ``encoding``
+    is any Python codec (utf-8, latin-1, cp1252, utf-16...).
 
     ``on_progress(done_bytes, total_bytes)`` is called as the file is read. ``source``
     names where the rows come from (events.source, quarantine and imports), instead of
@@ -370,8 +421,8 @@ def import_file(
             store.con.execute(f"SELECT timezone({quote(timezone)}, TIMESTAMP '2000-01-01')")
         except DatabaseError:
             raise ImportError_(f"--timezone {timezone!r}: unknown time zone (use a name like Europe/Paris)") from None
-    if len(delimiter) != 1:
-        raise ImportError_(f"--delimiter {delimiter!r}: must be a single character")
+    if max_quarantined is not None and not 0 <= max_quarantined <= 1:
+        raise ImportError_(f"--max-quarantined {max_quarantined}: must be a share between 0 and 1")
     total = path.stat().st_size if path.exists() else 0
     done = [0]
 
@@ -381,8 +432,9 @@ def import_file(
             on_progress(min(done[0], total), total)
 
     with _compressed_errors(path):
-        names, batches = read_file(path, fmt, delimiter, header, columns, progress)
+        names, batches = read_file(path, fmt, delimiter, header, columns, progress, encoding)
     resolved = (mapping or Mapping()).resolve(names, fmt, str(path))
+    resolved.check_required(names, str(path))
     builder = _BatchSQL(resolved, str(path), timezone, None if timestamp_format == "iso" else timestamp_format,
                         received_at)
     summary = ImportSummary(source=source or str(path))
@@ -408,6 +460,8 @@ def import_file(
         from parcours.identity import stitch as run_stitch
 
         run_stitch(store)
+    if max_quarantined is not None and summary.quarantined > max_quarantined * summary.rows:
+        raise ImportFailed(summary, max_quarantined)
     return summary
 
 
@@ -498,6 +552,10 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: Batch, path: Path, summ
         except DatabaseError as e:
             raise ImportError_(f"{path}: cannot map rows {first}..: {e}") from None
         if bad:
+            for kind, n in con.execute(
+                f"SELECT {_REASON_KIND_SQL}, count(*) FROM ({staging}) WHERE reason IS NOT NULL GROUP BY ALL"
+            ).fetchall():
+                summary.reasons[kind] = summary.reasons.get(kind, 0) + n
             # the raw row is rebuilt only for rejected rows, by joining back to the batch
             con.execute(
                 f"""

@@ -88,6 +88,22 @@ class Mapping:
                     break
         return Mapping(resolved, dict(self.constants))
 
+    def check_required(self, columns: list[str], origin: str) -> None:
+        """Refuse a mapping that leaves a required field unfilled: every row would be quarantined.
+
+        A row needs a timestamp, a user_id or anonymous_id, and an event name (or a type,
+        which names identify/page/screen events). Checked on the resolved mapping.
+        """
+        filled = set(self.columns) | set(self.constants)
+        available = ", ".join(c for c in columns if c not in INTERNAL)
+        for needed, fields in (("timestamp", ("timestamp",)), ("user_id", ("user_id", "anonymous_id")),
+                               ("event", ("event", "type"))):
+            if not filled & set(fields):
+                raise ImportError_(
+                    f"{origin}: no column fills {' or '.join(fields)} (columns: {available}); "
+                    f"pass --map {needed}=COLUMN or --set {needed}=VALUE"
+                )
+
     def leftover(self, columns: list[str]) -> list[str]:
         """Source columns that fill no field: they become properties."""
         used = set(self.columns.values())

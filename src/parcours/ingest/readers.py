@@ -7,6 +7,8 @@ than memory imports batch by batch. ``on_progress`` is called with bytes consume
 
 from __future__ import annotations
 
+import codecs
+import csv
 import gzip
 import io
 import json
@@ -24,6 +26,11 @@ FORMATS = ("csv", "jsonl", "parquet", "xes")
 BATCH_ROWS = 500_000
 #: bytes of CSV text per batch (about 250k short rows)
 CSV_BLOCK_BYTES = 32 << 20
+#: ``--delimiter whitespace``: fields separated by runs of spaces and tabs (CDNOW, fixed-width exports)
+WHITESPACE = "whitespace"
+#: the encodings ``--encoding`` is documented with (any Python codec name works)
+ENCODINGS = ("utf-8", "latin-1", "cp1252", "utf-16")
+_UTF8_BOM = codecs.BOM_UTF8
 
 Progress = Callable[[int], None]
 
@@ -89,6 +96,105 @@ def _open(path: Path, on_progress: Progress | None):
     return counted
 
 
+class _Recoder(io.RawIOBase):
+    """UTF-8 bytes out of a file in another encoding, optionally with whitespace runs made one tab.
+
+    pyarrow reads UTF-8 only; recoding as the file streams keeps memory flat. With
+    ``whitespace``, each line's fields (split on runs of blanks, leading ones dropped) are
+    joined by a tab, so that a whitespace-aligned file reads as a tab-separated one.
+    """
+
+    def __init__(self, raw, encoding: str, whitespace: bool):
+        self.raw = raw
+        self.decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        self.whitespace = whitespace
+        self.pending = ""  #: the unfinished last line (whitespace mode)
+        self.out = b""
+        self.eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _convert(self, text: str, final: bool) -> bytes:
+        if not self.whitespace:
+            return text.encode("utf-8")
+        text = self.pending + text
+        lines = text.split("\n")
+        self.pending = "" if final else lines.pop()
+        return "".join("\t".join(line.split()) + "\n" for line in lines if line.strip()).encode("utf-8")
+
+    def readinto(self, b) -> int:
+        while not self.out and not self.eof:
+            chunk = self.raw.read(1 << 20)
+            self.eof = not chunk
+            self.out = self._convert(self.decoder.decode(chunk, final=self.eof), self.eof)
+        n = min(len(b), len(self.out))
+        b[:n] = self.out[:n]
+        self.out = self.out[n:]
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+def _open_text(path: Path, on_progress: Progress | None, encoding: str = "utf-8", whitespace: bool = False):
+    """The file as a UTF-8 byte stream without byte-order mark (recoded when needed)."""
+    f = _open(path, on_progress)
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8") and not whitespace:
+        if f.peek(3)[:3] == _UTF8_BOM:
+            f.read(3)
+        return f
+    return io.BufferedReader(_Recoder(f, "utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding,
+                                      whitespace), buffer_size=1 << 20)
+
+
+def check_encoding(encoding: str) -> None:
+    """Refuse an encoding Python does not know, naming the usual ones."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ImportError_(f"--encoding {encoding!r}: unknown encoding; use e.g. {', '.join(ENCODINGS)}") from None
+
+
+def _text_lines(raw, encoding: str) -> Iterator[str]:
+    """The lines of a byte stream as text; a line that does not decode raises ``UnicodeDecodeError``.
+
+    ASCII-compatible encodings are decoded line by line, so the failing line is known;
+    UTF-16 lines are not byte lines, so it is decoded as one stream.
+    """
+    if encoding.lower().replace("_", "-").startswith("utf-16"):
+        yield from io.TextIOWrapper(raw, encoding=encoding, newline="")
+        return
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    for number, line in enumerate(raw, start=1):
+        yield line.decode(codec if number == 1 else encoding)
+
+
+def _locate_csv_problem(path: Path, delimiter: str, width: int, header: bool, encoding: str,
+                        whitespace: bool) -> str:
+    """Where a CSV file first goes wrong, as "line N ...", read again line by line.
+
+    Called only once pyarrow has refused the file (its messages say neither the line nor,
+    for bad bytes, the encoding), so the common path pays nothing for it.
+    """
+    raw = _open(path, None)
+    number = 0
+    try:
+        for number, line in enumerate(_text_lines(raw, encoding), start=1):
+            if (number == 1 and header) or not line.strip():
+                continue
+            fields = line.split() if whitespace else next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter))
+            if len(fields) != width:
+                return f"line {number} has {len(fields)} fields, not {width}: {line.strip()[:80]!r}"
+    except UnicodeDecodeError:
+        others = ", ".join(e for e in ENCODINGS if e != encoding)
+        return f"line {number + 1} is not valid {encoding} text; pass --encoding with the file's encoding (e.g. {others})"
+    finally:
+        raw.close()
+    return f"the parser refused it after line {number}"
+
+
 def _with_rows(batch: pa.RecordBatch, first_row: int) -> pa.RecordBatch:
     rows = pa.array(range(first_row, first_row + batch.num_rows), pa.int64())
     return pa.RecordBatch.from_arrays([*batch.columns, rows], names=[*batch.schema.names, "__row"])
@@ -100,16 +206,32 @@ def read_csv(
     header: bool = True,
     columns: list[str] | None = None,
     on_progress: Progress | None = None,
+    encoding: str = "utf-8",
 ) -> tuple[list[str], Iterator[pa.RecordBatch]]:
-    """CSV with every column read as text: the mapping decides what the text means."""
+    """CSV with every column read as text: the mapping decides what the text means.
+
+    A UTF-8 byte-order mark is dropped; another ``encoding`` is recoded to UTF-8 as the
+    file streams; ``delimiter="whitespace"`` splits fields on runs of blanks. A parse
+    error names the line where the file first goes wrong.
+    """
     if not header and not columns:
         raise ImportError_(f"{path}: --no-header needs --columns a,b,c to name the columns")
-    f = _open(path, on_progress)
+    check_encoding(encoding)
+    whitespace = delimiter == WHITESPACE
+    if whitespace:
+        delimiter = "\t"
+    elif len(delimiter) != 1:
+        raise ImportError_(f"--delimiter {delimiter!r}: must be a single character or 'whitespace'")
+    f = _open_text(path, on_progress, encoding, whitespace)
     if header:
-        first = f.peek(1 << 16).split(b"\n", 1)[0].decode("utf-8", "replace").strip("\r")
+        try:
+            first = f.peek(1 << 16).split(b"\n", 1)[0].decode("utf-8").strip("\r")
+        except UnicodeDecodeError:
+            raise ImportError_(f"{path}: line 1 is not valid {encoding} text; pass --encoding with the file's "
+                               f"encoding (e.g. {', '.join(e for e in ENCODINGS if e != encoding)})") from None
         if not first.strip():
             raise ImportError_(f"{path}: the file is empty (no header line)")
-        names = next(iter(__import__("csv").reader([first], delimiter=delimiter)))
+        names = next(iter(csv.reader([first], delimiter=delimiter)))
     else:
         names = list(columns or [])
     if len(set(names)) != len(names):
@@ -126,8 +248,10 @@ def read_csv(
                 quoted_strings_can_be_null=False,
             ),
         )
-    except pa.ArrowInvalid as e:
-        raise ImportError_(f"{path}: not a readable CSV file: {e}") from None
+    except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+        f.close()
+        where = _locate_csv_problem(path, delimiter, len(names), header, encoding, whitespace)
+        raise ImportError_(f"{path}: not a readable CSV file: {where} ({' '.join(str(e).split())[:120]})") from None
 
     def batches() -> Iterator[pa.RecordBatch]:
         row = 1
@@ -135,8 +259,9 @@ def read_csv(
             for batch in reader:
                 yield _with_rows(batch, row)
                 row += batch.num_rows
-        except pa.ArrowInvalid as e:
-            raise ImportError_(f"{path}: CSV error after data row {row - 1}: {e}") from None
+        except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+            where = _locate_csv_problem(path, delimiter, len(names), header, encoding, whitespace)
+            raise ImportError_(f"{path}: CSV error: {where} ({' '.join(str(e).split())[:120]})") from None
         finally:
             f.close()
 
@@ -297,11 +422,12 @@ def read_file(
     header: bool = True,
     columns: list[str] | None = None,
     on_progress: Progress | None = None,
+    encoding: str = "utf-8",
 ) -> tuple[list[str], Iterator[Batch]]:
-    """Columns and batches of any supported file."""
+    """Columns and batches of any supported file (``delimiter`` and ``encoding``: CSV only)."""
     check_file(path)
     if fmt == "csv":
-        return read_csv(path, delimiter, header, columns, on_progress)
+        return read_csv(path, delimiter, header, columns, on_progress, encoding)
     if fmt == "jsonl":
         return read_jsonl(path, on_progress)
     if fmt == "parquet":

@@ -72,7 +72,7 @@ def apply_records(store: Store, directory: Path, records: list[dict], pos: Posit
         pq.write_table(staging_table(rows), path, compression="none")
         try:
             loaded += import_file(store, path, fmt="parquet", stitch=False, source=source,
-                                  received_at="received_at").loaded
+                                  received_at="received_at", max_quarantined=None).loaded
         finally:
             path.unlink(missing_ok=True)
     if loaded:

@@ -31,6 +31,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "customer": ("Customer", "Client"),
     "customers": ("customers", "clients"),
     "customers_cap": ("Customers", "Clients"),
+    "customers_with_touchpoint": ("customers with a touchpoint", "clients avec un point de contact"),
     "in_stage_now": ("in this stage now", "dans cette étape"),
     "reached": ("reached", "ont atteint"),
     "go_on": ("go on to", "passent à"),
