@@ -33,9 +33,10 @@ def test_funnel_step(shop):
 
 
 def test_path_anchor_retention_event_breakdown_segment(shop):
-    with pytest.raises(UnknownName, match="--from-step: unknown event 'site_vist'; did you mean site_visit"):
+    # the library names the parameter (the CLI says the flag, --from-step: see test_cli_one_line_exit_2)
+    with pytest.raises(UnknownName, match="`start`: unknown event 'site_vist'; did you mean site_visit"):
         top_paths(shop, start="site_vist", by="event")
-    with pytest.raises(UnknownName, match="--return-event: unknown event 'purchas'; did you mean purchase"):
+    with pytest.raises(UnknownName, match="`return_event`: unknown event 'purchas'; did you mean purchase"):
         retention(shop, "site_visit", "purchas")
     with pytest.raises(UnknownName, match="breakdown: unknown property 'plann'; did you mean plan"):
         parcours.funnel(shop, ["site_visit", "purchase"], breakdown={"property": "plann"})
@@ -48,3 +49,7 @@ def test_cli_one_line_exit_2(shop, tmp_path, capsys):
     shop.close()
     r = run(capsys, "--db", db, "funnel", "site_visit", "add_to_cart", "purchse")
     assert r.code == 2 and r.err.count("\n") == 1 and "did you mean purchase?" in r.err
+    r = run(capsys, "--db", db, "paths", "--by", "event", "--from-step", "site_vist")
+    assert r.code == 2 and r.err.count("\n") == 1 and "--from-step: unknown event 'site_vist'" in r.err, r.err
+    r = run(capsys, "--db", db, "retention", "--cohort-event", "site_visit", "--return-event", "purchas")
+    assert r.code == 2 and "--return-event: unknown event 'purchas'; did you mean purchase?" in r.err, r.err
