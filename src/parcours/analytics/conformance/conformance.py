@@ -11,8 +11,6 @@ fitness and deviations. See docs/conformance.md.
 from __future__ import annotations
 
 import re
-from collections import Counter
-
 import pandas as pd
 import pyarrow as pa
 
@@ -88,14 +86,12 @@ class Designed:
         visited = {self.stage_of[t] for t in seq}
         synced_stages: set[str] = set()
         furthest = -1
-        seen: Counter = Counter()
         skipped_stages: set[str] = set()
         for kind, ref in zip(al.kinds.tolist(), al.refs.tolist(), strict=True):
             if kind == 0:  # synchronous
                 tp = self.net.transitions[ref].label
                 synced_stages.add(self.stage_of[tp])
                 furthest = max(furthest, self.stage_index[self.stage_of[tp]])
-                seen[tp] += 1
             elif kind == 1:  # model move: the design needed a touchpoint the customer did not do here
                 tp = self.net.transitions[ref].label
                 stage = self.stage_of[tp]
@@ -109,13 +105,20 @@ class Designed:
                 tp = seq[ref]
                 stage = self.stage_of[tp]
                 t = self.config.touchpoint(tp)
-                if self.stage_index[stage] < furthest:
+                k = self.stage_index[stage]
+                gap = [s for s in self.config.stages[furthest + 1:k] if not s.skippable and s.name not in visited]
+                if k < furthest:
                     kind_name = BACK
-                elif not t.repeatable and seq[:ref].count(tp):
+                elif not t.repeatable and seq.count(tp) > 1:
                     kind_name = REPEATED
+                elif gap:  # jumped over stages the design needs: name the stages, not the jump
+                    for s in gap:
+                        if s.name not in skipped_stages:
+                            skipped_stages.add(s.name)
+                            out.append({"kind": SKIPPED_STAGE, "stage": s.name, "touchpoint": None, "position": ref})
+                    continue
                 else:
                     kind_name = OUT_OF_ORDER
-                seen[tp] += 1
                 out.append({"kind": kind_name, "stage": stage, "touchpoint": tp, "position": ref})
         return out
 
