@@ -11,8 +11,8 @@ import parcours
 from parcours.analytics.conformance import conformance_customers, conformance_overview, export_journey, journey_net
 from parcours.analytics.conformance.align import align, reachability
 from parcours.config import parse_config
-from tests.clirun import run
-from tests.conftest import load_events, shared_path
+from clirun import run
+from conftest import load_events, shared_path
 
 pm4py = pytest.importorskip("pm4py")
 
