@@ -6,13 +6,18 @@ import random
 
 import pandas as pd
 import pytest
-
-import parcours
-from parcours.analytics.conformance import conformance_customers, conformance_overview, export_journey, journey_net
-from parcours.analytics.conformance.align import align, reachability
-from parcours.config import parse_config
 from clirun import run
 from conftest import load_events, shared_path
+
+import parcours
+from parcours.analytics.conformance import (
+    conformance_customers,
+    conformance_overview,
+    export_journey,
+    journey_net,
+)
+from parcours.analytics.conformance.align import align, reachability
+from parcours.config import parse_config
 
 pm4py = pytest.importorskip("pm4py")
 
@@ -322,3 +327,27 @@ def test_cli_conformance_json(tmp_path, capsys):
     assert bad.code == 2 and "fitness OP NUMBER" in bad.err
     with parcours.open(db, read_only=True) as store:
         assert parcours.segment_members(store, "deviating")["customer_id"].tolist() == ["x"]
+
+
+def test_opportunities_ranked_with_evidence(tmp_path, capsys):
+    db = tmp_path / "o.duckdb"
+    with parcours.open(db) as store:
+        store.set_journey(PLANTED, "planted")
+        events = []
+        # 20 customers follow the design and buy; 20 pay before the cart and do not
+        for i in range(20):
+            for k, ev in enumerate(["ad", "cart", "pay"]):
+                events.append({"user_id": f"ok{i}", "event": ev, "timestamp": f"2024-01-01T00:00:0{k}Z"})
+            events.append({"user_id": f"ok{i}", "event": "purchase", "timestamp": "2024-01-01T00:00:05Z",
+                           "properties": {"revenue": 50}})
+            for k, ev in enumerate(["ad", "pay", "cart"]):
+                events.append({"user_id": f"bad{i}", "event": ev, "timestamp": f"2024-01-01T00:00:0{k}Z"})
+        load_events(store, events, tmp_path)
+    rows = run(capsys, "--db", db, "opportunities", "--format", "json").json()
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+    # "ad > pay > cart" costs one move either way: the deviation lands on pay or on cart
+    pay = next(r for r in rows if r["touchpoint"] in {"pay", "cart"} and r["lost_conversions"])
+    assert pay["customers"] == 40 and pay["lost_conversions"] == 20 and pay["lost_value"] == 1000
+    assert pay["evidence"][0].startswith("20.0 conversions lost (1,000 in value)")
+    assert pay["example_customers"][0].startswith("bad")
+    assert rows[0]["touchpoint"] in {"pay", "cart"}

@@ -12,6 +12,7 @@ from parcours.analytics.conformance import (
     conformance_overview,
     export_journey,
     fitness_members,
+    opportunities,
     save_fitness_segment,
 )
 from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
@@ -56,6 +57,27 @@ def conformance_cmd(
         emit(overview[key], fmt, title=f"conformance: {key} ({overview['customers']:,} customers)")
 
 
+def opportunities_cmd(
+    ctx: typer.Context,
+    min_customers: int = typer.Option(10, "--min-customers", help="Leave out rows concerning fewer customers."),
+    top: int = typer.Option(None, "--top", help="Only the first N rows."),
+    segment: str = SegmentOption,
+    start: datetime = FromOption,
+    end: datetime = ToOption,
+    fmt: Format = FormatOption,
+) -> None:
+    """Which axes of improvement come first: stages and touchpoints ranked by score (see docs/conformance.md)."""
+    if min_customers < 1:
+        raise typer.BadParameter(f"--min-customers {min_customers}: must be at least 1")
+    with state(ctx).store(read_only=True) as store:
+        df = opportunities(store, make_filter(segment=segment, start=start, end=end), min_customers=min_customers)
+    if top is not None:
+        df = df.head(top)
+    if fmt != Format.json:
+        df = df.assign(evidence=df["evidence"].map(lambda e: e[0] if e else "")).drop(columns=["example_customers"])
+    emit(df, fmt, title="opportunities")
+
+
 @journey_app.command("export")
 def export_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="FILE.pnml (Petri net) or FILE.bpmn (BPMN 2.0).")) -> None:
     """Write the designed journey as a Petri net (PNML, readable by pm4py) or BPMN 2.0 XML."""
@@ -67,3 +89,4 @@ def export_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="FILE.p
 
 def register(app: typer.Typer) -> None:
     app.command("conformance")(conformance_cmd)
+    app.command("opportunities")(opportunities_cmd)

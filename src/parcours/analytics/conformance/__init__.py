@@ -10,8 +10,9 @@ from parcours.analytics.conformance.conformance import (
 )
 from parcours.analytics.conformance.export import bpmn_text, export_journey, pnml_text
 from parcours.analytics.conformance.net import journey_net
+from parcours.analytics.conformance.opportunities import opportunities
 
 __all__ = [
     "bpmn_text", "conformance_customers", "conformance_overview", "customer_sequences", "export_journey",
-    "fitness_members", "happy_path", "journey_net", "pnml_text", "save_fitness_segment",
+    "fitness_members", "happy_path", "journey_net", "opportunities", "pnml_text", "save_fitness_segment",
 ]

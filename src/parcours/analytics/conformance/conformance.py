@@ -11,6 +11,7 @@ fitness and deviations. See docs/conformance.md.
 from __future__ import annotations
 
 import re
+
 import pandas as pd
 import pyarrow as pa
 

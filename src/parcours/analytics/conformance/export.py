@@ -25,7 +25,7 @@ def pnml_text(net: Net) -> str:
     """``net`` as PNML 2009 core-model XML with initial and final markings."""
     pid = {p: _id("p", i) for i, p in enumerate(net.places)}
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<pnml>",
-             f'<net id="net1" type="http://www.pnml.org/version-2009/grammar/pnmlcoremodel">',
+             '<net id="net1" type="http://www.pnml.org/version-2009/grammar/pnmlcoremodel">',
              f"<name><text>{escape(net.name)}</text></name>", '<page id="n0">']
     for p in net.places:
         mark = "<initialMarking><text>1</text></initialMarking>" if p == net.initial else ""

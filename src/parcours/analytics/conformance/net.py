@@ -56,6 +56,15 @@ class Net:
         self.transitions.append(Transition(tid, label, [self.place(p) for p in consume], [self.place(p) for p in produce]))
 
 
+def _first(net: Net, needs_one: bool, stage: str, name: str, consume: list[str], produce: list[str]) -> None:
+    """A touchpoint's first occurrence; in a stage that needs one touchpoint, also the copy that marks it."""
+    if needs_one:
+        net.add(name + ":first", name, consume + [f"{stage}:empty"], produce + [f"{stage}:some"])
+        net.add(name, name, consume + [f"{stage}:some"], produce + [f"{stage}:some"])
+    else:
+        net.add(name, name, consume, produce)
+
+
 def journey_net(config: JourneyConfig) -> Net:
     """The Petri net of ``config``'s designed journey (see the module docstring for the rules)."""
     net = Net(config.name)
@@ -74,25 +83,17 @@ def journey_net(config: JourneyConfig) -> Net:
         closing = [active] + [f"{t.name}:done" for t in tracked] + ([f"{stage.name}:some"] if needs_one else [])
         net.add(f"{stage.name}:open", None, [entry], opened)
 
-        def first(tid: str, t, consume: list[str], produce: list[str]) -> None:
-            """A first occurrence; in a stage that needs one touchpoint, also the copy that marks it."""
-            if needs_one:
-                net.add(tid + ":first", t.name, consume + [f"{stage.name}:empty"], produce + [f"{stage.name}:some"])
-                net.add(tid, t.name, consume + [f"{stage.name}:some"], produce + [f"{stage.name}:some"])
-            else:
-                net.add(tid, t.name, consume, produce)
-
         for t in free:
-            first(f"{t.name}", t, [active], [active])
+            _first(net, needs_one, stage.name, t.name, [active], [active])
         for t in tracked:
             reads = [f"{u}:done" for u in t.after]
             todo, done, again = f"{t.name}:todo", f"{t.name}:done", f"{t.name}:again"
             if t.repeatable and t.name in after_targets:
-                first(t.name, t, [todo] + reads, [again] + reads)
+                _first(net, needs_one, stage.name, t.name, [todo] + reads, [again] + reads)
                 net.add(f"{t.name}:repeat", t.name, [again], [again])
                 net.add(f"{t.name}:finish", None, [again], [done])
             else:
-                first(t.name, t, [todo] + reads, [done] + reads)
+                _first(net, needs_one, stage.name, t.name, [todo] + reads, [done] + reads)
                 if t.repeatable:
                     net.add(f"{t.name}:repeat", t.name, [done], [done])
             if not t.is_required:
