@@ -145,15 +145,15 @@ def conformance_customers(store: Store, flt: Filter | None = None) -> pd.DataFra
     Customers with no touchpoint on the map have ``fitness`` None (nothing to align).
     """
     seqs, variants, _ = _fitness_rows(store, flt)
-    rows = []
-    for r in seqs.itertuples(index=False):
-        al, devs = variants[r.sequence]
-        n = len(r.sequence.split(SEP)) if r.sequence else 0
-        rows.append({"customer": r.customer_id, "fitness": al.fitness if n else None, "cost": al.cost if n else None,
-                     "touchpoints": n, "off_map": int(r.off_map), "converted": bool(r.converted),
-                     "deviations": devs if n else [], "variant": r.sequence.replace(SEP, " > ")})
+    table = pd.DataFrame([{"sequence": k, "fitness": al.fitness if k else None, "cost": al.cost if k else None,
+                           "touchpoints": len(k.split(SEP)) if k else 0, "deviations": devs if k else [],
+                           "variant": k.replace(SEP, " > ")} for k, (al, devs) in variants.items()],
+                         columns=["sequence", "fitness", "cost", "touchpoints", "deviations", "variant"])
+    df = seqs.rename(columns={"customer_id": "customer"}).merge(table, on="sequence", how="left")
+    df["off_map"] = df["off_map"].astype("int64")
+    df["converted"] = df["converted"].astype(bool)
     cols = ["customer", "fitness", "cost", "touchpoints", "off_map", "converted", "deviations", "variant"]
-    return pd.DataFrame(rows, columns=cols).sort_values("customer", kind="stable").reset_index(drop=True)
+    return df[cols].sort_values("customer", kind="stable").reset_index(drop=True)
 
 
 def conformance_overview(store: Store, flt: Filter | None = None, top: int = 10, examples: int = 3) -> dict:
