@@ -220,10 +220,16 @@ def test_pnml_reads_back_with_markings_and_labels(tmp_path):
     assert "adHocSubProcess" in bpmn and 'name="pay"' in bpmn
 
 
-def test_rules_validated():
+def test_rules_validated_and_defaults():
     bad = PLANTED.replace('after = ["cart"]', 'after = ["ad"]')
     with pytest.raises(Exception, match="same stage"):
         parse_config(bad, "bad")
+    cycle = PLANTED.replace('name = "cart"\nstage = "buy"', 'name = "cart"\nstage = "buy"\nafter = ["pay"]')
+    with pytest.raises(Exception, match="cycle: "):
+        parse_config(cycle, "cycle")
+    config = parse_config(PLANTED, "planted")
+    assert config.touchpoint("pay").is_required and not config.touchpoint("ad").is_required  # moment of truth
+    assert config.touchpoint("ad").repeatable and not config.stages[0].skippable and not config.must_finish
 
 
 def test_planted_cases_equal_pm4py(tmp_path):
