@@ -100,6 +100,7 @@ ANALYSES: dict[str, Callable] = {
     "segment_members": lambda s: segment_members(s, "buyers"),
     "conformance": lambda s: parcours.conformance(s),
     "conformance_deviations": lambda s: parcours.conformance_overview(s)["deviations"],
+    "opportunities": lambda s: parcours.opportunities(s),
     "segment_filter": lambda s: parcours.stage_overview(s, flt=parcours.Filter(segment="buyers")),
 }
 

@@ -34,9 +34,9 @@ def _satisfaction(store: Store, flt: Filter | None) -> tuple[pd.DataFrame, dict]
     """Per touchpoint and stage: detractor share, CSAT (share 4-5), CES mean; and the same over all answers."""
     sql = answers_sql(store, flt)
     cols = """count(*) FILTER (WHERE metric = 'nps') AS nps_answers,
-              avg(CASE WHEN score <= 6 THEN 1.0 ELSE 0.0 END) FILTER (WHERE metric = 'nps') AS detractors,
-              avg(CASE WHEN score >= 4 THEN 1.0 ELSE 0.0 END) FILTER (WHERE metric = 'csat') AS csat,
-              avg(score) FILTER (WHERE metric = 'ces') AS ces"""
+              CAST(avg(CASE WHEN score <= 6 THEN 1 ELSE 0 END) FILTER (WHERE metric = 'nps') AS DOUBLE) AS detractors,
+              CAST(avg(CASE WHEN score >= 4 THEN 1 ELSE 0 END) FILTER (WHERE metric = 'csat') AS DOUBLE) AS csat,
+              CAST(avg(score) FILTER (WHERE metric = 'ces') AS DOUBLE) AS ces"""
     per = store.engine.df(f"SELECT touchpoint, stage, {cols} FROM ({sql}) a GROUP BY GROUPING SETS ((touchpoint), (stage))")
     base = store.engine.df(f"SELECT {cols} FROM ({sql}) a").iloc[0].to_dict()
     return per, base
@@ -50,7 +50,7 @@ def _gap(row: dict | None, base: dict) -> float:
     for key, scale, worse in (("detractors", 1.0, 1), ("csat", 1.0, -1), ("ces", 6.0, -1)):
         v, b = row.get(key), base.get(key)
         if v is not None and b is not None and pd.notna(v) and pd.notna(b):
-            gaps.append(worse * (v - b) / scale)
+            gaps.append(worse * (float(v) - float(b)) / scale)
     return max(gaps)
 
 
