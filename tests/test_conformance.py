@@ -130,6 +130,7 @@ repeatable = false
 
 BPIC = """
 name = "loan"
+must_finish = true
 [[stages]]
 name = "application"
 [[stages]]
@@ -174,6 +175,7 @@ stage = "offer"
 channel = "email"
 match = "O_SENT"
 after = ["offer_selected"]
+repeatable = false
 [[touchpoints]]
 name = "offer_back"
 stage = "offer"
