@@ -100,6 +100,9 @@ ANALYSES: dict[str, Callable] = {
     "satisfaction_behaviour": parcours.satisfaction_behaviour,
     "detractor_touchpoints": parcours.detractor_touchpoints,
     "segment_members": lambda s: segment_members(s, "buyers"),
+    "conformance": lambda s: parcours.conformance(s),
+    "conformance_deviations": lambda s: parcours.conformance_overview(s)["deviations"],
+    "opportunities": lambda s: parcours.opportunities(s),
     "segment_filter": lambda s: parcours.stage_overview(s, filter=parcours.Filter(segment="buyers")),
 }
 

@@ -32,6 +32,9 @@ def test_html_is_self_contained_with_the_map_and_its_figures(db, tmp_path, capsy
         assert f"{stage}</h2>" in html
     assert 'data-touchpoint="checkout"' in html and "flagged" in html
     assert 'data-chart="chart-emotion"' in html
+    # designed vs observed: the conformance overlay, the happy path vs variants, ranked opportunities
+    assert 'class="conformance' in html and 'id="variants"' in html and 'class="designed"' in html
+    assert 'id="opportunities"' in html and "conversions lost" in html
 
 
 def test_french_report_and_bad_options(db, tmp_path, capsys):

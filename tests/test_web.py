@@ -174,6 +174,26 @@ def test_journey_map_shows_stages_friction_and_links_to_evidence(page, server):
     assert page.problems == []
 
 
+def test_journey_map_shows_conformance_variants_and_opportunities(page, server):
+    page.goto(server["url"] + "/")
+    shares = page.locator(".stage .stage-head .conformance").evaluate_all("els => els.map(e => +e.dataset.followed)")
+    assert len(shares) == 5 and all(0 <= x <= 1 for x in shares) and min(shares) < 1
+    assert page.locator(".tp .conformance").count() >= 10
+    rows = page.locator("#variants tr.designed")
+    assert rows.count() == 1 and page.locator("#variants tr").count() >= 3
+    scores = page.locator("#opportunities tr[data-stage] td:nth-child(4)").evaluate_all(
+        "els => els.map(e => +e.innerText)")
+    assert len(scores) >= 3 and scores == sorted(scores, reverse=True)
+    page.locator("#opportunities a[href^='/customers?q=']").first.click()  # an example customer
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#customer-id").inner_text()
+    page.goto(server["url"] + "/")
+    page.locator("#opportunities a[href^='/evidence?']").first.click()  # a touchpoint's evidence
+    page.wait_for_load_state("networkidle")
+    assert "touchpoint=" in page.url
+    assert page.problems == []
+
+
 def test_customer_profile_search_by_identifier(page, server):
     page.goto(server["url"] + "/customers?q=nobody-has-this-id")
     assert "no customer has this identifier" in page.inner_text("#page-error")

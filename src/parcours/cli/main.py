@@ -14,6 +14,7 @@ import typer
 from parcours.cli import (
     abandonment_cmd,
     attribution_cmd,
+    conformance_cmd,
     data_cmds,
     demo_cmd,
     followups_cmd,
@@ -61,7 +62,7 @@ def main_options(
 
 
 #: every command group registers itself here; a new command is one module and one line
-for module in (journey_cmds, data_cmds, identity_cmds, demo_cmd, segment_cmd, paths_cmd, attribution_cmd, retention_cmd, serve_cmd, keys_cmd, gdpr_cmd, voc_cmd, followups_cmd, friction_cmd, stages_cmd, funnel_cmd, abandonment_cmd, leads_cmd, personas_cmd, report_cmd):
+for module in (journey_cmds, data_cmds, identity_cmds, demo_cmd, segment_cmd, paths_cmd, attribution_cmd, retention_cmd, serve_cmd, keys_cmd, gdpr_cmd, voc_cmd, followups_cmd, friction_cmd, stages_cmd, funnel_cmd, abandonment_cmd, leads_cmd, personas_cmd, report_cmd, conformance_cmd):
     module.register(app)
 use_flags_in_errors(app)
 

@@ -26,6 +26,8 @@ class Stage(BaseModel):
     description: str = ""
     #: "before", "during" or "after" purchase, for templates that group stages that way
     phase: str | None = None
+    #: whether a customer may pass this stage without any of its touchpoints (conformance)
+    skippable: bool = False
 
 
 class Touchpoint(BaseModel):
@@ -38,6 +40,17 @@ class Touchpoint(BaseModel):
     team: str = "unassigned"
     moment_of_truth: bool = False
     match: EventMatcher
+    #: whether the designed journey needs this touchpoint in its stage; None: only if a moment of truth
+    required: bool | None = None
+    #: whether it may happen more than once without a deviation
+    repeatable: bool = True
+    #: touchpoints of the same stage expected (all their occurrences) before this one
+    after: list[str] = Field(default_factory=list)
+
+    @property
+    def is_required(self) -> bool:
+        """Required when said so, else when it is a moment of truth (the default rule)."""
+        return self.moment_of_truth if self.required is None else self.required
 
     @field_validator("match", mode="before")
     @classmethod
@@ -93,6 +106,8 @@ class JourneyConfig(BaseModel):
     #: events that are deliberately not touchpoints (surveys, identify calls): not reported as unmapped
     ignored_events: list[str] = Field(default_factory=lambda: ["survey_response", "identify", "alias"])
     webhooks: list[Webhook] = Field(default_factory=list)
+    #: conformance: whether a journey that stops before the last stage is a deviation
+    must_finish: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> JourneyConfig:
@@ -110,7 +125,33 @@ class JourneyConfig(BaseModel):
                 raise ValueError(
                     f"touchpoints[{i}] ({t.name}): stage {t.stage!r} is not one of the stages {stage_names}"
                 )
+        stage_of = {t.name: t.stage for t in self.touchpoints}
+        for i, t in enumerate(self.touchpoints):
+            for u in t.after:
+                if stage_of.get(u) != t.stage:
+                    where = "is not a touchpoint" if u not in stage_of else f"is in stage {stage_of[u]!r}"
+                    raise ValueError(f"touchpoints[{i}] ({t.name}): after {u!r} {where}; "
+                                     f"`after` names touchpoints of the same stage ({t.stage!r})")
+        self._check_after_cycles()
         return self
+
+    def _check_after_cycles(self) -> None:
+        """`after` must be an order: a cycle would make the stage impossible to complete."""
+        after = {t.name: list(t.after) for t in self.touchpoints}
+        state: dict[str, int] = {}
+
+        def visit(name: str, path: list[str]) -> None:
+            if state.get(name) == 2:
+                return
+            if state.get(name) == 1:
+                raise ValueError(f"`after` makes a cycle: {' -> '.join(path + [name])}; remove one of its links")
+            state[name] = 1
+            for u in after[name]:
+                visit(u, path + [name])
+            state[name] = 2
+
+        for name in after:
+            visit(name, [])
 
     def stage_index(self, name: str) -> int:
         return [s.name for s in self.stages].index(name)

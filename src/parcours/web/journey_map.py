@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from parcours.analytics.conformance import conformance_overview, opportunities
 from parcours.analytics.filters import Filter
 from parcours.analytics.friction import friction
 from parcours.analytics.overview import top_touchpoints
@@ -22,6 +23,9 @@ from parcours.voc import emotion_curve, voc_scores
 
 #: how many friction points the map flags (the worst ones, by touchpoint score)
 TOP_FRICTION = 5
+#: how many actual variants and opportunities the map lists
+TOP_VARIANTS = 5
+TOP_OPPORTUNITIES = 8
 SCORES = ("nps", "csat", "ces")
 
 
@@ -71,6 +75,11 @@ def journey_map(store: Store, filter: Filter | None = None) -> dict:
             "rank": worst.index(r["touchpoint"]) + 1,
         })
 
+    conf = conformance_overview(store, filter, top=TOP_VARIANTS)
+    conf_stage = _by(conf["stages"], "stage")
+    conf_tp = _by(conf["touchpoints"], "touchpoint")
+    opps = opportunities(store, filter).head(TOP_OPPORTUNITIES)
+
     stages = []
     for i, s in enumerate(config.stages):
         p = progression.get(s.name)
@@ -82,6 +91,8 @@ def journey_map(store: Store, filter: Filter | None = None) -> dict:
                 "team": t.team, "moment_of_truth": t.moment_of_truth,
                 "customers": int(u["customers"]) if u is not None else 0,
                 "scores": _scores(tp_scores.get(t.name)), "friction": flagged.get(t.name, []),
+                "followed": clean(conf_tp[t.name]["share"]) if t.name in conf_tp else None,
+                "required": t.is_required,
             })
         tps.sort(key=lambda t: -t["customers"])
         e = emotions.get(s.name)
@@ -92,6 +103,7 @@ def journey_map(store: Store, filter: Filter | None = None) -> dict:
             "median_seconds": clean(p["median_seconds"]) if p is not None else None,
             "scores": _scores(stage_scores.get(s.name)),
             "emotion": clean(e["emotion"]) if e is not None else None,
+            "followed": clean(conf_stage[s.name]["share"]) if s.name in conf_stage else None,
             "touchpoints": tps,
         })
     for a, b in zip(stages, stages[1:], strict=False):
@@ -109,4 +121,7 @@ def journey_map(store: Store, filter: Filter | None = None) -> dict:
         "worst_touchpoints": worst,
         #: every friction row (with example customers), for the evidence pages
         "friction": [{k: clean(v) for k, v in row.items()} for row in points.to_dict("records")],
+        #: the happy path (rank 0) against the most common actual variants
+        "variants": [{k: clean(v) for k, v in row.items()} for row in conf["variants"].to_dict("records")],
+        "opportunities": [{k: clean(v) for k, v in row.items()} for row in opps.to_dict("records")],
     }
