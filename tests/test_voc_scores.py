@@ -171,7 +171,7 @@ def test_answer_and_score_sql_transpile_to_spark(store):
     """The SQL stays portable: no ASOF join, no QUALIFY, nothing sqlglot cannot write for Spark."""
     import sqlglot
 
-    from parcours.voc.answers import answers_sql
+    from parcours.analytics.survey_answers import answers_sql
     from parcours.voc.scores import _COUNTS
 
     sql = f"SELECT touchpoint, {_COUNTS} FROM ({answers_sql(store)}) a GROUP BY touchpoint"

@@ -6,10 +6,10 @@ from datetime import datetime
 
 import typer
 
+from parcours.analytics.survey_answers import survey_answers
 from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
-from parcours.voc.answers import survey_answers
 from parcours.voc.behaviour import detractor_touchpoints, satisfaction_behaviour
 from parcours.voc.compare import MIN_ANSWERS, compare_touchpoints
 from parcours.voc.emotion import emotion_curve

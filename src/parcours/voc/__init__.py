@@ -5,7 +5,7 @@ and optionally ``touchpoint``, ``comment``, ``language``). ``answers_sql`` ties 
 to a touchpoint, and every analysis here reads answers through it.
 """
 
-from parcours.voc.answers import answers_sql, survey_answers
+from parcours.analytics.survey_answers import answers_sql, survey_answers
 from parcours.voc.behaviour import detractor_touchpoints, satisfaction_behaviour
 from parcours.voc.compare import compare_touchpoints
 from parcours.voc.emotion import emotion_curve

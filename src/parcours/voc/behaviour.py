@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.survey_answers import answers_sql
 from parcours.matcher import quote
-from parcours.voc.answers import answers_sql
 
 #: NPS groups in report order.
 GROUPS = ("promoter", "passive", "detractor")

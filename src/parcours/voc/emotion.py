@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from parcours.analytics.filters import Filter
+from parcours.analytics.survey_answers import answers_sql
 from parcours.errors import ParcoursError
-from parcours.voc.answers import answers_sql
 from parcours.voc.sentiment import sentiments
 
 #: (midpoint, half-range) of each scale: ``(score - mid) / half`` is on -1..+1.

@@ -17,11 +17,11 @@ import json
 import pandas as pd
 
 from parcours.analytics.filters import events_sql
+from parcours.analytics.survey_answers import answers_sql
 from parcours.errors import ParcoursError
 from parcours.journey.relation import event_order
 from parcours.matcher import quote
 from parcours.store.store import utcnow
-from parcours.voc.answers import answers_sql
 
 #: Statuses of a follow-up item, in lifecycle order.
 STATUSES = ("open", "contacted", "resolved")

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from parcours.analytics.filters import Filter
+from parcours.analytics.survey_answers import answers_sql
 from parcours.errors import ParcoursError
-from parcours.voc.answers import answers_sql
 from parcours.voc.stats import nps_interval, t_interval, wilson_interval
 
 #: Group keys of ``voc_scores`` (keep them stable: they are the JSON keys of ``voc scores --by``).

@@ -40,12 +40,12 @@ import pandas as pd
 
 from parcours.analytics.filters import events_sql
 from parcours.analytics.segments import segment_members_sql
+from parcours.analytics.survey_answers import answers_sql
 from parcours.config.schema import Webhook
 from parcours.errors import ParcoursError
 from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import quote
 from parcours.store.store import utcnow
-from parcours.voc.answers import answers_sql
 
 SIGNATURE_HEADER = "X-Parcours-Signature"
 

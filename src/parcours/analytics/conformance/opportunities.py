@@ -21,9 +21,9 @@ import pandas as pd
 from parcours.analytics.conformance.conformance import conformance_customers
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.friction import friction
+from parcours.analytics.survey_answers import answers_sql
 from parcours.matcher import quote
 from parcours.store.store import Store
-from parcours.voc.answers import answers_sql
 
 WEIGHTS = {"loss": 0.4, "conformance": 0.2, "satisfaction": 0.2, "friction": 0.2}
 FRICTION_SCALE = 10.0
