@@ -1,6 +1,6 @@
 """The small demo store the dashboard and report tests share (built once per test session).
 
-2000 demo customers, a saved rule segment (``ads_customers``) for the filter bar and the
+3000 demo customers, a saved rule segment (``ads_customers``) for the filter bar and the
 follow-ups of low survey answers, so every page has something to show.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import parcours
 from parcours.voc import create_followups
 
-CUSTOMERS = 2000
+CUSTOMERS = 3000
 SEED = 11
 SEGMENT = "ads_customers"
 

@@ -322,8 +322,8 @@ def test_decay_credit_of_every_path_sums_to_its_conversions(demo):
 
 
 def test_a_very_long_half_life_is_linear(demo):
-    """Ages of days against a half-life of a million days: every weight is 1 to within 1e-5."""
-    both = attribution(demo, ["linear", "time_decay"], half_life="1000000d").pivot(
+    """Ages of days against the longest half-life accepted (100 years): every weight is 1 to within 0.3%."""
+    both = attribution(demo, ["linear", "time_decay"], half_life="36500d").pivot(
         index="channel", columns="model", values="conversions")
     assert both["linear"].sum() > 10
-    np.testing.assert_allclose(both["time_decay"], both["linear"], rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(both["time_decay"], both["linear"], rtol=3e-3, atol=1e-9)

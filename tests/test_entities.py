@@ -129,6 +129,8 @@ def test_same_answers_on_spark(accounts):
             assert _counts(sp, **spec) == _counts(accounts, **spec), spec
         for filter in (Filter(where=[parse_where("person.plan = 'pro'")]), Filter(subject="group.company")):
             assert _counts(sp, filter) == _counts(accounts, filter), filter
+            for analysis in (parcours.top_paths, parcours.dfg):
+                assert analysis(sp, by="event", filter=filter).equals(analysis(accounts, by="event", filter=filter))
     finally:
         sp.close()
 
@@ -184,10 +186,11 @@ def test_dashboard_filter_takes_the_same_conditions(accounts):
 def test_every_analysis_can_follow_accounts(accounts):
     """``Filter(subject="group.company")``: the account is the customer of every analysis."""
     by_account = Filter(subject="group.company")
-    # paths: acme's journey interleaves its members' events (u3's only once it joined acme); a
-    # signup and a group call at the same instant keep the order they were recorded in
-    paths = parcours.top_paths(accounts, by="event", filter=by_account)
-    assert set(paths["path"]) == {"signup > group > group > paid", "signup > group > paid", "signup > group"}
+    # paths: acme's journey interleaves its members' events (u1's, u2's, and u3's only once it
+    # joined acme); a signup and a group call at the same instant keep the order they were recorded in
+    paths = parcours.top_paths(accounts, by="event", max_length=9, filter=by_account)
+    assert dict(zip(paths["path"], paths["customers"], strict=True)) == {
+        "signup > group > signup > group > paid > group > paid": 1, "signup > group": 1}
     ret = parcours.retention(accounts, cohort_event="signup", return_event="paid", period="day", filter=by_account)
     assert set(ret["size"]) == {2}  # two accounts signed up on 2024-01-01
     # a subject reads the account's events only: acme did both steps
@@ -226,6 +229,28 @@ def test_cli_stage_progression_and_retention_per_account(accounts, capsys):
     assert [row["reached"] for row in r.json()] == [2, 1], r.out  # acme and globex signed up; acme paid
     r = run(capsys, "--db", path, "stages", "--subject", "company")
     assert r.code == 2 and "--subject 'company'" in r.err and "group.TYPE" in r.err
+
+
+def test_cli_paths_friction_and_voc_take_where_and_subject(accounts, capsys):
+    path = accounts.path
+    accounts.close()
+
+    def paths(*args: str) -> set[str]:
+        r = run(capsys, "--db", path, "paths", "--by", "event", "--max-length", "9", "--format", "json", *args)
+        assert r.code == 0, r.err
+        return {row["path"] for row in r.json()}
+
+    assert paths("--subject", "group.company") == {"signup > group > signup > group > paid > group > paid",
+                                                    "signup > group"}
+    # u1 is pro (latest identify wins): the only customer left (identify calls are no step)
+    assert paths("--where", "person.plan = 'pro'") == {"signup > group"}
+    for command in (("friction",), *(("voc", c) for c in ("scores", "trend", "compare", "emotion", "behaviour",
+                                                          "detractor-touchpoints", "answers"))):
+        r = run(capsys, "--db", path, *command, "--where", "person.plan = 'pro'", "--subject", "group.company")
+        assert "No such option" not in r.err and "no such option" not in r.err, (command, r.err)
+        assert r.code in (0, 2), (command, r.err)
+    r = run(capsys, "--db", path, "paths", "--subject", "company")
+    assert r.code == 2 and "--subject 'company'" in r.err
 
 
 def test_retention_breaks_down_by_person_property(accounts):

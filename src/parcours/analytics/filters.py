@@ -72,6 +72,15 @@ class Filter(BaseModel):
         parts.extend(matcher_sql(m) for m in self.match)
         return " AND ".join(parts) if parts else "TRUE"
 
+    @property
+    def whole_customers(self) -> bool:
+        """Whether the filter only keeps or drops whole customers (at most a segment).
+
+        Only then may an analysis read a table derived from every customer's whole journey;
+        dates, conditions and a subject change the sequences themselves.
+        """
+        return self.start is None and self.end is None and not self.where and not self.match and self.subject is None
+
     def fields(self) -> set[str]:
         """The fields the filter's conditions (and subject) read."""
         subject = {self.subject} if self.subject else set()

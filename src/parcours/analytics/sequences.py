@@ -15,8 +15,9 @@ analyses that read them, so each level's sequence over the *whole* journey is a 
 (``derived.steps_touchpoint``, ``_event``, ``_stage``; see ``parcours.journey.materialized``),
 stored by (customer_id, seq) with the steps as ENUM codes (grouping on them is several times
 faster than on text) and flags that make "distinct customers" a plain count. A filter that
-keeps or drops whole customers (a segment) reads the table; a date range or an event
-condition changes the sequence itself, so it is computed live, as on other engines.
+keeps or drops whole customers (a segment) reads the table; a date range, an event
+condition or a subject (accounts) changes the sequence itself, so it is computed live, as
+on other engines.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def step_rows(store: Store, by: str = "touchpoint", filter: Filter | None = None
     """The step sequence, from the stored table when the filter keeps whole customers."""
     step_column(by)
     filter = filter or Filter()
-    if filter.start is None and filter.end is None and not filter.where:
+    if filter.whole_customers:
         table = source(store, STEPS[by])
         if table is not None:
             sql = f"SELECT * FROM {table}"

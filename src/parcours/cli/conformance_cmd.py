@@ -7,14 +7,6 @@ from pathlib import Path
 
 import typer
 
-from parcours.analytics.conformance import (
-    conformance_customers,
-    conformance_overview,
-    export_journey,
-    fitness_members,
-    opportunities,
-    save_fitness_segment,
-)
 from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
 from parcours.cli.journey_cmds import journey_app
 from parcours.cli.output import Format, FormatOption, console, emit
@@ -34,6 +26,14 @@ def conformance_cmd(
     fmt: Format = FormatOption,
 ) -> None:
     """How closely customers follow the designed journey (alignment fitness, see docs/conformance.md)."""
+    # here, not at import: the alignment kernel loads Numba, which the CLI's start-up should not pay for
+    from parcours.analytics.conformance import (
+        conformance_customers,
+        conformance_overview,
+        fitness_members,
+        save_fitness_segment,
+    )
+
     filter = make_filter(segment=segment, start=start, end=end)
     if save_segment:
         if not where:
@@ -67,6 +67,8 @@ def opportunities_cmd(
     fmt: Format = FormatOption,
 ) -> None:
     """Which axes of improvement come first: stages and touchpoints ranked by score (see docs/conformance.md)."""
+    from parcours.analytics.conformance import opportunities
+
     if min_customers < 1:
         raise typer.BadParameter(f"--min-customers {min_customers}: must be at least 1")
     with state(ctx).store(read_only=True) as store:
@@ -81,6 +83,8 @@ def opportunities_cmd(
 @journey_app.command("export")
 def export_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="FILE.pnml (Petri net) or FILE.bpmn (BPMN 2.0).")) -> None:
     """Write the designed journey as a Petri net (PNML, readable by pm4py) or BPMN 2.0 XML."""
+    from parcours.analytics.conformance import export_journey
+
     with state(ctx).store(read_only=True) as store:
         config = store.config
     path = export_journey(config, file)

@@ -7,7 +7,7 @@ from datetime import datetime
 import typer
 
 from parcours.analytics.friction import friction
-from parcours.cli.filter_options import FromOption, SegmentOption, ToOption
+from parcours.cli.filter_options import FromOption, SegmentOption, SubjectOption, ToOption, WhereOption
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.paths_cmd import SinceOption, UntilOption, date_filter
 from parcours.cli.state import state
@@ -24,12 +24,14 @@ def friction_cmd(
     segment: str = SegmentOption,
     start: datetime = FromOption,
     end: datetime = ToOption,
+    where: list[str] = WhereOption,
+    subject: str | None = SubjectOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Where the journey hurts: touchpoints whose signals stand out, worst first (see docs/friction.md)."""
     with state(ctx).store(read_only=True) as store:
         df = friction(store, min_z=min_z, min_customers=min_customers, support_days=support_days,
-                      wait_factor=wait_factor, filter=date_filter(since, until, segment, start, end))
+                      wait_factor=wait_factor, filter=date_filter(since, until, segment, start, end, where, subject))
     emit(df, fmt, title="friction points")
 
 

@@ -8,7 +8,14 @@ import typer
 
 from parcours.analytics.filters import Filter
 from parcours.analytics.paths import dfg, flows, loops, top_paths, transition_matrix
-from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
+from parcours.cli.filter_options import (
+    FromOption,
+    SegmentOption,
+    SubjectOption,
+    ToOption,
+    WhereOption,
+    make_filter,
+)
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
@@ -21,8 +28,9 @@ UntilOption = typer.Option(None, "--until", hidden=True, help="Alias of --to.")
 def date_filter(
     since: datetime | None, until: datetime | None, segment: str | None = None,
     start: datetime | None = None, end: datetime | None = None,
+    where: list[str] | None = None, subject: str | None = None,
 ) -> Filter:
-    """The ``--since``/``--until`` options and the shared ``--segment``/``--from``/``--to`` as a ``Filter``.
+    """The ``--since``/``--until`` options and the shared filter options as a ``Filter``.
 
     ``--since``/``--until`` are kept for scripts written before the shared options; they mean
     the same as ``--from``/``--to``, so giving both of a pair is a mistake.
@@ -31,7 +39,7 @@ def date_filter(
         if a is not None and b is not None:
             raise ParcoursError(f"{old} and {new} mean the same; give one of them")
     since, until = since or start, until or end
-    return make_filter(segment=segment, start=since, end=until)
+    return make_filter(segment=segment, start=since, end=until, where=where, subject=subject)
 
 
 def paths(
@@ -52,13 +60,15 @@ def paths(
     segment: str = SegmentOption,
     date_from: datetime = FromOption,
     date_to: datetime = ToOption,
+    where: list[str] = WhereOption,
+    subject: str | None = SubjectOption,
     fmt: Format = FormatOption,
 ) -> None:
     """Which ways customers take: top paths (default), or --dfg, --matrix, --flows, --loops."""
     views = [v for v in (show_dfg, matrix, sankey, show_loops) if v]
     if len(views) > 1:
         raise ParcoursError("paths: choose at most one of --dfg, --matrix, --flows, --loops")
-    filter = date_filter(since, until, segment, date_from, date_to)
+    filter = date_filter(since, until, segment, date_from, date_to, where, subject)
     with state(ctx).store(read_only=True) as store:
         if show_dfg:
             emit(dfg(store, by, filter), fmt, title="directly-follows graph")

@@ -13,7 +13,6 @@ from parcours.cli.filter_options import (
     SubjectOption,
     ToOption,
     WhereOption,
-    make_filter,
 )
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.paths_cmd import SinceOption, UntilOption, date_filter
@@ -42,8 +41,7 @@ def retention_cmd(
     fmt: Format = FormatOption,
 ) -> None:
     """Who comes back: one row per (cohort, period) with size, retained and rate."""
-    extra = make_filter(where=where, subject=subject)
-    filter = date_filter(since, until, segment, start, end).model_copy(update={"where": extra.where, "subject": extra.subject})
+    filter = date_filter(since, until, segment, start, end, where, subject)
     with state(ctx).store(read_only=True) as store:
         if repeat:
             emit(repeat_purchase_rate(store, breakdown, filter), fmt, title="repeat purchases")

@@ -7,7 +7,14 @@ from datetime import datetime
 import typer
 
 from parcours.analytics.survey_answers import survey_answers
-from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
+from parcours.cli.filter_options import (
+    FromOption,
+    SegmentOption,
+    SubjectOption,
+    ToOption,
+    WhereOption,
+    make_filter,
+)
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.voc.behaviour import detractor_touchpoints, satisfaction_behaviour
@@ -47,10 +54,10 @@ def _for_people(df, fmt: Format):
 
 @voc_app.command("scores")
 def scores(ctx: typer.Context, by: str = ByOption, segment: str = SegmentOption,
-           start: datetime = FromOption, end: datetime = ToOption, fmt: Format = FormatOption) -> None:
+           start: datetime = FromOption, end: datetime = ToOption, where: list[str] = WhereOption, subject: str | None = SubjectOption, fmt: Format = FormatOption) -> None:
     """NPS, CSAT and CES per group, each with its answers and 95% interval."""
     with state(ctx).store(read_only=True) as store:
-        emit(_for_people(voc_scores(store, by=_by(by), filter=make_filter(segment, start, end)), fmt), fmt,
+        emit(_for_people(voc_scores(store, by=_by(by), filter=make_filter(segment, start, end, where, subject)), fmt), fmt,
              title=f"scores by {by} (95% intervals)")
 
 
@@ -59,10 +66,11 @@ def trend(ctx: typer.Context,
           period: str = typer.Option("week", "--period", help="day, week, month, quarter or year."),
           by: str = typer.Option("all", "--by", help="Also group by touchpoint, stage or channel (default all)."),
           segment: str = SegmentOption, start: datetime = FromOption, end: datetime = ToOption,
+          where: list[str] = WhereOption, subject: str | None = SubjectOption,
           fmt: Format = FormatOption) -> None:
     """Scores per period."""
     with state(ctx).store(read_only=True) as store:
-        emit(_for_people(voc_trend(store, period=period, by=_by(by), filter=make_filter(segment, start, end)), fmt), fmt,
+        emit(_for_people(voc_trend(store, period=period, by=_by(by), filter=make_filter(segment, start, end, where, subject)), fmt), fmt,
              title=f"scores per {period}")
 
 
@@ -71,46 +79,48 @@ def compare(ctx: typer.Context,
             metric: str = typer.Option("nps", "--metric", help="nps, csat or ces."),
             min_answers: int = typer.Option(MIN_ANSWERS, "--min-answers", help="Fewer answers: no verdict."),
             segment: str = SegmentOption, start: datetime = FromOption, end: datetime = ToOption,
+            where: list[str] = WhereOption, subject: str | None = SubjectOption,
             fmt: Format = FormatOption) -> None:
     """Which touchpoints score significantly higher or lower than the rest."""
     with state(ctx).store(read_only=True) as store:
         emit(compare_touchpoints(store, metric=metric, min_answers=min_answers,
-                                 filter=make_filter(segment, start, end)), fmt, title=f"{metric} by touchpoint")
+                                 filter=make_filter(segment, start, end, where, subject)), fmt, title=f"{metric} by touchpoint")
 
 
 @voc_app.command("emotion")
 def emotion(ctx: typer.Context,
             level: str = typer.Option("stage", "--level", help="stage or touchpoint."),
             segment: str = SegmentOption, start: datetime = FromOption, end: datetime = ToOption,
+            where: list[str] = WhereOption, subject: str | None = SubjectOption,
             fmt: Format = FormatOption) -> None:
     """The emotion curve (-1..+1) along the journey, from scores and comments."""
     with state(ctx).store(read_only=True) as store:
-        emit(emotion_curve(store, level=level, filter=make_filter(segment, start, end)), fmt, title="emotion curve")
+        emit(emotion_curve(store, level=level, filter=make_filter(segment, start, end, where, subject)), fmt, title="emotion curve")
 
 
 @voc_app.command("behaviour")
 def behaviour(ctx: typer.Context, segment: str = SegmentOption, start: datetime = FromOption,
-              end: datetime = ToOption, fmt: Format = FormatOption) -> None:
+              end: datetime = ToOption, where: list[str] = WhereOption, subject: str | None = SubjectOption, fmt: Format = FormatOption) -> None:
     """Conversion and retention of promoters, passives and detractors."""
     with state(ctx).store(read_only=True) as store:
-        emit(satisfaction_behaviour(store, filter=make_filter(segment, start, end)), fmt, title="NPS groups")
+        emit(satisfaction_behaviour(store, filter=make_filter(segment, start, end, where, subject)), fmt, title="NPS groups")
 
 
 @voc_app.command("detractor-touchpoints")
 def detractors(ctx: typer.Context, segment: str = SegmentOption, start: datetime = FromOption,
-               end: datetime = ToOption, fmt: Format = FormatOption) -> None:
+               end: datetime = ToOption, where: list[str] = WhereOption, subject: str | None = SubjectOption, fmt: Format = FormatOption) -> None:
     """The touchpoints most often seen in detractors' journeys."""
     with state(ctx).store(read_only=True) as store:
-        emit(detractor_touchpoints(store, filter=make_filter(segment, start, end)), fmt,
+        emit(detractor_touchpoints(store, filter=make_filter(segment, start, end, where, subject)), fmt,
              title="touchpoints before a detractor's answer")
 
 
 @voc_app.command("answers")
 def answers(ctx: typer.Context, segment: str = SegmentOption, start: datetime = FromOption,
-            end: datetime = ToOption, fmt: Format = FormatOption) -> None:
+            end: datetime = ToOption, where: list[str] = WhereOption, subject: str | None = SubjectOption, fmt: Format = FormatOption) -> None:
     """Every survey answer with the touchpoint, stage and channel it is tied to."""
     with state(ctx).store(read_only=True) as store:
-        emit(survey_answers(store, filter=make_filter(segment, start, end)), fmt, title="survey answers")
+        emit(survey_answers(store, filter=make_filter(segment, start, end, where, subject)), fmt, title="survey answers")
 
 
 @webhooks_app.command("run")
