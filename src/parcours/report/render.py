@@ -14,7 +14,7 @@ from parcours.errors import ParcoursError
 from parcours.store.store import Store
 from parcours.web import pages
 from parcours.web.filters import PageFilter
-from parcours.web.i18n import LANGUAGES, localize, translator
+from parcours.web.i18n import LANGUAGES, localize, speaking, t
 from parcours.web.routes import PLOTLY_JS, STATIC
 from parcours.web.state import templates
 
@@ -35,7 +35,6 @@ def report_html(store: Store, filter: PageFilter | None = None, lang: str = "en"
         raise ParcoursError(f"--lang {lang!r}: use one of {', '.join(LANGUAGES)}")
     filter = filter or PageFilter()
     data = pages.journey_page(store, filter.to_filter() if filter else Filter())
-    data["charts"] = localize(data["charts"], translator(lang))
     assets = {"css": (STATIC / "app.css").read_text("utf-8") + PRINT_CSS,
               "js": (STATIC / "app.js").read_text("utf-8"),
               # inline, a "</script" in the library's strings would end the tag
@@ -43,11 +42,13 @@ def report_html(store: Store, filter: PageFilter | None = None, lang: str = "en"
     scope = " · ".join(x for x in (
         f"{filter.start or '…'} – {filter.end or '…'}" if (filter.start or filter.end) else "",
         filter.segment or "") if x)
-    return templates().get_template("report.html").render(
-        t=translator(lang), lang=lang, filter=filter, page="journey_map", inline_assets=assets, segments=[],
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), scope=scope,
-        store_name=Path(store.path).stem, **data,
-    )
+    with speaking(lang):
+        data["charts"] = localize(data["charts"])
+        return templates().get_template("report.html").render(
+            t=t, lang=lang, filter=filter, page="journey_map", inline_assets=assets, segments=[],
+            generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), scope=scope,
+            store_name=Path(store.path).stem, **data,
+        )
 
 
 def chromium_path() -> str:

@@ -1,4 +1,14 @@
-"""Dashboard labels in English and French.
+"""Dashboard strings in English and French, through one gettext message catalogue.
+
+Every interface string is an English message id; its French is in
+``locale/fr/LC_MESSAGES/messages.po``, read with Babel once per process, so there is no
+compile step to forget. Templates write ``{{ _('English text') }}`` (Jinja2's i18n extension:
+``{% trans %}`` works too); Python code marks text with ``Label``, drawn in the reader's
+language by ``localize`` (page data is cached for every language, so it holds no words).
+
+``LABELS`` is the older way and stays open for new entries: ``t(key)`` looks its English up
+in the catalogue, and the entry's French serves until ``python -m parcours.web.catalogue_sync``
+copies it into the .po (``pybabel extract`` reads the English from here: see babel.cfg).
 
 The language comes from ``?lang=fr|en``, then the ``lang`` cookie that choice sets, then the
 browser's ``Accept-Language``; English when none of them names a language we have.
@@ -6,11 +16,25 @@ browser's ``Accept-Language``; English when none of them names a language we hav
 
 from __future__ import annotations
 
+import gettext as stdlib_gettext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from babel.dates import get_day_names, get_month_names
+from babel.messages.pofile import read_po
+from babel.numbers import get_decimal_symbol, get_group_symbol
 from fastapi import Request
 
 LANGUAGES = ("en", "fr")
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "messages"
+#: around every translated string in marking mode (``?i18n=mark``): text outside them was not translated
+MARKS = ("\u2045", "\u2046")
 
 #: key -> (English, French)
 LABELS: dict[str, tuple[str, str]] = {
@@ -66,6 +90,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "apply": ("Apply", "Appliquer"),
     "reset": ("Reset", "Réinitialiser"),
     "login": ("Sign in", "Connexion"),
+    "error": ("Error", "Erreur"),
     "logout": ("Sign out", "Déconnexion"),
     "read_key": ("Read key", "Clé de lecture"),
     "login_help": ("Paste a read key (create one with: parcours keys create --role read --name dashboard).",
@@ -163,6 +188,102 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+def N_(message: str) -> str:
+    """Marks an English message for ``pybabel extract`` where it is translated later, not here."""
+    return message
+
+
+#: words the analyses hand the pages (option values, verdicts, statuses, KPI names), shown with ``_(word)``
+VOCABULARY = (
+    N_("ordered"), N_("strict"), N_("unordered"),  # funnel modes
+    N_("day"), N_("week"), N_("month"),  # periods
+    N_("open"), N_("contacted"), N_("resolved"),  # follow-up statuses
+    N_("higher"), N_("lower"), N_("no significant difference"), N_("not enough answers"),  # VoC verdicts
+    N_("events"), N_("customers"), N_("customers_with_touchpoint"), N_("quarantined"), N_("unmapped_events"),
+)
+
+#: English -> French of ``LABELS``: the fallback for entries not yet copied into the .po
+FALLBACK = {en: fr for en, fr in LABELS.values()}
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """One language's messages: msgid -> msgstr (a tuple of forms for plural messages)."""
+
+    lang: str
+    messages: dict[str, str | tuple[str, ...]]
+    plural: Callable[[int], int]
+
+    def find(self, msgid: str) -> str | tuple[str, ...] | None:
+        """The translation, from the .po, else from ``LABELS``; None when neither has it."""
+        if self.lang == "en":
+            return msgid
+        return self.messages.get(msgid) or FALLBACK.get(msgid)
+
+
+def po_path(lang: str) -> Path:
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def catalogue(lang: str) -> Catalogue:
+    """The language's catalogue, read from its .po once (English is the message ids themselves)."""
+    if lang == "en":
+        return Catalogue("en", {}, lambda n: int(n != 1))
+    with po_path(lang).open("rb") as f:
+        po = read_po(f, locale=lang)
+    messages = {}
+    for m in po:
+        if not m.id or m.fuzzy:
+            continue  # the header, and guesses a translator has not checked
+        key = m.id[0] if isinstance(m.id, tuple) else m.id
+        if all(m.string) if isinstance(m.string, tuple) else m.string:
+            messages[key] = m.string
+    return Catalogue(lang, messages, stdlib_gettext.c2py(po.plural_expr))
+
+
+_lang: ContextVar[str] = ContextVar("parcours_lang", default="en")
+_marking: ContextVar[bool] = ContextVar("parcours_i18n_marking", default=False)
+
+
+@contextmanager
+def speaking(lang: str, mark: bool = False) -> Iterator[None]:
+    """Translate into ``lang`` inside the block (``mark``: wrap each translation in ``MARKS``)."""
+    tokens = _lang.set(lang), _marking.set(mark)
+    try:
+        yield
+    finally:
+        _lang.reset(tokens[0])
+        _marking.reset(tokens[1])
+
+
+def _marked(text: str) -> str:
+    return f"{MARKS[0]}{text}{MARKS[1]}" if _marking.get() else text
+
+
+def gettext(message: str) -> str:
+    """``message`` in the current language; a message the catalogue lacks shows in English (unmarked)."""
+    found = catalogue(_lang.get()).find(message)
+    if found is None:
+        return message
+    return _marked(found[0] if isinstance(found, tuple) else found)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The form of ``singular``/``plural`` for ``n`` in the current language."""
+    cat = catalogue(_lang.get())
+    found = cat.find(singular) if cat.lang != "en" else (singular, plural)
+    if not isinstance(found, tuple):
+        return singular if n == 1 else plural
+    return _marked(found[min(cat.plural(n), len(found) - 1)])
+
+
+def t(key: str) -> str:
+    """A ``LABELS`` key (or an English message) in the current language."""
+    pair = LABELS.get(key)
+    return gettext(pair[0] if pair else key)
+
+
 def language(request: Request) -> str:
     """The page's language: ``?lang``, the ``lang`` cookie, then the browser's preference."""
     chosen = request.query_params.get("lang") or request.cookies.get("lang")
@@ -175,19 +296,28 @@ def language(request: Request) -> str:
     return "en"
 
 
-def translator(lang: str):
-    """``t(key)``: the label in ``lang``; an unknown key shows as itself, so a gap is visible, not fatal."""
-    i = LANGUAGES.index(lang)
+def translator(lang: str) -> Callable[[str], str]:
+    """``t(key)`` in ``lang`` whatever language is current (for code outside ``speaking``)."""
 
-    def t(key: str) -> str:
-        pair = LABELS.get(key)
-        return pair[i] if pair else key
+    def translate(key: str) -> str:
+        with speaking(lang, _marking.get()):
+            return t(key)
 
-    return t
+    return translate
+
+
+def duration(seconds: float | None, translate: Callable[[str], str] = gettext) -> str:
+    """A short human duration, units in the current language: 45 s, 12 min, 5.2 h, 3.1 d (3.1 j in French)."""
+    if seconds is None:
+        return "–"
+    for unit, size in ((N_("{value} d"), 86400), (N_("{value} h"), 3600), (N_("{value} min"), 60)):
+        if seconds >= size:
+            return translate(unit).format(value=f"{seconds / size:.1f}")
+    return translate(N_("{value} s")).format(value=f"{seconds:.0f}")
 
 
 class Label(str):
-    """A label key inside a chart spec, put in the reader's language by ``localize`` when the page is drawn.
+    """A label key or English message inside a chart spec, put in the reader's language by ``localize``.
 
     Page data is computed once and cached for every language, so its charts hold keys, not
     words; a spec drawn without ``localize`` shows the key itself.
@@ -196,12 +326,48 @@ class Label(str):
     __slots__ = ()
 
 
-def localize(spec: Any, t) -> Any:
-    """A copy of a chart spec (nested dicts and lists) with every ``Label`` replaced by ``t(label)``."""
+class Duration(float):
+    """Seconds inside a chart spec, written as a duration in the reader's language by ``localize``."""
+
+    __slots__ = ()
+
+
+def localize(spec: Any, translate: Callable[[str], str] = t) -> Any:
+    """A copy of a chart spec (nested dicts and lists) with every ``Label`` and ``Duration`` in words."""
     if isinstance(spec, Label):
-        return t(spec)
+        return translate(spec)
+    if isinstance(spec, Duration):
+        return duration(float(spec), translate)
     if isinstance(spec, dict):
-        return {k: localize(v, t) for k, v in spec.items()}
+        return {k: localize(v, translate) for k, v in spec.items()}
     if isinstance(spec, list | tuple):
-        return [localize(v, t) for v in spec]
+        return [localize(v, translate) for v in spec]
     return spec
+
+
+#: Plotly's own words the dashboard shows (its tool bar's tooltips), translated through the catalogue
+PLOTLY_WORDS = (N_("Download plot as a png"), N_("Zoom"), N_("Pan"), N_("Zoom in"), N_("Zoom out"),
+                N_("Autoscale"), N_("Reset axes"), N_("Reset view"), N_("Box Select"), N_("Lasso Select"),
+                N_("Toggle Spike Lines"), N_("Show closest data on hover"), N_("Compare data on hover"),
+                N_("Double-click to zoom back out"))
+
+
+def plotly_locale() -> dict | None:
+    """Plotly.js's locale for the current language (None: its built-in English).
+
+    Month and day names, decimal and thousands signs come from Babel's CLDR data; the tool
+    bar's words from the catalogue. ``app.js`` registers it before drawing the charts.
+    """
+    lang = _lang.get()
+    if lang == "en":
+        return None
+    months = get_month_names("wide", locale=lang)
+    short_months = get_month_names("abbreviated", locale=lang)
+    days = get_day_names("wide", locale=lang)
+    short_days = get_day_names("abbreviated", locale=lang)
+    week = (6, 0, 1, 2, 3, 4, 5)  # Plotly's weeks start on Sunday, CLDR's index 0 is Monday
+    return {"name": lang, "dictionary": {w: gettext(w) for w in PLOTLY_WORDS},
+            "format": {"months": [months[m] for m in range(1, 13)],
+                       "shortMonths": [short_months[m] for m in range(1, 13)],
+                       "days": [days[d] for d in week], "shortDays": [short_days[d] for d in week],
+                       "decimal": get_decimal_symbol(lang), "thousands": get_group_symbol(lang)}}

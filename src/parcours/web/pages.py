@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from parcours.analytics.attribution import attribution, side_by_side
+from parcours.analytics.attribution.paths import NO_TOUCH
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.funnel_spec import POSTHOG_MODES
 from parcours.analytics.funnels import FunnelRun, conversion_trends, funnel
@@ -30,9 +31,8 @@ from parcours.store.store import Store
 from parcours.voc import compare_touchpoints, list_followups, survey_answers, voc_scores
 from parcours.voc.followups import STATUSES
 from parcours.web import charts
-from parcours.web.i18n import Label
+from parcours.web.i18n import Duration, Label
 from parcours.web.journey_map import clean, journey_map
-from parcours.web.state import duration
 
 #: ``shared(store, key, compute)``: a result that does not depend on the page's filter, computed
 #: once for every filter (the dashboard passes its cache's ``get``; alone, it is just computed)
@@ -110,7 +110,7 @@ def funnel_page(store: Store, filter: Filter, steps: tuple[str, ...], window: st
     labels = [f"{i + 1}. {s}" for i, s in enumerate(steps_list)]
     figs = {
         "funnel": charts.funnel(labels, overall["customers"].tolist()),
-        "ttc": charts.bars([duration(v) for v in ttc["bin_start_seconds"]], ttc["customers"].tolist(),
+        "ttc": charts.bars([Duration(v) for v in ttc["bin_start_seconds"]], ttc["customers"].tolist(),
                            xaxis={"type": "category"}),
         "trend": charts.lines(trend, "period_start", "conversion_rate", yaxis={"title": "%"}),
     }
@@ -184,7 +184,8 @@ def attribution_page(store: Store, filter: Filter, level: str) -> dict:
         raise ParcoursError(f"level={level!r}: use channel or campaign")
     result = attribution(store, level=level, filter=filter)
     wide = side_by_side(result)
-    models = result.assign(model=[Label(f"model_{m}") for m in result["model"]])
+    models = result.assign(model=[Label(f"model_{m}") for m in result["model"]],
+                           channel=[Label("no_value") if c == NO_TOUCH else c for c in result["channel"]])
     return {"charts": {"models": charts.grouped_bars(models, "channel", "model", "conversions",
                                                      yaxis={"title": Label("conversions")})},
             "columns": list(wide.columns), "table": records(wide.round(2))}

@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from parcours.errors import ParcoursError
 from parcours.web import pages
 from parcours.web.filters import PageFilter, page_filter
-from parcours.web.i18n import LANGUAGES, language, localize, translator
+from parcours.web.i18n import LANGUAGES, language, localize, speaking, t
 from parcours.web.live import live_state
 from parcours.web.session import COOKIE, LIFETIME_SECONDS, csrf_token, editor, make_cookie, viewer
 
@@ -61,17 +61,18 @@ NAV = [("journey_map", "/"), ("funnels", "/funnels"), ("paths", "/paths"), ("ret
 
 
 def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+    """The page in the reader's language (``?i18n=mark``: translations marked, to spot text that is not)."""
     lang = language(request)
-    t = translator(lang)
     env = request.app.state.dashboard.env
     filter = context.pop("filter", None)
-    if "charts" in context:
-        context["charts"] = localize(context["charts"], t)
-    html = env.get_template(template).render(
-        request=request, t=t, lang=lang, languages=LANGUAGES, nav=NAV, filter=filter or PageFilter(),
-        path=request.url.path, lang_link=_lang_link,
-        csrf=csrf_token(request.app.state.dashboard.secret, request.cookies.get(COOKIE)), **context,
-    )
+    with speaking(lang, mark=request.query_params.get("i18n") == "mark"):
+        if "charts" in context:
+            context["charts"] = localize(context["charts"])
+        html = env.get_template(template).render(
+            request=request, t=t, lang=lang, languages=LANGUAGES, nav=NAV, filter=filter or PageFilter(),
+            path=request.url.path, lang_link=_lang_link,
+            csrf=csrf_token(request.app.state.dashboard.secret, request.cookies.get(COOKIE)), **context,
+        )
     response = HTMLResponse(html, status_code=status)
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")

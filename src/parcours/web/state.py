@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from parcours.store.store import Store
 from parcours.web.cache import MISSING, QueryCache
+from parcours.web.i18n import duration, gettext, ngettext, plotly_locale
 from parcours.web.session import session_secret
 
 HERE = Path(__file__).parent
@@ -31,23 +32,18 @@ def to_json(value: Any) -> str:
 
 
 def templates() -> Environment:
+    """The templates, with Jinja2's i18n extension reading the catalogue of the language being spoken."""
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+    # old-style callables: newstyle ones %-format every string, and French writes "95 %"
+    env.install_gettext_callables(gettext, ngettext, newstyle=False)
     env.filters["tojson_safe"] = to_json
     env.filters["pct"] = lambda v, d=0: "–" if v is None else f"{100 * v:.{d}f}%"
     env.filters["num"] = lambda v, d=0: "–" if v is None else f"{v:,.{d}f}".replace(",", "\u202f")
     env.filters["duration"] = duration
+    env.globals["plotly_locale"] = plotly_locale
     return env
 
-
-def duration(seconds: float | None) -> str:
-    """A short human duration: 45 s, 12 min, 5.2 h, 3.1 d."""
-    if seconds is None:
-        return "–"
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.0f} s"
 
 
 class Dashboard:

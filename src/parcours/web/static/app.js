@@ -2,6 +2,12 @@
 (function () {
   var report = document.body.classList.contains("report");  // a printed report has no tool bars
   var config = {displaylogo: false, responsive: true, displayModeBar: report ? false : "hover"};
+  // the page's language for dates, numbers and the tool bar (null in English: Plotly's own)
+  var locale = JSON.parse(document.getElementById("plotly-locale").textContent);
+  if (locale) {
+    Plotly.register({moduleType: "locale", name: locale.name, dictionary: locale.dictionary, format: locale.format});
+    config.locale = locale.name;
+  }
   document.querySelectorAll("script[data-chart]").forEach(function (node) {
     var target = document.getElementById(node.getAttribute("data-chart"));
     var spec = JSON.parse(node.textContent);

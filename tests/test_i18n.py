@@ -1,0 +1,167 @@
+"""The dashboard's message catalogue: French complete, LABELS merged, extraction working.
+
+The browser check that every page reads French is in test_web_french.py.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+from parcours.analytics.funnel_spec import POSTHOG_MODES
+from parcours.voc.followups import STATUSES
+from parcours.web import catalogue_sync
+from parcours.web.i18n import (
+    LABELS,
+    MARKS,
+    VOCABULARY,
+    catalogue,
+    duration,
+    gettext,
+    localize,
+    ngettext,
+    plotly_locale,
+    po_path,
+    speaking,
+    t,
+    translator,
+)
+from parcours.web.state import templates
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _po():
+    with po_path("fr").open("rb") as f:
+        return read_po(f, locale="fr")
+
+
+def test_every_message_has_a_french_translation():
+    po = _po()
+    missing = [m.id for m in po if m.id and (not m.string or m.fuzzy)]
+    assert missing == [], f"no French for {missing}: fill msgstr in {po_path('fr')}"
+    assert len(po) > 150 and not po.obsolete
+
+
+def test_every_labels_entry_has_french_and_one_meaning():
+    """An entry's French (the fallback) must exist, and one English text cannot mean two French ones."""
+    assert all(fr.strip() for _, fr in LABELS.values()), [k for k, (_, fr) in LABELS.items() if not fr.strip()]
+    french: dict[str, set[str]] = {}
+    for en, fr in LABELS.values():
+        french.setdefault(en, set()).add(fr)
+    assert {en: fr for en, fr in french.items() if len(fr) > 1} == {}
+    with speaking("fr"):
+        assert all(t(key) != key or en == fr for key, (en, fr) in LABELS.items())
+
+
+def test_the_words_the_analyses_hand_the_pages_are_in_the_vocabulary():
+    """Modes, statuses and verdicts come from the library: a new one needs a French word here."""
+    verdicts = ("higher", "lower", "no significant difference", "not enough answers")
+    assert set(POSTHOG_MODES) | set(STATUSES) | set(verdicts) <= set(VOCABULARY)
+    fr = catalogue("fr")
+    assert [w for w in VOCABULARY if fr.find(w) is None] == []
+
+
+def test_language_switch_keys_messages_and_labels_fallback(monkeypatch):
+    with speaking("fr"):
+        assert t("funnels") == "Entonnoirs" and gettext("Funnels") == "Entonnoirs"
+        assert gettext("never heard of this") == "never heard of this"  # unknown: English, visible
+        assert t("no_such_key") == "no_such_key"
+        assert duration(3 * 86400) == "3.0 j" and duration(30) == "30 s"
+    with speaking("en"):
+        assert t("funnels") == "Funnels" and duration(3 * 86400) == "3.0 d"
+    assert translator("fr")("funnels") == "Entonnoirs" and translator("en")("funnels") == "Funnels"
+    # an entry added to LABELS in a branch, not yet in the .po: its French shows meanwhile
+    monkeypatch.setitem(LABELS, "brand_new", ("Brand new words", "Des mots tout neufs"))
+    monkeypatch.setitem(catalogue_sync.LABELS, "brand_new", ("Brand new words", "Des mots tout neufs"))
+    from parcours.web import i18n
+
+    monkeypatch.setitem(i18n.FALLBACK, "Brand new words", "Des mots tout neufs")
+    with speaking("fr"):
+        assert t("brand_new") == "Des mots tout neufs"
+
+
+def test_plural_forms_follow_french_rules(monkeypatch):
+    from parcours.web import i18n
+
+    fr = catalogue("fr")
+    assert fr.plural(0) == 0 and fr.plural(1) == 0 and fr.plural(2) == 1 and catalogue("en").plural(0) == 1
+    with speaking("fr"):
+        assert ngettext("one", "many", 0) == "many"  # not in the catalogue: English, English rules
+    plural = i18n.Catalogue("fr", {"answer": ("réponse", "réponses")}, fr.plural)
+    monkeypatch.setattr(i18n, "catalogue", lambda lang: plural)
+    with speaking("fr"):
+        assert [ngettext("answer", "answers", n) for n in (0, 1, 2)] == ["réponse", "réponse", "réponses"]
+
+
+def test_marking_wraps_translations_only():
+    with speaking("fr", mark=True):
+        assert t("funnels") == f"{MARKS[0]}Entonnoirs{MARKS[1]}"
+        assert gettext("never heard of this") == "never heard of this"
+    with speaking("fr"):
+        assert MARKS[0] not in t("funnels")
+
+
+def test_templates_translate_with_the_i18n_extension():
+    env = templates()
+    page = env.from_string("{{ _('drop-off') }} | {% trans %}median{% endtrans %} | {{ 3600 | duration }}"
+                           " | {{ _('Scores (95% interval)') }}")
+    with speaking("fr"):
+        assert page.render() == "abandons | médiane | 1.0 h | Scores (intervalle à 95 %)"
+    with speaking("en"):
+        assert page.render() == "drop-off | median | 1.0 h | Scores (95% interval)"
+
+
+def test_plotly_locale_is_french_only_in_french():
+    with speaking("en"):
+        assert plotly_locale() is None
+    with speaking("fr"):
+        loc = plotly_locale()
+    assert loc["format"]["shortMonths"][0] == "janv." and loc["format"]["days"][0] == "dimanche"
+    assert loc["format"]["decimal"] == "," and loc["dictionary"]["Zoom in"] == "Zoom avant"
+
+
+def test_localize_turns_labels_and_durations_into_words():
+    from parcours.web.i18n import Duration, Label
+
+    spec = {"x": [Duration(7200), Label("path_end")], "name": Label("emotion")}
+    with speaking("fr"):
+        assert localize(spec) == {"x": ["2.0 h", "(fin)"], "name": "émotion"}
+    assert localize(spec, translator("en")) == {"x": ["2.0 h", "(end)"], "name": "emotion"}
+
+
+def test_sync_copies_labels_entries_the_po_lacks(tmp_path, monkeypatch):
+    copy = tmp_path / "messages.po"
+    shutil.copy(po_path("fr"), copy)
+    assert catalogue_sync.sync(copy, write=False) == []  # the shipped .po holds every entry
+    monkeypatch.setitem(catalogue_sync.LABELS, "brand_new", ("Brand new words", "Des mots tout neufs"))
+    assert catalogue_sync.sync(copy) == ["brand_new: 'Brand new words' -> 'Des mots tout neufs'"]
+    with copy.open("rb") as f:
+        assert read_po(f).get("Brand new words").string == "Des mots tout neufs"
+    assert catalogue_sync.sync(copy) == []
+
+
+def test_sync_check_exits_1_listing_what_is_missing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(catalogue_sync, "po_path", lambda lang: po_path(lang))
+    assert catalogue_sync.main(["--check"]) == 0
+    monkeypatch.setitem(catalogue_sync.LABELS, "brand_new", ("Brand new words", "Des mots tout neufs"))
+    assert catalogue_sync.main(["--check"]) == 1
+    assert "missing from the .po: brand_new" in capsys.readouterr().out
+
+
+def test_pybabel_extract_finds_templates_python_and_labels(tmp_path):
+    """babel.cfg works: the template strings, N_() marks and every LABELS English are extracted."""
+    out = tmp_path / "messages.pot"
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-o", str(out),
+                    "."], cwd=ROOT, check=True, capture_output=True)
+    pot = read_po(io.BytesIO(out.read_bytes()))
+    ids = {m.id for m in pot if m.id}
+    assert {"drop-off", "Message from the analyses, in English:", "{value} d", "unordered"} <= ids
+    assert {en for en, _ in LABELS.values()} <= ids
+    po_ids = {m.id for m in _po() if m.id}
+    assert ids == po_ids, f"run pybabel update (docs/contributing.md): new {ids - po_ids}, gone {po_ids - ids}"

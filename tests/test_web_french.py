@@ -1,0 +1,85 @@
+"""Every dashboard page in French, in a real browser: no visible interface word left in English.
+
+The pages are opened with ``?lang=fr&i18n=mark``: every string that went through the
+catalogue comes wrapped in ``MARKS``. What is visible outside the marks must be data: numbers,
+identifiers (``persona_1``, ``stage:awareness``), names from the journey file or the store,
+or the few words that read the same in both languages (NPS, UTC...). Table cells are data and
+are skipped, as are elements marked ``lang="en"`` (messages the analyses write in English).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from dashboard_demo import SEGMENT, copy_of_demo
+from test_web import browser, page, server  # noqa: F401 - the shared fixtures
+
+import parcours
+from parcours.analytics.filters import events_sql
+from parcours.web.i18n import MARKS, plotly_locale, speaking
+
+#: words that are the same in French, or not words: acronyms, units, the product's name
+SAME = {"parcours", "EN", "FR", "NPS", "CSAT", "CES", "UTC", "AUC", "Attribution", "Segment", "Segments", "Mode",
+        "Conversions", "Score", "Signal", "Personas", "Imports", "conversion", "satisfaction", "min", "h", "s",
+        "j", "z", "p", "n", "type", "source", "verdict", "Δ"}
+
+PAGES = ["/", "/funnels", "/funnels?step=stage:awareness&step=stage:purchase&breakdown=channel",
+         "/paths?touchpoint=product_page", "/retention", "/attribution", "/voc?metric=csat", "/segments",
+         "/leads", "/data", "/customers", "/live", "/evidence?touchpoint=checkout_page", "/?from=yesterday"]
+
+#: every visible text node outside table cells and lang="en" elements, with its element's tag
+VISIBLE_TEXT = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode, el = node.parentElement;
+    if (!node.textContent.trim() || !el || el.closest("script, style, td, pre, code, [lang=en], datalist")) continue;
+    if (!el.checkVisibility({opacityProperty: true, visibilityProperty: true})) continue;
+    out.push([el.tagName.toLowerCase(), node.textContent]);
+  }
+  for (const el of document.querySelectorAll("input[placeholder]"))
+    out.push(["placeholder", el.getAttribute("placeholder")]);
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def data_words(tmp_path_factory) -> set[str]:
+    """The words the store itself shows: names and labels from the journey file, segments, sources."""
+    base = tmp_path_factory.getbasetemp()
+    with parcours.open(copy_of_demo(base, tmp_path_factory.mktemp("words") / "store.duckdb")) as store:
+        config = store.config
+        names = [s.name for s in config.stages] + [s.label or "" for s in config.stages]
+        for tp in config.touchpoints:
+            names += [tp.name, tp.label or "", tp.channel or "", tp.team or ""]
+        seen = store.engine.df(f"SELECT DISTINCT source, channel FROM ({events_sql(store)})")
+        names += [v for v in seen["source"].tolist() + seen["channel"].tolist() if v]
+        names += [SEGMENT]
+    with speaking("fr"):  # month and day names on chart axes: Babel's CLDR data, not the catalogue
+        dates = plotly_locale()["format"]
+    names += [n for key in ("months", "shortMonths", "days", "shortDays") for n in dates[key]]
+    return {w for n in names for w in _words(str(n))}
+
+
+def _words(text: str) -> list[str]:
+    """The words in ``text``: not quoted literals, nor identifiers (tokens with a digit, ``_``, ``:`` or ``.``)."""
+    tokens = re.findall(r"[\w:.@-]+", re.sub(r"'[^']*'", " ", text))
+    tokens = [w.strip(".-") for w in tokens]
+    return [w for w in tokens if not re.search(r"[\d_:@.]", w) and re.search(r"[^\W\d_]", w)]
+
+
+def _unmarked(text: str) -> str:
+    return re.sub(f"{MARKS[0]}[^{MARKS[1]}]*{MARKS[1]}", " ", text)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_reads_french(page, server, data_words, path):  # noqa: F811
+    sep = "&" if "?" in path else "?"
+    page.goto(f"{server['url']}{path}{sep}lang=fr&i18n=mark")
+    page.wait_for_load_state("networkidle")
+    texts = page.evaluate(VISIBLE_TEXT)
+    assert any(MARKS[0] in text for _, text in texts), "nothing was marked: is ?i18n=mark ignored?"
+    english = sorted({(tag, text.strip()) for tag, text in texts
+                      if [w for w in _words(_unmarked(text)) if w not in SAME and w not in data_words]})
+    assert english == [], f"{path}: text not from the catalogue (add _() and a French msgstr): {english}"
