@@ -8,7 +8,7 @@ DEMO_CUSTOMERS ?= 20000
 DEMO_SEED ?= 42
 DEMO_PORT ?= 8000
 
-.PHONY: demo test lint bench clean chromium
+.PHONY: demo test lint bench clean chromium messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ demo: $(VENV)/.installed $(DEMO_DB)
 	@echo "Dashboard: http://127.0.0.1:$(DEMO_PORT)/ - sign in with this read key (Ctrl-C stops the server):"
 	@$(BIN)/parcours --db $(DEMO_DB) keys create --role read --name demo-dashboard | tail -n 1
 	$(BIN)/parcours --db $(DEMO_DB) serve --port $(DEMO_PORT)
+
+# the dashboard's message catalogue after adding or changing strings; then fill the new msgstr (docs/contributing.md)
+messages: $(VENV)/.installed
+	mkdir -p build
+	PYTHONPATH=src $(BIN)/pybabel extract -F babel.cfg --no-location -o build/messages.pot .
+	$(BIN)/pybabel update -i build/messages.pot -d src/parcours/web/locale -w 110 --no-fuzzy-matching
+	PYTHONPATH=src $(BIN)/python -m parcours.web.catalogue_sync
 
 # the dashboard's browser tests drive Debian's Chromium (never a downloaded browser)
 chromium:

@@ -164,4 +164,5 @@ def test_pybabel_extract_finds_templates_python_and_labels(tmp_path):
     assert {"drop-off", "Message from the analyses, in English:", "{value} d", "unordered"} <= ids
     assert {en for en, _ in LABELS.values()} <= ids
     po_ids = {m.id for m in _po() if m.id}
-    assert ids == po_ids, f"run pybabel update (docs/contributing.md): new {ids - po_ids}, gone {po_ids - ids}"
+    assert ids == po_ids, (f"the .po is behind the code: run `make messages` (docs/contributing.md) and translate; "
+                          f"new {ids - po_ids}, gone {po_ids - ids}")
