@@ -166,3 +166,34 @@ def test_pybabel_extract_finds_templates_python_and_labels(tmp_path):
     po_ids = {m.id for m in _po() if m.id}
     assert ids == po_ids, (f"the .po is behind the code: run `make messages` (docs/contributing.md) and translate; "
                           f"new {ids - po_ids}, gone {po_ids - ids}")
+
+
+def test_persona_descriptions_read_french_by_pattern():
+    from parcours.web.sentences import persona_description
+
+    text = ("1,070 customers (33%): more satisfaction (6.03 vs 4.57 on average); less far in the journey "
+            "(typically awareness); fewer touchpoints used (1.78 vs 2.98 on average). Mostly via ads, email; "
+            "top touchpoints none. Conversion 0%, no survey answers.")
+    with speaking("fr"):
+        said = persona_description(text)
+        assert said.lang == "fr"
+        assert said == ("1\u202f070 clients (33%) : satisfaction : au-dessus de la moyenne (6.03 contre 4.57); "
+                        "moins loin dans le parcours (en général awareness); points de contact utilisés : en dessous "
+                        "de la moyenne (1.78 contre 2.98). Surtout via ads, email ; principaux points de contact "
+                        "aucune. Conversion 0%, aucune réponse aux enquêtes.")
+        # one part the patterns do not know: the whole sentence stays English, and says so
+        odd = text.replace("more satisfaction", "odder satisfaction")
+        assert persona_description(odd) == odd and persona_description(odd).lang == "en"
+    with speaking("en"):
+        assert persona_description(text) == text and persona_description(text).lang == "en"
+
+
+def test_persona_patterns_match_what_the_analysis_writes(store):
+    """The patterns are worded like ``personas._card``: a real description must translate whole."""
+    import parcours
+    from parcours.web.sentences import persona_description
+
+    parcours.load_demo(store, 300, 5)
+    cards = parcours.find_personas(store, k=3).cards
+    with speaking("fr"):
+        assert [persona_description(d).lang for d in cards["description"]] == ["fr"] * 3

@@ -70,7 +70,11 @@ def _words(text: str) -> list[str]:
 
 
 def _unmarked(text: str) -> str:
-    return re.sub(f"{MARKS[0]}[^{MARKS[1]}]*{MARKS[1]}", " ", text)
+    """``text`` without its marked parts (innermost first: a translated sentence holds translated words)."""
+    inner = re.compile(f"{MARKS[0]}[^{MARKS[0]}{MARKS[1]}]*{MARKS[1]}")
+    while inner.search(text):
+        text = inner.sub(" ", text)
+    return text
 
 
 @pytest.mark.parametrize("path", PAGES)

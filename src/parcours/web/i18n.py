@@ -257,6 +257,10 @@ def speaking(lang: str, mark: bool = False) -> Iterator[None]:
         _marking.reset(tokens[1])
 
 
+def current_language() -> str:
+    return _lang.get()
+
+
 def _marked(text: str) -> str:
     return f"{MARKS[0]}{text}{MARKS[1]}" if _marking.get() else text
 
