@@ -168,32 +168,44 @@ def test_pybabel_extract_finds_templates_python_and_labels(tmp_path):
                           f"new {ids - po_ids}, gone {po_ids - ids}")
 
 
-def test_persona_descriptions_read_french_by_pattern():
-    from parcours.web.sentences import persona_description
+def test_from_analysiss_read_french_by_pattern():
+    from parcours.web.sentences import from_analysis
 
     text = ("1,070 customers (33%): more satisfaction (6.03 vs 4.57 on average); less far in the journey "
             "(typically awareness); fewer touchpoints used (1.78 vs 2.98 on average). Mostly via ads, email; "
             "top touchpoints none. Conversion 0%, no survey answers.")
     with speaking("fr"):
-        said = persona_description(text)
+        said = from_analysis(text)
         assert said.lang == "fr"
-        assert said == ("1\u202f070 clients (33%) : satisfaction : au-dessus de la moyenne (6.03 contre 4.57); "
+        assert said == ("1\u202f070 clients (33\u202f%) : satisfaction : au-dessus de la moyenne (6,03 contre 4,57); "
                         "moins loin dans le parcours (en général awareness); points de contact utilisés : en dessous "
-                        "de la moyenne (1.78 contre 2.98). Surtout via ads, email ; principaux points de contact "
-                        "aucune. Conversion 0%, aucune réponse aux enquêtes.")
+                        "de la moyenne (1,78 contre 2,98). Surtout via ads, email ; principaux points de contact "
+                        "aucune. Conversion 0\u202f%, aucune réponse aux enquêtes.")
         # one part the patterns do not know: the whole sentence stays English, and says so
         odd = text.replace("more satisfaction", "odder satisfaction")
-        assert persona_description(odd) == odd and persona_description(odd).lang == "en"
+        assert from_analysis(odd) == odd and from_analysis(odd).lang == "en"
     with speaking("en"):
-        assert persona_description(text) == text and persona_description(text).lang == "en"
+        assert from_analysis(text) == text and from_analysis(text).lang == "en"
 
 
-def test_persona_patterns_match_what_the_analysis_writes(store):
-    """The patterns are worded like ``personas._card``: a real description must translate whole."""
+def test_what_the_analyses_write_translates_whole(store):
+    """The patterns are worded like the analyses: real persona descriptions, opportunity evidence and
+    top-path rows must translate whole (rewording an analysis without its pattern fails here)."""
     import parcours
-    from parcours.web.sentences import persona_description
+    from parcours.analytics.conformance import opportunities
+    from parcours.web.sentences import from_analysis
 
     parcours.load_demo(store, 300, 5)
-    cards = parcours.find_personas(store, k=3).cards
+    texts = list(parcours.find_personas(store, k=3).cards["description"])
+    evidence = [e for lines in opportunities(store)["evidence"] for e in lines]
+    assert any("conversions lost" in e for e in evidence) and any("did not follow" in e for e in evidence)
+    paths = parcours.top_paths(store, end="stage:retention", max_length=2, top=2)["path"]
+    texts += evidence + [p for p in paths if p.startswith("(")]
     with speaking("fr"):
-        assert [persona_description(d).lang for d in cards["description"]] == ["fr"] * 3
+        english = [text for text in texts if from_analysis(text).lang != "fr"]
+    assert english == []
+    with speaking("fr"):
+        line = from_analysis("friction 2.5: errors at 12% vs 3.5% elsewhere")
+        assert line == "friction 2,5 : erreurs à 12\u202f% contre 3,5\u202f% ailleurs"
+        assert from_analysis("(did not reach stage:purchase)") == "(n'ont pas atteint stage:purchase)"
+        assert from_analysis("product_page > cart").lang == "en" and from_analysis(None) is None

@@ -199,6 +199,7 @@ VOCABULARY = (
     N_("day"), N_("week"), N_("month"),  # periods
     N_("open"), N_("contacted"), N_("resolved"),  # follow-up statuses
     N_("higher"), N_("lower"), N_("no significant difference"), N_("not enough answers"),  # VoC verdicts
+    N_("rule"), N_("list"),  # saved segment kinds
     N_("events"), N_("customers"), N_("customers_with_touchpoint"), N_("quarantined"), N_("unmapped_events"),
 )
 

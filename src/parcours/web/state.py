@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from parcours.store.store import Store
 from parcours.web.cache import MISSING, QueryCache
 from parcours.web.i18n import duration, gettext, ngettext, plotly_locale
-from parcours.web.sentences import persona_description
+from parcours.web.sentences import from_analysis
 from parcours.web.session import session_secret
 
 HERE = Path(__file__).parent
@@ -43,7 +43,7 @@ def templates() -> Environment:
     env.filters["num"] = lambda v, d=0: "–" if v is None else f"{v:,.{d}f}".replace(",", "\u202f")
     env.filters["duration"] = duration
     env.globals["plotly_locale"] = plotly_locale
-    env.globals["persona_description"] = persona_description
+    env.globals["from_analysis"] = from_analysis
     return env
 
 
