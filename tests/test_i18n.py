@@ -209,3 +209,21 @@ def test_what_the_analyses_write_translates_whole(store):
         assert line == "friction 2,5 : erreurs à 12\u202f% contre 3,5\u202f% ailleurs"
         assert from_analysis("(did not reach stage:purchase)") == "(n'ont pas atteint stage:purchase)"
         assert from_analysis("product_page > cart").lang == "en" and from_analysis(None) is None
+        reasons = from_analysis("web x2 (+0.14 log-odds) · recency 10.1 days (-0.2 log-odds)")
+        assert reasons == "web ×2 (+0,14 en log-cote) · dernière activité il y a 10,1 jours (-0,2 en log-cote)"
+        half = "web x2 (+0.14 log-odds) · something else"
+        assert from_analysis(half) == half and from_analysis(half).lang == "en"  # whole, or not at all
+
+
+def test_lead_reasons_translate_whole(tmp_path_factory):
+    """Lead reasons need a store with enough buyers to learn from: the dashboard tests' demo store."""
+    from dashboard_demo import copy_of_demo
+
+    import parcours
+    from parcours.web.sentences import from_analysis
+
+    path = copy_of_demo(tmp_path_factory.getbasetemp(), tmp_path_factory.mktemp("leads") / "store.duckdb")
+    with parcours.open(path) as store:
+        reasons = [" · ".join(r) for r in parcours.score_leads(store)["reasons"]]
+    with speaking("fr"):
+        assert [r for r in reasons if from_analysis(r).lang != "fr"] == []

@@ -2,7 +2,8 @@
 
 A pattern is an English message with ``{named}`` holes, worded exactly as the analysis writes
 it (persona descriptions: ``analytics/personas.py``; opportunity evidence:
-``analytics/conformance/opportunities.py``; path markers: ``analytics/paths.py``); its
+``analytics/conformance/opportunities.py``; path markers: ``analytics/paths.py``; lead
+reasons: ``analytics/leads.py``); its
 translation in the catalogue has the same holes. A sentence is translated only when every
 part of it matches a pattern; otherwise it stays English and says so (``Said.lang``), so a
 page never shows a half-translated sentence, and the template marks it ``lang="en"``.
@@ -33,6 +34,10 @@ EVIDENCE = (N_("{lost} conversions lost ({value} in value): {why}"),
 WHY = (N_("customers who deviated here converted {deviated} vs {followed} for those who followed"),
        N_("{customers} customers stopped at {stage} without buying; {rate} of those who went on converted"))
 SCORES = (N_("{score} {value} vs {overall} overall"),)
+#: a lead's reason (``parcours.analytics.leads``): a feature's value and what it adds to the log-odds
+REASON = (N_("{what} ({change} log-odds)"), N_("a typical prospect: no feature sets them apart"))
+WHAT = (N_("{name} x{count}"), N_("recency {days} days"), N_("tenure {days} days"), N_("no {feature}"),
+        N_("{feature} {value}"))
 #: rows of the top-paths table that are counts, not paths (``parcours.analytics.paths``)
 PATH_ROWS = (N_("(other)"), N_("(did not reach {end})"), N_("(none)"))
 #: the words inside those holes that are the analyses', not data
@@ -96,13 +101,21 @@ SENTENCES: tuple[tuple[tuple[str, ...], dict[str, Callable[[str], str]]], ...] =
     (EVIDENCE, {"why": lambda text: _fill(text, WHY, _WORDS), "scores": _list(SCORES, ", ", _WORDS),
                 "signal": lambda s: t(f"signal_{s}"), "score": _number}),
     (PATH_ROWS, _WORDS),
+    (REASON, {"what": lambda text: _fill(text, WHAT, {"name": str, "feature": str})}),
 )
+#: what joins the parts of a list an analysis gives (a lead's reasons) on a page
+JOIN = " · "
 
 
 def from_analysis(text: str | None) -> Said | None:
     """A sentence an analysis wrote, in the current language (English when it matches no pattern)."""
     if text is None or current_language() == "en":
         return None if text is None else Said(text, "en")
+    if JOIN in text:  # a list: translated whole, or left English whole
+        parts = [from_analysis(part) for part in text.split(JOIN)]
+        if all(p.lang != "en" for p in parts):
+            return Said(JOIN.join(parts), current_language())
+        return Said(text, "en")
     for patterns, holes in SENTENCES:
         try:
             return Said(_fill(text, patterns, holes), current_language())
