@@ -3,8 +3,9 @@
 The pages are opened with ``?lang=fr&i18n=mark``: every string that went through the
 catalogue comes wrapped in ``MARKS``. What is visible outside the marks must be data: numbers,
 identifiers (``persona_1``, ``stage:awareness``), names from the journey file or the store,
-or the few words that read the same in both languages (NPS, UTC...). Table cells are data and
-are skipped, as are elements marked ``lang="en"`` (messages the analyses write in English).
+or the few words that read the same in both languages (NPS, UTC...). A table cell that is
+exactly a customer's comment or a file imported is data; elements marked ``lang="en"``
+(messages the analyses write in English) are skipped.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from test_web import browser, page, server  # noqa: F401 - the shared fixtures
 
 import parcours
 from parcours.analytics.filters import events_sql
+from parcours.voc import survey_answers
 from parcours.web.i18n import MARKS, plotly_locale, speaking
 
 #: words that are the same in French, or not words: acronyms, units, the product's name
@@ -28,25 +30,27 @@ PAGES = ["/", "/funnels", "/funnels?step=stage:awareness&step=stage:purchase&bre
          "/paths?touchpoint=product_page", "/retention", "/attribution", "/voc?metric=csat", "/segments",
          "/leads", "/data", "/customers", "/live", "/evidence?touchpoint=checkout_page", "/?from=yesterday"]
 
-#: every visible text node outside table cells and lang="en" elements, with its element's tag
+#: every visible text node outside lang="en" elements, with its element's tag (its cell's text, in a table)
 VISIBLE_TEXT = """() => {
   const out = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   while (walker.nextNode()) {
     const node = walker.currentNode, el = node.parentElement;
-    if (!node.textContent.trim() || !el || el.closest("script, style, td, pre, code, [lang=en], datalist")) continue;
+    if (!node.textContent.trim() || !el || el.closest("script, style, pre, code, [lang=en], datalist")) continue;
     if (!el.checkVisibility({opacityProperty: true, visibilityProperty: true})) continue;
-    out.push([el.tagName.toLowerCase(), node.textContent]);
+    const cell = el.closest("td");
+    out.push([el.tagName.toLowerCase(), node.textContent, cell ? cell.textContent.trim() : null]);
   }
   for (const el of document.querySelectorAll("input[placeholder]"))
-    out.push(["placeholder", el.getAttribute("placeholder")]);
+    out.push(["placeholder", el.getAttribute("placeholder"), null]);
   return out;
 }"""
 
 
 @pytest.fixture(scope="module")
-def data_words(tmp_path_factory) -> set[str]:
-    """The words the store itself shows: names and labels from the journey file, segments, sources."""
+def data(tmp_path_factory) -> tuple[set[str], set[str]]:
+    """The words the store itself shows (names and labels from the journey file, segments, sources),
+    and the table cells that are data whole (customers' comments, files imported)."""
     base = tmp_path_factory.getbasetemp()
     with parcours.open(copy_of_demo(base, tmp_path_factory.mktemp("words") / "store.duckdb")) as store:
         config = store.config
@@ -56,10 +60,12 @@ def data_words(tmp_path_factory) -> set[str]:
         seen = store.engine.df(f"SELECT DISTINCT source, channel FROM ({events_sql(store)})")
         names += [v for v in seen["source"].tolist() + seen["channel"].tolist() if v]
         names += [SEGMENT]
+        cells = {c for c in survey_answers(store)["comment"] if c}
+        cells |= set(store.con.execute("SELECT source FROM imports UNION SELECT source FROM quarantine").df()["source"])
     with speaking("fr"):  # month and day names on chart axes: Babel's CLDR data, not the catalogue
         dates = plotly_locale()["format"]
     names += [n for key in ("months", "shortMonths", "days", "shortDays") for n in dates[key]]
-    return {w for n in names for w in _words(str(n))}
+    return {w for n in names for w in _words(str(n))}, cells
 
 
 def _words(text: str) -> list[str]:
@@ -78,12 +84,13 @@ def _unmarked(text: str) -> str:
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_every_page_reads_french(page, server, data_words, path):  # noqa: F811
+def test_every_page_reads_french(page, server, data, path):  # noqa: F811
     sep = "&" if "?" in path else "?"
     page.goto(f"{server['url']}{path}{sep}lang=fr&i18n=mark")
     page.wait_for_load_state("networkidle")
+    words, cells = data
     texts = page.evaluate(VISIBLE_TEXT)
-    assert any(MARKS[0] in text for _, text in texts), "nothing was marked: is ?i18n=mark ignored?"
-    english = sorted({(tag, text.strip()) for tag, text in texts
-                      if [w for w in _words(_unmarked(text)) if w not in SAME and w not in data_words]})
+    assert any(MARKS[0] in text for _, text, _ in texts), "nothing was marked: is ?i18n=mark ignored?"
+    english = sorted({(tag, text.strip()) for tag, text, cell in texts if cell not in cells
+                      and [w for w in _words(_unmarked(text)) if w not in SAME and w not in words]})
     assert english == [], f"{path}: text not from the catalogue (add _() and a French msgstr): {english}"
