@@ -62,6 +62,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "to": ("To", "Au"),
     "segment": ("Segment", "Segment"),
     "where": ("Where", "Condition"),
+    "subject": ("Whose journeys", "Parcours de"),
     "everyone": ("Everyone", "Tous"),
     "apply": ("Apply", "Appliquer"),
     "reset": ("Reset", "Réinitialiser"),

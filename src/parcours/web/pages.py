@@ -21,6 +21,7 @@ from parcours.analytics.leads import LeadModel, score_leads, train_lead_model
 from parcours.analytics.overview import store_stats, unmapped_events
 from parcours.analytics.paths import flows, top_paths
 from parcours.analytics.personas import find_personas
+from parcours.analytics.persons import group_types
 from parcours.analytics.retention import retention, retention_curve
 from parcours.analytics.segments import list_segments, segment_members
 from parcours.config.loader import template_text
@@ -46,6 +47,11 @@ def computed(store: Store, key: Hashable, compute: Callable[[], Any]) -> Any:
 
 def segment_names(store: Store) -> list[str]:
     return list_segments(store, with_counts=False)["name"].tolist()
+
+
+def subject_names(store: Store) -> list[str]:
+    """Whose journeys the filter bar offers besides customers': one per group type (accounts)."""
+    return [f"group.{t}" for t in group_types(store)]
 
 
 def journey_page(store: Store, filter: Filter) -> dict:

@@ -145,11 +145,12 @@ async def _page(request: Request, template: str, name: str, fn, options: dict | 
     dash, collector = request.app.state.dashboard, request.app.state.collector
     start_warming(request)
     segments = await dash.run(collector, ("segments",), pages.segment_names)
+    subjects = await dash.run(collector, ("subjects",), pages.subject_names)
     filter = page_filter(request)
     options = options or {}
     data = await dash.run(collector, _key(name, filter, options), lambda store: fn(store, filter.to_filter(), **options))
-    return render(request, template, filter=filter, segments=segments, page=name, options=options, **data,
-                  **(extra or {}))
+    return render(request, template, filter=filter, segments=segments, subjects=subjects, page=name, options=options,
+                  **data, **(extra or {}))
 
 
 # -- public: login, assets -----------------------------------------------------------------
