@@ -126,7 +126,7 @@ def _card(f: pd.DataFrame, name: str, g: pd.DataFrame, store: Store) -> dict:
 
 def save_personas(store: Store, personas: Personas, replace: bool = True) -> list[str]:
     """Save each persona as a list segment of the same name (usable with ``--segment``)."""
-    store.con.register("_persona_members", personas.members)
+    store.register("_persona_members", personas.members)
     try:
         for row in personas.cards.itertuples():
             save_list_segment(
@@ -135,7 +135,7 @@ def save_personas(store: Store, personas: Personas, replace: bool = True) -> lis
                 description=row.description, replace=replace,
             )
     finally:
-        store.con.unregister("_persona_members")
+        store.unregister("_persona_members")
     return list(personas.cards["persona"])
 
 

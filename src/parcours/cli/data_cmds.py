@@ -99,7 +99,7 @@ def quarantine(
         where = "WHERE source = ?" if source else ""
         params = [source] if source else []
         lim = f"LIMIT {int(limit)}" if limit else ""
-        df = store.con.execute(
+        df = store.execute(
             f"SELECT source, row_number, reason, raw, quarantined_at FROM quarantine {where} "
             f"ORDER BY source, row_number {lim}",
             params,

@@ -78,7 +78,7 @@ def refresh(ctx: typer.Context) -> None:
             console.print("journey table: up to date")
             return
         seconds = sum(materialize(store, r) for r in stale)
-        rows = store.con.execute("SELECT count(*) FROM derived.journey").fetchone()[0]
+        rows = store.execute("SELECT count(*) FROM derived.journey").fetchone()[0]
     console.print(f"journey table: rebuilt, {rows:,} events in {seconds:.2f}s")
 
 

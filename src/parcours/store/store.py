@@ -114,6 +114,28 @@ class Store:
             self.lease.release()
             self.lease = None
 
+    # -- the one door to the file ----------------------------------------------
+    def execute(self, sql: str, params: list | dict | None = None) -> duckdb.DuckDBPyConnection:
+        """Run one statement; the result reads as DuckDB's (``fetchone``, ``fetchall``, ``df``, ``arrow``).
+
+        The one door through which code outside ``store/`` and ``engine/`` reaches the file, as
+        datasette's ``Database.execute``: nothing else holds the connection, so sharing the file
+        with a server (``suspend``/``resume``) and rewriting it (``rewrite``) stay in one place.
+        Values go in ``params`` (``?`` or ``$name`` placeholders), never spliced into ``sql``.
+        """
+        return self.con.execute(sql, params)
+
+    def executemany(self, sql: str, rows: list) -> None:
+        """Run one statement once per row of parameters."""
+        self.con.executemany(sql, rows)
+
+    def register(self, name: str, data) -> None:
+        """Make a pandas or Arrow table readable in SQL as ``name`` until ``unregister(name)``."""
+        self.con.register(name, data)
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
     # -- schema -------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for another thread; ``rewrite``, ``suspend`` and ``close`` close it (it would keep the file open)."""
@@ -193,7 +215,7 @@ class Store:
         self.con.execute("BEGIN TRANSACTION")
         self.in_transaction = True
         try:
-            yield self.con
+            yield self
             if changes_data:
                 self.bump_data_version()
         except BaseException:

@@ -253,10 +253,10 @@ def leads_page(store: Store, filter: Filter, shared: Shared = computed) -> dict:
 def _store_overview(store: Store) -> dict:
     """What the data page shows about the whole store, whatever the filter."""
     # the store's own bookkeeping tables (not the journey): read from the store whatever the engine
-    quarantine = store.con.execute(
+    quarantine = store.execute(
         "SELECT source, row_number, reason, raw, quarantined_at FROM quarantine ORDER BY quarantined_at DESC LIMIT 100"
     ).df()
-    imports = store.con.execute(
+    imports = store.execute(
         "SELECT batch_id, source, loaded, quarantined, duplicates, imported_at FROM imports ORDER BY batch_id DESC LIMIT 50"
     ).df()
     stats = store_stats(store)
