@@ -45,7 +45,7 @@ def emotion_curve(labels: list[str], emotions: list[float | None], title: str = 
             "line": {"shape": "spline", "width": 3, "color": "#6366f1"}, "connectgaps": True,
             "marker": {"size": 14, "color": colours}, "name": title,
             "text": [f"{e:+.2f}" if e is not None else "" for e in emotions], "textposition": "top center"}
-    return {"data": [line, *_no_answers(labels, emotions)], "layout": _emotion_layout(title, 200)}
+    return {"data": [line, *_no_answers(labels, emotions)], "layout": {**_emotion_layout(title, 200), "showlegend": False}}
 
 
 def emotion_lanes(labels: list[str], lanes: list[tuple[str, list[float | None]]]) -> dict:
