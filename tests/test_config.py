@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from clirun import run
 
@@ -103,6 +106,13 @@ def test_stage_lanes_take_a_text_or_a_list():
                                         "pain_points": ["too many ads", "no prices"], "opportunities": [],
                                         "owner": ["marketing"]}
     assert all(not texts for texts in config.stages[1].lanes().values())  # every lane is optional
+
+
+def test_the_documented_lanes_example_is_valid():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "dashboard.md").read_text("utf-8")
+    example = re.search(r"```toml\n(\[\[stages\]\].*?)```", text, flags=re.S).group(1)
+    stage = parse_config(example + BASE).stages[0]
+    assert stage.name == "decision" and all(stage.lanes().values())
 
 
 def test_the_demo_journey_fills_every_lane_of_every_stage():
