@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from clirun import run
 
+import parcours
 from parcours.config import TEMPLATES, load_config, parse_config, template_text
 from parcours.errors import ConfigError
 
@@ -139,3 +140,16 @@ def test_journey_set_validates_and_keeps_the_old_map_on_error(tmp_path, capsys):
     assert r.code == 2 and "bad.toml: touchpoints[0].channel" in r.err and len(r.err.strip().splitlines()) == 1
     shown = run(capsys, "--db", db, "journey", "show", "--format", "json").json()
     assert [t["touchpoint"] for t in shown] == ["ad"]
+
+
+def test_a_bad_lane_is_one_line_on_stderr_and_the_map_keeps_its_lanes(tmp_path, capsys):
+    db = tmp_path / "s.duckdb"
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text(BASE.replace('name = "buy"', 'name = "buy"\nowner = "sales"'))
+    bad.write_text(BASE.replace('name = "buy"', 'name = "buy"\nowner = "sales"\ngoal = "pay"'))
+    assert run(capsys, "--db", db, "journey", "set", good).code == 0
+    r = run(capsys, "--db", db, "journey", "set", bad)
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1
+    assert "bad.toml: stages[1]: unknown key 'goal'; did you mean 'goals'?" in r.err
+    with parcours.open(db) as store:
+        assert store.config.stages[1].owner == "sales" and store.config.stages[1].goals == []
