@@ -254,6 +254,9 @@ def test_segments_and_periods_side_by_side_on_the_map(page, server):
     assert "needs 30 customers" in page.inner_text("#compare tr[data-lane=store_visitors] .lane-friction")
     curves = page.evaluate("() => document.getElementById('chart-lane-emotion').data.filter(t => t.mode === 'lines+markers').map(t => t.name)")
     assert curves == chosen
+    said = page.evaluate("""() => document.getElementById('chart-lane-emotion').data
+        .flatMap(t => (t.text || []).map((w, i) => w === 'no answers' ? t.x[i] : null)).filter(Boolean)""")
+    assert said == ["Awareness", "Advocacy"]  # every lane lacks answers there: said once per stage
     assert page.locator("select[name=lane]").nth(2).input_value() == "store_visitors"  # the choice is kept
     assert all(n > 0 for n in chart_data(page).values())
     SHOTS.mkdir(parents=True, exist_ok=True)

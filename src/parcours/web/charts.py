@@ -50,26 +50,30 @@ def emotion_curve(labels: list[str], emotions: list[float | None], title: str = 
 
 def emotion_lanes(labels: list[str], lanes: list[tuple[str, list[float | None]]]) -> dict:
     """One emotion line per lane (segment or period) across the stages, gaps marked "no answers"."""
-    data = []
+    data, said = [], set()
     for i, (name, emotions) in enumerate(lanes):
         colour = PALETTE[i % len(PALETTE)]
         data.append({"type": "scatter", "mode": "lines+markers", "x": labels, "y": emotions, "name": name,
                      "line": {"width": 3, "color": colour}, "marker": {"size": 10, "color": colour}})
-        data.extend(_no_answers(labels, emotions, colour, name))
+        data.extend(_no_answers(labels, emotions, colour, name, said))
     return {"data": data, "layout": _emotion_layout(Label("emotion"), 260)}
 
 
 def _no_answers(labels: list[str], emotions: list[float | None], colour: str = "#6b7280",
-                name: str = "") -> list[dict]:
+                name: str = "", said: set[str] | None = None) -> list[dict]:
     """Hollow markers on the neutral line, labelled "no answers", where a stage has no answer to average:
-    a line that silently skips the stage would read as if it had been measured."""
+    a line that silently skips the stage would read as if it had been measured. ``said``: the
+    stages already labelled by another lane (their words would print on top of each other)."""
     gaps = [label for label, e in zip(labels, emotions, strict=True) if e is None]
     if not gaps:
         return []
+    said = set() if said is None else said
+    text = ["" if g in said else Label("no_answers") for g in gaps]
+    said.update(gaps)
     return [{"type": "scatter", "mode": "markers+text", "x": gaps, "y": [0] * len(gaps), "showlegend": False,
-             "name": name or Label("no_answers"), "text": [Label("no_answers")] * len(gaps),
-             "textposition": "bottom center", "textfont": {"color": colour},
-             "marker": {"size": 12, "symbol": "circle-open", "color": colour}}]
+             "name": name or Label("no_answers"), "text": text, "hovertext": [Label("no_answers")] * len(gaps),
+             "hoverinfo": "x+name+text", "textposition": "bottom center",
+             "textfont": {"color": colour}, "marker": {"size": 12, "symbol": "circle-open", "color": colour}}]
 
 
 def _emotion_layout(title: str, height: int) -> dict:
