@@ -24,6 +24,7 @@ from conftest import SHARED, load_events, shared_path
 import parcours
 from parcours.analytics.funnels import conversion_trends
 from parcours.analytics.segments import create_segment, segment_members
+from parcours.analytics.touchpoint_outcomes import touchpoint_outcomes
 from parcours.engine.spark import SparkEngine, spark_session
 
 CUSTOMERS = 100
@@ -85,6 +86,7 @@ ANALYSES: dict[str, Callable] = {
     "loops": parcours.loops,
     "stage_progression": parcours.stage_progression,
     "stage_returns": parcours.stage_returns,
+    "touchpoint_outcomes": touchpoint_outcomes,
     "retention": parcours.retention,
     "retention_curve": parcours.retention_curve,
     "repeat_purchase_rate": parcours.repeat_purchase_rate,

@@ -35,6 +35,9 @@ def test_html_is_self_contained_with_the_map_and_its_figures(db, tmp_path, capsy
     # designed vs observed: the conformance overlay, the happy path vs variants, ranked opportunities
     assert 'class="conformance' in html and 'id="variants"' in html and 'class="designed"' in html
     assert 'id="opportunities"' in html and "conversions lost" in html
+    # the journey map's own additions: per-touchpoint outcomes, "no answers", the designer's lanes
+    assert 'class="tp-flow"' in html and "stop here" in html and "emotion: no answers" in html
+    assert 'id="design-lanes"' in html and "Payment errors at checkout" in html
 
 
 def test_french_report_and_bad_options(db, tmp_path, capsys):

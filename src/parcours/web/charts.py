@@ -38,18 +38,49 @@ def values(series: Sequence) -> list:
 
 
 def emotion_curve(labels: list[str], emotions: list[float | None], title: str = Label("emotion")) -> dict:
-    """The emotion line across stages, from -1 (unhappy) to +1, with a neutral band."""
+    """The emotion line across stages, from -1 (unhappy) to +1, with a neutral band; a stage
+    without answers is marked "no answers" on the chart, not left out."""
     colours = ["#dc2626" if (e is not None and e < 0) else "#16a34a" for e in emotions]
-    return {
-        "data": [{"type": "scatter", "mode": "lines+markers+text", "x": labels, "y": emotions,
-                  "line": {"shape": "spline", "width": 3, "color": "#6366f1"}, "connectgaps": True,
-                  "marker": {"size": 14, "color": colours}, "name": title,
-                  "text": [f"{e:+.2f}" if e is not None else "" for e in emotions], "textposition": "top center"}],
-        "layout": layout(height=200, yaxis={"range": [-1, 1], "zeroline": True, "zerolinecolor": "#9ca3af",
-                                            "title": title}, margin={"l": 60, "r": 20, "t": 10, "b": 30},
-                         shapes=[{"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "y0": -1, "y1": 0,
-                                  "fillcolor": "#fee2e2", "opacity": 0.35, "line": {"width": 0}, "layer": "below"}]),
-    }
+    line = {"type": "scatter", "mode": "lines+markers+text", "x": labels, "y": emotions,
+            "line": {"shape": "spline", "width": 3, "color": "#6366f1"}, "connectgaps": True,
+            "marker": {"size": 14, "color": colours}, "name": title,
+            "text": [f"{e:+.2f}" if e is not None else "" for e in emotions], "textposition": "top center"}
+    return {"data": [line, *_no_answers(labels, emotions)], "layout": {**_emotion_layout(title, 200), "showlegend": False}}
+
+
+def emotion_lanes(labels: list[str], lanes: list[tuple[str, list[float | None]]]) -> dict:
+    """One emotion line per lane (segment or period) across the stages, gaps marked "no answers"."""
+    data, said = [], set()
+    for i, (name, emotions) in enumerate(lanes):
+        colour = PALETTE[i % len(PALETTE)]
+        data.append({"type": "scatter", "mode": "lines+markers", "x": labels, "y": emotions, "name": name,
+                     "line": {"width": 3, "color": colour}, "marker": {"size": 10, "color": colour}})
+        data.extend(_no_answers(labels, emotions, colour, name, said))
+    return {"data": data, "layout": _emotion_layout(Label("emotion"), 260)}
+
+
+def _no_answers(labels: list[str], emotions: list[float | None], colour: str = "#6b7280",
+                name: str = "", said: set[str] | None = None) -> list[dict]:
+    """Hollow markers on the neutral line, labelled "no answers", where a stage has no answer to average:
+    a line that silently skips the stage would read as if it had been measured. ``said``: the
+    stages already labelled by another lane (their words would print on top of each other)."""
+    gaps = [label for label, e in zip(labels, emotions, strict=True) if e is None]
+    if not gaps:
+        return []
+    said = set() if said is None else said
+    text = ["" if g in said else Label("no_answers") for g in gaps]
+    said.update(gaps)
+    return [{"type": "scatter", "mode": "markers+text", "x": gaps, "y": [0] * len(gaps), "showlegend": False,
+             "name": name or Label("no_answers"), "text": text, "hovertext": [Label("no_answers")] * len(gaps),
+             "hoverinfo": "x+name+text", "textposition": "bottom center",
+             "textfont": {"color": colour}, "marker": {"size": 12, "symbol": "circle-open", "color": colour}}]
+
+
+def _emotion_layout(title: str, height: int) -> dict:
+    return layout(height=height, yaxis={"range": [-1, 1], "zeroline": True, "zerolinecolor": "#9ca3af", "title": title},
+                  margin={"l": 60, "r": 20, "t": 10, "b": 30},
+                  shapes=[{"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "y0": -1, "y1": 0,
+                           "fillcolor": "#fee2e2", "opacity": 0.35, "line": {"width": 0}, "layer": "below"}])
 
 
 def bars(x: Sequence, y: Sequence, name: str = "", horizontal: bool = False, **extra) -> dict:

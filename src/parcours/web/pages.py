@@ -32,7 +32,7 @@ from parcours.voc import compare_touchpoints, list_followups, survey_answers, vo
 from parcours.voc.followups import STATUSES
 from parcours.web import charts
 from parcours.web.i18n import Label
-from parcours.web.journey_map import clean, journey_map
+from parcours.web.journey_map import clean, compare_lanes, journey_map
 from parcours.web.state import duration
 
 #: ``shared(store, key, compute)``: a result that does not depend on the page's filter, computed
@@ -54,17 +54,26 @@ def subject_names(store: Store) -> list[str]:
     return [f"group.{t}" for t in group_types(store)]
 
 
-def journey_page(store: Store, filter: Filter) -> dict:
-    jm = journey_map(store, filter)
+def journey_page(store: Store, filter: Filter, order: str = "file", lanes: tuple[str, ...] = (),
+                 periods: tuple[str, ...] = ()) -> dict:
+    """The map; with ``lanes`` (segments) or two ``periods``, their figures side by side under it."""
+    compared = compare_lanes(store, filter, segments=lanes, periods=periods)  # first: a bad lane fails fast
+    jm = journey_map(store, filter, order=order)
     labels = [s["label"] for s in jm["stages"]]
-    return {
-        "map": jm,
-        "charts": {
-            "emotion": charts.emotion_curve(labels, [s["emotion"] for s in jm["stages"]]),
-            "reached": charts.losses(labels, [s["reached"] for s in jm["stages"]],
-                                     [s["name"] == jm["biggest_loss"] for s in jm["stages"]]),
-        },
+    figs = {
+        "emotion": charts.emotion_curve(labels, [s["emotion"] for s in jm["stages"]]),
+        "reached": charts.losses(labels, [s["reached"] for s in jm["stages"]],
+                                 [s["name"] == jm["biggest_loss"] for s in jm["stages"]]),
     }
+    if compared:
+        figs["lane_emotion"] = charts.emotion_lanes(labels, [(c["label"], [s["emotion"] for s in c["stages"]])
+                                                             for c in compared])
+        shares = pd.DataFrame([(c["label"], label, s["reached"] / c["customers"] if c["customers"] else None)
+                               for c in compared for label, s in zip(labels, c["stages"], strict=True)],
+                              columns=["lane", "stage", "share"])
+        figs["lane_reached"] = charts.grouped_bars(shares, "stage", "lane", "share", height=260,
+                                                   yaxis={"tickformat": ".0%", "title": Label("share_reached")})
+    return {"map": jm, "compared": compared, "compare_by": "period" if periods else "segment", "charts": figs}
 
 
 def records(df: pd.DataFrame, limit: int | None = None) -> list[dict]:

@@ -220,8 +220,12 @@ async def live_json(request: Request) -> JSONResponse:
 
 
 @router.get("/")
-async def journey(request: Request) -> HTMLResponse:
-    return await _page(request, "map.html", "journey_map", pages.journey_page)
+async def journey(request: Request, order: str = "file") -> HTMLResponse:
+    # only the options given: the plain map keeps the key the warm-up and the evidence pages use
+    given = {"order": order if order != "file" else "",
+             "lanes": tuple(v.strip() for v in request.query_params.getlist("lane") if v.strip()),
+             "periods": tuple(v.strip() for v in request.query_params.getlist("period") if v.strip())}
+    return await _page(request, "map.html", "journey_map", pages.journey_page, {k: v for k, v in given.items() if v})
 
 
 @router.get("/evidence")
