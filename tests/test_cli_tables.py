@@ -65,6 +65,7 @@ def test_shares_numbers_and_labels():
     assert formatter("conversion_rate", pd.Series([25.0, 3.5]))(25.0) == "25.00"  # already a percentage: kept
     assert formatter("customers", pd.Series([20103]))(20103) == "20,103"
     assert formatter("year", pd.Series([2024]))(2024) == "2024"
+    assert formatter("cohort_year", pd.Series([2024, None], dtype="Int64"))(pd.NA) == ""
     money = formatter("value", pd.Series([7342.93, 12.5]))
     assert money(7342.93) == "7,343"
     assert formatter("score", pd.Series([60.51, 5.3]))(5.3) == "5.30"  # one number of decimals per column
@@ -79,6 +80,9 @@ def test_headers_wrap_at_underscores_and_wide_tables_name_what_they_leave_out():
     buf = Console(file=io.StringIO(), width=80)
     buf.print(shown.table)
     assert_readable(buf.file.getvalue())
+    empty = Console(file=io.StringIO(), width=80)
+    empty.print(layout(df.head(0), 80, "funnel").table)
+    assert "(no rows)" in empty.file.getvalue()  # an empty answer says so
     squeezed = layout(df, 80, keep_all=True)  # the user chose them: all shown, folded, nothing cut
     assert squeezed.left_out == [] and squeezed.width <= 80
 

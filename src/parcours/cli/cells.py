@@ -8,7 +8,6 @@ A column's kind comes from its dtype and from how the analyses name their column
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -65,7 +64,11 @@ def _text(v: Any) -> str:
 
 
 def _missing(v: Any) -> bool:
-    return v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
+    """None, NaN, NaT or pd.NA (the formatters below see one scalar of a typed column at a time)."""
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
 
 
 def formatter(name: str, column: pd.Series) -> Callable[[Any], str]:
