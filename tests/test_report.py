@@ -53,7 +53,8 @@ def test_french_report_and_bad_options(db, tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def laid_out(db, tmp_path_factory) -> dict:
-    """The report as Playwright's Chromium lays it out at the PNG's width: page height, map bottom (CSS px).
+    """The report as Playwright's Chromium lays it out at the PNG's width: page height on screen, map bottom
+    in print (CSS px).
 
     Measured apart from ``parcours.report`` (which measures with Chromium's command line), so the
     checks below compare the files with the page itself.
@@ -68,9 +69,10 @@ def laid_out(db, tmp_path_factory) -> dict:
             page = browser.new_page(viewport={"width": PNG_WIDTH, "height": 1000})
             page.goto(html.as_uri())
             page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2")
-            return page.evaluate("""() => ({
-                height: document.documentElement.scrollHeight,
-                mapBottom: document.getElementById('journey-map').getBoundingClientRect().bottom + window.scrollY})""")
+            height = page.evaluate("document.documentElement.scrollHeight")
+            page.emulate_media(media="print")  # the PDF is laid out with the print styles
+            bottom = page.evaluate("document.getElementById('journey-map').getBoundingClientRect().bottom + scrollY")
+            return {"height": height, "mapBottom": bottom}
         finally:
             browser.close()
 
