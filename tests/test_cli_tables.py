@@ -23,7 +23,7 @@ import parcours
 from parcours.analytics.funnel_spec import build_spec
 from parcours.analytics.funnels import funnel
 from parcours.cli import output, progress
-from parcours.cli.cells import duration, formatter
+from parcours.cli.cells import duration, formatter, is_numeric
 from parcours.cli.main import app
 from parcours.cli.tables import layout, wrap_header
 from parcours.jsonable import records
@@ -69,6 +69,7 @@ def test_shares_numbers_and_labels():
     money = formatter("value", pd.Series([7342.93, 12.5]))
     assert money(7342.93) == "7,343"
     assert formatter("score", pd.Series([60.51, 5.3]))(5.3) == "5.30"  # one number of decimals per column
+    assert is_numeric(pd.Series([1, 2, None], dtype=object)) and not is_numeric(pd.Series(["a", None]))
 
 
 def test_headers_wrap_at_underscores_and_wide_tables_name_what_they_leave_out():

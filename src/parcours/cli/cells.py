@@ -8,6 +8,7 @@ A column's kind comes from its dtype and from how the analyses name their column
 from __future__ import annotations
 
 import json
+import numbers
 import re
 from collections.abc import Callable
 from typing import Any
@@ -107,6 +108,9 @@ def _decimals(values: pd.Series) -> Callable[[Any], str]:
 
 
 def is_numeric(column: pd.Series) -> bool:
-    """Numbers and durations are right-aligned."""
+    """Numbers and durations are right-aligned (numbers in an object column too: a rank next to an "(other)" row)."""
+    if pd.api.types.is_object_dtype(column):
+        values = column.dropna()
+        return len(values) > 0 and all(isinstance(v, numbers.Number) and not isinstance(v, bool) for v in values)
     return ((pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column))
             or pd.api.types.is_timedelta64_dtype(column))
