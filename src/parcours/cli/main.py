@@ -34,8 +34,9 @@ from parcours.cli import (
     stages_cmd,
     voc_cmd,
 )
-from parcours.cli.output import err_console
+from parcours.cli.output import err_console, offer_columns
 from parcours.cli.param_errors import use_flags_in_errors
+from parcours.cli.progress import show_progress
 from parcours.cli.state import State, engine_choice
 from parcours.errors import ParcoursError
 from parcours.store import default_db_path
@@ -65,6 +66,8 @@ def main_options(
 for module in (journey_cmds, data_cmds, identity_cmds, demo_cmd, segment_cmd, paths_cmd, attribution_cmd, retention_cmd, serve_cmd, keys_cmd, gdpr_cmd, voc_cmd, followups_cmd, friction_cmd, stages_cmd, funnel_cmd, abandonment_cmd, leads_cmd, personas_cmd, report_cmd, conformance_cmd):
     module.register(app)
 use_flags_in_errors(app)
+offer_columns(app)
+show_progress(app)
 
 
 def _one_line(text: str) -> str:
