@@ -136,3 +136,46 @@ def test_same_answers_on_spark(planted):
                 assert parcours.top_paths(sp, filter=f).equals(parcours.top_paths(duck, filter=f)), text
         finally:
             sp.close()
+
+
+def test_split_by_conformance_or_a_condition(planted):
+    from parcours.analytics.filters import split
+
+    sides = split(None, "conformance")
+    assert [label for label, _ in sides] == ["fitness = 1", "fitness < 1"]
+    assert [_customers(planted, f) for _, f in sides] == [["a"], ["b", "c", "d", "e", "f"]]
+    sides = split(_where("event = 'cart'"), "deviation = 'skipped stage'")
+    assert [label for label, _ in sides] == ["deviation = 'skipped stage'", "deviation != 'skipped stage'"]
+    assert [_customers(planted, f) for _, f in sides] == [[], ["a", "b", "c", "d", "f"]]
+    with pytest.raises(ParcoursError, match="an event condition does not divide customers"):
+        split(None, "channel = 'web'")
+
+
+def test_cli_funnel_split(planted, capsys):
+    planted.close()
+    r = run(capsys, "--db", planted.path, "funnel", "ad", "cart", "pay", "--split", "fitness < 0.8", "--format", "json")
+    assert r.code == 0, r.err
+    assert [(s["split"], s["customers"]) for s in r.json()] == [
+        ("fitness < 0.8", 2), ("fitness < 0.8", 1), ("fitness < 0.8", 0),
+        ("fitness >= 0.8", 4), ("fitness >= 0.8", 4), ("fitness >= 0.8", 3)]
+    bad = run(capsys, "--db", planted.path, "funnel", "ad", "cart", "--split", "event = 'pay'")
+    assert bad.code == 2 and len(bad.err.strip().splitlines()) == 1 and "--split" in bad.err
+
+
+def test_dashboard_funnel_split_by_conformance(planted):
+    from fastapi.testclient import TestClient
+
+    from parcours.server import create_app
+    from parcours.server.keys import create_key
+
+    key = create_key(planted, "read", "reader")
+    planted.close()
+    with TestClient(create_app(planted.path)) as client:
+        auth = {"Authorization": f"Bearer {key}", "Accept": "text/html"}
+        r = client.get("/funnels?step=ad&step=cart&step=pay&split=conformance", headers=auth)
+        assert r.status_code == 200, r.text
+        table = r.text.split('id="split"')[1]
+        assert "chart-split" in table and "<td>fitness = 1</td><td>3</td><td>pay</td><td>1</td>" in table
+        assert "<td>fitness &lt; 1</td><td>3</td><td>pay</td><td>2</td>" in table
+        bad = client.get("/funnels?step=ad&step=cart&split=fitness+%3C+x", headers=auth)
+        assert bad.status_code == 400 and "split=" in bad.text

@@ -149,6 +149,32 @@ def parse_where(text: str, what: str = "--where") -> Condition | CustomerConditi
         raise ParcoursError(f"{what} {text!r}: {msg}") from None
 
 
+#: ``split="conformance"``: customers who followed the design fully against the others
+SPLITS = {"conformance": ("fitness = 1", "fitness < 1")}
+
+
+def split(filter: Filter | None, by: str, what: str = "--split") -> list[tuple[str, Filter]]:
+    """``filter`` narrowed to each side of a customer-level condition: (label, filter) pairs.
+
+    ``by`` is ``conformance`` (``fitness = 1``, conforming, against ``fitness < 1``, deviating)
+    or a condition on a customer-level field (``fitness < 0.8``, ``deviation = 'skipped stage'``)
+    against its complement. Customers without a value (no touchpoint on the map) are on neither
+    side. The label of each side is its condition as ``--where`` writes it.
+    """
+    filter = filter or Filter()
+    texts = SPLITS.get(by.strip())
+    if texts is None:
+        condition = parse_where(by, what)
+        if not isinstance(condition, CustomerCondition):
+            raise ParcoursError(f"{what} {by!r}: split by conformance or by a customer-level condition "
+                                f"({', '.join(CUSTOMER_FIELDS)}), e.g. \"fitness < 0.8\"; an event condition "
+                                "does not divide customers (use --where)")
+        sides = [condition, condition.complement()]
+    else:
+        sides = [parse_where(t, what) for t in texts]
+    return [(c.text(), filter.narrowed(where=[c])) for c in sides]
+
+
 def _with_subject(store, source: str, subject: str) -> str:
     """``source`` with ``customer_id`` replaced by the subject's value; rows without one dropped.
 
