@@ -128,12 +128,13 @@ def test_same_answers_on_spark(planted):
     with parcours.open(path, read_only=True) as duck:
         sp = parcours.open(path, read_only=True, engine="spark")
         try:
-            for text in ("fitness < 0.8", "deviation = 'skipped stage'", "deviation != 'skipped stage'"):
+            # few Spark queries: each costs seconds on a loaded machine
+            for text in ("fitness < 0.8", "deviation != 'skipped stage'"):
                 f = _where(text)
                 assert _customers(sp, f) == _customers(duck, f), text
-                assert parcours.funnel(sp, ["ad", "cart", "pay"], filter=f).equals(
-                    parcours.funnel(duck, ["ad", "cart", "pay"], filter=f)), text
-                assert parcours.top_paths(sp, filter=f).equals(parcours.top_paths(duck, filter=f)), text
+            f = _where("fitness < 0.8")
+            assert parcours.funnel(sp, ["ad", "cart", "pay"], filter=f).equals(
+                parcours.funnel(duck, ["ad", "cart", "pay"], filter=f))
         finally:
             sp.close()
 
