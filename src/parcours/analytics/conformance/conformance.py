@@ -88,6 +88,8 @@ class Designed:
         self.stage_of = {t.name: t.stage for t in config.touchpoints}
         self.stage_index = {s.name: i for i, s in enumerate(config.stages)}
         self.touchpoint = {t.name: t for t in config.touchpoints}  # looked up once per move
+        #: per stage in order, its name when it may not be skipped, else None
+        self.needed = [None if s.skippable else s.name for s in config.stages]
         self.labels = [t.label for t in self.net.transitions]
 
     def deviations(self, seq: list[str], al: Alignment) -> list[dict]:
@@ -116,16 +118,16 @@ class Designed:
                 stage = self.stage_of[tp]
                 t = self.touchpoint[tp]
                 k = self.stage_index[stage]
-                gap = [s for s in self.config.stages[furthest + 1:k] if not s.skippable and s.name not in visited]
                 if k < furthest:
                     kind_name = BACK
                 elif not t.repeatable and seq.count(tp) > 1:
                     kind_name = REPEATED
-                elif gap:  # jumped over stages the design needs: name the stages, not the jump
+                elif gap := [s for s in self.needed[furthest + 1:k] if s and s not in visited]:
+                    # jumped over stages the design needs: name the stages, not the jump
                     for s in gap:
-                        if s.name not in skipped_stages:
-                            skipped_stages.add(s.name)
-                            out.append({"kind": SKIPPED_STAGE, "stage": s.name, "touchpoint": None, "position": ref})
+                        if s not in skipped_stages:
+                            skipped_stages.add(s)
+                            out.append({"kind": SKIPPED_STAGE, "stage": s, "touchpoint": None, "position": ref})
                     continue
                 else:
                     kind_name = OUT_OF_ORDER
@@ -140,7 +142,7 @@ def _fitness_rows(store: Store, filter: Filter | None) -> tuple[pd.DataFrame, di
     for key in seqs["sequence"].unique():
         seq = key.split(SEP) if key else []
         al = align(designed.graph, seq)
-        variants[key] = (al, designed.deviations(seq, al))
+        variants[key] = (al, designed.deviations(seq, al) if al.cost else [])  # cost 0: sync and silent moves only
     return seqs, variants, designed
 
 
