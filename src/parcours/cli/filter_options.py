@@ -33,7 +33,8 @@ ToOption = typer.Option(
 
 WhereOption = typer.Option(
     [], "--where", help="Only events where FIELD OP VALUE holds, e.g. \"person.plan = 'pro'\", "
-    "\"group.company.industry = 'retail'\", \"props.plan = 'pro'\". Repeatable (all must hold)."
+    "\"group.company.industry = 'retail'\", \"props.plan = 'pro'\"; on whole customers: \"fitness < 0.8\", "
+    "\"deviation = 'skipped stage'\" (conformance). Repeatable (all must hold)."
 )
 
 SubjectOption = typer.Option(

@@ -106,6 +106,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "window": ("Window", "Fenêtre"),
     "mode": ("Mode", "Mode"),
     "breakdown": ("Breakdown", "Ventilation"),
+    "split": ("Split by", "Comparer selon"),
+    "split_chart": ("Conversion per group", "Conversion par groupe"),
     "none": ("none", "aucune"),
     "funnel_chart": ("Funnel", "Entonnoir"),
     "time_to_convert": ("Time to convert", "Délai de conversion"),

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from parcours.analytics.attribution import attribution, side_by_side
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import SPLITS, Filter, events_sql, split
 from parcours.analytics.funnel_spec import POSTHOG_MODES
 from parcours.analytics.funnels import FunnelRun, conversion_trends, funnel
 from parcours.analytics.leads import LeadModel, score_leads, train_lead_model
@@ -105,7 +105,9 @@ def default_steps(store: Store) -> list[str]:
 
 
 def funnel_page(store: Store, filter: Filter, steps: tuple[str, ...], window: str, mode: str,
-                breakdown: str, drop_step: int) -> dict:
+                breakdown: str, drop_step: int, split_by: str = "") -> dict:
+    """The funnel; with ``split_by`` (``conformance``, ``fitness < 0.8``) also its conversion per
+    group of customers (``parcours.analytics.filters.split``), e.g. conforming vs deviating."""
     options = {"window": window, "mode": mode, "breakdown": breakdown or None}
     steps_list = list(steps)
     if len(steps_list) < 2:
@@ -122,6 +124,9 @@ def funnel_page(store: Store, filter: Filter, steps: tuple[str, ...], window: st
     except ParcoursError:
         trend = pd.DataFrame(columns=["period_start", "conversion_rate"])  # unordered funnels have no trend
     dropped = run.dropped(drop_step)
+    sides = split(filter, split_by, "split=") if split_by else []
+    split_table = pd.concat([FunnelRun(store, steps_list, filter=f, window=window, mode=mode).steps().assign(split=label)
+                             for label, f in sides], ignore_index=True) if sides else None
     labels = [f"{i + 1}. {s}" for i, s in enumerate(steps_list)]
     figs = {
         "funnel": charts.funnel(labels, overall["customers"].tolist()),
@@ -133,10 +138,14 @@ def funnel_page(store: Store, filter: Filter, steps: tuple[str, ...], window: st
         figs["breakdown"] = charts.grouped_bars(table.assign(breakdown=table["breakdown"].fillna(Label("no_value"))),
                                                 "name", "breakdown", "conversion_from_first",
                                                 yaxis={"tickformat": ".0%"})
+    if split_table is not None:
+        figs["split"] = charts.grouped_bars(split_table, "name", "split", "conversion_from_first",
+                                            yaxis={"tickformat": ".0%"})
     step_options = ([f"stage:{st.name}" for st in store.config.stages]
                     + [f"touchpoint:{tp.name}" for tp in store.config.touchpoints])
     return {"table": records(table), "charts": figs, "dropped": records(dropped, 30), "dropped_total": len(dropped),
-            "step_options": step_options,
+            "step_options": step_options, "split_options": [*SPLITS, "fitness < 0.8"],
+            "split_table": records(split_table) if split_table is not None else [],
             "modes": POSTHOG_MODES, "average_seconds": ttc.attrs.get("average_conversion_time")}
 
 

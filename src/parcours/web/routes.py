@@ -110,7 +110,7 @@ async def warm(app) -> None:
     steps = tuple(await collector.run_db(pages.default_steps))
     defaults = [("journey_map", pages.journey_page, {}),
                 ("funnels", pages.funnel_page, {"steps": steps, "window": "14d", "mode": "ordered", "breakdown": "",
-                                                "drop_step": 2}),
+                                                "drop_step": 2, "split_by": ""}),
                 ("paths", pages.paths_page, {"touchpoint": "", "direction": "from"}),
                 ("retention", pages.retention_page, {"period": "week"}),
                 ("attribution", pages.attribution_page, {"level": "channel"}),
@@ -243,13 +243,13 @@ async def evidence(request: Request, touchpoint: str = "") -> HTMLResponse:
 
 @router.get("/funnels")
 async def funnels(request: Request, window: str = "14d", mode: str = "ordered", breakdown: str = "",
-                  drop_step: int = 2) -> HTMLResponse:
+                  drop_step: int = 2, split: str = "") -> HTMLResponse:
     steps = [s.strip() for s in request.query_params.getlist("step") if s.strip()]
     if not steps:
         steps = await request.app.state.dashboard.run(request.app.state.collector, ("default_steps",),
                                                       pages.default_steps)
     options = {"steps": tuple(steps), "window": window, "mode": mode, "breakdown": breakdown.strip(),
-               "drop_step": drop_step}
+               "drop_step": drop_step, "split_by": split.strip()}
     return await _page(request, "funnels.html", "funnels", pages.funnel_page, options)
 
 
