@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import sys
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from parcours.jsonable import plain, records
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Format(StrEnum):
@@ -37,6 +37,10 @@ def emit(data: pd.DataFrame | dict | list, fmt: Format, title: str | None = None
     A DataFrame's note (``attrs["note"]``: why the result is not quite what was asked, such as a
     fallback to event level) goes to stderr as one line, so that stdout stays the data.
     """
+    import pandas as pd  # here: every command imports this module, not every command makes a DataFrame
+
+    from parcours.jsonable import plain, records
+
     note = data.attrs.get("note") if isinstance(data, pd.DataFrame) else None
     if note:
         sys.stderr.write(f"{note}\n")
@@ -57,6 +61,10 @@ def emit(data: pd.DataFrame | dict | list, fmt: Format, title: str | None = None
 
 
 def _as_frame(data: dict | list) -> pd.DataFrame:
+    import pandas as pd
+
+    from parcours.jsonable import plain
+
     if isinstance(data, list):
         return pd.DataFrame(data)
     return pd.DataFrame([{"key": k, "value": json.dumps(plain(v)) if isinstance(v, dict | list) else v}
@@ -64,6 +72,8 @@ def _as_frame(data: dict | list) -> pd.DataFrame:
 
 
 def _cell(v: Any) -> str:
+    from parcours.jsonable import plain
+
     v = plain(v)
     if v is None:
         return ""
