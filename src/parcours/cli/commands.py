@@ -14,7 +14,7 @@ from __future__ import annotations
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("journey_cmds", "Write a journey file from a shipped template, to edit and then `parcours journey set`."),
     "import": ("data_cmds", "Import events from a file. Bad rows are quarantined; re-importing adds nothing."),
-    "quarantine": ("data_cmds", "Rows that failed validation, with the file, row number, reason and raw row."),
+    "quarantine": ("quarantine_cmd", "Rows that failed validation, with the file, row number, reason and raw row."),
     "stats": ("data_cmds", "Counts: events, customers, quarantined and unmapped events, events by name."),
     "summary": ("data_cmds", "The journey at a glance: customers per stage, conversion, top touchpoints per stage."),
     "customer": ("data_cmds", "One customer: stitched identities, first/last seen, stages, and the timeline of "

@@ -7,7 +7,10 @@ so scripts can rely on it; tables are for people.
 from __future__ import annotations
 
 import json
+import re
 import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -31,12 +34,46 @@ console = Console(soft_wrap=True)  # messages stay one line when piped
 err_console = Console(stderr=True)
 
 
-def emit(data: pd.DataFrame | dict | list, fmt: Format, title: str | None = None) -> None:
-    """Print a DataFrame (rows) or a dict (one record) in the chosen format.
+#: SQL types a table right-aligns, as pandas' numeric dtypes are (integers, floats, decimals, booleans)
+_NUMERIC_SQL = re.compile(r"U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL(\(.*\))?|BOOLEAN")
+
+
+@dataclass
+class Rows:
+    """A query's result as plain Python rows, printed as its DataFrame would be, without pandas.
+
+    For a command whose answer is a query and nothing more (``parcours quarantine``):
+    importing pandas takes longer than the rest of such a command (issue 15). Tables and JSON
+    are built from the rows; CSV, whose number and time formats are pandas', goes through a
+    DataFrame.
+    """
+
+    columns: list[str]
+    rows: list[tuple]
+    numeric: list[bool]
+
+    @classmethod
+    def fetch(cls, cursor: Any) -> Rows:
+        """The rest of a DB-API cursor's result; its description gives the names and SQL types."""
+        rows = cursor.fetchall()
+        return cls([str(d[0]) for d in cursor.description], rows,
+                   [bool(_NUMERIC_SQL.fullmatch(str(d[1]))) for d in cursor.description])
+
+    def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.rows, columns=self.columns)
+
+
+def emit(data: pd.DataFrame | Rows | dict | list, fmt: Format, title: str | None = None) -> None:
+    """Print a DataFrame or ``Rows`` (rows) or a dict (one record) in the chosen format.
 
     A DataFrame's note (``attrs["note"]``: why the result is not quite what was asked, such as a
     fallback to event level) goes to stderr as one line, so that stdout stays the data.
     """
+    if isinstance(data, Rows):
+        _emit_rows(data, fmt, title)
+        return
     import pandas as pd  # here: every command imports this module, not every command makes a DataFrame
 
     from parcours.jsonable import plain, records
@@ -52,12 +89,30 @@ def emit(data: pd.DataFrame | dict | list, fmt: Format, title: str | None = None
     if fmt == Format.csv:
         sys.stdout.write(df.to_csv(index=False))
         return
+    _print_table(title, [str(c) for c in df.columns], [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns],
+                 df.itertuples(index=False))
+
+
+def _print_table(title: str | None, columns: list[str], numeric: list[bool], rows: Iterable[tuple]) -> None:
+    """A table for people: numbers right-aligned, each value as ``_cell`` writes it."""
     table = Table(title=title, show_lines=False)
-    for col in df.columns:
-        table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(df[col]) else "left")
-    for row in df.itertuples(index=False):
+    for col, right in zip(columns, numeric, strict=True):
+        table.add_column(col, justify="right" if right else "left")
+    for row in rows:
         table.add_row(*[_cell(v) for v in row])
     console.print(table)
+
+
+def _emit_rows(data: Rows, fmt: Format, title: str | None) -> None:
+    from parcours.jsonable import plain
+
+    if fmt == Format.csv:
+        emit(data.frame(), fmt, title)
+    elif fmt == Format.json:
+        payload = [{c: plain(v) for c, v in zip(data.columns, row, strict=True)} for row in data.rows]
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    else:
+        _print_table(title, data.columns, data.numeric, data.rows)
 
 
 def _as_frame(data: dict | list) -> pd.DataFrame:
