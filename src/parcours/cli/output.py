@@ -34,8 +34,11 @@ console = Console(soft_wrap=True)  # messages stay one line when piped
 err_console = Console(stderr=True)
 
 
-#: SQL types a table right-aligns, as pandas' numeric dtypes are (integers, floats, decimals, booleans)
-_NUMERIC_SQL = re.compile(r"U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL(\(.*\))?|BOOLEAN")
+#: the SQL types ``Rows`` prints exactly as the DataFrame of the same query: integers and floats
+#: (right-aligned, as pandas' numeric dtypes are), text and timestamps; others (DECIMAL, BOOLEAN,
+#: lists...) have pandas conversions of their own, so a query with them prints as a DataFrame
+_INTEGER_SQL = re.compile(r"(TINY|SMALL|BIG)?INT(EGER)?|U(TINY|SMALL)INT|UINTEGER")  # (all fit an Int64)
+_PRINTED_SQL = re.compile(rf"{_INTEGER_SQL.pattern}|FLOAT|DOUBLE|VARCHAR|TIMESTAMP")
 
 
 @dataclass
@@ -45,24 +48,35 @@ class Rows:
     For a command whose answer is a query and nothing more (``parcours quarantine``):
     importing pandas takes longer than the rest of such a command (issue 15). Tables and JSON
     are built from the rows; CSV, whose number and time formats are pandas', goes through a
-    DataFrame.
+    DataFrame typed as DuckDB types one (integers nullable).
     """
 
     columns: list[str]
+    types: list[str]
     rows: list[tuple]
-    numeric: list[bool]
 
     @classmethod
     def fetch(cls, cursor: Any) -> Rows:
         """The rest of a DB-API cursor's result; its description gives the names and SQL types."""
-        rows = cursor.fetchall()
-        return cls([str(d[0]) for d in cursor.description], rows,
-                   [bool(_NUMERIC_SQL.fullmatch(str(d[1]))) for d in cursor.description])
+        names, types = [str(d[0]) for d in cursor.description], [str(d[1]) for d in cursor.description]
+        for name, sql_type in zip(names, types, strict=True):
+            if not _PRINTED_SQL.fullmatch(sql_type):
+                raise TypeError(f"column {name!r} is {sql_type}, which Rows does not print as pandas "
+                                "would: emit the query's DataFrame")
+        return cls(names, types, cursor.fetchall())
+
+    @property
+    def numeric(self) -> list[bool]:
+        return [t not in ("VARCHAR", "TIMESTAMP") for t in self.types]
 
     def frame(self) -> pd.DataFrame:
         import pandas as pd
 
-        return pd.DataFrame.from_records(self.rows, columns=self.columns)
+        df = pd.DataFrame.from_records(self.rows, columns=self.columns)
+        for col, sql_type in zip(self.columns, self.types, strict=True):
+            if _INTEGER_SQL.fullmatch(sql_type):
+                df[col] = df[col].astype("Int64")  # as DuckDB's DataFrame has it: NULL stays NULL, not NaN
+        return df
 
 
 def emit(data: pd.DataFrame | Rows | dict | list, fmt: Format, title: str | None = None) -> None:
