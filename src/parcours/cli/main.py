@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,11 +56,15 @@ def _usage_line(e: Exception) -> str:
 
 def log_path() -> Path:
     """Where an internal error's traceback goes: ``$PARCOURS_LOG``, else parcours-error.log in the temp folder."""
+    import tempfile  # (this and traceback: for a failure only, not on every start)
+
     return Path(os.environ.get("PARCOURS_LOG") or Path(tempfile.gettempdir()) / "parcours-error.log")
 
 
 def _internal_error(e: BaseException) -> str:
     """Append the traceback to the log file; the one line that points to it."""
+    import traceback
+
     path = log_path()
     try:
         with open(path, "a", encoding="utf-8") as f:
