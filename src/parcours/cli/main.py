@@ -1,4 +1,4 @@
-"""The ``parcours`` application: global options, command registration, error handling."""
+"""The ``parcours`` application: global options, its commands (loaded lazily, ``lazy_group``), error handling."""
 
 from __future__ import annotations
 
