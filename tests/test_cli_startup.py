@@ -8,9 +8,7 @@ them all already)."""
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import io
 import json
 import os
 import re
@@ -22,7 +20,6 @@ import pytest
 import typer
 
 import parcours
-from parcours.cli import output
 from parcours.cli.commands import COMMANDS
 from parcours.cli.lazy_group import LazyGroup, module_commands
 from parcours.cli.output import Format, Rows, emit
@@ -130,20 +127,14 @@ def test_a_command_registered_on_the_root_app_is_refused():
         typer.main.get_command(root)
 
 
-def _printed(data, fmt: Format) -> str:
-    buf = io.StringIO()
-    console_file = output.console.file
-    output.console.file = buf
-    try:
-        with contextlib.redirect_stdout(buf):
-            emit(data, fmt, title="t")
-    finally:
-        output.console.file = console_file
-    return buf.getvalue()
+def _printed(capsys, data, fmt: Format) -> str:
+    capsys.readouterr()
+    emit(data, fmt, title="t")
+    return capsys.readouterr().out
 
 
 @pytest.mark.parametrize("fmt", list(Format))
-def test_rows_print_as_the_dataframe_of_the_same_query(tmp_path, fmt):
+def test_rows_print_as_the_dataframe_of_the_same_query(tmp_path, capsys, fmt):
     events = tmp_path / "e.csv"
     events.write_text('user_id,event,timestamp\nu1,view,2024-01-01T00:00:00Z\nu2,view,bad\n,view,2024-01-01\n'
                       '"u,3","a ""quoted"" view",\n')
@@ -157,7 +148,8 @@ def test_rows_print_as_the_dataframe_of_the_same_query(tmp_path, fmt):
         for query in (quarantine, typed, f"{quarantine} LIMIT 0"):
             rows = Rows.fetch(store.con.execute(query))
             assert bool(rows.rows) == ("LIMIT" not in query)
-            assert _printed(rows, fmt) == _printed(store.con.execute(query).df(), fmt), query
+            printed = _printed(capsys, rows, fmt)
+            assert printed.strip() and printed == _printed(capsys, store.con.execute(query).df(), fmt), query
         with pytest.raises(TypeError, match="column 'm' is DECIMAL"):
             Rows.fetch(store.con.execute("SELECT 2.5::DECIMAL(5, 2) AS m"))
     finally:
