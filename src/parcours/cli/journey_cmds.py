@@ -83,5 +83,9 @@ def refresh(ctx: typer.Context) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    # `journey export` writes the designed journey as conformance checking reads it, so it lives there
+    from parcours.cli.conformance_cmd import export_cmd
+
+    journey_app.command("export")(export_cmd)
     app.command("init")(init)
     app.add_typer(journey_app, name="journey")

@@ -9,13 +9,14 @@ so the reader knows to ask for them with ``--columns`` (or ``--format csv``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from rich import box
 from rich.cells import cell_len
 from rich.table import Table
 
-from parcours.cli.cells import formatter, is_numeric
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: width a long text column gets before it wraps (more when the terminal has room)
 TEXT_WIDTH = 24
@@ -74,9 +75,17 @@ def layout(df: pd.DataFrame, width: int, title: str | None = None, keep_all: boo
     The first columns that fit are shown; ``keep_all`` (the user chose the columns) squeezes
     them all in instead, folding what must be folded rather than cutting it.
     """
+    from parcours.cli.cells import formatter, is_numeric  # pandas: not for a table without rows
+
     names = [str(c) for c in df.columns]
     numeric = [is_numeric(df[c]) for c in df.columns]
     cells = [[fmt(v) for v in df[c]] for c, fmt in ((c, formatter(str(c), df[c])) for c in df.columns)]
+    return layout_cells(names, numeric, cells, width, title, keep_all)
+
+
+def layout_cells(names: list[str], numeric: list[bool], cells: list[list[str]], width: int, title: str | None = None,
+                 keep_all: bool = False) -> Layout:
+    """``layout`` of columns already written as text: ``cells`` holds one list of cells per column."""
     needs = [_need(n, col, num) for n, col, num in zip(names, cells, numeric, strict=True)]
     shown = len(names)
     if not keep_all:
@@ -94,7 +103,7 @@ def layout(df: pd.DataFrame, width: int, title: str | None = None, keep_all: boo
             extra = min(spare, needs[i][1] - widths[i])
             widths[i] += extra
             spare -= extra
-    table = Table(title=title, caption="(no rows)" if df.empty else None, box=box.SIMPLE_HEAD, show_edge=False,
+    table = Table(title=title, caption="(no rows)" if not any(cells) else None, box=box.SIMPLE_HEAD, show_edge=False,
                   pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     for i in range(shown):
         table.add_column(wrap_header(names[i], widths[i]), justify="right" if numeric[i] else "left",

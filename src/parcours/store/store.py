@@ -12,13 +12,16 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from parcours.config import JourneyConfig, default_config, parse_config
 from parcours.errors import ParcoursError
 from parcours.store.schema import MIGRATIONS
 from parcours.store.sharing import Lease, Notice, live_claim, lock_holder, wait_limit
+
+if TYPE_CHECKING:
+    from parcours.config import JourneyConfig
 
 #: the store's connection and database error types, named here so that code above the
 #: store (the importer) never imports duckdb itself
@@ -257,12 +260,17 @@ class Store:
     def config(self) -> JourneyConfig:
         """The store's journey map: the one last set, or the five-stage default."""
         if self._config is None:
+            # here: opening a store (every CLI command does) needs no pydantic
+            from parcours.config import default_config, parse_config
+
             text = self.get_meta("journey_toml")
             self._config = parse_config(text, "stored journey") if text else default_config()
         return self._config
 
     def set_journey(self, text: str, origin: str) -> JourneyConfig:
         """Validate a journey file's text and make it the store's journey map."""
+        from parcours.config import parse_config
+
         config = parse_config(text, origin)
         with self.transaction():
             self.set_meta("journey_toml", text)
