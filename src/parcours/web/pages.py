@@ -105,14 +105,18 @@ def funnel_page(store: Store, filter: Filter, steps: tuple[str, ...], window: st
     try:
         trend = conversion_trends(store, steps_list, interval="week", filter=filter, window=window, mode=mode)
     except ParcoursError:
-        trend = pd.DataFrame(columns=["period_start", "conversion_rate"])  # unordered funnels have no trend
+        trend = pd.DataFrame(columns=["period_start", "reached_from_step_count", "conversion_rate"])  # unordered
+    incomplete = _incomplete(store, filter, trend["period_start"], pd.Timedelta(days=7),
+                             pd.Timedelta(seconds=run.spec.window_seconds))
+    # a period nobody entered has no rate (a gap), not 0%
+    rates = trend["conversion_rate"].where(trend["reached_from_step_count"] > 0)
     dropped = run.dropped(drop_step)
     labels = [f"{i + 1}. {s}" for i, s in enumerate(steps_list)]
     figs = {
         "funnel": charts.funnel(labels, overall["customers"].tolist()),
         "ttc": charts.bars([duration(v) for v in ttc["bin_start_seconds"]], ttc["customers"].tolist(),
                            xaxis={"type": "category"}),
-        "trend": charts.lines(trend, "period_start", "conversion_rate", yaxis={"title": "%"}),
+        "trend": charts.trend(trend["period_start"], rates, incomplete, yaxis={"title": "%"}),
     }
     if breakdown:
         figs["breakdown"] = charts.grouped_bars(table.assign(breakdown=table["breakdown"].fillna(Label("no_value"))),
@@ -123,6 +127,19 @@ def funnel_page(store: Store, filter: Filter, steps: tuple[str, ...], window: st
     return {"table": records(table), "charts": figs, "dropped": records(dropped, 30), "dropped_total": len(dropped),
             "step_options": step_options,
             "modes": POSTHOG_MODES, "average_seconds": ttc.attrs.get("average_conversion_time")}
+
+
+def _incomplete(store: Store, filter: Filter, periods: pd.Series, length: pd.Timedelta,
+                window: pd.Timedelta) -> list[bool]:
+    """Which periods have not closed: an entry in them could still convert after the data's end
+    (the latest event in the filter), so their rate is not final."""
+    if periods.empty:
+        return []
+    end = store.engine.df(f"SELECT max(timestamp) AS t FROM ({events_sql(store, filter)})")["t"].iloc[0]
+    if pd.isna(end):
+        return [False] * len(periods)
+    end = pd.Timestamp(end).tz_convert(None) if pd.Timestamp(end).tzinfo else pd.Timestamp(end)
+    return [pd.Timestamp(p) + length + window > end for p in periods]
 
 
 # -- paths ----------------------------------------------------------------------------------------

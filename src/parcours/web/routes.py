@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from parcours.errors import ParcoursError
 from parcours.web import pages
 from parcours.web.filters import PageFilter, page_filter
-from parcours.web.i18n import LANGUAGES, language, localize, translator
+from parcours.web.i18n import LANGUAGES, language, localize, translator, with_locale
 from parcours.web.live import live_state
 from parcours.web.session import COOKIE, LIFETIME_SECONDS, csrf_token, editor, make_cookie, viewer
 
@@ -66,7 +66,7 @@ def render(request: Request, template: str, status: int = 200, **context) -> HTM
     env = request.app.state.dashboard.env
     filter = context.pop("filter", None)
     if "charts" in context:
-        context["charts"] = localize(context["charts"], t)
+        context["charts"] = with_locale(localize(context["charts"], t), lang)
     html = env.get_template(template).render(
         request=request, t=t, lang=lang, languages=LANGUAGES, nav=NAV, filter=filter or PageFilter(),
         path=request.url.path, lang_link=_lang_link,
