@@ -123,7 +123,9 @@ def heatmap(table: pd.DataFrame, **extra) -> dict:
     return {"data": [{"type": "heatmap", "x": [str(c) for c in table.columns], "y": [str(i) for i in table.index],
                       "z": [[clean(v) for v in row] for row in table.to_numpy()],
                       "colorscale": [[0, "#f1f5f9"], [0.1, "#bfdbfe"], [0.4, "#3b82f6"], [1, "#1e3a8a"]],
-                      "zmin": 0, "zmax": 1, "hoverongaps": False}],
+                      "zmin": 0, "zmax": 1, "hoverongaps": False,
+                      # the rate in each cell, readable without hovering
+                      "texttemplate": "%{z:.0%}", "textfont": {"size": 10}}],
             "layout": layout(**{"height": max(320, 18 * len(table) + 80), "margin": {"l": 170, "r": 20, "t": 10, "b": 40},
                                 "yaxis": {"autorange": "reversed", "type": "category"},
                                 "xaxis": {"type": "category"}, **extra})}
