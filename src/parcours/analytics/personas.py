@@ -184,7 +184,7 @@ def _name(f: pd.DataFrame, cards: pd.DataFrame, order, store: Store) -> None:
         others = [t.name for t in store.config.touchpoints if t.channel != noun and f"touchpoint:{t.name}" in f]
         options = _qualifiers(g, f, stages, others) + [("", "")]
         for key, arg in options:
-            name = english_name(noun, key, arg)
+            name = _english_name(noun, key, arg)
             if name not in names or key == "":
                 break
         base, n = name, 2
@@ -196,7 +196,7 @@ def _name(f: pd.DataFrame, cards: pd.DataFrame, order, store: Store) -> None:
     cards["name_parts"] = parts
 
 
-def english_name(channel: str, qualifier: str, arg: str = "") -> str:
+def _english_name(channel: str, qualifier: str, arg: str = "") -> str:
     """The persona name from its parts: the channel's noun and the qualifier's phrase."""
     noun = NOUNS.get(channel, f"{channel.replace('_', ' ').capitalize()} users" if channel else "Customers")
     if not qualifier:

@@ -143,7 +143,6 @@ LABELS: dict[str, tuple[str, str]] = {
                         "N'importe quel identifiant (user id, id anonyme, e-mail...)"),
     "search": ("Search", "Rechercher"),
     "identities": ("Identities", "Identités"),
-    "timeline": ("Timeline", "Chronologie"),
     "stages_over_time": ("Stages over time", "Étapes au fil du temps"),
     "event_log": ("Every event", "Tous les événements"),
     "customer_example": ("For example:", "Par exemple :"),
