@@ -212,7 +212,7 @@ def _card(f: pd.DataFrame, name: str, g: pd.DataFrame, store: Store) -> dict:
     diffs = []
     for col, label in DESCRIBED.items():
         spread = f[col].std()
-        if g[col].notna().any() and spread and spread > 0:
+        if g[col].notna().mean() >= 0.2 and spread and spread > 0:  # days to buy: only if buyers are many
             diffs.append(((g[col].mean() - f[col].mean()) / spread, col, label))
     diffs.sort(key=lambda d: -abs(d[0]))
     phrases = []

@@ -74,9 +74,10 @@ def losses(labels: list[str], reached: list[int], worst: list[bool]) -> dict:
 
 
 def wrap(label: str, width: int = 18) -> str:
-    """A long label on several lines (``<br>``), broken after spaces, ``:`` or ``_`` when it can be."""
+    """A long label on several lines (``<br>``), broken after spaces or ``:`` (``stage:``, ``touchpoint:``);
+    a longer name stays whole."""
     lines, line = [], ""
-    for part in re.findall(r"[^ :_]+[ :_]?|[ :_]", label):
+    for part in re.findall(r"[^ :]+[ :]?|[ :]", label):
         if line and len(line) + len(part.rstrip()) > width:
             lines.append(line.rstrip())
             line = ""
