@@ -97,6 +97,13 @@ def create_followups(store) -> int:
     return int(created)
 
 
+def pending_followups(store) -> int:
+    """How many items ``create_followups`` would open now: low answers that have none yet."""
+    return int(store.engine.df(f"""
+        SELECT count(*) AS n FROM ({answers_sql(store)}) a
+        WHERE {LOW_ANSWER_SQL} AND message_id NOT IN (SELECT message_id FROM followups)""")["n"].iloc[0])
+
+
 def list_followups(store, status: str | None = None, owner: str | None = None) -> pd.DataFrame:
     """Follow-up items, newest answer first, optionally only one status or owner.
 

@@ -9,6 +9,7 @@ every language.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import pandas as pd
@@ -103,10 +104,40 @@ def losses(labels: list[str], reached: list[int], worst: list[bool]) -> dict:
         "layout": layout(height=260, barmode="group", showlegend=False, margin={"l": 60, "r": 20, "t": 10, "b": 30})}
 
 
+def wrap(label: str, width: int = 18) -> str:
+    """A long label on several lines (``<br>``), broken after spaces or ``:`` (``stage:``, ``touchpoint:``);
+    a longer name stays whole."""
+    lines, line = [], ""
+    for part in re.findall(r"[^ :]+[ :]?|[ :]", label):
+        if line and len(line) + len(part.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = ""
+        line += part
+    return "<br>".join([*lines, line.rstrip()]) if line else "<br>".join(lines)
+
+
 def funnel(names: Sequence[str], customers: Sequence[int]) -> dict:
-    return {"data": [{"type": "funnel", "y": list(names), "x": values(customers),
-                      "textinfo": "value+percent initial", "marker": {"color": "#2563eb"}}],
-            "layout": layout(margin={"l": 160, "r": 20, "t": 10, "b": 20})}
+    """Customers per step, whole numbers with the reader's separators (never 20.103k), labels wrapped."""
+    return {"data": [{"type": "funnel", "y": [wrap(n) for n in names], "x": values(customers),
+                      "texttemplate": "%{value:,d}<br>%{percentInitial:.1%}", "marker": {"color": "#2563eb"},
+                      "hovertemplate": "%{y}<br>%{value:,d}<extra></extra>"}],
+            "layout": layout(margin={"l": 160, "r": 20, "t": 10, "b": 20}, yaxis={"automargin": True})}
+
+
+def trend(periods: Sequence, rates: Sequence, incomplete: Sequence[bool], **extra) -> dict:
+    """Conversion per period: complete periods as a solid line, the latest ones whose window has not
+    closed yet (conversions may still come) dotted and named "incomplete", never drawn as a drop to 0."""
+    x, y = [str(p) for p in periods], values(rates)
+    done = [i for i, late in enumerate(incomplete) if not late]
+    late = [i for i, late in enumerate(incomplete) if late]
+    joined = ([done[-1]] if done else []) + late  # the dotted part starts from the last complete point
+    data = [{"type": "scatter", "mode": "lines+markers", "name": Label("conversion"),
+             "x": [x[i] for i in done], "y": [y[i] for i in done]}]
+    if late:
+        data.append({"type": "scatter", "mode": "lines+markers", "name": Label("incomplete_period"),
+                     "x": [x[i] for i in joined], "y": [y[i] for i in joined],
+                     "line": {"dash": "dot", "color": "#9ca3af"}, "marker": {"color": "#9ca3af"}})
+    return {"data": data, "layout": layout(**extra)}
 
 
 def grouped_bars(df: pd.DataFrame, x: str, group: str, y: str, **extra) -> dict:
@@ -124,7 +155,9 @@ def heatmap(table: pd.DataFrame, **extra) -> dict:
     return {"data": [{"type": "heatmap", "x": [str(c) for c in table.columns], "y": [str(i) for i in table.index],
                       "z": [[clean(v) for v in row] for row in table.to_numpy()],
                       "colorscale": [[0, "#f1f5f9"], [0.1, "#bfdbfe"], [0.4, "#3b82f6"], [1, "#1e3a8a"]],
-                      "zmin": 0, "zmax": 1, "hoverongaps": False}],
+                      "zmin": 0, "zmax": 1, "hoverongaps": False,
+                      # the rate in each cell, readable without hovering
+                      "texttemplate": "%{z:.0%}", "textfont": {"size": 10}}],
             "layout": layout(**{"height": max(320, 18 * len(table) + 80), "margin": {"l": 170, "r": 20, "t": 10, "b": 40},
                                 "yaxis": {"autorange": "reversed", "type": "category"},
                                 "xaxis": {"type": "category"}, **extra})}

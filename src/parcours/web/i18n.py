@@ -112,6 +112,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "funnel_chart": ("Funnel", "Entonnoir"),
     "time_to_convert": ("Time to convert", "Délai de conversion"),
     "conversion_trend": ("Conversion trend", "Évolution de la conversion"),
+    "incomplete_period": ("incomplete: conversions may still come", "incomplet : des conversions peuvent encore venir"),
     "dropped_at": ("Customers who dropped before step", "Clients perdus avant l'étape"),
     "touchpoint": ("Touchpoint", "Point de contact"),
     "direction": ("Direction", "Sens"),
@@ -123,6 +124,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "period": ("Period", "Période"),
     "cohort_heatmap": ("Cohorts", "Cohortes"),
     "retention_curve": ("Retention curve", "Courbe de rétention"),
+    "retention_start": ("Cohort starts with", "La cohorte commence par"),
+    "retention_back": ("Comes back with", "Revient avec"),
+    "any_event": ("any event", "tout événement"),
     "level": ("Level", "Niveau"),
     "channel": ("Channel", "Canal"),
     "campaign": ("Campaign", "Campagne"),
@@ -132,6 +136,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "answers": ("answers", "réponses"),
     "comparison": ("Touchpoint comparison", "Comparaison des points de contact"),
     "followups": ("Follow-ups", "Suivis"),
+    "followups_need_write": ("Opening follow-ups needs a key that may write: sign in with an admin key.",
+                             "Ouvrir des suivis demande une clé qui peut écrire : connectez-vous avec une clé admin."),
+    "followups_confirm": ("Open {n} follow-ups, one per low answer that has none yet?",
+                          "Ouvrir {n} suivis, un par mauvaise réponse qui n'en a pas encore ?"),
+    "followups_none_pending": ("Every low answer has its follow-up.", "Chaque mauvaise réponse a son suivi."),
+    "rows_range": ("{first}–{last} of {total}", "{first}–{last} sur {total}"),
+    "previous": ("previous", "précédente"),
+    "next": ("next", "suivante"),
+    "page": ("page", "page"),
     "status": ("Status", "Statut"),
     "save": ("Save", "Enregistrer"),
     "comment": ("Comment", "Commentaire"),
@@ -154,7 +167,9 @@ LABELS: dict[str, tuple[str, str]] = {
                         "N'importe quel identifiant (user id, id anonyme, e-mail...)"),
     "search": ("Search", "Rechercher"),
     "identities": ("Identities", "Identités"),
-    "timeline": ("Timeline", "Chronologie"),
+    "stages_over_time": ("Stages over time", "Étapes au fil du temps"),
+    "event_log": ("Every event", "Tous les événements"),
+    "customer_example": ("For example:", "Par exemple :"),
     "current_stage": ("Current stage", "Étape actuelle"),
     "furthest_stage": ("Furthest stage", "Étape la plus avancée"),
     "friction_at": ("Friction at", "Friction sur"),
@@ -176,6 +191,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "month": ("month", "mois"),
     "no_value": ("(none)", "(aucun)"),
     "path_end": ("(end)", "(fin)"),
+    "no_touch": ("(no touch)", "(aucun contact)"),
+    "no_touch_note": ("(no touch): conversions with no event naming a channel or campaign in the 30 days before "
+                      "them (at the campaign level: no UTM-tagged visit, as after a direct visit); every model "
+                      "credits them to this row rather than dropping them.",
+                      "(aucun contact) : conversions sans événement portant un canal ou une campagne dans les 30 "
+                      "jours précédents (au niveau campagne : aucune visite avec UTM, comme après une visite "
+                      "directe) ; tous les modèles les créditent à cette ligne plutôt que de les ignorer."),
+    "attribution_units": ("Conversions credited to each channel or campaign by each model.",
+                          "Conversions attribuées à chaque canal ou campagne par chaque modèle."),
     "model_first_touch": ("first touch", "premier contact"),
     "model_last_touch": ("last touch", "dernier contact"),
     "model_last_non_direct": ("last non-direct touch", "dernier contact non direct"),
@@ -184,6 +208,37 @@ LABELS: dict[str, tuple[str, str]] = {
     "model_position_based": ("position based (U)", "en U (position)"),
     "model_markov": ("Markov chain", "chaîne de Markov"),
     "model_shapley": ("Shapley value", "valeur de Shapley"),
+    # persona names: the channel's noun, then what else sets the persona apart ({} is a stage or touchpoint)
+    "persona_ch_ads": ("Ad clickers", "Cliqueurs de publicités"),
+    "persona_ch_search": ("Searchers", "Chercheurs"),
+    "persona_ch_social": ("Social followers", "Abonnés des réseaux sociaux"),
+    "persona_ch_email": ("Email readers", "Lecteurs d'e-mails"),
+    "persona_ch_web": ("Web visitors", "Visiteurs du site"),
+    "persona_ch_mobile": ("Mobile users", "Mobinautes"),
+    "persona_ch_chat": ("Chat users", "Utilisateurs du chat"),
+    "persona_ch_web_form": ("Form senders", "Expéditeurs de formulaires"),
+    "persona_ch_store": ("Store shoppers", "Clients en magasin"),
+    "persona_ch_call_centre": ("Callers", "Appelants"),
+    "persona_ch_delivery": ("Delivery recipients", "Destinataires de livraisons"),
+    "persona_ch_review": ("Reviewers", "Auteurs d'avis"),
+    "persona_ch_other": ("{} users", "Utilisateurs {}"),
+    "persona_q_touchpoint+1": ("who go through {}", "qui passent par {}"),
+    "persona_q_sessions+1": ("who come back often", "qui reviennent souvent"),
+    "persona_q_sessions-1": ("on a single visit", "en une seule visite"),
+    "persona_q_distinct_touchpoints+1": ("who try many touchpoints", "qui essaient de nombreux points de contact"),
+    "persona_q_distinct_touchpoints-1": ("who use few touchpoints", "qui utilisent peu de points de contact"),
+    "persona_q_furthest_stage+1": ("who reach {}", "qui atteignent {}"),
+    "persona_q_furthest_stage-1": ("who stop at {}", "qui s'arrêtent à {}"),
+    "persona_q_recency_days+1": ("not seen lately", "sans visite récente"),
+    "persona_q_recency_days-1": ("seen recently", "vus récemment"),
+    "persona_q_purchases+1": ("who buy", "qui achètent"),
+    "persona_q_purchases-1": ("who do not buy", "qui n'achètent pas"),
+    "persona_q_value+1": ("who spend the most", "qui dépensent le plus"),
+    "persona_q_value-1": ("who spend little", "qui dépensent peu"),
+    "persona_q_satisfaction+1": ("who are satisfied", "satisfaits"),
+    "persona_q_satisfaction-1": ("who are unhappy", "mécontents"),
+    "persona_q_time_to_purchase_days+1": ("who take long to buy", "qui mettent longtemps à acheter"),
+    "persona_q_time_to_purchase_days-1": ("who buy quickly", "qui achètent vite"),
 }
 
 
@@ -208,6 +263,40 @@ def translator(lang: str):
         return pair[i] if pair else key
 
     return t
+
+
+def persona_name(parts: list[str], t) -> str:
+    """A persona's name (``find_personas``' ``name_parts``: channel, qualifier key, argument) in t's language."""
+    channel, qualifier, arg = parts
+    noun = t(f"persona_ch_{channel}")
+    if noun == f"persona_ch_{channel}":
+        noun = t("persona_ch_other").format(channel)
+    return f"{noun} {t(f'persona_q_{qualifier}').format(arg)}" if qualifier else noun
+
+
+#: Plotly's ``separators`` (decimal point, then thousands) per language: 20,103.5 and 20 103,5
+SEPARATORS = {"en": ".,", "fr": ",\u202f"}
+
+
+def number(value: float | None, lang: str, digits: int = 0) -> str:
+    """``value`` written out in ``lang``: "20,103" in English, "20 103" (narrow spaces) in French."""
+    if value is None:
+        return "–"
+    text = f"{value:,.{digits}f}"
+    return text.replace(",", "\u202f").replace(".", ",") if lang == "fr" else text
+
+
+def percent(value: float | None, lang: str, digits: int = 0) -> str:
+    """A share (0.125) as a percentage in ``lang``: "12.5%", "12,5 %"."""
+    if value is None:
+        return "–"
+    return number(100 * value, lang, digits) + ("\u202f%" if lang == "fr" else "%")
+
+
+def with_locale(charts: dict, lang: str) -> dict:
+    """Each chart with the number separators of ``lang`` (the specs are cached for every language)."""
+    return {name: {**spec, "layout": {**spec.get("layout", {}), "separators": SEPARATORS[lang]}}
+            for name, spec in charts.items()}
 
 
 class Label(str):

@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from parcours.errors import ParcoursError
 from parcours.web import pages
 from parcours.web.filters import PageFilter, page_filter
-from parcours.web.i18n import LANGUAGES, language, localize, translator
+from parcours.web.i18n import LANGUAGES, language, localize, translator, with_locale
 from parcours.web.live import live_state
 from parcours.web.session import COOKIE, LIFETIME_SECONDS, csrf_token, editor, make_cookie, viewer
 
@@ -66,7 +66,7 @@ def render(request: Request, template: str, status: int = 200, **context) -> HTM
     env = request.app.state.dashboard.env
     filter = context.pop("filter", None)
     if "charts" in context:
-        context["charts"] = localize(context["charts"], t)
+        context["charts"] = with_locale(localize(context["charts"], t), lang)
     html = env.get_template(template).render(
         request=request, t=t, lang=lang, languages=LANGUAGES, nav=NAV, filter=filter or PageFilter(),
         path=request.url.path, lang_link=_lang_link,
@@ -112,12 +112,12 @@ async def warm(app) -> None:
                 ("funnels", pages.funnel_page, {"steps": steps, "window": "14d", "mode": "ordered", "breakdown": "",
                                                 "drop_step": 2, "split_by": ""}),
                 ("paths", pages.paths_page, {"touchpoint": "", "direction": "from"}),
-                ("retention", pages.retention_page, {"period": "week"}),
+                ("retention", pages.retention_page, {"period": "week", "start": "", "back": ""}),
                 ("attribution", pages.attribution_page, {"level": "channel"}),
                 ("voc", pages.voc_page, {"metric": "nps"}),
                 ("data", partial(pages.data_page, shared=dash.cache.get), {}),
                 ("segments", partial(pages.segments_page, shared=dash.cache.get), {}),
-                ("leads", partial(pages.leads_page, shared=dash.cache.get), {})]
+                ("leads", partial(pages.leads_page, shared=dash.cache.get), {"page": 1})]
     for name, fn, options in defaults:
         try:
             await dash.run(collector, _key(name, PageFilter(), options),
@@ -229,16 +229,16 @@ async def journey(request: Request, order: str = "file") -> HTMLResponse:
 
 
 @router.get("/evidence")
-async def evidence(request: Request, touchpoint: str = "") -> HTMLResponse:
+async def evidence(request: Request, touchpoint: str = "", page: int = 1) -> HTMLResponse:
     cache = request.app.state.dashboard.cache
 
-    def data(store, filter, touchpoint):
+    def data(store, filter, touchpoint, page):
         # the friction points come from the journey map of the same filter (cached): computed once
         page_flt = page_filter(request)
         jm = cache.get(store, _key("journey_map", page_flt, {}), lambda: pages.journey_page(store, filter))
-        return pages.evidence_page(store, filter, touchpoint, jm["map"]["friction"])
+        return pages.evidence_page(store, filter, touchpoint, jm["map"]["friction"], page)
 
-    return await _page(request, "evidence.html", "evidence", data, {"touchpoint": touchpoint})
+    return await _page(request, "evidence.html", "evidence", data, {"touchpoint": touchpoint, "page": page})
 
 
 @router.get("/funnels")
@@ -260,8 +260,9 @@ async def paths(request: Request, touchpoint: str = "", direction: str = "from")
 
 
 @router.get("/retention")
-async def retention(request: Request, period: str = "week") -> HTMLResponse:
-    return await _page(request, "retention.html", "retention", pages.retention_page, {"period": period})
+async def retention(request: Request, period: str = "week", start: str = "", back: str = "") -> HTMLResponse:
+    return await _page(request, "retention.html", "retention", pages.retention_page,
+                       {"period": period, "start": start.strip(), "back": back.strip()})
 
 
 @router.get("/attribution")
@@ -270,14 +271,15 @@ async def attribution(request: Request, level: str = "channel") -> HTMLResponse:
 
 
 @router.get("/voc")
-async def voc(request: Request, metric: str = "nps", followup_status: str = "") -> HTMLResponse:
+async def voc(request: Request, metric: str = "nps", followup_status: str = "", page: int = 1,
+              key=Depends(viewer)) -> HTMLResponse:
     # follow-ups change by hand: cached under their own version, so a status change shows at once
     dash = request.app.state.dashboard
     version = await dash.followups_version(request.app.state.collector)
-    followups = await dash.run(request.app.state.collector, ("followups", followup_status, version),
-                               lambda store: pages.followup_rows(store, followup_status))
+    followups = await dash.run(request.app.state.collector, ("followups", followup_status, page, version),
+                               lambda store: pages.followup_rows(store, followup_status, page))
     return await _page(request, "voc.html", "voc", pages.voc_page, {"metric": metric},
-                       extra={**followups, "followup_status": followup_status})
+                       extra={**followups, "followup_status": followup_status, "can_write": key.allows("write")})
 
 
 @router.post("/voc/followups/{followup_id}")
@@ -309,8 +311,9 @@ async def segments(request: Request) -> HTMLResponse:
 
 
 @router.get("/leads")
-async def leads(request: Request) -> HTMLResponse:
-    return await _page(request, "leads.html", "leads", partial(pages.leads_page, shared=_cache(request).get))
+async def leads(request: Request, page: int = 1) -> HTMLResponse:
+    return await _page(request, "leads.html", "leads", partial(pages.leads_page, shared=_cache(request).get),
+                       {"page": page})
 
 
 @router.get("/data")
@@ -322,7 +325,9 @@ async def data(request: Request) -> HTMLResponse:
 async def customers(request: Request, q: str = "") -> HTMLResponse:
     q = q.strip()
     if not q:
-        return render(request, "customer.html", page="customer", segments=[], q="", profile=None, error=None)
+        example = await request.app.state.collector.run_db(pages.example_customer)
+        return render(request, "customer.html", page="customer", segments=[], q="", profile=None, error=None,
+                      example=example)
     try:
         data = await request.app.state.collector.run_db(lambda store: pages.customer_page(store, q))
     except ParcoursError as e:

@@ -8,10 +8,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from parcours.store.store import Store
 from parcours.web.cache import MISSING, QueryCache
+from parcours.web.i18n import number, percent, persona_name
 from parcours.web.session import session_secret
 
 HERE = Path(__file__).parent
@@ -34,8 +35,10 @@ def templates() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["tojson_safe"] = to_json
-    env.filters["pct"] = lambda v, d=0: "–" if v is None else f"{100 * v:.{d}f}%"
-    env.filters["num"] = lambda v, d=0: "–" if v is None else f"{v:,.{d}f}".replace(",", "\u202f")
+    # numbers in the page's language (the ``lang`` the page is rendered with)
+    env.filters["pct"] = pass_context(lambda ctx, v, d=0: percent(v, ctx.get("lang", "en"), d))
+    env.filters["num"] = pass_context(lambda ctx, v, d=0: number(v, ctx.get("lang", "en"), d))
+    env.filters["persona_name"] = pass_context(lambda ctx, parts: persona_name(parts, ctx["t"]))
     env.filters["duration"] = duration
     return env
 

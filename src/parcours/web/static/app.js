@@ -7,6 +7,12 @@
     var spec = JSON.parse(node.textContent);
     Plotly.newPlot(target, spec.data, spec.layout, config);
   });
+  // a form marked data-confirm asks first, in the words (and with the count) the page wrote there
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) e.preventDefault();
+    });
+  });
   // a select marked data-autosubmit sends its form as soon as it changes (follow-up status)
   document.querySelectorAll("[data-autosubmit]").forEach(function (el) {
     el.addEventListener("change", function () { el.form.submit(); });
