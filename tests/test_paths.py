@@ -285,3 +285,28 @@ def test_customers_behind_a_path_and_a_sankey_link(shop):
         ids = flow_customers(shop, r.position, r.source, r.target, max_steps=3)
         assert len(ids) == r.customers
     assert flow_customers(shop, 1, "display_ad", "web_page", max_steps=3)["customer_id"].tolist() == ["a", "b"]
+
+
+def test_cli_collapse_repeats_and_split_by(devices):
+    devices.close()
+    runner = CliRunner()
+    res = runner.invoke(app, ["--db", devices.path, "paths", "--from-step", "touchpoint:cart", "--split-by",
+                              "props.device", "--split-step", "touchpoint:cart", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert {r["path"]: r["customers"] for r in json.loads(res.stdout)} == {
+        "cart (mobile) > purchase": 2, "cart (web) > purchase": 1}
+    res = runner.invoke(app, ["--db", devices.path, "paths", "--flows", "--collapse-repeats", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert sum(r["customers"] for r in json.loads(res.stdout) if r["position"] == 1) == 4
+
+
+def test_cli_path_options_explain_a_mistake(devices, capsys):
+    from clirun import run
+
+    devices.close()
+    res = run(capsys, "--db", devices.path, "paths", "--dfg", "--collapse-repeats")
+    assert res.code == 2 and "top paths and --flows only" in res.err
+    res = run(capsys, "--db", devices.path, "paths", "--split-step", "touchpoint:cart")
+    assert res.code == 2 and "--split-step needs --split-by" in res.err
+    res = run(capsys, "--db", devices.path, "paths", "--split-by", "props.devise")
+    assert res.code == 2 and "--split-by" in res.err and "did you mean device" in res.err
