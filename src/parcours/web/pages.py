@@ -158,7 +158,7 @@ def paths_page(store: Store, filter: Filter, touchpoint: str, direction: str) ->
     else:
         top = top_paths(store, start=anchor, max_length=5, top=15, filter=filter)
         # a click on a link lists its customers
-        sankey = linked_sankey(flows(store, start=anchor, max_steps=4, filter=filter),
+        sankey = linked_sankey(store, flows(store, start=anchor, max_steps=4, filter=filter),
                                {"start": anchor, "max_steps": 4})
     return {"touchpoints": names, "top": records(top), "charts": {"sankey": sankey}}
 

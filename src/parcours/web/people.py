@@ -108,7 +108,7 @@ def flow_page(store: Store, filter: Filter, at: str, until: str, direction: str,
         people = {"set": "path", **anchors, **link}
         if direction == "after":
             links = flows(store, start=at, max_steps=4, filter=filter, **options)
-            sankey = linked_sankey(links, {"start": at, "max_steps": 4, **link})
+            sankey = linked_sankey(store, links, {"start": at, "max_steps": 4, **link})
     rows = []
     for r in table.to_dict("records"):
         path = str(r["path"])
@@ -145,14 +145,20 @@ def _ranked(paths: pd.DataFrame, open_other: bool, top: int = 15) -> pd.DataFram
     return pd.concat([df.iloc[:top], pd.DataFrame([other])], ignore_index=True)
 
 
-def linked_sankey(links: pd.DataFrame, params: dict) -> dict:
-    """The Sankey of ``flows`` (run with ``params``) with each link's people page (a click opens it).
+def linked_sankey(store: Store, links: pd.DataFrame, params: dict) -> dict:
+    """The Sankey of ``flows`` (run with ``params``): a click on a link lists its customers, on a node
+    opens the flow explorer at that touchpoint.
 
     Links under 0.5% of the customers at the first position only clutter the diagram: left out.
     """
     floor = 0.005 * links[links["position"] == links["position"].min()]["customers"].sum() if len(links) else 0
     links = links[links["customers"] >= floor]
     spec = charts.sankey(links)
+    # a node opens the flow explorer at its step; (end) and split or collapsed labels open nothing
+    touchpoints = {t.name for t in store.config.touchpoints}
+    spec["data"][0]["node"]["customdata"] = [
+        "/flow?" + urlencode({"at": f"touchpoint:{n}", "direction": "after"}) if n in touchpoints else None
+        for n in spec["data"][0]["node"]["label"]]
     spec["data"][0]["link"]["customdata"] = [
         "/people?" + set_query("link", {**params, "position": int(r["position"]), "source": r["source"],
                                         "target": r["target"]})
