@@ -155,34 +155,35 @@ def _flow_scope(
     _check_length(max_steps, "max_steps")
     steps = step_rows(store, by, filter)
     check_matcher(store, "`start`", start)
-    seq = _sequence_ctes(store, steps, collapse, split_by, split_step, next_label=True)
+    seq, P, shown, next_shown = _sequence_ctes(store, steps, collapse, split_by, split_step, next_label=True)
     if start is None:  # every customer starts at their first step: no join needed
-        scope = f"(SELECT *, 1 AS lo FROM s) s WHERE s.pos < {int(max_steps) + 1}"
+        scope = f"(SELECT *, 1 AS lo FROM s) s WHERE s.{P} < {int(max_steps) + 1}"
     else:
-        scope = (f"s JOIN (SELECT customer_id, min(pos) AS lo FROM s WHERE {anchor_sql(start, '`start`')} "
+        scope = (f"s JOIN (SELECT customer_id, min({P}) AS lo FROM s WHERE {anchor_sql(start, '`start`')} "
                  f"GROUP BY customer_id) b ON s.customer_id = b.customer_id "
-                 f"WHERE s.pos >= b.lo AND s.pos < b.lo + {int(max_steps)}")
+                 f"WHERE s.{P} >= b.lo AND s.{P} < b.lo + {int(max_steps)}")
     return f"""{seq},
-        scope AS (SELECT s.customer_id, s.pos - lo + 1 AS position, s.shown AS source, s.next_shown AS target
+        scope AS (SELECT s.customer_id, s.{P} - lo + 1 AS position, s.{shown} AS source, s.{next_shown} AS target
                   FROM {scope})"""
 
 
 def _sequence_ctes(
     store: Store, steps: Steps, collapse: bool, split_by: str | None, split_step: Step | None,
     next_label: bool = False,
-) -> str:
-    """CTEs ending with ``s``: the step rows with ``pos`` (position) and ``shown`` (the step as shown).
+) -> tuple[str, str, str, str]:
+    """CTEs ending with ``s`` (the step rows), and the names of its columns for the position, the
+    step as shown and (with ``next_label``) the next row's step as shown: ``pos``, ``shown``,
+    ``next_shown`` with an option, else ``seq``, ``step``, ``next_step`` as they are.
 
     With ``collapse``, a run of the same step is one row, at the run's first event, shown as
     ``step ×N`` when N > 1; with ``split_by``, a step (every step, or those matching
     ``split_step``) is shown with the value of that event field: ``step (value)``. With
     ``next_label``, ``next_shown`` is the next row's ``shown`` (NULL at the end). Without
-    either option the stored neighbours are read as they are (``shown`` is ``step``, an ENUM code
-    on the stored sequence: cast it for output): no window is added.
+    either option the step rows are read as they are, so the query is the one it was before the
+    options (``step`` is an ENUM code on the stored sequence: cast it for output).
     """
     if not collapse and split_by is None:
-        nxt = ", next_step AS next_shown" if next_label else ""
-        return f"s AS (SELECT *, seq AS pos, step AS shown{nxt} FROM ({steps.sql}) x)"
+        return f"s AS ({steps.sql})", "seq", "step", "next_step"
     shown = "CAST(step AS VARCHAR)"
     if split_by is not None:
         value = _split_sql(store, split_by)
@@ -199,9 +200,10 @@ def _sequence_ctes(
     else:
         body = f"s1 AS (SELECT *, seq AS pos FROM ({steps.sql}) x)"
     if not next_label:
-        return f"{body}, s AS (SELECT *, {shown} AS shown FROM s1)"
+        return f"{body}, s AS (SELECT *, {shown} AS shown FROM s1)", "pos", "shown", "next_shown"
     return f"""{body}, s2 AS (SELECT *, {shown} AS shown FROM s1),
-        s AS (SELECT *, lead(shown) OVER (PARTITION BY customer_id ORDER BY pos) AS next_shown FROM s2)"""
+        s AS (SELECT *, lead(shown) OVER (PARTITION BY customer_id ORDER BY pos) AS next_shown FROM s2)""", \
+        "pos", "shown", "next_shown"
 
 
 #: How a step split by a field shows an event without a value.
@@ -329,41 +331,42 @@ def _paths_sql(
     L = int(L)
     check_matcher(store, "`end`", end, check_matcher(store, "`start`", start))
     steps = step_rows(store, by, filter)
+    seq, P, shown, _ = _sequence_ctes(store, steps, collapse, split_by, split_step)
     end_sql = anchor_sql(end, "`end`")
     if start is not None and end is not None:
         limit = f"AND epoch(s.timestamp) - epoch(a.ts) <= {within.total_seconds()!r}" if within else ""
         bounds = f"""
-            a AS (SELECT customer_id, min(pos) AS lo, arg_min(timestamp, pos) AS ts
+            a AS (SELECT customer_id, min({P}) AS lo, arg_min(timestamp, {P}) AS ts
                   FROM s WHERE {anchor_sql(start, '`start`')} GROUP BY customer_id),
-            e AS (SELECT s.customer_id, min(s.pos) AS hi FROM s JOIN a ON s.customer_id = a.customer_id
-                  WHERE {end_sql} AND s.pos > a.lo {limit} GROUP BY s.customer_id),
+            e AS (SELECT s.customer_id, min(s.{P}) AS hi FROM s JOIN a ON s.customer_id = a.customer_id
+                  WHERE {end_sql} AND s.{P} > a.lo {limit} GROUP BY s.customer_id),
             bounds AS (SELECT a.customer_id, a.lo, e.hi, 0 AS pre, 0 AS post,
                               e.hi - a.lo + 1 > {L} AS cut
                        FROM a LEFT JOIN e ON a.customer_id = e.customer_id)"""
     elif end is not None:
         bounds = f"""
-            e AS (SELECT customer_id, min(pos) AS hi FROM s WHERE {end_sql} GROUP BY customer_id),
+            e AS (SELECT customer_id, min({P}) AS hi FROM s WHERE {end_sql} GROUP BY customer_id),
             bounds AS (SELECT customer_id, greatest(1, hi - {L} + 1) AS lo, hi,
                               CASE WHEN hi > {L} THEN 1 ELSE 0 END AS pre, 0 AS post, FALSE AS cut FROM e)"""
     else:
-        begin = "1" if start is None else "min(pos) FILTER (WHERE " + anchor_sql(start, "`start`") + ")"
+        begin = "1" if start is None else f"min({P}) FILTER (WHERE " + anchor_sql(start, "`start`") + ")"
         bounds = f"""
-            b AS (SELECT customer_id, {begin} AS lo, max(pos) AS last FROM s GROUP BY customer_id),
+            b AS (SELECT customer_id, {begin} AS lo, max({P}) AS last FROM s GROUP BY customer_id),
             bounds AS (SELECT customer_id, lo, lo + {L} - 1 AS hi, 0 AS pre,
                               CASE WHEN last > lo + {L} - 1 THEN 1 ELSE 0 END AS post, FALSE AS cut
                        FROM b WHERE lo IS NOT NULL)"""
     missed = f"(did not reach {end if isinstance(end, str) else 'the end step'})"
     return f"""
-        WITH {_sequence_ctes(store, steps, collapse, split_by, split_step)}, {bounds},
+        WITH {seq}, {bounds},
         labelled AS (
-            SELECT s.customer_id, s.pos,
-                   CASE WHEN s.pos < bounds.lo OR s.pos > bounds.hi THEN '{ELLIPSIS}'
-                        WHEN bounds.cut AND s.pos = bounds.lo + {L} - 1 THEN '{ELLIPSIS}'
-                        ELSE CAST(s.shown AS VARCHAR) END AS label
+            SELECT s.customer_id, s.{P} AS pos,
+                   CASE WHEN s.{P} < bounds.lo OR s.{P} > bounds.hi THEN '{ELLIPSIS}'
+                        WHEN bounds.cut AND s.{P} = bounds.lo + {L} - 1 THEN '{ELLIPSIS}'
+                        ELSE CAST(s.{shown} AS VARCHAR) END AS label
             FROM s JOIN bounds ON s.customer_id = bounds.customer_id
             WHERE bounds.hi IS NOT NULL
-              AND s.pos >= bounds.lo - bounds.pre AND s.pos <= bounds.hi + bounds.post
-              AND NOT (bounds.cut AND s.pos > bounds.lo + {L} - 1 AND s.pos < bounds.hi)
+              AND s.{P} >= bounds.lo - bounds.pre AND s.{P} <= bounds.hi + bounds.post
+              AND NOT (bounds.cut AND s.{P} > bounds.lo + {L} - 1 AND s.{P} < bounds.hi)
         ),
         walked AS (
             SELECT customer_id, string_agg(label, '{SEP}' ORDER BY pos) AS path,
