@@ -129,3 +129,17 @@ def test_flow_options_collapse_and_split(page, server):  # noqa: F811
     response = page.goto(f"{server['url']}/flow?direction=sideways")
     assert response.status == 400 and "direction='sideways'" in page.inner_text("main")
     page.problems.clear()  # the 400 was the point
+
+
+def test_a_funnel_step_opens_its_flow_with_the_funnel_count(page, server):  # noqa: F811
+    page.goto(f"{server['url']}/funnels?{ARGS}")
+    row = page.locator("#funnel-table tbody tr").nth(1)
+    count = int(row.locator("a.people-link").inner_text())
+    row.locator("a.flow-link").click()
+    page.wait_for_url("**/flow?**")
+    note = page.locator("#funnel-step-note a")
+    assert int(note.inner_text().split()[0]) == count
+    assert page.locator("#flow-paths tbody tr").count() > 1
+    note.click()
+    assert int(page.inner_text("#people-total")) == count
+    assert page.problems == []

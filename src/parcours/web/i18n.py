@@ -189,6 +189,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "add_to_funnel": ("Add a step to the funnel", "Ajouter une étape à l'entonnoir"),
     "explore_flow": ("paths", "chemins"),
     "segment_saved": ("Segment saved", "Segment enregistré"),
+    "funnel_step": ("Funnel step", "Étape de l'entonnoir"),
+    "funnel_step_help": ("the funnel's count; the paths below start at each customer's first such step",
+                         "le compte de l'entonnoir ; les chemins ci-dessous partent de la première étape de chaque client"),
 }
 
 

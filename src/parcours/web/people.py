@@ -79,7 +79,8 @@ def flow_page(store: Store, filter: Filter, at: str, until: str, direction: str,
 
     After a drop-off (``fsteps`` and ``dropped`` N): the paths of the customers the funnel counts
     as dropped at step N (with the funnel's ``window`` and ``mode``), from their first step N-1;
-    they add up to the funnel's drop-off.
+    they add up to the funnel's drop-off. Opened at one of the funnel's steps, the page also gives
+    the funnel's count at that step (customers on its best paths), with its list.
     """
     if direction not in DIRECTIONS:
         raise ParcoursError(f"direction={direction!r}: use one of {', '.join(DIRECTIONS)}")
@@ -120,8 +121,15 @@ def flow_page(store: Store, filter: Filter, at: str, until: str, direction: str,
             target = "/people?" + set_query("path", {**params, "path": path})
         rows.append({**r, "people": target})
     touchpoints = {t.name for t in store.config.touchpoints}
+    step_note = None
+    if direction != "dropoff" and at in fsteps and len(fsteps) > 1:  # opened from a funnel's step
+        k = fsteps.index(at) + 1
+        funnel = {k: v for k, v in (("window", window), ("mode", mode)) if v}
+        counted = FunnelRun(store, list(fsteps), filter=filter, keys=False, **funnel).steps()
+        step_note = {"step": k, "customers": int(counted["customers"].iloc[k - 1]),
+                     "people": "/people?" + set_query("funnel", {"steps": list(fsteps), "reached": k, **funnel})}
     seen = sorted({_step_name(s) for r in rows for s in str(r["path"]).split(SEP)} & touchpoints)
-    return {"rows": rows, "charts": {"flow": sankey} if sankey else {}, "seen": seen, "at": at, "funnel_count": funnel_count,
+    return {"rows": rows, "charts": {"flow": sankey} if sankey else {}, "seen": seen, "step_note": step_note, "at": at, "funnel_count": funnel_count,
             "dropped_people": "/people?" + set_query("funnel", {"steps": list(fsteps), "dropped": dropped,
                                                                 "window": window, "mode": mode})
             if direction == "dropoff" else None,
