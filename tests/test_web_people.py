@@ -143,3 +143,16 @@ def test_a_funnel_step_opens_its_flow_with_the_funnel_count(page, server):  # no
     note.click()
     assert int(page.inner_text("#people-total")) == count
     assert page.problems == []
+
+
+def test_a_retention_cell_lists_its_retained_customers(page, server):  # noqa: F811
+    page.goto(f"{server['url']}/retention?period=week")
+    cell = page.evaluate("""() => { const d = document.getElementById('chart-heatmap').data[0];
+        return {url: d.customdata[0][1], rate: d.z[0][1], label: d.y[0]}; }""")
+    size = int(cell["label"].split("n=")[1].rstrip(")"))
+    page.evaluate("""() => { const d = document.getElementById('chart-heatmap');
+        d.emit('plotly_click', {points: [{customdata: d.data[0].customdata[0][1]}]}); }""")
+    page.wait_for_url("**/people?**")
+    assert "set=cohort" in page.url and "k=1" in page.url
+    assert int(page.inner_text("#people-total")) == round(cell["rate"] * size)
+    assert page.problems == []

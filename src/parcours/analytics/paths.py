@@ -265,19 +265,29 @@ def top_paths(
         FROM ({per_customer}) GROUP BY path ORDER BY customers DESC, path
         """
     )
+    return level.label(rank_paths(df, top, open_other))
+
+
+def rank_paths(counts: pd.DataFrame, top: int = 10, open_other: bool = False) -> pd.DataFrame:
+    """``top_paths``' table from customers per path (``path``, ``length``, ``customers``, most first).
+
+    For paths counted elsewhere (e.g. ``customer_paths`` of a chosen set of customers), so
+    that every paths table ranks, shares and keeps its ``(other)`` row the same way.
+    """
+    df = counts.reset_index(drop=True)
     total = int(df["customers"].sum())
     df.insert(0, "rank", range(1, len(df) + 1))
     df["share"] = df["customers"] / total if total else 0.0
     if open_other:
-        return level.label(df.iloc[top:].reset_index(drop=True))
+        return df.iloc[top:].reset_index(drop=True)
     shown, rest = df.iloc[:top], df.iloc[top:]
     if rest.empty:
-        return level.label(shown.reset_index(drop=True))
+        return shown.reset_index(drop=True)
     other = pd.DataFrame([{
         "rank": None, "path": OTHER, "length": None,
         "customers": int(rest["customers"].sum()), "share": float(rest["share"].sum()),
     }])
-    return level.label(pd.concat([shown, other], ignore_index=True))
+    return pd.concat([shown, other], ignore_index=True)
 
 
 def customer_paths(

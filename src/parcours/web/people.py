@@ -16,7 +16,7 @@ from starlette.datastructures import QueryParams
 from parcours.analytics.customer_sets import KINDS, customer_set, save_customer_set
 from parcours.analytics.filters import Filter
 from parcours.analytics.funnels import FunnelRun
-from parcours.analytics.paths import OTHER, SEP, TIMES, customer_paths, flows, top_paths
+from parcours.analytics.paths import OTHER, SEP, TIMES, customer_paths, flows, rank_paths, top_paths
 from parcours.errors import ParcoursError
 from parcours.store.store import Store
 from parcours.web import charts
@@ -137,20 +137,10 @@ def flow_page(store: Store, filter: Filter, at: str, until: str, direction: str,
 
 
 def _ranked(paths: pd.DataFrame, open_other: bool, top: int = 15) -> pd.DataFrame:
-    """``top_paths``' table from per-customer paths (``customer_paths``), ``(other)`` last."""
-    df = (paths.groupby("path", as_index=False).agg(length=("length", "min"), customers=("customer_id", "size"))
-          .sort_values(["customers", "path"], ascending=[False, True], ignore_index=True))
-    total = int(df["customers"].sum())
-    df.insert(0, "rank", range(1, len(df) + 1))
-    df["share"] = df["customers"] / total if total else 0.0
-    if open_other:
-        return df.iloc[top:]
-    rest = df.iloc[top:]
-    if rest.empty:
-        return df
-    other = {"rank": None, "path": OTHER, "length": None, "customers": int(rest["customers"].sum()),
-             "share": float(rest["share"].sum())}
-    return pd.concat([df.iloc[:top], pd.DataFrame([other])], ignore_index=True)
+    """``top_paths``' table from per-customer paths (``customer_paths``)."""
+    counts = (paths.groupby("path", as_index=False).agg(length=("length", "min"), customers=("customer_id", "size"))
+              .sort_values(["customers", "path"], ascending=[False, True]))
+    return rank_paths(counts, top, open_other)
 
 
 def linked_sankey(store: Store, links: pd.DataFrame, params: dict) -> dict:
