@@ -126,6 +126,13 @@ def test_flow_options_collapse_and_split(page, server):  # noqa: F811
     page.goto(f"{server['url']}/flow?at=touchpoint:cart&until=touchpoint:checkout&direction=between&split_by=channel")
     paths = page.locator("#flow-paths tbody tr td:nth-child(2)").all_inner_texts()
     assert any(p.startswith("cart (") for p in paths)
+    page.goto(f"{server['url']}/flow?at=touchpoint:web_page&direction=after")
+    other = page.locator("#flow-paths a.open-other")
+    inside = int(other.inner_text())
+    other.click()  # the (other) bucket opens: its paths, ranked after the first 15
+    counts = page.locator("#flow-paths tbody tr td:nth-child(3)").all_inner_texts()
+    assert sum(int(n) for n in counts) == inside
+    assert page.locator("#flow-paths tbody tr td:first-child").first.inner_text() == "16"
     response = page.goto(f"{server['url']}/flow?direction=sideways")
     assert response.status == 400 and "direction='sideways'" in page.inner_text("main")
     page.problems.clear()  # the 400 was the point
