@@ -23,6 +23,8 @@ from conftest import SHARED, load_events, shared_path
 
 import parcours
 from parcours.analytics.funnels import conversion_trends
+from parcours.analytics.paths import flow_customers
+from parcours.analytics.retention import retained_customers
 from parcours.analytics.segments import create_segment, segment_members
 from parcours.analytics.touchpoint_outcomes import touchpoint_outcomes
 from parcours.engine.spark import SparkEngine, spark_session
@@ -106,6 +108,11 @@ ANALYSES: dict[str, Callable] = {
     "conformance_deviations": lambda s: parcours.conformance_overview(s)["deviations"],
     "opportunities": lambda s: parcours.opportunities(s),
     "segment_filter": lambda s: parcours.stage_overview(s, filter=parcours.Filter(segment="buyers")),
+    "top_paths_collapsed_split": lambda s: parcours.top_paths(s, collapse_repeats=True, split_by="channel", top=20),
+    "flows_collapsed_split": lambda s: parcours.flows(s, collapse_repeats=True, split_by="channel",
+                                                      split_step="touchpoint:web_page"),
+    "flow_customers": lambda s: flow_customers(s, 1, "display_ad", "web_page"),
+    "retained_customers": lambda s: retained_customers(s, parcours.retention(s)["cohort"].iloc[0], 1),
 }
 
 

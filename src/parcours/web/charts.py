@@ -176,7 +176,10 @@ def sankey(flows: pd.DataFrame) -> dict:
         tgt.append(node(int(r["position"]) + 1, r["target"]))
         val.append(int(r["customers"]))
     labels = [Label("path_end") if name == "(end)" else name for (_, name) in nodes]
-    colours = ["#d1d5db" if isinstance(n, Label) else PALETTE[i % len(PALETTE)] for i, n in enumerate(labels)]
+    # one colour per step, whatever its column, so a touchpoint is followed across the diagram
+    hue: dict[str, str] = {}
+    colours = ["#d1d5db" if isinstance(n, Label) else hue.setdefault(n, PALETTE[len(hue) % len(PALETTE)])
+               for n in labels]
     return {"data": [{"type": "sankey", "arrangement": "snap",
                       "node": {"label": labels, "pad": 12, "thickness": 14, "color": colours},
                       "link": {"source": src, "target": tgt, "value": val, "color": "rgba(99,102,241,0.25)"}}],

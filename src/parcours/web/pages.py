@@ -35,6 +35,7 @@ from parcours.voc.followups import STATUSES, pending_followups
 from parcours.web import charts
 from parcours.web.i18n import Label
 from parcours.web.journey_map import clean, compare_lanes, journey_map
+from parcours.web.people import linked_sankey
 from parcours.web.state import duration
 
 #: ``shared(store, key, compute)``: a result that does not depend on the page's filter, computed
@@ -212,13 +213,15 @@ def paths_page(store: Store, filter: Filter, touchpoint: str, direction: str) ->
     if direction == "to" and anchor:
         top = top_paths(store, end=anchor, max_length=5, top=15, filter=filter)
         links = _path_links(top_paths(store, end=anchor, max_length=5, top=40, filter=filter), align_end=True)
+        # links under 0.5% of the customers in scope only clutter the diagram
+        floor = 0.005 * links[links["position"] == links["position"].min()]["customers"].sum() if len(links) else 0
+        sankey = charts.sankey(links[links["customers"] >= floor])
     else:
         top = top_paths(store, start=anchor, max_length=5, top=15, filter=filter)
-        links = flows(store, start=anchor, max_steps=4, filter=filter)
-    # links under 0.5% of the customers in scope only clutter the diagram
-    floor = 0.005 * links[links["position"] == links["position"].min()]["customers"].sum() if len(links) else 0
-    return {"touchpoints": names, "top": records(top),
-            "charts": {"sankey": charts.sankey(links[links["customers"] >= floor])}}
+        # a click on a link lists its customers
+        sankey = linked_sankey(store, flows(store, start=anchor, max_steps=4, filter=filter),
+                               {"start": anchor, "max_steps": 4})
+    return {"touchpoints": names, "top": records(top), "charts": {"sankey": sankey}}
 
 
 # -- retention ------------------------------------------------------------------------------------
@@ -233,8 +236,12 @@ def retention_page(store: Store, filter: Filter, period: str, start: str = "", b
     horizon = {"day": 30, "week": 16, "month": 12}[period]
     grid = table[table["period"] <= horizon].pivot(index="cohort", columns="period", values="rate")
     sizes = table.groupby("cohort")["size"].first()
+    # a click on a cell lists the customers it counts
+    cells = [[f"/people?set=cohort&period={period}&cohort={c}&k={k}" for k in grid.columns] for c in grid.index]
     grid.index = [f"{c} (n={sizes[c]})" for c in grid.index]
-    return {"charts": {"heatmap": charts.heatmap(grid, xaxis={"type": "category", "title": Label(period)}),
+    heatmap = charts.heatmap(grid, xaxis={"type": "category", "title": Label(period)})
+    heatmap["data"][0]["customdata"] = cells
+    return {"charts": {"heatmap": heatmap,
                        "curve": charts.lines(curve[curve["period"] <= horizon], "period", "rate",
                                              yaxis={"tickformat": ".0%", "range": [0, 1.05]})},
             "curve": records(curve[curve["period"] <= horizon]), "event_options": _event_options(store)}

@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.routing import APIRoute
 
 from parcours.errors import ParcoursError
-from parcours.web import pages
+from parcours.web import pages, people
 from parcours.web.filters import PageFilter, page_filter
 from parcours.web.i18n import LANGUAGES, language, localize, translator, with_locale
 from parcours.web.live import live_state
@@ -334,3 +334,47 @@ async def customers(request: Request, q: str = "") -> HTMLResponse:
         return render(request, "customer.html", status=404, page="customer", segments=[], q=q, profile=None,
                       error=str(e))
     return render(request, "customer.html", page="customer", segments=[], q=q, error=None, **data)
+
+
+# -- who is behind a count, and the flow explorer ---------------------------------------------
+
+@router.get("/people")
+async def people_list(request: Request, page: int = 1) -> HTMLResponse:
+    """The customers behind a count, a page at a time, with CSV export and "save as segment"."""
+    kind, params = people.set_from_query(request.query_params)
+    return await _page(request, "people.html", "people", people.people_page,
+                       {"kind": kind, "params": people.freeze(params), "page": page},
+                       extra={"set_query": people.set_query(kind, params), "set_params": params})
+
+
+@router.get("/people.csv")
+async def people_csv(request: Request) -> Response:
+    kind, params = people.set_from_query(request.query_params)
+    filter = page_filter(request).to_filter()
+    ids = await request.app.state.collector.run_db(
+        lambda store: people.customer_set(store, kind, params, filter))
+    return Response(ids.to_csv(index=False), media_type="text/csv",
+                             headers={"Content-Disposition": f'attachment; filename="customers-{kind}.csv"'})
+
+
+@router.post("/people/segment")
+async def people_segment(request: Request, key=Depends(editor)) -> Response:
+    """Save the set (described by the query string) as a list segment; the form names it."""
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+    kind, params = people.set_from_query(request.query_params)
+    filter = page_filter(request).to_filter()
+    name = (form.get("name") or "").strip()
+    await request.app.state.collector.run_db(lambda store: people.save_customer_set(
+        store, name, kind, params, filter, f"{kind} customers saved from the dashboard by {key.name}"))
+    return RedirectResponse(f"/segments?lang={language(request)}&saved={name}", status_code=303)
+
+
+@router.get("/flow")
+async def flow(request: Request, at: str = "", until: str = "", direction: str = "after", dropped: int = 2,
+               window: str = "", mode: str = "", collapse: bool = False, split_by: str = "",
+               open_other: bool = False) -> HTMLResponse:
+    """Paths after, before or between steps, or after a funnel's drop-off, with links to the people."""
+    fsteps = tuple(s.strip() for s in request.query_params.getlist("fstep") if s.strip())
+    options = {"at": at.strip(), "until": until.strip(), "direction": direction, "fsteps": fsteps,
+               "dropped": dropped, "window": window.strip(), "mode": mode.strip(), "collapse": collapse, "split_by": split_by.strip(), "open_other": open_other}
+    return await _page(request, "flow.html", "flow", people.flow_page, options)
