@@ -39,7 +39,7 @@ demo: $(VENV)/.installed $(DEMO_DB)
 messages: $(VENV)/.installed
 	mkdir -p build
 	PYTHONPATH=src $(BIN)/pybabel extract -F babel.cfg --no-location -o build/messages.pot .
-	$(BIN)/pybabel update -i build/messages.pot -d src/parcours/web/locale -w 110 --no-fuzzy-matching
+	$(BIN)/pybabel update -i build/messages.pot -d src/parcours/web/locale -w 110 --no-fuzzy-matching --ignore-obsolete
 	PYTHONPATH=src $(BIN)/python -m parcours.web.catalogue_sync
 
 # the dashboard's browser tests drive Debian's Chromium (never a downloaded browser)

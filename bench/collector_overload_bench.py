@@ -102,7 +102,7 @@ def main() -> None:
         import parcours
 
         with parcours.open(db) as store:
-            stored = store.con.execute("SELECT count(DISTINCT message_id) FROM events").fetchone()[0]
+            stored = store.execute("SELECT count(DISTINCT message_id) FROM events").fetchone()[0]
     requests = result["ok"] + result["busy"] + result["other"]
     acked = len(result["acked"])
     print(f"load            {load_s:.1f} s, {args.concurrency} senders, batches of 100, "

@@ -70,7 +70,7 @@ def prepare(db: Path) -> tuple[str, str, str]:
         print(f"derived tables ready in {time.perf_counter() - t:.1f} s (rebuilt only after a data change)")
         key = create_key(store, "read", "bench")
         segment = parcours.list_segments(store, with_counts=False)["name"].iloc[0]
-        lo, hi = store.con.execute("SELECT min(timestamp), max(timestamp) FROM events").fetchone()
+        lo, hi = store.execute("SELECT min(timestamp), max(timestamp) FROM events").fetchone()
     mid = lo + (hi - lo) / 2
     return key, segment, f"from={mid.date()}&to={hi.date()}"
 

@@ -50,7 +50,7 @@ def generate(store, events: int, seed: int) -> None:
     customers = max(events // 10, 1)
     names = STEPS + OTHER
     weights = "[" + ", ".join(repr(n) for n in names) + "]"
-    store.con.execute(f"""
+    store.execute(f"""
         INSERT INTO events (message_id, type, event, timestamp, received_at, user_id, properties, source, batch_id,
                             arrival_seq)
         SELECT 'm' || i, 'track', {weights}[1 + (hash(i, {seed}) % 10)::INTEGER],

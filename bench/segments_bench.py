@@ -74,7 +74,7 @@ def main() -> None:
             load_demo(s, customers=args.customers, seed=args.seed)
             for name, rule in SEGMENTS.items():
                 create_segment(s, name, rule)
-            s.con.execute(f"DROP TABLE IF EXISTS {TABLE}")
+            s.execute(f"DROP TABLE IF EXISTS {TABLE}")
             events = s.engine.scalar("SELECT count(*) FROM events")
         shutil.copy(live_path, table_path)
         with parcours.open(table_path) as s:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from clirun import run
 
+import parcours
 from parcours.config import TEMPLATES, load_config, parse_config, template_text
 from parcours.errors import ConfigError
 
@@ -72,6 +76,17 @@ match = "ad_click"
         (BASE + "colour = 3\n", "touchpoints[0].colour", "Extra inputs are not permitted"),
         ("stages = []\n", "(top level)", "at least one stage"),
         (BASE.replace('name = "aware"', 'name = "a ware"', 1), "stages[0].name", "String should match pattern"),
+        # the designer's lanes: a misspelt key is named with the right one, a wrong type says what to write
+        (BASE.replace('name = "buy"', 'name = "buy"\npain_point = "x"'), "stages[1]",
+         "unknown key 'pain_point'; did you mean 'pain_points'?"),
+        (BASE.replace('name = "buy"', 'name = "buy"\nwishes = "x"'), "stages[1]",
+         "unknown key 'wishes'; a stage's keys are name, label"),
+        (BASE.replace('name = "buy"', 'name = "buy"\ngoals = 3'), "stages[1].goals", "give a text or a list of texts"),
+        (BASE.replace('name = "buy"', 'name = "buy"\nthoughts = ["ok", 2]'), "stages[1].thoughts",
+         "give a text or a list of texts"),
+        (BASE.replace('name = "buy"', 'name = "buy"\nopportunities = ["  "]'), "stages[1].opportunities",
+         "an empty text"),
+        (BASE.replace('name = "buy"', 'name = "buy"\nowner = ""'), "stages[1].owner", "an empty text"),
     ],
 )
 def test_validation_errors_name_file_key_and_problem(tmp_path, text, key, problem):
@@ -82,6 +97,28 @@ def test_validation_errors_name_file_key_and_problem(tmp_path, text, key, proble
     message = str(info.value)
     assert message.startswith(f"{path}: ")
     assert f"{key}: " in message and problem in message
+    assert "\n" not in message and message.count(f"{key}: ") == 1  # one clear line
+
+
+def test_stage_lanes_take_a_text_or_a_list():
+    config = parse_config(BASE.replace('name = "aware"', 'name = "aware"\ngoals = "find a gift"\n'
+                                       'pain_points = ["too many ads", "no prices"]\nowner = "marketing"', 1))
+    assert config.stages[0].lanes() == {"goals": ["find a gift"], "thoughts": [],
+                                        "pain_points": ["too many ads", "no prices"], "opportunities": [],
+                                        "owner": ["marketing"]}
+    assert all(not texts for texts in config.stages[1].lanes().values())  # every lane is optional
+
+
+def test_the_documented_lanes_example_is_valid():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "dashboard.md").read_text("utf-8")
+    example = re.search(r"```toml\n(\[\[stages\]\].*?)```", text, flags=re.S).group(1)
+    stage = parse_config(example + BASE).stages[0]
+    assert stage.name == "decision" and all(stage.lanes().values())
+
+
+def test_the_demo_journey_fills_every_lane_of_every_stage():
+    for stage in parse_config(template_text("five-stages")).stages:
+        assert all(stage.lanes().values()), stage.name
 
 
 def test_not_toml_and_missing_file(tmp_path):
@@ -103,3 +140,16 @@ def test_journey_set_validates_and_keeps_the_old_map_on_error(tmp_path, capsys):
     assert r.code == 2 and "bad.toml: touchpoints[0].channel" in r.err and len(r.err.strip().splitlines()) == 1
     shown = run(capsys, "--db", db, "journey", "show", "--format", "json").json()
     assert [t["touchpoint"] for t in shown] == ["ad"]
+
+
+def test_a_bad_lane_is_one_line_on_stderr_and_the_map_keeps_its_lanes(tmp_path, capsys):
+    db = tmp_path / "s.duckdb"
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text(BASE.replace('name = "buy"', 'name = "buy"\nowner = "sales"'))
+    bad.write_text(BASE.replace('name = "buy"', 'name = "buy"\nowner = "sales"\ngoal = "pay"'))
+    assert run(capsys, "--db", db, "journey", "set", good).code == 0
+    r = run(capsys, "--db", db, "journey", "set", bad)
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1
+    assert "bad.toml: stages[1]: unknown key 'goal'; did you mean 'goals'?" in r.err
+    with parcours.open(db) as store:
+        assert store.config.stages[1].owner == "sales" and store.config.stages[1].goals == []

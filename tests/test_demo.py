@@ -94,6 +94,22 @@ def test_awareness_has_utm_campaigns_of_different_quality(demo_store):
     assert missing == 0
 
 
+def test_landing_visits_and_retention_emails_carry_utm_tags(demo_store):
+    """A funnel from the site broken down by utm_source shows the sources, not only "None"."""
+    from parcours.analytics.funnels import funnel
+
+    store, _ = demo_store
+    df = funnel(store, ["touchpoint:web_page", "touchpoint:cart"], breakdown="utm_source")
+    first = df[df["step"] == df["step"].min()].set_index("breakdown")["customers"]
+    tagged = first.drop(index=[None], errors="ignore")
+    assert {"google", "meta", "instagram", "newsletter"} <= set(tagged.index)
+    assert tagged.sum() > 0.25 * first.sum()  # the landing visits of same-session clicks
+    untagged = one(store, f"SELECT count(*) FROM {j(store)} WHERE event IN ('newsletter_open', 'loyalty_offer_click') "
+                          "AND (utm_source IS NULL OR utm_medium IS NULL OR utm_campaign IS NULL)")
+    assert untagged == 0
+    assert one(store, f"SELECT count(*) FROM {j(store)} WHERE utm_campaign = 'newsletter_mensuelle'") > 100
+
+
 def test_numbers_look_like_a_real_business(demo_store):
     store, _ = demo_store
     counts = store.engine.df(

@@ -23,7 +23,10 @@ from conftest import SHARED, load_events, shared_path
 
 import parcours
 from parcours.analytics.funnels import conversion_trends
+from parcours.analytics.paths import flow_customers
+from parcours.analytics.retention import retained_customers
 from parcours.analytics.segments import create_segment, segment_members
+from parcours.analytics.touchpoint_outcomes import touchpoint_outcomes
 from parcours.engine.spark import SparkEngine, spark_session
 
 CUSTOMERS = 100
@@ -85,6 +88,7 @@ ANALYSES: dict[str, Callable] = {
     "loops": parcours.loops,
     "stage_progression": parcours.stage_progression,
     "stage_returns": parcours.stage_returns,
+    "touchpoint_outcomes": touchpoint_outcomes,
     "retention": parcours.retention,
     "retention_curve": parcours.retention_curve,
     "repeat_purchase_rate": parcours.repeat_purchase_rate,
@@ -104,6 +108,11 @@ ANALYSES: dict[str, Callable] = {
     "conformance_deviations": lambda s: parcours.conformance_overview(s)["deviations"],
     "opportunities": lambda s: parcours.opportunities(s),
     "segment_filter": lambda s: parcours.stage_overview(s, filter=parcours.Filter(segment="buyers")),
+    "top_paths_collapsed_split": lambda s: parcours.top_paths(s, collapse_repeats=True, split_by="channel", top=20),
+    "flows_collapsed_split": lambda s: parcours.flows(s, collapse_repeats=True, split_by="channel",
+                                                      split_step="touchpoint:web_page"),
+    "flow_customers": lambda s: flow_customers(s, 1, "display_ad", "web_page"),
+    "retained_customers": lambda s: retained_customers(s, parcours.retention(s)["cohort"].iloc[0], 1),
 }
 
 

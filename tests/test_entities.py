@@ -299,3 +299,25 @@ def test_spec_errors_name_the_key(accounts):
         funnel(accounts, spec={"steps": ["signup"], "global_event_filter": {"where": [{"field": "nope", "value": 1}]}})
     with pytest.raises(ParcoursError, match="aggregate_by 'persona.x'"):
         funnel(accounts, spec={"steps": ["signup"], "aggregate_by": "persona.x"})
+
+
+def test_dashboard_reads_the_map_per_account(accounts):
+    """``subject=group.company`` on any page: the journey map counts accounts, as ``--subject`` does."""
+    from starlette.requests import Request
+
+    from parcours.web.filters import page_filter
+    from parcours.web.pages import journey_page, subject_names
+
+    def req(qs: str) -> Request:
+        return Request({"type": "http", "query_string": qs.encode(), "headers": []})
+
+    accounts.set_journey(ACCOUNT_JOURNEY, "accounts.toml")
+    assert subject_names(accounts) == ["group.company"]  # what the filter bar offers besides customers
+    per_account = page_filter(req("subject=group.company"))
+    assert "subject=group.company" in per_account.query()  # links keep it
+    people, firms = (journey_page(accounts, f.to_filter())["map"] for f in (page_filter(req("")), per_account))
+    reached = {s["name"]: s["reached"] for s in firms["stages"]}
+    assert reached == {"consideration": 2, "decision": 1}, firms["stages"]  # acme and globex; acme paid
+    assert {s["name"]: s["reached"] for s in people["stages"]} == {"consideration": 3, "decision": 2}
+    with pytest.raises(ParcoursError, match="subject='company'"):
+        page_filter(req("subject=company"))

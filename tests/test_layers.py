@@ -176,3 +176,17 @@ def test_the_rules_catch_a_violation(tmp_path, source, rule):
         assert any(_layer(_top(t)) > _layer("journey") for t, _ in imports)
     else:
         assert any(t.split(".")[0] in ENGINE_MODULES for t, _ in imports) and "journey" not in ENGINE_PACKAGES
+
+
+def _connection_uses(tree: ast.AST) -> list[int]:
+    """Lines that reach a connection: an attribute ``.con`` (the store's DuckDB connection)."""
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == "con"]
+
+
+def test_only_store_and_engine_hold_a_connection():
+    """Everything else goes through the store's one door (``Store.execute``), as datasette's views do."""
+    wrong = [f"{_module_name(path)}:{line} uses .con" for path in sorted(SRC.rglob("*.py"))
+             if _top(_module_name(path)) not in ENGINE_PACKAGES
+             for line in _connection_uses(ast.parse(path.read_text(), str(path)))]
+    assert not wrong, "connection use outside store/ and engine/ (use store.execute):\n" + "\n".join(wrong)
+    assert _connection_uses(ast.parse("rows = store.con.execute('SELECT 1').fetchall()\n"))  # the check can fail

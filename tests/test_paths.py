@@ -207,3 +207,106 @@ def test_cli_shared_segment_and_date_options(shop):
     for command in ("retention", "friction"):
         res = runner.invoke(app, ["--db", shop.path, command, "--segment", "buyers", "--format", "json"])
         assert res.exit_code == 0, (command, res.output)
+
+
+# -- options: collapse repeats, split a step by a field, paths before a step --------------------
+
+def test_collapse_repeats_shows_a_run_once_with_its_count(shop):
+    # c: search_click > site_visit > site_visit > product_view = organic_search > web_page > web_page > product_page
+    plain = top_paths(shop, start="touchpoint:organic_search", top=5)
+    assert plain["path"].tolist() == ["organic_search > web_page > web_page > product_page"]
+    collapsed = top_paths(shop, start="touchpoint:organic_search", top=5, collapse_repeats=True)
+    assert collapsed["path"].tolist() == ["organic_search > web_page ×2 > product_page"]
+    assert collapsed["length"].tolist() == [3]  # a run counts as one step
+    # b goes web_page > live_chat > web_page: not a repeat, nothing collapses
+    b = top_paths(shop, start="touchpoint:live_chat", top=5, collapse_repeats=True)
+    assert b["path"].tolist() == ["live_chat > web_page > cart"]
+    # defaults unchanged: without the option, the same table as before
+    assert top_paths(shop, top=10).equals(top_paths(shop, top=10, collapse_repeats=False))
+
+
+def test_collapse_repeats_in_flows_keeps_every_customer(shop):
+    f = flows(shop, max_steps=6, collapse_repeats=True)
+    assert ("web_page ×2", "product_page") in set(zip(f["source"], f["target"], strict=True))
+    first = f[f["position"] == 1]["customers"].sum()
+    assert first == 4
+    plain = flows(shop, max_steps=6)
+    assert ("web_page", "web_page") in set(zip(plain["source"], plain["target"], strict=True))
+
+
+@pytest.fixture
+def devices(store, tmp_path):
+    events = [{"user_id": cid, "event": name, "timestamp": f"2024-03-01T10:{i:02d}:00Z",
+               "properties": {"device": device}}
+              for cid, device in (("m1", "mobile"), ("m2", "mobile"), ("w1", "web"))
+              for i, name in enumerate(["ad_click", "site_visit", "add_to_cart", "purchase"])]
+    events.append({"user_id": "n1", "event": "site_visit", "timestamp": "2024-03-01T10:00:00Z"})
+    load_events(store, events, tmp_path)
+    return store
+
+
+def test_split_a_step_by_an_event_property(devices):
+    df = top_paths(devices, start="touchpoint:cart", top=5, split_by="props.device", split_step="touchpoint:cart")
+    assert dict(zip(df["path"], df["customers"], strict=True)) == {
+        "cart (mobile) > purchase": 2, "cart (web) > purchase": 1}
+    every = top_paths(devices, start="touchpoint:web_page", top=5, split_by="props.device")
+    # a step without the property shows "none" rather than vanishing
+    assert dict(zip(every["path"], every["customers"], strict=True))["web_page (none)"] == 1
+    f = flows(devices, start="touchpoint:cart", max_steps=2, split_by="props.device", split_step="touchpoint:cart")
+    assert set(zip(f["source"], f["customers"], strict=True)) >= {("cart (mobile)", 2), ("cart (web)", 1)}
+
+
+def test_split_by_an_unknown_or_person_field_is_an_error(devices):
+    with pytest.raises(ParcoursError, match="did you mean device"):
+        top_paths(devices, split_by="props.devise")
+    with pytest.raises(ParcoursError, match="event field"):
+        top_paths(devices, split_by="person.plan")
+    with pytest.raises(ParcoursError, match="unknown field"):
+        top_paths(devices, split_by="colour")
+
+
+def test_paths_before_a_step_end_there(shop):
+    # the steps before each customer's first cart: a, b and d reach the cart
+    df = top_paths(shop, end="touchpoint:cart", max_length=3, top=10)
+    assert dict(zip(df["path"], df["customers"], strict=True)) == {
+        "... > web_page > product_page > cart": 1, "... > live_chat > web_page > cart": 1, "web_page > cart": 1}
+    assert all(p.endswith("cart") for p in df["path"])
+
+
+def test_customers_behind_a_path_and_a_sankey_link(shop):
+    from parcours.analytics.paths import customer_paths, flow_customers
+
+    top = top_paths(shop, start="touchpoint:web_page", top=10)
+    for r in top.itertuples():
+        ids = customer_paths(shop, start="touchpoint:web_page", path=r.path)
+        assert len(ids) == r.customers
+    f = flows(shop, max_steps=3)
+    for r in f.itertuples():
+        ids = flow_customers(shop, r.position, r.source, r.target, max_steps=3)
+        assert len(ids) == r.customers
+    assert flow_customers(shop, 1, "display_ad", "web_page", max_steps=3)["customer_id"].tolist() == ["a", "b"]
+
+
+def test_cli_collapse_repeats_and_split_by(devices):
+    devices.close()
+    runner = CliRunner()
+    res = runner.invoke(app, ["--db", devices.path, "paths", "--from-step", "touchpoint:cart", "--split-by",
+                              "props.device", "--split-step", "touchpoint:cart", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert {r["path"]: r["customers"] for r in json.loads(res.stdout)} == {
+        "cart (mobile) > purchase": 2, "cart (web) > purchase": 1}
+    res = runner.invoke(app, ["--db", devices.path, "paths", "--flows", "--collapse-repeats", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert sum(r["customers"] for r in json.loads(res.stdout) if r["position"] == 1) == 4
+
+
+def test_cli_path_options_explain_a_mistake(devices, capsys):
+    from clirun import run
+
+    devices.close()
+    res = run(capsys, "--db", devices.path, "paths", "--dfg", "--collapse-repeats")
+    assert res.code == 2 and "top paths and --flows only" in res.err
+    res = run(capsys, "--db", devices.path, "paths", "--split-step", "touchpoint:cart")
+    assert res.code == 2 and "--split-step needs --split-by" in res.err
+    res = run(capsys, "--db", devices.path, "paths", "--split-by", "props.devise")
+    assert res.code == 2 and "--split-by" in res.err and "did you mean device" in res.err

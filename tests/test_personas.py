@@ -86,3 +86,41 @@ def test_personas_cli_json(crowd):
     assert sorted(s["name"] for s in json.loads(r.stdout)) == ["persona_1", "persona_2", "persona_3"]
     r = CliRunner().invoke(app, ["--db", db, "rfm", "--format", "json", "--limit", "3"])
     assert r.exit_code == 0 and len(json.loads(r.stdout)) == 3
+
+
+def test_persona_names_say_what_sets_them_apart(crowd):
+    p = find_personas(crowd, seed=1)
+    kinds = p.members.assign(kind=p.members["customer_id"].str.rstrip("0123456789")).groupby("persona")["kind"].first()
+    names = p.cards.assign(kind=p.cards["persona"].map(kinds)).set_index("kind")["name"]
+    assert names["visitor"] == "Store shoppers who go through call_centre"
+    assert names["browser"].startswith("Social followers")
+    assert names.is_unique
+    assert p.cards.set_index("name").loc[names["visitor"], "name_parts"] == ["store", "touchpoint+1", "call_centre"]
+
+
+def _mixed() -> list[dict]:
+    """Two behaviours before buying (social or store), half of each buys: conversion is a finding, 50% each."""
+    events = []
+    for i in range(16):
+        day = f"2024-02-{i + 1:02d}"
+        s, v = f"social{i}", f"store{i}"
+        events += [
+            {"user_id": s, "event": "social_click", "timestamp": f"{day}T09:00:00Z"},
+            {"user_id": s, "event": "social_click", "timestamp": f"{day}T12:00:00Z"},
+            {"user_id": v, "event": "store_visit", "timestamp": f"{day}T10:00:00Z"},
+            {"user_id": v, "event": "store_visit", "timestamp": f"{day}T15:00:00Z"},
+        ]
+        if i % 2:
+            events += [{"user_id": u, "event": "purchase", "timestamp": f"{day}T18:00:00Z",
+                        "properties": {"revenue": 80}} for u in (s, v)]
+            events += [{"user_id": u, "event": "delivery", "timestamp": f"2024-03-{i + 1:02d}T10:00:00Z"}
+                        for u in (s, v)]
+    return events
+
+
+def test_persona_conversion_is_measured_not_the_grouping(store, tmp_path):
+    """Personas group behaviour before buying, so buying is what the card measures, not what made the group."""
+    load_events(store, _mixed(), tmp_path)
+    p = find_personas(store, k=2, seed=0)
+    assert sorted(p.cards["conversion"]) == [0.5, 0.5]
+    assert sorted(p.cards["name"].str.split().str[0]) == ["Social", "Store"]

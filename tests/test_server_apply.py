@@ -11,7 +11,8 @@ import asyncio
 from datetime import UTC, datetime
 
 from parcours.server.applier import applied_position, apply_records, replay
-from parcours.server.wal import Position, WriteAheadLog, segments, wal_dir
+from parcours.server.wal import Position, segments, wal_dir
+from parcours.server.wal_writer import WriteAheadLog
 
 
 def row(mid: str, **extra) -> dict:

@@ -19,12 +19,15 @@ import pytest
 from dashboard_demo import SEGMENT, copy_of_demo
 
 import parcours
+from parcours.analytics.touchpoint_outcomes import touchpoint_outcomes
 from parcours.server.keys import create_key
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "web"
+#: more saved segments (besides the demo's ``SEGMENT``) to set side by side on the journey map
+LANE_SEGMENTS = {"email_readers": "channel = 'email'", "store_visitors": "channel = 'store'"}
 
 sync_api = pytest.importorskip("playwright.sync_api")
 if not Path(CHROMIUM).exists():
@@ -48,6 +51,8 @@ def server(tmp_path_factory):
         key = create_key(store, "read", "dashboard-test")
         write_key = create_key(store, "write", "shop")
         admin_key = create_key(store, "admin", "dashboard-admin")
+        for name, rule in LANE_SEGMENTS.items():  # lanes for the journey map's side-by-side view
+            parcours.create_segment(store, name, rule, f"customers with {rule}")
     port = _free_port()
     log = db.with_suffix(".log")
     proc = subprocess.Popen(
@@ -153,13 +158,13 @@ def test_journey_map_shows_stages_friction_and_links_to_evidence(page, server):
     assert page.locator(".tp .mot").count() >= 1  # moments of truth are marked
     flagged = page.locator(".tp.flagged").evaluate_all("els => els.map(e => e.dataset.touchpoint)")
     assert "checkout" in flagged  # the demo plants payment errors at checkout
-    everyone = int(page.locator("#kf-customers").inner_text().replace("\u202f", ""))
+    everyone = int(page.locator("#kf-customers").inner_text().replace(",", ""))
 
     page.fill("input[name=from]", "2024-03-01")
     page.fill("input[name=to]", "2024-03-31")
     page.click("form.filters button[type=submit]")
     page.wait_for_load_state("networkidle")
-    in_march = int(page.locator("#kf-customers").inner_text().replace("\u202f", ""))
+    in_march = int(page.locator("#kf-customers").inner_text().replace(",", ""))
     assert 0 < in_march < everyone
 
     page.goto(server["url"] + "/")
@@ -192,6 +197,93 @@ def test_journey_map_shows_conformance_variants_and_opportunities(page, server):
     page.wait_for_load_state("networkidle")
     assert "touchpoint=" in page.url
     assert page.problems == []
+
+
+def test_journey_map_keeps_journey_order_with_outcomes_emotion_and_designer_lanes(page, server, tmp_path):
+    with parcours.open(copy_of_demo(Path(server["db"]).parents[1], tmp_path / "demo.duckdb")) as store:
+        config, outcomes = store.config, touchpoint_outcomes(store).set_index("touchpoint")
+    page.goto(server["url"] + "/")
+    for stage in config.stages:  # touchpoints in the journey file's order, not by customer count
+        shown = page.locator(f".stage[data-stage={stage.name}] .tp").evaluate_all(
+            "els => els.map(e => e.dataset.touchpoint)")
+        assert shown == [t.name for t in config.touchpoints if t.stage == stage.name]
+    flow = page.locator(".tp[data-touchpoint=checkout] .tp-flow")
+    assert float(flow.get_attribute("data-conversion")) == pytest.approx(outcomes.loc["checkout", "conversion"])
+    assert float(flow.get_attribute("data-dropoff")) == pytest.approx(outcomes.loc["checkout", "dropoff"])
+    assert f"{outcomes.loc['checkout', 'conversion']:.0%} go on to a later stage" in flow.inner_text()
+    assert "stop here" in flow.inner_text()
+    assert "emotion" in page.inner_text(".tp[data-touchpoint=checkout]")  # its own emotion, besides its scores
+    # the demo's awareness and advocacy stages have no survey answers: said on the stage and the curve
+    assert page.inner_text(".stage[data-stage=awareness] .emotion.none") == "emotion: no answers"
+    gaps = page.evaluate("""() => document.getElementById('chart-emotion').data
+        .filter(t => (t.text || []).includes('no answers')).flatMap(t => t.x)""")
+    assert gaps == ["Awareness", "Advocacy"]
+    # the designer's lanes from the journey file, under the stages
+    lanes = page.locator("#design-lanes tr[data-lane]").evaluate_all("els => els.map(e => e.dataset.lane)")
+    assert lanes == ["goals", "thoughts", "pain_points", "opportunities", "owner"]
+    assert page.inner_text("#design-lanes tr[data-lane=pain_points] td[data-stage=decision]") == \
+        "Payment errors at checkout\nSurprise delivery fees"
+    assert page.inner_text("#design-lanes tr[data-lane=owner] td[data-stage=decision]") == "Payments"
+
+    page.select_option("select[name=order]", "measured")  # the measured typical order instead
+    page.click("form.filters button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    shown = page.locator(".stage[data-stage=consideration] .tp").evaluate_all("els => els.map(e => e.dataset.touchpoint)")
+    measured = outcomes[outcomes["stage"] == "consideration"].sort_values("position", kind="stable").index.tolist()
+    assert shown == measured and shown != [t.name for t in config.touchpoints if t.stage == "consideration"]
+    page.goto(server["url"] + "/?lang=fr")
+    assert page.inner_text(".stage[data-stage=awareness] .emotion.none") == "émotion: aucune réponse"
+    assert page.inner_text("#design-lanes tr[data-lane=goals] th") == "Objectifs du client"
+    assert page.problems == []
+
+
+def test_segments_and_periods_side_by_side_on_the_map(page, server):
+    page.goto(server["url"] + "/")
+    chosen = [SEGMENT, *LANE_SEGMENTS]
+    for i, name in enumerate(chosen):  # persona lanes: up to three segments, picked in the filter bar
+        page.locator("select[name=lane]").nth(i).select_option(name)
+    page.click("form.filters button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    lanes = page.locator("#compare tr.compare-lane")
+    assert lanes.evaluate_all("els => els.map(e => e.dataset.lane)") == chosen
+    reached = lanes.evaluate_all("els => els.map(e => [...e.querySelectorAll('td[data-stage]')].map(td => +td.dataset.reached))")
+    assert len({r[0] for r in reached}) == 3 and all(len(r) == 5 and r == sorted(r, reverse=True) for r in reached)
+    conversions = lanes.evaluate_all("els => els.map(e => e.querySelector('td[data-stage=consideration]').dataset.conversion)")
+    assert len(set(conversions)) == 3  # the lanes' own figures, not one copied thrice
+    assert "checkout" in page.inner_text(f"#compare tr[data-lane={SEGMENT}] .lane-friction")
+    assert "needs 30 customers" in page.inner_text("#compare tr[data-lane=store_visitors] .lane-friction")
+    curves = page.evaluate("() => document.getElementById('chart-lane-emotion').data.filter(t => t.mode === 'lines+markers').map(t => t.name)")
+    assert curves == chosen
+    said = page.evaluate("""() => document.getElementById('chart-lane-emotion').data
+        .flatMap(t => (t.text || []).map((w, i) => w === 'no answers' ? t.x[i] : null)).filter(Boolean)""")
+    assert said == ["Awareness", "Advocacy"]  # every lane lacks answers there: said once per stage
+    assert page.locator("select[name=lane]").nth(2).input_value() == "store_visitors"  # the choice is kept
+    assert all(n > 0 for n in chart_data(page).values())
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "journey_map-lanes.png"), full_page=True)
+
+    page.goto(server["url"] + "/")  # two periods the same way
+    page.locator("input[name=period]").nth(0).fill("2024-01-01..2024-03-31")
+    page.locator("input[name=period]").nth(1).fill("2024-04-01..2024-06-30")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.inner_text("#compare h3") == "Two periods side by side"
+    lanes = page.locator("#compare tr.compare-lane")
+    assert lanes.evaluate_all("els => els.map(e => e.dataset.lane)") == ["2024-01-01..2024-03-31",
+                                                                        "2024-04-01..2024-06-30"]
+    first = lanes.evaluate_all("els => els.map(e => +e.querySelector('td[data-stage]').dataset.reached)")
+    assert 0 < first[0] != first[1] > 0
+    assert page.problems == []
+
+    for query, message in [("lane=email_reader", "lane=: unknown segment 'email_reader'; did you mean email_readers?"),
+                           ("period=2024-01-01..2024-03-31", "period=: give two periods to compare (1 given)"),
+                           ("period=2024-03-01..2024-01-01&period=2024-04-01..2024-04-30",
+                            "period='2024-03-01..2024-01-01': 2024-01-01 is before 2024-03-01"),
+                           (f"lane={SEGMENT}&period=2024-01-01..2024-03-31&period=2024-04-01..2024-06-30",
+                            "compare segments (lane=) or two periods (period=), not both"),
+                           ("order=random", "order='random': use file or measured")]:
+        response = page.goto(server["url"] + "/?" + query)
+        assert response.status == 400 and message in page.inner_text("#page-error"), query
 
 
 def test_customer_profile_search_by_identifier(page, server):

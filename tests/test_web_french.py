@@ -4,7 +4,8 @@ The pages are opened with ``?lang=fr&i18n=mark``: every string that went through
 catalogue comes wrapped in ``MARKS``. What is visible outside the marks must be data: numbers,
 identifiers (``persona_1``, ``stage:awareness``), names from the journey file or the store,
 or the few words that read the same in both languages (NPS, UTC...). A table cell that is
-exactly a customer's comment or a file imported is data; elements marked ``lang="en"``
+exactly a customer's comment, a file imported, an event name or an identity trait is data; so are
+the field names of the filter language (``fitness < 0.8``, a split's groups); elements marked ``lang="en"``
 (messages the analyses write in English) are skipped.
 """
 
@@ -17,6 +18,7 @@ from dashboard_demo import SEGMENT, copy_of_demo
 from test_web import browser, page, server  # noqa: F401 - the shared fixtures
 
 import parcours
+from parcours.analytics.customer_fields import CUSTOMER_FIELDS
 from parcours.analytics.filters import events_sql
 from parcours.voc import survey_answers
 from parcours.web.i18n import MARKS, plotly_locale, speaking
@@ -24,11 +26,18 @@ from parcours.web.i18n import MARKS, plotly_locale, speaking
 #: words that are the same in French, or not words: acronyms, units, the product's name
 SAME = {"parcours", "EN", "FR", "NPS", "CSAT", "CES", "UTC", "AUC", "Attribution", "Segment", "Segments", "Mode",
         "Conversions", "Score", "Signal", "Personas", "Imports", "conversion", "satisfaction", "min", "h", "s",
-        "j", "z", "p", "n", "type", "source", "verdict", "Δ"}
+        "j", "z", "p", "n", "type", "source", "verdict", "Δ", "A", "B"}  # A, B: the map's two periods
 
 PAGES = ["/", "/funnels", "/funnels?step=stage:awareness&step=stage:purchase&breakdown=channel",
          "/paths?touchpoint=product_page", "/retention", "/attribution", "/voc?metric=csat", "/segments",
-         "/leads", "/data", "/customers", "/live", "/evidence?touchpoint=checkout_page", "/?from=yesterday"]
+         "/leads", "/data", "/customers", "/live", "/evidence?touchpoint=checkout_page", "/?from=yesterday",
+         # who is behind a count, the flow explorer, and the map's lanes and comparisons
+         f"/people?set=segment&name={SEGMENT}", "/people?set=funnel&step=stage:awareness&step=stage:consideration&reached=2",
+         "/flow?at=touchpoint:cart", "/flow?at=touchpoint:cart&direction=before&split_by=channel",
+         "/flow?direction=dropoff&fstep=stage:awareness&fstep=stage:consideration&dropped=2",
+         f"/?lane={SEGMENT}&order=measured", "/?period=2024-01-01..2024-03-31&period=2024-04-01..2024-06-30",
+         "/funnels?step=stage:awareness&step=stage:decision&split=conformance",
+         "/retention?start=touchpoint:cart&back=touchpoint:cart", "/customers?q=c0001031"]
 
 #: every visible text node outside lang="en" elements, with its element's tag (its cell's text, in a table)
 VISIBLE_TEXT = """() => {
@@ -49,19 +58,22 @@ VISIBLE_TEXT = """() => {
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> tuple[set[str], set[str]]:
-    """The words the store itself shows (names and labels from the journey file, segments, sources),
-    and the table cells that are data whole (customers' comments, files imported)."""
+    """The words the store itself shows (names, labels and lane texts from the journey file, segments, sources),
+    and the table cells that are data whole (customers' comments, files imported, event names, identity traits)."""
     base = tmp_path_factory.getbasetemp()
     with parcours.open(copy_of_demo(base, tmp_path_factory.mktemp("words") / "store.duckdb")) as store:
         config = store.config
         names = [s.name for s in config.stages] + [s.label or "" for s in config.stages]
+        names += [text for s in config.stages for texts in s.lanes().values() for text in texts]  # the map's lanes
         for tp in config.touchpoints:
             names += [tp.name, tp.label or "", tp.channel or "", tp.team or ""]
         seen = store.engine.df(f"SELECT DISTINCT source, channel FROM ({events_sql(store)})")
         names += [v for v in seen["source"].tolist() + seen["channel"].tolist() if v]
-        names += [SEGMENT]
+        names += [SEGMENT] + list(CUSTOMER_FIELDS)  # the filter language's fields: a split's groups read fitness < 1
         cells = {c for c in survey_answers(store)["comment"] if c}
         cells |= set(store.con.execute("SELECT source FROM imports UNION SELECT source FROM quarantine").df()["source"])
+        cells |= set(store.engine.df(f"SELECT DISTINCT event FROM ({events_sql(store)})")["event"])  # event names
+        cells |= set(config.identity.traits)  # identity kinds named after the journey file's traits
     with speaking("fr"):  # month and day names on chart axes: Babel's CLDR data, not the catalogue
         dates = plotly_locale()["format"]
     names += [n for key in ("months", "shortMonths", "days", "shortDays") for n in dates[key]]

@@ -6,22 +6,28 @@ Below both (a foundation module), so that the server does not import the CLI.
 from __future__ import annotations
 
 import math
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def plain(value: Any) -> Any:
-    """A JSON-friendly version of a value (timestamps as ISO text, NaN as null)."""
-    if value is None or value is pd.NaT:
+    """A JSON-friendly version of a value (timestamps as ISO text, NaN as null).
+
+    pandas' own values (NaT, NA, DataFrames) are looked for only when pandas is loaded: a
+    value cannot be one before, and importing pandas for a command that prints plain rows
+    would cost it half a second (``parcours.cli.output.Rows``).
+    """
+    pd = sys.modules.get("pandas")
+    if value is None or (pd is not None and value is pd.NaT):
         return None
-    if isinstance(value, pd.DataFrame):
+    if pd is not None and isinstance(value, pd.DataFrame):
         return records(value)
     if isinstance(value, float) and math.isnan(value):
         return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if hasattr(value, "isoformat"):
+    if hasattr(value, "isoformat"):  # datetime, date, pandas' Timestamp
         return value.isoformat()
     if hasattr(value, "item") and not isinstance(value, list | dict | str):
         try:
@@ -34,11 +40,12 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value.tolist()]
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
+    if pd is not None:
+        try:
+            if pd.isna(value):
+                return None
+        except (TypeError, ValueError):
+            pass
     return value
 
 

@@ -5,6 +5,8 @@ instead of reading tables, so a new filter dimension reaches every analysis at o
 Conditions may name event fields, person properties (``person.plan``) and groups
 (``group.company``, ``group.company.plan``): they apply to every event before the
 analysis sees it (PostHog's global filters); see ``parcours.journey.entities``.
+Conditions on customer-level fields (``fitness < 0.8``, ``deviation = 'skipped stage'``)
+keep or drop whole customers, as a segment does; see ``parcours.analytics.customer_fields``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from parcours.analytics.customer_fields import CUSTOMER_FIELDS, CustomerCondition, customers_sql
 from parcours.analytics.segment_members import segment_members_sql
 from parcours.errors import ParcoursError
 from parcours.journey.entities import with_entities_sql
@@ -42,7 +45,8 @@ class Filter(BaseModel):
     model_config = ConfigDict(extra="forbid")
     start: datetime | None = None  #: inclusive, UTC
     end: datetime | None = None  #: exclusive, UTC
-    where: list[Condition] = Field(default_factory=list)
+    #: event conditions, and conditions on customer-level fields (``fitness < 0.8``)
+    where: list[Condition | CustomerCondition] = Field(default_factory=list)
     #: every event must also match each of these (a funnel's ``global_event_filter``)
     match: list[EventMatcher] = Field(default_factory=list)
     #: whose journeys: None for customers, or a field (``group.company``, ``person.plan``) whose
@@ -68,30 +72,45 @@ class Filter(BaseModel):
             parts.append(f"timestamp >= {_utc_literal(self.start)}")
         if self.end is not None:
             parts.append(f"timestamp < {_utc_literal(self.end)}")
-        parts.extend(condition_sql(c) for c in self.where)
+        parts.extend(condition_sql(c) for c in self.event_conditions)
         parts.extend(matcher_sql(m) for m in self.match)
         return " AND ".join(parts) if parts else "TRUE"
 
     @property
+    def event_conditions(self) -> list[Condition]:
+        return [c for c in self.where if isinstance(c, Condition)]
+
+    @property
+    def customer_conditions(self) -> list[CustomerCondition]:
+        return [c for c in self.where if isinstance(c, CustomerCondition)]
+
+    @property
     def whole_customers(self) -> bool:
-        """Whether the filter only keeps or drops whole customers (at most a segment).
+        """Whether the filter only keeps or drops whole customers (a segment, customer-level conditions).
 
         Only then may an analysis read a table derived from every customer's whole journey;
-        dates, conditions and a subject change the sequences themselves.
+        dates, event conditions and a subject change the sequences themselves.
         """
-        return self.start is None and self.end is None and not self.where and not self.match and self.subject is None
+        return (self.start is None and self.end is None and not self.event_conditions and not self.match
+                and self.subject is None)
+
+    def customers_where(self, store) -> str | None:
+        """A SQL condition keeping the customers of the segment and customer-level conditions; None: all."""
+        parts = [segment_members_sql(store, self.segment)] if self.segment is not None else []
+        parts += [customers_sql(store, c) for c in self.customer_conditions]
+        return " AND ".join(f"customer_id IN ({p})" for p in parts) if parts else None
 
     def fields(self) -> set[str]:
-        """The fields the filter's conditions (and subject) read."""
+        """The event fields the filter's conditions (and subject) read."""
         subject = {self.subject} if self.subject else set()
-        return {c.field for c in self.where}.union(subject, *(m.fields() for m in self.match))
+        return {c.field for c in self.event_conditions}.union(subject, *(m.fields() for m in self.match))
 
     @field_validator("subject")
     @classmethod
     def _known_subject(cls, v: str | None) -> str | None:
         return None if v in (None, "", "customer") else known_field(v)
 
-    def narrowed(self, where: list[Condition] = (), match: list[EventMatcher] = ()) -> Filter:
+    def narrowed(self, where: list[Condition | CustomerCondition] = (), match: list[EventMatcher] = ()) -> Filter:
         """This filter with more conditions (all must hold)."""
         return self.model_copy(update={"where": [*self.where, *where], "match": [*self.match, *match]})
 
@@ -100,11 +119,12 @@ _WHERE_RE = re.compile(r"^\s*([A-Za-z_$][\w$.:-]*)\s*(=|==|!=|<>|<=|>=|<|>)\s*(.
 _OPS = {"=": "eq", "==": "eq", "!=": "ne", "<>": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 
 
-def parse_where(text: str, what: str = "--where") -> Condition:
+def parse_where(text: str, what: str = "--where") -> Condition | CustomerCondition:
     """``FIELD OP VALUE`` (``person.plan = 'pro'``, ``group.company.seats >= 10``) as a condition.
 
     A quoted value is text; an unquoted number compares as a number. FIELD is an event
-    column, ``props.NAME``, ``person.NAME``, ``group.TYPE`` or ``group.TYPE.NAME``.
+    column, ``props.NAME``, ``person.NAME``, ``group.TYPE`` or ``group.TYPE.NAME``, or a
+    customer-level field (``fitness``, ``deviation``: ``CUSTOMER_FIELDS``).
     """
     m = _WHERE_RE.match(text)
     if m is None:
@@ -119,10 +139,40 @@ def parse_where(text: str, what: str = "--where") -> Condition:
             value, numeric = float(raw), True
         except ValueError:
             value = raw
+    kind = CustomerCondition if field in CUSTOMER_FIELDS else Condition
     try:
-        return Condition(field=field, op=_OPS[op], value=value, numeric=numeric)
+        return kind(field=field, op=_OPS[op], value=value, numeric=numeric)
     except ValueError as e:
-        raise ParcoursError(f"{what} {text!r}: {e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+        msg = e.errors()[0]["msg"].removeprefix("Value error, ")
+        if kind is Condition:
+            msg += f", or a customer field ({', '.join(CUSTOMER_FIELDS)}: e.g. fitness < 0.8)"
+        raise ParcoursError(f"{what} {text!r}: {msg}") from None
+
+
+#: ``split="conformance"``: customers who followed the design fully against the others
+SPLITS = {"conformance": ("fitness = 1", "fitness < 1")}
+
+
+def split(filter: Filter | None, by: str, what: str = "--split") -> list[tuple[str, Filter]]:
+    """``filter`` narrowed to each side of a customer-level condition: (label, filter) pairs.
+
+    ``by`` is ``conformance`` (``fitness = 1``, conforming, against ``fitness < 1``, deviating)
+    or a condition on a customer-level field (``fitness < 0.8``, ``deviation = 'skipped stage'``)
+    against its complement. Customers without a value (no touchpoint on the map) are on neither
+    side. The label of each side is its condition as ``--where`` writes it.
+    """
+    filter = filter or Filter()
+    texts = SPLITS.get(by.strip())
+    if texts is None:
+        condition = parse_where(by, what)
+        if not isinstance(condition, CustomerCondition):
+            raise ParcoursError(f"{what} {by!r}: split by conformance or by a customer-level condition "
+                                f"({', '.join(CUSTOMER_FIELDS)}), e.g. \"fitness < 0.8\"; an event condition "
+                                "does not divide customers (use --where)")
+        sides = [condition, condition.complement()]
+    else:
+        sides = [parse_where(t, what) for t in texts]
+    return [(c.text(), filter.narrowed(where=[c])) for c in sides]
 
 
 def _with_subject(store, source: str, subject: str) -> str:
@@ -156,8 +206,9 @@ def events_sql(store, filter: Filter | None = None, fields: set[str] | list[str]
     if entity_fields:
         source = f"({with_entities_sql(f'SELECT * FROM {source}', entity_fields)})"
     sql = f"SELECT * FROM {source} WHERE {filter.where_sql()}"
-    if filter.segment is not None:
-        sql += f" AND customer_id IN ({segment_members_sql(store, filter.segment)})"
-    if filter.subject is not None:  # after the segment, which names customers
+    customers = filter.customers_where(store)
+    if customers is not None:
+        sql += f" AND {customers}"
+    if filter.subject is not None:  # after the segment and customer conditions, which name customers
         sql = _with_subject(store, f"({sql})", filter.subject)
     return sql

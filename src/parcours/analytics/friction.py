@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.names import check_name
 from parcours.analytics.sequences import require_mapped, steps_sql
 from parcours.errors import ParcoursError
 from parcours.matcher import quote
@@ -157,24 +158,12 @@ def _counts_sql(store: Store, steps: str, filter: Filter | None, days: float, fa
     and ``example_1`` .. ``example_<EXAMPLES>`` (the first customer ids showing the signal, in
     id order; NULL when fewer).
     """
-    outcomes = ", ".join(OUTCOMES)
-    no_outcomes = ", ".join(f"FALSE AS {o}" for o in OUTCOMES)
-    # poor_survey's base: the answers about a touchpoint (``properties.touchpoint``), hit when poor
-    parts = [f"SELECT 'poor_survey' AS signal, touchpoint, customer_id, {_poor_sql()} AS hit, {no_outcomes} "
-             "FROM surveys WHERE touchpoint IS NOT NULL AND score IS NOT NULL AND metric IN ('nps', 'csat', 'ces')"]
-    for signal, base in STEP_SIGNALS.items():
-        where = f" WHERE {base}" if base else ""
-        parts.append(f"SELECT '{signal}', touchpoint, customer_id, hit_{signal}, {outcomes} FROM pairs{where}")
-    union = "\n            UNION ALL ".join(parts)
     sums = ",\n               ".join(
         f"CAST(sum(CASE WHEN {side}hit AND {o} THEN 1 ELSE 0 END) AS BIGINT) AS {name}_{o}"
         for o in OUTCOMES for side, name in (("", "hit"), ("NOT ", "other")))
     examples = ", ".join(f"max(CASE WHEN n = {i + 1} THEN customer_id END) AS example_{i + 1}" for i in range(EXAMPLES))
     return f"""
-        WITH {_pairs_ctes(store, steps, filter, days, factor)},
-        signal_rows AS (
-            {union}
-        ),
+        WITH {_signal_rows_ctes(store, steps, filter, days, factor)},
         counts AS (
             SELECT signal, touchpoint, count(*) AS base,
                    CAST(sum(CASE WHEN hit THEN 1 ELSE 0 END) AS BIGINT) AS customers,
@@ -192,6 +181,47 @@ def _counts_sql(store: Store, steps: str, filter: Filter | None, days: float, fa
         SELECT c.*, {", ".join(f"e.example_{i + 1}" for i in range(EXAMPLES))}
         FROM counts c LEFT JOIN examples e ON e.signal = c.signal AND e.touchpoint = c.touchpoint
     """
+
+
+def _signal_rows_ctes(store: Store, steps: str, filter: Filter | None, days: float, factor: float) -> str:
+    """CTEs ending with ``signal_rows``: one row per signal's base member (``signal``, ``touchpoint``,
+    ``customer_id``, ``hit``, the ``OUTCOMES``); a survey answer for ``poor_survey``."""
+    outcomes = ", ".join(OUTCOMES)
+    no_outcomes = ", ".join(f"FALSE AS {o}" for o in OUTCOMES)
+    # poor_survey's base: the answers about a touchpoint (``properties.touchpoint``), hit when poor
+    parts = [f"SELECT 'poor_survey' AS signal, touchpoint, customer_id, {_poor_sql()} AS hit, {no_outcomes} "
+             "FROM surveys WHERE touchpoint IS NOT NULL AND score IS NOT NULL AND metric IN ('nps', 'csat', 'ces')"]
+    for signal, base in STEP_SIGNALS.items():
+        where = f" WHERE {base}" if base else ""
+        parts.append(f"SELECT '{signal}', touchpoint, customer_id, hit_{signal}, {outcomes} FROM pairs{where}")
+    union = "\n            UNION ALL ".join(parts)
+    return f"""{_pairs_ctes(store, steps, filter, days, factor)},
+        signal_rows AS (
+            {union}
+        )"""
+
+
+def friction_customers(
+    store: Store, touchpoint: str, signal: str, *, support_days: float = 3.0, wait_factor: float = 10.0,
+    filter: Filter | None = None,
+) -> pd.DataFrame:
+    """The customers behind one friction flag of ``friction`` (same options): one ``customer_id`` column, sorted.
+
+    As many as the flag's ``customers`` (for ``poor_survey``, a customer with several poor
+    answers about the touchpoint is listed once, so there may be fewer than poor answers).
+    """
+    if signal not in SIGNALS:
+        raise ParcoursError(f"`signal` {signal!r}: use one of {', '.join(SIGNALS)}")
+    names = [t.name for t in store.config.touchpoints]
+    if touchpoint not in names:
+        check_name("`touchpoint`", "touchpoint", touchpoint, names)
+    require_mapped(store, "touchpoint", "friction")
+    return store.engine.df(f"""
+        WITH {_signal_rows_ctes(store, steps_sql(store, "touchpoint", filter), filter, support_days, wait_factor)}
+        SELECT DISTINCT customer_id FROM signal_rows
+        WHERE hit AND signal = {quote(signal)} AND touchpoint = {quote(touchpoint)}
+        ORDER BY customer_id
+    """)
 
 
 def _pairs_ctes(store: Store, steps: str, filter: Filter | None, days: float, factor: float) -> str:

@@ -295,13 +295,13 @@ def _rank(*keys: np.ndarray) -> np.ndarray:
 def save_lead_scores(store: Store, scores: pd.DataFrame, model: LeadModel) -> None:
     """Keep the latest scores (for ``lead_score`` in segment rules) and the training's evaluation."""
     now = utcnow()
-    store.con.register("_lead_rows", scores[["customer", "score", "reasons"]].assign(scored_at=now))
+    store.register("_lead_rows", scores[["customer", "score", "reasons"]].assign(scored_at=now))
     try:
         with store.transaction(changes_data=False):  # no journey data: the journey table stays
-            store.con.execute("DELETE FROM lead_scores")
-            store.con.execute("INSERT INTO lead_scores SELECT customer, score, reasons, scored_at FROM _lead_rows")
-            store.con.execute("INSERT INTO lead_models VALUES (?, ?, ?, ?)",
+            store.execute("DELETE FROM lead_scores")
+            store.execute("INSERT INTO lead_scores SELECT customer, score, reasons, scored_at FROM _lead_rows")
+            store.execute("INSERT INTO lead_models VALUES (?, ?, ?, ?)",
                               [now, model.horizon_days, model.evaluation.get("train_rows", 0),
                                json.dumps(model.evaluation)])
     finally:
-        store.con.unregister("_lead_rows")
+        store.unregister("_lead_rows")

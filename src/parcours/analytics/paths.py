@@ -16,10 +16,10 @@ from datetime import timedelta
 import pandas as pd
 
 from parcours.analytics.filters import Filter
-from parcours.analytics.names import check_matcher
+from parcours.analytics.names import check_matcher, check_property
 from parcours.analytics.sequences import Steps, anchor_sql, step_level, step_rows
 from parcours.errors import ParcoursError
-from parcours.matcher import EventMatcher
+from parcours.matcher import COLUMN_FIELDS, EventMatcher, field_sql, is_entity_field, known_field
 from parcours.store.store import Store
 
 Step = str | dict | EventMatcher
@@ -28,6 +28,8 @@ Step = str | dict | EventMatcher
 ELLIPSIS = "..."
 OTHER = "(other)"
 SEP = " > "
+#: Between a collapsed step and its count of repeats: ``a ×3`` for ``a > a > a``.
+TIMES = " ×"
 
 
 def dfg(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> pd.DataFrame:
@@ -95,33 +97,130 @@ def loops(store: Store, by: str = "touchpoint", filter: Filter | None = None) ->
 
 def flows(
     store: Store, start: Step | None = None, max_steps: int = 5, by: str = "touchpoint",
-    filter: Filter | None = None,
+    filter: Filter | None = None, collapse_repeats: bool = False, split_by: str | None = None,
+    split_step: Step | None = None,
 ) -> pd.DataFrame:
     """Step-by-step flows for a Sankey diagram, from each customer's first ``start`` (or first step).
 
     Columns: ``position`` (1 = the start), ``source``, ``target`` (the step at position + 1,
     or ``(end)`` when the journey stops there), ``customers``. At every position the
     customers add up to those still on their way, so nothing leaks out of the diagram.
+    ``collapse_repeats`` and ``split_by``/``split_step`` relabel the steps as in ``top_paths``.
     """
-    _check_length(max_steps, "max_steps")
     level = step_level(store, by)
-    steps = step_rows(store, level.by, filter)
-    check_matcher(store, "`start`", start)
-    if start is None:  # every customer starts at their first step: no join needed
-        scope = f"(SELECT *, 1 AS lo FROM s) s WHERE s.seq < {int(max_steps) + 1}"
-    else:
-        scope = f"s JOIN ({_begin_sql(steps, start)}) b ON s.customer_id = b.customer_id " \
-                f"WHERE s.seq >= b.lo AND s.seq < b.lo + {int(max_steps)}"
     return level.label(store.engine.df(
         f"""
-        WITH s AS ({steps.sql})
-        SELECT s.seq - lo + 1 AS position, CAST(s.step AS VARCHAR) AS source,
-               coalesce(CAST(s.next_step AS VARCHAR), '(end)') AS target, count(*) AS customers
-        FROM {scope}
-        GROUP BY s.seq - lo, s.step, s.next_step
+        WITH {_flow_scope(store, start, max_steps, level.by, filter, collapse_repeats, split_by, split_step)}
+        SELECT position, CAST(source AS VARCHAR) AS source, coalesce(CAST(target AS VARCHAR), '(end)') AS target,
+               count(*) AS customers
+        FROM scope
+        GROUP BY position, scope.source, scope.target
         ORDER BY position, customers DESC, source, target
         """
     ))
+
+
+def flow_customers(
+    store: Store, position: int, source: str, target: str, start: Step | None = None, max_steps: int = 5,
+    by: str = "touchpoint", filter: Filter | None = None, collapse_repeats: bool = False,
+    split_by: str | None = None, split_step: Step | None = None,
+) -> pd.DataFrame:
+    """The customers through one Sankey link of ``flows`` (same options): one ``customer_id`` column, sorted.
+
+    Each customer is at one step per position, so there are as many as the link's ``customers``.
+    """
+    level = step_level(store, by)
+    scope = _flow_scope(store, start, max_steps, level.by, filter, collapse_repeats, split_by, split_step)
+    return store.engine.df(
+        f"""
+        WITH {scope}
+        SELECT customer_id FROM scope
+        WHERE position = {int(position)} AND CAST(source AS VARCHAR) = {_literal(source)}
+          AND coalesce(CAST(target AS VARCHAR), '(end)') = {_literal(target)}
+        ORDER BY customer_id
+        """
+    )
+
+
+def _literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _flow_scope(
+    store: Store, start: Step | None, max_steps: int, by: str, filter: Filter | None,
+    collapse: bool, split_by: str | None, split_step: Step | None,
+) -> str:
+    """CTEs ending with ``scope``: one row per customer and position of the flows (``customer_id``,
+    ``position``, ``source``, ``target``: NULL at the end; the stored ENUM codes without options)."""
+    _check_length(max_steps, "max_steps")
+    steps = step_rows(store, by, filter)
+    check_matcher(store, "`start`", start)
+    seq, P, shown, next_shown = _sequence_ctes(store, steps, collapse, split_by, split_step, next_label=True)
+    if start is None:  # every customer starts at their first step: no join needed
+        scope = f"(SELECT *, 1 AS lo FROM s) s WHERE s.{P} < {int(max_steps) + 1}"
+    else:
+        scope = (f"s JOIN (SELECT customer_id, min({P}) AS lo FROM s WHERE {anchor_sql(start, '`start`')} "
+                 f"GROUP BY customer_id) b ON s.customer_id = b.customer_id "
+                 f"WHERE s.{P} >= b.lo AND s.{P} < b.lo + {int(max_steps)}")
+    return f"""{seq},
+        scope AS (SELECT s.customer_id, s.{P} - lo + 1 AS position, s.{shown} AS source, s.{next_shown} AS target
+                  FROM {scope})"""
+
+
+def _sequence_ctes(
+    store: Store, steps: Steps, collapse: bool, split_by: str | None, split_step: Step | None,
+    next_label: bool = False,
+) -> tuple[str, str, str, str]:
+    """CTEs ending with ``s`` (the step rows), and the names of its columns for the position, the
+    step as shown and (with ``next_label``) the next row's step as shown: ``pos``, ``shown``,
+    ``next_shown`` with an option, else ``seq``, ``step``, ``next_step`` as they are.
+
+    With ``collapse``, a run of the same step is one row, at the run's first event, shown as
+    ``step ×N`` when N > 1; with ``split_by``, a step (every step, or those matching
+    ``split_step``) is shown with the value of that event field: ``step (value)``. With
+    ``next_label``, ``next_shown`` is the next row's ``shown`` (NULL at the end). Without
+    either option the step rows are read as they are, so the query is the one it was before the
+    options (``step`` is an ENUM code on the stored sequence: cast it for output).
+    """
+    if not collapse and split_by is None:
+        return f"s AS ({steps.sql})", "seq", "step", "next_step"
+    shown = "CAST(step AS VARCHAR)"
+    if split_by is not None:
+        value = _split_sql(store, split_by)
+        applies = "TRUE" if split_step is None else anchor_sql(split_step, "`split_step`")
+        check_matcher(store, "`split_step`", split_step)
+        shown = f"CASE WHEN {applies} THEN {shown} || ' (' || coalesce({value}, '{NO_VALUE}') || ')' ELSE {shown} END"
+    if collapse:
+        shown = f"{shown} || CASE WHEN reps > 1 THEN '{TIMES}' || CAST(reps AS VARCHAR) ELSE '' END"
+        body = f"""
+        s0 AS (SELECT *, max(seq) OVER (PARTITION BY customer_id) AS last_seq FROM ({steps.sql}) x),
+        s1 AS (SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY seq) AS pos,
+                      coalesce(lead(seq) OVER (PARTITION BY customer_id ORDER BY seq), last_seq + 1) - seq AS reps
+               FROM s0 WHERE prev_step IS NULL OR prev_step <> step)"""
+    else:
+        body = f"s1 AS (SELECT *, seq AS pos FROM ({steps.sql}) x)"
+    if not next_label:
+        return f"{body}, s AS (SELECT *, {shown} AS shown FROM s1)", "pos", "shown", "next_shown"
+    return f"""{body}, s2 AS (SELECT *, {shown} AS shown FROM s1),
+        s AS (SELECT *, lead(shown) OVER (PARTITION BY customer_id ORDER BY pos) AS next_shown FROM s2)""", \
+        "pos", "shown", "next_shown"
+
+
+#: How a step split by a field shows an event without a value.
+NO_VALUE = "none"
+
+
+def _split_sql(store: Store, field: str) -> str:
+    """SQL text of the event field a step is split by (an event column or ``props.NAME``)."""
+    try:
+        known_field(field)
+    except ValueError as e:
+        raise ParcoursError(f"`split_by` {field!r}: {e}") from None
+    if is_entity_field(field):
+        raise ParcoursError(f"`split_by` {field!r}: split a step by an event field (a column or props.NAME); "
+                            "person and group fields are not on the steps")
+    check_property(store, "`split_by`", field, COLUMN_FIELDS)
+    return f"CAST({field_sql(field)} AS VARCHAR)"
 
 
 def top_paths(
@@ -134,43 +233,86 @@ def top_paths(
     within: timedelta | None = None,
     open_other: bool = False,
     filter: Filter | None = None,
+    collapse_repeats: bool = False,
+    split_by: str | None = None,
+    split_step: Step | None = None,
 ) -> pd.DataFrame:
     """The most common paths from ``start``, to ``end``, between both, or from the first step.
 
     Each customer counts once: from their first ``start`` (and to the first ``end`` after it,
-    within ``within`` if given), or over the last steps up to their first ``end``. A path
-    longer than ``max_length`` steps shows ``...`` where steps are left out. Between two
-    steps, customers who never reach ``end`` form the row ``(did not reach END)``.
+    within ``within`` if given), or over the last steps up to their first ``end`` (the paths
+    before a step). A path longer than ``max_length`` steps shows ``...`` where steps are left
+    out. Between two steps, customers who never reach ``end`` form the row ``(did not reach END)``.
+
+    ``collapse_repeats=True`` shows a run of the same step once, as ``a ×3`` for ``a > a > a``
+    (and counts it as one step of ``max_length``); ``split_by`` (an event column or
+    ``props.NAME``) shows a step with that field's value, ``checkout (mobile)``: every step, or
+    only those matching ``split_step`` (Mixpanel's "expand by property").
 
     Columns: ``rank``, ``path`` (steps joined by " > "), ``length`` (steps from the first
     to the last shown step, elided ones in the middle included), ``customers``, ``share`` (of all customers in scope, 0..1).
     The first ``top`` paths are followed by one ``(other)`` row with the rest;
     ``open_other=True`` lists the paths inside ``(other)`` instead.
     """
-    _check_length(max_length, "max_length")
     if top < 1:
         raise ParcoursError(f"top={top}: must be at least 1")
     level = step_level(store, by)
-    per_customer = _paths_sql(store, start, end, int(max_length), level.by, within, filter)
+    per_customer = _paths_sql(store, start, end, max_length, level.by, within, filter,
+                              collapse_repeats, split_by, split_step)
     df = store.engine.df(
         f"""
         SELECT path, min(length) AS length, count(*) AS customers
         FROM ({per_customer}) GROUP BY path ORDER BY customers DESC, path
         """
     )
+    return level.label(rank_paths(df, top, open_other))
+
+
+def rank_paths(counts: pd.DataFrame, top: int = 10, open_other: bool = False) -> pd.DataFrame:
+    """``top_paths``' table from customers per path (``path``, ``length``, ``customers``, most first).
+
+    For paths counted elsewhere (e.g. ``customer_paths`` of a chosen set of customers), so
+    that every paths table ranks, shares and keeps its ``(other)`` row the same way.
+    """
+    df = counts.reset_index(drop=True)
     total = int(df["customers"].sum())
     df.insert(0, "rank", range(1, len(df) + 1))
     df["share"] = df["customers"] / total if total else 0.0
     if open_other:
-        return level.label(df.iloc[top:].reset_index(drop=True))
+        return df.iloc[top:].reset_index(drop=True)
     shown, rest = df.iloc[:top], df.iloc[top:]
     if rest.empty:
-        return level.label(shown.reset_index(drop=True))
+        return shown.reset_index(drop=True)
     other = pd.DataFrame([{
         "rank": None, "path": OTHER, "length": None,
         "customers": int(rest["customers"].sum()), "share": float(rest["share"].sum()),
     }])
-    return level.label(pd.concat([shown, other], ignore_index=True))
+    return pd.concat([shown, other], ignore_index=True)
+
+
+def customer_paths(
+    store: Store,
+    start: Step | None = None,
+    end: Step | None = None,
+    max_length: int = 5,
+    by: str = "touchpoint",
+    within: timedelta | None = None,
+    filter: Filter | None = None,
+    collapse_repeats: bool = False,
+    split_by: str | None = None,
+    split_step: Step | None = None,
+    path: str | None = None,
+) -> pd.DataFrame:
+    """Each customer's path as ``top_paths`` counts it (same options): ``customer_id``, ``path``, ``length``.
+
+    With ``path``, only the customers on that path (a row of ``top_paths``; ``(other)`` is
+    every customer on a path outside the first ``top``, which only the caller knows: list
+    those with ``open_other``). Sorted by customer id.
+    """
+    level = step_level(store, by)
+    sql = _paths_sql(store, start, end, max_length, level.by, within, filter, collapse_repeats, split_by, split_step)
+    where = f"WHERE path = {_literal(path)}" if path is not None else ""
+    return store.engine.df(f"SELECT customer_id, path, length FROM ({sql}) p {where} ORDER BY customer_id")
 
 
 def _check_length(n: int, name: str) -> None:
@@ -189,61 +331,55 @@ def _customers(steps: Steps, flag: str, condition: str | None = None) -> str:
     return "count(DISTINCT customer_id)" + (f" FILTER (WHERE {condition})" if condition else "")
 
 
-def _begin_sql(steps: Steps, start: Step | None) -> str:
-    """Per customer, ``lo``: the position of their first ``start`` step (1 without a start)."""
-    if start is None:
-        return f"SELECT customer_id, 1 AS lo FROM ({steps.sql}) GROUP BY customer_id"
-    return (
-        f"SELECT customer_id, min(seq) AS lo FROM ({steps.sql}) "
-        f"WHERE {anchor_sql(start, '`start`')} GROUP BY customer_id"
-    )
-
-
 def _paths_sql(
     store: Store, start: Step | None, end: Step | None, L: int, by: str,
-    within: timedelta | None, filter: Filter | None,
+    within: timedelta | None, filter: Filter | None, collapse: bool = False,
+    split_by: str | None = None, split_step: Step | None = None,
 ) -> str:
     """SQL with one row per customer in scope: ``customer_id``, ``path``, ``length``."""
+    _check_length(L, "max_length")
+    L = int(L)
     check_matcher(store, "`end`", end, check_matcher(store, "`start`", start))
     steps = step_rows(store, by, filter)
+    seq, P, shown, _ = _sequence_ctes(store, steps, collapse, split_by, split_step)
     end_sql = anchor_sql(end, "`end`")
     if start is not None and end is not None:
         limit = f"AND epoch(s.timestamp) - epoch(a.ts) <= {within.total_seconds()!r}" if within else ""
         bounds = f"""
-            a AS (SELECT customer_id, min(seq) AS lo, arg_min(timestamp, seq) AS ts
+            a AS (SELECT customer_id, min({P}) AS lo, arg_min(timestamp, {P}) AS ts
                   FROM s WHERE {anchor_sql(start, '`start`')} GROUP BY customer_id),
-            e AS (SELECT s.customer_id, min(s.seq) AS hi FROM s JOIN a ON s.customer_id = a.customer_id
-                  WHERE {end_sql} AND s.seq > a.lo {limit} GROUP BY s.customer_id),
+            e AS (SELECT s.customer_id, min(s.{P}) AS hi FROM s JOIN a ON s.customer_id = a.customer_id
+                  WHERE {end_sql} AND s.{P} > a.lo {limit} GROUP BY s.customer_id),
             bounds AS (SELECT a.customer_id, a.lo, e.hi, 0 AS pre, 0 AS post,
                               e.hi - a.lo + 1 > {L} AS cut
                        FROM a LEFT JOIN e ON a.customer_id = e.customer_id)"""
     elif end is not None:
         bounds = f"""
-            e AS (SELECT customer_id, min(seq) AS hi FROM s WHERE {end_sql} GROUP BY customer_id),
+            e AS (SELECT customer_id, min({P}) AS hi FROM s WHERE {end_sql} GROUP BY customer_id),
             bounds AS (SELECT customer_id, greatest(1, hi - {L} + 1) AS lo, hi,
                               CASE WHEN hi > {L} THEN 1 ELSE 0 END AS pre, 0 AS post, FALSE AS cut FROM e)"""
     else:
+        begin = "1" if start is None else f"min({P}) FILTER (WHERE " + anchor_sql(start, "`start`") + ")"
         bounds = f"""
-            b AS ({_begin_sql(steps, start)}),
-            n AS (SELECT customer_id, max(seq) AS last FROM s GROUP BY customer_id),
-            bounds AS (SELECT b.customer_id, b.lo, b.lo + {L} - 1 AS hi, 0 AS pre,
-                              CASE WHEN n.last > b.lo + {L} - 1 THEN 1 ELSE 0 END AS post, FALSE AS cut
-                       FROM b JOIN n ON b.customer_id = n.customer_id)"""
+            b AS (SELECT customer_id, {begin} AS lo, max({P}) AS last FROM s GROUP BY customer_id),
+            bounds AS (SELECT customer_id, lo, lo + {L} - 1 AS hi, 0 AS pre,
+                              CASE WHEN last > lo + {L} - 1 THEN 1 ELSE 0 END AS post, FALSE AS cut
+                       FROM b WHERE lo IS NOT NULL)"""
     missed = f"(did not reach {end if isinstance(end, str) else 'the end step'})"
     return f"""
-        WITH s AS ({steps.sql}), {bounds},
+        WITH {seq}, {bounds},
         labelled AS (
-            SELECT s.customer_id, s.seq,
-                   CASE WHEN s.seq < bounds.lo OR s.seq > bounds.hi THEN '{ELLIPSIS}'
-                        WHEN bounds.cut AND s.seq = bounds.lo + {L} - 1 THEN '{ELLIPSIS}'
-                        ELSE CAST(s.step AS VARCHAR) END AS label
+            SELECT s.customer_id, s.{P} AS pos,
+                   CASE WHEN s.{P} < bounds.lo OR s.{P} > bounds.hi THEN '{ELLIPSIS}'
+                        WHEN bounds.cut AND s.{P} = bounds.lo + {L} - 1 THEN '{ELLIPSIS}'
+                        ELSE CAST(s.{shown} AS VARCHAR) END AS label
             FROM s JOIN bounds ON s.customer_id = bounds.customer_id
             WHERE bounds.hi IS NOT NULL
-              AND s.seq >= bounds.lo - bounds.pre AND s.seq <= bounds.hi + bounds.post
-              AND NOT (bounds.cut AND s.seq > bounds.lo + {L} - 1 AND s.seq < bounds.hi)
+              AND s.{P} >= bounds.lo - bounds.pre AND s.{P} <= bounds.hi + bounds.post
+              AND NOT (bounds.cut AND s.{P} > bounds.lo + {L} - 1 AND s.{P} < bounds.hi)
         ),
         walked AS (
-            SELECT customer_id, string_agg(label, '{SEP}' ORDER BY seq) AS path,
+            SELECT customer_id, string_agg(label, '{SEP}' ORDER BY pos) AS path,
                    count(*) FILTER (WHERE label <> '{ELLIPSIS}') AS shown
             FROM labelled GROUP BY customer_id
         )

@@ -1,10 +1,13 @@
 """Behavioural personas: customers clustered on how they behave, described in plain words.
 
-Features come from ``features_sql`` (all behaviour so far). The clustering space is
-the channel mix (share of touchpoint events per channel) plus the furthest stage,
-sessions, distinct touchpoints, recency, purchases, value and satisfaction, scaled
-to unit variance (counts and money on a log scale so a few heavy customers do not
-make their own clusters). k-means (scikit-learn, seeded) runs for each k in a range
+Customers are grouped on how they behave *before* they buy: features of buyers are
+taken as of their first purchase (``features_sql`` with moments), of the others over all
+their behaviour. Clustering on everything, purchases included, put every buyer in one
+persona (100% conversion) and left every other persona at 0%: conversion was the
+grouping, not a finding. The clustering space is the channel mix (share of touchpoint
+events per channel) plus the furthest stage, sessions, distinct touchpoints, recency
+and satisfaction, scaled to unit variance (counts on a log scale so a few heavy
+customers do not make their own clusters); the cards describe all behaviour. k-means (scikit-learn, seeded) runs for each k in a range
 and the k with the best silhouette score on a seeded sample is kept: the same data
 and seed give the same personas.
 
@@ -37,9 +40,31 @@ DESCRIBED = {
 }
 
 
+#: what a persona is called after its most over-represented channel (any other: "<channel> users")
+NOUNS = {
+    "ads": "Ad clickers", "search": "Searchers", "social": "Social followers", "email": "Email readers",
+    "web": "Web visitors", "mobile": "Mobile users", "chat": "Chat users", "web_form": "Form senders",
+    "store": "Store shoppers", "call_centre": "Callers", "delivery": "Delivery recipients", "review": "Reviewers",
+}
+#: what else sets a persona apart: (feature, sign) -> phrase; {} is the stage or touchpoint
+QUALIFIERS = {
+    ("touchpoint", 1): "who go through {}",
+    ("sessions", 1): "who come back often", ("sessions", -1): "on a single visit",
+    ("distinct_touchpoints", 1): "who try many touchpoints", ("distinct_touchpoints", -1): "who use few touchpoints",
+    ("furthest_stage", 1): "who reach {}", ("furthest_stage", -1): "who stop at {}",
+    ("recency_days", 1): "not seen lately", ("recency_days", -1): "seen recently",
+    ("purchases", 1): "who buy", ("purchases", -1): "who do not buy",
+    ("value", 1): "who spend the most", ("value", -1): "who spend little",
+    ("satisfaction", 1): "who are satisfied", ("satisfaction", -1): "who are unhappy",
+    ("time_to_purchase_days", 1): "who take long to buy", ("time_to_purchase_days", -1): "who buy quickly",
+}
+
+
 @dataclass
 class Personas:
-    cards: pd.DataFrame  #: persona, size, share, description, conversion, satisfaction, top_channels, top_touchpoints
+    #: persona (id, e.g. persona_1), name (readable), name_parts (channel, qualifier key, argument),
+    #: size, share, description, conversion, satisfaction, top_channels, top_touchpoints
+    cards: pd.DataFrame
     members: pd.DataFrame  #: customer_id, persona
     k: int
     silhouette: dict[int, float]  #: the criterion, for each k tried
@@ -49,7 +74,7 @@ def _space(f: pd.DataFrame) -> pd.DataFrame:
     channels = [c for c in f.columns if c.startswith("channel:")]
     total = f[channels].sum(axis=1).replace(0, np.nan)
     space = f[channels].div(total, axis=0).fillna(0)
-    for col in ("sessions", "distinct_touchpoints", "purchases", "value"):
+    for col in ("sessions", "distinct_touchpoints"):
         space[col] = np.log1p(f[col].clip(lower=0))
     space["furthest_stage"] = f["furthest_stage"]
     space["recency_days"] = np.log1p(f["recency_days"])
@@ -68,7 +93,7 @@ def find_personas(store: Store, k: int | None = None, *, k_range: range = range(
     f = store.engine.df(features_sql(store, filter=filter)).sort_values("customer_id", ignore_index=True)
     if len(f) < 10:
         raise ParcoursError(f"personas: {len(f)} customers in the store; need at least 10 to find groups")
-    X = StandardScaler().fit_transform(_space(f).to_numpy(float))
+    X = StandardScaler().fit_transform(_space(_before_buying(store, f)).to_numpy(float))
     candidates = [k] if k else [c for c in k_range if 2 <= c < len(f)]
     if not candidates:
         raise ParcoursError(f"personas: no number of clusters to try in {k_range}")
@@ -87,7 +112,97 @@ def find_personas(store: Store, k: int | None = None, *, k_range: range = range(
     names = {cl: f"persona_{i + 1}" for i, cl in enumerate(order)}
     f["persona"] = f["cluster"].map(names)
     cards = pd.DataFrame([_card(f, names[cl], f[f["cluster"] == cl], store) for cl in order])
+    _name(f, cards, order, store)
     return Personas(cards, f[["customer_id", "persona"]], best, scores)
+
+
+def _before_buying(store: Store, f: pd.DataFrame) -> pd.DataFrame:
+    """``f``'s customers described as of their first purchase (buyers) or over all behaviour (others).
+
+    A buyer whose first event is the purchase has no behaviour before it: a row of zeros.
+    """
+    purchase = quote(store.config.purchase_event)
+    moments = f"""
+        SELECT customer_id, coalesce(min(CASE WHEN event = {purchase} THEN timestamp END),
+                                     (SELECT max(timestamp) FROM events) + INTERVAL 1 SECOND) AS moment
+        FROM ({events_sql(store)}) GROUP BY customer_id"""
+    before = store.engine.df(features_sql(store, moments_sql=moments)).set_index("customer_id")
+    before = before.reindex(f["customer_id"]).reset_index()
+    counts = [c for c in before.columns if c not in ("customer_id", "moment", "satisfaction", "recency_days")]
+    before[counts] = before[counts].fillna(0)
+    before["recency_days"] = before["recency_days"].fillna(before["recency_days"].max())
+    return before.drop(columns=["purchases", "value", "time_to_purchase_days"])
+
+
+def _noun(g: pd.DataFrame, f: pd.DataFrame, channels: list[str]) -> str:
+    """The channel that sets the group apart: its main channel among those it uses 1.5 times as much
+    as the average customer (its main channel when none)."""
+    def mix(frame: pd.DataFrame) -> pd.Series:
+        total = frame[channels].sum(axis=1).replace(0, np.nan)
+        return frame[channels].div(total, axis=0).fillna(0).mean()
+
+    mine, overall = mix(g), mix(f)
+    over = mine[(mine > 0) & (mine >= 1.5 * overall)]
+    return (over if len(over) else mine).idxmax().split(":", 1)[1]
+
+
+def _qualifiers(g: pd.DataFrame, f: pd.DataFrame, stages: list[str], others: list[str]) -> list[tuple[str, str]]:
+    """(qualifier key, argument) candidates, strongest first: a touchpoint (of ``others``) used by
+    many more of the group than on average, then the features furthest from the average (in
+    standard deviations)."""
+    found: list[tuple[float, str, str]] = []
+    for col in (f"touchpoint:{tp}" for tp in others):
+        mine, overall = (g[col] > 0).mean(), (f[col] > 0).mean()
+        if mine >= 0.3 and overall > 0 and mine / overall >= 2:
+            found.append((mine / overall, "touchpoint+1", col.split(":", 1)[1]))
+    for col in DESCRIBED:
+        spread = f[col].std()
+        if not (g[col].notna().mean() >= 0.2 and spread and spread > 0):
+            continue  # e.g. days to buy, known for the few buyers of a group only
+        z = (g[col].mean() - f[col].mean()) / spread
+        if abs(z) >= 0.3:
+            arg = ""
+            if col == "furthest_stage":
+                median = g[col].median()
+                arg = stages[int(round(median))] if median >= 0 else ""
+                if not arg:
+                    continue
+            found.append((abs(z), f"{col}{'+1' if z > 0 else '-1'}", arg))
+    found.sort(key=lambda x: -x[0])
+    return [(key, arg) for _, key, arg in found]
+
+
+def _name(f: pd.DataFrame, cards: pd.DataFrame, order, store: Store) -> None:
+    """Readable, distinct names from what sets each persona apart ("Store shoppers who go through
+    call_centre"), in ``cards["name"]``, with the parts in ``cards["name_parts"]`` for translation."""
+    stages = [s.name for s in store.config.stages]
+    channels = [c for c in f.columns if c.startswith("channel:")]
+    names, parts = [], []
+    for cl in order:
+        g = f[f["cluster"] == cl]
+        noun = _noun(g, f, channels) if channels else ""
+        others = [t.name for t in store.config.touchpoints if t.channel != noun and f"touchpoint:{t.name}" in f]
+        options = _qualifiers(g, f, stages, others) + [("", "")]
+        for key, arg in options:
+            name = _english_name(noun, key, arg)
+            if name not in names or key == "":
+                break
+        base, n = name, 2
+        while name in names:
+            name, n = f"{base} ({n})", n + 1
+        names.append(name)
+        parts.append([noun, key, arg])
+    cards["name"] = names
+    cards["name_parts"] = parts
+
+
+def _english_name(channel: str, qualifier: str, arg: str = "") -> str:
+    """The persona name from its parts: the channel's noun and the qualifier's phrase."""
+    noun = NOUNS.get(channel, f"{channel.replace('_', ' ').capitalize()} users" if channel else "Customers")
+    if not qualifier:
+        return noun
+    col, sign = qualifier[:-2], int(qualifier[-2:])
+    return f"{noun} {QUALIFIERS[(col, sign)].format(arg)}"
 
 
 def _card(f: pd.DataFrame, name: str, g: pd.DataFrame, store: Store) -> dict:
@@ -97,7 +212,7 @@ def _card(f: pd.DataFrame, name: str, g: pd.DataFrame, store: Store) -> dict:
     diffs = []
     for col, label in DESCRIBED.items():
         spread = f[col].std()
-        if g[col].notna().any() and spread and spread > 0:
+        if g[col].notna().mean() >= 0.2 and spread and spread > 0:  # days to buy: only if buyers are many
             diffs.append(((g[col].mean() - f[col].mean()) / spread, col, label))
     diffs.sort(key=lambda d: -abs(d[0]))
     phrases = []
@@ -126,7 +241,7 @@ def _card(f: pd.DataFrame, name: str, g: pd.DataFrame, store: Store) -> dict:
 
 def save_personas(store: Store, personas: Personas, replace: bool = True) -> list[str]:
     """Save each persona as a list segment of the same name (usable with ``--segment``)."""
-    store.con.register("_persona_members", personas.members)
+    store.register("_persona_members", personas.members)
     try:
         for row in personas.cards.itertuples():
             save_list_segment(
@@ -135,7 +250,7 @@ def save_personas(store: Store, personas: Personas, replace: bool = True) -> lis
                 description=row.description, replace=replace,
             )
     finally:
-        store.con.unregister("_persona_members")
+        store.unregister("_persona_members")
     return list(personas.cards["persona"])
 
 

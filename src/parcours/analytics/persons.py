@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from parcours.errors import ParcoursError
-from parcours.journey.entities import group_properties_sql, persons_sql
+from parcours.journey.entities import group_properties_sql, group_types_sql, persons_sql
 
 
 def persons(store, properties: list[str]) -> pd.DataFrame:
@@ -26,3 +26,8 @@ def groups(store, group_type: str, properties: list[str]) -> pd.DataFrame:
         raise ParcoursError("groups: name at least one group property")
     df = store.engine.df(f"SELECT * FROM ({group_properties_sql(group_type, list(properties))}) ORDER BY group_key")
     return df.rename(columns={f"group.{group_type}.{p}": p for p in properties})
+
+
+def group_types(store) -> list[str]:
+    """The group types customers belong to (``company``, ``team`` ...), for choosing whose journeys to read."""
+    return store.engine.df(f"SELECT group_type FROM ({group_types_sql()}) ORDER BY group_type")["group_type"].tolist()

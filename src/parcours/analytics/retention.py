@@ -182,3 +182,40 @@ def churn_risk(
         ORDER BY days_inactive DESC, customer_id
         """
     )
+
+
+def retained_customers(
+    store: Store,
+    cohort: str | datetime,
+    period_index: int | None = None,
+    cohort_event: Step = None,
+    return_event: Step = None,
+    period: str = "week",
+    filter: Filter | None = None,
+) -> pd.DataFrame:
+    """The customers of one cell of ``retention`` (same options): one ``customer_id`` column, sorted.
+
+    ``cohort`` is the cell's cohort date (its period's start); with ``period_index`` k, the
+    cohort's customers retained in period k (as many as the cell's ``retained``), without it the
+    whole cohort (its ``size``).
+    """
+    check_matcher(store, "`return_event`", return_event, check_matcher(store, "`cohort_event`", cohort_event))
+    try:
+        day = pd.Timestamp(cohort).date()
+    except ValueError:
+        raise ParcoursError(f"`cohort` {cohort!r}: not a date (write YYYY-MM-DD, the cohort's first day)") from None
+    if period_index is not None and period_index < 0:
+        raise ParcoursError(f"`period_index` {period_index}: must be 0 or more (0 = the cohort's own period)")
+    cell = f"c.cohort = DATE '{day.isoformat()}'"
+    if period_index is None:
+        query = f"SELECT customer_id FROM c WHERE {cell}"
+    else:
+        query = f"""
+            SELECT DISTINCT c.customer_id FROM c JOIN j ON j.customer_id = c.customer_id
+            WHERE {cell} AND j.timestamp >= c.first_ts AND {_matcher(return_event, '`return_event`')}
+              AND date_diff('{period}', c.cohort, CAST(date_trunc('{period}', j.timestamp) AS DATE)) = {int(period_index)}
+        """
+    return store.engine.df(
+        f"WITH {_cohorts_sql(store, cohort_event, period, None, filter)} "
+        f"SELECT customer_id FROM ({query}) x ORDER BY customer_id"
+    )

@@ -100,11 +100,11 @@ def rule_members_sql(store: Store, expression: str) -> str:
 
 
 def get_segment(store: Store, name: str) -> Segment:
-    row = store.con.execute(
+    row = store.execute(
         "SELECT name, kind, expression, description, created_at, updated_at FROM segments WHERE name = ?", [name]
     ).fetchone()
     if row is None:
-        known = [r[0] for r in store.con.execute("SELECT name FROM segments").fetchall()]
+        known = [r[0] for r in store.execute("SELECT name FROM segments").fetchall()]
         near = closest(name, known)
         hint = f"did you mean {' or '.join(near)}?" if near else "see `parcours segment list`"
         raise UnknownName(f"segment {name!r}: no such segment; {hint}")

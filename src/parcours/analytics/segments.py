@@ -57,8 +57,8 @@ def save_list_segment(
     _check_name(name)
     with store.transaction(changes_data=False):  # no journey data: the journey table stays
         seg = _save(store, name, "list", None, description, replace, in_transaction=True)
-        store.con.execute("DELETE FROM segment_members WHERE segment = ?", [name])
-        store.con.execute(
+        store.execute("DELETE FROM segment_members WHERE segment = ?", [name])
+        store.execute(
             f"INSERT INTO segment_members SELECT DISTINCT {quote(name)}, customer_id FROM ({members_sql})"
         )
     return seg
@@ -67,7 +67,7 @@ def save_list_segment(
 def _save(store: Store, name: str, kind: str, expression: str | None, description: str, replace: bool,
           in_transaction: bool = False) -> Segment:
     now = utcnow()
-    existing = store.con.execute("SELECT created_at FROM segments WHERE name = ?", [name]).fetchone()
+    existing = store.execute("SELECT created_at FROM segments WHERE name = ?", [name]).fetchone()
     if existing and not replace:
         raise ParcoursError(f"segment {name!r} already exists (edit it, or delete it first)")
     created = existing[0] if existing else now
@@ -75,11 +75,11 @@ def _save(store: Store, name: str, kind: str, expression: str | None, descriptio
                   ("INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?)", [name, kind, expression, description, created, now])]
     if in_transaction:
         for sql, params in statements:
-            store.con.execute(sql, params)
+            store.execute(sql, params)
     else:
         with store.transaction(changes_data=False):  # no journey data: the journey table stays
             for sql, params in statements:
-                store.con.execute(sql, params)
+                store.execute(sql, params)
     return Segment(name, kind, expression, description, created, now)
 
 
@@ -97,13 +97,13 @@ def edit_segment(store: Store, name: str, where: str | None = None, description:
 def delete_segment(store: Store, name: str) -> None:
     get_segment(store, name)
     with store.transaction(changes_data=False):  # no journey data: the journey table stays
-        store.con.execute("DELETE FROM segments WHERE name = ?", [name])
-        store.con.execute("DELETE FROM segment_members WHERE segment = ?", [name])
+        store.execute("DELETE FROM segments WHERE name = ?", [name])
+        store.execute("DELETE FROM segment_members WHERE segment = ?", [name])
 
 
 def list_segments(store: Store, with_counts: bool = True) -> pd.DataFrame:
     """Saved segments: ``name``, ``kind``, ``expression``, ``description``, ``members``, ``updated_at``."""
-    df = store.con.execute(
+    df = store.execute(
         "SELECT name, kind, expression, description, updated_at FROM segments ORDER BY name"
     ).df()
     if with_counts:

@@ -29,7 +29,6 @@ from typing import Literal
 import pandas as pd
 
 from parcours.analytics.filters import Filter, events_sql
-from parcours.analytics.segment_members import segment_members_sql
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import JOURNEY, Derived, journey_source, source
 from parcours.journey.relation import EVENT_ORDER
@@ -136,8 +135,9 @@ def step_rows(store: Store, by: str = "touchpoint", filter: Filter | None = None
         table = source(store, STEPS[by])
         if table is not None:
             sql = f"SELECT * FROM {table}"
-            if filter.segment is not None:
-                sql += f" WHERE customer_id IN ({segment_members_sql(store, filter.segment)})"
+            customers = filter.customers_where(store)
+            if customers is not None:
+                sql += f" WHERE {customers}"
             return Steps(sql, stored=True)
     return Steps(_live_sql(store, by, filter), stored=False)
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 
 from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
-from parcours.cli.journey_cmds import journey_app
 from parcours.cli.output import Format, FormatOption, console, emit
 from parcours.cli.state import state
 
@@ -80,7 +79,6 @@ def opportunities_cmd(
     emit(df, fmt, title="opportunities")
 
 
-@journey_app.command("export")
 def export_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="FILE.pnml (Petri net) or FILE.bpmn (BPMN 2.0).")) -> None:
     """Write the designed journey as a Petri net (PNML, readable by pm4py) or BPMN 2.0 XML."""
     from parcours.analytics.conformance import export_journey

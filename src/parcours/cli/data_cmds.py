@@ -1,4 +1,4 @@
-"""Getting data in and looking at it: import, quarantine, stats, summary, customer."""
+"""Getting data in and looking at it: import, stats, summary, customer (``parcours quarantine`` has a module of its own)."""
 
 from __future__ import annotations
 
@@ -88,25 +88,6 @@ def import_cmd(
         emit(result, fmt)
 
 
-def quarantine(
-    ctx: typer.Context,
-    source: str = typer.Option(None, "--source", help="Only rows from this file."),
-    limit: int = typer.Option(100, "--limit", help="At most this many rows (0: all)."),
-    fmt: Format = FormatOption,
-) -> None:
-    """Rows that failed validation, with the file, row number, reason and raw row."""
-    with state(ctx).store(read_only=True) as store:
-        where = "WHERE source = ?" if source else ""
-        params = [source] if source else []
-        lim = f"LIMIT {int(limit)}" if limit else ""
-        df = store.con.execute(
-            f"SELECT source, row_number, reason, raw, quarantined_at FROM quarantine {where} "
-            f"ORDER BY source, row_number {lim}",
-            params,
-        ).df()
-    emit(df, fmt, title="quarantined rows")
-
-
 def stats(ctx: typer.Context, fmt: Format = FormatOption) -> None:
     """Counts: events, customers, quarantined and unmapped events, events by name."""
     with state(ctx).store(read_only=True) as store:
@@ -158,7 +139,6 @@ def customer(
 
 def register(app: typer.Typer) -> None:
     app.command("import")(import_cmd)
-    app.command("quarantine")(quarantine)
     app.command("stats")(stats)
     app.command("summary")(summary)
     app.command("customer")(customer)

@@ -11,12 +11,14 @@ its analysis takes, so a new filter dimension reaches every command through here
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
 
-from parcours.analytics.filters import Filter, parse_where
 from parcours.errors import ParcoursError
+
+if TYPE_CHECKING:
+    from parcours.analytics.filters import Filter
 
 SegmentOption = typer.Option(
     None, "--segment", help="Only customers in this saved segment (see `parcours segment list`)."
@@ -33,7 +35,8 @@ ToOption = typer.Option(
 
 WhereOption = typer.Option(
     [], "--where", help="Only events where FIELD OP VALUE holds, e.g. \"person.plan = 'pro'\", "
-    "\"group.company.industry = 'retail'\", \"props.plan = 'pro'\". Repeatable (all must hold)."
+    "\"group.company.industry = 'retail'\", \"props.plan = 'pro'\"; on whole customers: \"fitness < 0.8\", "
+    "\"deviation = 'skipped stage'\" (conformance). Repeatable (all must hold)."
 )
 
 SubjectOption = typer.Option(
@@ -45,6 +48,11 @@ SubjectOption = typer.Option(
 def make_filter(segment: str | None = None, start: datetime | None = None, end: datetime | None = None,
                 where: list[str] | None = None, subject: str | None = None) -> Filter:
     """The analysis filter the shared options describe (an empty filter when none is given)."""
+    # here, not at import: the analytics layer loads pandas, which `parcours CMD --help` need not
+    from pydantic import ValidationError
+
+    from parcours.analytics.filters import Filter, parse_where
+
     try:
         return Filter(segment=segment, start=start, end=end, where=[parse_where(w) for w in where or []],
                       subject=subject)

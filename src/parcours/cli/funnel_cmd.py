@@ -4,6 +4,7 @@ Interface relied on by scripts (keep it stable)::
 
     parcours --db PATH funnel STEP ... --window 7d [--semantics posthog|clickhouse] [--mode MODE] --format json
     parcours --db PATH funnel --spec FILE.json [--per-customer] --format json
+    parcours --db PATH funnel STEP ... --split conformance --format json   # a ``split`` column first
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 import typer
 
 from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, WhereOption, make_filter
@@ -52,9 +54,13 @@ def funnel_command(
     start: datetime | None = FromOption,
     end: datetime | None = ToOption,
     where: list[str] = WhereOption,
+    split_by: str = typer.Option(None, "--split", help="Side by side for two groups of customers: conformance "
+                                 "(fitness = 1 vs < 1) or a customer-level condition and its complement, "
+                                 "e.g. \"fitness < 0.8\" (a split column first)."),
     fmt: Format = FormatOption,
 ) -> None:
     """Where customers drop out: customers per step, conversion, drop-off and time between steps."""
+    from parcours.analytics.filters import split
     from parcours.analytics.funnel_spec import build_spec
     from parcours.analytics.funnels import conversion_trends, funnel, funnel_customers, time_to_convert
 
@@ -68,20 +74,26 @@ def funnel_command(
         n = len(steps or (data or {}).get("steps") or [])
         options["exclusions"] = [{"event": x, "funnel_from_step": 0, "funnel_to_step": max(n - 1, 1)} for x in exclude]
     fs = build_spec(steps or None, window=window, spec=data, **options)
+    if view not in ("steps", "time-to-convert", "trends"):
+        raise ParcoursError(f"--view {view!r}: use steps, time-to-convert or trends")
     filter = make_filter(segment=segment, start=start, end=end, where=where)
-    with state(ctx).store(read_only=True) as store:
+    sides = split(filter, split_by) if split_by else [(None, filter)]
+
+    def run(store, filter) -> pd.DataFrame:
         if per_customer:
             df = funnel_customers(store, spec=fs, filter=filter)
-            df = df[["customer", "level", *[c for c in df.columns if c not in ("customer", "level")]]]
-        elif view == "steps":
-            df = funnel(store, spec=fs, filter=filter)
-        elif view == "time-to-convert":
-            df = time_to_convert(store, spec=fs, filter=filter)
-        elif view == "trends":
-            df = conversion_trends(store, spec=fs, filter=filter, interval=interval)
-        else:
-            raise ParcoursError(f"--view {view!r}: use steps, time-to-convert or trends")
-    emit(df, fmt, title="funnel")
+            return df[["customer", "level", *[c for c in df.columns if c not in ("customer", "level")]]]
+        if view == "steps":
+            return funnel(store, spec=fs, filter=filter)
+        if view == "time-to-convert":
+            return time_to_convert(store, spec=fs, filter=filter)
+        return conversion_trends(store, spec=fs, filter=filter, interval=interval)
+
+    with state(ctx).store(read_only=True) as store:
+        frames = [run(store, f) for _, f in sides]
+    if split_by:
+        frames = [df.assign(split=label)[["split", *df.columns]] for (label, _), df in zip(sides, frames, strict=True)]
+    emit(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0], fmt, title="funnel")
 
 
 def register(app: typer.Typer) -> None:

@@ -78,10 +78,14 @@ def refresh(ctx: typer.Context) -> None:
             console.print("journey table: up to date")
             return
         seconds = sum(materialize(store, r) for r in stale)
-        rows = store.con.execute("SELECT count(*) FROM derived.journey").fetchone()[0]
+        rows = store.execute("SELECT count(*) FROM derived.journey").fetchone()[0]
     console.print(f"journey table: rebuilt, {rows:,} events in {seconds:.2f}s")
 
 
 def register(app: typer.Typer) -> None:
+    # `journey export` writes the designed journey as conformance checking reads it, so it lives there
+    from parcours.cli.conformance_cmd import export_cmd
+
+    journey_app.command("export")(export_cmd)
     app.command("init")(init)
     app.add_typer(journey_app, name="journey")

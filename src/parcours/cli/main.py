@@ -1,46 +1,22 @@
-"""The ``parcours`` application: global options, command registration, error handling."""
+"""The ``parcours`` application: global options, its commands (loaded lazily, ``lazy_group``), error handling."""
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
-from parcours.cli import (
-    abandonment_cmd,
-    attribution_cmd,
-    conformance_cmd,
-    data_cmds,
-    demo_cmd,
-    followups_cmd,
-    friction_cmd,
-    funnel_cmd,
-    gdpr_cmd,
-    identity_cmds,
-    journey_cmds,
-    keys_cmd,
-    leads_cmd,
-    paths_cmd,
-    personas_cmd,
-    report_cmd,
-    retention_cmd,
-    segment_cmd,
-    serve_cmd,
-    stages_cmd,
-    voc_cmd,
-)
+from parcours.cli.lazy_group import LazyGroup
 from parcours.cli.output import err_console
-from parcours.cli.param_errors import use_flags_in_errors
 from parcours.cli.state import State, engine_choice
 from parcours.errors import ParcoursError
-from parcours.store import default_db_path
 
+#: the commands come from ``parcours.cli.commands``, each module imported when its command is used
 app = typer.Typer(
+    cls=LazyGroup,
     name="parcours",
     help="Customer-journey analytics: collect touchpoints, stitch identities, map the journey.",
     no_args_is_help=True,
@@ -58,13 +34,9 @@ def main_options(
         "Spark at $PARCOURS_SPARK, a master URL or sc:// address, else local[2])."
     ),
 ) -> None:
+    from parcours.store import default_db_path  # here: `parcours --help` need not load the store
+
     ctx.obj = State(db=db or default_db_path(), engine=engine_choice(engine))
-
-
-#: every command group registers itself here; a new command is one module and one line
-for module in (journey_cmds, data_cmds, identity_cmds, demo_cmd, segment_cmd, paths_cmd, attribution_cmd, retention_cmd, serve_cmd, keys_cmd, gdpr_cmd, voc_cmd, followups_cmd, friction_cmd, stages_cmd, funnel_cmd, abandonment_cmd, leads_cmd, personas_cmd, report_cmd, conformance_cmd):
-    module.register(app)
-use_flags_in_errors(app)
 
 
 def _one_line(text: str) -> str:
@@ -84,11 +56,15 @@ def _usage_line(e: Exception) -> str:
 
 def log_path() -> Path:
     """Where an internal error's traceback goes: ``$PARCOURS_LOG``, else parcours-error.log in the temp folder."""
+    import tempfile  # (this and traceback: for a failure only, not on every start)
+
     return Path(os.environ.get("PARCOURS_LOG") or Path(tempfile.gettempdir()) / "parcours-error.log")
 
 
 def _internal_error(e: BaseException) -> str:
     """Append the traceback to the log file; the one line that points to it."""
+    import traceback
+
     path = log_path()
     try:
         with open(path, "a", encoding="utf-8") as f:

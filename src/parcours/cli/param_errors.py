@@ -10,12 +10,15 @@ backticks from the rest, so the CLI user reads the option they typed.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import click
 import typer
 from typer.core import TyperCommand
 
 from parcours.errors import ParcoursError
+
+if TYPE_CHECKING:
+    import click
 
 _NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
 

@@ -55,6 +55,10 @@ def paths(
     matrix: bool = typer.Option(False, "--matrix", help="The transition probability matrix."),
     sankey: bool = typer.Option(False, "--flows", help="Step-by-step flows for a Sankey diagram (from --from-step)."),
     show_loops: bool = typer.Option(False, "--loops", help="Loops (A>A) and back-and-forth (A>B>A) per step."),
+    collapse: bool = typer.Option(False, "--collapse-repeats", help="Show a run of one step once: 'a ×3' for a > a > a."),
+    split_by: str = typer.Option(None, "--split-by", help="Show steps with an event field's value: 'cart (mobile)' "
+                                 "(a column or props.NAME)."),
+    split_step: str = typer.Option(None, "--split-step", help="With --split-by: split only this step (default: every step)."),
     since: datetime = SinceOption,
     until: datetime = UntilOption,
     segment: str = SegmentOption,
@@ -68,6 +72,11 @@ def paths(
     views = [v for v in (show_dfg, matrix, sankey, show_loops) if v]
     if len(views) > 1:
         raise ParcoursError("paths: choose at most one of --dfg, --matrix, --flows, --loops")
+    if (show_dfg or matrix or show_loops) and (collapse or split_by or split_step):
+        raise ParcoursError("paths: --collapse-repeats, --split-by and --split-step apply to top paths and --flows only")
+    if split_step and not split_by:
+        raise ParcoursError("paths: --split-step needs --split-by (the field to split it by)")
+    options = {"collapse_repeats": collapse, "split_by": split_by, "split_step": split_step}
     filter = date_filter(since, until, segment, date_from, date_to, where, subject)
     with state(ctx).store(read_only=True) as store:
         if show_dfg:
@@ -75,12 +84,12 @@ def paths(
         elif matrix:
             emit(transition_matrix(store, by, filter), fmt, title="transition probabilities")
         elif sankey:
-            emit(flows(store, start, max_length, by, filter), fmt, title="flows")
+            emit(flows(store, start, max_length, by, filter, **options), fmt, title="flows")
         elif show_loops:
             emit(loops(store, by, filter), fmt, title="loops and back-and-forth")
         else:
             within = timedelta(days=within_days) if within_days is not None else None
-            df = top_paths(store, start, end, max_length, top, by, within, open_other, filter)
+            df = top_paths(store, start, end, max_length, top, by, within, open_other, filter, **options)
             emit(df, fmt, title="top paths")
 
 

@@ -7,6 +7,7 @@ matches an event wins, so specific rules go before general ones.
 
 from __future__ import annotations
 
+import difflib
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -19,6 +20,10 @@ Channel = Literal[
 ]
 
 
+#: the designer's text lanes a stage may fill, in the order the map shows them
+LANES = ("goals", "thoughts", "pain_points", "opportunities", "owner")
+
+
 class Stage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
@@ -28,6 +33,48 @@ class Stage(BaseModel):
     phase: str | None = None
     #: whether a customer may pass this stage without any of its touchpoints (conformance)
     skippable: bool = False
+    #: the designer's lanes on the journey map (UXPressia's goals, thoughts, pain points...):
+    #: text the data cannot give, written per stage; one string or a list of them
+    goals: list[str] = Field(default_factory=list)
+    thoughts: list[str] = Field(default_factory=list)
+    pain_points: list[str] = Field(default_factory=list)
+    opportunities: list[str] = Field(default_factory=list)
+    #: who runs the stage backstage (a team or a person)
+    owner: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data):
+        # a misspelt lane would otherwise be "extra inputs are not permitted": name the right key
+        if isinstance(data, dict):
+            for key in data:
+                if key not in cls.model_fields:
+                    near = difflib.get_close_matches(str(key), list(cls.model_fields), n=1, cutoff=0.6)
+                    hint = f"did you mean {near[0]!r}?" if near else f"a stage's keys are {', '.join(cls.model_fields)}"
+                    raise ValueError(f"unknown key {key!r}; {hint}")
+        return data
+
+    @field_validator(*LANES[:-1], mode="before")
+    @classmethod
+    def _text_or_list(cls, v):
+        if isinstance(v, str):
+            return [v]
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise ValueError(f"{v!r}: give a text or a list of texts, e.g. [\"compare prices\", \"find a gift\"]")
+        return v
+
+    @field_validator(*LANES)
+    @classmethod
+    def _not_blank(cls, v):
+        for text in v if isinstance(v, list) else [v]:
+            if text is not None and not text.strip():
+                raise ValueError("an empty text: write the lane's text or leave the key out")
+        return v
+
+    def lanes(self) -> dict[str, list[str]]:
+        """The designer's lanes with their texts (the owner as a one-item list), empty ones included."""
+        return {lane: ([self.owner] if self.owner else []) if lane == "owner" else getattr(self, lane)
+                for lane in LANES}
 
 
 class Touchpoint(BaseModel):

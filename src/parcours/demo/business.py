@@ -65,6 +65,17 @@ CAMPAIGNS = (
     Campaign("email_open", "newsletter", "email", "soldes_hiver", 0.08, 0.85),
 )
 
+#: Campaigns of the emails sent to customers who bought (no share: nobody is acquired by them);
+#: their codes follow ``CAMPAIGNS`` in the events' ``campaign`` column.
+RETENTION_CAMPAIGNS = (
+    Campaign("newsletter_open", "newsletter", "email", "newsletter_mensuelle", 0.0, 1.0),
+    Campaign("loyalty_offer_click", "newsletter", "email", "programme_fidelite", 0.0, 1.0),
+)
+#: Every campaign an event can carry, by code
+ALL_CAMPAIGNS = CAMPAIGNS + RETENTION_CAMPAIGNS
+#: the campaign code of each retention email event
+RETENTION_CAMPAIGN = {c.event: len(CAMPAIGNS) + i for i, c in enumerate(RETENTION_CAMPAIGNS)}
+
 PRODUCTS = ("chaussures_route", "chaussures_trail", "chaussures_competition", "montre_gps", "textile_running",
             "sac_hydratation")
 PRODUCT_SHARES = (0.34, 0.22, 0.10, 0.12, 0.16, 0.06)

@@ -158,7 +158,8 @@ def simulate(customers: int, seed: int) -> dict[str, np.ndarray]:
         other = rng.choice(len(biz.PRODUCTS), len(c), p=biz.PRODUCT_SHARES)
         return np.where(rng.random(len(c)) < 0.8, product[c], other)
 
-    ev.add("site_visit", C, t1[C], DEVICE, channel=BY_DEVICE)
+    # a visit in the same session as the first click lands from it: its URL carries the campaign's UTM tags
+    ev.add("site_visit", C, t1[C], DEVICE, channel=BY_DEVICE, campaign=np.where(same_session, camp[C], -1))
     c, _ = _expand(C, rng.poisson(biz.SITE_VISITS_MEAN, len(C)))
     ev.add("site_visit", c, during(c), DEVICE, channel=BY_DEVICE)
     ev.add("product_view", C, t1[C] + u(30, 300, len(C)), DEVICE, channel=BY_DEVICE, product=product[C])
@@ -279,9 +280,12 @@ def simulate(customers: int, seed: int) -> dict[str, np.ndarray]:
     ev.add("purchase", r, t_rep, DEVICE, channel=BY_DEVICE, product=product_of(r),
            revenue=np.round(rng.lognormal(np.log(70), 0.5, len(r)), 2), repeat=1)
     lo = rng.random(len(r)) < biz.P_LOYALTY_BEFORE_REPEAT
-    ev.add("loyalty_offer_click", r[lo], t_rep[lo] - u(HOUR, 3 * DAY, lo.sum()), USER, channel=biz.CH["email"])
+    loyalty = biz.RETENTION_CAMPAIGN["loyalty_offer_click"]
+    ev.add("loyalty_offer_click", r[lo], t_rep[lo] - u(HOUR, 3 * DAY, lo.sum()), USER, channel=biz.CH["email"],
+           campaign=loyalty)
     lo = pick(biz.P_LOYALTY_OTHERS, B)
-    ev.add("loyalty_offer_click", lo, t_buy[lo] + u(7 * DAY, 90 * DAY, len(lo)), USER, channel=biz.CH["email"])
+    ev.add("loyalty_offer_click", lo, t_buy[lo] + u(7 * DAY, 90 * DAY, len(lo)), USER, channel=biz.CH["email"],
+           campaign=loyalty)
 
     o_cust = np.concatenate([B, r])
     o_time = np.concatenate([t_buy[B], t_rep])
@@ -317,7 +321,7 @@ def simulate(customers: int, seed: int) -> dict[str, np.ndarray]:
     months = np.clip((end - t_buy[subscribers]) / (30 * DAY), 0, None)
     c, _ = _expand(subscribers, np.minimum(rng.poisson(biz.NEWSLETTER_OPENS_PER_MONTH * months), 15))
     ev.add("newsletter_open", c, t_buy[c] + 3 * DAY + rng.random(len(c)) * np.clip(end - t_buy[c] - 3 * DAY, 0, None),
-           USER, channel=biz.CH["email"])
+           USER, channel=biz.CH["email"], campaign=biz.RETENTION_CAMPAIGN["newsletter_open"])
 
     # --- advocacy: reviews and referrals after the first order -----------------------------------------
     f_cust, f_late, f_deliv = o_cust[first], late[first], t_deliv[first]

@@ -1,5 +1,8 @@
 """The simulated arrays as an events file: ids, names, channels, UTM tags and JSON properties.
 
+UTM tags come from the ``campaign`` code: the awareness touches, the landing visit that
+follows a click in the same session (its URL carries the tags), and the retention emails.
+
 One DuckDB statement (in a private in-memory database) turns the numeric codes into
 the columns the importer reads, so that a million events take a second, not a Python
 loop. Every id is derived from the seed and the customer number: the same seed gives
@@ -47,7 +50,7 @@ def _sql(seed: int) -> str:
              f"|| CAST(cust AS VARCHAR) || '@exemple.fr'")
     phone = "'+336' || lpad(CAST(cust AS VARCHAR), 8, '0')"
     crm = f"'CRM' || {c}"
-    campaigns = biz.CAMPAIGNS
+    campaigns = biz.ALL_CAMPAIGNS
     props = ", ".join([
         f"'device', CASE WHEN anon_device >= 0 THEN {_pick(biz.DEVICES, 'anon_device')} END",
         f"'product', {_pick(biz.PRODUCTS, 'product')}",

@@ -56,6 +56,11 @@ class Engine:
         """The whole result of ``query`` as an Arrow table."""
         raise NotImplementedError
 
+    def register(self, name: str, table: pa.Table) -> None:
+        """Make ``table`` readable as ``name`` by the queries that follow (a temporary view):
+        for answers computed outside SQL that a query filters on (customers' conformance)."""
+        raise NotImplementedError
+
     def batches(self, query: str, batch_size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
         """The result of ``query`` streamed as Arrow record batches of at most ``batch_size`` rows."""
         raise NotImplementedError
@@ -125,6 +130,11 @@ class DuckDBEngine(Engine):
             con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT * FROM _next")
             if not changed:
                 return
+
+    def register(self, name: str, table: pa.Table) -> None:
+        con = self.store.con
+        con.abort()  # as in ``_relation``: an unfinished DB-API result would refuse the registration
+        con.register(name, table)  # a view over the Arrow table: nothing is copied
 
     def _relation(self, query: str):
         # DuckDB 2 refuses a relation while a DB-API result (``con.execute(...).fetchone()``) is

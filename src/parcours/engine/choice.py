@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from parcours.engine.base import DuckDBEngine, Engine
 from parcours.errors import ParcoursError
 
 if TYPE_CHECKING:
+    from parcours.engine.base import Engine
     from parcours.store import Store
 
 #: the engines a store can run its analyses on
@@ -22,6 +22,8 @@ def engine_class(name: str) -> type[Engine]:
     """The engine class called ``name`` (without starting it): what code outside the engine asks
     about an engine's abilities, instead of comparing names."""
     if name == "duckdb":
+        from parcours.engine.base import DuckDBEngine  # here: the CLI reads ENGINES without loading pandas
+
         return DuckDBEngine
     if name == "spark":
         from parcours.engine.spark import SparkEngine  # pyspark is imported when a session starts

@@ -52,6 +52,7 @@ DEFAULT_MASTER = "local[2]"
 _session: SparkSession | None = None
 _registered: str | None = None  # the snapshot folder whose tables are the views now
 _journey_registered: str | None = None  # the journey Parquet that the view _journey shows now
+_views: dict[str, pa.Table] = {}  # the Arrow table each registered view shows now
 #: the view name the live journey relation is replaced by
 JOURNEY_VIEW = "_journey"
 
@@ -231,6 +232,15 @@ class SparkEngine(Engine):
             con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT node, label FROM _spark_labels")
         finally:
             con.unregister("_spark_labels")
+
+    def register(self, name: str, table: pa.Table) -> None:
+        """A temporary view of ``table``, made again only when the table is another one."""
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        if _views.get(name) is not table:
+            frame = self.session.createDataFrame(table.to_pandas(), schema=from_arrow_schema(table.schema))
+            frame.createOrReplaceTempView(name)
+            _views[name] = table
 
     def frame(self, query: str) -> DataFrame:
         """A DuckDB-dialect query as a Spark DataFrame over the current snapshot."""

@@ -67,34 +67,33 @@ def stitch(store: Store, full: bool = False) -> dict:
 
     ``full=True`` recomputes every component from scratch. Returns counts of what changed.
     """
-    con = store.con
     since = 0 if full else int(store.get_meta("stitched_batch", "0"))
-    upto = con.execute("SELECT coalesce(max(batch_id), 0) FROM events").fetchone()[0]
+    upto = store.execute("SELECT coalesce(max(batch_id), 0) FROM events").fetchone()[0]
     if upto <= since and not full:
         return {"affected_identifiers": 0, "merges": 0}
     with store.transaction():
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _ids AS {_identifiers_sql(store, since)}")
+        store.execute(f"CREATE OR REPLACE TEMP TABLE _ids AS {_identifiers_sql(store, since)}")
         # nodes: new identifiers, and earlier first-seen times for known ones
-        con.execute(
+        store.execute(
             """
             CREATE OR REPLACE TEMP TABLE _nodes AS
             SELECT other AS identifier, arg_min(kind, ts) AS kind, min(ts) AS first_seen FROM _ids GROUP BY other
             """
         )
-        con.execute(
+        store.execute(
             """
             CREATE OR REPLACE TEMP TABLE _merged_nodes AS
             SELECT identifier, arg_min(kind, first_seen) AS kind, min(first_seen) AS first_seen FROM (
                 SELECT * FROM identity_nodes UNION ALL SELECT * FROM _nodes) GROUP BY identifier
             """
         )
-        con.execute("DELETE FROM identity_nodes WHERE identifier IN (SELECT identifier FROM _nodes)")
-        con.execute(
+        store.execute("DELETE FROM identity_nodes WHERE identifier IN (SELECT identifier FROM _nodes)")
+        store.execute(
             "INSERT INTO identity_nodes SELECT * FROM _merged_nodes WHERE identifier IN (SELECT identifier FROM _nodes)"
         )
         if full:
-            con.execute("DELETE FROM identity_edges")
-        con.execute(
+            store.execute("DELETE FROM identity_edges")
+        store.execute(
             """
             CREATE OR REPLACE TEMP TABLE _new_edges AS
             SELECT least(primary_id, other) AS a, greatest(primary_id, other) AS b,
@@ -102,7 +101,7 @@ def stitch(store: Store, full: bool = False) -> dict:
             FROM _ids WHERE primary_id <> other GROUP BY 1, 2
             """
         )
-        con.execute(
+        store.execute(
             """
             INSERT INTO identity_edges
             SELECT n.* FROM _new_edges n
@@ -111,9 +110,9 @@ def stitch(store: Store, full: bool = False) -> dict:
         )
         # the affected part of the graph: new nodes and every customer they touch
         if full:
-            con.execute("CREATE OR REPLACE TEMP TABLE _affected AS SELECT identifier FROM identity_nodes")
+            store.execute("CREATE OR REPLACE TEMP TABLE _affected AS SELECT identifier FROM identity_nodes")
         else:
-            con.execute(
+            store.execute(
                 """
                 CREATE OR REPLACE TEMP TABLE _affected AS
                 WITH touched AS (SELECT identifier FROM _nodes),
@@ -124,7 +123,7 @@ def stitch(store: Store, full: bool = False) -> dict:
             )
         merges = _recompute(store, reason_edges="_new_edges")
         store.set_meta("stitched_batch", str(upto))
-        affected = con.execute("SELECT count(*) FROM _affected").fetchone()[0]
+        affected = store.execute("SELECT count(*) FROM _affected").fetchone()[0]
     return {"affected_identifiers": affected, "merges": merges}
 
 
@@ -149,8 +148,7 @@ def _components(store: Store) -> None:
     The engine runs the rounds (``Engine.label_components``): DuckDB in the store itself,
     Spark on its side with only the labels coming back.
     """
-    con = store.con
-    con.execute(
+    store.execute(
         """
         CREATE OR REPLACE TEMP TABLE _edges AS
         SELECT e.a, e.b FROM identity_edges e
@@ -170,9 +168,8 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
     identifier new to the store. ``merged_ids`` lists those units; ``merge_edges`` the
     links of this run that crossed between them, which is what ``unmerge`` blocks.
     """
-    con = store.con
     _components(store)
-    con.execute(
+    store.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _canon AS
         SELECT l.label, arg_min(l.node, ({_KIND_RANK.replace("kind", "n.kind")},
@@ -181,7 +178,7 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
         FROM _labels l JOIN identity_nodes n ON n.identifier = l.node GROUP BY l.label
         """
     )
-    con.execute(
+    store.execute(
         """
         CREATE OR REPLACE TEMP TABLE _newmap AS
         SELECT l.node AS identifier, c.customer_id, m.customer_id AS old_customer,
@@ -192,7 +189,7 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
     merges = 0
     if reason_edges:
         now = utcnow()
-        con.execute(
+        store.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _merges AS
             SELECT {_NEXT_MERGE_ID} + row_number() OVER (ORDER BY customer_id) - 1 AS merge_id,
@@ -201,7 +198,7 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
                 GROUP BY customer_id HAVING count(old_customer) > 0 AND count(DISTINCT unit) > 1)
             """
         )
-        con.execute(
+        store.execute(
             f"""
             INSERT INTO merge_edges
             SELECT g.merge_id, e.a, e.b, e.reason, e.message_id FROM {reason_edges} e
@@ -211,7 +208,7 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
               AND NOT EXISTS (SELECT 1 FROM identity_blocks k WHERE k.a = e.a AND k.b = e.b)
             """
         )
-        con.execute(
+        store.execute(
             """
             INSERT INTO merge_log
             SELECT g.merge_id, 'merge', g.customer_id, g.units,
@@ -221,9 +218,9 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
             """,
             [now],
         )
-        merges = con.execute("SELECT count(*) FROM _merges").fetchone()[0]
-    con.execute("DELETE FROM identity_map WHERE identifier IN (SELECT identifier FROM _affected)")
-    con.execute("INSERT INTO identity_map SELECT identifier, customer_id FROM _newmap")
+        merges = store.execute("SELECT count(*) FROM _merges").fetchone()[0]
+    store.execute("DELETE FROM identity_map WHERE identifier IN (SELECT identifier FROM _affected)")
+    store.execute("INSERT INTO identity_map SELECT identifier, customer_id FROM _newmap")
     return merges
 
 
@@ -234,7 +231,7 @@ _NEXT_MERGE_ID = "(SELECT coalesce(max(merge_id), 0) + 1 FROM merge_log)"
 
 def merges(store: Store) -> pd.DataFrame:
     """The merge log: which customer ids became one (or were split), when and why."""
-    return store.con.execute(
+    return store.execute(
         "SELECT merge_id, action, customer_id, merged_ids, reason, logged_at FROM merge_log ORDER BY merge_id"
     ).df()
 
@@ -245,21 +242,20 @@ def unmerge(store: Store, merge_id: int) -> list[str]:
     Returns the customer ids that result. Blocked links stay blocked, so the same
     evidence does not merge the customers again.
     """
-    con = store.con
-    row = con.execute("SELECT customer_id, action FROM merge_log WHERE merge_id = ?", [merge_id]).fetchone()
+    row = store.execute("SELECT customer_id, action FROM merge_log WHERE merge_id = ?", [merge_id]).fetchone()
     if row is None:
         raise ParcoursError(f"merge {merge_id}: no such merge (see `parcours identity merges`)")
     if row[1] != "merge":
         raise ParcoursError(f"merge {merge_id} is an unmerge record; pick the merge it undid")
-    if con.execute("SELECT count(*) FROM identity_blocks WHERE merge_id = ?", [merge_id]).fetchone()[0]:
+    if store.execute("SELECT count(*) FROM identity_blocks WHERE merge_id = ?", [merge_id]).fetchone()[0]:
         raise ParcoursError(f"merge {merge_id} is already undone")
     with store.transaction():
         now = utcnow()
-        con.execute(
+        store.execute(
             "INSERT INTO identity_blocks SELECT a, b, merge_id, ? FROM merge_edges WHERE merge_id = ?", [now, merge_id]
         )
         # everything currently stitched with the merge's identifiers
-        con.execute(
+        store.execute(
             """
             CREATE OR REPLACE TEMP TABLE _affected AS
             WITH ids AS (SELECT a AS identifier FROM merge_edges WHERE merge_id = ?
@@ -272,12 +268,12 @@ def unmerge(store: Store, merge_id: int) -> list[str]:
         _recompute(store, reason_edges=None)
         result = [
             r[0]
-            for r in con.execute(
+            for r in store.execute(
                 "SELECT DISTINCT customer_id FROM identity_map WHERE identifier IN (SELECT identifier FROM _affected) ORDER BY 1"
             ).fetchall()
         ]
-        undo_id = con.execute(f"SELECT {_NEXT_MERGE_ID}").fetchone()[0]
-        con.execute(
+        undo_id = store.execute(f"SELECT {_NEXT_MERGE_ID}").fetchone()[0]
+        store.execute(
             "INSERT INTO merge_log VALUES (?, 'unmerge', ?, ?, ?, ?)",
             [undo_id, row[0], result, f"undoes merge {merge_id}", now],
         )

@@ -70,18 +70,16 @@ def import_entities(store: Store, path: str | Path, kind: str, mapping: Mapping 
     path, mapping = Path(path), mapping or Mapping()
     if not path.exists():
         raise ImportError_(f"{path}: no such file")
-    con = store.con
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _entity_in AS SELECT * FROM {_reader(path)}")
+    store.execute(f"CREATE OR REPLACE TEMP TABLE _entity_in AS SELECT * FROM {_reader(path)}")
     try:
         return _load(store, path, kind, mapping)
     finally:
-        con.execute("DROP TABLE IF EXISTS _entity_in")
+        store.execute("DROP TABLE IF EXISTS _entity_in")
 
 
 def _load(store: Store, path: Path, kind: str, mapping: Mapping) -> EntitySummary:
-    con = store.con
-    columns = [r[0] for r in con.execute("DESCRIBE _entity_in").fetchall()]
-    summary = EntitySummary(kind, str(path), rows=con.execute("SELECT count(*) FROM _entity_in").fetchone()[0])
+    columns = [r[0] for r in store.execute("DESCRIBE _entity_in").fetchall()]
+    summary = EntitySummary(kind, str(path), rows=store.execute("SELECT count(*) FROM _entity_in").fetchone()[0])
     if summary.rows == 0:
         raise ImportError_(f"{path}: the file holds no data rows")
     ts_col = _column("timestamp", columns, mapping)
@@ -108,7 +106,7 @@ def _load(store: Store, path: Path, kind: str, mapping: Mapping) -> EntitySummar
         key = f"CAST({_ident(gkey)} AS VARCHAR)"
         used = {gkey, *(c for c in (gtype_col, user) if c)}
     used |= {ts_col} if ts_col else set()
-    bad = con.execute(f"SELECT row_number() OVER () FROM _entity_in QUALIFY {key} IS NULL OR {ts} IS NULL LIMIT 1").fetchone()
+    bad = store.execute(f"SELECT row_number() OVER () FROM _entity_in QUALIFY {key} IS NULL OR {ts} IS NULL LIMIT 1").fetchone()
     if bad:
         raise ImportError_(f"{path}: data row {bad[0]} has no id or an unreadable timestamp; fix it or drop the row")
     traits = [c for c in columns if c not in used]
@@ -121,9 +119,9 @@ def _load(store: Store, path: Path, kind: str, mapping: Mapping) -> EntitySummar
         else:
             sql = (f"INSERT INTO group_properties SELECT {gtype}, {key}, {quote(c)}, {value}, {ts}, {source} "
                    f"FROM _entity_in WHERE {_ident(c)} IS NOT NULL")
-        summary.values += con.execute(sql).fetchone()[0]
+        summary.values += store.execute(sql).fetchone()[0]
     if kind == "groups" and user:
-        summary.memberships = con.execute(
+        summary.memberships = store.execute(
             f"INSERT INTO group_memberships SELECT CAST({_ident(user)} AS VARCHAR), {gtype}, {key}, {ts}, {source} "
             f"FROM _entity_in WHERE {_ident(user)} IS NOT NULL").fetchone()[0]
     return summary

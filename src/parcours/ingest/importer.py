@@ -35,7 +35,7 @@ from parcours.ingest.readers import FORMATS, Batch, ParquetRows, check_file, gue
 from parcours.ingest.validation import row_problems_sql
 from parcours.matcher import quote
 from parcours.store.schema import ARRIVAL_STRIDE
-from parcours.store.store import Connection, DatabaseError, Store, utcnow
+from parcours.store.store import DatabaseError, Store, utcnow
 
 TIMESTAMP_FORMATS = ("iso", "unix", "unix_ms")
 _NULL_TEXT = "CAST(NULL AS VARCHAR)"
@@ -372,7 +372,7 @@ def _check_timestamp_format(store: Store, fmt: str | None) -> None:
     if "%" not in fmt:
         raise ImportError_(f"--timestamp-format {fmt!r}: not a known format; {hint}")
     try:
-        store.con.execute("SELECT try_strptime('', ?)", [fmt])
+        store.execute("SELECT try_strptime('', ?)", [fmt])
     except DatabaseError as e:
         problem = str(e).split("Unrecognized format for strftime/strptime:")[-1].strip()
         raise ImportError_(f"--timestamp-format {fmt!r}: {problem}; {hint}") from None
@@ -418,7 +418,7 @@ def import_file(
     _check_timestamp_format(store, timestamp_format)
     if timezone:
         try:
-            store.con.execute(f"SELECT timezone({quote(timezone)}, TIMESTAMP '2000-01-01')")
+            store.execute(f"SELECT timezone({quote(timezone)}, TIMESTAMP '2000-01-01')")
         except DatabaseError:
             raise ImportError_(f"--timezone {timezone!r}: unknown time zone (use a name like Europe/Paris)") from None
     if max_quarantined is not None and not 0 <= max_quarantined <= 1:
@@ -438,13 +438,12 @@ def import_file(
     builder = _BatchSQL(resolved, str(path), timezone, None if timestamp_format == "iso" else timestamp_format,
                         received_at)
     summary = ImportSummary(source=source or str(path))
-    con = store.con
     # the highest batch id written before this import (imports: also batches whose events were since erased)
-    before = con.execute(
+    before = store.execute(
         "SELECT max(b) FROM (SELECT max(batch_id) AS b FROM events UNION ALL SELECT max(batch_id) FROM imports)"
     ).fetchone()[0]
     scope = _DedupScope(before, builder.source_ids)
-    con.execute("CREATE OR REPLACE TEMP TABLE _seen (h UBIGINT, n BIGINT)")
+    store.execute("CREATE OR REPLACE TEMP TABLE _seen (h UBIGINT, n BIGINT)")
     try:
         with _compressed_errors(path, summary):
             for batch in batches:
@@ -453,7 +452,7 @@ def import_file(
                 _load_batch(store, builder, batch, path, summary, source, scope)
     finally:
         for table in ("_seen", "_h", "_k", "batch_in"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+            store.execute(f"DROP TABLE IF EXISTS {table}")
     if summary.rows == 0:
         raise ImportError_(f"{path}: the file holds no data rows")
     if stitch and summary.loaded:
@@ -482,11 +481,11 @@ class _DedupScope:
     source_ids: bool
     mine: list[int] = field(default_factory=list)
 
-    def condition(self, con: Connection) -> str | None:
+    def condition(self, store: Store) -> str | None:
         """SQL condition on ``events e`` for the rows to check against (None: no check needed)."""
         if self.source_ids:
             return "TRUE"
-        others = con.execute(
+        others = store.execute(
             f"SELECT count(*) FROM imports WHERE batch_id > {self.before or 0} "
             f"AND batch_id NOT IN ({', '.join(map(str, self.mine)) or 'NULL'})"
         ).fetchone()[0]
@@ -495,7 +494,7 @@ class _DedupScope:
         return None if self.before is None else f"e.batch_id <= {int(self.before)}"
 
 
-def _stage_batch(con: Connection, batch: Batch) -> pa.Schema:
+def _stage_batch(store: Store, batch: Batch) -> pa.Schema:
     """Make ``batch_in``, the batch as a DuckDB temp table (with ``__row``); returns its schema.
 
     The batch is copied once into DuckDB and scanned from there by every step: scanning an
@@ -503,19 +502,19 @@ def _stage_batch(con: Connection, batch: Batch) -> pa.Schema:
     over in slices (DuckDB scans one Arrow batch on one thread).
     """
     if isinstance(batch, ParquetRows):
-        con.execute(
+        store.execute(
             "CREATE OR REPLACE TEMP TABLE batch_in AS "
             "SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row "
             f"FROM read_parquet({quote(str(batch.path))}, file_row_number = true) "
             f"WHERE file_row_number >= {int(batch.first)} AND file_row_number < {int(batch.stop)}"
         )
-        return con.execute("SELECT * FROM batch_in LIMIT 0").to_arrow_table().schema
-    con.register("_arrow_in", pa.Table.from_batches(
+        return store.execute("SELECT * FROM batch_in LIMIT 0").to_arrow_table().schema
+    store.register("_arrow_in", pa.Table.from_batches(
         [batch.slice(i, SCAN_CHUNK_ROWS) for i in range(0, batch.num_rows, SCAN_CHUNK_ROWS)]))
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE batch_in AS FROM _arrow_in")
+        store.execute("CREATE OR REPLACE TEMP TABLE batch_in AS FROM _arrow_in")
     finally:
-        con.unregister("_arrow_in")
+        store.unregister("_arrow_in")
     return batch.schema
 
 
@@ -529,35 +528,34 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: Batch, path: Path, summ
     not need: ids, properties) count the bad rows, to tell them from duplicates and
     quarantine them. Only the row hashes are kept aside, to number repeats.
     """
-    con = store.con
     try:
-        schema = _stage_batch(con, batch)
-        first, last = con.execute("SELECT min(__row), max(__row) FROM batch_in").fetchone()
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _h AS {builder.hashes(schema)}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _k AS {builder.numbering()}")
-        numbered = con.execute("SELECT count(*) FROM _k").fetchone()[0] > 0
+        schema = _stage_batch(store, batch)
+        first, last = store.execute("SELECT min(__row), max(__row) FROM batch_in").fetchone()
+        store.execute(f"CREATE OR REPLACE TEMP TABLE _h AS {builder.hashes(schema)}")
+        store.execute(f"CREATE OR REPLACE TEMP TABLE _k AS {builder.numbering()}")
+        numbered = store.execute("SELECT count(*) FROM _k").fetchone()[0] > 0
         staging = builder.staging(schema, numbered)
     except DatabaseError as e:
         raise ImportError_(f"{path}: cannot map rows {_first_row(batch)}..: {e}") from None
     now = utcnow()
     source = label or str(path)
     with store.transaction():
-        batch_id = con.execute("SELECT nextval('batch_seq')").fetchone()[0]
+        batch_id = store.execute("SELECT nextval('batch_seq')").fetchone()[0]
         try:
-            loaded = _insert_events(con, staging, batch_id, now, label or path.name,
-                                    source_ids=builder.source_ids, stored=scope.condition(con),
+            loaded = _insert_events(store, staging, batch_id, now, label or path.name,
+                                    source_ids=builder.source_ids, stored=scope.condition(store),
                                     unfilled=builder.unfilled(schema))
-            bad = 0 if loaded == batch.num_rows else con.execute(
+            bad = 0 if loaded == batch.num_rows else store.execute(
                 f"SELECT count(*) FROM ({staging}) WHERE reason IS NOT NULL").fetchone()[0]
         except DatabaseError as e:
             raise ImportError_(f"{path}: cannot map rows {first}..: {e}") from None
         if bad:
-            for kind, n in con.execute(
+            for kind, n in store.execute(
                 f"SELECT {_REASON_KIND_SQL}, count(*) FROM ({staging}) WHERE reason IS NOT NULL GROUP BY ALL"
             ).fetchall():
                 summary.reasons[kind] = summary.reasons.get(kind, 0) + n
             # the raw row is rebuilt only for rejected rows, by joining back to the batch
-            con.execute(
+            store.execute(
                 f"""
                 INSERT INTO quarantine
                 SELECT ?, r.__row, r.reason, r.raw, ? FROM (
@@ -570,12 +568,12 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: Batch, path: Path, summ
                 [source, now, source],
             )
         valid = batch.num_rows - bad
-        con.execute(
+        store.execute(
             "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [batch_id, source, first, last, loaded, bad, valid - loaded, now],
         )
     scope.mine.append(batch_id)
-    con.execute("INSERT INTO _seen SELECT h, 1 FROM _h")
+    store.execute("INSERT INTO _seen SELECT h, 1 FROM _h")
     summary.rows += batch.num_rows
     summary.loaded += loaded
     summary.quarantined += bad
@@ -595,7 +593,7 @@ _EVENT_COLUMNS = {
 }
 
 
-def _insert_events(con: Connection, staging: str, batch_id: int, now, source: str,
+def _insert_events(store: Store, staging: str, batch_id: int, now, source: str,
                    source_ids: bool, stored: str | None = "TRUE", unfilled: frozenset[str] = frozenset()) -> int:
     """Append the valid staged rows whose message id is not stored yet; returns how many.
 
@@ -615,7 +613,7 @@ def _insert_events(con: Connection, staging: str, batch_id: int, now, source: st
     columns["batch_id"] = str(int(batch_id))
     # the order the rows were recorded in: global across batches and imports (see ARRIVAL_STRIDE)
     columns["arrival_seq"] = f"{int(batch_id) * ARRIVAL_STRIDE} + __row"
-    return con.execute(
+    return store.execute(
         f"""
         INSERT INTO events ({", ".join(columns)})
         SELECT {", ".join(columns.values())}

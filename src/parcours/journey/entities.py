@@ -73,6 +73,15 @@ def _group_type_sql() -> str:
     return f"coalesce(json_extract_string(properties, '$.group_type'), {quote(DEFAULT_GROUP_TYPE)})"
 
 
+def group_types_sql() -> str:
+    """``group_type``: every type of group a customer was put in, by a ``group`` call or a group table."""
+    return f"""
+        SELECT DISTINCT {_group_type_sql()} AS group_type FROM events
+        WHERE type = 'group' AND json_extract_string(properties, '$.group_id') IS NOT NULL
+        UNION SELECT group_type FROM group_memberships
+    """
+
+
 def memberships_sql(group_type: str) -> str:
     """``customer_id, group_key, valid_from, valid_to`` of a type: each membership until the next one.
 

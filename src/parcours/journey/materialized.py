@@ -63,7 +63,7 @@ def stamp(store: Store) -> str:
 
 def built_stamp(store: Store, relation: Derived = JOURNEY) -> str | None:
     """The stamp the relation's table was built from, None when there is no table."""
-    row = store.con.execute(
+    row = store.execute(
         "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() "
         "AND schema_name = ? AND table_name = ?",
         [DERIVED_SCHEMA, relation.name],
@@ -83,10 +83,10 @@ def materialize(store: Store, relation: Derived = JOURNEY) -> float:
             materialize(store, need)
     current = stamp(store)
     sql = relation.sql(store)  # before the transaction: it may read (fresh) derived tables
-    with store.transaction(changes_data=False) as con:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {DERIVED_SCHEMA}")
-        con.execute(f"CREATE OR REPLACE TABLE {relation.table} AS {sql} ORDER BY {relation.order}")
-        con.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
+    with store.transaction(changes_data=False):
+        store.execute(f"CREATE SCHEMA IF NOT EXISTS {DERIVED_SCHEMA}")
+        store.execute(f"CREATE OR REPLACE TABLE {relation.table} AS {sql} ORDER BY {relation.order}")
+        store.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
     return time.perf_counter() - t0
 
 

@@ -37,13 +37,13 @@ class CustomerProfile:
 
 def resolve_customer(store: Store, any_id: str) -> str:
     """The canonical customer id for any identifier (user, anonymous, trait value, or the id itself)."""
-    row = store.con.execute(
+    row = store.execute(
         "SELECT customer_id FROM identity_map WHERE identifier = ? OR identifier = lower(?) LIMIT 1", [any_id, any_id]
     ).fetchone()
     if row is not None:
         return row[0]
     # a bare trait value: ann@example.com finds email:ann@example.com
-    found = [r[0] for r in store.con.execute(
+    found = [r[0] for r in store.execute(
         "SELECT DISTINCT customer_id FROM identity_map WHERE ends_with(identifier, ':' || lower(trim(?))) "
         "ORDER BY 1 LIMIT 3", [any_id]
     ).fetchall()]
@@ -59,7 +59,7 @@ def resolve_customer(store: Store, any_id: str) -> str:
 
 def customer_profile(store: Store, any_id: str) -> CustomerProfile:
     customer_id = resolve_customer(store, any_id)
-    identities = store.con.execute(
+    identities = store.execute(
         """
         SELECT n.identifier, n.kind, n.first_seen FROM identity_map m
         JOIN identity_nodes n USING (identifier) WHERE m.customer_id = ? ORDER BY n.first_seen, n.identifier

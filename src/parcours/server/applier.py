@@ -55,7 +55,7 @@ def staging_table(rows: list[dict]) -> pa.Table:
 
 
 def applied_position(store: Store) -> Position:
-    row = store.con.execute("SELECT segment, offset_bytes FROM collector_wal").fetchone()
+    row = store.execute("SELECT segment, offset_bytes FROM collector_wal").fetchone()
     return Position(row[0], row[1]) if row else Position(0, 0)
 
 
@@ -79,9 +79,9 @@ def apply_records(store: Store, directory: Path, records: list[dict], pos: Posit
         from parcours.identity import stitch
 
         stitch(store)
-    with store.transaction() as con:
-        con.execute("DELETE FROM collector_wal")
-        con.execute("INSERT INTO collector_wal VALUES (?, ?, ?)", [pos.segment, pos.offset, utcnow()])
+    with store.transaction():
+        store.execute("DELETE FROM collector_wal")
+        store.execute("INSERT INTO collector_wal VALUES (?, ?, ?)", [pos.segment, pos.offset, utcnow()])
     remove_applied(directory, pos)
     return loaded
 

@@ -36,7 +36,7 @@ def identifiers(store: Store, identifier: str) -> list[str]:
         customer = resolve_customer(store, identifier)
     except ParcoursError:
         return [identifier]
-    rows = store.con.execute(
+    rows = store.execute(
         "SELECT identifier FROM identity_map WHERE customer_id = ?", [customer]
     ).fetchall()
     return sorted({identifier, customer, *(r[0] for r in rows)})
@@ -44,7 +44,7 @@ def identifiers(store: Store, identifier: str) -> list[str]:
 
 def _tables(store: Store) -> dict[str, tuple[list[str], list[str]]]:
     """table -> (identifier text columns, identifier list columns) for every table that has any."""
-    rows = store.con.execute(
+    rows = store.execute(
         """
         SELECT c.table_name, c.column_name, c.data_type FROM duckdb_columns() c
         JOIN duckdb_tables() t USING (database_name, schema_name, table_name)
@@ -78,8 +78,8 @@ _QUARANTINE_WHERE = "EXISTS (SELECT 1 FROM _gdpr_ids WHERE strpos(q.raw, to_json
 
 
 def _with_ids(store: Store, ids: list[str]) -> None:
-    store.con.execute("CREATE OR REPLACE TEMP TABLE _gdpr_ids (id VARCHAR)")
-    store.con.executemany("INSERT INTO _gdpr_ids VALUES (?)", [[i] for i in ids])
+    store.execute("CREATE OR REPLACE TEMP TABLE _gdpr_ids (id VARCHAR)")
+    store.executemany("INSERT INTO _gdpr_ids VALUES (?)", [[i] for i in ids])
 
 
 def export_person(store: Store, identifier: str) -> dict[str, Any]:
@@ -90,14 +90,14 @@ def export_person(store: Store, identifier: str) -> dict[str, Any]:
                            "tables": {}}
     try:
         for table, (cols, lists) in _tables(store).items():
-            df = store.con.execute(f"SELECT * FROM {_ident(table)} WHERE {_where(cols, lists)}").df()
+            df = store.execute(f"SELECT * FROM {_ident(table)} WHERE {_where(cols, lists)}").df()
             if len(df):
                 out["tables"][table] = json.loads(df.to_json(orient="records", date_format="iso"))
-        q = store.con.execute(f"SELECT * FROM quarantine q WHERE {_QUARANTINE_WHERE}").df()
+        q = store.execute(f"SELECT * FROM quarantine q WHERE {_QUARANTINE_WHERE}").df()
         if len(q):
             out["tables"]["quarantine"] = json.loads(q.to_json(orient="records", date_format="iso"))
     finally:
-        store.con.execute("DROP TABLE IF EXISTS _gdpr_ids")
+        store.execute("DROP TABLE IF EXISTS _gdpr_ids")
     for rows in out["tables"].values():
         for row in rows:
             for k, v in row.items():
@@ -113,16 +113,16 @@ def erase_person(store: Store, identifier: str) -> dict[str, int]:
     _with_ids(store, ids)
     deleted: dict[str, int] = {}
     try:
-        with store.transaction() as con:
+        with store.transaction():
             for table, (cols, lists) in _tables(store).items():
-                n = con.execute(f"DELETE FROM {_ident(table)} WHERE {_where(cols, lists)}").fetchone()[0]
+                n = store.execute(f"DELETE FROM {_ident(table)} WHERE {_where(cols, lists)}").fetchone()[0]
                 if n:
                     deleted[table] = deleted.get(table, 0) + n
-            n = con.execute(f"DELETE FROM quarantine q WHERE {_QUARANTINE_WHERE}").fetchone()[0]
+            n = store.execute(f"DELETE FROM quarantine q WHERE {_QUARANTINE_WHERE}").fetchone()[0]
             if n:
                 deleted["quarantine"] = deleted.get("quarantine", 0) + n
     finally:
-        store.con.execute("DROP TABLE IF EXISTS _gdpr_ids")
+        store.execute("DROP TABLE IF EXISTS _gdpr_ids")
     store.rewrite()  # the deleted rows' bytes stay in freed blocks until the file is rewritten
     return deleted
 
@@ -132,8 +132,8 @@ def apply_retention(store: Store, days: int) -> int:
     if days < 1:
         raise ParcoursError(f"retention {days} days: must be at least 1")
     cutoff = utcnow() - timedelta(days=days)
-    with store.transaction() as con:  # bumps the data version: derived copies are dropped
-        return con.execute("DELETE FROM events WHERE timestamp < ?", [cutoff]).fetchone()[0]
+    with store.transaction():  # bumps the data version: derived copies are dropped
+        return store.execute("DELETE FROM events WHERE timestamp < ?", [cutoff]).fetchone()[0]
 
 
 def scrub_property(store: Store, name: str, start: datetime | None = None, end: datetime | None = None) -> int:
@@ -155,8 +155,8 @@ def scrub_property(store: Store, name: str, start: datetime | None = None, end: 
     if end is not None:
         conds.append("timestamp < ?")
         params.append(end)
-    with store.transaction() as con:  # bumps the data version: derived copies are dropped
-        changed = con.execute(
+    with store.transaction():  # bumps the data version: derived copies are dropped
+        changed = store.execute(
             f"UPDATE events SET {column} = json_merge_patch({column}, json_object({quote(name)}, NULL)) "
             f"WHERE {' AND '.join(conds)}",
             params,

@@ -51,7 +51,7 @@ def create_key(store: Store, role: str, name: str, source: str | None = None) ->
         raise ParcoursError(f"--source {source!r}: use 1-64 letters, digits, '.', '_' or '-'")
     key_id = f"{_PREFIX[role]}_{secrets.token_hex(4)}"
     key = f"{key_id}_{secrets.token_urlsafe(32)}"
-    store.con.execute(
+    store.execute(
         "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
         [key_id, hash_key(key), role, name, source, utcnow()],
     )
@@ -60,7 +60,7 @@ def create_key(store: Store, role: str, name: str, source: str | None = None) ->
 
 def list_keys(store: Store) -> pd.DataFrame:
     """Every key ever created (never the key itself): id, role, name, source, created, revoked."""
-    return store.con.execute(
+    return store.execute(
         "SELECT key_id, role, name, source, created_at, revoked_at FROM api_keys ORDER BY created_at, key_id"
     ).df()
 
@@ -70,11 +70,11 @@ def revoke_key(store: Store, key_id: str) -> str:
     key_id = key_id.strip()
     if key_id.count("_") >= 2:  # the whole key was given
         key_id = "_".join(key_id.split("_")[:2])
-    row = store.con.execute("SELECT revoked_at FROM api_keys WHERE key_id = ?", [key_id]).fetchone()
+    row = store.execute("SELECT revoked_at FROM api_keys WHERE key_id = ?", [key_id]).fetchone()
     if row is None:
         raise ParcoursError(f"key {key_id!r}: no such key (see `parcours keys list`)")
     if row[0] is None:
-        store.con.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", [utcnow(), key_id])
+        store.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", [utcnow(), key_id])
     return key_id
 
 
@@ -86,7 +86,7 @@ class KeyRing:
         self.reload()
 
     def reload(self) -> None:
-        rows = self.store.con.execute(
+        rows = self.store.execute(
             "SELECT key_hash, key_id, role, name, source FROM api_keys WHERE revoked_at IS NULL"
         ).fetchall()
         self._by_hash = {h: ApiKey(key_id, role, name, source) for h, key_id, role, name, source in rows}

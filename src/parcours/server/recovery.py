@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from parcours.server.applier import applied_position, replay
 from parcours.server.wal import remove_applied, segments, wal_dir
 from parcours.store.sharing import live_claim
 from parcours.store.store import Store, default_db_path
@@ -26,6 +25,10 @@ def unapplied_log(db_path: str | Path) -> bool:
 
 def recover(store: Store) -> int:
     """Apply what a stopped server acknowledged but did not apply; remove the applied log."""
+    # here, not at import: every CLI command opens its store through this module, and the
+    # applier loads the importer (Arrow) that only a log tail to apply needs
+    from parcours.server.applier import applied_position, replay
+
     directory = wal_dir(store.path)
     loaded = replay(store, directory)
     remove_applied(directory, applied_position(store), writing=False)

@@ -27,7 +27,8 @@ from parcours.server.lending import Lending
 from parcours.server.payload import Limits
 from parcours.server.privacy import IP_MODES, PrivacyPolicy
 from parcours.server.triggers import LiveTriggers, live_since
-from parcours.server.wal import WriteAheadLog, remove_applied, segment_path, segments, wal_dir
+from parcours.server.wal import remove_applied, segment_path, segments, wal_dir
+from parcours.server.wal_writer import WriteAheadLog
 from parcours.store.sharing import Claim
 from parcours.store.store import Store, open_store
 

@@ -8,20 +8,18 @@ many requests share one disk flush and throughput grows with concurrency.
 Each acknowledged record is handed to the applier with its position (segment, end
 offset); the store records how far the log has been applied, so a restart replays
 exactly the tail. A torn last line (a crash mid-write, never acknowledged) is cut off.
+
+This module is the log's files; the writer that appends to them (asyncio, a thread for the
+fsyncs) is ``parcours.server.wal_writer``, so that every CLI command, which opens its store
+through ``parcours.server.recovery`` and looks here for a log tail, loads neither.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-
-import orjson
 
 SEGMENT_BYTES = 64 << 20
 
@@ -52,6 +50,8 @@ def read_from(directory: Path, start: Position) -> Iterator[tuple[Position, dict
     A final line without its newline, or one that is not JSON, was never acknowledged
     (the crash came before its fsync returned): the segment is cut back to before it.
     """
+    import orjson  # here: a log tail to read is rare, and every command opens its store through this module
+
     for n in segments(directory):
         if n < start.segment:
             continue
@@ -110,91 +110,3 @@ def remove_applied(directory: Path, applied: Position, writing: bool = True) -> 
     if removed:
         sync_dir(directory)
     return removed
-
-
-class WriteAheadLog:
-    """Appends batches of records with group commit; one segment file is open at a time."""
-
-    def __init__(self, directory: Path, on_durable: Callable[[Position, list[dict], int], None],
-                 segment_bytes: int = SEGMENT_BYTES):
-        self.dir = directory
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.on_durable = on_durable
-        self.segment_bytes = segment_bytes
-        existing = segments(directory)
-        self.segment = (existing[-1] + 1) if existing else 1  # always a fresh segment after a start
-        self._file = open_segment(directory, self.segment)
-        self._offset = 0
-        self._pending: list[tuple[bytes, list[dict], asyncio.Future]] = []
-        self._wakeup = asyncio.Event()
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wal")
-        self._task: asyncio.Task | None = None
-        self.last_commit: datetime | None = None
-        self.commits = 0
-        self._rotate_requested = False
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def append(self, records: list[dict]) -> None:
-        """Return once ``records`` are fsync'd (raises if the disk write failed)."""
-        if not records:
-            return
-        data = b"".join(orjson.dumps(r) + b"\n" for r in records)
-        fut = asyncio.get_running_loop().create_future()
-        self._pending.append((data, records, fut))
-        self._wakeup.set()
-        await fut
-
-    async def rotate(self) -> int:
-        """Start a new segment after the current round; returns the number of the closed one."""
-        closed = self.segment
-        await asyncio.get_running_loop().run_in_executor(self._io, self._rotate)
-        return closed
-
-    def _rotate(self) -> None:
-        self._file.close()
-        self.segment += 1
-        self._file = open_segment(self.dir, self.segment)
-        self._offset = 0
-
-    def _write(self, data: bytes) -> Position:
-        self._file.write(data)
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._offset += len(data)
-        pos = Position(self.segment, self._offset)
-        if self._offset >= self.segment_bytes:
-            self._rotate()
-        return pos
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            group, self._pending = self._pending, []
-            if not group:
-                continue
-            try:
-                pos = await loop.run_in_executor(self._io, self._write, b"".join(d for d, _, _ in group))
-            except OSError as e:
-                for _, _, fut in group:
-                    if not fut.done():
-                        fut.set_exception(e)
-                continue
-            self.last_commit = datetime.now(UTC)
-            self.commits += 1
-            records = [r for _, rs, _ in group for r in rs]
-            self.on_durable(pos, records, sum(len(d) for d, _, _ in group))
-            for _, _, fut in group:
-                if not fut.done():
-                    fut.set_result(None)
-
-    async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._file.close()
-        self._io.shutdown(wait=True)

@@ -32,7 +32,6 @@ import re
 import sys
 import time
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,6 +167,8 @@ class Lease:
         self.id: str | None = None
 
     def _call(self, method: str, path: str, body: dict | None = None, timeout: float = 10) -> dict:
+        import urllib.request  # here: only a store a server holds is asked for over HTTP; every command opens one
+
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.claim.url.rstrip("/") + path, data=data, method=method,
                                          headers={KEY_HEADER: self.claim.key, "Content-Type": "application/json"})

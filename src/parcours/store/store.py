@@ -12,13 +12,16 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from parcours.config import JourneyConfig, default_config, parse_config
 from parcours.errors import ParcoursError
 from parcours.store.schema import MIGRATIONS
 from parcours.store.sharing import Lease, Notice, live_claim, lock_holder, wait_limit
+
+if TYPE_CHECKING:
+    from parcours.config import JourneyConfig
 
 #: the store's connection and database error types, named here so that code above the
 #: store (the importer) never imports duckdb itself
@@ -114,6 +117,28 @@ class Store:
             self.lease.release()
             self.lease = None
 
+    # -- the one door to the file ----------------------------------------------
+    def execute(self, sql: str, params: list | dict | None = None) -> duckdb.DuckDBPyConnection:
+        """Run one statement; the result reads as DuckDB's (``fetchone``, ``fetchall``, ``df``, ``arrow``).
+
+        The one door through which code outside ``store/`` and ``engine/`` reaches the file, as
+        datasette's ``Database.execute``: nothing else holds the connection, so sharing the file
+        with a server (``suspend``/``resume``) and rewriting it (``rewrite``) stay in one place.
+        Values go in ``params`` (``?`` or ``$name`` placeholders), never spliced into ``sql``.
+        """
+        return self.con.execute(sql, params)
+
+    def executemany(self, sql: str, rows: list) -> None:
+        """Run one statement once per row of parameters."""
+        self.con.executemany(sql, rows)
+
+    def register(self, name: str, data) -> None:
+        """Make a pandas or Arrow table readable in SQL as ``name`` until ``unregister(name)``."""
+        self.con.register(name, data)
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
     # -- schema -------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for another thread; ``rewrite``, ``suspend`` and ``close`` close it (it would keep the file open)."""
@@ -193,7 +218,7 @@ class Store:
         self.con.execute("BEGIN TRANSACTION")
         self.in_transaction = True
         try:
-            yield self.con
+            yield self
             if changes_data:
                 self.bump_data_version()
         except BaseException:
@@ -235,12 +260,17 @@ class Store:
     def config(self) -> JourneyConfig:
         """The store's journey map: the one last set, or the five-stage default."""
         if self._config is None:
+            # here: opening a store (every CLI command does) needs no pydantic
+            from parcours.config import default_config, parse_config
+
             text = self.get_meta("journey_toml")
             self._config = parse_config(text, "stored journey") if text else default_config()
         return self._config
 
     def set_journey(self, text: str, origin: str) -> JourneyConfig:
         """Validate a journey file's text and make it the store's journey map."""
+        from parcours.config import parse_config
+
         config = parse_config(text, origin)
         with self.transaction():
             self.set_meta("journey_toml", text)

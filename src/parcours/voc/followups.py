@@ -76,16 +76,16 @@ def create_followups(store) -> int:
         FROM cand c LEFT JOIN ids USING (message_id) LEFT JOIN recent USING (message_id)
         ORDER BY c.timestamp, c.message_id
     """
-    with store.transaction(changes_data=False) as con:  # no journey data: the journey table stays
-        con.execute(f"CREATE TEMP TABLE new_followups AS {query}")
-        con.execute(
+    with store.transaction(changes_data=False):  # no journey data: the journey table stays
+        store.execute(f"CREATE TEMP TABLE new_followups AS {query}")
+        store.execute(
             """INSERT INTO followups
                SELECT nextval('followup_seq'), message_id, customer_id, identities, metric, score, touchpoint,
                       stage, comment, language, timestamp, journey, 'open', owner, ?, ?
                FROM new_followups""",
             [now, now],
         )
-        created = con.execute(
+        created = store.execute(
             """INSERT INTO followup_history
                SELECT f.followup_id, ?, 'created',
                       n.metric || ' ' || CAST(CAST(n.score AS INTEGER) AS VARCHAR)
@@ -93,8 +93,15 @@ def create_followups(store) -> int:
                FROM new_followups n JOIN followups f USING (message_id)""",
             [now],
         ).fetchone()[0]
-        con.execute("DROP TABLE new_followups")
+        store.execute("DROP TABLE new_followups")
     return int(created)
+
+
+def pending_followups(store) -> int:
+    """How many items ``create_followups`` would open now: low answers that have none yet."""
+    return int(store.engine.df(f"""
+        SELECT count(*) AS n FROM ({answers_sql(store)}) a
+        WHERE {LOW_ANSWER_SQL} AND message_id NOT IN (SELECT message_id FROM followups)""")["n"].iloc[0])
 
 
 def list_followups(store, status: str | None = None, owner: str | None = None) -> pd.DataFrame:
@@ -112,14 +119,14 @@ def list_followups(store, status: str | None = None, owner: str | None = None) -
         conditions.append("owner = ?")
         params.append(owner)
     where = " AND ".join(conditions) or "TRUE"
-    return store.con.execute(
+    return store.execute(
         f"SELECT {_LIST_COLUMNS} FROM followups WHERE {where} ORDER BY answered_at DESC, followup_id DESC", params
     ).df()
 
 
 def followup(store, followup_id: int) -> dict:
     """One item with its recent journey (a list) and its history (a list of changes and notes)."""
-    row = store.con.execute(
+    row = store.execute(
         f"SELECT {_LIST_COLUMNS}, recent_journey FROM followups WHERE followup_id = ?", [followup_id]
     ).df()
     if row.empty:
@@ -132,7 +139,7 @@ def followup(store, followup_id: int) -> dict:
 
 def followup_history(store, followup_id: int) -> pd.DataFrame:
     """Every change and note of an item, oldest first: logged_at, action, detail, author."""
-    return store.con.execute(
+    return store.execute(
         "SELECT logged_at, action, detail, author FROM followup_history WHERE followup_id = ? "
         "ORDER BY logged_at, rowid",
         [followup_id],
@@ -172,12 +179,12 @@ def update_followup(
         changes.append(("owner", f"{current['owner']} -> {owner}"))
     if note and note.strip():
         changes.append(("note", note.strip()))
-    with store.transaction(changes_data=False) as con:  # no journey data: the journey table stays
-        con.execute(
+    with store.transaction(changes_data=False):  # no journey data: the journey table stays
+        store.execute(
             "UPDATE followups SET status = coalesce(?, status), owner = coalesce(?, owner), updated_at = ? "
             "WHERE followup_id = ?",
             [status, owner, now, followup_id],
         )
         for action, detail in changes:
-            con.execute("INSERT INTO followup_history VALUES (?, ?, ?, ?, ?)", [followup_id, now, action, detail, author])
+            store.execute("INSERT INTO followup_history VALUES (?, ?, ?, ?, ?)", [followup_id, now, action, detail, author])
     return followup(store, followup_id)

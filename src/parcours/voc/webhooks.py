@@ -137,12 +137,12 @@ def _segment_change_sql(store, hook: Webhook, now: datetime) -> str:
     """
 
 
-def _watch_segment(con, store, hook: Webhook, now: datetime) -> None:
+def _watch_segment(store, hook: Webhook, now: datetime) -> None:
     """Record the segment's members as this webhook has now seen them."""
-    con.execute("DELETE FROM segment_watch WHERE webhook = ?", [hook.name])
-    con.execute(f"INSERT INTO segment_watch SELECT DISTINCT {quote(hook.name)}, customer_id "
+    store.execute("DELETE FROM segment_watch WHERE webhook = ?", [hook.name])
+    store.execute(f"INSERT INTO segment_watch SELECT DISTINCT {quote(hook.name)}, customer_id "
                 f"FROM ({segment_members_sql(store, hook.segment)}) m")
-    con.execute("INSERT OR REPLACE INTO segment_watch_started VALUES (?, ?, ?)", [hook.name, hook.segment, now])
+    store.execute("INSERT OR REPLACE INTO segment_watch_started VALUES (?, ?, ?)", [hook.name, hook.segment, now])
 
 
 def _body(hook: Webhook, row: dict) -> str:
@@ -172,8 +172,8 @@ def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None 
         watching = hook.trigger in ("segment_entered", "segment_left")
         if watching and not _watch_started(store, hook):
             # the first look sends nothing: the members so far did not just enter
-            with store.transaction(changes_data=False) as con:
-                _watch_segment(con, store, hook, now)
+            with store.transaction(changes_data=False):
+                _watch_segment(store, hook, now)
             rows.append({"webhook": hook.name, "trigger": hook.trigger, "queued": 0})
             continue
         query = f"""
@@ -182,19 +182,19 @@ def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None 
               AND dedupe_key NOT IN (SELECT dedupe_key FROM webhook_deliveries WHERE webhook = {quote(hook.name)})
             ORDER BY occurred_at, dedupe_key
         """
-        found = store.con.execute(query).df()
+        found = store.execute(query).df()
         records = [
             (r["dedupe_key"], _body(hook, r)) for r in found.astype(object).where(found.notna(), None).to_dict("records")
         ]
-        with store.transaction(changes_data=False) as con:  # no journey data: the journey table stays
+        with store.transaction(changes_data=False):  # no journey data: the journey table stays
             for key, body in records:
-                con.execute(
+                store.execute(
                     "INSERT INTO webhook_deliveries VALUES (nextval('webhook_delivery_seq'), ?, ?, ?, ?, ?, "
                     "'pending', 0, ?, ?, NULL)",
                     [hook.name, hook.trigger, key, hook.url, body, now, now],
                 )
             if watching:
-                _watch_segment(con, store, hook, now)
+                _watch_segment(store, hook, now)
         rows.append({"webhook": hook.name, "trigger": hook.trigger, "queued": len(records)})
     return pd.DataFrame(rows, columns=["webhook", "trigger", "queued"])
 
@@ -207,12 +207,12 @@ def start_watching(store, now: datetime | None = None) -> None:
     now = now or utcnow()
     for hook in store.config.webhooks:
         if hook.trigger in ("segment_entered", "segment_left") and not _watch_started(store, hook):
-            with store.transaction(changes_data=False) as con:
-                _watch_segment(con, store, hook, now)
+            with store.transaction(changes_data=False):
+                _watch_segment(store, hook, now)
 
 
 def _watch_started(store, hook: Webhook) -> bool:
-    row = store.con.execute("SELECT segment FROM segment_watch_started WHERE webhook = ?", [hook.name]).fetchone()
+    row = store.execute("SELECT segment FROM segment_watch_started WHERE webhook = ?", [hook.name]).fetchone()
     return row is not None and row[0] == hook.segment
 
 
@@ -229,7 +229,7 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tup
 
 def due_deliveries(store, now: datetime) -> list[tuple[int, str, str, str, int]]:
     """Deliveries to try now: (delivery_id, webhook, url, body, attempts so far), oldest first."""
-    return store.con.execute(
+    return store.execute(
         "SELECT delivery_id, webhook, url, body, attempts FROM webhook_deliveries "
         "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, delivery_id",
         [now],
@@ -257,9 +257,9 @@ def record_attempt(store, delivery: tuple[int, str, str, str, int], code: int | 
     attempt = attempts + 1 if known else max_attempts
     ok = code is not None and 200 <= code < 300
     status = "delivered" if ok else ("failed" if attempt >= max_attempts else "pending")
-    with store.transaction(changes_data=False) as con:  # no journey data: the journey table stays
-        con.execute("INSERT INTO webhook_attempts VALUES (?, ?, ?, ?, ?)", [delivery_id, attempt, at, code, error])
-        con.execute(
+    with store.transaction(changes_data=False):  # no journey data: the journey table stays
+        store.execute("INSERT INTO webhook_attempts VALUES (?, ?, ?, ?, ?)", [delivery_id, attempt, at, code, error])
+        store.execute(
             "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, delivered_at = ? "
             "WHERE delivery_id = ?",
             [status, attempt, at + timedelta(seconds=backoff * 2 ** (attempt - 1)), at if ok else None, delivery_id],
@@ -290,7 +290,7 @@ def deliver_webhooks(
                                                   known=hook is not None)
         if not wait:
             break
-        following = store.con.execute(
+        following = store.execute(
             "SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'"
         ).fetchone()[0]
         if following is None:
@@ -307,7 +307,7 @@ def webhook_log(store, delivery_id: int | None = None) -> pd.DataFrame:
     Deliveries not tried yet appear once with a NULL attempt.
     """
     where = "WHERE d.delivery_id = ?" if delivery_id is not None else ""
-    return store.con.execute(
+    return store.execute(
         f"""SELECT d.delivery_id, d.webhook, d.trigger, d.dedupe_key, d.status, a.attempt, a.logged_at,
                    a.http_status, a.error
             FROM webhook_deliveries d LEFT JOIN webhook_attempts a USING (delivery_id) {where}

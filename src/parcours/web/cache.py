@@ -25,7 +25,7 @@ MISSING = object()
 
 
 def data_version(con) -> tuple:
-    """A value that changes whenever what the pages read changes (``con``: a DuckDB connection or cursor).
+    """A value that changes whenever what the pages read changes (``con``: the store, or a cursor of it for another thread).
 
     Three small reads, so that a cache hit stays cheap: the meta row of the store's data
     version, and the newest change to segments and to lead scores.
@@ -73,7 +73,7 @@ class QueryCache:
 
     def get(self, store: Store, key: Hashable, compute: Callable[[], Any]) -> Any:
         """The cached value for ``key`` at the store's current data version, computing it if needed."""
-        value = self.peek(store.con, key)
+        value = self.peek(store, key)
         if value is not MISSING:
             return value
         self.misses += 1

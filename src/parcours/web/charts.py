@@ -9,6 +9,7 @@ every language.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import pandas as pd
@@ -38,18 +39,49 @@ def values(series: Sequence) -> list:
 
 
 def emotion_curve(labels: list[str], emotions: list[float | None], title: str = Label("emotion")) -> dict:
-    """The emotion line across stages, from -1 (unhappy) to +1, with a neutral band."""
+    """The emotion line across stages, from -1 (unhappy) to +1, with a neutral band; a stage
+    without answers is marked "no answers" on the chart, not left out."""
     colours = ["#dc2626" if (e is not None and e < 0) else "#16a34a" for e in emotions]
-    return {
-        "data": [{"type": "scatter", "mode": "lines+markers+text", "x": labels, "y": emotions,
-                  "line": {"shape": "spline", "width": 3, "color": "#6366f1"}, "connectgaps": True,
-                  "marker": {"size": 14, "color": colours}, "name": title,
-                  "text": [f"{e:+.2f}" if e is not None else "" for e in emotions], "textposition": "top center"}],
-        "layout": layout(height=200, yaxis={"range": [-1, 1], "zeroline": True, "zerolinecolor": "#9ca3af",
-                                            "title": title}, margin={"l": 60, "r": 20, "t": 10, "b": 30},
-                         shapes=[{"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "y0": -1, "y1": 0,
-                                  "fillcolor": "#fee2e2", "opacity": 0.35, "line": {"width": 0}, "layer": "below"}]),
-    }
+    line = {"type": "scatter", "mode": "lines+markers+text", "x": labels, "y": emotions,
+            "line": {"shape": "spline", "width": 3, "color": "#6366f1"}, "connectgaps": True,
+            "marker": {"size": 14, "color": colours}, "name": title,
+            "text": [f"{e:+.2f}" if e is not None else "" for e in emotions], "textposition": "top center"}
+    return {"data": [line, *_no_answers(labels, emotions)], "layout": {**_emotion_layout(title, 200), "showlegend": False}}
+
+
+def emotion_lanes(labels: list[str], lanes: list[tuple[str, list[float | None]]]) -> dict:
+    """One emotion line per lane (segment or period) across the stages, gaps marked "no answers"."""
+    data, said = [], set()
+    for i, (name, emotions) in enumerate(lanes):
+        colour = PALETTE[i % len(PALETTE)]
+        data.append({"type": "scatter", "mode": "lines+markers", "x": labels, "y": emotions, "name": name,
+                     "line": {"width": 3, "color": colour}, "marker": {"size": 10, "color": colour}})
+        data.extend(_no_answers(labels, emotions, colour, name, said))
+    return {"data": data, "layout": _emotion_layout(Label("emotion"), 260)}
+
+
+def _no_answers(labels: list[str], emotions: list[float | None], colour: str = "#6b7280",
+                name: str = "", said: set[str] | None = None) -> list[dict]:
+    """Hollow markers on the neutral line, labelled "no answers", where a stage has no answer to average:
+    a line that silently skips the stage would read as if it had been measured. ``said``: the
+    stages already labelled by another lane (their words would print on top of each other)."""
+    gaps = [label for label, e in zip(labels, emotions, strict=True) if e is None]
+    if not gaps:
+        return []
+    said = set() if said is None else said
+    text = ["" if g in said else Label("no_answers") for g in gaps]
+    said.update(gaps)
+    return [{"type": "scatter", "mode": "markers+text", "x": gaps, "y": [0] * len(gaps), "showlegend": False,
+             "name": name or Label("no_answers"), "text": text, "hovertext": [Label("no_answers")] * len(gaps),
+             "hoverinfo": "x+name+text", "textposition": "bottom center",
+             "textfont": {"color": colour}, "marker": {"size": 12, "symbol": "circle-open", "color": colour}}]
+
+
+def _emotion_layout(title: str, height: int) -> dict:
+    return layout(height=height, yaxis={"range": [-1, 1], "zeroline": True, "zerolinecolor": "#9ca3af", "title": title},
+                  margin={"l": 60, "r": 20, "t": 10, "b": 30},
+                  shapes=[{"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "y0": -1, "y1": 0,
+                           "fillcolor": "#fee2e2", "opacity": 0.35, "line": {"width": 0}, "layer": "below"}])
 
 
 def bars(x: Sequence, y: Sequence, name: str = "", horizontal: bool = False, **extra) -> dict:
@@ -72,10 +104,40 @@ def losses(labels: list[str], reached: list[int], worst: list[bool]) -> dict:
         "layout": layout(height=260, barmode="group", showlegend=False, margin={"l": 60, "r": 20, "t": 10, "b": 30})}
 
 
+def wrap(label: str, width: int = 18) -> str:
+    """A long label on several lines (``<br>``), broken after spaces or ``:`` (``stage:``, ``touchpoint:``);
+    a longer name stays whole."""
+    lines, line = [], ""
+    for part in re.findall(r"[^ :]+[ :]?|[ :]", label):
+        if line and len(line) + len(part.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = ""
+        line += part
+    return "<br>".join([*lines, line.rstrip()]) if line else "<br>".join(lines)
+
+
 def funnel(names: Sequence[str], customers: Sequence[int]) -> dict:
-    return {"data": [{"type": "funnel", "y": list(names), "x": values(customers),
-                      "textinfo": "value+percent initial", "marker": {"color": "#2563eb"}}],
-            "layout": layout(margin={"l": 160, "r": 20, "t": 10, "b": 20})}
+    """Customers per step, whole numbers with the reader's separators (never 20.103k), labels wrapped."""
+    return {"data": [{"type": "funnel", "y": [wrap(n) for n in names], "x": values(customers),
+                      "texttemplate": "%{value:,d}<br>%{percentInitial:.1%}", "marker": {"color": "#2563eb"},
+                      "hovertemplate": "%{y}<br>%{value:,d}<extra></extra>"}],
+            "layout": layout(margin={"l": 160, "r": 20, "t": 10, "b": 20}, yaxis={"automargin": True})}
+
+
+def trend(periods: Sequence, rates: Sequence, incomplete: Sequence[bool], **extra) -> dict:
+    """Conversion per period: complete periods as a solid line, the latest ones whose window has not
+    closed yet (conversions may still come) dotted and named "incomplete", never drawn as a drop to 0."""
+    x, y = [str(p) for p in periods], values(rates)
+    done = [i for i, late in enumerate(incomplete) if not late]
+    late = [i for i, late in enumerate(incomplete) if late]
+    joined = ([done[-1]] if done else []) + late  # the dotted part starts from the last complete point
+    data = [{"type": "scatter", "mode": "lines+markers", "name": Label("conversion"),
+             "x": [x[i] for i in done], "y": [y[i] for i in done]}]
+    if late:
+        data.append({"type": "scatter", "mode": "lines+markers", "name": Label("incomplete_period"),
+                     "x": [x[i] for i in joined], "y": [y[i] for i in joined],
+                     "line": {"dash": "dot", "color": "#9ca3af"}, "marker": {"color": "#9ca3af"}})
+    return {"data": data, "layout": layout(**extra)}
 
 
 def grouped_bars(df: pd.DataFrame, x: str, group: str, y: str, **extra) -> dict:
@@ -93,7 +155,9 @@ def heatmap(table: pd.DataFrame, **extra) -> dict:
     return {"data": [{"type": "heatmap", "x": [str(c) for c in table.columns], "y": [str(i) for i in table.index],
                       "z": [[clean(v) for v in row] for row in table.to_numpy()],
                       "colorscale": [[0, "#f1f5f9"], [0.1, "#bfdbfe"], [0.4, "#3b82f6"], [1, "#1e3a8a"]],
-                      "zmin": 0, "zmax": 1, "hoverongaps": False}],
+                      "zmin": 0, "zmax": 1, "hoverongaps": False,
+                      # the rate in each cell, readable without hovering
+                      "texttemplate": "%{z:.0%}", "textfont": {"size": 10}}],
             "layout": layout(**{"height": max(320, 18 * len(table) + 80), "margin": {"l": 170, "r": 20, "t": 10, "b": 40},
                                 "yaxis": {"autorange": "reversed", "type": "category"},
                                 "xaxis": {"type": "category"}, **extra})}
@@ -112,7 +176,10 @@ def sankey(flows: pd.DataFrame) -> dict:
         tgt.append(node(int(r["position"]) + 1, r["target"]))
         val.append(int(r["customers"]))
     labels = [Label("path_end") if name == "(end)" else name for (_, name) in nodes]
-    colours = ["#d1d5db" if isinstance(n, Label) else PALETTE[i % len(PALETTE)] for i, n in enumerate(labels)]
+    # one colour per step, whatever its column, so a touchpoint is followed across the diagram
+    hue: dict[str, str] = {}
+    colours = ["#d1d5db" if isinstance(n, Label) else hue.setdefault(n, PALETTE[len(hue) % len(PALETTE)])
+               for n in labels]
     return {"data": [{"type": "sankey", "arrangement": "snap",
                       "node": {"label": labels, "pad": 12, "thickness": 14, "color": colours},
                       "link": {"source": src, "target": tgt, "value": val, "color": "rgba(99,102,241,0.25)"}}],

@@ -1,8 +1,10 @@
-"""The dashboard's filter bar: ``from``, ``to`` (inclusive days), ``segment`` and ``where`` query parameters.
+"""The dashboard's filter bar: ``from``, ``to`` (inclusive days), ``segment``, ``where`` and ``subject`` query parameters.
 
 They become the same ``Filter`` every analysis takes, so one filter applies to a whole page.
 ``where`` (repeatable) is a condition as the CLI's ``--where`` writes it: ``person.plan = 'pro'``,
-``group.company.industry = 'retail'``, ``props.plan = 'pro'``.
+``group.company.industry = 'retail'``, ``props.plan = 'pro'``. ``subject`` says whose journeys a page
+shows, as the CLI's ``--subject``: customers (absent), or accounts (``group.company``), so the
+journey map and every page can be read per account.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from fastapi import Request
+from pydantic import ValidationError
 
 from parcours.analytics.filters import Filter, parse_where
 from parcours.errors import ParcoursError
@@ -23,6 +26,7 @@ class PageFilter:
     end: date | None = None  #: inclusive
     segment: str | None = None
     where: tuple[str, ...] = ()
+    subject: str | None = None
 
     def to_filter(self) -> Filter:
         return Filter(
@@ -30,15 +34,16 @@ class PageFilter:
             end=datetime.combine(self.end + timedelta(days=1), time()) if self.end else None,
             segment=self.segment,
             where=[parse_where(w, "where=") for w in self.where],
+            subject=self.subject,
         )
 
     def key(self) -> tuple:
-        return (self.start, self.end, self.segment, self.where)
+        return (self.start, self.end, self.segment, self.where, self.subject)
 
     def query(self, **extra: str | None) -> str:
         """The filter (and ``extra`` parameters) as a query string, for links that keep it."""
         params = {"from": self.start and self.start.isoformat(), "to": self.end and self.end.isoformat(),
-                  "segment": self.segment, **extra}
+                  "segment": self.segment, "subject": self.subject, **extra}
         pairs = [(k, v) for k, v in params.items() if v] + [("where", w) for w in self.where]
         return urlencode(pairs)
 
@@ -62,4 +67,10 @@ def page_filter(request: Request) -> PageFilter:
     where = tuple(w.strip() for w in request.query_params.getlist("where") if w.strip())
     for w in where:
         parse_where(w, "where=")  # a bad condition is the request's error, named, before any page work
-    return PageFilter(start, end, segment, where)
+    subject = (request.query_params.get("subject") or "").strip() or None
+    page = PageFilter(start, end, segment, where, subject)
+    try:
+        page.to_filter()
+    except ValidationError as e:
+        raise ParcoursError(f"subject={subject!r}: {e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+    return page

@@ -82,10 +82,32 @@ LABELS: dict[str, tuple[str, str]] = {
     "leaving_stage": ("leaving the stage", "sortie de l'étape"),
     "required": ("required", "obligatoire"),
     "stage_col": ("Stage", "Étape"),
+    "no_answers": ("no answers", "aucune réponse"),
+    "go_on_later": ("go on to a later stage", "passent à une étape suivante"),
+    "onward_help": ("of the customers here, those who reach a later stage afterwards",
+                    "parmi les clients passés ici, ceux qui atteignent ensuite une étape suivante"),
+    "stop_here": ("stop here", "s'arrêtent ici"),
+    "dropoff_help": ("of the customers here, those whose journey ends here",
+                     "parmi les clients passés ici, ceux dont le parcours s'arrête ici"),
+    "tp_order": ("Touchpoint order", "Ordre des points de contact"),
+    "order_file": ("as in the journey file", "comme dans le fichier du parcours"),
+    "order_measured": ("as customers meet them", "dans l'ordre où les clients les rencontrent"),
+    "compare_with": ("Compare", "Comparer"),
+    "lane_goals": ("Customer goals", "Objectifs du client"),
+    "lane_thoughts": ("Thoughts", "Pensées"),
+    "lane_pain_points": ("Pain points", "Irritants"),
+    "lane_opportunities": ("Opportunities", "Opportunités"),
+    "lane_owner": ("Backstage owner", "Responsable back-office"),
+    "compare_segment": ("Segments side by side", "Segments côte à côte"),
+    "compare_period": ("Two periods side by side", "Deux périodes côte à côte"),
+    "share_reached": ("Share reaching the stage", "Part ayant atteint l'étape"),
+    "no_friction": ("no friction point stands out (a touchpoint needs 30 customers to be judged)",
+                    "aucun point de friction ne ressort (il faut 30 clients par point de contact pour en juger)"),
     "from": ("From", "Du"),
     "to": ("To", "Au"),
     "segment": ("Segment", "Segment"),
     "where": ("Where", "Condition"),
+    "subject": ("Whose journeys", "Parcours de"),
     "everyone": ("Everyone", "Tous"),
     "apply": ("Apply", "Appliquer"),
     "reset": ("Reset", "Réinitialiser"),
@@ -109,10 +131,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "window": ("Window", "Fenêtre"),
     "mode": ("Mode", "Mode"),
     "breakdown": ("Breakdown", "Ventilation"),
+    "split": ("Split by", "Comparer selon"),
+    "split_chart": ("Conversion per group", "Conversion par groupe"),
     "none": ("none", "aucune"),
     "funnel_chart": ("Funnel", "Entonnoir"),
     "time_to_convert": ("Time to convert", "Délai de conversion"),
     "conversion_trend": ("Conversion trend", "Évolution de la conversion"),
+    "incomplete_period": ("incomplete: conversions may still come", "incomplet : des conversions peuvent encore arriver"),
     "dropped_at": ("Customers who dropped before step", "Clients perdus avant l'étape"),
     "touchpoint": ("Touchpoint", "Point de contact"),
     "direction": ("Direction", "Sens"),
@@ -124,6 +149,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "period": ("Period", "Période"),
     "cohort_heatmap": ("Cohorts", "Cohortes"),
     "retention_curve": ("Retention curve", "Courbe de rétention"),
+    "retention_start": ("Cohort starts with", "La cohorte commence par"),
+    "retention_back": ("Comes back with", "Revient avec"),
+    "any_event": ("any event", "n'importe quel événement"),
     "level": ("Level", "Niveau"),
     "channel": ("Channel", "Canal"),
     "campaign": ("Campaign", "Campagne"),
@@ -133,6 +161,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "answers": ("answers", "réponses"),
     "comparison": ("Touchpoint comparison", "Comparaison des points de contact"),
     "followups": ("Follow-ups", "Suivis"),
+    "followups_need_write": ("Opening follow-ups needs a key that may write: sign in with an admin key.",
+                             "Ouvrir des suivis demande une clé avec droit d'écriture : connectez-vous avec une clé admin."),
+    "followups_confirm": ("Open {n} follow-ups, one per low answer that has none yet?",
+                          "Ouvrir {n} suivis, un par mauvaise réponse qui n'en a pas encore ?"),
+    "followups_none_pending": ("Every low answer has its follow-up.", "Chaque mauvaise réponse a son suivi."),
+    "rows_range": ("{first}–{last} of {total}", "{first}–{last} sur {total}"),
+    "previous": ("previous", "précédente"),
+    "next": ("next", "suivante"),
+    "page": ("page", "page"),
     "status": ("Status", "Statut"),
     "save": ("Save", "Enregistrer"),
     "comment": ("Comment", "Commentaire"),
@@ -155,7 +192,9 @@ LABELS: dict[str, tuple[str, str]] = {
                         "N'importe quel identifiant (user id, id anonyme, e-mail...)"),
     "search": ("Search", "Rechercher"),
     "identities": ("Identities", "Identités"),
-    "timeline": ("Timeline", "Chronologie"),
+    "stages_over_time": ("Stages over time", "Étapes au fil du temps"),
+    "event_log": ("Every event", "Tous les événements"),
+    "customer_example": ("For example:", "Par exemple :"),
     "current_stage": ("Current stage", "Étape actuelle"),
     "furthest_stage": ("Furthest stage", "Étape la plus avancée"),
     "friction_at": ("Friction at", "Friction sur"),
@@ -177,6 +216,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "month": ("month", "mois"),
     "no_value": ("(none)", "(aucun)"),
     "path_end": ("(end)", "(fin)"),
+    "no_touch": ("(no touch)", "(aucun contact)"),
+    "no_touch_note": ("(no touch): conversions with no event naming a channel or campaign in the 30 days before "
+                      "them (at the campaign level: no UTM-tagged visit, as after a direct visit); every model "
+                      "credits them to this row rather than dropping them.",
+                      "(aucun contact) : conversions sans événement portant un canal ou une campagne dans les 30 "
+                      "jours précédents (au niveau campagne : aucune visite avec UTM, comme après une visite "
+                      "directe) ; tous les modèles les créditent à cette ligne plutôt que de les ignorer."),
+    "attribution_units": ("Conversions credited to each channel or campaign by each model.",
+                          "Conversions attribuées à chaque canal ou campagne par chaque modèle."),
     "model_first_touch": ("first touch", "premier contact"),
     "model_last_touch": ("last touch", "dernier contact"),
     "model_last_non_direct": ("last non-direct touch", "dernier contact non direct"),
@@ -185,6 +233,66 @@ LABELS: dict[str, tuple[str, str]] = {
     "model_position_based": ("position based (U)", "en U (position)"),
     "model_markov": ("Markov chain", "chaîne de Markov"),
     "model_shapley": ("Shapley value", "valeur de Shapley"),
+    # persona names: the channel's noun, then what else sets the persona apart ({} is a stage or touchpoint)
+    "persona_ch_ads": ("Ad clickers", "Cliqueurs sur publicités"),
+    "persona_ch_search": ("Searchers", "Visiteurs venus de la recherche"),
+    "persona_ch_social": ("Social followers", "Abonnés des réseaux sociaux"),
+    "persona_ch_email": ("Email readers", "Lecteurs d'e-mails"),
+    "persona_ch_web": ("Web visitors", "Visiteurs du site"),
+    "persona_ch_mobile": ("Mobile users", "Mobinautes"),
+    "persona_ch_chat": ("Chat users", "Utilisateurs du chat"),
+    "persona_ch_web_form": ("Form senders", "Expéditeurs de formulaires"),
+    "persona_ch_store": ("Store shoppers", "Clients en magasin"),
+    "persona_ch_call_centre": ("Callers", "Appelants"),
+    "persona_ch_delivery": ("Delivery recipients", "Destinataires de livraisons"),
+    "persona_ch_review": ("Reviewers", "Auteurs d'avis"),
+    "persona_ch_other": ("{} users", "Utilisateurs du canal {}"),
+    "persona_q_touchpoint+1": ("who go through {}", "qui passent par {}"),
+    "persona_q_sessions+1": ("who come back often", "qui reviennent souvent"),
+    "persona_q_sessions-1": ("on a single visit", "en une seule visite"),
+    "persona_q_distinct_touchpoints+1": ("who try many touchpoints", "qui essaient de nombreux points de contact"),
+    "persona_q_distinct_touchpoints-1": ("who use few touchpoints", "qui utilisent peu de points de contact"),
+    "persona_q_furthest_stage+1": ("who reach {}", "qui atteignent {}"),
+    "persona_q_furthest_stage-1": ("who stop at {}", "qui s'arrêtent à {}"),
+    "persona_q_recency_days+1": ("not seen lately", "sans visite récente"),
+    "persona_q_recency_days-1": ("seen recently", "vus récemment"),
+    "persona_q_purchases+1": ("who buy", "qui achètent"),
+    "persona_q_purchases-1": ("who do not buy", "qui n'achètent pas"),
+    "persona_q_value+1": ("who spend the most", "qui dépensent le plus"),
+    "persona_q_value-1": ("who spend little", "qui dépensent peu"),
+    "persona_q_satisfaction+1": ("who are satisfied", "satisfaits"),
+    "persona_q_satisfaction-1": ("who are unhappy", "mécontents"),
+    "persona_q_time_to_purchase_days+1": ("who take long to buy", "qui mettent longtemps à acheter"),
+    "persona_q_time_to_purchase_days-1": ("who buy quickly", "qui achètent vite"),
+    # who is behind a count (/people) and the flow explorer (/flow)
+    "people": ("Customers", "Clients"),
+    "people_of_funnel": ("Customers of a funnel step", "Clients d'une étape d'entonnoir"),
+    "people_of_link": ("Customers through a flow link", "Clients passés par un lien du flux"),
+    "people_of_path": ("Customers on a path", "Clients ayant suivi un chemin"),
+    "people_of_cohort": ("Customers of a cohort cell", "Clients d'une cellule de cohorte"),
+    "people_of_persona": ("Customers of a persona", "Clients d'un persona"),
+    "people_of_segment": ("Customers of a segment", "Clients d'un segment"),
+    "people_of_friction": ("Customers behind a friction flag", "Clients concernés par un signal de friction"),
+    "export_csv": ("Export CSV", "Exporter en CSV"),
+    "save_as_segment": ("Save as segment", "Enregistrer comme segment"),
+    "needs_write_key": ("needs a write key", "demande une clé avec droit d'écriture"),
+    "flow": ("Flow explorer", "Explorateur de flux"),
+    "flow_step": ("Step", "Étape"),
+    "flow_until": ("until", "jusqu'à"),
+    "flow_after": ("paths after", "chemins après"),
+    "flow_before": ("paths before", "chemins avant"),
+    "flow_between": ("paths between", "chemins entre"),
+    "flow_dropoff": ("after drop-off", "après l'abandon"),
+    "collapse_repeats": ("collapse repeats", "regrouper les répétitions"),
+    "split_by": ("split by", "détailler par"),
+    "dropped_after": ("Dropped after step", "Abandon après l'étape"),
+    "click_link_people": ("click a link to list its customers", "cliquez sur un lien pour voir ses clients"),
+    "add_to_funnel": ("Add a step to the funnel", "Ajouter une étape à l'entonnoir"),
+    "explore_flow": ("paths", "chemins"),
+    "segment_saved": ("Segment saved", "Segment enregistré"),
+    "funnel_step": ("Funnel step", "Étape de l'entonnoir"),
+    "funnel_step_help": ("the funnel's count; the paths below start at each customer's first such step",
+                         "l'effectif compté par l'entonnoir ; les chemins ci-dessous partent du premier passage de chaque client à cette étape"),
 }
 
 
@@ -201,6 +309,7 @@ VOCABULARY = (
     N_("higher"), N_("lower"), N_("no significant difference"), N_("not enough answers"),  # VoC verdicts
     N_("rule"), N_("list"),  # saved segment kinds
     N_("events"), N_("customers"), N_("customers_with_touchpoint"), N_("quarantined"), N_("unmapped_events"),
+    N_("user"), N_("anonymous"),  # identity kinds (the others are the journey file's identity traits)
 )
 
 #: English -> French of ``LABELS``: the fallback for entries not yet copied into the .po
@@ -321,6 +430,48 @@ def duration(seconds: float | None, translate: Callable[[str], str] = gettext) -
     return translate(N_("{value} s")).format(value=f"{seconds:.0f}")
 
 
+def persona_name(parts: list[str], translate: Callable[[str], str] | None = None) -> str:
+    """A persona's name (``find_personas``' ``name_parts``: channel, qualifier key, argument) in words.
+
+    ``translate`` is ``t`` (the current language) unless given, e.g. ``translator("fr")``.
+    """
+    translate = translate or t
+    channel, qualifier, arg = parts
+    known = f"persona_ch_{channel}" in LABELS
+    noun = translate(f"persona_ch_{channel}") if known else translate("persona_ch_other").format(channel)
+    return f"{noun} {translate(f'persona_q_{qualifier}').format(arg)}" if qualifier else noun
+
+
+def separators(lang: str | None = None) -> str:
+    """The decimal sign, then the thousands sign, of ``lang`` (default: the current language), from CLDR:
+    ".," in English, ",\u202f" (a narrow no-break space) in French; Plotly's ``separators``."""
+    lang = lang or _lang.get()
+    return get_decimal_symbol(lang) + get_group_symbol(lang)
+
+
+def number(value: float | None, lang: str | None = None, digits: int = 0) -> str:
+    """``value`` written out in ``lang`` (default: the current language): "20,103", "20\u202f103"."""
+    if value is None:
+        return "–"
+    decimal, group = separators(lang)
+    return f"{value:,.{digits}f}".translate(str.maketrans({",": group, ".": decimal}))
+
+
+def percent(value: float | None, lang: str | None = None, digits: int = 0) -> str:
+    """A share (0.125) as a percentage in ``lang`` (default: the current language): "12.5%", "12,5\u202f%"."""
+    if value is None:
+        return "–"
+    return number(100 * value, lang, digits) + ("\u202f%" if (lang or _lang.get()) == "fr" else "%")
+
+
+def with_locale(charts: dict, lang: str | None = None) -> dict:
+    """Each chart with the number separators of ``lang`` (default: the current language), the same signs
+    ``plotly_locale`` gives Plotly: the specs are cached for every language, so they are set per page."""
+    signs = separators(lang)
+    return {name: {**spec, "layout": {**spec.get("layout", {}), "separators": signs}}
+            for name, spec in charts.items()}
+
+
 class Label(str):
     """A label key or English message inside a chart spec, put in the reader's language by ``localize``.
 
@@ -375,4 +526,4 @@ def plotly_locale() -> dict | None:
             "format": {"months": [months[m] for m in range(1, 13)],
                        "shortMonths": [short_months[m] for m in range(1, 13)],
                        "days": [days[d] for d in week], "shortDays": [short_days[d] for d in week],
-                       "decimal": get_decimal_symbol(lang), "thousands": get_group_symbol(lang)}}
+                       "decimal": separators(lang)[0], "thousands": separators(lang)[1]}}

@@ -15,13 +15,15 @@ import pandas as pd
 
 from parcours.analytics.attribution import attribution, side_by_side
 from parcours.analytics.attribution.paths import NO_TOUCH
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import SPLITS, Filter, events_sql, split
 from parcours.analytics.funnel_spec import POSTHOG_MODES
 from parcours.analytics.funnels import FunnelRun, conversion_trends, funnel
 from parcours.analytics.leads import LeadModel, score_leads, train_lead_model
+from parcours.analytics.names import known_events
 from parcours.analytics.overview import store_stats, unmapped_events
 from parcours.analytics.paths import flows, top_paths
 from parcours.analytics.personas import find_personas
+from parcours.analytics.persons import group_types
 from parcours.analytics.retention import retention, retention_curve
 from parcours.analytics.segments import list_segments, segment_members
 from parcours.config.loader import template_text
@@ -29,10 +31,11 @@ from parcours.errors import ParcoursError
 from parcours.journey.profiles import customer_profile
 from parcours.store.store import Store
 from parcours.voc import compare_touchpoints, list_followups, survey_answers, voc_scores
-from parcours.voc.followups import STATUSES
+from parcours.voc.followups import STATUSES, pending_followups
 from parcours.web import charts
 from parcours.web.i18n import Duration, Label
-from parcours.web.journey_map import clean, journey_map
+from parcours.web.journey_map import clean, compare_lanes, journey_map
+from parcours.web.people import linked_sankey
 
 #: ``shared(store, key, compute)``: a result that does not depend on the page's filter, computed
 #: once for every filter (the dashboard passes its cache's ``get``; alone, it is just computed)
@@ -48,17 +51,31 @@ def segment_names(store: Store) -> list[str]:
     return list_segments(store, with_counts=False)["name"].tolist()
 
 
-def journey_page(store: Store, filter: Filter) -> dict:
-    jm = journey_map(store, filter)
+def subject_names(store: Store) -> list[str]:
+    """Whose journeys the filter bar offers besides customers': one per group type (accounts)."""
+    return [f"group.{t}" for t in group_types(store)]
+
+
+def journey_page(store: Store, filter: Filter, order: str = "file", lanes: tuple[str, ...] = (),
+                 periods: tuple[str, ...] = ()) -> dict:
+    """The map; with ``lanes`` (segments) or two ``periods``, their figures side by side under it."""
+    compared = compare_lanes(store, filter, segments=lanes, periods=periods)  # first: a bad lane fails fast
+    jm = journey_map(store, filter, order=order)
     labels = [s["label"] for s in jm["stages"]]
-    return {
-        "map": jm,
-        "charts": {
-            "emotion": charts.emotion_curve(labels, [s["emotion"] for s in jm["stages"]]),
-            "reached": charts.losses(labels, [s["reached"] for s in jm["stages"]],
-                                     [s["name"] == jm["biggest_loss"] for s in jm["stages"]]),
-        },
+    figs = {
+        "emotion": charts.emotion_curve(labels, [s["emotion"] for s in jm["stages"]]),
+        "reached": charts.losses(labels, [s["reached"] for s in jm["stages"]],
+                                 [s["name"] == jm["biggest_loss"] for s in jm["stages"]]),
     }
+    if compared:
+        figs["lane_emotion"] = charts.emotion_lanes(labels, [(c["label"], [s["emotion"] for s in c["stages"]])
+                                                             for c in compared])
+        shares = pd.DataFrame([(c["label"], label, s["reached"] / c["customers"] if c["customers"] else None)
+                               for c in compared for label, s in zip(labels, c["stages"], strict=True)],
+                              columns=["lane", "stage", "share"])
+        figs["lane_reached"] = charts.grouped_bars(shares, "stage", "lane", "share", height=260,
+                                                   yaxis={"tickformat": ".0%", "title": Label("share_reached")})
+    return {"map": jm, "compared": compared, "compare_by": "period" if periods else "segment", "charts": figs}
 
 
 def records(df: pd.DataFrame, limit: int | None = None) -> list[dict]:
@@ -67,9 +84,28 @@ def records(df: pd.DataFrame, limit: int | None = None) -> list[dict]:
     return [{k: clean(v) for k, v in row.items()} for row in part.to_dict("records")]
 
 
+#: rows per page of a long list (follow-ups, poor answers, leads)
+PAGE_SIZE = 50
+
+
+def paged(df: pd.DataFrame, page: int, size: int = PAGE_SIZE) -> dict:
+    """One page (1-based) of a long list: its rows, and where it sits ("51–100 of 213") for the pager.
+
+    A page past the last one is an error that names the last page; an empty list has one empty page.
+    """
+    total = len(df)
+    pages = max(1, -(-total // size))
+    if not 1 <= page <= pages:
+        raise ParcoursError(f"page={page}: there {'is' if pages == 1 else 'are'} {pages} page"
+                            f"{'' if pages == 1 else 's'} of {size} rows ({total} in all); use 1 to {pages}")
+    first = (page - 1) * size
+    return {"rows": records(df.iloc[first:first + size]), "page": page, "pages": pages, "total": total,
+            "first": first + 1 if total else 0, "last": min(first + size, total)}
+
+
 # -- evidence behind a flagged touchpoint -----------------------------------------------------
 
-def evidence_page(store: Store, filter: Filter, touchpoint: str, points: list[dict]) -> dict:
+def evidence_page(store: Store, filter: Filter, touchpoint: str, points: list[dict], page: int = 1) -> dict:
     """A touchpoint's friction signals (``points``: the journey map's friction rows) and poor answers."""
     names = {t.name: t for t in store.config.touchpoints}
     if touchpoint not in names:
@@ -79,8 +115,7 @@ def evidence_page(store: Store, filter: Filter, touchpoint: str, points: list[di
     poor = answers[(answers["touchpoint"] == touchpoint)]
     poor = poor[((poor["metric"] == "nps") & (poor["score"] <= 6)) | ((poor["metric"] != "nps") & (poor["score"] <= 2))]
     poor = poor.sort_values("timestamp", ascending=False) if "timestamp" in poor else poor
-    return {"touchpoint": names[touchpoint], "signals": rows,
-            "poor": records(poor, 50), "poor_total": len(poor)}
+    return {"touchpoint": names[touchpoint], "signals": rows, "poor": paged(poor, page)}
 
 
 # -- funnels ------------------------------------------------------------------------------------
@@ -90,7 +125,9 @@ def default_steps(store: Store) -> list[str]:
 
 
 def funnel_page(store: Store, filter: Filter, steps: tuple[str, ...], window: str, mode: str,
-                breakdown: str, drop_step: int) -> dict:
+                breakdown: str, drop_step: int, split_by: str = "") -> dict:
+    """The funnel; with ``split_by`` (``conformance``, ``fitness < 0.8``) also its conversion per
+    group of customers (``parcours.analytics.filters.split``), e.g. conforming vs deviating."""
     options = {"window": window, "mode": mode, "breakdown": breakdown or None}
     steps_list = list(steps)
     if len(steps_list) < 2:
@@ -105,24 +142,48 @@ def funnel_page(store: Store, filter: Filter, steps: tuple[str, ...], window: st
     try:
         trend = conversion_trends(store, steps_list, interval="week", filter=filter, window=window, mode=mode)
     except ParcoursError:
-        trend = pd.DataFrame(columns=["period_start", "conversion_rate"])  # unordered funnels have no trend
+        trend = pd.DataFrame(columns=["period_start", "reached_from_step_count", "conversion_rate"])  # unordered
+    incomplete = _incomplete(store, filter, trend["period_start"], pd.Timedelta(days=7),
+                             pd.Timedelta(seconds=run.spec.window_seconds))
+    # a period nobody entered has no rate (a gap), not 0%
+    rates = trend["conversion_rate"].where(trend["reached_from_step_count"] > 0)
     dropped = run.dropped(drop_step)
+    sides = split(filter, split_by, "split=") if split_by else []
+    split_table = pd.concat([FunnelRun(store, steps_list, filter=f, window=window, mode=mode).steps().assign(split=label)
+                             for label, f in sides], ignore_index=True) if sides else None
     labels = [f"{i + 1}. {s}" for i, s in enumerate(steps_list)]
     figs = {
         "funnel": charts.funnel(labels, overall["customers"].tolist()),
         "ttc": charts.bars([Duration(v) for v in ttc["bin_start_seconds"]], ttc["customers"].tolist(),
                            xaxis={"type": "category"}),
-        "trend": charts.lines(trend, "period_start", "conversion_rate", yaxis={"title": "%"}),
+        "trend": charts.trend(trend["period_start"], rates, incomplete, yaxis={"title": "%"}),
     }
     if breakdown:
         figs["breakdown"] = charts.grouped_bars(table.assign(breakdown=table["breakdown"].fillna(Label("no_value"))),
                                                 "name", "breakdown", "conversion_from_first",
                                                 yaxis={"tickformat": ".0%"})
+    if split_table is not None:
+        figs["split"] = charts.grouped_bars(split_table, "name", "split", "conversion_from_first",
+                                            yaxis={"tickformat": ".0%"})
     step_options = ([f"stage:{st.name}" for st in store.config.stages]
                     + [f"touchpoint:{tp.name}" for tp in store.config.touchpoints])
     return {"table": records(table), "charts": figs, "dropped": records(dropped, 30), "dropped_total": len(dropped),
-            "step_options": step_options,
+            "step_options": step_options, "split_options": [*SPLITS, "fitness < 0.8"],
+            "split_table": records(split_table) if split_table is not None else [],
             "modes": POSTHOG_MODES, "average_seconds": ttc.attrs.get("average_conversion_time")}
+
+
+def _incomplete(store: Store, filter: Filter, periods: pd.Series, length: pd.Timedelta,
+                window: pd.Timedelta) -> list[bool]:
+    """Which periods have not closed: an entry in them could still convert after the data's end
+    (the latest event in the filter), so their rate is not final."""
+    if periods.empty:
+        return []
+    end = store.engine.df(f"SELECT max(timestamp) AS t FROM ({events_sql(store, filter)})")["t"].iloc[0]
+    if pd.isna(end):
+        return [False] * len(periods)
+    end = pd.Timestamp(end).tz_convert(None) if pd.Timestamp(end).tzinfo else pd.Timestamp(end)
+    return [pd.Timestamp(p) + length + window > end for p in periods]
 
 
 # -- paths ----------------------------------------------------------------------------------------
@@ -151,30 +212,44 @@ def paths_page(store: Store, filter: Filter, touchpoint: str, direction: str) ->
     if direction == "to" and anchor:
         top = top_paths(store, end=anchor, max_length=5, top=15, filter=filter)
         links = _path_links(top_paths(store, end=anchor, max_length=5, top=40, filter=filter), align_end=True)
+        # links under 0.5% of the customers in scope only clutter the diagram
+        floor = 0.005 * links[links["position"] == links["position"].min()]["customers"].sum() if len(links) else 0
+        sankey = charts.sankey(links[links["customers"] >= floor])
     else:
         top = top_paths(store, start=anchor, max_length=5, top=15, filter=filter)
-        links = flows(store, start=anchor, max_steps=4, filter=filter)
-    # links under 0.5% of the customers in scope only clutter the diagram
-    floor = 0.005 * links[links["position"] == links["position"].min()]["customers"].sum() if len(links) else 0
-    return {"touchpoints": names, "top": records(top),
-            "charts": {"sankey": charts.sankey(links[links["customers"] >= floor])}}
+        # a click on a link lists its customers
+        sankey = linked_sankey(store, flows(store, start=anchor, max_steps=4, filter=filter),
+                               {"start": anchor, "max_steps": 4})
+    return {"touchpoints": names, "top": records(top), "charts": {"sankey": sankey}}
 
 
 # -- retention ------------------------------------------------------------------------------------
 
-def retention_page(store: Store, filter: Filter, period: str) -> dict:
+def retention_page(store: Store, filter: Filter, period: str, start: str = "", back: str = "") -> dict:
+    """Cohorts by their first ``start`` event, retained by a ``back`` event (any event when empty):
+    the names are checked by the analysis, whose did-you-mean message the page shows."""
     if period not in ("day", "week", "month"):
         raise ParcoursError(f"period={period!r}: use day, week or month")
-    table = retention(store, period=period, filter=filter)
-    curve = retention_curve(store, period=period, filter=filter)
+    table = retention(store, start or None, back or None, period=period, filter=filter)
+    curve = retention_curve(store, start or None, back or None, period=period, filter=filter)
     horizon = {"day": 30, "week": 16, "month": 12}[period]
     grid = table[table["period"] <= horizon].pivot(index="cohort", columns="period", values="rate")
     sizes = table.groupby("cohort")["size"].first()
+    # a click on a cell lists the customers it counts
+    cells = [[f"/people?set=cohort&period={period}&cohort={c}&k={k}" for k in grid.columns] for c in grid.index]
     grid.index = [f"{c} (n={sizes[c]})" for c in grid.index]
-    return {"charts": {"heatmap": charts.heatmap(grid, xaxis={"type": "category", "title": Label(period)}),
+    heatmap = charts.heatmap(grid, xaxis={"type": "category", "title": Label(period)})
+    heatmap["data"][0]["customdata"] = cells
+    return {"charts": {"heatmap": heatmap,
                        "curve": charts.lines(curve[curve["period"] <= horizon], "period", "rate",
                                              yaxis={"tickformat": ".0%", "range": [0, 1.05]})},
-            "curve": records(curve[curve["period"] <= horizon])}
+            "curve": records(curve[curve["period"] <= horizon]), "event_options": _event_options(store)}
+
+
+def _event_options(store: Store) -> list[str]:
+    """What a retention cohort can start or return with: stored events, then touchpoints and stages."""
+    return (sorted(known_events(store)) + [f"touchpoint:{t.name}" for t in store.config.touchpoints]
+            + [f"stage:{s.name}" for s in store.config.stages])
 
 
 # -- attribution ----------------------------------------------------------------------------------
@@ -184,11 +259,13 @@ def attribution_page(store: Store, filter: Filter, level: str) -> dict:
         raise ParcoursError(f"level={level!r}: use channel or campaign")
     result = attribution(store, level=level, filter=filter)
     wide = side_by_side(result)
-    models = result.assign(model=[Label(f"model_{m}") for m in result["model"]],
-                           channel=[Label("no_value") if c == NO_TOUCH else c for c in result["channel"]])
+    # "(none)": conversions with no touch in their lookback window, named in words on the chart
+    result = result.assign(channel=[Label("no_touch") if c == NO_TOUCH else c for c in result["channel"]])
+    models = result.assign(model=[Label(f"model_{m}") for m in result["model"]])
     return {"charts": {"models": charts.grouped_bars(models, "channel", "model", "conversions",
                                                      yaxis={"title": Label("conversions")})},
-            "columns": list(wide.columns), "table": records(wide.round(2))}
+            "columns": list(wide.columns), "table": records(wide), "no_touch": NO_TOUCH,
+            "has_no_touch": bool((wide[wide.columns[0]] == NO_TOUCH).any())}
 
 
 # -- voice of the customer ------------------------------------------------------------------------
@@ -206,8 +283,10 @@ def voc_page(store: Store, filter: Filter, metric: str) -> dict:
                                                   yaxis={"title": metric.upper()})}}
 
 
-def followup_rows(store: Store, status: str | None) -> dict:
-    return {"followups": records(list_followups(store, status=status or None), 200), "statuses": STATUSES}
+def followup_rows(store: Store, status: str | None, page: int = 1) -> dict:
+    """A page of follow-up items, and how many the "+ Follow-ups" action would open now."""
+    return {"followups": paged(list_followups(store, status=status or None), page), "statuses": STATUSES,
+            "pending": pending_followups(store)}
 
 
 # -- segments, personas, leads ----------------------------------------------------------------------
@@ -230,14 +309,14 @@ def _lead_scores(store: Store) -> tuple[LeadModel, pd.DataFrame]:
     return model, score_leads(store, model)
 
 
-def leads_page(store: Store, filter: Filter, shared: Shared = computed) -> dict:
+def leads_page(store: Store, filter: Filter, shared: Shared = computed, page: int = 1) -> dict:
     """Current prospects scored over every customer (the date range does not apply); a segment narrows the list."""
     model, scored = shared(store, ("lead_scores",), lambda: _lead_scores(store))
     if filter.segment:
         members = set(segment_members(store, filter.segment)["customer_id"])
         scored = scored[scored["customer"].isin(members)]
     counts, edges = np.histogram(scored["score"], bins=20, range=(0, 100))
-    return {"leads": records(scored, 200), "total": len(scored), "auc": model.evaluation.get("roc_auc"),
+    return {"leads": paged(scored, page), "total": len(scored), "auc": model.evaluation.get("roc_auc"),
             "charts": {"scores": charts.bars([f"{int(a)}–{int(b)}" for a, b in zip(edges, edges[1:], strict=False)],
                                              counts.tolist(), height=240,
                                              xaxis={"title": Label("score"), "type": "category"})}}
@@ -248,10 +327,10 @@ def leads_page(store: Store, filter: Filter, shared: Shared = computed) -> dict:
 def _store_overview(store: Store) -> dict:
     """What the data page shows about the whole store, whatever the filter."""
     # the store's own bookkeeping tables (not the journey): read from the store whatever the engine
-    quarantine = store.con.execute(
+    quarantine = store.execute(
         "SELECT source, row_number, reason, raw, quarantined_at FROM quarantine ORDER BY quarantined_at DESC LIMIT 100"
     ).df()
-    imports = store.con.execute(
+    imports = store.execute(
         "SELECT batch_id, source, loaded, quarantined, duplicates, imported_at FROM imports ORDER BY batch_id DESC LIMIT 50"
     ).df()
     stats = store_stats(store)
@@ -277,6 +356,15 @@ def journey_text(store: Store) -> str:
 
 
 # -- customer profile --------------------------------------------------------------------------------
+
+def example_customer(store: Store) -> str | None:
+    """An identifier to try on the empty search page: a customer who went furthest in the journey,
+    so the example profile has something to show (None in an empty store)."""
+    df = store.engine.df(f"""
+        SELECT customer_id FROM ({events_sql(store, None)}) WHERE customer_id IS NOT NULL
+        GROUP BY customer_id ORDER BY max(stage_index) DESC NULLS LAST, count(*) DESC, customer_id LIMIT 1""")
+    return None if df.empty else str(df["customer_id"].iloc[0])
+
 
 def customer_page(store: Store, any_id: str) -> dict:
     profile = customer_profile(store, any_id)

@@ -20,9 +20,9 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.routing import APIRoute
 
 from parcours.errors import ParcoursError
-from parcours.web import pages
+from parcours.web import pages, people
 from parcours.web.filters import PageFilter, page_filter
-from parcours.web.i18n import LANGUAGES, language, localize, speaking, t
+from parcours.web.i18n import LANGUAGES, language, localize, speaking, t, with_locale
 from parcours.web.live import live_state
 from parcours.web.session import COOKIE, LIFETIME_SECONDS, csrf_token, editor, make_cookie, viewer
 
@@ -67,7 +67,7 @@ def render(request: Request, template: str, status: int = 200, **context) -> HTM
     filter = context.pop("filter", None)
     with speaking(lang, mark=request.query_params.get("i18n") == "mark"):
         if "charts" in context:
-            context["charts"] = localize(context["charts"])
+            context["charts"] = with_locale(localize(context["charts"]))
         html = env.get_template(template).render(
             request=request, t=t, lang=lang, languages=LANGUAGES, nav=NAV, filter=filter or PageFilter(),
             path=request.url.path, lang_link=_lang_link,
@@ -111,14 +111,14 @@ async def warm(app) -> None:
     steps = tuple(await collector.run_db(pages.default_steps))
     defaults = [("journey_map", pages.journey_page, {}),
                 ("funnels", pages.funnel_page, {"steps": steps, "window": "14d", "mode": "ordered", "breakdown": "",
-                                                "drop_step": 2}),
+                                                "drop_step": 2, "split_by": ""}),
                 ("paths", pages.paths_page, {"touchpoint": "", "direction": "from"}),
-                ("retention", pages.retention_page, {"period": "week"}),
+                ("retention", pages.retention_page, {"period": "week", "start": "", "back": ""}),
                 ("attribution", pages.attribution_page, {"level": "channel"}),
                 ("voc", pages.voc_page, {"metric": "nps"}),
                 ("data", partial(pages.data_page, shared=dash.cache.get), {}),
                 ("segments", partial(pages.segments_page, shared=dash.cache.get), {}),
-                ("leads", partial(pages.leads_page, shared=dash.cache.get), {})]
+                ("leads", partial(pages.leads_page, shared=dash.cache.get), {"page": 1})]
     for name, fn, options in defaults:
         try:
             await dash.run(collector, _key(name, PageFilter(), options),
@@ -146,11 +146,12 @@ async def _page(request: Request, template: str, name: str, fn, options: dict | 
     dash, collector = request.app.state.dashboard, request.app.state.collector
     start_warming(request)
     segments = await dash.run(collector, ("segments",), pages.segment_names)
+    subjects = await dash.run(collector, ("subjects",), pages.subject_names)
     filter = page_filter(request)
     options = options or {}
     data = await dash.run(collector, _key(name, filter, options), lambda store: fn(store, filter.to_filter(), **options))
-    return render(request, template, filter=filter, segments=segments, page=name, options=options, **data,
-                  **(extra or {}))
+    return render(request, template, filter=filter, segments=segments, subjects=subjects, page=name, options=options,
+                  **data, **(extra or {}))
 
 
 # -- public: login, assets -----------------------------------------------------------------
@@ -220,32 +221,36 @@ async def live_json(request: Request) -> JSONResponse:
 
 
 @router.get("/")
-async def journey(request: Request) -> HTMLResponse:
-    return await _page(request, "map.html", "journey_map", pages.journey_page)
+async def journey(request: Request, order: str = "file") -> HTMLResponse:
+    # only the options given: the plain map keeps the key the warm-up and the evidence pages use
+    given = {"order": order if order != "file" else "",
+             "lanes": tuple(v.strip() for v in request.query_params.getlist("lane") if v.strip()),
+             "periods": tuple(v.strip() for v in request.query_params.getlist("period") if v.strip())}
+    return await _page(request, "map.html", "journey_map", pages.journey_page, {k: v for k, v in given.items() if v})
 
 
 @router.get("/evidence")
-async def evidence(request: Request, touchpoint: str = "") -> HTMLResponse:
+async def evidence(request: Request, touchpoint: str = "", page: int = 1) -> HTMLResponse:
     cache = request.app.state.dashboard.cache
 
-    def data(store, filter, touchpoint):
+    def data(store, filter, touchpoint, page):
         # the friction points come from the journey map of the same filter (cached): computed once
         page_flt = page_filter(request)
         jm = cache.get(store, _key("journey_map", page_flt, {}), lambda: pages.journey_page(store, filter))
-        return pages.evidence_page(store, filter, touchpoint, jm["map"]["friction"])
+        return pages.evidence_page(store, filter, touchpoint, jm["map"]["friction"], page)
 
-    return await _page(request, "evidence.html", "evidence", data, {"touchpoint": touchpoint})
+    return await _page(request, "evidence.html", "evidence", data, {"touchpoint": touchpoint, "page": page})
 
 
 @router.get("/funnels")
 async def funnels(request: Request, window: str = "14d", mode: str = "ordered", breakdown: str = "",
-                  drop_step: int = 2) -> HTMLResponse:
+                  drop_step: int = 2, split: str = "") -> HTMLResponse:
     steps = [s.strip() for s in request.query_params.getlist("step") if s.strip()]
     if not steps:
         steps = await request.app.state.dashboard.run(request.app.state.collector, ("default_steps",),
                                                       pages.default_steps)
     options = {"steps": tuple(steps), "window": window, "mode": mode, "breakdown": breakdown.strip(),
-               "drop_step": drop_step}
+               "drop_step": drop_step, "split_by": split.strip()}
     return await _page(request, "funnels.html", "funnels", pages.funnel_page, options)
 
 
@@ -256,8 +261,9 @@ async def paths(request: Request, touchpoint: str = "", direction: str = "from")
 
 
 @router.get("/retention")
-async def retention(request: Request, period: str = "week") -> HTMLResponse:
-    return await _page(request, "retention.html", "retention", pages.retention_page, {"period": period})
+async def retention(request: Request, period: str = "week", start: str = "", back: str = "") -> HTMLResponse:
+    return await _page(request, "retention.html", "retention", pages.retention_page,
+                       {"period": period, "start": start.strip(), "back": back.strip()})
 
 
 @router.get("/attribution")
@@ -266,14 +272,15 @@ async def attribution(request: Request, level: str = "channel") -> HTMLResponse:
 
 
 @router.get("/voc")
-async def voc(request: Request, metric: str = "nps", followup_status: str = "") -> HTMLResponse:
+async def voc(request: Request, metric: str = "nps", followup_status: str = "", page: int = 1,
+              key=Depends(viewer)) -> HTMLResponse:
     # follow-ups change by hand: cached under their own version, so a status change shows at once
     dash = request.app.state.dashboard
     version = await dash.followups_version(request.app.state.collector)
-    followups = await dash.run(request.app.state.collector, ("followups", followup_status, version),
-                               lambda store: pages.followup_rows(store, followup_status))
+    followups = await dash.run(request.app.state.collector, ("followups", followup_status, page, version),
+                               lambda store: pages.followup_rows(store, followup_status, page))
     return await _page(request, "voc.html", "voc", pages.voc_page, {"metric": metric},
-                       extra={**followups, "followup_status": followup_status})
+                       extra={**followups, "followup_status": followup_status, "can_write": key.allows("write")})
 
 
 @router.post("/voc/followups/{followup_id}")
@@ -305,8 +312,9 @@ async def segments(request: Request) -> HTMLResponse:
 
 
 @router.get("/leads")
-async def leads(request: Request) -> HTMLResponse:
-    return await _page(request, "leads.html", "leads", partial(pages.leads_page, shared=_cache(request).get))
+async def leads(request: Request, page: int = 1) -> HTMLResponse:
+    return await _page(request, "leads.html", "leads", partial(pages.leads_page, shared=_cache(request).get),
+                       {"page": page})
 
 
 @router.get("/data")
@@ -318,10 +326,56 @@ async def data(request: Request) -> HTMLResponse:
 async def customers(request: Request, q: str = "") -> HTMLResponse:
     q = q.strip()
     if not q:
-        return render(request, "customer.html", page="customer", segments=[], q="", profile=None, error=None)
+        example = await request.app.state.collector.run_db(pages.example_customer)
+        return render(request, "customer.html", page="customer", segments=[], q="", profile=None, error=None,
+                      example=example)
     try:
         data = await request.app.state.collector.run_db(lambda store: pages.customer_page(store, q))
     except ParcoursError as e:
         return render(request, "customer.html", status=404, page="customer", segments=[], q=q, profile=None,
                       error=str(e))
     return render(request, "customer.html", page="customer", segments=[], q=q, error=None, **data)
+
+
+# -- who is behind a count, and the flow explorer ---------------------------------------------
+
+@router.get("/people")
+async def people_list(request: Request, page: int = 1) -> HTMLResponse:
+    """The customers behind a count, a page at a time, with CSV export and "save as segment"."""
+    kind, params = people.set_from_query(request.query_params)
+    return await _page(request, "people.html", "people", people.people_page,
+                       {"kind": kind, "params": people.freeze(params), "page": page},
+                       extra={"set_query": people.set_query(kind, params), "set_params": params})
+
+
+@router.get("/people.csv")
+async def people_csv(request: Request) -> Response:
+    kind, params = people.set_from_query(request.query_params)
+    filter = page_filter(request).to_filter()
+    ids = await request.app.state.collector.run_db(
+        lambda store: people.customer_set(store, kind, params, filter))
+    return Response(ids.to_csv(index=False), media_type="text/csv",
+                             headers={"Content-Disposition": f'attachment; filename="customers-{kind}.csv"'})
+
+
+@router.post("/people/segment")
+async def people_segment(request: Request, key=Depends(editor)) -> Response:
+    """Save the set (described by the query string) as a list segment; the form names it."""
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+    kind, params = people.set_from_query(request.query_params)
+    filter = page_filter(request).to_filter()
+    name = (form.get("name") or "").strip()
+    await request.app.state.collector.run_db(lambda store: people.save_customer_set(
+        store, name, kind, params, filter, f"{kind} customers saved from the dashboard by {key.name}"))
+    return RedirectResponse(f"/segments?lang={language(request)}&saved={name}", status_code=303)
+
+
+@router.get("/flow")
+async def flow(request: Request, at: str = "", until: str = "", direction: str = "after", dropped: int = 2,
+               window: str = "", mode: str = "", collapse: bool = False, split_by: str = "",
+               open_other: bool = False) -> HTMLResponse:
+    """Paths after, before or between steps, or after a funnel's drop-off, with links to the people."""
+    fsteps = tuple(s.strip() for s in request.query_params.getlist("fstep") if s.strip())
+    options = {"at": at.strip(), "until": until.strip(), "direction": direction, "fsteps": fsteps,
+               "dropped": dropped, "window": window.strip(), "mode": mode.strip(), "collapse": collapse, "split_by": split_by.strip(), "open_other": open_other}
+    return await _page(request, "flow.html", "flow", people.flow_page, options)

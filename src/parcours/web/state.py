@@ -8,11 +8,20 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from parcours.store.store import Store
 from parcours.web.cache import MISSING, QueryCache
-from parcours.web.i18n import duration, gettext, ngettext, plotly_locale
+from parcours.web.i18n import (
+    current_language,
+    duration,
+    gettext,
+    ngettext,
+    number,
+    percent,
+    persona_name,
+    plotly_locale,
+)
 from parcours.web.sentences import from_analysis
 from parcours.web.session import session_secret
 
@@ -39,13 +48,19 @@ def templates() -> Environment:
     # old-style callables: newstyle ones %-format every string, and French writes "95 %"
     env.install_gettext_callables(gettext, ngettext, newstyle=False)
     env.filters["tojson_safe"] = to_json
-    env.filters["pct"] = lambda v, d=0: "–" if v is None else f"{100 * v:.{d}f}%"
-    env.filters["num"] = lambda v, d=0: "–" if v is None else f"{v:,.{d}f}".replace(",", "\u202f")
+    # numbers in the page's language (the ``lang`` the page is rendered with, else the one being spoken:
+    # a macro imported without context has no ``lang``)
+    env.filters["pct"] = pass_context(lambda ctx, v, d=0: percent(v, _page_language(ctx), d))
+    env.filters["num"] = pass_context(lambda ctx, v, d=0: number(v, _page_language(ctx), d))
+    env.filters["persona_name"] = persona_name
     env.filters["duration"] = duration
     env.globals["plotly_locale"] = plotly_locale
     env.globals["from_analysis"] = from_analysis
     return env
 
+
+def _page_language(ctx) -> str:
+    return ctx.get("lang") or current_language()
 
 
 class Dashboard:

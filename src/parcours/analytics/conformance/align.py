@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -36,6 +37,11 @@ class Graph:
     reach: np.ndarray
     all_labels: bool
     best_worst: int
+
+    @cached_property
+    def label_ids(self) -> dict[str, int]:
+        """Each label's index: looked up for every event of every variant, so built once."""
+        return {name: i for i, name in enumerate(self.labels)}
 
 
 def reachability(net: Net) -> Graph:
@@ -140,11 +146,12 @@ class Alignment:
 
 def align(graph: Graph, sequence: list[str]) -> Alignment:
     """The optimal alignment of one touchpoint sequence, with pm4py's fitness."""
-    lid = {name: i for i, name in enumerate(graph.labels)}
-    trace = np.array([lid.get(x, -2) for x in sequence], np.int64)
-    if (trace == -2).any():  # a label the net never fires: only a log move can take it
+    lid = graph.label_ids
+    ids = [lid.get(x, -2) for x in sequence]
+    if -2 in ids:  # a label the net never fires: only a log move can take it
         missing = {x for x in sequence if x not in lid}
         raise ParcoursError(f"touchpoints {sorted(missing)} are not in the designed journey")
+    trace = np.array(ids, np.int64)
     cost, kinds, refs = align_trace(trace, graph.start, graph.final, graph.indptr, graph.target, graph.label,
                                     graph.trans, graph.dist, graph.reach, graph.all_labels)
     if cost < 0:

@@ -12,6 +12,22 @@
     var target = document.getElementById(node.getAttribute("data-chart"));
     var spec = JSON.parse(node.textContent);
     Plotly.newPlot(target, spec.data, spec.layout, config);
+    // a point or Sankey link whose customdata is a local address opens it (its customers' list)
+    if (!report) target.on("plotly_click", function (ev) {
+      var p = ev.points && ev.points[0], to = p && p.customdata;
+      if (typeof to !== "string" || to.charAt(0) !== "/") return;
+      var keep = new URLSearchParams();  // the page's filter goes along; its other options do not
+      new URLSearchParams(window.location.search).forEach(function (v, k) {
+        if (["from", "to", "segment", "where", "lang"].indexOf(k) >= 0) keep.append(k, v);
+      });
+      window.location.href = to + (to.indexOf("?") < 0 ? "?" : "&") + keep.toString();
+    });
+  });
+  // a form marked data-confirm asks first, in the words (and with the count) the page wrote there
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) e.preventDefault();
+    });
   });
   // a select marked data-autosubmit sends its form as soon as it changes (follow-up status)
   document.querySelectorAll("[data-autosubmit]").forEach(function (el) {
