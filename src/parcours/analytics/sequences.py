@@ -34,7 +34,7 @@ from parcours.errors import ParcoursError
 from parcours.journey.materialized import JOURNEY, Derived, journey_source, source
 from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import EventMatcher, matcher_sql, quote
-from parcours.store.store import Store
+from parcours.store.store import DERIVED_SCHEMA, Store
 
 By = Literal["touchpoint", "event", "stage"]
 BY_LEVELS = ("touchpoint", "event", "stage")
@@ -172,25 +172,29 @@ def _has_step(store: Store, by: str) -> str:
     return f"{by} IS NOT NULL AND event NOT IN ({ignored})"
 
 
-def _stored_sql(store: Store, by: str) -> str:
+def _stored_sql(store: Store, by: str, customers: str | None = None, code: str | None = None) -> str:
     """The rows of ``derived.steps_<by>``: the live sequence's columns in the same order, plus ``FLAGS``.
 
     DuckDB only (the table is never built on another engine). It reads the fresh journey table:
     the windows run over the few columns they need and the journey's other columns are joined
-    back by row id, which costs far less than sorting whole rows once per window.
+    back by row id, which costs far less than sorting whole rows once per window. ``customers``
+    (SQL selecting customer ids) narrows it to their rows, with the step ``code`` (ENUM type)
+    of the table as built: a customer's sequence is all its neighbours and flags depend on.
     """
     journey = JOURNEY.table
-    names = store.engine.df(
-        f"SELECT DISTINCT CAST({by} AS VARCHAR) AS step FROM {journey} WHERE {_has_step(store, by)}"
-    )["step"]
-    code = f"ENUM({', '.join(quote(n) for n in sorted(names))})" if len(names) else "VARCHAR"
+    some = f" AND customer_id IN ({customers})" if customers else ""
+    if code is None:
+        names = store.engine.df(
+            f"SELECT DISTINCT CAST({by} AS VARCHAR) AS step FROM {journey} WHERE {_has_step(store, by)}"
+        )["step"]
+        code = f"ENUM({', '.join(quote(n) for n in sorted(names))})" if len(names) else "VARCHAR"
     coded = ", ".join(f"CAST({c} AS {code}) AS {c}" for c in STEP_COLUMNS)
     return f"""
         WITH n AS (
             SELECT jrow, customer_id, step, timestamp, {NEIGHBOURS}
             FROM (
                 SELECT rowid AS jrow, customer_id, {EVENT_ORDER}, CAST({by} AS VARCHAR) AS step
-                FROM {journey} WHERE {_has_step(store, by)}
+                FROM {journey} WHERE {_has_step(store, by)}{some}
             )
             WINDOW w AS (PARTITION BY customer_id ORDER BY {ORDER})
         ),
@@ -210,9 +214,30 @@ def _stored_sql(store: Store, by: str) -> str:
     """
 
 
-#: The stored step sequence of each level (built on first use after each data change).
+def _some_stored_sql(store: Store, customers: str, by: str) -> str | None:
+    """``_stored_sql`` for some customers, None when one of their steps has no code in the table as built."""
+    code = store.con.execute(
+        "SELECT data_type FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ? AND column_name = 'step'",
+        [DERIVED_SCHEMA, STEPS[by].name],
+    ).fetchone()[0]
+    if code.startswith("ENUM"):
+        codes = f"enum_range(NULL::{code})"
+        new = store.con.execute(
+            f"SELECT count(*) FROM {JOURNEY.table} WHERE {_has_step(store, by)} AND customer_id IN ({customers}) "
+            f"AND NOT list_contains({codes}, CAST({by} AS VARCHAR))"
+        ).fetchone()[0]
+    else:  # built from no step at all: any step now needs a code
+        new = store.con.execute(
+            f"SELECT count(*) FROM {JOURNEY.table} WHERE {_has_step(store, by)}").fetchone()[0]
+    return None if new else _stored_sql(store, by, customers, code)
+
+
+#: The stored step sequence of each level (built on first use after each data change, caught up
+#: incrementally after appends: see ``parcours.journey.materialized``).
 STEPS: dict[str, Derived] = {
-    by: Derived(f"steps_{by}", partial(_stored_sql, by=by), "customer_id, seq", needs=(JOURNEY,))
+    by: Derived(f"steps_{by}", partial(_stored_sql, by=by), "customer_id, seq", needs=(JOURNEY,),
+                some=partial(_some_stored_sql, by=by))
     for by in BY_LEVELS
 }
 

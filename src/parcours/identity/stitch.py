@@ -72,7 +72,7 @@ def stitch(store: Store, full: bool = False) -> dict:
     upto = con.execute("SELECT coalesce(max(batch_id), 0) FROM events").fetchone()[0]
     if upto <= since and not full:
         return {"affected_identifiers": 0, "merges": 0}
-    with store.transaction():
+    with store.transaction(incremental=not full):  # ``_recompute`` names the customers it moves
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ids AS {_identifiers_sql(store, since)}")
         # nodes: new identifiers, and earlier first-seen times for known ones
         con.execute(
@@ -222,6 +222,12 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
             [now],
         )
         merges = con.execute("SELECT count(*) FROM _merges").fetchone()[0]
+    # the customers whose events move: every id they had before and have after (an identifier
+    # that was not mapped named its own customer), for the incremental derived tables
+    store.note_customers(
+        "SELECT customer_id FROM identity_map WHERE identifier IN (SELECT identifier FROM _affected) "
+        "UNION ALL SELECT identifier FROM _affected UNION ALL SELECT customer_id FROM _newmap"
+    )
     con.execute("DELETE FROM identity_map WHERE identifier IN (SELECT identifier FROM _affected)")
     con.execute("INSERT INTO identity_map SELECT identifier, customer_id FROM _newmap")
     return merges
@@ -253,7 +259,7 @@ def unmerge(store: Store, merge_id: int) -> list[str]:
         raise ParcoursError(f"merge {merge_id} is an unmerge record; pick the merge it undid")
     if con.execute("SELECT count(*) FROM identity_blocks WHERE merge_id = ?", [merge_id]).fetchone()[0]:
         raise ParcoursError(f"merge {merge_id} is already undone")
-    with store.transaction():
+    with store.transaction(incremental=True):  # ``_recompute`` names the customers it moves
         now = utcnow()
         con.execute(
             "INSERT INTO identity_blocks SELECT a, b, merge_id, ? FROM merge_edges WHERE merge_id = ?", [now, merge_id]

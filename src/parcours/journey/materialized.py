@@ -19,6 +19,19 @@ tables). Every data-changing write also drops the whole ``derived`` schema's tab
 
 They live in ``derived``, not ``main``: the tables of ``main`` are the data (GDPR export,
 Spark snapshots walk them), ``derived`` only what can be rebuilt from them.
+
+Catching up incrementally (``refresh``). A write that only appends events (an import batch, a
+collector batch) or moves named customers (a stitching run, an unmerge) keeps the tables and
+says what it touched in the change log (``parcours.store.changes``). When every write since a
+table was built did so, ``refresh`` recomputes the affected customers only: it deletes their
+rows and inserts them again from the relation's SQL restricted to them, in one transaction.
+Affected means: the current customer of every appended event, and every id a stitching run
+named (the ids a moved identifier had before and has after). A relation is per customer (the
+journey rows, a customer's step sequence with its neighbours and flags), so recomputing whole
+customers gives the rows a full build gives. Anything else (GDPR, a new journey map, a full
+re-stitch, a store older than the log) rebuilds whole. The refreshed rows are appended, so the
+table is no longer stored in full (customer, time) order; readers that stream in stored order
+check it and sort when it does not hold (``Engine.map_groups``).
 """
 
 from __future__ import annotations
@@ -29,7 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from parcours.engine import engine_class
-from parcours.journey.relation import EVENT_ORDER, journey_sql
+from parcours.journey.relation import EVENT_ORDER, IDENTITY_KEY_SQL, journey_sql
+from parcours.store import changes
 from parcours.store.store import DERIVED_SCHEMA, Store
 
 
@@ -43,22 +57,39 @@ class Derived:
     sql: Callable[[Store], str]
     order: str  #: ORDER BY of the stored rows
     needs: tuple[Derived, ...] = ()  #: derived relations its SQL reads, built first
+    #: the SQL of the rows of some customers only (``customers``: SQL selecting their ids),
+    #: given the table as built; None when it cannot (then the rows are rebuilt whole). Called
+    #: inside the refresh's transaction, after the ``needs`` are fresh.
+    some: Callable[[Store, str], str | None] | None = None
 
     @property
     def table(self) -> str:
         return f"{DERIVED_SCHEMA}.{self.name}"
 
 
+def _some_journey(store: Store, customers: str) -> str:
+    """The journey rows of some customers: the events of their stitched identifiers and own ids."""
+    key = IDENTITY_KEY_SQL.replace("e.", "")
+    ids = f"SELECT identifier FROM identity_map WHERE customer_id IN ({customers}) UNION ALL {customers}"
+    events = f"(SELECT * FROM events WHERE {key} IN ({ids}))"
+    return f"SELECT * FROM ({journey_sql(store.config, events)}) WHERE customer_id IN ({customers})"
+
+
 #: the journey relation, as ``parcours.journey.relation.journey_sql`` computes it
-JOURNEY = Derived("journey", lambda store: journey_sql(store.config), f"customer_id, {EVENT_ORDER}")
+JOURNEY = Derived("journey", lambda store: journey_sql(store.config), f"customer_id, {EVENT_ORDER}",
+                  some=_some_journey)
 #: the materialized journey relation's table
 TABLE = JOURNEY.table
 
 
 def stamp(store: Store) -> str:
     """What every derived relation is built from: data version, journey map, schema version."""
+    return f"v{store.data_version()}:{_map_stamp(store)}"
+
+
+def _map_stamp(store: Store) -> str:
     config = hashlib.sha256(store.config.model_dump_json().encode()).hexdigest()[:16]
-    return f"v{store.data_version()}:c{config}:s{store.schema_version()}"
+    return f"c{config}:s{store.schema_version()}"
 
 
 def built_stamp(store: Store, relation: Derived = JOURNEY) -> str | None:
@@ -75,6 +106,83 @@ def is_fresh(store: Store, relation: Derived = JOURNEY) -> bool:
     return built_stamp(store, relation) == stamp(store)
 
 
+def _built_version(store: Store, relation: Derived) -> int | None:
+    """The data version a stale table was built at, when it can catch up incrementally; else None."""
+    built = built_stamp(store, relation)
+    if not built or relation.some is None:
+        return None
+    version, _, rest = built.partition(":")
+    if rest != _map_stamp(store) or not version[1:].isdigit():
+        return None
+    version = int(version[1:])
+    return version if changes.incremental_since(store, version) else None
+
+
+def affected_sql(version: int) -> str:
+    """SQL of the customers whose rows changed after ``version`` (see the module docstring)."""
+    return f"""
+        SELECT coalesce(m.customer_id, {IDENTITY_KEY_SQL}) AS customer_id
+        FROM events e LEFT JOIN identity_map m ON m.identifier = {IDENTITY_KEY_SQL}
+        WHERE e.batch_id IN ({changes.batches_sql(version)})
+        UNION {changes.customers_sql(version)}
+    """
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What ``refresh`` did: ``fresh`` (nothing), ``incremental`` (for ``customers``) or ``full``."""
+
+    how: str
+    customers: int = 0
+    seconds: float = 0.0
+
+
+def refresh(store: Store, relation: Derived = JOURNEY) -> Refresh:
+    """Bring the relation's table (and what it needs) up to date, incrementally when the log allows."""
+    t0 = time.perf_counter()
+    for need in relation.needs:
+        refresh(store, need)
+    if is_fresh(store, relation):
+        return Refresh("fresh")
+    version = _built_version(store, relation)
+    n = None if version is None else _catch_up(store, relation, version)
+    if n is None:
+        materialize(store, relation)
+        return Refresh("full", seconds=time.perf_counter() - t0)
+    return Refresh("incremental", n, time.perf_counter() - t0)
+
+
+def _catch_up(store: Store, relation: Derived, version: int) -> int | None:
+    """Recompute the rows of the customers changed after ``version``; their count, None if it cannot."""
+    current = stamp(store)
+    customers = "SELECT customer_id FROM _refresh_customers"
+    with store.transaction(changes_data=False) as con:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _refresh_customers AS {affected_sql(version)}")
+        sql = relation.some(store, customers)
+        if sql is None:
+            con.execute("DROP TABLE _refresh_customers")
+            return None
+        con.execute(f"DELETE FROM {relation.table} WHERE customer_id IN ({customers})")
+        con.execute(f"INSERT INTO {relation.table} {sql} ORDER BY {relation.order}")
+        con.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
+        _prune(store)
+        n = con.execute(f"SELECT count(DISTINCT customer_id) FROM {relation.table} "
+                        f"WHERE customer_id IN ({customers})").fetchone()[0]
+        con.execute("DROP TABLE _refresh_customers")
+    return n
+
+
+def _prune(store: Store) -> None:
+    """Drop the log's writes that every derived table has caught up with."""
+    stamps = store.con.execute(
+        "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ?",
+        [DERIVED_SCHEMA],
+    ).fetchall()
+    versions = [int(c.split(":")[0][1:]) for (c,) in stamps if c and c.startswith("v") and ":" in c]
+    if versions:
+        changes.prune(store, min(versions))
+
+
 def materialize(store: Store, relation: Derived = JOURNEY) -> float:
     """(Re)build the relation's table (and any stale table it needs); returns the seconds it took."""
     t0 = time.perf_counter()
@@ -87,6 +195,7 @@ def materialize(store: Store, relation: Derived = JOURNEY) -> float:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {DERIVED_SCHEMA}")
         con.execute(f"CREATE OR REPLACE TABLE {relation.table} AS {sql} ORDER BY {relation.order}")
         con.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
+        _prune(store)
     return time.perf_counter() - t0
 
 
@@ -98,7 +207,7 @@ def source(store: Store, relation: Derived) -> str | None:
         return relation.table
     # inside a caller's transaction a rebuild would be part of it (and dropped by its commit)
     if not store.read_only and not store.in_transaction:
-        materialize(store, relation)
+        refresh(store, relation)
         return relation.table
     return None
 

@@ -250,6 +250,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        8,
+        "data changes: what each data-changing write did, for incremental derived tables",
+        # one marker row per data version (batch_id and customer_id NULL): ``incremental`` when
+        # the write named every event batch and customer it changed, ``full`` otherwise; then
+        # the batches and customers an incremental write named (see ``parcours.store.changes``)
+        """
+        CREATE TABLE data_changes (
+            version     BIGINT NOT NULL,         -- the data version the write committed
+            kind        VARCHAR NOT NULL,        -- incremental, full, batch or customer
+            batch_id    BIGINT,                  -- kind batch: an event batch it appended
+            customer_id VARCHAR                  -- kind customer: a customer whose events it changed
+        );
+        """,
+    ),
 ]
 
 #: ``events.arrival_seq`` of a loaded row: its batch (batches are numbered in load order) times
