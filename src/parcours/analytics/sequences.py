@@ -31,7 +31,7 @@ import pandas as pd
 from parcours.analytics.filters import Filter, events_sql
 from parcours.analytics.segment_members import segment_members_sql
 from parcours.errors import ParcoursError
-from parcours.journey.materialized import JOURNEY, Derived, journey_source, source
+from parcours.journey.materialized import JOURNEY, Changes, Derived, journey_source, source
 from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import EventMatcher, matcher_sql, quote
 from parcours.store.store import DERIVED_SCHEMA, Store
@@ -182,7 +182,11 @@ def _stored_sql(store: Store, by: str, customers: str | None = None, code: str |
     of the table as built: a customer's sequence is all its neighbours and flags depend on.
     """
     journey = JOURNEY.table
-    some = f" AND customer_id IN ({customers})" if customers else ""
+    some, back, columns = "", f"{journey} j ON j.rowid = f.jrow", "j.*"
+    if customers:  # the join back reads the few customers' rows only, not the whole table
+        some = f" AND customer_id IN ({customers})"
+        back = f"(SELECT rowid AS jrow, * FROM {journey} WHERE customer_id IN ({customers})) j USING (jrow)"
+        columns = "j.* EXCLUDE (jrow)"
     if code is None:
         names = store.engine.df(
             f"SELECT DISTINCT CAST({by} AS VARCHAR) AS step FROM {journey} WHERE {_has_step(store, by)}"
@@ -208,14 +212,16 @@ def _stored_sql(store: Store, by: str, customers: str | None = None, code: str |
                                       ORDER BY seq) = 1 AS first_back
             FROM coded
         )
-        SELECT j.*, f.step, f.seq, f.prev_step, f.next_step, f.next2_step,
+        SELECT {columns}, f.step, f.seq, f.prev_step, f.next_step, f.next2_step,
                f.next_timestamp, {", ".join(f"f.{flag}" for flag in FLAGS)}
-        FROM f JOIN {journey} j ON j.rowid = f.jrow
+        FROM f JOIN {back}
     """
 
 
-def _some_stored_sql(store: Store, customers: str, by: str) -> str | None:
-    """``_stored_sql`` for some customers, None when one of their steps has no code in the table as built."""
+def _catch_up_stored(store: Store, changes: Changes, by: str) -> tuple[str, str] | None:
+    """A customer's steps depend on all its events: delete and insert again those of every changed
+    customer; None when one of their steps has no code in the table as built (a new name)."""
+    customers = changes.customers
     code = store.con.execute(
         "SELECT data_type FROM duckdb_columns() WHERE database_name = current_database() "
         "AND schema_name = ? AND table_name = ? AND column_name = 'step'",
@@ -230,14 +236,14 @@ def _some_stored_sql(store: Store, customers: str, by: str) -> str | None:
     else:  # built from no step at all: any step now needs a code
         new = store.con.execute(
             f"SELECT count(*) FROM {JOURNEY.table} WHERE {_has_step(store, by)}").fetchone()[0]
-    return None if new else _stored_sql(store, by, customers, code)
+    return None if new else (f"customer_id IN ({customers})", _stored_sql(store, by, customers, code))
 
 
 #: The stored step sequence of each level (built on first use after each data change, caught up
 #: incrementally after appends: see ``parcours.journey.materialized``).
 STEPS: dict[str, Derived] = {
     by: Derived(f"steps_{by}", partial(_stored_sql, by=by), "customer_id, seq", needs=(JOURNEY,),
-                some=partial(_some_stored_sql, by=by))
+                catch_up=partial(_catch_up_stored, by=by))
     for by in BY_LEVELS
 }
 

@@ -222,11 +222,15 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
             [now],
         )
         merges = con.execute("SELECT count(*) FROM _merges").fetchone()[0]
-    # the customers whose events move: every id they had before and have after (an identifier
-    # that was not mapped named its own customer), for the incremental derived tables
-    store.note_customers(
-        "SELECT customer_id FROM identity_map WHERE identifier IN (SELECT identifier FROM _affected) "
-        "UNION ALL SELECT identifier FROM _affected UNION ALL SELECT customer_id FROM _newmap"
+    # the identifiers whose events change customer (an identifier not mapped named its own), for
+    # the incremental derived tables
+    store.note_moved(
+        """
+        SELECT a.identifier, coalesce(m.customer_id, a.identifier) AS before,
+               coalesce(n.customer_id, a.identifier) AS after
+        FROM _affected a LEFT JOIN identity_map m USING (identifier) LEFT JOIN _newmap n USING (identifier)
+        WHERE before <> after
+        """
     )
     con.execute("DELETE FROM identity_map WHERE identifier IN (SELECT identifier FROM _affected)")
     con.execute("INSERT INTO identity_map SELECT identifier, customer_id FROM _newmap")

@@ -57,27 +57,46 @@ class Derived:
     sql: Callable[[Store], str]
     order: str  #: ORDER BY of the stored rows
     needs: tuple[Derived, ...] = ()  #: derived relations its SQL reads, built first
-    #: the SQL of the rows of some customers only (``customers``: SQL selecting their ids),
-    #: given the table as built; None when it cannot (then the rows are rebuilt whole). Called
-    #: inside the refresh's transaction, after the ``needs`` are fresh.
-    some: Callable[[Store, str], str | None] | None = None
+    #: how to catch its table up with the writes named in the change log (``Changes``): which
+    #: rows to delete (a condition) and the SQL of the rows to insert, given the table as
+    #: built; None when it cannot (then it is rebuilt whole). Called inside the refresh's
+    #: transaction, after the ``needs`` are fresh.
+    catch_up: Callable[[Store, Changes], tuple[str, str] | None] | None = None
 
     @property
     def table(self) -> str:
         return f"{DERIVED_SCHEMA}.{self.name}"
 
 
-def _some_journey(store: Store, customers: str) -> str:
-    """The journey rows of some customers: the events of their stitched identifiers and own ids."""
+@dataclass(frozen=True)
+class Changes:
+    """What the writes since a table was built changed, as SQL selecting ids (see ``refresh``)."""
+
+    #: event batches appended
+    batches: str
+    #: identifiers whose customer changed (stitching: a merge, a new link, an unmerge)
+    moved: str
+    #: every customer whose events changed: the current customer of each appended event, and the
+    #: customers before and after of each moved identifier
+    customers: str
+
+
+def _catch_up_journey(store: Store, changes: Changes) -> tuple[str, str]:
+    """A journey row depends on its event and its identifier's customer only: insert the appended
+    events, and delete and insert again the events of the moved identifiers."""
     key = IDENTITY_KEY_SQL.replace("e.", "")
-    ids = f"SELECT identifier FROM identity_map WHERE customer_id IN ({customers}) UNION ALL {customers}"
-    events = f"(SELECT * FROM events WHERE {key} IN ({ids}))"
-    return f"SELECT * FROM ({journey_sql(store.config, events)}) WHERE customer_id IN ({customers})"
+    appended = f"(SELECT * FROM events WHERE batch_id IN ({changes.batches}))"
+    moved = f"(SELECT * FROM events WHERE {key} IN ({changes.moved}) AND batch_id NOT IN ({changes.batches}))"
+    return f"{key} IN ({changes.moved})", f"""
+        SELECT * FROM ({journey_sql(store.config, appended)})
+        UNION ALL
+        SELECT * FROM ({journey_sql(store.config, moved)})
+    """
 
 
 #: the journey relation, as ``parcours.journey.relation.journey_sql`` computes it
 JOURNEY = Derived("journey", lambda store: journey_sql(store.config), f"customer_id, {EVENT_ORDER}",
-                  some=_some_journey)
+                  catch_up=_catch_up_journey)
 #: the materialized journey relation's table
 TABLE = JOURNEY.table
 
@@ -109,7 +128,7 @@ def is_fresh(store: Store, relation: Derived = JOURNEY) -> bool:
 def _built_version(store: Store, relation: Derived) -> int | None:
     """The data version a stale table was built at, when it can catch up incrementally; else None."""
     built = built_stamp(store, relation)
-    if not built or relation.some is None:
+    if not built or relation.catch_up is None:
         return None
     version, _, rest = built.partition(":")
     if rest != _map_stamp(store) or not version[1:].isdigit():
@@ -118,14 +137,10 @@ def _built_version(store: Store, relation: Derived) -> int | None:
     return version if changes.incremental_since(store, version) else None
 
 
-def affected_sql(version: int) -> str:
-    """SQL of the customers whose rows changed after ``version`` (see the module docstring)."""
-    return f"""
-        SELECT coalesce(m.customer_id, {IDENTITY_KEY_SQL}) AS customer_id
-        FROM events e LEFT JOIN identity_map m ON m.identifier = {IDENTITY_KEY_SQL}
-        WHERE e.batch_id IN ({changes.batches_sql(version)})
-        UNION {changes.customers_sql(version)}
-    """
+def _changes(version: int) -> Changes:
+    """The changes after ``version``, read from temporary tables ``_catch_up`` fills."""
+    return Changes(batches=changes.batches_sql(version), moved=changes.identifiers_sql(version),
+                   customers="SELECT customer_id FROM _refresh_customers")
 
 
 @dataclass(frozen=True)
@@ -153,23 +168,28 @@ def refresh(store: Store, relation: Derived = JOURNEY) -> Refresh:
 
 
 def _catch_up(store: Store, relation: Derived, version: int) -> int | None:
-    """Recompute the rows of the customers changed after ``version``; their count, None if it cannot."""
+    """Recompute the rows the writes after ``version`` changed; how many customers, None if it cannot."""
     current = stamp(store)
-    customers = "SELECT customer_id FROM _refresh_customers"
+    key = IDENTITY_KEY_SQL
     with store.transaction(changes_data=False) as con:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _refresh_customers AS {affected_sql(version)}")
-        sql = relation.some(store, customers)
-        if sql is None:
-            con.execute("DROP TABLE _refresh_customers")
-            return None
-        con.execute(f"DELETE FROM {relation.table} WHERE customer_id IN ({customers})")
-        con.execute(f"INSERT INTO {relation.table} {sql} ORDER BY {relation.order}")
-        con.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
-        _prune(store)
-        n = con.execute(f"SELECT count(DISTINCT customer_id) FROM {relation.table} "
-                        f"WHERE customer_id IN ({customers})").fetchone()[0]
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _refresh_customers AS
+            SELECT coalesce(m.customer_id, {key}) AS customer_id
+            FROM events e LEFT JOIN identity_map m ON m.identifier = {key}
+            WHERE e.batch_id IN ({changes.batches_sql(version)})
+            UNION {changes.customers_sql(version)}
+        """)
+        plan = relation.catch_up(store, _changes(version))
+        if plan is not None:
+            deleted, sql = plan
+            con.execute(f"DELETE FROM {relation.table} WHERE {deleted}")
+            con.execute(f"INSERT INTO {relation.table} {sql} ORDER BY {relation.order}")
+            con.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
+            _prune(store)
+            n = con.execute(f"SELECT count(DISTINCT customer_id) FROM {relation.table} "
+                            "WHERE customer_id IN (SELECT customer_id FROM _refresh_customers)").fetchone()[0]
         con.execute("DROP TABLE _refresh_customers")
-    return n
+    return None if plan is None else n
 
 
 def _prune(store: Store) -> None:

@@ -3,7 +3,8 @@
 Every committed data-changing write bumps the store's data version (``Store.transaction``) and
 leaves one marker row in ``data_changes`` for that version: ``incremental`` when the write
 named everything it changed (the event batches it appended, the customers whose events it
-moved, e.g. a stitching run that merged two customers), ``full`` otherwise (a GDPR erase, a
+moved, e.g. a stitching run that merged two customers: the identifiers whose customer changed,
+with the customer before and after), ``full`` otherwise (a GDPR erase, a
 new journey map, a full re-stitch). A derived table built at version ``b`` can be brought to
 the current version ``v`` by recomputing the named customers only when every version in
 ``(b, v]`` has an ``incremental`` marker; a gap (a store older than the log) or a ``full``
@@ -19,7 +20,7 @@ if TYPE_CHECKING:  # the store imports this module
     from parcours.store.store import Store
 
 TABLE = "data_changes"
-INCREMENTAL, FULL, BATCH, CUSTOMER = "incremental", "full", "batch", "customer"
+INCREMENTAL, FULL, BATCH, CUSTOMER, IDENTIFIER = "incremental", "full", "batch", "customer", "identifier"
 
 
 def note_batch(store: Store, batch_id: int) -> None:
@@ -27,17 +28,23 @@ def note_batch(store: Store, batch_id: int) -> None:
     store.con.execute(f"INSERT INTO {TABLE} VALUES (?, '{BATCH}', ?, NULL)", [store.data_version() + 1, batch_id])
 
 
-def note_customers(store: Store, customers_sql: str) -> None:
-    """Inside an incremental transaction: it changed the events of the customers ``customers_sql`` selects.
+def note_moved(store: Store, moved_sql: str) -> None:
+    """Inside an incremental transaction: the identifiers whose customer changed.
 
-    Name a customer by every id its events had in a derived table before the write and have
-    after it (a merge: the old ids and the new one).
+    ``moved_sql`` selects (identifier, before, after): the customer the identifier's events had
+    and the one they have now. The identifiers say which journey rows move; both customers,
+    whose step sequences change.
     """
+    version = store.data_version() + 1
+    store.con.execute(f"CREATE OR REPLACE TEMP TABLE _moved AS {moved_sql}")
+    store.con.execute(f"INSERT INTO {TABLE} SELECT DISTINCT ?, '{IDENTIFIER}', NULL, identifier FROM _moved",
+                      [version])
     store.con.execute(
-        f"INSERT INTO {TABLE} SELECT DISTINCT ?, '{CUSTOMER}', NULL, c FROM ({customers_sql}) t(c) "
-        "WHERE c IS NOT NULL",
-        [store.data_version() + 1],
+        f"INSERT INTO {TABLE} SELECT DISTINCT ?, '{CUSTOMER}', NULL, c FROM "
+        "(SELECT before AS c FROM _moved UNION ALL SELECT after FROM _moved) WHERE c IS NOT NULL",
+        [version],
     )
+    store.con.execute("DROP TABLE _moved")
 
 
 def record(store: Store, version: int, incremental: bool) -> None:
@@ -67,8 +74,13 @@ def batches_sql(version: int) -> str:
 
 
 def customers_sql(version: int) -> str:
-    """The customers named after ``version``."""
+    """The customers whose events moved after ``version`` (both the one before and the one after)."""
     return f"SELECT customer_id FROM {TABLE} WHERE kind = '{CUSTOMER}' AND version > {int(version)}"
+
+
+def identifiers_sql(version: int) -> str:
+    """The identifiers whose customer changed after ``version``."""
+    return f"SELECT customer_id FROM {TABLE} WHERE kind = '{IDENTIFIER}' AND version > {int(version)}"
 
 
 def prune(store: Store, version: int) -> None:

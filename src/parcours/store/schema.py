@@ -255,13 +255,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "data changes: what each data-changing write did, for incremental derived tables",
         # one marker row per data version (batch_id and customer_id NULL): ``incremental`` when
         # the write named every event batch and customer it changed, ``full`` otherwise; then
-        # the batches and customers an incremental write named (see ``parcours.store.changes``)
+        # the batches, identifiers and customers an incremental write named (``parcours.store.changes``)
         """
         CREATE TABLE data_changes (
             version     BIGINT NOT NULL,         -- the data version the write committed
-            kind        VARCHAR NOT NULL,        -- incremental, full, batch or customer
+            kind        VARCHAR NOT NULL,        -- incremental, full, batch, identifier or customer
             batch_id    BIGINT,                  -- kind batch: an event batch it appended
-            customer_id VARCHAR                  -- kind customer: a customer whose events it changed
+            customer_id VARCHAR                  -- kind identifier: an identifier whose customer changed;
+                                                 -- kind customer: its customer before or after
         );
         """,
     ),

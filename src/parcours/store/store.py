@@ -190,8 +190,8 @@ class Store:
         A committed transaction bumps the store's data version (``changes_data=False`` only for
         writes that no analysis reads), so that whatever is derived from the data (the
         materialized journey relation) knows it is stale. ``incremental=True`` promises that the
-        transaction named every event batch and customer it changed (``note_batch``,
-        ``note_customers``): derived tables then catch up on those customers only
+        transaction named every event batch it appended and identifier it moved (``note_batch``,
+        ``note_moved``): derived tables then catch up on those customers only
         (``parcours.store.changes``); any other write makes them rebuild whole.
         """
         self.con.execute("BEGIN TRANSACTION")
@@ -235,9 +235,9 @@ class Store:
         """Inside ``transaction(incremental=True)``: it appended the event batch ``batch_id``."""
         changes.note_batch(self, batch_id)
 
-    def note_customers(self, customers_sql: str) -> None:
-        """Inside ``transaction(incremental=True)``: it changed the events of these customers (old and new ids)."""
-        changes.note_customers(self, customers_sql)
+    def note_moved(self, moved_sql: str) -> None:
+        """Inside ``transaction(incremental=True)``: these (identifier, before, after) changed customer."""
+        changes.note_moved(self, moved_sql)
 
     # -- settings -------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
