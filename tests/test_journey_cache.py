@@ -103,7 +103,7 @@ def test_stitching_invalidates(loaded, tmp_path):
     assert_built_and_equal(loaded)
     v = loaded.data_version()
     parcours.stitch(loaded)
-    _caught_up(loaded, v, 1)  # cat2 joins cat: one customer
+    _caught_up(loaded, v, 2)  # cat2 joins cat: both recomputed
     assert_built_and_equal(loaded)
     assert set(relation(loaded).query("user_id == 'cat2'")["customer_id"]) == {"cat"}
 

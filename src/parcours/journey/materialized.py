@@ -73,20 +73,25 @@ class Changes:
     """What the writes since a table was built changed, as SQL selecting ids (see ``refresh``)."""
 
     #: event batches appended
-    batches: str
+    batches: tuple[int, ...]
     #: identifiers whose customer changed (stitching: a merge, a new link, an unmerge)
     moved: str
     #: every customer whose events changed: the current customer of each appended event, and the
     #: customers before and after of each moved identifier
     customers: str
 
+    @property
+    def appended(self) -> str:
+        """A condition on ``events``: the event is in an appended batch (a list DuckDB pushes into its scan)."""
+        return f"batch_id IN ({', '.join(map(str, self.batches))})" if self.batches else "FALSE"
+
 
 def _catch_up_journey(store: Store, changes: Changes) -> tuple[str, str]:
     """A journey row depends on its event and its identifier's customer only: insert the appended
     events, and delete and insert again the events of the moved identifiers."""
     key = IDENTITY_KEY_SQL.replace("e.", "")
-    appended = f"(SELECT * FROM events WHERE batch_id IN ({changes.batches}))"
-    moved = f"(SELECT * FROM events WHERE {key} IN ({changes.moved}) AND batch_id NOT IN ({changes.batches}))"
+    appended = f"(SELECT * FROM events WHERE {changes.appended})"
+    moved = f"(SELECT * FROM events WHERE {key} IN ({changes.moved}) AND NOT ({changes.appended}))"
     return f"{key} IN ({changes.moved})", f"""
         SELECT * FROM ({journey_sql(store.config, appended)})
         UNION ALL
@@ -137,9 +142,10 @@ def _built_version(store: Store, relation: Derived) -> int | None:
     return version if changes.incremental_since(store, version) else None
 
 
-def _changes(version: int) -> Changes:
-    """The changes after ``version``, read from temporary tables ``_catch_up`` fills."""
-    return Changes(batches=changes.batches_sql(version), moved=changes.identifiers_sql(version),
+def _changes(store: Store, version: int) -> Changes:
+    """The changes after ``version``; the customers as the temporary table ``_catch_up`` fills."""
+    batches = tuple(int(r[0]) for r in store.con.execute(changes.batches_sql(version)).fetchall())
+    return Changes(batches=batches, moved=changes.identifiers_sql(version),
                    customers="SELECT customer_id FROM _refresh_customers")
 
 
@@ -168,26 +174,29 @@ def refresh(store: Store, relation: Derived = JOURNEY) -> Refresh:
 
 
 def _catch_up(store: Store, relation: Derived, version: int) -> int | None:
-    """Recompute the rows the writes after ``version`` changed; how many customers, None if it cannot."""
+    """Recompute the rows the writes after ``version`` changed; how many customers, None if it cannot.
+
+    The customers counted are those whose rows were recomputed: a merge counts the customer
+    before and the one after."""
     current = stamp(store)
     key = IDENTITY_KEY_SQL
     with store.transaction(changes_data=False) as con:
+        change = _changes(store, version)
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _refresh_customers AS
             SELECT coalesce(m.customer_id, {key}) AS customer_id
             FROM events e LEFT JOIN identity_map m ON m.identifier = {key}
-            WHERE e.batch_id IN ({changes.batches_sql(version)})
+            WHERE {change.appended}
             UNION {changes.customers_sql(version)}
         """)
-        plan = relation.catch_up(store, _changes(version))
+        plan = relation.catch_up(store, change)
         if plan is not None:
             deleted, sql = plan
             con.execute(f"DELETE FROM {relation.table} WHERE {deleted}")
             con.execute(f"INSERT INTO {relation.table} {sql} ORDER BY {relation.order}")
             con.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
             _prune(store)
-            n = con.execute(f"SELECT count(DISTINCT customer_id) FROM {relation.table} "
-                            "WHERE customer_id IN (SELECT customer_id FROM _refresh_customers)").fetchone()[0]
+        n = con.execute("SELECT count(*) FROM _refresh_customers").fetchone()[0]
         con.execute("DROP TABLE _refresh_customers")
     return None if plan is None else n
 
