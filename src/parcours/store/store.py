@@ -59,6 +59,7 @@ class Store:
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._engine = None
         self._config: JourneyConfig | None = None
+        self._schema_version: int | None = None
         self.con = self._connect()
         try:
             if not read_only:
@@ -97,6 +98,7 @@ class Store:
         # corrupt the CLI's output (JSON, a key on the last line)
         con.execute("SET enable_progress_bar = false")
         self.epoch += 1
+        self._schema_version = None  # a reopened file may have been migrated by another process
         return con
 
     def suspend(self) -> None:
@@ -157,6 +159,12 @@ class Store:
         self._engine = None
 
     def schema_version(self) -> int:
+        """The newest migration applied (cached: every derived table's freshness check asks for it)."""
+        if self._schema_version is None:
+            self._schema_version = self._read_schema_version()
+        return self._schema_version
+
+    def _read_schema_version(self) -> int:
         exists = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
         ).fetchone()[0]
@@ -182,6 +190,7 @@ class Store:
                 self.con.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, description, utcnow()]
                 )
+            self._schema_version = None
 
     @contextmanager
     def transaction(self, changes_data: bool = True, incremental: bool = False):
