@@ -172,7 +172,8 @@ def _has_step(store: Store, by: str) -> str:
     return f"{by} IS NOT NULL AND event NOT IN ({ignored})"
 
 
-def _stored_sql(store: Store, by: str, customers: str | None = None, code: str | None = None) -> str:
+def _stored_sql(store: Store, by: str, customers: str | None = None, code: str | None = None,
+                journey: str = JOURNEY.table) -> str:
     """The rows of ``derived.steps_<by>``: the live sequence's columns in the same order, plus ``FLAGS``.
 
     DuckDB only (the table is never built on another engine). It reads the fresh journey table:
@@ -180,8 +181,8 @@ def _stored_sql(store: Store, by: str, customers: str | None = None, code: str |
     back by row id, which costs far less than sorting whole rows once per window. ``customers``
     (SQL selecting customer ids) narrows it to their rows, with the step ``code`` (ENUM type)
     of the table as built: a customer's sequence is all its neighbours and flags depend on.
+    ``journey`` is the table of journey rows it reads (a catch-up stages those customers' rows).
     """
-    journey = JOURNEY.table
     some, back, columns = "", f"{journey} j ON j.rowid = f.jrow", "j.*"
     if customers:  # the join back reads the few customers' rows only, not the whole table
         some = f" AND customer_id IN ({customers})"
@@ -227,16 +228,16 @@ def _catch_up_stored(store: Store, changes: Changes, by: str) -> tuple[str, str]
         "AND schema_name = ? AND table_name = ? AND column_name = 'step'",
         [DERIVED_SCHEMA, STEPS[by].name],
     ).fetchone()[0]
-    if code.startswith("ENUM"):
-        codes = f"enum_range(NULL::{code})"
-        new = store.con.execute(
-            f"SELECT count(*) FROM {JOURNEY.table} WHERE {_has_step(store, by)} AND customer_id IN ({customers}) "
-            f"AND NOT list_contains({codes}, CAST({by} AS VARCHAR))"
-        ).fetchone()[0]
-    else:  # built from no step at all: any step now needs a code
-        new = store.con.execute(
-            f"SELECT count(*) FROM {JOURNEY.table} WHERE {_has_step(store, by)}").fetchone()[0]
-    return None if new else (f"customer_id IN ({customers})", _stored_sql(store, by, customers, code))
+    # those customers' journey rows, staged once: the checks and the windows read them, not the table
+    store.con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGED} AS "
+                      f"SELECT * FROM {JOURNEY.table} WHERE customer_id IN ({customers})")
+    has_code = f"list_contains(enum_range(NULL::{code}), CAST({by} AS VARCHAR))" if code.startswith("ENUM") else "FALSE"
+    new = store.con.execute(f"SELECT count(*) FROM {STAGED} WHERE {_has_step(store, by)} AND NOT {has_code}").fetchone()[0]
+    return None if new else (f"customer_id IN ({customers})", _stored_sql(store, by, code=code, journey=STAGED))
+
+
+#: the temporary table a catch-up stages the changed customers' journey rows in (dropped after it)
+STAGED = "_refresh_rows"
 
 
 #: The stored step sequence of each level (built on first use after each data change, caught up

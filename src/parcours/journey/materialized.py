@@ -198,6 +198,7 @@ def _catch_up(store: Store, relation: Derived, version: int) -> int | None:
             _prune(store)
         n = con.execute("SELECT count(*) FROM _refresh_customers").fetchone()[0]
         con.execute("DROP TABLE _refresh_customers")
+        con.execute("DROP TABLE IF EXISTS _refresh_rows")  # where a catch-up may stage rows
     return None if plan is None else n
 
 
