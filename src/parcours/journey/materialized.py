@@ -11,27 +11,29 @@ order they are stored in. ``derived.journey`` is the first (the journey relation
 Freshness is one stamp for all of them: the store's data version (bumped by every
 data-changing write, see ``Store.transaction``), the journey map's hash and the schema
 version. A table carries the stamp it was built from as its comment; ``source`` returns the
-table when the stamps agree, rebuilds it when they differ and the store is writable, and
-otherwise returns None so that the caller computes the relation live (a read-only
-connection, an open transaction, or another engine, which reads its own snapshot of the base
-tables). Every data-changing write also drops the whole ``derived`` schema's tables (see
-``Store.bump_data_version``), so a stale copy never keeps erased personal data around.
+table when the stamps agree, brings it up to date (``refresh``) when they differ and the store
+is writable, and otherwise returns None so that the caller computes the relation live (a
+read-only connection, an open transaction, or another engine, which reads its own snapshot of
+the base tables). Every data-changing write other than appends and stitching also drops the
+whole ``derived`` schema's tables (see ``Store.bump_data_version``), so a stale copy never
+keeps erased personal data around.
 
 They live in ``derived``, not ``main``: the tables of ``main`` are the data (GDPR export,
 Spark snapshots walk them), ``derived`` only what can be rebuilt from them.
 
 Catching up incrementally (``refresh``). A write that only appends events (an import batch, a
-collector batch) or moves named customers (a stitching run, an unmerge) keeps the tables and
-says what it touched in the change log (``parcours.store.changes``). When every write since a
-table was built did so, ``refresh`` recomputes the affected customers only: it deletes their
-rows and inserts them again from the relation's SQL restricted to them, in one transaction.
-Affected means: the current customer of every appended event, and every id a stitching run
-named (the ids a moved identifier had before and has after). A relation is per customer (the
-journey rows, a customer's step sequence with its neighbours and flags), so recomputing whole
-customers gives the rows a full build gives. Anything else (GDPR, a new journey map, a full
-re-stitch, a store older than the log) rebuilds whole. The refreshed rows are appended, so the
-table is no longer stored in full (customer, time) order; readers that stream in stored order
-check it and sort when it does not hold (``Engine.map_groups``).
+collector batch) or moves identifiers to other customers (a stitching run, an unmerge) keeps
+the tables and names what it touched in the change log (``parcours.store.changes``). When
+every write since a table was built did so, ``refresh`` deletes the rows that changed and
+inserts them again from the relation's SQL narrowed to them, in one transaction (each
+``Derived.catch_up`` says which rows): the journey, whose rows depend on the event and its
+identifier's customer only, the appended events and the moved identifiers' events; the step
+sequences and the live state, whose rows depend on all of a customer's events, every changed
+customer (the current customer of each appended event, both customers of each moved
+identifier). Anything else (GDPR, a new journey map, a full re-stitch, a store older than the
+log) rebuilds whole. The caught-up rows are appended, so the table is no longer stored in full
+(customer, time) order; readers that stream in stored order check it and sort when it does
+not hold (``Engine.map_groups``). See docs/live.md.
 """
 
 from __future__ import annotations
