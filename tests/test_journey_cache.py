@@ -11,7 +11,7 @@ import parcours
 from parcours.analytics.filters import Filter, events_sql
 from parcours.config import template_text
 from parcours.journey import journey_sql
-from parcours.journey.materialized import TABLE, built_stamp, is_fresh, journey_source
+from parcours.journey.materialized import TABLE, built_stamp, is_fresh, journey_source, refresh, stamp
 from parcours.server.applier import apply_records
 from parcours.server.gdpr import apply_retention, erase_person, scrub_property
 from parcours.server.wal import Position
@@ -80,10 +80,18 @@ def _stale(store, version: int) -> None:
     assert built_stamp(store) is None  # the write dropped the copy
 
 
+def _caught_up(store, version: int, customers: int) -> None:
+    """An append-only or stitching write keeps the stale copy; a refresh recomputes its customers only."""
+    assert store.data_version() > version
+    assert built_stamp(store) is not None and not is_fresh(store)
+    done = refresh(store)
+    assert (done.how, done.customers) == ("incremental", customers)
+
+
 def test_import_invalidates(loaded, tmp_path):
     v = loaded.data_version()
     load_events(loaded, [ev(15, "review_posted", user_id="bob")], tmp_path, name="more.jsonl")
-    _stale(loaded, v)
+    _caught_up(loaded, v, 1)
     assert_built_and_equal(loaded)
     assert "review_posted" in set(relation(loaded)["event"])
 
@@ -95,7 +103,7 @@ def test_stitching_invalidates(loaded, tmp_path):
     assert_built_and_equal(loaded)
     v = loaded.data_version()
     parcours.stitch(loaded)
-    _stale(loaded, v)
+    _caught_up(loaded, v, 2)  # cat2 joins cat: both recomputed
     assert_built_and_equal(loaded)
     assert set(relation(loaded).query("user_id == 'cat2'")["customer_id"]) == {"cat"}
 
@@ -108,7 +116,7 @@ def test_unmerge_invalidates(loaded, tmp_path):
     log = parcours.merges(loaded)
     v = loaded.data_version()
     parcours.unmerge(loaded, int(log["merge_id"].iloc[-1]))
-    _stale(loaded, v)
+    _caught_up(loaded, v, 2)  # ann (bob's customer before) and bob
     assert_built_and_equal(loaded)
     assert set(relation(loaded).query("user_id == 'bob'")["customer_id"]) == {"bob"}
 
@@ -136,7 +144,7 @@ def test_the_collector_applier_invalidates(loaded, tmp_path):
            "properties": {}, "context": {}}
     v = loaded.data_version()
     assert apply_records(loaded, tmp_path, [{"s": "web", "e": row}], Position(1, 10)) == 1
-    _stale(loaded, v)
+    _caught_up(loaded, v, 1)
     assert_built_and_equal(loaded)
     assert "w1" in set(relation(loaded)["message_id"])
 
@@ -182,7 +190,7 @@ def test_read_only_stores_read_the_live_relation(loaded, tmp_path):
     with parcours.open(path, read_only=True) as ro:
         assert journey_source(ro) != TABLE
         pd.testing.assert_frame_equal(relation(ro), expected)
-        assert built_stamp(ro) is None  # nothing was written
+        assert built_stamp(ro) != stamp(ro)  # nothing was written: the copy from before the import
 
 
 def test_other_engines_read_the_live_relation(loaded):
@@ -194,7 +202,7 @@ def test_inside_a_transaction_the_live_relation_is_read(loaded, tmp_path):
     load_events(loaded, [ev(15, "review_posted", user_id="bob")], tmp_path, name="more.jsonl")
     with loaded.transaction(changes_data=False):
         assert journey_source(loaded) != TABLE
-    assert built_stamp(loaded) is None
+    assert not is_fresh(loaded)
 
 
 ANALYSES = {

@@ -401,3 +401,19 @@ def test_live_view_refreshes_on_its_own(page, server):
     assert live.json()["latest"][0]["customer_id"] == "live-probe"
     assert sum(s["entries_last_hour"] for s in live.json()["stages"]) >= 1  # live-probe entered decision now
     assert page.problems == []
+
+
+def test_the_map_refreshes_on_its_own(page, server):
+    """The journey map polls the data version: a new customer shows in its key figures without a reload."""
+    auth = {"Authorization": f"Bearer {server['key']}"}
+    before = httpx.get(server["url"] + "/version.json", headers=auth, timeout=30).json()["version"]
+    customers = page.inner_text("#kf-customers")
+    page.evaluate("window.not_reloaded = true")
+    r = httpx.post(server["url"] + "/v1/track", auth=(server["write_key"], ""), timeout=10,
+                   json={"userId": "map-probe", "event": "site_visit", "messageId": "map-probe-1"})
+    assert r.status_code == 200
+    page.wait_for_function(f"() => document.querySelector('#kf-customers').innerText !== {customers!r}",
+                           timeout=90_000)
+    assert page.evaluate("window.not_reloaded") is True  # swapped in place, not a page reload
+    assert httpx.get(server["url"] + "/version.json", headers=auth, timeout=30).json()["version"] != before
+    assert page.problems == []

@@ -101,8 +101,9 @@ def _get(app, path: str, role: str = "read", status: int = 200) -> str:
 def test_funnel_table_numbers_follow_the_language(app):
     en = _get(app, "/funnels?lang=en")
     fr = _get(app, "/funnels?lang=fr")
-    first_en = re.search(r'<td class="num">([\d,]+)</td>', en).group(1)
-    first_fr = re.search(r'<td class="num">([\d\u202f]+)</td>', fr).group(1)
+    # the first count (a link to its customers on the funnel table)
+    first_en = re.search(r'<td class="num">(?:<a [^>]*>)?([\d,]+)<', en).group(1)
+    first_fr = re.search(r'<td class="num">(?:<a [^>]*>)?([\d\u202f]+)<', fr).group(1)
     assert first_en.replace(",", "") == first_fr.replace("\u202f", "") and int(first_en.replace(",", "")) >= 1000
     assert "," in first_en and "\u202f" in first_fr  # "3,209" and "3 209", never "3.209k"
     assert '"separators": ",\\u202f"' in fr or '"separators": ",\u202f"' in fr

@@ -30,10 +30,10 @@ import pandas as pd
 
 from parcours.analytics.filters import Filter, events_sql
 from parcours.errors import ParcoursError
-from parcours.journey.materialized import JOURNEY, Derived, journey_source, source
+from parcours.journey.materialized import JOURNEY, Changes, Derived, journey_source, source
 from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import EventMatcher, matcher_sql, quote
-from parcours.store.store import Store
+from parcours.store.store import DERIVED_SCHEMA, Store
 
 By = Literal["touchpoint", "event", "stage"]
 BY_LEVELS = ("touchpoint", "event", "stage")
@@ -172,25 +172,34 @@ def _has_step(store: Store, by: str) -> str:
     return f"{by} IS NOT NULL AND event NOT IN ({ignored})"
 
 
-def _stored_sql(store: Store, by: str) -> str:
+def _stored_sql(store: Store, by: str, customers: str | None = None, code: str | None = None,
+                journey: str = JOURNEY.table) -> str:
     """The rows of ``derived.steps_<by>``: the live sequence's columns in the same order, plus ``FLAGS``.
 
     DuckDB only (the table is never built on another engine). It reads the fresh journey table:
     the windows run over the few columns they need and the journey's other columns are joined
-    back by row id, which costs far less than sorting whole rows once per window.
+    back by row id, which costs far less than sorting whole rows once per window. ``customers``
+    (SQL selecting customer ids) narrows it to their rows, with the step ``code`` (ENUM type)
+    of the table as built: a customer's sequence is all its neighbours and flags depend on.
+    ``journey`` is the table of journey rows it reads (a catch-up stages those customers' rows).
     """
-    journey = JOURNEY.table
-    names = store.engine.df(
-        f"SELECT DISTINCT CAST({by} AS VARCHAR) AS step FROM {journey} WHERE {_has_step(store, by)}"
-    )["step"]
-    code = f"ENUM({', '.join(quote(n) for n in sorted(names))})" if len(names) else "VARCHAR"
+    some, back, columns = "", f"{journey} j ON j.rowid = f.jrow", "j.*"
+    if customers:  # the join back reads the few customers' rows only, not the whole table
+        some = f" AND customer_id IN ({customers})"
+        back = f"(SELECT rowid AS jrow, * FROM {journey} WHERE customer_id IN ({customers})) j USING (jrow)"
+        columns = "j.* EXCLUDE (jrow)"
+    if code is None:
+        names = store.engine.df(
+            f"SELECT DISTINCT CAST({by} AS VARCHAR) AS step FROM {journey} WHERE {_has_step(store, by)}"
+        )["step"]
+        code = f"ENUM({', '.join(quote(n) for n in sorted(names))})" if len(names) else "VARCHAR"
     coded = ", ".join(f"CAST({c} AS {code}) AS {c}" for c in STEP_COLUMNS)
     return f"""
         WITH n AS (
             SELECT jrow, customer_id, step, timestamp, {NEIGHBOURS}
             FROM (
                 SELECT rowid AS jrow, customer_id, {EVENT_ORDER}, CAST({by} AS VARCHAR) AS step
-                FROM {journey} WHERE {_has_step(store, by)}
+                FROM {journey} WHERE {_has_step(store, by)}{some}
             )
             WINDOW w AS (PARTITION BY customer_id ORDER BY {ORDER})
         ),
@@ -204,15 +213,38 @@ def _stored_sql(store: Store, by: str) -> str:
                                       ORDER BY seq) = 1 AS first_back
             FROM coded
         )
-        SELECT j.*, f.step, f.seq, f.prev_step, f.next_step, f.next2_step,
+        SELECT {columns}, f.step, f.seq, f.prev_step, f.next_step, f.next2_step,
                f.next_timestamp, {", ".join(f"f.{flag}" for flag in FLAGS)}
-        FROM f JOIN {journey} j ON j.rowid = f.jrow
+        FROM f JOIN {back}
     """
 
 
-#: The stored step sequence of each level (built on first use after each data change).
+def _catch_up_stored(store: Store, changes: Changes, by: str) -> tuple[str, str] | None:
+    """A customer's steps depend on all its events: delete and insert again those of every changed
+    customer; None when one of their steps has no code in the table as built (a new name)."""
+    customers = changes.customers
+    code = store.execute(
+        "SELECT data_type FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ? AND column_name = 'step'",
+        [DERIVED_SCHEMA, STEPS[by].name],
+    ).fetchone()[0]
+    # those customers' journey rows, staged once: the checks and the windows read them, not the table
+    store.execute(f"CREATE OR REPLACE TEMP TABLE {STAGED} AS "
+                      f"SELECT * FROM {JOURNEY.table} WHERE customer_id IN ({customers})")
+    has_code = f"list_contains(enum_range(NULL::{code}), CAST({by} AS VARCHAR))" if code.startswith("ENUM") else "FALSE"
+    new = store.execute(f"SELECT count(*) FROM {STAGED} WHERE {_has_step(store, by)} AND NOT {has_code}").fetchone()[0]
+    return None if new else (f"customer_id IN ({customers})", _stored_sql(store, by, code=code, journey=STAGED))
+
+
+#: the temporary table a catch-up stages the changed customers' journey rows in (dropped after it)
+STAGED = "_refresh_rows"
+
+
+#: The stored step sequence of each level (built on first use after each data change, caught up
+#: incrementally after appends: see ``parcours.journey.materialized``).
 STEPS: dict[str, Derived] = {
-    by: Derived(f"steps_{by}", partial(_stored_sql, by=by), "customer_id, seq", needs=(JOURNEY,))
+    by: Derived(f"steps_{by}", partial(_stored_sql, by=by), "customer_id, seq", needs=(JOURNEY,),
+                catch_up=partial(_catch_up_stored, by=by))
     for by in BY_LEVELS
 }
 

@@ -64,22 +64,29 @@ def unmapped(ctx: typer.Context, fmt: Format = FormatOption) -> None:
 
 @journey_app.command("refresh")
 def refresh(ctx: typer.Context) -> None:
-    """Rebuild the materialized journey table and the stored touchpoint sequence now if they are
-    stale (read-only analyses, as the CLI's are, cannot rebuild them and compute live until then)."""
+    """Bring the materialized journey table and the stored touchpoint sequence up to date if they
+    are stale: incrementally (the customers whose events changed) when every write since they
+    were built only added events or moved named customers, else rebuilt whole (read-only
+    analyses, as the CLI's are, cannot update them and compute live until then)."""
     from parcours.analytics.sequences import STEPS
     from parcours.engine import engine_class
-    from parcours.journey.materialized import JOURNEY, is_fresh, materialize
+    from parcours.journey.materialized import JOURNEY, refresh
 
     with state(ctx).store() as store:
         if not engine_class(store.engine_name).reads_store_tables:
             raise ParcoursError(f"journey refresh: the {store.engine_name} engine reads the live relation")
-        stale = [r for r in (JOURNEY, STEPS["touchpoint"]) if not is_fresh(store, r)]
-        if not stale:
+        done = [refresh(store, r) for r in (JOURNEY, STEPS["touchpoint"])]
+        if all(d.how == "fresh" for d in done):
             console.print("journey table: up to date")
             return
-        seconds = sum(materialize(store, r) for r in stale)
         rows = store.execute("SELECT count(*) FROM derived.journey").fetchone()[0]
-    console.print(f"journey table: rebuilt, {rows:,} events in {seconds:.2f}s")
+    seconds = sum(d.seconds for d in done)
+    if any(d.how == "full" for d in done):
+        console.print(f"journey table: rebuilt, {rows:,} events in {seconds:.2f}s (full)")
+    else:
+        customers = max(d.customers for d in done)
+        console.print(f"journey table: updated incrementally for {customers:,} customers, "
+                      f"{rows:,} events in {seconds:.2f}s")
 
 
 def register(app: typer.Typer) -> None:

@@ -71,7 +71,7 @@ def stitch(store: Store, full: bool = False) -> dict:
     upto = store.execute("SELECT coalesce(max(batch_id), 0) FROM events").fetchone()[0]
     if upto <= since and not full:
         return {"affected_identifiers": 0, "merges": 0}
-    with store.transaction():
+    with store.transaction(incremental=not full):  # ``_recompute`` names the customers it moves
         store.execute(f"CREATE OR REPLACE TEMP TABLE _ids AS {_identifiers_sql(store, since)}")
         # nodes: new identifiers, and earlier first-seen times for known ones
         store.execute(
@@ -219,6 +219,16 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
             [now],
         )
         merges = store.execute("SELECT count(*) FROM _merges").fetchone()[0]
+    # the identifiers whose events change customer (an identifier not mapped named its own), for
+    # the incremental derived tables
+    store.note_moved(
+        """
+        SELECT a.identifier, coalesce(m.customer_id, a.identifier) AS before,
+               coalesce(n.customer_id, a.identifier) AS after
+        FROM _affected a LEFT JOIN identity_map m USING (identifier) LEFT JOIN _newmap n USING (identifier)
+        WHERE before <> after
+        """
+    )
     store.execute("DELETE FROM identity_map WHERE identifier IN (SELECT identifier FROM _affected)")
     store.execute("INSERT INTO identity_map SELECT identifier, customer_id FROM _newmap")
     return merges
@@ -249,7 +259,7 @@ def unmerge(store: Store, merge_id: int) -> list[str]:
         raise ParcoursError(f"merge {merge_id} is an unmerge record; pick the merge it undid")
     if store.execute("SELECT count(*) FROM identity_blocks WHERE merge_id = ?", [merge_id]).fetchone()[0]:
         raise ParcoursError(f"merge {merge_id} is already undone")
-    with store.transaction():
+    with store.transaction(incremental=True):  # ``_recompute`` names the customers it moves
         now = utcnow()
         store.execute(
             "INSERT INTO identity_blocks SELECT a, b, merge_id, ? FROM merge_edges WHERE merge_id = ?", [now, merge_id]

@@ -539,8 +539,9 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: Batch, path: Path, summ
         raise ImportError_(f"{path}: cannot map rows {_first_row(batch)}..: {e}") from None
     now = utcnow()
     source = label or str(path)
-    with store.transaction():
+    with store.transaction(incremental=True):  # it only appends the batch's events
         batch_id = store.execute("SELECT nextval('batch_seq')").fetchone()[0]
+        store.note_batch(batch_id)
         try:
             loaded = _insert_events(store, staging, batch_id, now, label or path.name,
                                     source_ids=builder.source_ids, stored=scope.condition(store),

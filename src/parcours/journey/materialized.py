@@ -11,14 +11,29 @@ order they are stored in. ``derived.journey`` is the first (the journey relation
 Freshness is one stamp for all of them: the store's data version (bumped by every
 data-changing write, see ``Store.transaction``), the journey map's hash and the schema
 version. A table carries the stamp it was built from as its comment; ``source`` returns the
-table when the stamps agree, rebuilds it when they differ and the store is writable, and
-otherwise returns None so that the caller computes the relation live (a read-only
-connection, an open transaction, or another engine, which reads its own snapshot of the base
-tables). Every data-changing write also drops the whole ``derived`` schema's tables (see
-``Store.bump_data_version``), so a stale copy never keeps erased personal data around.
+table when the stamps agree, brings it up to date (``refresh``) when they differ and the store
+is writable, and otherwise returns None so that the caller computes the relation live (a
+read-only connection, an open transaction, or another engine, which reads its own snapshot of
+the base tables). Every data-changing write other than appends and stitching also drops the
+whole ``derived`` schema's tables (see ``Store.bump_data_version``), so a stale copy never
+keeps erased personal data around.
 
 They live in ``derived``, not ``main``: the tables of ``main`` are the data (GDPR export,
 Spark snapshots walk them), ``derived`` only what can be rebuilt from them.
+
+Catching up incrementally (``refresh``). A write that only appends events (an import batch, a
+collector batch) or moves identifiers to other customers (a stitching run, an unmerge) keeps
+the tables and names what it touched in the change log (``parcours.store.changes``). When
+every write since a table was built did so, ``refresh`` deletes the rows that changed and
+inserts them again from the relation's SQL narrowed to them, in one transaction (each
+``Derived.catch_up`` says which rows): the journey, whose rows depend on the event and its
+identifier's customer only, the appended events and the moved identifiers' events; the step
+sequences and the live state, whose rows depend on all of a customer's events, every changed
+customer (the current customer of each appended event, both customers of each moved
+identifier). Anything else (GDPR, a new journey map, a full re-stitch, a store older than the
+log) rebuilds whole. The caught-up rows are appended, so the table is no longer stored in full
+(customer, time) order; readers that stream in stored order check it and sort when it does
+not hold (``Engine.map_groups``). See docs/live.md.
 """
 
 from __future__ import annotations
@@ -29,7 +44,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from parcours.engine import engine_class
-from parcours.journey.relation import EVENT_ORDER, journey_sql
+from parcours.journey.relation import EVENT_ORDER, IDENTITY_KEY_SQL, journey_sql
+from parcours.store import changes
 from parcours.store.store import DERIVED_SCHEMA, Store
 
 
@@ -43,22 +59,63 @@ class Derived:
     sql: Callable[[Store], str]
     order: str  #: ORDER BY of the stored rows
     needs: tuple[Derived, ...] = ()  #: derived relations its SQL reads, built first
+    #: how to catch its table up with the writes named in the change log (``Changes``): which
+    #: rows to delete (a condition) and the SQL of the rows to insert, given the table as
+    #: built; None when it cannot (then it is rebuilt whole). Called inside the refresh's
+    #: transaction, after the ``needs`` are fresh.
+    catch_up: Callable[[Store, Changes], tuple[str, str] | None] | None = None
 
     @property
     def table(self) -> str:
         return f"{DERIVED_SCHEMA}.{self.name}"
 
 
+@dataclass(frozen=True)
+class Changes:
+    """What the writes since a table was built changed, as SQL selecting ids (see ``refresh``)."""
+
+    #: event batches appended
+    batches: tuple[int, ...]
+    #: identifiers whose customer changed (stitching: a merge, a new link, an unmerge)
+    moved: str
+    #: every customer whose events changed: the current customer of each appended event, and the
+    #: customers before and after of each moved identifier
+    customers: str
+
+    @property
+    def appended(self) -> str:
+        """A condition on ``events``: the event is in an appended batch (a list DuckDB pushes into its scan)."""
+        return f"batch_id IN ({', '.join(map(str, self.batches))})" if self.batches else "FALSE"
+
+
+def _catch_up_journey(store: Store, changes: Changes) -> tuple[str, str]:
+    """A journey row depends on its event and its identifier's customer only: insert the appended
+    events, and delete and insert again the events of the moved identifiers."""
+    key = IDENTITY_KEY_SQL.replace("e.", "")
+    appended = f"(SELECT * FROM events WHERE {changes.appended})"
+    moved = f"(SELECT * FROM events WHERE {key} IN ({changes.moved}) AND NOT ({changes.appended}))"
+    return f"{key} IN ({changes.moved})", f"""
+        SELECT * FROM ({journey_sql(store.config, appended)})
+        UNION ALL
+        SELECT * FROM ({journey_sql(store.config, moved)})
+    """
+
+
 #: the journey relation, as ``parcours.journey.relation.journey_sql`` computes it
-JOURNEY = Derived("journey", lambda store: journey_sql(store.config), f"customer_id, {EVENT_ORDER}")
+JOURNEY = Derived("journey", lambda store: journey_sql(store.config), f"customer_id, {EVENT_ORDER}",
+                  catch_up=_catch_up_journey)
 #: the materialized journey relation's table
 TABLE = JOURNEY.table
 
 
 def stamp(store: Store) -> str:
     """What every derived relation is built from: data version, journey map, schema version."""
+    return f"v{store.data_version()}:{_map_stamp(store)}"
+
+
+def _map_stamp(store: Store) -> str:
     config = hashlib.sha256(store.config.model_dump_json().encode()).hexdigest()[:16]
-    return f"v{store.data_version()}:c{config}:s{store.schema_version()}"
+    return f"c{config}:s{store.schema_version()}"
 
 
 def built_stamp(store: Store, relation: Derived = JOURNEY) -> str | None:
@@ -75,6 +132,89 @@ def is_fresh(store: Store, relation: Derived = JOURNEY) -> bool:
     return built_stamp(store, relation) == stamp(store)
 
 
+def _built_version(store: Store, relation: Derived) -> int | None:
+    """The data version a stale table was built at, when it can catch up incrementally; else None."""
+    built = built_stamp(store, relation)
+    if not built or relation.catch_up is None:
+        return None
+    version, _, rest = built.partition(":")
+    if rest != _map_stamp(store) or not version[1:].isdigit():
+        return None
+    version = int(version[1:])
+    return version if changes.incremental_since(store, version) else None
+
+
+def _changes(store: Store, version: int) -> Changes:
+    """The changes after ``version``; the customers as the temporary table ``_catch_up`` fills."""
+    batches = tuple(int(r[0]) for r in store.execute(changes.batches_sql(version)).fetchall())
+    return Changes(batches=batches, moved=changes.identifiers_sql(version),
+                   customers="SELECT customer_id FROM _refresh_customers")
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What ``refresh`` did: ``fresh`` (nothing), ``incremental`` (for ``customers``) or ``full``."""
+
+    how: str
+    customers: int = 0
+    seconds: float = 0.0
+
+
+def refresh(store: Store, relation: Derived = JOURNEY) -> Refresh:
+    """Bring the relation's table (and what it needs) up to date, incrementally when the log allows."""
+    t0 = time.perf_counter()
+    for need in relation.needs:
+        refresh(store, need)
+    if is_fresh(store, relation):
+        return Refresh("fresh")
+    version = _built_version(store, relation)
+    n = None if version is None else _catch_up(store, relation, version)
+    if n is None:
+        materialize(store, relation)
+        return Refresh("full", seconds=time.perf_counter() - t0)
+    return Refresh("incremental", n, time.perf_counter() - t0)
+
+
+def _catch_up(store: Store, relation: Derived, version: int) -> int | None:
+    """Recompute the rows the writes after ``version`` changed; how many customers, None if it cannot.
+
+    The customers counted are those whose rows were recomputed: a merge counts the customer
+    before and the one after."""
+    current = stamp(store)
+    key = IDENTITY_KEY_SQL
+    with store.transaction(changes_data=False) as con:
+        change = _changes(store, version)
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _refresh_customers AS
+            SELECT coalesce(m.customer_id, {key}) AS customer_id
+            FROM events e LEFT JOIN identity_map m ON m.identifier = {key}
+            WHERE {change.appended}
+            UNION {changes.customers_sql(version)}
+        """)
+        plan = relation.catch_up(store, change)
+        if plan is not None:
+            deleted, sql = plan
+            con.execute(f"DELETE FROM {relation.table} WHERE {deleted}")
+            con.execute(f"INSERT INTO {relation.table} {sql} ORDER BY {relation.order}")
+            con.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
+            _prune(store)
+        n = con.execute("SELECT count(*) FROM _refresh_customers").fetchone()[0]
+        con.execute("DROP TABLE _refresh_customers")
+        con.execute("DROP TABLE IF EXISTS _refresh_rows")  # where a catch-up may stage rows
+    return None if plan is None else n
+
+
+def _prune(store: Store) -> None:
+    """Drop the log's writes that every derived table has caught up with."""
+    stamps = store.execute(
+        "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ?",
+        [DERIVED_SCHEMA],
+    ).fetchall()
+    versions = [int(c.split(":")[0][1:]) for (c,) in stamps if c and c.startswith("v") and ":" in c]
+    if versions:
+        changes.prune(store, min(versions))
+
+
 def materialize(store: Store, relation: Derived = JOURNEY) -> float:
     """(Re)build the relation's table (and any stale table it needs); returns the seconds it took."""
     t0 = time.perf_counter()
@@ -87,6 +227,7 @@ def materialize(store: Store, relation: Derived = JOURNEY) -> float:
         store.execute(f"CREATE SCHEMA IF NOT EXISTS {DERIVED_SCHEMA}")
         store.execute(f"CREATE OR REPLACE TABLE {relation.table} AS {sql} ORDER BY {relation.order}")
         store.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
+        _prune(store)
     return time.perf_counter() - t0
 
 
@@ -98,7 +239,7 @@ def source(store: Store, relation: Derived) -> str | None:
         return relation.table
     # inside a caller's transaction a rebuild would be part of it (and dropped by its commit)
     if not store.read_only and not store.in_transaction:
-        materialize(store, relation)
+        refresh(store, relation)
         return relation.table
     return None
 

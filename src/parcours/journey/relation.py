@@ -55,8 +55,12 @@ def _lookup_case(column: str, mapping: dict[str, object], cast: str) -> str:
     return f"CAST(CASE {column} {whens} END AS {cast})"
 
 
-def journey_sql(config: JourneyConfig) -> str:
-    """SQL (DuckDB dialect) of the journey relation over the ``events`` and ``identity_map`` tables."""
+def journey_sql(config: JourneyConfig, events: str = "events") -> str:
+    """SQL (DuckDB dialect) of the journey relation over the ``events`` and ``identity_map`` tables.
+
+    ``events`` may narrow the events read (a bracketed query over ``events``: the incremental
+    refresh of ``parcours.journey.materialized`` reads the events of a few customers).
+    """
     tp_stage = {t.name: t.stage for t in config.touchpoints}
     tp_channel = {t.name: t.channel for t in config.touchpoints}
     stage_index = {t.name: config.stage_index(t.stage) for t in config.touchpoints}
@@ -71,7 +75,7 @@ def journey_sql(config: JourneyConfig) -> str:
                e.properties, e.context, e.source, e.channel AS event_channel,
                coalesce(m.customer_id, {IDENTITY_KEY_SQL}) AS customer_id,
                {touchpoint_case_sql(config)} AS touchpoint
-        FROM events e
+        FROM {events} e
         LEFT JOIN identity_map m ON m.identifier = {IDENTITY_KEY_SQL}
     ) j
     """

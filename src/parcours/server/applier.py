@@ -79,7 +79,7 @@ def apply_records(store: Store, directory: Path, records: list[dict], pos: Posit
         from parcours.identity import stitch
 
         stitch(store)
-    with store.transaction():
+    with store.transaction(changes_data=False):  # bookkeeping: no analysis reads it
         store.execute("DELETE FROM collector_wal")
         store.execute("INSERT INTO collector_wal VALUES (?, ?, ?)", [pos.segment, pos.offset, utcnow()])
     remove_applied(directory, pos)

@@ -7,6 +7,15 @@ no new event), the journey file's ``[[webhooks]]`` are evaluated (``enqueue_webh
 occurrence is queued once, whatever the number of runs) and every due delivery is sent:
 signed, retried with backoff, logged, exactly as the manual command does.
 
+Each cycle looks only at the customers whose events arrived since the previous one: each
+customer's live journey state (``parcours.journey.live_state``) is caught up on the customers
+the new events (or a stitching run) changed, and records the data version it was computed at;
+the triggers that only a new event can fire (``stage_entered``, ``moment_of_truth``,
+``detractor``) are evaluated for the customers whose state is newer than the last cycle's
+version, so a cycle costs what arrived, not the store's size. The first cycle after a start
+looks at everyone (as does a cycle after a write that rebuilds the state whole). Cart
+abandonment and segment changes depend on time, so they are evaluated over the whole store.
+
 The HTTP posts run on their own threads, never on the store's: a slow receiver delays only
 its own deliveries, not the applier or the dashboard. Occurrences before the first time the
 server ran with live triggers are not sent (the store keeps that time, so a restart resumes
@@ -22,6 +31,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+from parcours.journey.live_state import changed_since_sql
 from parcours.store.store import Store, utcnow
 from parcours.voc.webhooks import due_deliveries, enqueue_webhooks, record_attempt, send, start_watching
 
@@ -39,13 +49,17 @@ def live_since(store: Store) -> datetime:
     return datetime.fromisoformat(since)
 
 
-def _enqueue(store: Store) -> tuple[list, dict]:
-    """Queue new occurrences; the deliveries due now and the webhooks by name."""
+def _enqueue(store: Store, looked: int | None) -> tuple[list, dict, int]:
+    """Queue new occurrences among the customers changed after data version ``looked`` (None: all).
+
+    Returns the deliveries due now, the webhooks by name, and the data version looked at.
+    """
+    version = store.data_version()
     hooks = {h.name: h for h in store.config.webhooks}
     if not hooks:
-        return [], {}
-    enqueue_webhooks(store, since=live_since(store))
-    return due_deliveries(store, utcnow()), hooks
+        return [], {}, version
+    enqueue_webhooks(store, since=live_since(store), customers=changed_since_sql(store, looked))
+    return due_deliveries(store, utcnow()), hooks, version
 
 
 class LiveTriggers:
@@ -58,6 +72,8 @@ class LiveTriggers:
         self._task: asyncio.Task | None = None
         self.sent = 0
         self.last_error: str | None = None
+        #: the data version the last successful cycle looked at (None: look at every customer)
+        self.looked: int | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -80,7 +96,7 @@ class LiveTriggers:
 
     async def cycle(self) -> int:
         """Queue new occurrences and send what is due; returns how many attempts were made."""
-        due, hooks = await self.collector.run_db(_enqueue)
+        due, hooks, self.looked = await self.collector.run_db(_enqueue, self.looked)
         if not due:
             return 0
         loop = asyncio.get_running_loop()

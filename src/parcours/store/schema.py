@@ -250,6 +250,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        8,
+        "data changes: what each data-changing write did, for incremental derived tables",
+        # one marker row per data version (batch_id and customer_id NULL): ``incremental`` when
+        # the write named every event batch and customer it changed, ``full`` otherwise; then
+        # the batches, identifiers and customers an incremental write named (``parcours.store.changes``)
+        """
+        CREATE TABLE data_changes (
+            version     BIGINT NOT NULL,         -- the data version the write committed
+            kind        VARCHAR NOT NULL,        -- incremental, full, batch, identifier or customer
+            batch_id    BIGINT,                  -- kind batch: an event batch it appended
+            customer_id VARCHAR                  -- kind identifier: an identifier whose customer changed;
+                                                 -- kind customer: its customer before or after
+        );
+        """,
+    ),
 ]
 
 #: ``events.arrival_seq`` of a loaded row: its batch (batches are numbered in load order) times

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from parcours.errors import ParcoursError
+from parcours.store import changes
 from parcours.store.schema import MIGRATIONS
 from parcours.store.sharing import Lease, Notice, live_claim, lock_holder, wait_limit
 
@@ -61,6 +62,7 @@ class Store:
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._engine = None
         self._config: JourneyConfig | None = None
+        self._schema_version: int | None = None
         self.con = self._connect()
         try:
             if not read_only:
@@ -99,6 +101,7 @@ class Store:
         # corrupt the CLI's output (JSON, a key on the last line)
         con.execute("SET enable_progress_bar = false")
         self.epoch += 1
+        self._schema_version = None  # a reopened file may have been migrated by another process
         return con
 
     def suspend(self) -> None:
@@ -181,6 +184,12 @@ class Store:
         self._engine = None
 
     def schema_version(self) -> int:
+        """The newest migration applied (cached: every derived table's freshness check asks for it)."""
+        if self._schema_version is None:
+            self._schema_version = self._read_schema_version()
+        return self._schema_version
+
+    def _read_schema_version(self) -> int:
         exists = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
         ).fetchone()[0]
@@ -206,21 +215,25 @@ class Store:
                 self.con.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, description, utcnow()]
                 )
+            self._schema_version = None
 
     @contextmanager
-    def transaction(self, changes_data: bool = True):
+    def transaction(self, changes_data: bool = True, incremental: bool = False):
         """All or nothing: commit on success, roll back on any error.
 
         A committed transaction bumps the store's data version (``changes_data=False`` only for
         writes that no analysis reads), so that whatever is derived from the data (the
-        materialized journey relation) knows it is stale.
+        materialized journey relation) knows it is stale. ``incremental=True`` promises that the
+        transaction named every event batch it appended and identifier it moved (``note_batch``,
+        ``note_moved``): derived tables then catch up on those customers only
+        (``parcours.store.changes``); any other write makes them rebuild whole.
         """
         self.con.execute("BEGIN TRANSACTION")
         self.in_transaction = True
         try:
             yield self
             if changes_data:
-                self.bump_data_version()
+                self.bump_data_version(incremental)
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
@@ -233,19 +246,32 @@ class Store:
         """How many data-changing writes the store has seen (0 for a store that predates the count)."""
         return int(self.get_meta(DATA_VERSION_META, "0") or 0)
 
-    def bump_data_version(self) -> None:
+    def bump_data_version(self, incremental: bool = False) -> None:
         """Mark the data as changed; every write outside ``transaction()`` calls this itself.
 
-        What was derived from the data is dropped too: it is stale, and a stale copy would keep
+        Unless the write was ``incremental`` (it only added events or moved named customers),
+        what was derived from the data is dropped too: it is stale, and a stale copy would keep
         rows that an erasure or a retention run has just deleted.
         """
-        self.set_meta(DATA_VERSION_META, str(self.data_version() + 1))
+        version = self.data_version() + 1
+        self.set_meta(DATA_VERSION_META, str(version))
+        changes.record(self, version, incremental)
+        if incremental:
+            return
         derived = self.con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ?",
             [DERIVED_SCHEMA],
         ).fetchall()
         for (table,) in derived:
             self.con.execute(f'DROP TABLE "{DERIVED_SCHEMA}"."{table}"')
+
+    def note_batch(self, batch_id: int) -> None:
+        """Inside ``transaction(incremental=True)``: it appended the event batch ``batch_id``."""
+        changes.note_batch(self, batch_id)
+
+    def note_moved(self, moved_sql: str) -> None:
+        """Inside ``transaction(incremental=True)``: these (identifier, before, after) changed customer."""
+        changes.note_moved(self, moved_sql)
 
     # -- settings -------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:

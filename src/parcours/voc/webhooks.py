@@ -158,11 +158,19 @@ def _body(hook: Webhook, row: dict) -> str:
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None = None) -> pd.DataFrame:
+#: triggers whose occurrences only a customer's new events can create (the others depend on time:
+#: a cart's quiet period, a segment rule)
+ARRIVAL_TRIGGERS = ("detractor", "stage_entered", "moment_of_truth")
+
+
+def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None = None,
+                     customers: str | None = None) -> pd.DataFrame:
     """Queue a delivery for every new occurrence of every configured trigger.
 
     ``since`` ignores occurrences before that UTC time (so a new webhook does not replay all
-    history). Returns one row per webhook: webhook, trigger, queued (new deliveries).
+    history). ``customers`` (SQL selecting customer ids) narrows the ``ARRIVAL_TRIGGERS`` to
+    those customers: the live triggers pass the customers whose events just arrived. Returns
+    one row per webhook: webhook, trigger, queued (new deliveries).
     """
     now = now or utcnow()
     rows = []
@@ -176,9 +184,10 @@ def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None 
                 _watch_segment(store, hook, now)
             rows.append({"webhook": hook.name, "trigger": hook.trigger, "queued": 0})
             continue
+        narrowed = f"customer_id IN ({customers})" if customers and hook.trigger in ARRIVAL_TRIGGERS else "TRUE"
         query = f"""
             SELECT * FROM ({_occurrences_sql(store, hook, now)}) o
-            WHERE {f"occurred_at >= TIMESTAMP {quote(since.isoformat(sep=' '))}" if since else "TRUE"}
+            WHERE {narrowed} AND {f"occurred_at >= TIMESTAMP {quote(since.isoformat(sep=' '))}" if since else "TRUE"}
               AND dedupe_key NOT IN (SELECT dedupe_key FROM webhook_deliveries WHERE webhook = {quote(hook.name)})
             ORDER BY occurred_at, dedupe_key
         """

@@ -1,9 +1,12 @@
 """The live view's data: customers per stage now, stage entries in the last hour, latest events.
 
-Three small aggregate queries over the journey relation (the materialized table when it is
-fresh), computed on demand: the page polls ``/live.json`` every few seconds, and nothing else
-is rebuilt for it. The dashboard's query cache keys it by the store's data version, so
-polls between two applications of the collector's log cost a version check.
+The figures per stage come from each customer's live journey state
+(``parcours.journey.live_state``: current stage, stage entries), a derived table caught up on
+the customers whose events just arrived, so a poll after an application of the collector's
+log costs two small aggregates over one row per customer, not a pass over every event. The
+latest events are the newest rows of the journey relation. The page polls ``/live.json``
+every few seconds; the dashboard's query cache keys it by the store's data version, so polls
+between two applications cost a version check.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from parcours.analytics.filters import events_sql
+from parcours.journey.live_state import state_source
 from parcours.matcher import quote
 from parcours.store.store import Store, utcnow
 
@@ -23,15 +27,15 @@ def live_state(store: Store, now: datetime | None = None) -> dict:
     the newest events by receive time; ``as_of``: the UTC time of the figures."""
     now = now or utcnow()
     journey = events_sql(store)
+    state = state_source(store)
     hour_ago = quote((now - timedelta(hours=1)).isoformat(sep=" "))
     figures = store.engine.df(f"""
-        WITH staged AS (SELECT customer_id, stage, timestamp FROM ({journey}) j WHERE stage IS NOT NULL),
-        now_in AS (SELECT arg_max(stage, timestamp) AS stage FROM staged GROUP BY customer_id),
-        entered AS (SELECT stage, min(timestamp) AS entered_at FROM staged GROUP BY customer_id, stage)
         SELECT stage, sum(now_count) AS customers_now, sum(entry_count) AS entries_last_hour FROM (
-            SELECT stage, count(*) AS now_count, 0 AS entry_count FROM now_in GROUP BY stage
+            SELECT current_stage AS stage, count(*) AS now_count, 0 AS entry_count
+            FROM {state} s WHERE current_stage IS NOT NULL GROUP BY current_stage
             UNION ALL
-            SELECT stage, 0, count(*) FROM entered WHERE entered_at >= TIMESTAMP {hour_ago} GROUP BY stage
+            SELECT e.stage, 0, count(*) FROM (SELECT unnest(entries) AS e FROM {state} s)
+            WHERE e.entered_at >= TIMESTAMP {hour_ago} GROUP BY e.stage
         ) GROUP BY stage
     """)
     counts = {r["stage"]: r for r in figures.to_dict("records")}

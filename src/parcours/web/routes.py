@@ -220,6 +220,14 @@ async def live_json(request: Request) -> JSONResponse:
     return JSONResponse(await dash.run(collector, ("live",), live_state))
 
 
+@router.get("/version.json")
+async def version_json(request: Request) -> JSONResponse:
+    """The version of what the pages read (data, segments, lead scores): the journey map polls it
+    and reloads its data when it changes. A version check, answered off the store's thread."""
+    version = await request.app.state.dashboard.data_version(request.app.state.collector)
+    return JSONResponse({"version": ":".join(map(str, version))})
+
+
 @router.get("/")
 async def journey(request: Request, order: str = "file") -> HTMLResponse:
     # only the options given: the plain map keeps the key the warm-up and the evidence pages use

@@ -11,7 +11,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from parcours.store.store import Store
-from parcours.web.cache import MISSING, QueryCache
+from parcours.web.cache import MISSING, QueryCache, data_version
 from parcours.web.i18n import (
     current_language,
     duration,
@@ -94,6 +94,13 @@ class Dashboard:
         if self.reader is None or self.reader_epoch != collector.store.epoch:
             self.reader_epoch, self.reader = await collector.run_db(lambda store: (store.epoch, store.cursor()))
         return self.reader
+
+    async def data_version(self, collector) -> tuple:
+        """The version the cache keys pages by (``parcours.web.cache.data_version``), read off the store's thread."""
+        try:
+            return data_version(await self._reader(collector))
+        except Exception:  # noqa: BLE001 - the store was lent to another process meanwhile: ask its thread
+            return await collector.run_db(lambda store: data_version(store))
 
     async def followups_version(self, collector) -> tuple:
         """Changes whenever a follow-up is opened or changed (read off the store's thread)."""

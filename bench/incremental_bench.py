@@ -1,0 +1,109 @@
+"""Incremental derived tables: a full build against catching up after appends, and the first
+funnel after an import against a warm one (issue 16).
+
+    nice .venv/bin/python bench/incremental_bench.py [--events 10000000] [--seed 3] [--dir DIR]
+
+Set-up (not in the figures): N seeded events written straight into a fresh store (the
+generator of ``scale_bench.py``: customers = N / 10, a third of them anonymous before an
+identify with a shared e-mail trait), stitched once. Then:
+
+- ``full build``: the materialized journey (``derived.journey``) and the stored touchpoint
+  sequence (``derived.steps_touchpoint``) built from scratch, as after any non-append write;
+- ``refresh after +0.1%`` / ``+1%``: that many new events imported through the real importer
+  (a Parquet file; stitching included, not timed), spread over existing customers, at old and
+  new times, a tenth of them identifies that join a new anonymous id to an existing customer;
+  then ``refresh`` of both tables, timed, printed with the customers it recomputed and as a
+  share of the full build (targets: 5% and 10%);
+- ``funnel``: a 4-step funnel warm (tables fresh, best of 3), then after another +0.1% import
+  the first funnel (which catches the tables up itself), as a multiple of the warm one
+  (target: 2x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from scale_bench import generate
+from timing import best_of
+
+import parcours
+from parcours.analytics.sequences import STEPS
+from parcours.journey.materialized import JOURNEY, materialize, refresh
+
+TABLES = (JOURNEY, STEPS["touchpoint"])
+FUNNEL = ["site_visit", "add_to_cart", "checkout_start", "purchase"]
+
+
+def append(store, path: Path, n: int, total: int, seed: int) -> None:
+    """Import ``n`` new events for existing customers through the importer (stitching included)."""
+    customers = max(total // 10, 1)
+    store.con.execute(f"""
+        COPY (
+            SELECT 'n{seed}_' || i AS message_id,
+                   CASE WHEN i % 10 = 0 THEN 'identify' ELSE 'track' END AS type,
+                   CASE WHEN i % 10 = 0 THEN 'identify'
+                        ELSE (['site_visit', 'product_view', 'add_to_cart', 'checkout_start', 'purchase'])
+                             [1 + (hash(i, {seed}) % 5)::BIGINT] END AS event,
+                   -- half at old times (inside the stored range), half after it
+                   (TIMESTAMP '2024-01-01' + to_seconds((hash(i, {seed} + 1) % (7776000 * 2))::BIGINT))::TIMESTAMPTZ AS timestamp,
+                   'c' || (hash(i, {seed} + 2) % {customers}) AS user_id,
+                   CASE WHEN i % 10 = 0 THEN 'new{seed}_' || i END AS anonymous_id,
+                   '{{}}' AS properties
+            FROM range({n}) t(i)
+        ) TO '{path}' (FORMAT parquet)
+    """)
+    parcours.import_file(store, path, fmt="parquet")
+
+
+def refresh_all(store) -> tuple[float, int, str]:
+    t0 = time.perf_counter()
+    done = [refresh(store, t) for t in TABLES]
+    return time.perf_counter() - t0, max(d.customers for d in done), "+".join(d.how for d in done)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--dir", default=None, help="where the store is written (default: a temporary folder)")
+    args = ap.parse_args()
+    n = args.events
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        tmp = Path(tmp)
+        with parcours.open(tmp / "bench.duckdb") as store:
+            t0 = time.perf_counter()
+            generate(store, n, args.seed)
+            store.con.execute("SELECT nextval('batch_seq')")  # the generator wrote batch 1 itself
+            parcours.stitch(store)
+            print(f"{n:,} events generated and stitched in {time.perf_counter() - t0:.1f}s "
+                  f"(load {os.getloadavg()[0]:.1f})")
+            full = 0.0
+            for t in TABLES:
+                full += materialize(store, t)
+            print(f"full build (journey + touchpoint steps): {full:.2f}s")
+            for share, target in ((0.001, 0.05), (0.01, 0.10)):
+                added = max(int(n * share), 1)
+                append(store, tmp / f"add{share}.parquet", added, n, args.seed + int(share * 1000))
+                seconds, customers, how = refresh_all(store)
+                ratio = seconds / full
+                print(f"refresh after +{share:.1%} ({added:,} events): {seconds:.2f}s, {how}, "
+                      f"{customers:,} customers; {ratio:.1%} of a full build (target {target:.0%}: "
+                      f"{'met' if ratio <= target else 'NOT met'})")
+            parcours.funnel(store, FUNNEL)  # kernels compiled, tables fresh
+            warm, _ = best_of(lambda: parcours.funnel(store, FUNNEL), 3)
+            append(store, tmp / "funnel.parquet", max(n // 1000, 1), n, args.seed + 99)
+            first, _ = best_of(lambda: parcours.funnel(store, FUNNEL), 1)
+            again, _ = best_of(lambda: parcours.funnel(store, FUNNEL), 3)
+            print(f"funnel: warm {warm:.2f}s; first after a +0.1% import {first:.2f}s = {first / warm:.1f}x warm "
+                  f"(target 2x: {'met' if first <= 2 * warm else 'NOT met'}); "
+                  f"next ones {again:.2f}s = {again / warm:.1f}x (the caught-up table is no longer "
+                  "stored in full order)")
+            print(f"load at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

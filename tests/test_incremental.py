@@ -1,0 +1,133 @@
+"""Incremental derived tables: after random appends (same-time events, identifies and shared
+emails that merge customers, events older than the stored ones, unmerges), catching up the
+materialized journey and the stored step sequences gives exactly the rows of a full rebuild."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from conftest import load_events
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import parcours
+from parcours.analytics.sequences import BY_LEVELS, STEPS
+from parcours.journey.live_state import STATE
+from parcours.journey.materialized import JOURNEY, is_fresh, materialize, refresh
+
+RELATIONS = [JOURNEY, *(STEPS[by] for by in BY_LEVELS), STATE]
+
+EVENT = st.fixed_dictionaries({
+    "event": st.sampled_from(["site_visit", "product_view", "add_to_cart", "purchase", "chat_message",
+                              "unmapped_thing", "identify"]),
+    # few distinct times: many events share a timestamp; some land before the stored ones
+    "timestamp": st.builds("2024-03-0{}T1{}:00:00Z".format, st.integers(1, 4), st.integers(0, 2)),
+    "who": st.sampled_from(["user", "anon", "both"]),
+    "user_id": st.sampled_from(["u1", "u2", "u3"]),
+    "anonymous_id": st.sampled_from(["a1", "a2", "a3", "a4"]),
+    "email": st.sampled_from([None, None, "x@example.com", "y@example.com"]),
+})
+
+
+def _event(e: dict) -> dict:
+    out = {"event": e["event"], "timestamp": e["timestamp"],
+           "type": "identify" if e["event"] == "identify" else "track"}
+    if e["who"] != "anon":
+        out["user_id"] = e["user_id"]
+    if e["who"] != "user":
+        out["anonymous_id"] = e["anonymous_id"]
+    if e["email"]:
+        out["properties"] = {"email": e["email"]}
+    return out
+
+
+#: a write: a batch imported (stitched at once or not), or the latest merge undone
+STEP = st.one_of(
+    st.tuples(st.just("import"), st.lists(EVENT, min_size=1, max_size=4), st.booleans(), st.booleans()),
+    st.tuples(st.just("unmerge"), st.just([]), st.just(True), st.booleans()),
+)
+
+
+def rows(store, relation) -> list[tuple]:
+    # the state's ``version`` says when a row was computed: a rebuild computes every row now
+    return store.con.execute(
+        f"SELECT COLUMNS(lambda c: c <> 'version')::VARCHAR FROM {relation.table} ORDER BY ALL").fetchall()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=st.lists(EVENT, min_size=1, max_size=5), steps=st.lists(STEP, min_size=1, max_size=4))
+def test_catching_up_equals_a_full_rebuild(first, steps):
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        with parcours.open(tmp / "s.duckdb") as store:
+            load_events(store, [_event(e) for e in first], tmp, name="first.jsonl")
+            for relation in RELATIONS:
+                refresh(store, relation)
+            for i, (kind, events, stitch_now, refresh_now) in enumerate(steps):
+                if kind == "import":
+                    load_events(store, [_event(e) for e in events], tmp, name=f"b{i}.jsonl", stitch=stitch_now)
+                else:
+                    log = parcours.merges(store)
+                    undone = {int(r.split()[-1]) for r in log.query("action == 'unmerge'")["reason"]}
+                    merges = [m for m in log.query("action == 'merge'")["merge_id"] if m not in undone]
+                    if merges:
+                        parcours.unmerge(store, int(merges[-1]))
+                if refresh_now:
+                    refresh(store, RELATIONS[1 + i % 4])
+            parcours.stitch(store)
+            done = {r.name: refresh(store, r).how for r in RELATIONS}
+            assert done["journey"] in ("incremental", "fresh")  # appends and stitching never rebuild it
+            caught_up = {r.name: rows(store, r) for r in RELATIONS}
+            for relation in RELATIONS:
+                materialize(store, relation)
+                assert is_fresh(store, relation)
+                assert rows(store, relation) == caught_up[relation.name], relation.name
+
+
+def test_a_gdpr_erase_or_a_new_map_rebuilds_whole(store, tmp_path):
+    from parcours.config import template_text
+    from parcours.server.gdpr import erase_person
+
+    load_events(store, [_event({"event": "site_visit", "timestamp": "2024-03-01T10:00:00Z", "who": "both",
+                                "user_id": "u1", "anonymous_id": "a1", "email": "x@example.com"})], tmp_path)
+    refresh(store)
+    erase_person(store, "u1")
+    assert refresh(store).how == "full"
+    assert store.con.execute("SELECT count(*) FROM data_changes WHERE customer_id IS NOT NULL").fetchone()[0] == 0
+    store.set_journey(template_text("ecommerce"), "ecommerce")
+    assert refresh(store).how == "full" and refresh(store).how == "fresh"
+
+
+def test_an_append_with_a_new_step_name_rebuilds_that_level_only(store, tmp_path):
+    one = {"event": "site_visit", "timestamp": "2024-03-01T10:00:00Z", "user_id": "u1"}
+    load_events(store, [one], tmp_path)
+    for relation in RELATIONS:
+        refresh(store, relation)
+    load_events(store, [{**one, "event": "never_seen_before"}], tmp_path, name="more.jsonl")
+    assert refresh(store, STEPS["event"]).how == "full"  # the new name has no code in the table
+    assert refresh(store, STEPS["touchpoint"]).how == "incremental"  # it maps to no touchpoint
+
+
+def test_cli_refresh_says_what_it_did(store, tmp_path, capsys):
+    from clirun import run
+
+    one = {"event": "site_visit", "timestamp": "2024-03-01T10:00:00Z", "user_id": "u1"}
+    load_events(store, [one, {**one, "user_id": "u2", "event": "purchase"}], tmp_path)
+    path = store.path
+    store.close()
+    assert "rebuilt, 2 events" in run(capsys, "--db", path, "journey", "refresh").out
+    with parcours.open(path) as s:
+        load_events(s, [{**one, "event": "purchase"}], tmp_path, name="more.jsonl")
+    out = run(capsys, "--db", path, "journey", "refresh").out
+    assert "updated incrementally for 1 customers, 3 events" in out
+    assert "up to date" in run(capsys, "--db", path, "journey", "refresh").out
+
+
+def test_a_store_without_the_log_rebuilds(store, tmp_path):
+    one = {"event": "site_visit", "timestamp": "2024-03-01T10:00:00Z", "user_id": "u1"}
+    load_events(store, [one], tmp_path)
+    refresh(store)
+    load_events(store, [{**one, "event": "purchase"}], tmp_path, name="more.jsonl")
+    store.con.execute("DELETE FROM data_changes")  # as a store written before the log
+    assert refresh(store).how == "full"
