@@ -137,7 +137,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "funnel_chart": ("Funnel", "Entonnoir"),
     "time_to_convert": ("Time to convert", "Délai de conversion"),
     "conversion_trend": ("Conversion trend", "Évolution de la conversion"),
-    "incomplete_period": ("incomplete: conversions may still come", "incomplet : des conversions peuvent encore arriver"),
+    "incomplete_period": ("incomplete: conversions may still come", "incomplet : des conversions peuvent encore venir"),
     "dropped_at": ("Customers who dropped before step", "Clients perdus avant l'étape"),
     "touchpoint": ("Touchpoint", "Point de contact"),
     "direction": ("Direction", "Sens"),
