@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import httpx
@@ -97,22 +98,36 @@ def test_a_second_server_names_the_first_and_exits_2(served):
 
 
 def test_a_command_waits_its_turn_and_says_so(served):
+    """A holder keeps the store until the waiting command has said that it waits (however slow the machine)."""
     db, _, http = served
     track(http, "ann", "signup", "m-1")
+    release = db.parent / "release-the-store"
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import time, parcours
+        import os, time, parcours
         with parcours.open({str(db)!r}) as store:
             print("holding", flush=True)
-            time.sleep(4)
+            deadline = time.time() + 120
+            while not os.path.exists({str(release)!r}) and time.time() < deadline:
+                time.sleep(0.05)
     """)], stdout=subprocess.PIPE, text=True)
+    err_path = db.parent / "stats.err"
     try:
         assert holder.stdout.readline().strip() == "holding"
-        r = cli(db, "stats", "--format", "json")
+        with err_path.open("w") as err:
+            waiting = subprocess.Popen([*PARCOURS, "--db", str(db), "stats", "--format", "json"],
+                                       stdout=subprocess.PIPE, stderr=err, text=True)
+            deadline = time.time() + 120
+            while "waiting" not in err_path.read_text() and waiting.poll() is None and time.time() < deadline:
+                time.sleep(0.05)
+            release.touch()
+            out, _ = waiting.communicate(timeout=180)
     finally:
+        release.touch()
         holder.wait(timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["events_by_name"]["signup"] == 1
-    assert "waiting" in r.stderr and f"PID {holder.pid}" in r.stderr
+    stderr = err_path.read_text()
+    assert waiting.returncode == 0, stderr
+    assert json.loads(out)["events_by_name"]["signup"] == 1
+    assert "waiting" in stderr and f"PID {holder.pid}" in stderr
 
 
 def test_acknowledged_events_are_visible_after_kill_9_without_a_restart(tmp_path):
