@@ -54,7 +54,12 @@ def _settle(client: TestClient, admin: str) -> None:
 
 def _count(client, keys, sql: str) -> int:
     _settle(client, keys["admin"])
-    return client.app.state.collector.store.con.execute(sql).fetchone()[0]
+    # a cursor of its own: the server's threads (applier, live triggers) use the store's connection meanwhile
+    cursor = client.app.state.collector.store.cursor()
+    try:
+        return cursor.execute(sql).fetchone()[0]
+    finally:
+        cursor.close()
 
 
 @pytest.mark.parametrize("name", sorted(POISON))
