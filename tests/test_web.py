@@ -8,15 +8,12 @@ stays clean, and a screenshot is written under test-output/web/.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from dashboard_demo import SEGMENT, copy_of_demo
+from server_process import Server
 
 import parcours
 from parcours.analytics.touchpoint_outcomes import touchpoint_outcomes
@@ -36,12 +33,6 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is missing: run `make test` or apt-get install chromium", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A running ``parcours serve`` over a copy of the demo store, with a read key."""
@@ -53,27 +44,10 @@ def server(tmp_path_factory):
         admin_key = create_key(store, "admin", "dashboard-admin")
         for name, rule in LANE_SEGMENTS.items():  # lanes for the journey map's side-by-side view
             parcours.create_segment(store, name, rule, f"customers with {rule}")
-    port = _free_port()
-    log = db.with_suffix(".log")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from parcours.cli.main import main; main()", "--db", str(db), "serve",
-         "--port", str(port)], stdout=log.open("w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"server did not start: {log.read_text()}")
-        time.sleep(0.3)
-    yield {"url": url, "key": key, "write_key": write_key, "admin_key": admin_key, "db": db}
-    proc.terminate()
-    proc.wait(timeout=30)
-    assert "Traceback" not in log.read_text(), log.read_text()  # no page failed on the server
+    with Server(db) as srv:
+        yield {"url": srv.url, "key": key, "write_key": write_key, "admin_key": admin_key, "db": db}
+        logs = srv.logs()
+    assert "Traceback" not in logs, logs  # no page failed on the server
 
 
 @pytest.fixture(scope="module")

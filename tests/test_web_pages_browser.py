@@ -5,14 +5,11 @@ charts, the incomplete trend period and the rates in the retention heatmap."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from dashboard_demo import copy_of_demo
+from server_process import Server
 
 import parcours
 from parcours.server.keys import create_key
@@ -31,35 +28,16 @@ if not Path(CHROMIUM).exists():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``parcours serve`` over a demo copy where three low answers have no follow-up yet; an admin key."""
-    import socket
-
     db = copy_of_demo(tmp_path_factory.getbasetemp(), tmp_path_factory.mktemp("webpages") / "store.duckdb")
     with parcours.open(db) as store:
         key = create_key(store, "admin", "pages-admin")
-        store.con.execute("CREATE TEMP TABLE gone AS SELECT followup_id FROM followups ORDER BY followup_id LIMIT 3")
-        store.con.execute("DELETE FROM followup_history WHERE followup_id IN (SELECT followup_id FROM gone)")
-        store.con.execute("DELETE FROM followups WHERE followup_id IN (SELECT followup_id FROM gone)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = db.with_suffix(".log")
-    proc = subprocess.Popen([sys.executable, "-c", "from parcours.cli.main import main; main()", "--db", str(db),
-                             "serve", "--port", str(port)], stdout=log.open("w"), stderr=subprocess.STDOUT)
-    url, deadline = f"http://127.0.0.1:{port}", time.time() + 120
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"server did not start: {log.read_text()}")
-        time.sleep(0.3)
-    yield {"url": url, "key": key}
-    proc.terminate()
-    proc.wait(timeout=30)
-    assert "Traceback" not in log.read_text(), log.read_text()
+        store.execute("CREATE TEMP TABLE gone AS SELECT followup_id FROM followups ORDER BY followup_id LIMIT 3")
+        store.execute("DELETE FROM followup_history WHERE followup_id IN (SELECT followup_id FROM gone)")
+        store.execute("DELETE FROM followups WHERE followup_id IN (SELECT followup_id FROM gone)")
+    with Server(db) as srv:
+        yield {"url": srv.url, "key": key}
+        logs = srv.logs()
+    assert "Traceback" not in logs, logs
 
 
 @pytest.fixture
