@@ -4,25 +4,13 @@ charts, the incomplete trend period and the rates in the retention heatmap."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from dashboard_demo import copy_of_demo
 from server_process import Server
+from test_web import ARGS, CHROMIUM, sync_api  # the shared browser set-up, and its skip without Chromium
 
 import parcours
 from parcours.server.keys import create_key
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-
-sync_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing (make test installs it)", pytrace=False)
-    pytest.skip(f"{CHROMIUM} is missing: run `make test` or apt-get install chromium", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
