@@ -180,3 +180,10 @@ def test_persona_cards_show_names(app):
     assert len(names) >= 3 and not any(n.startswith("persona_") for n in names)
     fr = _get(app, "/segments?lang=fr")
     assert re.findall(r'<div class="card persona"><h3>([^<]+)</h3>', fr) != names
+
+
+def test_a_flow_with_no_path_says_so(app):
+    """A known step nobody took in the range: the table says why it is empty, in the reader's language."""
+    quiet = "/flow?at=touchpoint%3Acart&direction=after&from=2030-01-01&to=2030-01-31"
+    assert 'id="flow-empty"' in _get(app, quiet + "&lang=en")
+    assert 'id="flow-empty"' not in _get(app, "/flow?at=touchpoint%3Acart&direction=after&lang=en")
