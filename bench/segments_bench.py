@@ -28,12 +28,12 @@ from timing import best_of
 
 import parcours
 from parcours.analytics.features import features_sql
-from parcours.analytics.filters import Filter
 from parcours.analytics.leads import _span, score_leads, snapshot_frame, train_lead_model
 from parcours.analytics.personas import find_personas, rfm_scores
 from parcours.analytics.segments import create_segment, list_segments, segment_members
 from parcours.demo import load_demo
 from parcours.journey.materialized import TABLE, journey_source, materialize
+from parcours.query.filter import Filter
 
 SEGMENTS = {"decided": "stage >= 'decision'", "carts": "events('add_to_cart', 30) >= 1 AND purchases = 0"}
 

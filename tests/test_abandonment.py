@@ -68,8 +68,8 @@ def test_bad_reports(carts):
 
 
 def test_segment_filter_and_by_segment(carts):
-    from parcours.analytics.filters import Filter
     from parcours.analytics.segments import by_segment, create_segment
+    from parcours.query.filter import Filter
 
     create_segment(carts, "big", "events('site_visit') >= 1")  # bob and dan
     row = abandonment(carts, "cart", window="1h", filter=Filter(segment="big")).iloc[0]

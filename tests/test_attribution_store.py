@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from parcours.analytics.attribution import attribute_paths, attribution, check_channels, conversion_paths
 from parcours.analytics.attribution.paths import PathTable, conversion_paths_sql, read_path_text
-from parcours.analytics.filters import Filter
 from parcours.analytics.segments import by_segment, create_segment
 from parcours.cli.main import app
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter
 
 
 def day(n: int) -> str:

@@ -13,8 +13,8 @@ from test_conformance import PLANTED
 
 import parcours
 from parcours.analytics.conformance import conformance_customers, save_fitness_segment
-from parcours.analytics.filters import Filter, parse_where
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter, parse_where
 
 #: fitness (see test_conformance): a 1, b 0.8 (pays twice), c 0.75 (pays before the cart), d 0.8 (back
 #: to discover), e 0.67 (skips buy), f 0.8 (skips the required compare); g has no touchpoint on the map
@@ -140,7 +140,7 @@ def test_same_answers_on_spark(planted):
 
 
 def test_split_by_conformance_or_a_condition(planted):
-    from parcours.analytics.filters import split
+    from parcours.query.filter import split
 
     sides = split(None, "conformance")
     assert [label for label, _ in sides] == ["fitness = 1", "fitness < 1"]

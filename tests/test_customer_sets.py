@@ -6,7 +6,6 @@ import pytest
 
 import parcours
 from parcours.analytics.customer_sets import customer_set, save_customer_set
-from parcours.analytics.filters import Filter
 from parcours.analytics.friction import friction, friction_customers
 from parcours.analytics.funnels import funnel
 from parcours.analytics.paths import flows, top_paths
@@ -14,6 +13,7 @@ from parcours.analytics.personas import find_personas
 from parcours.analytics.retention import retained_customers, retention
 from parcours.analytics.segments import list_segments, segment_members
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter
 
 STEPS = ["stage:awareness", "stage:consideration", "stage:decision", "stage:retention"]
 

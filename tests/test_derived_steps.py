@@ -12,12 +12,12 @@ import pytest
 from conftest import load_events
 
 import parcours
-from parcours.analytics.filters import Filter
 from parcours.analytics.paths import dfg, flows, loops, top_paths, transition_matrix
 from parcours.analytics.segments import create_segment
 from parcours.analytics.sequences import BY_LEVELS, FLAGS, STEPS, step_rows, steps_sql
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import built_stamp, is_fresh, stamp
+from parcours.query.filter import Filter
 
 #: raw events of the five-stages journey, plus one no touchpoint maps and one ignored event
 NAMES = ["ad_click", "search_click", "site_visit", "product_view", "chat_message", "add_to_cart",

@@ -12,9 +12,9 @@ from clirun import run
 from conftest import load_events
 
 import parcours
-from parcours.analytics.filters import Filter, parse_where
 from parcours.analytics.funnels import funnel
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter, parse_where
 
 EVENTS = [
     # ann browses anonymously, then identifies as u1 (plan free, later pro): stitched, latest wins

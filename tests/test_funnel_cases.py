@@ -17,8 +17,8 @@ import pytest
 from conftest import SHARED, load_events, shared_path
 
 import parcours
-from parcours.analytics.filters import Filter
 from parcours.analytics.funnels import conversion_trends, funnel, funnel_customers, time_to_convert
+from parcours.query.filter import Filter
 
 FILES = {"clickhouse": "cases/funnels/clickhouse_window_funnel.json", "posthog": "cases/funnels/posthog_funnels.json"}
 #: Cases of the same form kept beside the tests (peer tests the shared set does not hold yet):

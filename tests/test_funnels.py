@@ -7,7 +7,6 @@ import pytest
 from conftest import load_events, shared_path
 
 import parcours
-from parcours.analytics.filters import Filter
 from parcours.analytics.funnels import (
     conversion_trends,
     dropped_customers,
@@ -17,6 +16,7 @@ from parcours.analytics.funnels import (
 )
 from parcours.durations import duration_seconds
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter
 
 
 def ev(user: str, event: str, minute: float, **props) -> dict:

@@ -8,10 +8,12 @@ import pytest
 from conftest import load_events
 
 import parcours
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.config import template_text
 from parcours.journey import journey_sql
 from parcours.journey.materialized import TABLE, built_stamp, is_fresh, journey_source, refresh, stamp
+from parcours.query.filter import Filter
+from parcours.query.journey import journey
 from parcours.server.applier import apply_records
 from parcours.server.gdpr import apply_retention, erase_person, scrub_property
 from parcours.server.wal import Position
@@ -48,7 +50,7 @@ def live(store) -> pd.DataFrame:
 
 def assert_built_and_equal(store) -> None:
     got = relation(store)
-    assert is_fresh(store) and journey_source(store) == TABLE
+    assert is_fresh(store) and journey_source(store).sql() == TABLE
     pd.testing.assert_frame_equal(got, live(store))
 
 
@@ -188,20 +190,20 @@ def test_read_only_stores_read_the_live_relation(loaded, tmp_path):
     expected = live(loaded)
     loaded.close()
     with parcours.open(path, read_only=True) as ro:
-        assert journey_source(ro) != TABLE
+        assert journey_source(ro).sql() != TABLE
         pd.testing.assert_frame_equal(relation(ro), expected)
         assert built_stamp(ro) != stamp(ro)  # nothing was written: the copy from before the import
 
 
 def test_other_engines_read_the_live_relation(loaded):
     loaded.engine_name = "spark"  # the engine itself is not started: only the SQL text is asked for
-    assert journey_source(loaded) == f"({journey_sql(loaded.config)})"
+    assert journey_source(loaded).sql() == f"({journey(loaded.config).sql()})"
 
 
 def test_inside_a_transaction_the_live_relation_is_read(loaded, tmp_path):
     load_events(loaded, [ev(15, "review_posted", user_id="bob")], tmp_path, name="more.jsonl")
     with loaded.transaction(changes_data=False):
-        assert journey_source(loaded) != TABLE
+        assert journey_source(loaded).sql() != TABLE
     assert not is_fresh(loaded)
 
 
@@ -225,11 +227,11 @@ def test_analyses_agree_with_and_without_the_table(store, tmp_path, name):
     store.close()
     # without: a read-only connection reads the live relation (the store holds no table yet)
     with parcours.open(path, read_only=True) as ro:
-        assert journey_source(ro) != TABLE
+        assert journey_source(ro).sql() != TABLE
         expected = [ANALYSES[name](ro, None), ANALYSES[name](ro, filter)]
     with parcours.open(path) as rw:
         got = [ANALYSES[name](rw, None), ANALYSES[name](rw, filter)]
-        assert journey_source(rw) == TABLE
+        assert journey_source(rw).sql() == TABLE
     for g, e in zip(got, expected, strict=True):
         pd.testing.assert_frame_equal(g.reset_index(drop=True), e.reset_index(drop=True))
 
@@ -237,7 +239,7 @@ def test_analyses_agree_with_and_without_the_table(store, tmp_path, name):
 def test_writes_that_leave_the_journey_data_alone_keep_the_table(loaded):
     stamp = built_stamp(loaded)
     parcours.create_segment(loaded, "buyers", "purchases >= 1")
-    assert built_stamp(loaded) == stamp and journey_source(loaded) == TABLE
+    assert built_stamp(loaded) == stamp and journey_source(loaded).sql() == TABLE
     # and the segment filter still narrows the table's rows
     members = relation(loaded)
     narrowed = loaded.engine.df(events_sql(loaded, Filter(segment="buyers")))
@@ -254,6 +256,6 @@ def test_cli_refresh_builds_the_table_for_read_only_analyses(store, tmp_path, ca
     assert first.code == 0 and f"rebuilt, {len(EVENTS)} events" in first.out
     assert "up to date" in run(capsys, "--db", path, "journey", "refresh").out
     with parcours.open(path, read_only=True) as ro:
-        assert journey_source(ro) == TABLE
+        assert journey_source(ro).sql() == TABLE
     dfg = run(capsys, "--db", path, "paths", "--dfg", "--format", "json")
     assert dfg.code == 0 and {"source", "target", "count"} <= set(dfg.json()[0])

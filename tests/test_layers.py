@@ -17,6 +17,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "parcours"
 #: bottom-up; each entry is the top-level packages/modules of one layer
 LAYERS: list[set[str]] = [
     {"errors", "matcher", "config", "durations", "jsonable"},  # foundation: no data access
+    {"query"},  # queries as sqlglot trees: templates, matchers, the journey relation, the filter
     {"engine"},  # runs queries: DuckDB, Spark
     {"store"},  # the DuckDB file: tables, migrations, transactions
     {"identity", "journey"},  # stitching; the journey relation and its materialized tables

@@ -11,10 +11,10 @@ from conftest import load_events
 from typer.testing import CliRunner
 
 import parcours
-from parcours.analytics.filters import Filter
 from parcours.analytics.paths import dfg, flows, loops, top_paths, transition_matrix
 from parcours.cli.main import app
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter
 
 # customer -> its events (one per minute); names are raw events of the five-stages journey
 JOURNEYS = {

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.analytics.overview import stage_overview
 from parcours.analytics.segment_rules import RuleError, compile_rule
 from parcours.analytics.segments import (
@@ -28,6 +28,7 @@ from parcours.analytics.segments import (
 from parcours.cli.main import app
 from parcours.config import default_config
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter
 
 # ann: came by ad, bought twice (revenue 30 + 70), promoter, plan pro
 # bob: came by search, two carts in the last days, no purchase, detractor

@@ -11,12 +11,13 @@ from conftest import load_events
 
 import parcours
 from parcours.analytics.features import features_sql
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.analytics.leads import snapshot_frame
 from parcours.analytics.personas import rfm_scores
 from parcours.analytics.segment_members import customers_sql, rule_members_sql
 from parcours.analytics.segment_rules import compile_rule
 from parcours.journey.materialized import TABLE, built_stamp, journey_source
+from parcours.query.filter import Filter
 
 
 def ev(day: int, hour: int, user: str, event: str, **kw) -> dict:
@@ -69,11 +70,11 @@ def path(store, tmp_path) -> str:
 @pytest.mark.parametrize("name", sorted(QUERIES))
 def test_same_answers_from_the_table_and_the_live_relation(path, name):
     with parcours.open(path, read_only=True) as ro:
-        assert journey_source(ro) != TABLE
+        assert journey_source(ro).sql() != TABLE
         live = QUERIES[name](ro)
     with parcours.open(path) as rw:
         from_table = QUERIES[name](rw)
-        assert journey_source(rw) == TABLE
+        assert journey_source(rw).sql() == TABLE
     assert not live.empty
     pd.testing.assert_frame_equal(from_table.reset_index(drop=True), live.reset_index(drop=True))
 

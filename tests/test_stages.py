@@ -9,12 +9,12 @@ import pytest
 from conftest import load_events
 from typer.testing import CliRunner
 
-from parcours.analytics.filters import Filter
 from parcours.analytics.overview import stage_overview
 from parcours.analytics.segments import create_segment
 from parcours.analytics.stages import stage_progression, stage_returns
 from parcours.cli.main import app
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter
 
 H = 3600
 # customer -> (event, hours after 2024-03-01 08:00 UTC)

@@ -18,8 +18,8 @@ from dashboard_demo import SEGMENT, copy_of_demo
 from test_web import browser, page, server  # noqa: F401 - the shared fixtures
 
 import parcours
-from parcours.analytics.customer_fields import CUSTOMER_FIELDS
 from parcours.analytics.filters import events_sql
+from parcours.query.customer_fields import CUSTOMER_FIELDS
 from parcours.voc import survey_answers
 from parcours.web.i18n import MARKS, plotly_locale, speaking
 

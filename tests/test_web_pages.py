@@ -10,7 +10,7 @@ import pytest
 from dashboard_demo import copy_of_demo
 
 import parcours
-from parcours.analytics.filters import Filter
+from parcours.query.filter import Filter
 from parcours.web import charts, pages
 from parcours.web.i18n import LABELS, number, percent, persona_name, translator
 

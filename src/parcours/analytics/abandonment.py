@@ -13,12 +13,13 @@ from datetime import timedelta
 
 import pandas as pd
 
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.analytics.funnel_spec import build_spec
 from parcours.analytics.names import check_matcher
 from parcours.errors import ParcoursError
 from parcours.journey.relation import EVENT_ORDER, event_order
 from parcours.matcher import EventMatcher, field_sql, matcher_sql
+from parcours.query.filter import Filter
 
 #: report name -> (step reached, step not reached, value property of the step-1 event)
 REPORTS: dict[str, tuple[str, str, str | None]] = {

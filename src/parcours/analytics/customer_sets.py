@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 
-from parcours.analytics.filters import Filter
 from parcours.analytics.friction import friction_customers
 from parcours.analytics.funnels import FunnelRun
 from parcours.analytics.paths import customer_paths, flow_customers
@@ -24,6 +23,7 @@ from parcours.analytics.retention import retained_customers
 from parcours.analytics.segments import save_list_segment, segment_members
 from parcours.errors import ParcoursError
 from parcours.matcher import quote
+from parcours.query.filter import Filter
 from parcours.store.store import Store
 
 

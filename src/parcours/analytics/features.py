@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.analytics.segment_members import SURVEY_EVENT
 from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import json_path, quote
+from parcours.query.filter import Filter
 from parcours.store.store import Store
 
 SESSION_GAP_SECONDS = 30 * 60

@@ -1,199 +1,65 @@
-"""The filter every analysis takes: a date range and conditions on events.
+"""The journey relation narrowed by the filter: what every analysis reads.
 
-``events_sql`` is the journey relation narrowed by a filter; analyses build on it
-instead of reading tables, so a new filter dimension reaches every analysis at once.
-Conditions may name event fields, person properties (``person.plan``) and groups
-(``group.company``, ``group.company.plan``): they apply to every event before the
-analysis sees it (PostHog's global filters); see ``parcours.journey.entities``.
-Conditions on customer-level fields (``fitness < 0.8``, ``deviation = 'skipped stage'``)
-keep or drop whole customers, as a segment does; see ``parcours.analytics.customer_fields``.
+``events`` is the one way an analysis reads events: a new filter dimension reaches every
+analysis at once. It applies the filter's event condition (``parcours.query.filter``), the
+saved segment and the customer-level conditions (resolved here, by the analyses that compute
+them), person and group fields, and the subject (whose journeys).
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+import importlib
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import sqlglot
+from sqlglot import exp
 
-from parcours.analytics.customer_fields import CUSTOMER_FIELDS, CustomerCondition, customers_sql
 from parcours.analytics.segment_members import segment_members_sql
-from parcours.errors import ParcoursError
 from parcours.journey.entities import with_entities_sql
 from parcours.journey.materialized import journey_source
-from parcours.matcher import (
-    Condition,
-    EventMatcher,
-    condition_sql,
-    field_sql,
-    is_entity_field,
-    known_field,
-    matcher_sql,
-    quote,
-)
+from parcours.matcher import is_entity_field
+from parcours.query.customer_fields import CUSTOMER_FIELDS, CustomerCondition
+from parcours.query.filter import Filter
+from parcours.query.match import all_of, field
+from parcours.query.template import column, sql
 
 
-def _utc_literal(dt: datetime) -> str:
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
-    return f"TIMESTAMP {quote(dt.isoformat(sep=' '))}"
+def _tree(query: exp.Expression | str) -> exp.Expression:
+    return query if isinstance(query, exp.Expression) else sqlglot.parse_one(query, read="duckdb")
 
 
-class Filter(BaseModel):
-    """Which events an analysis looks at."""
-
-    model_config = ConfigDict(extra="forbid")
-    start: datetime | None = None  #: inclusive, UTC
-    end: datetime | None = None  #: exclusive, UTC
-    #: event conditions, and conditions on customer-level fields (``fitness < 0.8``)
-    where: list[Condition | CustomerCondition] = Field(default_factory=list)
-    #: every event must also match each of these (a funnel's ``global_event_filter``)
-    match: list[EventMatcher] = Field(default_factory=list)
-    #: whose journeys: None for customers, or a field (``group.company``, ``person.plan``) whose
-    #: value becomes the ``customer_id`` of every event, so an analysis counts accounts
-    #: (events without a value are left out, as PostHog does when aggregating by group)
-    subject: str | None = None
-    #: a saved segment's name: only its members' events (see ``parcours.analytics.segments``)
-    segment: str | None = None
-
-    def model_post_init(self, _context) -> None:
-        """An inverted or empty date range selects nothing: a mistake, not an answer of zeros."""
-        if self.start is not None and self.end is not None:
-            start, end = (d.astimezone(UTC).replace(tzinfo=None) if d.tzinfo else d for d in (self.start, self.end))
-            if start >= end:
-                raise ParcoursError(
-                    f"--from {self.start:%Y-%m-%d %H:%M} is not before --to {self.end:%Y-%m-%d %H:%M}: the range is "
-                    "empty (--to is exclusive: --to 2024-02-01 ends with January)"
-                )
-
-    def where_sql(self) -> str:
-        parts = []
-        if self.start is not None:
-            parts.append(f"timestamp >= {_utc_literal(self.start)}")
-        if self.end is not None:
-            parts.append(f"timestamp < {_utc_literal(self.end)}")
-        parts.extend(condition_sql(c) for c in self.event_conditions)
-        parts.extend(matcher_sql(m) for m in self.match)
-        return " AND ".join(parts) if parts else "TRUE"
-
-    @property
-    def event_conditions(self) -> list[Condition]:
-        return [c for c in self.where if isinstance(c, Condition)]
-
-    @property
-    def customer_conditions(self) -> list[CustomerCondition]:
-        return [c for c in self.where if isinstance(c, CustomerCondition)]
-
-    @property
-    def whole_customers(self) -> bool:
-        """Whether the filter only keeps or drops whole customers (a segment, customer-level conditions).
-
-        Only then may an analysis read a table derived from every customer's whole journey;
-        dates, event conditions and a subject change the sequences themselves.
-        """
-        return (self.start is None and self.end is None and not self.event_conditions and not self.match
-                and self.subject is None)
-
-    def customers_where(self, store) -> str | None:
-        """A SQL condition keeping the customers of the segment and customer-level conditions; None: all."""
-        parts = [segment_members_sql(store, self.segment)] if self.segment is not None else []
-        parts += [customers_sql(store, c) for c in self.customer_conditions]
-        return " AND ".join(f"customer_id IN ({p})" for p in parts) if parts else None
-
-    def fields(self) -> set[str]:
-        """The event fields the filter's conditions (and subject) read."""
-        subject = {self.subject} if self.subject else set()
-        return {c.field for c in self.event_conditions}.union(subject, *(m.fields() for m in self.match))
-
-    @field_validator("subject")
-    @classmethod
-    def _known_subject(cls, v: str | None) -> str | None:
-        return None if v in (None, "", "customer") else known_field(v)
-
-    def narrowed(self, where: list[Condition | CustomerCondition] = (), match: list[EventMatcher] = ()) -> Filter:
-        """This filter with more conditions (all must hold)."""
-        return self.model_copy(update={"where": [*self.where, *where], "match": [*self.match, *match]})
+def customers_sql(store, condition: CustomerCondition) -> exp.Expression:
+    """The ``customer_id``s that meet ``condition`` (the field's resolver, imported now)."""
+    module, function = CUSTOMER_FIELDS[condition.field].resolver.split(":")
+    return _tree(getattr(importlib.import_module(module), function)(store, condition))
 
 
-_WHERE_RE = re.compile(r"^\s*([A-Za-z_$][\w$.:-]*)\s*(=|==|!=|<>|<=|>=|<|>)\s*(.+?)\s*$")
-_OPS = {"=": "eq", "==": "eq", "!=": "ne", "<>": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+def customers_condition(store, filter: Filter) -> exp.Expression | None:
+    """Keeps the customers of the segment and of the customer-level conditions; None: all."""
+    parts = [_tree(segment_members_sql(store, filter.segment))] if filter.segment is not None else []
+    parts += [customers_sql(store, c) for c in filter.customer_conditions]
+    return all_of([sql("customer_id IN ({members})", members=p) for p in parts]) if parts else None
 
 
-def parse_where(text: str, what: str = "--where") -> Condition | CustomerCondition:
-    """``FIELD OP VALUE`` (``person.plan = 'pro'``, ``group.company.seats >= 10``) as a condition.
-
-    A quoted value is text; an unquoted number compares as a number. FIELD is an event
-    column, ``props.NAME``, ``person.NAME``, ``group.TYPE`` or ``group.TYPE.NAME``, or a
-    customer-level field (``fitness``, ``deviation``: ``CUSTOMER_FIELDS``).
-    """
-    m = _WHERE_RE.match(text)
-    if m is None:
-        raise ParcoursError(f"{what} {text!r}: write FIELD OP VALUE, e.g. \"person.plan = 'pro'\" "
-                            "(OP: = != < <= > >=)")
-    field, op, raw = m.groups()
-    numeric = False
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
-        value: object = raw[1:-1]
-    else:
-        try:
-            value, numeric = float(raw), True
-        except ValueError:
-            value = raw
-    kind = CustomerCondition if field in CUSTOMER_FIELDS else Condition
-    try:
-        return kind(field=field, op=_OPS[op], value=value, numeric=numeric)
-    except ValueError as e:
-        msg = e.errors()[0]["msg"].removeprefix("Value error, ")
-        if kind is Condition:
-            msg += f", or a customer field ({', '.join(CUSTOMER_FIELDS)}: e.g. fitness < 0.8)"
-        raise ParcoursError(f"{what} {text!r}: {msg}") from None
-
-
-#: ``split="conformance"``: customers who followed the design fully against the others
-SPLITS = {"conformance": ("fitness = 1", "fitness < 1")}
-
-
-def split(filter: Filter | None, by: str, what: str = "--split") -> list[tuple[str, Filter]]:
-    """``filter`` narrowed to each side of a customer-level condition: (label, filter) pairs.
-
-    ``by`` is ``conformance`` (``fitness = 1``, conforming, against ``fitness < 1``, deviating)
-    or a condition on a customer-level field (``fitness < 0.8``, ``deviation = 'skipped stage'``)
-    against its complement. Customers without a value (no touchpoint on the map) are on neither
-    side. The label of each side is its condition as ``--where`` writes it.
-    """
-    filter = filter or Filter()
-    texts = SPLITS.get(by.strip())
-    if texts is None:
-        condition = parse_where(by, what)
-        if not isinstance(condition, CustomerCondition):
-            raise ParcoursError(f"{what} {by!r}: split by conformance or by a customer-level condition "
-                                f"({', '.join(CUSTOMER_FIELDS)}), e.g. \"fitness < 0.8\"; an event condition "
-                                "does not divide customers (use --where)")
-        sides = [condition, condition.complement()]
-    else:
-        sides = [parse_where(t, what) for t in texts]
-    return [(c.text(), filter.narrowed(where=[c])) for c in sides]
-
-
-def _with_subject(store, source: str, subject: str) -> str:
+def _with_subject(store, source: exp.Expression, subject: str) -> exp.Expression:
     """``source`` with ``customer_id`` replaced by the subject's value; rows without one dropped.
 
     The columns are listed (read from a zero-row query) rather than starred with an
     exception, which not every engine's SQL has.
     """
-    names = store.engine.arrow(f"SELECT * FROM {source} LIMIT 0").schema.names
-    value = field_sql(subject)
-    cols = ", ".join(f"CAST({value} AS VARCHAR) AS customer_id" if c == "customer_id" else f'"{c}"' for c in names)
-    return f"SELECT {cols} FROM {source} WHERE {value} IS NOT NULL"
+    names = store.engine.arrow(sql("SELECT * FROM {source} LIMIT 0", source=source)).schema.names
+    value = field(subject)
+    columns = [sql("CAST({value} AS VARCHAR) AS customer_id", value=value) if c == "customer_id" else column(c)
+               for c in names]
+    return sql("SELECT {columns} FROM {source} WHERE {value} IS NOT NULL", columns=columns, source=source, value=value)
 
 
 def needs_entities(filter: Filter | None, fields: set[str] | list[str] = ()) -> bool:
-    """Whether ``events_sql`` joins person/group columns (which reorders the journey's rows)."""
+    """Whether ``events`` joins person/group columns (which reorders the journey's rows)."""
     return any(is_entity_field(f) for f in {*(filter.fields() if filter else ()), *fields})
 
 
-def events_sql(store, filter: Filter | None = None, fields: set[str] | list[str] = ()) -> str:
-    """The journey relation of ``store``, narrowed by ``filter``, as SQL text.
+def events(store, filter: Filter | None = None, fields: set[str] | list[str] = ()) -> exp.Select:
+    """The journey relation of ``store``, narrowed by ``filter``, as a query tree.
 
     The relation is read from its materialized table when that is fresh (rebuilt first when
     stale and the store is writable), else computed live; see ``parcours.journey.materialized``.
@@ -201,14 +67,21 @@ def events_sql(store, filter: Filter | None = None, fields: set[str] | list[str]
     ``subject``, its value is every event's ``customer_id`` (journeys of accounts).
     """
     filter = filter or Filter()
-    source = journey_source(store)
+    source = _tree(journey_source(store))
     entity_fields = {f for f in {*filter.fields(), *fields} if is_entity_field(f)}
     if entity_fields:
-        source = f"({with_entities_sql(f'SELECT * FROM {source}', entity_fields)})"
-    sql = f"SELECT * FROM {source} WHERE {filter.where_sql()}"
-    customers = filter.customers_where(store)
+        source = _tree(with_entities_sql(sql("SELECT * FROM {source}", source=source).sql(dialect="duckdb"),
+                                         entity_fields))
+    conditions = [filter.event_condition()]
+    customers = customers_condition(store, filter)
     if customers is not None:
-        sql += f" AND {customers}"
+        conditions.append(customers)
+    query = sql("SELECT * FROM {source} WHERE {condition}", source=source, condition=all_of(conditions))
     if filter.subject is not None:  # after the segment and customer conditions, which name customers
-        sql = _with_subject(store, f"({sql})", filter.subject)
-    return sql
+        query = _with_subject(store, query, filter.subject)
+    return query
+
+
+def events_sql(store, filter: Filter | None = None, fields: set[str] | list[str] = ()) -> str:
+    """``events`` as DuckDB text, for the analyses not yet composing trees."""
+    return events(store, filter, fields).sql(dialect="duckdb")

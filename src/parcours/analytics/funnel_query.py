@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parcours.analytics.filters import Filter, events_sql, needs_entities
+from parcours.analytics.filters import events_sql, needs_entities
 from parcours.analytics.funnel_spec import FunnelSpec
 from parcours.analytics.names import check_matcher, check_property
 from parcours.analytics.sequences import require_mapped
@@ -24,6 +24,7 @@ from parcours.engine.kernels import funnel as kernels
 from parcours.journey.materialized import is_fresh
 from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import COLUMN_FIELDS, field_sql, matcher_sql, quote
+from parcours.query.filter import Filter
 
 #: separates the breakdown value from the subject in the group key (all_events attribution)
 KEY_SEP = "\x1f"

@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from parcours.analytics.filters import Filter
 from parcours.durations import duration_seconds
 from parcours.errors import ParcoursError
 from parcours.matcher import COLUMN_FIELDS, Condition, EventMatcher, known_field
+from parcours.query.filter import Filter
 
 #: PostHog's default conversion window.
 DEFAULT_WINDOW_SECONDS = 14 * 86400

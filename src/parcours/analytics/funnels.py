@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from parcours.analytics.filters import Filter
 from parcours.analytics.funnel_query import (
     KEY_SEP,
     int_column,
@@ -30,6 +29,7 @@ from parcours.analytics.funnel_query import (
 from parcours.analytics.funnel_spec import FunnelSpec, build_spec
 from parcours.engine.kernels import funnel as kernels
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter
 
 StepSpec = str | dict
 

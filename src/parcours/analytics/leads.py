@@ -40,9 +40,10 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from parcours.analytics.features import feature_columns, features_sql
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.errors import ParcoursError
 from parcours.matcher import quote
+from parcours.query.filter import Filter
 from parcours.store.store import Store, utcnow
 
 #: features that are constant or meaningless for someone who has not bought yet

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.journey.relation import EVENT_ORDER, IDENTITY_KEY_SQL, touchpoint_case_sql
 from parcours.matcher import quote
+from parcours.query.filter import Filter
 from parcours.store.store import Store
 
 

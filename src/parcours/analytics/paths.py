@@ -15,11 +15,11 @@ from datetime import timedelta
 
 import pandas as pd
 
-from parcours.analytics.filters import Filter
 from parcours.analytics.names import check_matcher, check_property
 from parcours.analytics.sequences import Steps, anchor_sql, step_level, step_rows
 from parcours.errors import ParcoursError
 from parcours.matcher import COLUMN_FIELDS, EventMatcher, field_sql, is_entity_field, known_field
+from parcours.query.filter import Filter
 from parcours.store.store import Store
 
 Step = str | dict | EventMatcher

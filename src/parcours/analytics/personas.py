@@ -26,10 +26,11 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from parcours.analytics.features import features_sql
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.analytics.segments import save_list_segment
 from parcours.errors import ParcoursError
 from parcours.matcher import json_path, quote
+from parcours.query.filter import Filter
 from parcours.store.store import Store
 
 #: readable features compared with the average customer on each card

@@ -14,11 +14,12 @@ from datetime import datetime
 
 import pandas as pd
 
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.analytics.names import check_matcher, check_property
 from parcours.errors import ParcoursError
 from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import COLUMN_FIELDS, EventMatcher, field_sql, known_field, matcher_sql, quote
+from parcours.query.filter import Filter
 from parcours.store.store import Store
 
 PERIODS = ("day", "week", "month")

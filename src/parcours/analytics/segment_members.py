@@ -88,7 +88,7 @@ def customers_sql(store: Store, rule: Rule | None = None) -> str:
            CASE WHEN c.nps_score >= 9 THEN 'promoter' WHEN c.nps_score >= 7 THEN 'passive'
                 WHEN c.nps_score IS NOT NULL THEN 'detractor' END AS nps,
            ls.score AS lead_score
-    FROM (SELECT {", ".join(columns)} FROM {journey_source(store)} GROUP BY customer_id) c
+    FROM (SELECT {", ".join(columns)} FROM {journey_source(store).sql(dialect='duckdb')} GROUP BY customer_id) c
     LEFT JOIN lead_scores ls ON ls.customer_id = c.customer_id
     """
 

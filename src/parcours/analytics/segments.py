@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 
 import pandas as pd
 
-from parcours.analytics.filters import Filter
 from parcours.analytics.segment_members import (  # the members' SQL, named here too for callers
     SURVEY_EVENT as SURVEY_EVENT,
 )
@@ -28,6 +27,7 @@ from parcours.analytics.segment_members import rule_members_sql as rule_members_
 from parcours.analytics.segment_rules import compile_rule
 from parcours.errors import ParcoursError
 from parcours.matcher import quote
+from parcours.query.filter import Filter
 from parcours.store.store import Store, utcnow
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")

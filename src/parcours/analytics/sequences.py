@@ -28,11 +28,12 @@ from typing import Literal
 
 import pandas as pd
 
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import customers_condition, events_sql
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import JOURNEY, Changes, Derived, journey_source, source
 from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import EventMatcher, matcher_sql, quote
+from parcours.query.filter import Filter
 from parcours.store.store import DERIVED_SCHEMA, Store
 
 By = Literal["touchpoint", "event", "stage"]
@@ -86,7 +87,7 @@ def maps_none(store: Store, by: str) -> bool:
     """
     if by == "event":
         return False
-    journey = journey_source(store)
+    journey = journey_source(store).sql(dialect='duckdb')
 
     def any_row(where: str) -> bool:
         return store.engine.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {journey} WHERE {where} LIMIT 1)") > 0
@@ -135,9 +136,9 @@ def step_rows(store: Store, by: str = "touchpoint", filter: Filter | None = None
         table = source(store, STEPS[by])
         if table is not None:
             sql = f"SELECT * FROM {table}"
-            customers = filter.customers_where(store)
+            customers = customers_condition(store, filter)
             if customers is not None:
-                sql += f" WHERE {customers}"
+                sql += f" WHERE {customers.sql(dialect='duckdb')}"
             return Steps(sql, stored=True)
     return Steps(_live_sql(store, by, filter), stored=False)
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.analytics.overview import stage_overview
 from parcours.analytics.sequences import require_mapped
 from parcours.errors import ParcoursError
 from parcours.journey.relation import EVENT_ORDER
+from parcours.query.filter import Filter
 from parcours.store.store import Store
 
 ANY = "(any)"

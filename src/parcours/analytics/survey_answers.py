@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.matcher import quote
+from parcours.query.filter import Filter
 
 #: The event name of a survey answer (keep it stable).
 SURVEY_EVENT = "survey_response"

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.analytics.sequences import require_mapped
 from parcours.journey.relation import EVENT_ORDER, event_order
 from parcours.matcher import quote
+from parcours.query.filter import Filter
 from parcours.store.store import Store
 
 

@@ -18,7 +18,7 @@ import typer
 from parcours.errors import ParcoursError
 
 if TYPE_CHECKING:
-    from parcours.analytics.filters import Filter
+    from parcours.query.filter import Filter
 
 SegmentOption = typer.Option(
     None, "--segment", help="Only customers in this saved segment (see `parcours segment list`)."
@@ -51,7 +51,7 @@ def make_filter(segment: str | None = None, start: datetime | None = None, end: 
     # here, not at import: the analytics layer loads pandas, which `parcours CMD --help` need not
     from pydantic import ValidationError
 
-    from parcours.analytics.filters import Filter, parse_where
+    from parcours.query.filter import Filter, parse_where
 
     try:
         return Filter(segment=segment, start=start, end=end, where=[parse_where(w) for w in where or []],

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 import typer
 
-from parcours.analytics.filters import Filter
 from parcours.analytics.paths import dfg, flows, loops, top_paths, transition_matrix
 from parcours.cli.filter_options import (
     FromOption,
@@ -19,6 +18,7 @@ from parcours.cli.filter_options import (
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter
 
 #: hidden aliases of --from/--to, kept for scripts written before the shared options
 SinceOption = typer.Option(None, "--since", hidden=True, help="Alias of --from.")

@@ -9,21 +9,28 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pyarrow as pa
 
+from parcours.engine.dialect import duckdb_sql
 from parcours.engine.groups import OutOfOrder, prefetched, whole_groups
 
 if TYPE_CHECKING:
+    from sqlglot import exp
+
     from parcours.store import Store
+
+    #: a query: a tree (``parcours.query``), or constant DuckDB-dialect text
+    Query = exp.Expression | str
 
 #: The dialect every analysis query is written in.
 DIALECT = "duckdb"
 
 
-def order_columns(query: str) -> list[str] | None:
+def order_columns(query: Query) -> list[str] | None:
     """The columns of ``query``'s final ORDER BY when each is a plain ascending column, else None."""
     import sqlglot
     from sqlglot import exp
 
-    order = sqlglot.parse_one(query, read=DIALECT).args.get("order")
+    tree = query if isinstance(query, exp.Expression) else sqlglot.parse_one(query, read=DIALECT)
+    order = tree.args.get("order")
     if order is None:
         return None
     names = []
@@ -43,16 +50,17 @@ class Engine:
     #: order; an engine that reads a snapshot computes those relations itself
     reads_store_tables: bool = False
 
-    def relation(self, sql: str) -> str:
-        """Where a query reads the relation ``sql`` from (the journey relation): a FROM item."""
-        return f"({sql})"
+    def relation(self, query: exp.Expression) -> exp.Expression:
+        """Where a query reads the relation ``query`` from (the journey relation): the query
+        itself, or what an engine made of it (a view)."""
+        return query
 
     def label_components(self, hop_sql: str, changed_sql: str) -> None:
         """Identity stitching's label propagation: ``hop_sql`` rounds over the store's temporary
         tables ``_edges`` and ``_labels`` until ``changed_sql`` counts no change; ``_labels`` holds the answer."""
         raise NotImplementedError
 
-    def arrow(self, query: str) -> pa.Table:
+    def arrow(self, query: Query) -> pa.Table:
         """The whole result of ``query`` as an Arrow table."""
         raise NotImplementedError
 
@@ -61,25 +69,25 @@ class Engine:
         for answers computed outside SQL that a query filters on (customers' conformance)."""
         raise NotImplementedError
 
-    def batches(self, query: str, batch_size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
+    def batches(self, query: Query, batch_size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
         """The result of ``query`` streamed as Arrow record batches of at most ``batch_size`` rows."""
         raise NotImplementedError
 
-    def df(self, query: str) -> pd.DataFrame:
+    def df(self, query: Query) -> pd.DataFrame:
         return self.arrow(query).to_pandas()
 
-    def scalar(self, query: str):
+    def scalar(self, query: Query):
         table = self.arrow(query)
         return table.column(0)[0].as_py() if table.num_rows else None
 
     def map_groups(
         self,
-        query: str,
+        query: Query,
         key: str,
         fn: Callable[[pa.RecordBatch], pa.Table],
         schema: pa.Schema,
         batch_size: int = 1_000_000,
-        stored_order: str | None = None,
+        stored_order: Query | None = None,
     ) -> pa.Table:
         """Apply ``fn`` to batches of ``query`` sorted by ``key``, never splitting a group.
 
@@ -102,7 +110,7 @@ class Engine:
                 pass
         return self._map_batches(query, key, fn, schema, batch_size)
 
-    def _map_batches(self, query: str, key: str, fn: Callable[[pa.RecordBatch], pa.Table], schema: pa.Schema,
+    def _map_batches(self, query: Query, key: str, fn: Callable[[pa.RecordBatch], pa.Table], schema: pa.Schema,
                      batch_size: int, check: list[str] | None = None) -> pa.Table:
         # closed on the way out, so that its reader has stopped before the next query runs
         with closing(prefetched(self.batches(query, batch_size))) as rows:
@@ -136,20 +144,20 @@ class DuckDBEngine(Engine):
         con.abort()  # as in ``_relation``: an unfinished DB-API result would refuse the registration
         con.register(name, table)  # a view over the Arrow table: nothing is copied
 
-    def _relation(self, query: str):
+    def _relation(self, query: Query):
         # DuckDB 2 refuses a relation while a DB-API result (``con.execute(...).fetchone()``) is
         # unfinished; that result is dead anyway (the next execute would discard it): drop it
         con = self.store.con
         con.abort()
-        return con.sql(query)
+        return con.sql(duckdb_sql(query))
 
-    def df(self, query: str) -> pd.DataFrame:
+    def df(self, query: Query) -> pd.DataFrame:
         return self._relation(query).df()
 
-    def arrow(self, query: str) -> pa.Table:
+    def arrow(self, query: Query) -> pa.Table:
         return self._relation(query).to_arrow_table()
 
-    def batches(self, query: str, batch_size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
+    def batches(self, query: Query, batch_size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
         reader = self._relation(query).to_arrow_reader(batch_size)
         try:
             yield from reader

@@ -32,6 +32,11 @@ def _shim(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def duckdb_sql(query: exp.Expression | str) -> str:
+    """DuckDB SQL text of a query tree (text, written in DuckDB's dialect, passes as it is)."""
+    return query if isinstance(query, str) else query.sql(dialect="duckdb")
+
+
 def parse(query: str) -> exp.Expression:
     """One DuckDB-dialect statement, parsed; a parse error names the engine and the cause."""
     try:

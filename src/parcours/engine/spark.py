@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
+from sqlglot import exp
 
 from parcours.engine.base import Engine
 from parcours.engine.dialect import parse, to_spark
@@ -42,6 +43,7 @@ from parcours.errors import ParcoursError
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from parcours.engine.base import Query
     from parcours.store import Store
 
 #: bump when the snapshot layout changes, so old snapshots are not reused
@@ -216,10 +218,10 @@ class SparkEngine(Engine):
         self.session.read.parquet(str(target)).createOrReplaceTempView(JOURNEY_VIEW)
         _journey_registered = str(target)
 
-    def relation(self, sql: str) -> str:
-        """The view ``_journey`` holding the rows of the relation ``sql``, made if needed."""
-        self.journey(self.sync(), f"({sql})")
-        return JOURNEY_VIEW
+    def relation(self, query: exp.Expression) -> exp.Expression:
+        """The view ``_journey`` holding the rows of the relation ``query``, made if needed."""
+        self.journey(self.sync(), query.sql(dialect="duckdb"))
+        return exp.to_table(JOURNEY_VIEW)
 
     def label_components(self, hop_sql: str, changed_sql: str) -> None:
         """The same rounds run on Spark; only the labels come back into the store."""
@@ -242,15 +244,15 @@ class SparkEngine(Engine):
             frame.createOrReplaceTempView(name)
             _views[name] = table
 
-    def frame(self, query: str) -> DataFrame:
+    def frame(self, query: Query) -> DataFrame:
         """A DuckDB-dialect query as a Spark DataFrame over the current snapshot."""
         self.sync()
         return self.session.sql(to_spark(query))
 
-    def arrow(self, query: str) -> pa.Table:
+    def arrow(self, query: Query) -> pa.Table:
         return _plain(self.frame(query).toArrow())
 
-    def df(self, query: str) -> pd.DataFrame:
+    def df(self, query: Query) -> pd.DataFrame:
         table = self.arrow(query)
         df = table.to_pandas()
         # as DuckDB's .df() does: a boolean column with NULLs is pandas' nullable boolean
@@ -259,17 +261,17 @@ class SparkEngine(Engine):
                 df[field.name] = df[field.name].astype("boolean")
         return df
 
-    def batches(self, query: str, batch_size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
+    def batches(self, query: Query, batch_size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
         yield from self.arrow(query).to_batches(max_chunksize=batch_size)
 
     def map_groups(
         self,
-        query: str,
+        query: Query,
         key: str,
         fn: Callable[[pa.RecordBatch], pa.Table],
         schema: pa.Schema,
         batch_size: int = 1_000_000,
-        stored_order: str | None = None,
+        stored_order: Query | None = None,
     ) -> pa.Table:
         """Partition by ``key``, sort each partition as ``query``'s ORDER BY says, run ``fn`` per partition.
 
@@ -278,7 +280,7 @@ class SparkEngine(Engine):
         from pyspark.sql import functions as F
         from pyspark.sql.pandas.types import from_arrow_schema
 
-        tree = parse(query)
+        tree = parse(query) if isinstance(query, str) else query.copy()
         order = tree.args.get("order")
         tree.set("order", None)
         sort = []

@@ -77,7 +77,7 @@ STATE = Derived("customer_state", state_sql, "customer_id", needs=(JOURNEY,), ca
 
 def state_source(store: Store) -> str:
     """Where to read the state from: its fresh table (caught up first), or the live SQL in brackets."""
-    return source(store, STATE) or f"({state_sql(store, journey_source(store))})"
+    return source(store, STATE) or f"({state_sql(store, journey_source(store).sql(dialect='duckdb'))})"
 
 
 def changed_since_sql(store: Store, version: int | None) -> str | None:

@@ -43,8 +43,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlglot import exp
+
 from parcours.engine import engine_class
 from parcours.journey.relation import EVENT_ORDER, IDENTITY_KEY_SQL, journey_sql
+from parcours.query.journey import journey
+from parcours.query.template import table
 from parcours.store import changes
 from parcours.store.store import DERIVED_SCHEMA, Store
 
@@ -244,6 +248,10 @@ def source(store: Store, relation: Derived) -> str | None:
     return None
 
 
-def journey_source(store: Store) -> str:
-    """Where to read the journey relation from: the fresh table's name or the live SQL in brackets."""
-    return source(store, JOURNEY) or store.engine.relation(journey_sql(store.config))
+def journey_source(store: Store) -> exp.Expression:
+    """Where to read the journey relation from: its fresh table, or the live query (as the engine reads it)."""
+    stored = source(store, JOURNEY)
+    if stored is not None:
+        return table(stored)
+    relation = store.engine.relation(journey(store.config))
+    return exp.Subquery(this=relation) if isinstance(relation, exp.Query) else relation

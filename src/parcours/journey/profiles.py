@@ -69,7 +69,7 @@ def customer_profile(store: Store, any_id: str) -> CustomerProfile:
     timeline = store.engine.df(
         f"""
         SELECT timestamp, event, touchpoint, stage, stage_index, channel, utm_campaign, properties, message_id
-        FROM {journey_source(store)} WHERE customer_id = {quote(customer_id)}
+        FROM {journey_source(store).sql(dialect='duckdb')} WHERE customer_id = {quote(customer_id)}
         ORDER BY {EVENT_ORDER}
         """
     )

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from parcours.analytics.filters import Filter
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter
 from parcours.store.store import Store
 from parcours.web import pages
 from parcours.web.filters import PageFilter

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from parcours.engine.dialect import duckdb_sql
 from parcours.errors import ParcoursError
 from parcours.store import changes
 from parcours.store.schema import MIGRATIONS
@@ -23,6 +24,7 @@ from parcours.store.sharing import Lease, Notice, live_claim, lock_holder, wait_
 
 if TYPE_CHECKING:
     from parcours.config import JourneyConfig
+    from parcours.engine.base import Query
 
 #: the store's connection and database error types, named here so that code above the
 #: store (the importer) never imports duckdb itself
@@ -121,15 +123,16 @@ class Store:
             self.lease = None
 
     # -- the one door to the file ----------------------------------------------
-    def execute(self, sql: str, params: list | dict | None = None) -> duckdb.DuckDBPyConnection:
+    def execute(self, sql: Query, params: list | dict | None = None) -> duckdb.DuckDBPyConnection:
         """Run one statement; the result reads as DuckDB's (``fetchone``, ``fetchall``, ``df``, ``arrow``).
 
         The one door through which code outside ``store/`` and ``engine/`` reaches the file, as
         datasette's ``Database.execute``: nothing else holds the connection, so sharing the file
         with a server (``suspend``/``resume``) and rewriting it (``rewrite``) stay in one place.
-        Values go in ``params`` (``?`` or ``$name`` placeholders), never spliced into ``sql``.
+        ``sql`` is a query tree (``parcours.query``) or constant text; values go in the tree as
+        constants or in ``params`` (``?`` or ``$name`` placeholders), never spliced into text.
         """
-        return self.con.execute(sql, params)
+        return self.con.execute(duckdb_sql(sql), params)
 
     def executemany(self, sql: str, rows: list) -> None:
         """Run one statement once per row of parameters."""

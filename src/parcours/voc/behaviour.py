@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.analytics.survey_answers import answers_sql
 from parcours.matcher import quote
+from parcours.query.filter import Filter
 
 #: NPS groups in report order.
 GROUPS = ("promoter", "passive", "detractor")

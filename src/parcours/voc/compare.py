@@ -18,10 +18,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from parcours.analytics.filters import Filter
 from parcours.analytics.survey_answers import METRICS, answers_sql
 from parcours.errors import ParcoursError
 from parcours.matcher import quote
+from parcours.query.filter import Filter
 
 #: Below this many answers (on the touchpoint or in the rest) no comparison is made.
 MIN_ANSWERS = 30

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from parcours.analytics.filters import Filter
 from parcours.analytics.survey_answers import answers_sql
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter
 from parcours.voc.sentiment import sentiments
 
 #: (midpoint, half-range) of each scale: ``(score - mid) / half`` is on -1..+1.

@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from parcours.analytics.filters import Filter
 from parcours.analytics.survey_answers import answers_sql
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter
 from parcours.voc.stats import nps_interval, t_interval, wilson_interval
 
 #: Group keys of ``voc_scores`` (keep them stable: they are the JSON keys of ``voc scores --by``).

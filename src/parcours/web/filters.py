@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 from fastapi import Request
 from pydantic import ValidationError
 
-from parcours.analytics.filters import Filter, parse_where
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter, parse_where
 
 
 @dataclass(frozen=True)

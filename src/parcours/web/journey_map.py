@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from parcours.analytics.conformance import conformance_overview, opportunities
-from parcours.analytics.filters import Filter
 from parcours.analytics.friction import friction
 from parcours.analytics.names import check_name
 from parcours.analytics.overview import top_touchpoints
@@ -27,6 +26,7 @@ from parcours.analytics.stages import stage_progression
 from parcours.analytics.touchpoint_outcomes import touchpoint_outcomes
 from parcours.config.schema import LANES
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter
 from parcours.store.store import Store
 from parcours.voc import emotion_curve, voc_scores
 

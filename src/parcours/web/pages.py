@@ -15,7 +15,7 @@ import pandas as pd
 
 from parcours.analytics.attribution import attribution, side_by_side
 from parcours.analytics.attribution.paths import NO_TOUCH
-from parcours.analytics.filters import SPLITS, Filter, events_sql, split
+from parcours.analytics.filters import events_sql
 from parcours.analytics.funnel_spec import POSTHOG_MODES
 from parcours.analytics.funnels import FunnelRun, conversion_trends, funnel
 from parcours.analytics.leads import LeadModel, score_leads, train_lead_model
@@ -29,6 +29,7 @@ from parcours.analytics.segments import list_segments, segment_members
 from parcours.config.loader import template_text
 from parcours.errors import ParcoursError
 from parcours.journey.profiles import customer_profile
+from parcours.query.filter import SPLITS, Filter, split
 from parcours.store.store import Store
 from parcours.voc import compare_touchpoints, list_followups, survey_answers, voc_scores
 from parcours.voc.followups import STATUSES, pending_followups

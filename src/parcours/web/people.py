@@ -14,10 +14,10 @@ import pandas as pd
 from starlette.datastructures import QueryParams
 
 from parcours.analytics.customer_sets import KINDS, customer_set, save_customer_set
-from parcours.analytics.filters import Filter
 from parcours.analytics.funnels import FunnelRun
 from parcours.analytics.paths import OTHER, SEP, TIMES, customer_paths, flows, rank_paths, top_paths
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter
 from parcours.store.store import Store
 from parcours.web import charts
 

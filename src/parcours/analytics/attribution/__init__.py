@@ -28,9 +28,9 @@ from parcours.analytics.attribution.heuristics import (
 from parcours.analytics.attribution.markov import STATE_RULES, MarkovResult, markov
 from parcours.analytics.attribution.paths import PathTable, check_channels, conversion_paths, read_paths
 from parcours.analytics.attribution.shapley import shapley
-from parcours.analytics.filters import Filter
 from parcours.errors import ParcoursError
 from parcours.matcher import EventMatcher
+from parcours.query.filter import Filter
 from parcours.store import Store
 
 #: Every model, in the order the output lists them.

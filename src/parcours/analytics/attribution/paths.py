@@ -23,11 +23,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.durations import parse_duration
 from parcours.errors import ParcoursError
 from parcours.journey.relation import EVENT_ORDER, event_order
 from parcours.matcher import EventMatcher, json_path, matcher_sql, quote
+from parcours.query.filter import Filter
 
 #: Column names of a path file (ChannelAttribution's example data uses the same).
 PATH_COLUMN = "path"

@@ -19,10 +19,11 @@ import pyarrow.compute as pc
 
 from parcours.analytics.conformance.align import Alignment, Graph, align, reachability
 from parcours.analytics.conformance.net import Net, journey_net
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.config import JourneyConfig
 from parcours.errors import ParcoursError
 from parcours.matcher import quote
+from parcours.query.filter import Filter
 from parcours.store.store import Store
 
 SEP = "\x1f"

@@ -6,7 +6,7 @@ fitness below 0.8. Conformance is computed once per store state (data version, j
 map, schema: ``parcours.journey.materialized.stamp``) and per process, then handed to the
 engine as a temporary view, one row per customer and deviation kind, that the filter's
 ``customer_id IN (...)`` reads. Customers with no touchpoint on the map have no fitness
-and meet no condition on it. See ``parcours.analytics.customer_fields``.
+and meet no condition on it. See ``parcours.query.customer_fields``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pandas as pd
 import pyarrow as pa
 
 from parcours.analytics.conformance.conformance import KINDS, conformance_customers
-from parcours.analytics.customer_fields import SYMBOL, CustomerCondition
 from parcours.analytics.names import check_name
 from parcours.journey.materialized import stamp
 from parcours.matcher import quote
+from parcours.query.customer_fields import SYMBOL, CustomerCondition
 from parcours.store.store import Store
 
 #: the view the engine shows the per-customer answers as

@@ -19,10 +19,11 @@ from __future__ import annotations
 import pandas as pd
 
 from parcours.analytics.conformance.conformance import conformance_customers
-from parcours.analytics.filters import Filter, events_sql
+from parcours.analytics.filters import events_sql
 from parcours.analytics.friction import friction
 from parcours.analytics.survey_answers import answers_sql
 from parcours.matcher import quote
+from parcours.query.filter import Filter
 from parcours.store.store import Store
 
 WEIGHTS = {"loss": 0.4, "conformance": 0.2, "satisfaction": 0.2, "friction": 0.2}

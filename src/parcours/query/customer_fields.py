@@ -6,22 +6,19 @@ journey (conformance: how closely the customer followed the designed journey). A
 on one keeps or drops whole customers, as a segment does: ``Filter`` turns it into
 ``customer_id IN (customers whose ...)``, so every analysis, on either engine, takes it.
 
-The analyses that compute these fields build on ``filters`` (conformance reads the journey
-through it), so ``filters`` cannot import them: each field names the module and function
-that resolve it, imported on first use. That also keeps Numba (the alignment kernel) out of
-the CLI's start-up when no condition needs it.
+The analyses that compute these fields sit above the query layer and build on the filter
+(conformance reads the journey through it), so the filter cannot import them: each field
+names the module and function that resolve it, which ``parcours.analytics.filters`` imports
+on first use. That also keeps Numba (the alignment kernel) out of the CLI's start-up when no
+condition needs it.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
-
-if TYPE_CHECKING:
-    from parcours.store import Store
 
 NUMERIC_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
 #: the complement of each comparison, for a split into the customers who meet it and the others
@@ -34,7 +31,7 @@ class CustomerField:
     """A field with one answer per customer, and where its resolver lives."""
 
     name: str
-    #: ``module:function``; ``function(store, condition)`` returns the SQL of the ``customer_id``s
+    #: ``module:function``; ``function(store, condition)`` returns the query of the ``customer_id``s
     #: whose value meets the condition (customers without a value meet no condition)
     resolver: str
     ops: tuple[str, ...]
@@ -85,9 +82,3 @@ class CustomerCondition(BaseModel):
     def complement(self) -> CustomerCondition:
         """The customers (with a value) who do not meet this condition."""
         return self.model_copy(update={"op": COMPLEMENT[self.op]})
-
-
-def customers_sql(store: Store, condition: CustomerCondition) -> str:
-    """SQL of the ``customer_id``s that meet ``condition`` (the field's resolver, imported now)."""
-    module, function = CUSTOMER_FIELDS[condition.field].resolver.split(":")
-    return getattr(importlib.import_module(module), function)(store, condition)
