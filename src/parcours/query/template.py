@@ -9,6 +9,7 @@ replaced in the tree by its binding:
 - any other expression (a condition, a column, ``ident(...)``, ``table(...)``): itself, in
   brackets where an operator takes it (``{a} AND {b}`` keeps ``a``'s OR together);
 - a Python value: its constant (``parcours.query.constants``);
+- a word where SQL takes a unit (``date_trunc({unit}, ts)``): that word;
 - a list: its items, where the placeholder stands in a list (``IN ({values})``, ``ORDER BY
   {order}``, a SELECT list, function arguments); an empty list after IN is ``FALSE``.
 
@@ -48,12 +49,21 @@ def sql(template: str, /, **bindings: object) -> Query:
         missing, unused = sorted(names - bindings.keys()), sorted(bindings.keys() - names)
         raise ValueError(f"query template: unbound placeholders {missing}, unused bindings {unused}: {template!r}")
     tree = parsed.copy()
-    marks = [i for i in tree.find_all(exp.Identifier) if i.name.startswith(_MARK)]
+    by_lower = {name.lower(): name for name in names}
+    marks = [n for n in tree.find_all(exp.Identifier, exp.Var) if n.name.lower().startswith(_MARK)]
+    bound = set()
     for mark in marks:
-        name = mark.name[len(_MARK):]
-        if _holder(mark) is tree:  # the whole template is the placeholder: ``sql("{cond}", cond=...)``
+        name = by_lower[mark.name.lower()[len(_MARK):]]
+        bound.add(name)
+        if isinstance(mark, exp.Var):  # a unit (``date_trunc({unit}, ts)``): the bound word itself
+            mark.replace(exp.var(str(bindings[name])))
+        elif _holder(mark) is tree:  # the whole template is the placeholder: ``sql("{cond}", cond=...)``
             return _expression(bindings[name])
-        _bind(mark, bindings[name])
+        else:
+            _bind(mark, bindings[name])
+    if bound != names:
+        raise ValueError(f"query template: placeholders {sorted(names - bound)} stand where SQL keeps no name; "
+                         f"bind them elsewhere: {template!r}")
     return tree
 
 
