@@ -74,6 +74,12 @@ def test_lists_splice_where_sql_takes_a_list():
     assert run(tree) == [(1, 2), (2, 1)]
 
 
+def test_a_list_in_brackets_is_a_tuple():
+    rows = sql("SELECT arg_min(v, ({order})) FROM (VALUES (1, 2, 'b'), (1, 1, 'a'), (2, 0, 'c')) t(x, y, v)",
+               order=[column("x"), column("y")])
+    assert run(rows) == [("a",)]
+
+
 def test_an_empty_list_after_in_is_nothing_and_not_in_is_everything():
     assert run(sql("SELECT count(*) FROM range(3) WHERE range IN ({none})", none=[])) == [(0,)]
     assert run(sql("SELECT count(*) FROM range(3) WHERE NOT range IN ({none})", none=[])) == [(3,)]

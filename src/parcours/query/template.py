@@ -11,7 +11,8 @@ replaced in the tree by its binding:
 - a Python value: its constant (``parcours.query.constants``);
 - a word where SQL takes a unit (``date_trunc({unit}, ts)``): that word;
 - a list: its items, where the placeholder stands in a list (``IN ({values})``, ``ORDER BY
-  {order}``, a SELECT list, function arguments); an empty list after IN is ``FALSE``.
+  {order}``, a SELECT list, function arguments), or a tuple of them in brackets
+  (``arg_min(x, ({order}))``); an empty list after IN is ``FALSE``.
 
 A placeholder is written where SQL takes a name (``{name}`` becomes an identifier before
 parsing), so a template is valid SQL in every position a placeholder can take; a struct
@@ -137,6 +138,9 @@ def _bind_query(holder: exp.Expression, query: exp.Query) -> None:
 
 def _splice(holder: exp.Expression, values: list | tuple) -> None:
     item = holder.parent if isinstance(holder.parent, exp.Ordered) else holder
+    if isinstance(item.parent, exp.Paren):  # ``({order})``: a tuple of the items
+        item.parent.replace(exp.Tuple(expressions=[_expression(v) for v in values]))
+        return
     parent, key = item.parent, item.arg_key
     siblings = parent.args.get(key) if parent is not None else None
     if not isinstance(siblings, list):
