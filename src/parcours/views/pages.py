@@ -1,7 +1,8 @@
-"""One data function per dashboard page: ``(store, Filter, **options) -> dict`` for its template.
+"""One data function per page: ``(store, Filter, **options) -> dict`` for its template.
 
 They call the analyses (never SQL of their own beyond small listings) and shape the results
-into rows and Plotly specs; the routes cache their output per filter and data version.
+into rows and Plotly specs. The dashboard's routes (``parcours.web.routes``) cache their output
+per filter and data version; the report (``parcours.report``) draws ``journey_page`` to a file.
 """
 
 from __future__ import annotations
