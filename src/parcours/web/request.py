@@ -11,7 +11,6 @@ from datetime import date
 from fastapi import Request
 from pydantic import ValidationError
 
-from parcours.analytics.filters import parse_where
 from parcours.errors import ParcoursError
 from parcours.views.filters import PageFilter
 from parcours.views.i18n import LANGUAGES
@@ -34,12 +33,10 @@ def page_filter(request: Request) -> PageFilter:
         raise ParcoursError(f"to={end} is before from={start}")
     segment = (request.query_params.get("segment") or "").strip() or None
     where = tuple(w.strip() for w in request.query_params.getlist("where") if w.strip())
-    for w in where:
-        parse_where(w, "where=")  # a bad condition is the request's error, named, before any page work
     subject = (request.query_params.get("subject") or "").strip() or None
     page = PageFilter(start, end, segment, where, subject)
     try:
-        page.to_filter()
+        page.to_filter()  # a bad condition (``where=``) is the request's error, named, before any page work
     except ValidationError as e:
         raise ParcoursError(f"subject={subject!r}: {e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
     return page
