@@ -35,12 +35,12 @@ demo: $(VENV)/.installed $(DEMO_DB)
 	@$(BIN)/parcours --db $(DEMO_DB) keys create --role read --name demo-dashboard | tail -n 1
 	$(BIN)/parcours --db $(DEMO_DB) serve --port $(DEMO_PORT)
 
-# the dashboard's message catalogue after adding or changing strings; then fill the new msgstr (docs/contributing.md)
+# the pages' message catalogue (dashboard and report) after adding or changing strings; then fill the new msgstr (docs/contributing.md)
 messages: $(VENV)/.installed
 	mkdir -p build
 	PYTHONPATH=src $(BIN)/pybabel extract -F babel.cfg --no-location -o build/messages.pot .
-	$(BIN)/pybabel update -i build/messages.pot -d src/parcours/web/locale -w 110 --no-fuzzy-matching --ignore-obsolete
-	PYTHONPATH=src $(BIN)/python -m parcours.web.catalogue_sync
+	$(BIN)/pybabel update -i build/messages.pot -d src/parcours/views/locale -w 110 --no-fuzzy-matching --ignore-obsolete
+	PYTHONPATH=src $(BIN)/python -m parcours.views.catalogue_sync
 
 # the dashboard's browser tests drive Debian's Chromium (never a downloaded browser)
 chromium:

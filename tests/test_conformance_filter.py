@@ -115,7 +115,7 @@ def test_cli_funnel_paths_retention_take_fitness(planted, capsys):
 def test_dashboard_filter_bar_takes_fitness(planted):
     from starlette.requests import Request
 
-    from parcours.web.filters import page_filter
+    from parcours.web.request import page_filter
 
     request = Request({"type": "http", "query_string": b"where=fitness+%3C+0.8", "headers": []})
     assert _customers(planted, page_filter(request).to_filter()) == ["c", "e"]

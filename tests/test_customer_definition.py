@@ -7,7 +7,7 @@ from conftest import load_events
 
 import parcours
 from parcours.analytics.overview import stage_overview, store_stats
-from parcours.web.journey_map import journey_map
+from parcours.views.journey_map import journey_map
 
 EVENTS = [
     {"anonymous_id": "a1", "event": "site_visit", "timestamp": "2024-01-01T10:00:00Z"},
@@ -31,7 +31,7 @@ def test_customers_are_stitched_identities_and_the_touchpoint_count_is_labelled(
 def test_map_label_says_what_it_counts():
     from pathlib import Path
 
-    import parcours.web as web
+    import parcours.views as views
 
-    body = (Path(web.__file__).parent / "templates" / "map_body.html").read_text()
+    body = (Path(views.__file__).parent / "templates" / "map_body.html").read_text()
     assert "t('customers_with_touchpoint')" in body

@@ -167,7 +167,7 @@ def test_collector_identify_and_group_calls(tmp_path):
 def test_dashboard_filter_takes_the_same_conditions(accounts):
     from starlette.requests import Request
 
-    from parcours.web.filters import page_filter
+    from parcours.web.request import page_filter
 
     def req(qs: str) -> Request:
         return Request({"type": "http", "query_string": qs.encode(), "headers": []})
@@ -305,8 +305,8 @@ def test_dashboard_reads_the_map_per_account(accounts):
     """``subject=group.company`` on any page: the journey map counts accounts, as ``--subject`` does."""
     from starlette.requests import Request
 
-    from parcours.web.filters import page_filter
-    from parcours.web.pages import journey_page, subject_names
+    from parcours.views.pages import journey_page, subject_names
+    from parcours.web.request import page_filter
 
     def req(qs: str) -> Request:
         return Request({"type": "http", "query_string": qs.encode(), "headers": []})

@@ -14,9 +14,9 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 from parcours.analytics.funnel_spec import POSTHOG_MODES
-from parcours.voc.followups import STATUSES
-from parcours.web import catalogue_sync
-from parcours.web.i18n import (
+from parcours.views import catalogue_sync
+from parcours.views.assets import templates
+from parcours.views.i18n import (
     LABELS,
     MARKS,
     VOCABULARY,
@@ -31,7 +31,7 @@ from parcours.web.i18n import (
     t,
     translator,
 )
-from parcours.web.state import templates
+from parcours.voc.followups import STATUSES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +79,7 @@ def test_language_switch_keys_messages_and_labels_fallback(monkeypatch):
     # an entry added to LABELS in a branch, not yet in the .po: its French shows meanwhile
     monkeypatch.setitem(LABELS, "brand_new", ("Brand new words", "Des mots tout neufs"))
     monkeypatch.setitem(catalogue_sync.LABELS, "brand_new", ("Brand new words", "Des mots tout neufs"))
-    from parcours.web import i18n
+    from parcours.views import i18n
 
     monkeypatch.setitem(i18n.FALLBACK, "Brand new words", "Des mots tout neufs")
     with speaking("fr"):
@@ -87,7 +87,7 @@ def test_language_switch_keys_messages_and_labels_fallback(monkeypatch):
 
 
 def test_plural_forms_follow_french_rules(monkeypatch):
-    from parcours.web import i18n
+    from parcours.views import i18n
 
     fr = catalogue("fr")
     assert fr.plural(0) == 0 and fr.plural(1) == 0 and fr.plural(2) == 1 and catalogue("en").plural(0) == 1
@@ -127,7 +127,7 @@ def test_plotly_locale_is_french_only_in_french():
 
 
 def test_localize_turns_labels_and_durations_into_words():
-    from parcours.web.i18n import Duration, Label
+    from parcours.views.i18n import Duration, Label
 
     spec = {"x": [Duration(7200), Label("path_end")], "name": Label("emotion")}
     with speaking("fr"):
@@ -169,7 +169,7 @@ def test_pybabel_extract_finds_templates_python_and_labels(tmp_path):
 
 
 def test_from_analysiss_read_french_by_pattern():
-    from parcours.web.sentences import from_analysis
+    from parcours.views.sentences import from_analysis
 
     text = ("1,070 customers (33%): more satisfaction (6.03 vs 4.57 on average); less far in the journey "
             "(typically awareness); fewer touchpoints used (1.78 vs 2.98 on average). Mostly via ads, email; "
@@ -193,7 +193,7 @@ def test_what_the_analyses_write_translates_whole(store):
     top-path rows must translate whole (rewording an analysis without its pattern fails here)."""
     import parcours
     from parcours.analytics.conformance import opportunities
-    from parcours.web.sentences import from_analysis
+    from parcours.views.sentences import from_analysis
 
     parcours.load_demo(store, 300, 5)
     texts = list(parcours.find_personas(store, k=3).cards["description"])
@@ -220,7 +220,7 @@ def test_lead_reasons_translate_whole(tmp_path_factory):
     from dashboard_demo import copy_of_demo
 
     import parcours
-    from parcours.web.sentences import from_analysis
+    from parcours.views.sentences import from_analysis
 
     path = copy_of_demo(tmp_path_factory.getbasetemp(), tmp_path_factory.mktemp("leads") / "store.duckdb")
     with parcours.open(path) as store:

@@ -1,8 +1,9 @@
 """The import rules, read from the source (no import is run): layers, no circles, one door to the engines.
 
 The layers, bottom-up (docs/contributing.md draws them): a module may import its own
-package and any layer at or below its own, never one above. ``TYPE_CHECKING`` imports
-are left out: they name a type for the checker and never run.
+package and any layer at or below its own, never one above; the walls of issue 18 are named
+too (the dashboard and the report, side by side over the pages, never import each other).
+``TYPE_CHECKING`` imports are left out: they name a type for the checker and never run.
 """
 
 from __future__ import annotations
@@ -23,15 +24,15 @@ LAYERS: list[set[str]] = [
     {"identity", "journey"},  # stitching; the journey relation and its materialized tables
     {"ingest", "analytics"},  # writing events in; the analyses
     {"voc", "demo"},  # voice of the customer (builds on analytics); the demo data set
-    {"web"},  # the dashboard pages
-    {"report", "server"},  # the static report; the collector server (mounts the dashboard)
+    {"views"},  # the pages' data, words, templates and assets: what the dashboard and the report draw
+    {"web", "report"},  # the dashboard (HTTP over the views); the static report (files from the views)
+    {"server"},  # the collector server (mounts the dashboard)
     {"cli"},  # the command line, on top of everything
     {"client", "__init__"},  # the HTTP client and the lazy public API
 ]
-#: imports that break the layers today, each with the reason it is not fixed yet (phase 2 of issue 18)
-PENDING = {
-    ("report", "web"): "the report renders the dashboard's pages; they move below both with the query layer",
-}
+#: only these packages may import a web framework (the CLI starts the server): the pages know no HTTP
+HTTP_PACKAGES = {"web", "server", "cli"}
+HTTP_MODULES = {"fastapi", "starlette", "uvicorn"}
 #: only these packages may import a database engine
 ENGINE_PACKAGES = {"store", "engine"}
 ENGINE_MODULES = {"duckdb", "pyspark"}
@@ -106,23 +107,41 @@ def _top(module: str) -> str:
 GRAPH = _graph()
 
 
+def _upward(here: str, there: str) -> bool:
+    return _layer(there) > _layer(here)
+
+
+def _uses(here: str, there: str) -> list[str]:
+    """Where modules of package ``here`` import package ``there``."""
+    return [f"{m}:{line} imports {t}" for m, imports in GRAPH.items() if _top(m) == here
+            for t, line in imports if t.startswith("parcours") and _top(t) == there]
+
+
 def test_no_upward_imports():
-    wrong = []
-    for module, imports in GRAPH.items():
-        here = _top(module)
-        for target, line in imports:
-            if not target.startswith("parcours"):
-                continue
-            there = _top(target)
-            if there != here and _layer(there) > _layer(here) and (here, there) not in PENDING:
-                wrong.append(f"{module}:{line} imports {target} (layer {_layer(there)} above {_layer(here)})")
+    wrong = [f"{module}:{line} imports {target} (layer {_layer(_top(target))} above {_layer(_top(module))})"
+             for module, imports in GRAPH.items() for target, line in imports
+             if target.startswith("parcours") and _upward(_top(module), _top(target))]
     assert not wrong, "upward imports:\n" + "\n".join(wrong)
 
 
-def test_pending_exceptions_are_still_needed():
-    """An exception that no import needs any more must go, so the rules only tighten."""
-    used = {(_top(m), _top(t)) for m, imports in GRAPH.items() for t, _ in imports if t.startswith("parcours")}
-    assert set(PENDING) <= used, f"no longer needed: {set(PENDING) - used}"
+#: the walls issue 18 asked for, by name: the report renders without the dashboard and the dashboard without
+#: the report (one layer, side by side over ``views``: only this test keeps them apart), the server runs
+#: without the CLI, and the pages know neither the dashboard nor the report
+WALLS = [("report", "web"), ("web", "report"), ("server", "cli"), ("views", "web"), ("views", "report")]
+
+
+@pytest.mark.parametrize("here, there", WALLS)
+def test_the_walls_of_issue_18(here, there):
+    found = _uses(here, there)
+    assert not found, f"{here} imports {there}:\n" + "\n".join(found)
+
+
+def test_only_web_and_server_speak_http():
+    """The pages (``views``) are drawn by the report too: only the dashboard, the server (and the CLI that
+    starts it) import FastAPI, Starlette or uvicorn."""
+    wrong = [f"{module}:{line} imports {target}" for module, imports in GRAPH.items() for target, line in imports
+             if target.split(".")[0] in HTTP_MODULES and _top(module) not in HTTP_PACKAGES]
+    assert not wrong, "web framework imports outside web/, server/ and cli/:\n" + "\n".join(wrong)
 
 
 def test_no_import_circles():
@@ -166,17 +185,25 @@ def test_only_store_and_engine_import_duckdb_or_pyspark():
     assert not wrong, "engine imports outside store/ and engine/:\n" + "\n".join(wrong)
 
 
-@pytest.mark.parametrize("source, rule", [
-    ("from parcours.cli.output import emit\n", "upward"),
-    ("import duckdb\n", "engine"),
+@pytest.mark.parametrize("package, source, rule", [
+    ("parcours.journey", "from parcours.cli.output import emit\n", "upward"),
+    ("parcours.report", "from parcours.web.routes import router\n", "wall"),
+    ("parcours.journey", "import duckdb\n", "engine"),
+    ("parcours.views", "from fastapi import Request\n", "http"),
 ])
-def test_the_rules_catch_a_violation(tmp_path, source, rule):
-    """The checks above fail on an offending module (here: a journey module importing the CLI or duckdb)."""
-    imports = _imports(ast.parse(source), "parcours.journey")
+def test_the_rules_catch_a_violation(package, source, rule):
+    """The checks above fail on an offending module: a journey module importing the CLI or duckdb,
+    the report importing the dashboard, a page importing FastAPI."""
+    here = _top(package + ".x")
+    imports = _imports(ast.parse(source), package)
     if rule == "upward":
-        assert any(_layer(_top(t)) > _layer("journey") for t, _ in imports)
+        assert any(_upward(here, _top(t)) for t, _ in imports)
+    elif rule == "wall":
+        assert any((here, _top(t)) in WALLS for t, _ in imports)
+    elif rule == "engine":
+        assert any(t.split(".")[0] in ENGINE_MODULES for t, _ in imports) and here not in ENGINE_PACKAGES
     else:
-        assert any(t.split(".")[0] in ENGINE_MODULES for t, _ in imports) and "journey" not in ENGINE_PACKAGES
+        assert any(t.split(".")[0] in HTTP_MODULES for t, _ in imports) and here not in HTTP_PACKAGES
 
 
 def _connection_uses(tree: ast.AST) -> list[int]:

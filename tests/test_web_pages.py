@@ -1,4 +1,4 @@
-"""The dashboard pages' data (``parcours.web.pages``) over the shared demo store: what each page
+"""The dashboard pages' data (``parcours.views.pages``) over the shared demo store: what each page
 shows beyond "it renders" (the browser tests in test_web*.py check the rendering)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dashboard_demo import copy_of_demo
 
 import parcours
 from parcours.query.filter import Filter
-from parcours.web import charts, pages
-from parcours.web.i18n import LABELS, number, percent, persona_name, translator
+from parcours.views import charts, pages
+from parcours.views.i18n import LABELS, number, percent, persona_name, translator
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ def report(
 ) -> None:
     """Write the journey map report (stages, touchpoints, scores, emotion curve, friction)."""
     from parcours.report import FORMATS, write_report
-    from parcours.web.filters import PageFilter
+    from parcours.views.filters import PageFilter
 
     if fmt not in FORMATS:
         raise ParcoursError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")

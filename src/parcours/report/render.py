@@ -15,11 +15,10 @@ from pathlib import Path
 from parcours.errors import ParcoursError
 from parcours.query.filter import Filter
 from parcours.store.store import Store
-from parcours.web import pages
-from parcours.web.filters import PageFilter
-from parcours.web.i18n import LANGUAGES, localize, speaking, t
-from parcours.web.routes import PLOTLY_JS, STATIC
-from parcours.web.state import templates
+from parcours.views import pages
+from parcours.views.assets import PLOTLY_JS, STATIC, templates
+from parcours.views.filters import PageFilter
+from parcours.views.i18n import LANGUAGES, localize, speaking, t
 
 FORMATS = ("html", "pdf", "png")
 #: the width the page is laid out at, in CSS pixels: the PNG's width, the PDF's width inside its margins

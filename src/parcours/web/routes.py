@@ -1,17 +1,15 @@
 """The dashboard's HTTP face: login, static files and one GET route per page.
 
 Routes stay thin: they read the filter and page options from the query string, run the
-page's data function (``parcours.web.pages``) on the store's thread through the cache, and
+page's data function (``parcours.views.pages``) on the store's thread through the cache, and
 render its template.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 from functools import partial
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -20,15 +18,13 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.routing import APIRoute
 
 from parcours.errors import ParcoursError
-from parcours.web import pages, people
-from parcours.web.filters import PageFilter, page_filter
-from parcours.web.i18n import LANGUAGES, language, localize, speaking, t, with_locale
+from parcours.views import pages, people
+from parcours.views.assets import PLOTLY_JS, STATIC
+from parcours.views.filters import PageFilter
+from parcours.views.i18n import LANGUAGES, localize, speaking, t, with_locale
 from parcours.web.live import live_state
+from parcours.web.request import language, page_filter
 from parcours.web.session import COOKIE, LIFETIME_SECONDS, csrf_token, editor, make_cookie, viewer
-
-STATIC = Path(__file__).parent / "static"
-#: Plotly.js as bundled in the plotly package (found without importing the Python library)
-PLOTLY_JS = Path(importlib.util.find_spec("plotly").origin).parent / "package_data" / "plotly.min.js"
 
 log = logging.getLogger("parcours.web")
 

@@ -1,7 +1,8 @@
-"""One data function per dashboard page: ``(store, Filter, **options) -> dict`` for its template.
+"""One data function per page: ``(store, Filter, **options) -> dict`` for its template.
 
 They call the analyses (never SQL of their own beyond small listings) and shape the results
-into rows and Plotly specs; the routes cache their output per filter and data version.
+into rows and Plotly specs. The dashboard's routes (``parcours.web.routes``) cache their output
+per filter and data version; the report (``parcours.report``) draws ``journey_page`` to a file.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ from parcours.errors import ParcoursError
 from parcours.journey.profiles import customer_profile
 from parcours.query.filter import SPLITS, Filter, split
 from parcours.store.store import Store
+from parcours.views import charts
+from parcours.views.i18n import Duration, Label
+from parcours.views.journey_map import clean, compare_lanes, journey_map
+from parcours.views.people import linked_sankey
 from parcours.voc import compare_touchpoints, list_followups, survey_answers, voc_scores
 from parcours.voc.followups import STATUSES, pending_followups
-from parcours.web import charts
-from parcours.web.i18n import Duration, Label
-from parcours.web.journey_map import clean, compare_lanes, journey_map
-from parcours.web.people import linked_sankey
 
 #: ``shared(store, key, compute)``: a result that does not depend on the page's filter, computed
 #: once for every filter (the dashboard passes its cache's ``get``; alone, it is just computed)

@@ -3,7 +3,7 @@
 Figures are written as JSON into the page and drawn by the locally served plotly.min.js;
 building dicts directly keeps the server free of plotly's Python figure machinery. Legends and
 axis titles that are the dashboard's own words are ``Label`` keys, put in the reader's
-language when the page is drawn (``parcours.web.i18n.localize``), so one cached spec serves
+language when the page is drawn (``parcours.views.i18n.localize``), so one cached spec serves
 every language.
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from parcours.web.i18n import Label
-from parcours.web.journey_map import clean
+from parcours.views.i18n import Label
+from parcours.views.journey_map import clean
 
 PALETTE = ["#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777"]
 FONT = {"family": "Inter, 'DejaVu Sans', Arial, sans-serif", "size": 12, "color": "#1f2937"}

@@ -1,4 +1,4 @@
-"""Dashboard strings in English and French, through one gettext message catalogue.
+"""Page strings (the dashboard's and the report's) in English and French, through one gettext message catalogue.
 
 Every interface string is an English message id; its French is in
 ``locale/fr/LC_MESSAGES/messages.po``, read with Babel once per process, so there is no
@@ -7,11 +7,11 @@ compile step to forget. Templates write ``{{ _('English text') }}`` (Jinja2's i1
 language by ``localize`` (page data is cached for every language, so it holds no words).
 
 ``LABELS`` is the older way and stays open for new entries: ``t(key)`` looks its English up
-in the catalogue, and the entry's French serves until ``python -m parcours.web.catalogue_sync``
+in the catalogue, and the entry's French serves until ``python -m parcours.views.catalogue_sync``
 copies it into the .po (``pybabel extract`` reads the English from here: see babel.cfg).
 
-The language comes from ``?lang=fr|en``, then the ``lang`` cookie that choice sets, then the
-browser's ``Accept-Language``; English when none of them names a language we have.
+The dashboard reads the reader's language off the request (``parcours.web.request.language``);
+the report takes it as an option. Nothing here knows HTTP.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from typing import Any
 from babel.dates import get_day_names, get_month_names
 from babel.messages.pofile import read_po
 from babel.numbers import get_decimal_symbol, get_group_symbol
-from fastapi import Request
 
 LANGUAGES = ("en", "fr")
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -396,18 +395,6 @@ def t(key: str) -> str:
     """A ``LABELS`` key (or an English message) in the current language."""
     pair = LABELS.get(key)
     return gettext(pair[0] if pair else key)
-
-
-def language(request: Request) -> str:
-    """The page's language: ``?lang``, the ``lang`` cookie, then the browser's preference."""
-    chosen = request.query_params.get("lang") or request.cookies.get("lang")
-    if chosen in LANGUAGES:
-        return chosen
-    for part in request.headers.get("accept-language", "").split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in LANGUAGES:
-            return code
-    return "en"
 
 
 def translator(lang: str) -> Callable[[str], str]:

@@ -8,10 +8,10 @@ are resolved by ``parcours.analytics.customer_sets``: the list has as many custo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import pandas as pd
-from starlette.datastructures import QueryParams
 
 from parcours.analytics.customer_sets import KINDS, customer_set, save_customer_set
 from parcours.analytics.funnels import FunnelRun
@@ -19,7 +19,10 @@ from parcours.analytics.paths import OTHER, SEP, TIMES, customer_paths, flows, r
 from parcours.errors import ParcoursError
 from parcours.query.filter import Filter
 from parcours.store.store import Store
-from parcours.web import charts
+from parcours.views import charts
+
+if TYPE_CHECKING:  # the routes hand over the request's query; nothing here imports the web framework
+    from starlette.datastructures import QueryParams
 
 PAGE_SIZE = 50
 #: The query parameters that describe a set (besides ``set`` and the repeatable ``step``).

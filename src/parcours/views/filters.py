@@ -1,4 +1,5 @@
-"""The dashboard's filter bar: ``from``, ``to`` (inclusive days), ``segment``, ``where`` and ``subject`` query parameters.
+"""The filter a page is drawn for: the dashboard's filter bar (``from``, ``to`` as inclusive days, ``segment``,
+``where``, ``subject``), and the report's ``--from/--to/--segment`` options.
 
 They become the same ``Filter`` every analysis takes, so one filter applies to a whole page.
 ``where`` (repeatable) is a condition as the CLI's ``--where`` writes it: ``person.plan = 'pro'``,
@@ -13,10 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
-from fastapi import Request
-from pydantic import ValidationError
-
-from parcours.errors import ParcoursError
 from parcours.query.filter import Filter, parse_where
 
 
@@ -46,31 +43,3 @@ class PageFilter:
                   "segment": self.segment, "subject": self.subject, **extra}
         pairs = [(k, v) for k, v in params.items() if v] + [("where", w) for w in self.where]
         return urlencode(pairs)
-
-
-def _day(request: Request, name: str) -> date | None:
-    text = (request.query_params.get(name) or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ParcoursError(f"{name}={text!r}: give a date as YYYY-MM-DD") from None
-
-
-def page_filter(request: Request) -> PageFilter:
-    """The filter in the request's query string; a bad value raises ``ParcoursError`` naming it."""
-    start, end = _day(request, "from"), _day(request, "to")
-    if start and end and end < start:
-        raise ParcoursError(f"to={end} is before from={start}")
-    segment = (request.query_params.get("segment") or "").strip() or None
-    where = tuple(w.strip() for w in request.query_params.getlist("where") if w.strip())
-    for w in where:
-        parse_where(w, "where=")  # a bad condition is the request's error, named, before any page work
-    subject = (request.query_params.get("subject") or "").strip() or None
-    page = PageFilter(start, end, segment, where, subject)
-    try:
-        page.to_filter()
-    except ValidationError as e:
-        raise ParcoursError(f"subject={subject!r}: {e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
-    return page

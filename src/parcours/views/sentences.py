@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from functools import cache
 
-from parcours.web.i18n import N_, current_language, gettext, t
+from parcours.views.i18n import N_, current_language, gettext, t
 
 #: a persona card's description (``parcours.analytics.personas``)
 PERSONA = (N_("{size} customers ({share}): {traits}. Mostly via {channels}; top touchpoints {touchpoints}. "

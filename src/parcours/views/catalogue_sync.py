@@ -2,7 +2,7 @@
 
 ``LABELS`` entries (key -> English, French) still work, their French serving as a fallback;
 this copies them into ``locale/fr/LC_MESSAGES/messages.po`` so that the .po stays the one
-place translators edit. ``python -m parcours.web.catalogue_sync`` adds what is missing and fills
+place translators edit. ``python -m parcours.views.catalogue_sync`` adds what is missing and fills
 empty translations from ``LABELS``; with ``--check`` it only lists them and exits 1 if any.
 
 ``extract_labels`` is the Babel extractor babel.cfg names for i18n.py, so that
@@ -21,7 +21,7 @@ from typing import IO, Any
 from babel.messages.extract import extract_python
 from babel.messages.pofile import read_po, write_po
 
-from parcours.web.i18n import LABELS, po_path
+from parcours.views.i18n import LABELS, po_path
 
 
 def extract_labels(fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: dict) -> Iterator[tuple]:
