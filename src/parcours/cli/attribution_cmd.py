@@ -8,7 +8,6 @@ channel and model with ``channel``, ``model``, ``conversions``, ``value`` (and `
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -24,14 +23,8 @@ from parcours.analytics.attribution import (
     side_by_side,
 )
 from parcours.analytics.attribution.paths import LEVELS
-from parcours.cli.filter_options import (
-    FromOption,
-    SegmentOption,
-    SubjectOption,
-    ToOption,
-    WhereOption,
-    make_filter,
-)
+from parcours.analytics.filters import Filter
+from parcours.cli.filter_options import FILTER
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
@@ -65,23 +58,19 @@ def attribution_command(
                                  "for the journey map's channels (store, --level channel; its touchpoints with "
                                  "--level touchpoint): a path with any other is an error naming its row."),
     transitions: bool = typer.Option(False, "--transitions", help="Print the Markov transition matrix instead."),
-    segment: str | None = SegmentOption,
-    start: datetime | None = FromOption,
-    end: datetime | None = ToOption,
-    where: list[str] = WhereOption,
-    subject: str | None = SubjectOption,
+    filter: Filter = FILTER,
     fmt: Format = FormatOption,
 ) -> None:
     """Attributed conversions and value per channel, model by model (Markov and Shapley exact)."""
     if paths is not None:
-        if segment or start or end:
-            raise ParcoursError("--segment, --from and --to apply to the store's journeys, not to a --paths file")
+        if filter != Filter():
+            raise ParcoursError("--segment, --from, --to, --where and --subject apply to the store's journeys, "
+                                "not to a --paths file")
         table = paths_of(read_paths(paths, sep=sep, delimiter=delimiter), channels=channels)
         touch_half_life = half_life
     else:
         if delimiter is not None:
             raise ParcoursError("--delimiter applies to a --paths file only")
-        filter = make_filter(segment=segment, start=start, end=end, where=where, subject=subject)
         decay = not transitions and (not model or "time_decay" in model)
         with state(ctx).store(read_only=True) as store:
             table = paths_of(store, level=level, conversion=conversion, lookback=lookback, touches=touches, filter=filter,

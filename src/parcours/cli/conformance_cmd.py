@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
+from parcours.cli.filter_options import FilterOptions
 from parcours.cli.output import Format, FormatOption, console, emit
 from parcours.cli.state import state
+
+if TYPE_CHECKING:
+    from parcours.analytics.filters import Filter
+
+#: a segment and dates: --where here is conformance's own (a fitness condition)
+SEGMENT_AND_DATES = FilterOptions(where=False, subject=False)
 
 
 def conformance_cmd(
@@ -19,9 +25,7 @@ def conformance_cmd(
     save_segment: str = typer.Option(None, "--save-segment", help="Save the customers --where selects as a list "
                                      "segment, for --segment on every other analysis."),
     top: int = typer.Option(10, "--top", help="How many actual variants and deviation rows to show."),
-    segment: str = SegmentOption,
-    start: datetime = FromOption,
-    end: datetime = ToOption,
+    filter: Filter = SEGMENT_AND_DATES,
     fmt: Format = FormatOption,
 ) -> None:
     """How closely customers follow the designed journey (alignment fitness, see docs/conformance.md)."""
@@ -33,7 +37,6 @@ def conformance_cmd(
         save_fitness_segment,
     )
 
-    filter = make_filter(segment=segment, start=start, end=end)
     if save_segment:
         if not where:
             raise typer.BadParameter("--save-segment needs --where (which customers to save)")
@@ -60,9 +63,7 @@ def opportunities_cmd(
     ctx: typer.Context,
     min_customers: int = typer.Option(10, "--min-customers", help="Leave out rows concerning fewer customers."),
     top: int = typer.Option(None, "--top", help="Only the first N rows."),
-    segment: str = SegmentOption,
-    start: datetime = FromOption,
-    end: datetime = ToOption,
+    filter: Filter = SEGMENT_AND_DATES,
     fmt: Format = FormatOption,
 ) -> None:
     """Which axes of improvement come first: stages and touchpoints ranked by score (see docs/conformance.md)."""
@@ -71,7 +72,7 @@ def opportunities_cmd(
     if min_customers < 1:
         raise typer.BadParameter(f"--min-customers {min_customers}: must be at least 1")
     with state(ctx).store(read_only=True) as store:
-        df = opportunities(store, make_filter(segment=segment, start=start, end=end), min_customers=min_customers)
+        df = opportunities(store, filter, min_customers=min_customers)
     if top is not None:
         df = df.head(top)
     if fmt != Format.json:

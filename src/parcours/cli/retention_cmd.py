@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 
 from parcours.analytics.retention import churn_risk, repeat_purchase_rate, retention, retention_curve
-from parcours.cli.filter_options import (
-    FromOption,
-    SegmentOption,
-    SubjectOption,
-    ToOption,
-    WhereOption,
-)
+from parcours.cli.filter_options import FILTER
 from parcours.cli.output import Format, FormatOption, emit
-from parcours.cli.paths_cmd import SinceOption, UntilOption, date_filter
 from parcours.cli.state import state
+
+if TYPE_CHECKING:
+    from parcours.analytics.filters import Filter
 
 
 def retention_cmd(
@@ -31,17 +27,10 @@ def retention_cmd(
     repeat: bool = typer.Option(False, "--repeat", help="The repeat-purchase rate instead."),
     churn_days: int = typer.Option(None, "--churn-days", help="Customers silent for N days after being active."),
     min_events: int = typer.Option(2, "--min-events", help="With --churn-days: events that count as active."),
-    since: datetime = SinceOption,
-    until: datetime = UntilOption,
-    segment: str = SegmentOption,
-    start: datetime = FromOption,
-    end: datetime = ToOption,
-    where: list[str] = WhereOption,
-    subject: str | None = SubjectOption,
+    filter: Filter = FILTER,
     fmt: Format = FormatOption,
 ) -> None:
     """Who comes back: one row per (cohort, period) with size, retained and rate."""
-    filter = date_filter(since, until, segment, start, end, where, subject)
     with state(ctx).store(read_only=True) as store:
         if repeat:
             emit(repeat_purchase_rate(store, breakdown, filter), fmt, title="repeat purchases")

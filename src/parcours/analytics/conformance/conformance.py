@@ -261,7 +261,7 @@ def fitness_members(store: Store, where: str, filter: Filter | None = None) -> l
     """The customers whose fitness satisfies ``where`` (``fitness < 0.8``, ``fitness = 1``...)."""
     m = _FITNESS_RULE.match(where)
     if not m:
-        raise ParcoursError(f"--where {where!r}: expected `fitness OP NUMBER` with OP one of < <= > >= = != "
+        raise ParcoursError(f"`where` {where!r}: expected `fitness OP NUMBER` with OP one of < <= > >= = != "
                             "(for example: fitness < 0.8)")
     op, value = m.group(1), float(m.group(2))
     per = conformance_customers(store, filter).dropna(subset=["fitness"])
