@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def abandonment_command(
     ctx: typer.Context,
     report: str = typer.Argument("cart", help=f"One of: {', '.join(REPORTS)} (or custom with --from-step/--to-step)."),
-    window: str = typer.Option("1d", "--window", "-w", help="Time allowed to reach the next step: 30m, 12h, 1d, 7d."),
+    window: str = typer.Option("1d", "--window", "-w", help="Time allowed to reach the next step: 30m, 12h, 1d, 7d; a bare number is seconds."),
     from_step: str = typer.Option(None, "--from-step", help="The step reached (event, touchpoint:NAME, stage:NAME)."),
     to_step: str = typer.Option(None, "--to-step", help="The step not reached."),
     value_property: str = typer.Option(None, "--value-property", help="Property of the step-1 event holding its value."),

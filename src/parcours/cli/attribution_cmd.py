@@ -49,7 +49,7 @@ def attribution_command(
     first: float = typer.Option(0.4, "--first", help="Position-based share of the first touch."),
     last: float = typer.Option(0.4, "--last", help="Position-based share of the last touch."),
     level: str = typer.Option("channel", "--level", help=f"What a path is made of: {', '.join(LEVELS)}."),
-    lookback: str = typer.Option("30d", "--lookback", help="Touches count this long before a conversion (30d, 12h)."),
+    lookback: str = typer.Option("30d", "--lookback", help="Touches count this long before a conversion (30d, 12h; a bare number is seconds)."),
     conversion: str = typer.Option(None, "--conversion", help="What converts: an event name, touchpoint:NAME or "
                                    "stage:NAME (default: the journey's purchase event)."),
     touches: str = typer.Option(None, "--touches", help="Which events are touches: an event name, touchpoint:NAME "

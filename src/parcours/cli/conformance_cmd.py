@@ -41,17 +41,17 @@ def conformance_cmd(
         if not where:
             raise typer.BadParameter("--save-segment needs --where (which customers to save)")
         with state(ctx).store() as store:
-            n = save_fitness_segment(store, save_segment, where, filter, replace=True)
+            n = save_fitness_segment(store, save_segment, where, filter=filter, replace=True)
         console.print(f"segment {save_segment!r} saved: {n:,} customers with {where.strip()}")
         return
     with state(ctx).store(read_only=True) as store:
         if per_customer or where:
-            df = conformance_customers(store, filter)
+            df = conformance_customers(store, filter=filter)
             if where:
-                df = df[df["customer"].isin(set(fitness_members(store, where, filter)))]
+                df = df[df["customer"].isin(set(fitness_members(store, where, filter=filter)))]
             emit(df.drop(columns=["variant"]) if fmt != Format.json else df, fmt, title="conformance per customer")
             return
-        overview = conformance_overview(store, filter, top=top)
+        overview = conformance_overview(store, filter=filter, top=top)
     if fmt == Format.json:
         emit(overview, fmt)
         return
@@ -72,7 +72,7 @@ def opportunities_cmd(
     if min_customers < 1:
         raise typer.BadParameter(f"--min-customers {min_customers}: must be at least 1")
     with state(ctx).store(read_only=True) as store:
-        df = opportunities(store, filter, min_customers=min_customers)
+        df = opportunities(store, filter=filter, min_customers=min_customers)
     if top is not None:
         df = df.head(top)
     if fmt != Format.json:

@@ -103,7 +103,7 @@ def summary(ctx: typer.Context, fmt: Format = FormatOption,
             filter: Filter = FilterOptions(dates=False, where=False, subject=False)) -> None:
     """The journey at a glance: customers per stage, conversion, top touchpoints per stage."""
     with state(ctx).store(read_only=True) as store:
-        stages = stage_overview(store, filter)
+        stages = stage_overview(store, filter=filter)
         tops = top_touchpoints(store, filter=filter)
         stats_ = store_stats(store)
     if fmt == Format.json:

@@ -41,7 +41,7 @@ def read_spec(path: Path) -> dict:
 def funnel_command(
     ctx: typer.Context,
     steps: list[str] = typer.Argument(None, help="Event names, touchpoint:NAME or stage:NAME, in order."),
-    window: str = typer.Option(None, "--window", "-w", help="Conversion window: 3600s, 30m, 12h, 7d, 2w (default 14d)."),
+    window: str = typer.Option(None, "--window", "-w", help="Conversion window: 3600s, 30m, 12h, 7d, 2w; a bare number is seconds (default 14d)."),
     semantics: str = typer.Option(None, "--semantics", help="posthog (default) or clickhouse."),
     mode: str = typer.Option(None, "--mode", help="posthog: ordered|strict|unordered; clickhouse: default or modes joined with +."),
     breakdown: str = typer.Option(None, "--breakdown", help="Split by a property (props.NAME, channel, utm_campaign, ...)."),

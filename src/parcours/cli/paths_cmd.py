@@ -45,16 +45,16 @@ def paths(
     options = {"collapse_repeats": collapse, "split_by": split_by, "split_step": split_step}
     with state(ctx).store(read_only=True) as store:
         if show_dfg:
-            emit(dfg(store, by, filter), fmt, title="directly-follows graph")
+            emit(dfg(store, by, filter=filter), fmt, title="directly-follows graph")
         elif matrix:
-            emit(transition_matrix(store, by, filter), fmt, title="transition probabilities")
+            emit(transition_matrix(store, by, filter=filter), fmt, title="transition probabilities")
         elif sankey:
-            emit(flows(store, start, max_length, by, filter, **options), fmt, title="flows")
+            emit(flows(store, start, max_length, by, filter=filter, **options), fmt, title="flows")
         elif show_loops:
-            emit(loops(store, by, filter), fmt, title="loops and back-and-forth")
+            emit(loops(store, by, filter=filter), fmt, title="loops and back-and-forth")
         else:
             within = timedelta(days=within_days) if within_days is not None else None
-            df = top_paths(store, start, end, max_length, top, by, within, open_other, filter, **options)
+            df = top_paths(store, start, end, max_length, top, by, within, open_other, filter=filter, **options)
             emit(df, fmt, title="top paths")
 
 

@@ -33,13 +33,13 @@ def retention_cmd(
     """Who comes back: one row per (cohort, period) with size, retained and rate."""
     with state(ctx).store(read_only=True) as store:
         if repeat:
-            emit(repeat_purchase_rate(store, breakdown, filter), fmt, title="repeat purchases")
+            emit(repeat_purchase_rate(store, breakdown, filter=filter), fmt, title="repeat purchases")
         elif churn_days is not None:
             emit(churn_risk(store, churn_days, min_events, filter=filter), fmt, title="churn risk")
         elif curve:
-            emit(retention_curve(store, cohort_event, return_event, period, breakdown, filter), fmt, title="retention")
+            emit(retention_curve(store, cohort_event, return_event, period, breakdown, filter=filter), fmt, title="retention")
         else:
-            emit(retention(store, cohort_event, return_event, period, breakdown, filter), fmt, title="retention")
+            emit(retention(store, cohort_event, return_event, period, breakdown, filter=filter), fmt, title="retention")
 
 
 def register(app: typer.Typer) -> None:

@@ -25,9 +25,9 @@ def stages_cmd(
     """Stage progression: current and furthest stage, conversion, median/p90 time in each stage."""
     with state(ctx).store(read_only=True) as store:
         if went_back:
-            emit(stage_returns(store, examples, filter), fmt, title="went back to an earlier stage")
+            emit(stage_returns(store, examples, filter=filter), fmt, title="went back to an earlier stage")
         else:
-            emit(stage_progression(store, filter), fmt, title="stage progression")
+            emit(stage_progression(store, filter=filter), fmt, title="stage progression")
 
 
 def register(app: typer.Typer) -> None:
