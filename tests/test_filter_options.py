@@ -152,3 +152,18 @@ def test_a_paths_file_takes_no_filter(capsys, tmp_path):
     r = run(capsys, "attribution", "--paths", paths, "--where", "channel = 'ads'")
     assert r.code == 2 and "--where and --subject apply to the store's journeys, not to a --paths file" in r.err
     assert run(capsys, "attribution", "--paths", paths, "--format", "json").code == 0
+
+
+def test_the_report_reads_to_as_every_command_does(capsys, tmp_path):
+    """The report's days go to the dashboard's pages, whose filter bar includes its last day."""
+    events = tmp_path / "e.csv"  # events the default journey map knows
+    events.write_text("user_id,event,timestamp\nu1,site_visit,2024-01-05T10:00:00Z\n"
+                      "u1,add_to_cart,2024-01-05T10:05:00Z\nu2,site_visit,2024-02-05T10:00:00Z\n")
+    db = tmp_path / "mapped.duckdb"
+    assert run(capsys, "--db", db, "import", events).code == 0
+    r = run(capsys, "--db", db, "report", "--from", "2024-02-01", "--to", "2024-02-01")
+    assert r.code == 2 and "the range is empty (--to is excluded" in r.err
+    out = tmp_path / "r.html"
+    r = run(capsys, "--db", db, "report", "--from", "2024-01-01", "--to", "2024-02-01", "-o", out)
+    assert r.code == 0, r.err
+    assert "2024-01-01 – 2024-01-31" in out.read_text("utf-8")
