@@ -27,7 +27,7 @@ FILTERING = {
     "paths": set(SHARED), "attribution": set(SHARED), "retention": set(SHARED), "friction": set(SHARED),
     "stages": set(SHARED), "abandonment": set(SHARED), "funnel": set(SHARED) - {"--subject"},
     "conformance": {"--segment", "--from", "--to"}, "opportunities": {"--segment", "--from", "--to"},
-    "summary": {"--segment"},
+    "summary": {"--segment"}, "personas": set(SHARED) - {"--subject"}, "rfm": set(SHARED) - {"--subject"},
     **{f"voc {name}": set(SHARED) for name in ("scores", "trend", "compare", "emotion", "behaviour",
                                               "detractor-touchpoints", "answers")},
 }
