@@ -85,7 +85,7 @@ def test_answers_follow_new_data(planted, tmp_path):
     ("fitnes < 0.8", "or a customer field (fitness, deviation"),
 ])
 def test_bad_conditions_say_what_to_write(text, message):
-    with pytest.raises(ParcoursError, match="--where") as e:
+    with pytest.raises(ParcoursError, match="^`where` ") as e:  # the parameter (the CLI says --where)
         parse_where(text)
     assert message in str(e.value)
 

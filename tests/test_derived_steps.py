@@ -91,11 +91,11 @@ def test_the_stored_sequence_has_the_live_rows_columns_and_types(shop, by):
 
 
 ANALYSES = {
-    "dfg": lambda s, by, f: dfg(s, by, f),
-    "transition_matrix": lambda s, by, f: transition_matrix(s, by, f),
-    "loops": lambda s, by, f: loops(s, by, f),
-    "flows": lambda s, by, f: flows(s, None, 4, by, f),
-    "flows_from": lambda s, by, f: flows(s, "site_visit", 3, by, f),
+    "dfg": lambda s, by, f: dfg(s, by, filter=f),
+    "transition_matrix": lambda s, by, f: transition_matrix(s, by, filter=f),
+    "loops": lambda s, by, f: loops(s, by, filter=f),
+    "flows": lambda s, by, f: flows(s, None, 4, by, filter=f),
+    "flows_from": lambda s, by, f: flows(s, "site_visit", 3, by, filter=f),
     "top_paths": lambda s, by, f: top_paths(s, max_length=3, top=3, by=by, filter=f),
     "top_paths_to": lambda s, by, f: top_paths(s, end="purchase", max_length=2, by=by, filter=f),
     "top_paths_between": lambda s, by, f: top_paths(s, "site_visit", "add_to_cart", 3, by=by, filter=f),

@@ -49,9 +49,9 @@ def test_roles_and_revocation(store):
 
 
 def test_bad_key_requests_say_what_is_wrong(store):
-    with pytest.raises(ParcoursError, match="--role"):
+    with pytest.raises(ParcoursError, match="^`role` 'owner'"):
         create_key(store, "owner", "x")
-    with pytest.raises(ParcoursError, match="--name"):
+    with pytest.raises(ParcoursError, match="^`name` 'has space'"):
         create_key(store, "read", "has space")
     with pytest.raises(ParcoursError, match="no such key"):
         revoke_key(store, "pw_00000000")

@@ -43,3 +43,17 @@ def test_a_duration_too_long_for_a_timedelta_is_an_error_not_an_overflow():
 
     with pytest.raises(ParcoursError, match="window '9' \\* 10\\*\\*30|too long"):
         parse_duration("9" * 30 + "d", "window")
+
+
+def test_a_server_module_names_the_parameter_and_the_cli_the_flag(tmp_path):
+    from parcours.server.keys import create_key
+
+    db = tmp_path / "s.duckdb"
+    store = parcours.open(db)
+    with pytest.raises(ParcoursError, match="^`source` 'a b': use 1-64 letters"):
+        create_key(store, "write", "web", source="a b")
+    store.close()
+    res = CliRunner().invoke(app, ["--db", str(db), "keys", "create", "--role", "write", "--name", "web",
+                                   "--source", "a b"])
+    assert isinstance(res.exception, ParcoursError)
+    assert str(res.exception).startswith("--source 'a b': use 1-64 letters")

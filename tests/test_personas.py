@@ -124,3 +124,16 @@ def test_persona_conversion_is_measured_not_the_grouping(store, tmp_path):
     p = find_personas(store, k=2, seed=0)
     assert sorted(p.cards["conversion"]) == [0.5, 0.5]
     assert sorted(p.cards["name"].str.split().str[0]) == ["Social", "Store"]
+
+
+def test_personas_and_rfm_take_the_shared_filter_options(crowd):
+    """personas describes the customers with an event in the filter; rfm counts the purchases in it."""
+    db = crowd.path
+    crowd.close()
+    r = CliRunner().invoke(app, ["--db", db, "rfm", "--from", "2024-02-07", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert {row["customer_id"] for row in json.loads(r.stdout)} == {f"buyer{i}" for i in range(6, 12)}
+    r = CliRunner().invoke(app, ["--db", db, "personas", "--k", "2", "--where", "event != 'social_click'",
+                                 "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert sum(row["size"] for row in json.loads(r.stdout)) == 24  # the browsers have no event left

@@ -42,6 +42,19 @@ def test_every_analysis_takes_filter_none():
     assert not missing, f"analyses without a `filter=None` keyword: {missing}"
 
 
+def test_every_analysis_takes_the_filter_by_keyword_only():
+    """``filter: Filter | None = None`` after a ``*`` (friction once took it as its 6th positional
+    argument): options before it may change without a caller passing the filter as one of them."""
+    odd = []
+    for name, fn in _store_functions():
+        if name in NOT_ANALYSES or name == "events_sql":  # (events_sql: SQL for the analyses, not one)
+            continue
+        p = inspect.signature(fn).parameters["filter"]
+        if p.kind is not inspect.Parameter.KEYWORD_ONLY or p.default is not None or p.annotation != "Filter | None":
+            odd.append(f"{name}: {p}")
+    assert not odd, odd
+
+
 @pytest.mark.parametrize("name", ["friction", "attribution", "find_personas", "rfm_scores", "score_leads"])
 def test_the_uneven_ones_take_the_filter_by_keyword_only(name):
     """friction took the filter as its 6th positional argument; the others took none."""

@@ -159,7 +159,7 @@ def test_filter_by_segment_narrows_every_event_query(shop):
     create_segment(shop, "searchers", "channel = 'search'")
     df = shop.engine.df(events_sql(shop, Filter(segment="searchers")))
     assert set(df["customer_id"]) == {"bob"} and len(df) == 4
-    overview = stage_overview(shop, Filter(segment="searchers"))
+    overview = stage_overview(shop, filter=Filter(segment="searchers"))
     assert overview.set_index("stage").loc["decision", "reached"] == 1
     with pytest.raises(ParcoursError, match="no such segment"):
         events_sql(shop, Filter(segment="nobody"))

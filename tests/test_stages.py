@@ -84,11 +84,11 @@ def test_went_back_counts_and_examples(shop):
 
 def test_date_filter_and_segment_narrow_the_scope(shop):
     # up to 09:30: neither b (back at 13:00) nor d (back at 10:00) has gone back yet
-    early = stage_progression(shop, Filter(end="2024-03-01T09:30:00Z")).set_index("stage")
+    early = stage_progression(shop, filter=Filter(end="2024-03-01T09:30:00Z")).set_index("stage")
     assert list(early["went_back"]) == [0, 0, 0, 0, 0]
     assert early.loc["decision", "reached"] == 1  # d's add_to_cart at 9:00
     create_segment(shop, "buyers", "purchases >= 1")
-    seg = stage_progression(shop, Filter(segment="buyers")).set_index("stage")
+    seg = stage_progression(shop, filter=Filter(segment="buyers")).set_index("stage")
     assert seg.loc["awareness", "reached"] == 2 and seg.loc["decision", "entered"] == 2
 
 

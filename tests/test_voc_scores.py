@@ -44,7 +44,7 @@ def test_inference_uses_touchpoints_before_the_date_range(store, tmp_path):
         ev("u1", "delivery", "2024-01-01T10:00:00Z"),
         nps("u1", "2024-02-01T10:00:00Z", 2),
     ], tmp_path)
-    answers = survey_answers(store, Filter(start="2024-01-15T00:00:00"))
+    answers = survey_answers(store, filter=Filter(start="2024-01-15T00:00:00"))
     assert list(answers["touchpoint"]) == ["delivery"]
 
 

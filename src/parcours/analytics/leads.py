@@ -115,7 +115,7 @@ def fit(frame: pd.DataFrame, features: Sequence[str], horizon_days: int, seed: i
         raise ParcoursError(
             f"lead scoring: too few labelled outcomes to learn: {int(counts[1])} prospects bought and "
             f"{int(counts[0])} did not within the horizon (in {len(y):,} training snapshots); at least "
-            f"{MIN_OUTCOMES} of each are needed: import more history, or lengthen --horizon"
+            f"{MIN_OUTCOMES} of each are needed: import more history, or lengthen `horizon_days`"
         )
     with threadpool_limits(_threads(len(X))):
         model = _classifier(seed).fit(X, y)

@@ -14,7 +14,7 @@ from parcours.query.filter import Filter
 from parcours.store.store import Store
 
 
-def stage_overview(store: Store, filter: Filter | None = None) -> pd.DataFrame:
+def stage_overview(store: Store, *, filter: Filter | None = None) -> pd.DataFrame:
     """One row per stage, in journey order.
 
     Columns: ``stage``, ``reached`` (customers whose furthest stage is at least this one),
@@ -44,7 +44,7 @@ def stage_overview(store: Store, filter: Filter | None = None) -> pd.DataFrame:
     return df.drop(columns=["stage_index"])
 
 
-def top_touchpoints(store: Store, per_stage: int = 3, filter: Filter | None = None) -> pd.DataFrame:
+def top_touchpoints(store: Store, per_stage: int = 3, *, filter: Filter | None = None) -> pd.DataFrame:
     """The most used touchpoints of each stage: ``stage``, ``touchpoint``, ``customers``, ``events``, ``rank``."""
     return store.engine.df(
         f"""

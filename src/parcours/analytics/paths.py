@@ -32,7 +32,7 @@ SEP = " > "
 TIMES = " ×"
 
 
-def dfg(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> pd.DataFrame:
+def dfg(store: Store, by: str = "touchpoint", *, filter: Filter | None = None) -> pd.DataFrame:
     """The directly-follows graph: one row per edge ``source -> target``.
 
     Columns: ``source``, ``target``, ``count`` (times ``target`` was the very next step after
@@ -56,13 +56,13 @@ def dfg(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> p
     ))
 
 
-def transition_matrix(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> pd.DataFrame:
+def transition_matrix(store: Store, by: str = "touchpoint", *, filter: Filter | None = None) -> pd.DataFrame:
     """The transition probabilities as a square table: one row per ``source``, one column per target.
 
     Each row sums to 1 (a step that is always a journey's last has no row).
     """
     level = step_level(store, by)
-    edges = dfg(store, level.by, filter)
+    edges = dfg(store, level.by, filter=filter)
     if edges.empty:
         return level.label(pd.DataFrame(columns=["source"]))
     wide = edges.pivot(index="source", columns="target", values="probability").fillna(0.0)
@@ -72,7 +72,7 @@ def transition_matrix(store: Store, by: str = "touchpoint", filter: Filter | Non
     return level.label(wide.reset_index())
 
 
-def loops(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> pd.DataFrame:
+def loops(store: Store, by: str = "touchpoint", *, filter: Filter | None = None) -> pd.DataFrame:
     """Loops (a step repeated right away: A -> A) and back-and-forth (A -> B -> A) per step.
 
     Columns: ``step``, ``customers`` (customers with the step), ``loops``, ``loop_customers``,
@@ -97,7 +97,7 @@ def loops(store: Store, by: str = "touchpoint", filter: Filter | None = None) ->
 
 def flows(
     store: Store, start: Step | None = None, max_steps: int = 5, by: str = "touchpoint",
-    filter: Filter | None = None, collapse_repeats: bool = False, split_by: str | None = None,
+    *, filter: Filter | None = None, collapse_repeats: bool = False, split_by: str | None = None,
     split_step: Step | None = None,
 ) -> pd.DataFrame:
     """Step-by-step flows for a Sankey diagram, from each customer's first ``start`` (or first step).
@@ -122,7 +122,7 @@ def flows(
 
 def flow_customers(
     store: Store, position: int, source: str, target: str, start: Step | None = None, max_steps: int = 5,
-    by: str = "touchpoint", filter: Filter | None = None, collapse_repeats: bool = False,
+    by: str = "touchpoint", *, filter: Filter | None = None, collapse_repeats: bool = False,
     split_by: str | None = None, split_step: Step | None = None,
 ) -> pd.DataFrame:
     """The customers through one Sankey link of ``flows`` (same options): one ``customer_id`` column, sorted.
@@ -232,6 +232,7 @@ def top_paths(
     by: str = "touchpoint",
     within: timedelta | None = None,
     open_other: bool = False,
+    *,
     filter: Filter | None = None,
     collapse_repeats: bool = False,
     split_by: str | None = None,
@@ -297,6 +298,7 @@ def customer_paths(
     max_length: int = 5,
     by: str = "touchpoint",
     within: timedelta | None = None,
+    *,
     filter: Filter | None = None,
     collapse_repeats: bool = False,
     split_by: str | None = None,

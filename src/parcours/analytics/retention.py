@@ -64,6 +64,7 @@ def retention(
     return_event: Step = None,
     period: str = "week",
     breakdown: str | None = None,
+    *,
     filter: Filter | None = None,
 ) -> pd.DataFrame:
     """The cohort table: one row per (cohort[, group], period).
@@ -111,6 +112,7 @@ def retention_curve(
     return_event: Step = None,
     period: str = "week",
     breakdown: str | None = None,
+    *,
     filter: Filter | None = None,
 ) -> pd.DataFrame:
     """The retention curve: per period, all cohorts that have reached it, pooled.
@@ -118,7 +120,7 @@ def retention_curve(
     Columns: [``group``,] ``period``, ``cohorts``, ``size`` (customers observable that far),
     ``retained``, ``rate`` (0..1).
     """
-    table = retention(store, cohort_event, return_event, period, breakdown, filter)
+    table = retention(store, cohort_event, return_event, period, breakdown, filter=filter)
     keys = (["group"] if breakdown else []) + ["period"]
     curve = table.groupby(keys, dropna=False).agg(
         cohorts=("cohort", "count"), size=("size", "sum"), retained=("retained", "sum")
@@ -127,7 +129,7 @@ def retention_curve(
     return curve
 
 
-def repeat_purchase_rate(store: Store, breakdown: str | None = None, filter: Filter | None = None) -> pd.DataFrame:
+def repeat_purchase_rate(store: Store, breakdown: str | None = None, *, filter: Filter | None = None) -> pd.DataFrame:
     """Customers who bought more than once, among those who bought (the journey's purchase event).
 
     Columns: [``group`` (breakdown on the first purchase),] ``buyers``, ``repeat_buyers``, ``rate``,
@@ -154,7 +156,7 @@ def repeat_purchase_rate(store: Store, breakdown: str | None = None, filter: Fil
 
 
 def churn_risk(
-    store: Store, days: int = 30, min_events: int = 2, as_of: datetime | None = None, filter: Filter | None = None,
+    store: Store, days: int = 30, min_events: int = 2, as_of: datetime | None = None, *, filter: Filter | None = None,
 ) -> pd.DataFrame:
     """Customers who were active (at least ``min_events`` events) and then silent for ``days`` or more.
 
@@ -192,6 +194,7 @@ def retained_customers(
     cohort_event: Step = None,
     return_event: Step = None,
     period: str = "week",
+    *,
     filter: Filter | None = None,
 ) -> pd.DataFrame:
     """The customers of one cell of ``retention`` (same options): one ``customer_id`` column, sorted.

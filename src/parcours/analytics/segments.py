@@ -117,6 +117,7 @@ def by_segment(
     store: Store,
     analysis: Callable[..., pd.DataFrame],
     segments: Iterable[str],
+    *,
     filter: Filter | None = None,
     include_all: bool = False,
     **kwargs,

@@ -36,7 +36,7 @@ def _staged_sql(store: Store, filter: Filter | None) -> str:
     """
 
 
-def stage_progression(store: Store, filter: Filter | None = None) -> pd.DataFrame:
+def stage_progression(store: Store, *, filter: Filter | None = None) -> pd.DataFrame:
     """One row per stage, in journey order.
 
     Columns: ``stage``; ``current`` (customers whose latest event is in this stage);
@@ -49,7 +49,7 @@ def stage_progression(store: Store, filter: Filter | None = None) -> pd.DataFram
     an earlier one).
     """
     require_mapped(store, "stage", "stages")
-    overview = stage_overview(store, filter)
+    overview = stage_overview(store, filter=filter)
     names = [s.name for s in store.config.stages]
     staged = _staged_sql(store, filter)
     times = store.engine.df(
@@ -100,7 +100,7 @@ def _backs_sql(staged: str) -> str:
     """
 
 
-def stage_returns(store: Store, examples: int = 3, filter: Filter | None = None) -> pd.DataFrame:
+def stage_returns(store: Store, examples: int = 3, *, filter: Filter | None = None) -> pd.DataFrame:
     """Customers who went back to an earlier stage, per (furthest stage so far -> earlier stage).
 
     Columns: ``from_stage``, ``to_stage``, ``customers``, ``share`` (of the customers who
@@ -135,7 +135,7 @@ def stage_returns(store: Store, examples: int = 3, filter: Filter | None = None)
                (SELECT count(DISTINCT customer_id) FROM ({staged})) AS customers
         """
     ).iloc[0]
-    reached = stage_overview(store, filter)["reached"].to_numpy()
+    reached = stage_overview(store, filter=filter)["reached"].to_numpy()
     per = sample.groupby(["from_index", "to_index"])["customer_id"].apply(list)
     rows = [{
         "from_stage": ANY, "to_stage": ANY, "customers": int(totals["went_back"]),

@@ -93,6 +93,6 @@ def answers_sql(store, filter: Filter | None = None) -> str:
     """
 
 
-def survey_answers(store, filter: Filter | None = None) -> pd.DataFrame:
+def survey_answers(store, *, filter: Filter | None = None) -> pd.DataFrame:
     """Every survey answer in ``filter`` with its touchpoint, stage and channel (see ``answers_sql``)."""
     return store.engine.df(answers_sql(store, filter) + " ORDER BY timestamp, message_id")

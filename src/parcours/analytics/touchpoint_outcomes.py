@@ -18,7 +18,7 @@ from parcours.query.filter import Filter
 from parcours.store.store import Store
 
 
-def touchpoint_outcomes(store: Store, filter: Filter | None = None) -> pd.DataFrame:
+def touchpoint_outcomes(store: Store, *, filter: Filter | None = None) -> pd.DataFrame:
     """One row per declared touchpoint, stage by stage in the journey file's order.
 
     Columns: ``stage``, ``touchpoint``, ``customers`` (customers with an event at it),

@@ -8,7 +8,6 @@ channel and model with ``channel``, ``model``, ``conversions``, ``value`` (and `
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -24,17 +23,11 @@ from parcours.analytics.attribution import (
     side_by_side,
 )
 from parcours.analytics.attribution.paths import LEVELS
-from parcours.cli.filter_options import (
-    FromOption,
-    SegmentOption,
-    SubjectOption,
-    ToOption,
-    WhereOption,
-    make_filter,
-)
+from parcours.cli.filter_options import FILTER
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
+from parcours.query.filter import Filter
 
 
 def attribution_command(
@@ -56,7 +49,7 @@ def attribution_command(
     first: float = typer.Option(0.4, "--first", help="Position-based share of the first touch."),
     last: float = typer.Option(0.4, "--last", help="Position-based share of the last touch."),
     level: str = typer.Option("channel", "--level", help=f"What a path is made of: {', '.join(LEVELS)}."),
-    lookback: str = typer.Option("30d", "--lookback", help="Touches count this long before a conversion (30d, 12h)."),
+    lookback: str = typer.Option("30d", "--lookback", help="Touches count this long before a conversion (30d, 12h; a bare number is seconds)."),
     conversion: str = typer.Option(None, "--conversion", help="What converts: an event name, touchpoint:NAME or "
                                    "stage:NAME (default: the journey's purchase event)."),
     touches: str = typer.Option(None, "--touches", help="Which events are touches: an event name, touchpoint:NAME "
@@ -65,23 +58,19 @@ def attribution_command(
                                  "for the journey map's channels (store, --level channel; its touchpoints with "
                                  "--level touchpoint): a path with any other is an error naming its row."),
     transitions: bool = typer.Option(False, "--transitions", help="Print the Markov transition matrix instead."),
-    segment: str | None = SegmentOption,
-    start: datetime | None = FromOption,
-    end: datetime | None = ToOption,
-    where: list[str] = WhereOption,
-    subject: str | None = SubjectOption,
+    filter: Filter = FILTER,
     fmt: Format = FormatOption,
 ) -> None:
     """Attributed conversions and value per channel, model by model (Markov and Shapley exact)."""
     if paths is not None:
-        if segment or start or end:
-            raise ParcoursError("--segment, --from and --to apply to the store's journeys, not to a --paths file")
+        if filter != Filter():
+            raise ParcoursError("--segment, --from, --to, --where and --subject apply to the store's journeys, "
+                                "not to a --paths file")
         table = paths_of(read_paths(paths, sep=sep, delimiter=delimiter), channels=channels)
         touch_half_life = half_life
     else:
         if delimiter is not None:
             raise ParcoursError("--delimiter applies to a --paths file only")
-        filter = make_filter(segment=segment, start=start, end=end, where=where, subject=subject)
         decay = not transitions and (not model or "time_decay" in model)
         with state(ctx).store(read_only=True) as store:
             table = paths_of(store, level=level, conversion=conversion, lookback=lookback, touches=touches, filter=filter,

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, make_filter
+from parcours.cli.filter_options import FilterOptions
 from parcours.cli.output import Format, FormatOption, console, emit
 from parcours.cli.state import state
+
+if TYPE_CHECKING:
+    from parcours.query.filter import Filter
+
+#: a segment and dates: --where here is conformance's own (a fitness condition)
+SEGMENT_AND_DATES = FilterOptions(where=False, subject=False)
 
 
 def conformance_cmd(
@@ -19,9 +25,7 @@ def conformance_cmd(
     save_segment: str = typer.Option(None, "--save-segment", help="Save the customers --where selects as a list "
                                      "segment, for --segment on every other analysis."),
     top: int = typer.Option(10, "--top", help="How many actual variants and deviation rows to show."),
-    segment: str = SegmentOption,
-    start: datetime = FromOption,
-    end: datetime = ToOption,
+    filter: Filter = SEGMENT_AND_DATES,
     fmt: Format = FormatOption,
 ) -> None:
     """How closely customers follow the designed journey (alignment fitness, see docs/conformance.md)."""
@@ -33,22 +37,21 @@ def conformance_cmd(
         save_fitness_segment,
     )
 
-    filter = make_filter(segment=segment, start=start, end=end)
     if save_segment:
         if not where:
             raise typer.BadParameter("--save-segment needs --where (which customers to save)")
         with state(ctx).store() as store:
-            n = save_fitness_segment(store, save_segment, where, filter, replace=True)
+            n = save_fitness_segment(store, save_segment, where, filter=filter, replace=True)
         console.print(f"segment {save_segment!r} saved: {n:,} customers with {where.strip()}")
         return
     with state(ctx).store(read_only=True) as store:
         if per_customer or where:
-            df = conformance_customers(store, filter)
+            df = conformance_customers(store, filter=filter)
             if where:
-                df = df[df["customer"].isin(set(fitness_members(store, where, filter)))]
+                df = df[df["customer"].isin(set(fitness_members(store, where, filter=filter)))]
             emit(df.drop(columns=["variant"]) if fmt != Format.json else df, fmt, title="conformance per customer")
             return
-        overview = conformance_overview(store, filter, top=top)
+        overview = conformance_overview(store, filter=filter, top=top)
     if fmt == Format.json:
         emit(overview, fmt)
         return
@@ -60,9 +63,7 @@ def opportunities_cmd(
     ctx: typer.Context,
     min_customers: int = typer.Option(10, "--min-customers", help="Leave out rows concerning fewer customers."),
     top: int = typer.Option(None, "--top", help="Only the first N rows."),
-    segment: str = SegmentOption,
-    start: datetime = FromOption,
-    end: datetime = ToOption,
+    filter: Filter = SEGMENT_AND_DATES,
     fmt: Format = FormatOption,
 ) -> None:
     """Which axes of improvement come first: stages and touchpoints ranked by score (see docs/conformance.md)."""
@@ -71,7 +72,7 @@ def opportunities_cmd(
     if min_customers < 1:
         raise typer.BadParameter(f"--min-customers {min_customers}: must be at least 1")
     with state(ctx).store(read_only=True) as store:
-        df = opportunities(store, make_filter(segment=segment, start=start, end=end), min_customers=min_customers)
+        df = opportunities(store, filter=filter, min_customers=min_customers)
     if top is not None:
         df = df.head(top)
     if fmt != Format.json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import (
@@ -15,7 +16,7 @@ from rich.progress import (
 )
 
 from parcours.analytics.overview import stage_overview, store_stats, top_touchpoints
-from parcours.cli.filter_options import SegmentOption, make_filter
+from parcours.cli.filter_options import FilterOptions
 from parcours.cli.output import Format, FormatOption, console, emit, err_console
 from parcours.cli.state import state
 from parcours.ingest import Mapping, import_file
@@ -23,6 +24,9 @@ from parcours.ingest.entities import ENTITY_KINDS, import_entities
 from parcours.ingest.importer import MAX_QUARANTINED
 from parcours.ingest.readers import check_file
 from parcours.journey.profiles import customer_profile
+
+if TYPE_CHECKING:
+    from parcours.query.filter import Filter
 
 
 def import_cmd(
@@ -95,11 +99,11 @@ def stats(ctx: typer.Context, fmt: Format = FormatOption) -> None:
     emit(result, fmt, title="store")
 
 
-def summary(ctx: typer.Context, fmt: Format = FormatOption, segment: str = SegmentOption) -> None:
+def summary(ctx: typer.Context, fmt: Format = FormatOption,
+            filter: Filter = FilterOptions(dates=False, where=False, subject=False)) -> None:
     """The journey at a glance: customers per stage, conversion, top touchpoints per stage."""
     with state(ctx).store(read_only=True) as store:
-        filter = make_filter(segment=segment)
-        stages = stage_overview(store, filter)
+        stages = stage_overview(store, filter=filter)
         tops = top_touchpoints(store, filter=filter)
         stats_ = store_stats(store)
     if fmt == Format.json:

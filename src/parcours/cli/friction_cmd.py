@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 
 from parcours.analytics.friction import friction
-from parcours.cli.filter_options import FromOption, SegmentOption, SubjectOption, ToOption, WhereOption
+from parcours.cli.filter_options import FILTER
 from parcours.cli.output import Format, FormatOption, emit
-from parcours.cli.paths_cmd import SinceOption, UntilOption, date_filter
 from parcours.cli.state import state
+
+if TYPE_CHECKING:
+    from parcours.query.filter import Filter
 
 
 def friction_cmd(
@@ -19,19 +21,13 @@ def friction_cmd(
     min_customers: int = typer.Option(30, "--min-customers", help="Ignore touchpoints with fewer customers."),
     support_days: float = typer.Option(3.0, "--support-days", help="A support contact this soon counts."),
     wait_factor: float = typer.Option(10.0, "--wait-factor", help="A wait this many times the usual is long."),
-    since: datetime = SinceOption,
-    until: datetime = UntilOption,
-    segment: str = SegmentOption,
-    start: datetime = FromOption,
-    end: datetime = ToOption,
-    where: list[str] = WhereOption,
-    subject: str | None = SubjectOption,
+    filter: Filter = FILTER,
     fmt: Format = FormatOption,
 ) -> None:
     """Where the journey hurts: touchpoints whose signals stand out, worst first (see docs/friction.md)."""
     with state(ctx).store(read_only=True) as store:
         df = friction(store, min_z=min_z, min_customers=min_customers, support_days=support_days,
-                      wait_factor=wait_factor, filter=date_filter(since, until, segment, start, end, where, subject))
+                      wait_factor=wait_factor, filter=filter)
     emit(df, fmt, title="friction points")
 
 

@@ -10,16 +10,19 @@ Interface relied on by scripts (keep it stable)::
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import typer
 
-from parcours.cli.filter_options import FromOption, SegmentOption, ToOption, WhereOption, make_filter
+from parcours.cli.filter_options import FilterOptions
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
+
+if TYPE_CHECKING:
+    from parcours.query.filter import Filter
 
 
 def read_spec(path: Path) -> dict:
@@ -38,7 +41,7 @@ def read_spec(path: Path) -> dict:
 def funnel_command(
     ctx: typer.Context,
     steps: list[str] = typer.Argument(None, help="Event names, touchpoint:NAME or stage:NAME, in order."),
-    window: str = typer.Option(None, "--window", "-w", help="Conversion window: 3600s, 30m, 12h, 7d, 2w (default 14d)."),
+    window: str = typer.Option(None, "--window", "-w", help="Conversion window: 3600s, 30m, 12h, 7d, 2w; a bare number is seconds (default 14d)."),
     semantics: str = typer.Option(None, "--semantics", help="posthog (default) or clickhouse."),
     mode: str = typer.Option(None, "--mode", help="posthog: ordered|strict|unordered; clickhouse: default or modes joined with +."),
     breakdown: str = typer.Option(None, "--breakdown", help="Split by a property (props.NAME, channel, utm_campaign, ...)."),
@@ -50,10 +53,7 @@ def funnel_command(
     per_customer: bool = typer.Option(False, "--per-customer", help="One row per customer: customer, level."),
     view: str = typer.Option("steps", "--view", help="steps, time-to-convert or trends."),
     interval: str = typer.Option("day", "--interval", help="Trends period: hour, day, week, month."),
-    segment: str | None = SegmentOption,
-    start: datetime | None = FromOption,
-    end: datetime | None = ToOption,
-    where: list[str] = WhereOption,
+    filter: Filter = FilterOptions(subject=False),  # (--by group.TYPE counts accounts)
     split_by: str = typer.Option(None, "--split", help="Side by side for two groups of customers: conformance "
                                  "(fitness = 1 vs < 1) or a customer-level condition and its complement, "
                                  "e.g. \"fitness < 0.8\" (a split column first)."),
@@ -76,8 +76,7 @@ def funnel_command(
     fs = build_spec(steps or None, window=window, spec=data, **options)
     if view not in ("steps", "time-to-convert", "trends"):
         raise ParcoursError(f"--view {view!r}: use steps, time-to-convert or trends")
-    filter = make_filter(segment=segment, start=start, end=end, where=where)
-    sides = split(filter, split_by) if split_by else [(None, filter)]
+    sides = split(filter, split_by, "--split") if split_by else [(None, filter)]
 
     def run(store, filter) -> pd.DataFrame:
         if per_customer:

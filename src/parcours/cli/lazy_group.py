@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from parcours.cli.commands import COMMANDS
+from parcours.cli.filter_options import offer_filter
 from parcours.cli.output import offer_columns
 from parcours.cli.param_errors import use_flags_in_errors
 from parcours.cli.progress import show_progress
@@ -32,6 +33,7 @@ def module_commands(module: str) -> dict[str, TyperCommand | TyperGroup]:
         app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
         importlib.import_module(f"parcours.cli.{module}").register(app)
         use_flags_in_errors(app)
+        offer_filter(app)  # --segment, --from, --to, --where, --subject on every command that filters
         offer_columns(app)  # --columns on every command that has --format
         show_progress(app)  # a spinner on the slow ones
         _loaded[module] = dict(typer.main.get_group(app).commands)

@@ -18,7 +18,7 @@ class SortBy(StrEnum):
 
 def leads(
     ctx: typer.Context,
-    horizon: int = typer.Option(14, "--horizon", min=1, help="Label: bought within this many days."),
+    horizon_days: int = typer.Option(14, "--horizon", min=1, help="Label: bought within this many days."),
     active_days: int = typer.Option(30, "--active-days", min=1, help="Prospects: seen in these last days, no purchase."),
     sort: SortBy = typer.Option(SortBy.score, "--sort", help="Order: score (highest first), recency_days, events."),
     limit: int = typer.Option(0, "--limit", min=0, help="At most this many prospects (0: all)."),
@@ -30,11 +30,11 @@ def leads(
     from parcours.analytics.leads import save_lead_scores, score_leads, train_lead_model
 
     with state(ctx).store(read_only=not save) as store:
-        model = train_lead_model(store, horizon_days=horizon, active_days=active_days, seed=seed)
+        model = train_lead_model(store, horizon_days=horizon_days, active_days=active_days, seed=seed)
         ev = model.evaluation
         err_console.print(
             f"lead model (time-based hold-out from {ev['test_from']}, {ev['rows']:,} prospects, "
-            f"{ev['base_rate']:.2%} bought within {horizon} days): roc_auc {ev['roc_auc']:.3f}, "
+            f"{ev['base_rate']:.2%} bought within {horizon_days} days): roc_auc {ev['roc_auc']:.3f}, "
             f"precision at top 10% {ev['precision_at_top_10pct']:.2%} (lift {ev['lift_at_top_10pct']:.1f}), "
             f"brier {ev['brier']:.4f}; calibration predicted->observed "
             + ", ".join(f"{c['predicted']:.3f}->{c['observed']:.3f}" for c in ev["calibration"]),

@@ -2,44 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import typer
 
 from parcours.analytics.paths import dfg, flows, loops, top_paths, transition_matrix
-from parcours.cli.filter_options import (
-    FromOption,
-    SegmentOption,
-    SubjectOption,
-    ToOption,
-    WhereOption,
-    make_filter,
-)
+from parcours.cli.filter_options import FILTER
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.errors import ParcoursError
 from parcours.query.filter import Filter
-
-#: hidden aliases of --from/--to, kept for scripts written before the shared options
-SinceOption = typer.Option(None, "--since", hidden=True, help="Alias of --from.")
-UntilOption = typer.Option(None, "--until", hidden=True, help="Alias of --to.")
-
-
-def date_filter(
-    since: datetime | None, until: datetime | None, segment: str | None = None,
-    start: datetime | None = None, end: datetime | None = None,
-    where: list[str] | None = None, subject: str | None = None,
-) -> Filter:
-    """The ``--since``/``--until`` options and the shared filter options as a ``Filter``.
-
-    ``--since``/``--until`` are kept for scripts written before the shared options; they mean
-    the same as ``--from``/``--to``, so giving both of a pair is a mistake.
-    """
-    for old, new, a, b in (("--since", "--from", since, start), ("--until", "--to", until, end)):
-        if a is not None and b is not None:
-            raise ParcoursError(f"{old} and {new} mean the same; give one of them")
-    since, until = since or start, until or end
-    return make_filter(segment=segment, start=since, end=until, where=where, subject=subject)
 
 
 def paths(
@@ -59,13 +31,7 @@ def paths(
     split_by: str = typer.Option(None, "--split-by", help="Show steps with an event field's value: 'cart (mobile)' "
                                  "(a column or props.NAME)."),
     split_step: str = typer.Option(None, "--split-step", help="With --split-by: split only this step (default: every step)."),
-    since: datetime = SinceOption,
-    until: datetime = UntilOption,
-    segment: str = SegmentOption,
-    date_from: datetime = FromOption,
-    date_to: datetime = ToOption,
-    where: list[str] = WhereOption,
-    subject: str | None = SubjectOption,
+    filter: Filter = FILTER,
     fmt: Format = FormatOption,
 ) -> None:
     """Which ways customers take: top paths (default), or --dfg, --matrix, --flows, --loops."""
@@ -77,19 +43,18 @@ def paths(
     if split_step and not split_by:
         raise ParcoursError("paths: --split-step needs --split-by (the field to split it by)")
     options = {"collapse_repeats": collapse, "split_by": split_by, "split_step": split_step}
-    filter = date_filter(since, until, segment, date_from, date_to, where, subject)
     with state(ctx).store(read_only=True) as store:
         if show_dfg:
-            emit(dfg(store, by, filter), fmt, title="directly-follows graph")
+            emit(dfg(store, by, filter=filter), fmt, title="directly-follows graph")
         elif matrix:
-            emit(transition_matrix(store, by, filter), fmt, title="transition probabilities")
+            emit(transition_matrix(store, by, filter=filter), fmt, title="transition probabilities")
         elif sankey:
-            emit(flows(store, start, max_length, by, filter, **options), fmt, title="flows")
+            emit(flows(store, start, max_length, by, filter=filter, **options), fmt, title="flows")
         elif show_loops:
-            emit(loops(store, by, filter), fmt, title="loops and back-and-forth")
+            emit(loops(store, by, filter=filter), fmt, title="loops and back-and-forth")
         else:
             within = timedelta(days=within_days) if within_days is not None else None
-            df = top_paths(store, start, end, max_length, top, by, within, open_other, filter, **options)
+            df = top_paths(store, start, end, max_length, top, by, within, open_other, filter=filter, **options)
             emit(df, fmt, title="top paths")
 
 

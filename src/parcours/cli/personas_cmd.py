@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
+from parcours.cli.filter_options import FilterOptions
 from parcours.cli.output import Format, FormatOption, emit, err_console
 from parcours.cli.state import state
+
+if TYPE_CHECKING:
+    from parcours.query.filter import Filter
+
+#: the customers to describe: those with an event in the filter (each with all their behaviour)
+CUSTOMERS = FilterOptions(subject=False)
 
 
 def personas(
@@ -14,13 +23,14 @@ def personas(
     max_k: int = typer.Option(8, "--max-k", min=3, help="Largest number of personas to try."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed and data give the same personas."),
     save: bool = typer.Option(False, "--save", help="Save each persona as a segment (persona_1, ...)."),
+    filter: Filter = CUSTOMERS,
     fmt: Format = FormatOption,
 ) -> None:
     """Find behavioural personas and describe each one: size, what sets it apart, channels, conversion."""
     from parcours.analytics.personas import find_personas, save_personas
 
     with state(ctx).store(read_only=not save) as store:
-        result = find_personas(store, k=k, k_range=range(3, max_k + 1), seed=seed)
+        result = find_personas(store, k=k, k_range=range(3, max_k + 1), seed=seed, filter=filter)
         if save:
             save_personas(store, result)
     err_console.print(
@@ -33,13 +43,14 @@ def personas(
 def rfm(
     ctx: typer.Context,
     limit: int = typer.Option(0, "--limit", min=0, help="At most this many customers (0: all)."),
+    filter: Filter = CUSTOMERS,  # (the purchases counted: those in the filter)
     fmt: Format = FormatOption,
 ) -> None:
     """RFM scores of buyers: recency, frequency and monetary quintiles (5 = best)."""
     from parcours.analytics.personas import rfm_scores
 
     with state(ctx).store(read_only=True) as store:
-        df = rfm_scores(store)
+        df = rfm_scores(store, filter=filter)
     emit(df.head(limit) if limit else df, fmt, title="RFM scores")
 
 

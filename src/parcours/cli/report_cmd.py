@@ -1,8 +1,13 @@
-"""``parcours report``: the journey map with its key figures as one HTML, PDF or PNG file."""
+"""``parcours report``: the journey map with its key figures as one HTML, PDF or PNG file.
+
+Its ``--from``/``--to`` are days, with the meaning they have on every command: ``--to`` is
+excluded (``--to 2024-02-01`` ends with January 31). The report draws the dashboard's pages,
+whose filter bar takes inclusive days, so ``--to`` becomes the day before it there.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import typer
@@ -26,8 +31,9 @@ def report(
     fmt: str = typer.Option("html", "--format", "-f", help="html (self-contained), pdf or png (printed by Chromium)."),
     output: Path = typer.Option(None, "--output", "-o", help="File to write (default: journey-map.FORMAT)."),
     segment: str = typer.Option(None, "--segment", help="Only customers in this saved segment."),
-    start: str = typer.Option(None, "--from", help="First day (YYYY-MM-DD, UTC)."),
-    end: str = typer.Option(None, "--to", help="Last day, included (YYYY-MM-DD, UTC)."),
+    start: str = typer.Option(None, "--from", help="First day, included (YYYY-MM-DD, UTC)."),
+    end: str = typer.Option(None, "--to", help="Until this day, excluded (YYYY-MM-DD, UTC; "
+                            "--to 2024-02-01 ends with January 31)."),
     lang: str = typer.Option("en", "--lang", help="Labels in en or fr."),
 ) -> None:
     """Write the journey map report (stages, touchpoints, scores, emotion curve, friction)."""
@@ -36,9 +42,11 @@ def report(
 
     if fmt not in FORMATS:
         raise ParcoursError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
-    filter = PageFilter(_day(start, "--from"), _day(end, "--to"), segment)
-    if filter.start and filter.end and filter.end < filter.start:
-        raise ParcoursError(f"--to {filter.end} is before --from {filter.start}")
+    first, until = _day(start, "--from"), _day(end, "--to")
+    if first and until and until <= first:
+        raise ParcoursError(f"--from {first} is not before --to {until}: the range is empty "
+                            "(--to is excluded: --to 2024-02-01 ends with January)")
+    filter = PageFilter(first, until - timedelta(days=1) if until else None, segment)
     output = output or Path(f"journey-map.{fmt}")
     with state(ctx).store(read_only=True) as store:
         written = write_report(store, output, fmt, filter, lang)

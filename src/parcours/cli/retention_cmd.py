@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 
 from parcours.analytics.retention import churn_risk, repeat_purchase_rate, retention, retention_curve
-from parcours.cli.filter_options import (
-    FromOption,
-    SegmentOption,
-    SubjectOption,
-    ToOption,
-    WhereOption,
-)
+from parcours.cli.filter_options import FILTER
 from parcours.cli.output import Format, FormatOption, emit
-from parcours.cli.paths_cmd import SinceOption, UntilOption, date_filter
 from parcours.cli.state import state
+
+if TYPE_CHECKING:
+    from parcours.query.filter import Filter
 
 
 def retention_cmd(
@@ -31,26 +27,19 @@ def retention_cmd(
     repeat: bool = typer.Option(False, "--repeat", help="The repeat-purchase rate instead."),
     churn_days: int = typer.Option(None, "--churn-days", help="Customers silent for N days after being active."),
     min_events: int = typer.Option(2, "--min-events", help="With --churn-days: events that count as active."),
-    since: datetime = SinceOption,
-    until: datetime = UntilOption,
-    segment: str = SegmentOption,
-    start: datetime = FromOption,
-    end: datetime = ToOption,
-    where: list[str] = WhereOption,
-    subject: str | None = SubjectOption,
+    filter: Filter = FILTER,
     fmt: Format = FormatOption,
 ) -> None:
     """Who comes back: one row per (cohort, period) with size, retained and rate."""
-    filter = date_filter(since, until, segment, start, end, where, subject)
     with state(ctx).store(read_only=True) as store:
         if repeat:
-            emit(repeat_purchase_rate(store, breakdown, filter), fmt, title="repeat purchases")
+            emit(repeat_purchase_rate(store, breakdown, filter=filter), fmt, title="repeat purchases")
         elif churn_days is not None:
             emit(churn_risk(store, churn_days, min_events, filter=filter), fmt, title="churn risk")
         elif curve:
-            emit(retention_curve(store, cohort_event, return_event, period, breakdown, filter), fmt, title="retention")
+            emit(retention_curve(store, cohort_event, return_event, period, breakdown, filter=filter), fmt, title="retention")
         else:
-            emit(retention(store, cohort_event, return_event, period, breakdown, filter), fmt, title="retention")
+            emit(retention(store, cohort_event, return_event, period, breakdown, filter=filter), fmt, title="retention")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 
 from parcours.analytics.survey_answers import survey_answers
-from parcours.cli.filter_options import (
-    FromOption,
-    SegmentOption,
-    SubjectOption,
-    ToOption,
-    WhereOption,
-    make_filter,
-)
+from parcours.cli.filter_options import FILTER
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
 from parcours.voc.behaviour import detractor_touchpoints, satisfaction_behaviour
@@ -22,6 +16,9 @@ from parcours.voc.compare import MIN_ANSWERS, compare_touchpoints
 from parcours.voc.emotion import emotion_curve
 from parcours.voc.scores import voc_scores, voc_trend
 from parcours.voc.webhooks import deliver_webhooks, enqueue_webhooks, webhook_log
+
+if TYPE_CHECKING:
+    from parcours.query.filter import Filter
 
 voc_app = typer.Typer(help="Voice of the customer: NPS, CSAT and CES along the journey.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Outgoing webhooks for journey triggers (configured in the journey file).",
@@ -53,11 +50,11 @@ def _for_people(df, fmt: Format):
 
 
 @voc_app.command("scores")
-def scores(ctx: typer.Context, by: str = ByOption, segment: str = SegmentOption,
-           start: datetime = FromOption, end: datetime = ToOption, where: list[str] = WhereOption, subject: str | None = SubjectOption, fmt: Format = FormatOption) -> None:
+def scores(ctx: typer.Context, by: str = ByOption, filter: Filter = FILTER,
+           fmt: Format = FormatOption) -> None:
     """NPS, CSAT and CES per group, each with its answers and 95% interval."""
     with state(ctx).store(read_only=True) as store:
-        emit(_for_people(voc_scores(store, by=_by(by), filter=make_filter(segment, start, end, where, subject)), fmt), fmt,
+        emit(_for_people(voc_scores(store, by=_by(by), filter=filter), fmt), fmt,
              title=f"scores by {by} (95% intervals)")
 
 
@@ -65,12 +62,11 @@ def scores(ctx: typer.Context, by: str = ByOption, segment: str = SegmentOption,
 def trend(ctx: typer.Context,
           period: str = typer.Option("week", "--period", help="day, week, month, quarter or year."),
           by: str = typer.Option("all", "--by", help="Also group by touchpoint, stage or channel (default all)."),
-          segment: str = SegmentOption, start: datetime = FromOption, end: datetime = ToOption,
-          where: list[str] = WhereOption, subject: str | None = SubjectOption,
+          filter: Filter = FILTER,
           fmt: Format = FormatOption) -> None:
     """Scores per period."""
     with state(ctx).store(read_only=True) as store:
-        emit(_for_people(voc_trend(store, period=period, by=_by(by), filter=make_filter(segment, start, end, where, subject)), fmt), fmt,
+        emit(_for_people(voc_trend(store, period=period, by=_by(by), filter=filter), fmt), fmt,
              title=f"scores per {period}")
 
 
@@ -78,49 +74,44 @@ def trend(ctx: typer.Context,
 def compare(ctx: typer.Context,
             metric: str = typer.Option("nps", "--metric", help="nps, csat or ces."),
             min_answers: int = typer.Option(MIN_ANSWERS, "--min-answers", help="Fewer answers: no verdict."),
-            segment: str = SegmentOption, start: datetime = FromOption, end: datetime = ToOption,
-            where: list[str] = WhereOption, subject: str | None = SubjectOption,
+            filter: Filter = FILTER,
             fmt: Format = FormatOption) -> None:
     """Which touchpoints score significantly higher or lower than the rest."""
     with state(ctx).store(read_only=True) as store:
         emit(compare_touchpoints(store, metric=metric, min_answers=min_answers,
-                                 filter=make_filter(segment, start, end, where, subject)), fmt, title=f"{metric} by touchpoint")
+                                 filter=filter), fmt, title=f"{metric} by touchpoint")
 
 
 @voc_app.command("emotion")
 def emotion(ctx: typer.Context,
             level: str = typer.Option("stage", "--level", help="stage or touchpoint."),
-            segment: str = SegmentOption, start: datetime = FromOption, end: datetime = ToOption,
-            where: list[str] = WhereOption, subject: str | None = SubjectOption,
+            filter: Filter = FILTER,
             fmt: Format = FormatOption) -> None:
     """The emotion curve (-1..+1) along the journey, from scores and comments."""
     with state(ctx).store(read_only=True) as store:
-        emit(emotion_curve(store, level=level, filter=make_filter(segment, start, end, where, subject)), fmt, title="emotion curve")
+        emit(emotion_curve(store, level=level, filter=filter), fmt, title="emotion curve")
 
 
 @voc_app.command("behaviour")
-def behaviour(ctx: typer.Context, segment: str = SegmentOption, start: datetime = FromOption,
-              end: datetime = ToOption, where: list[str] = WhereOption, subject: str | None = SubjectOption, fmt: Format = FormatOption) -> None:
+def behaviour(ctx: typer.Context, filter: Filter = FILTER, fmt: Format = FormatOption) -> None:
     """Conversion and retention of promoters, passives and detractors."""
     with state(ctx).store(read_only=True) as store:
-        emit(satisfaction_behaviour(store, filter=make_filter(segment, start, end, where, subject)), fmt, title="NPS groups")
+        emit(satisfaction_behaviour(store, filter=filter), fmt, title="NPS groups")
 
 
 @voc_app.command("detractor-touchpoints")
-def detractors(ctx: typer.Context, segment: str = SegmentOption, start: datetime = FromOption,
-               end: datetime = ToOption, where: list[str] = WhereOption, subject: str | None = SubjectOption, fmt: Format = FormatOption) -> None:
+def detractors(ctx: typer.Context, filter: Filter = FILTER, fmt: Format = FormatOption) -> None:
     """The touchpoints most often seen in detractors' journeys."""
     with state(ctx).store(read_only=True) as store:
-        emit(detractor_touchpoints(store, filter=make_filter(segment, start, end, where, subject)), fmt,
+        emit(detractor_touchpoints(store, filter=filter), fmt,
              title="touchpoints before a detractor's answer")
 
 
 @voc_app.command("answers")
-def answers(ctx: typer.Context, segment: str = SegmentOption, start: datetime = FromOption,
-            end: datetime = ToOption, where: list[str] = WhereOption, subject: str | None = SubjectOption, fmt: Format = FormatOption) -> None:
+def answers(ctx: typer.Context, filter: Filter = FILTER, fmt: Format = FormatOption) -> None:
     """Every survey answer with the touchpoint, stage and channel it is tied to."""
     with state(ctx).store(read_only=True) as store:
-        emit(survey_answers(store, filter=make_filter(segment, start, end, where, subject)), fmt, title="survey answers")
+        emit(survey_answers(store, filter=filter), fmt, title="survey answers")
 
 
 @webhooks_app.command("run")

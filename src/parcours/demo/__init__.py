@@ -26,7 +26,7 @@ def load_demo(store: Store, customers: int, seed: int) -> ImportSummary:
     The same seed gives the same events (and message ids), so loading twice adds nothing.
     """
     if customers < 1:
-        raise ParcoursError(f"--customers {customers}: the demo needs at least one customer")
+        raise ParcoursError(f"`customers` {customers}: the demo needs at least one customer")
     with tempfile.TemporaryDirectory(prefix="parcours-demo-") as tmp:
         path = Path(tmp) / f"demo-seed{seed}.parquet"
         write_demo(customers, seed, path)

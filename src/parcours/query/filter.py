@@ -47,8 +47,8 @@ class Filter(BaseModel):
             start, end = (d.astimezone(UTC).replace(tzinfo=None) if d.tzinfo else d for d in (self.start, self.end))
             if start >= end:
                 raise ParcoursError(
-                    f"--from {self.start:%Y-%m-%d %H:%M} is not before --to {self.end:%Y-%m-%d %H:%M}: the range is "
-                    "empty (--to is exclusive: --to 2024-02-01 ends with January)"
+                    f"`start` {self.start:%Y-%m-%d %H:%M} is not before `end` {self.end:%Y-%m-%d %H:%M}: the range "
+                    "is empty (`end` is excluded: `end` 2024-02-01 ends with January)"
                 )
 
     def event_condition(self) -> exp.Expression:
@@ -99,12 +99,13 @@ _WHERE_RE = re.compile(r"^\s*([A-Za-z_$][\w$.:-]*)\s*(=|==|!=|<>|<=|>=|<|>)\s*(.
 _OPS = {"=": "eq", "==": "eq", "!=": "ne", "<>": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 
 
-def parse_where(text: str, what: str = "--where") -> Condition | CustomerCondition:
+def parse_where(text: str, what: str = "`where`") -> Condition | CustomerCondition:
     """``FIELD OP VALUE`` (``person.plan = 'pro'``, ``group.company.seats >= 10``) as a condition.
 
     A quoted value is text; an unquoted number compares as a number. FIELD is an event
     column, ``props.NAME``, ``person.NAME``, ``group.TYPE`` or ``group.TYPE.NAME``, or a
-    customer-level field (``fitness``, ``deviation``: ``CUSTOMER_FIELDS``).
+    customer-level field (``fitness``, ``deviation``: ``CUSTOMER_FIELDS``). ``what`` names the
+    text in errors (the CLI's flag, the dashboard's query parameter).
     """
     m = _WHERE_RE.match(text)
     if m is None:
@@ -133,7 +134,7 @@ def parse_where(text: str, what: str = "--where") -> Condition | CustomerConditi
 SPLITS = {"conformance": ("fitness = 1", "fitness < 1")}
 
 
-def split(filter: Filter | None, by: str, what: str = "--split") -> list[tuple[str, Filter]]:
+def split(filter: Filter | None, by: str, what: str = "`by`") -> list[tuple[str, Filter]]:
     """``filter`` narrowed to each side of a customer-level condition: (label, filter) pairs.
 
     ``by`` is ``conformance`` (``fitness = 1``, conforming, against ``fitness < 1``, deviating)
@@ -148,7 +149,7 @@ def split(filter: Filter | None, by: str, what: str = "--split") -> list[tuple[s
         if not isinstance(condition, CustomerCondition):
             raise ParcoursError(f"{what} {by!r}: split by conformance or by a customer-level condition "
                                 f"({', '.join(CUSTOMER_FIELDS)}), e.g. \"fitness < 0.8\"; an event condition "
-                                "does not divide customers (use --where)")
+                                "does not divide customers (filter by it with `where`)")
         sides = [condition, condition.complement()]
     else:
         sides = [parse_where(t, what) for t in texts]

@@ -43,12 +43,12 @@ class ApiKey:
 def create_key(store: Store, role: str, name: str, source: str | None = None) -> str:
     """Create a key and return it; this is the only time the key itself is known."""
     if role not in ROLES:
-        raise ParcoursError(f"--role {role!r}: use one of {', '.join(ROLES)}")
+        raise ParcoursError(f"`role` {role!r}: use one of {', '.join(ROLES)}")
     if not _NAME_RE.match(name):
-        raise ParcoursError(f"--name {name!r}: use 1-64 letters, digits, '.', '_' or '-'")
+        raise ParcoursError(f"`name` {name!r}: use 1-64 letters, digits, '.', '_' or '-'")
     source = source or name
     if not _NAME_RE.match(source):
-        raise ParcoursError(f"--source {source!r}: use 1-64 letters, digits, '.', '_' or '-'")
+        raise ParcoursError(f"`source` {source!r}: use 1-64 letters, digits, '.', '_' or '-'")
     key_id = f"{_PREFIX[role]}_{secrets.token_hex(4)}"
     key = f"{key_id}_{secrets.token_urlsafe(32)}"
     store.execute(

@@ -94,10 +94,10 @@ def journey_map(store: Store, filter: Filter | None = None, order: str = "file")
             "rank": worst.index(r["touchpoint"]) + 1,
         })
 
-    conf = conformance_overview(store, filter, top=TOP_VARIANTS)
+    conf = conformance_overview(store, filter=filter, top=TOP_VARIANTS)
     conf_stage = _by(conf["stages"], "stage")
     conf_tp = _by(conf["touchpoints"], "touchpoint")
-    opps = opportunities(store, filter).head(TOP_OPPORTUNITIES)
+    opps = opportunities(store, filter=filter).head(TOP_OPPORTUNITIES)
 
     stages = []
     for i, s in enumerate(config.stages):

@@ -113,7 +113,7 @@ def evidence_page(store: Store, filter: Filter, touchpoint: str, points: list[di
     if touchpoint not in names:
         raise ParcoursError(f"touchpoint={touchpoint!r}: not in the journey file ({', '.join(names)})")
     rows = [p for p in points if p["touchpoint"] == touchpoint]
-    answers = survey_answers(store, filter)
+    answers = survey_answers(store, filter=filter)
     poor = answers[(answers["touchpoint"] == touchpoint)]
     poor = poor[((poor["metric"] == "nps") & (poor["score"] <= 6)) | ((poor["metric"] != "nps") & (poor["score"] <= 2))]
     poor = poor.sort_values("timestamp", ascending=False) if "timestamp" in poor else poor

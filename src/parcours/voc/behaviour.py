@@ -30,7 +30,7 @@ def _latest_nps_sql(store, filter: Filter | None) -> str:
     """
 
 
-def satisfaction_behaviour(store, filter: Filter | None = None) -> pd.DataFrame:
+def satisfaction_behaviour(store, *, filter: Filter | None = None) -> pd.DataFrame:
     """Conversion and retention of promoters, passives and detractors.
 
     Columns: nps_group, customers, converted (% with at least one purchase), repeat_buyers
@@ -63,7 +63,7 @@ def satisfaction_behaviour(store, filter: Filter | None = None) -> pd.DataFrame:
     return df.sort_values("nps_group", key=lambda s: s.map(order)).reset_index(drop=True)
 
 
-def detractor_touchpoints(store, filter: Filter | None = None) -> pd.DataFrame:
+def detractor_touchpoints(store, *, filter: Filter | None = None) -> pd.DataFrame:
     """The touchpoints most often seen in detractors' journeys before their answer.
 
     Columns: touchpoint, stage, detractors (how many detractors met it), detractor_share (% of

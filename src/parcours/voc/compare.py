@@ -40,7 +40,7 @@ def _two_sided(z: np.ndarray, diff: np.ndarray) -> np.ndarray:
 
 
 def compare_touchpoints(
-    store, metric: str = "nps", min_answers: int = MIN_ANSWERS, alpha: float = 0.05, filter: Filter | None = None
+    store, metric: str = "nps", min_answers: int = MIN_ANSWERS, alpha: float = 0.05, *, filter: Filter | None = None
 ) -> pd.DataFrame:
     """Each touchpoint's score against the rest of the answers, with a verdict.
 

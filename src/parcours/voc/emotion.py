@@ -35,7 +35,7 @@ def answer_emotions(answers: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def emotion_curve(store, level: str = "stage", filter: Filter | None = None) -> pd.DataFrame:
+def emotion_curve(store, level: str = "stage", *, filter: Filter | None = None) -> pd.DataFrame:
     """One emotion value per stage (``level="stage"``) or per touchpoint (``level="touchpoint"``).
 
     Columns: ``stage`` (and ``touchpoint``), ``answers``, ``comments``, ``score_emotion`` (mean

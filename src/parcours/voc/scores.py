@@ -75,7 +75,7 @@ def _check_by(by: str | None) -> None:
         raise ParcoursError(f"voc scores: `by` {by!r} is not one of {', '.join(GROUPINGS)}")
 
 
-def voc_scores(store, by: str | None = "touchpoint", filter: Filter | None = None) -> pd.DataFrame:
+def voc_scores(store, by: str | None = "touchpoint", *, filter: Filter | None = None) -> pd.DataFrame:
     """NPS, CSAT and CES with answers and 95% intervals, one row per ``by`` group.
 
     ``by`` is ``touchpoint``, ``stage``, ``channel`` or None (one row for all answers).
@@ -96,7 +96,7 @@ def voc_scores(store, by: str | None = "touchpoint", filter: Filter | None = Non
     return score_table(counts, [by])
 
 
-def voc_trend(store, period: str = "week", by: str | None = None, filter: Filter | None = None) -> pd.DataFrame:
+def voc_trend(store, period: str = "week", by: str | None = None, *, filter: Filter | None = None) -> pd.DataFrame:
     """The scores of ``voc_scores`` per period (``day``, ``week``, ``month``, ``quarter``, ``year``).
 
     Columns: ``period`` (the period's first instant, UTC), the ``by`` key when given, then

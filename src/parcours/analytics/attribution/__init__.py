@@ -88,7 +88,7 @@ def known_channels(source: object, channels: str | Iterable[str], level: str = "
     if isinstance(channels, str) and channels.strip() == "journey":
         if not isinstance(source, Store):
             raise ParcoursError("`channels` journey: only paths built from the store have a journey map; "
-                                "list the known channels instead (e.g. --channels ads,email,search)")
+                                "list the known channels instead (e.g. `channels` 'ads,email,search')")
         if level == "channel":
             return sorted({t.channel for t in source.config.touchpoints})
         if level == "touchpoint":

@@ -383,6 +383,7 @@ def conversion_paths(
     level: str = "channel",
     conversion: str | dict | EventMatcher | None = None,
     lookback: str | timedelta = "30d",
+    *,
     filter: Filter | None = None,
     touches: str | dict | EventMatcher | None = None,
     half_life: str | float | timedelta | None = None,

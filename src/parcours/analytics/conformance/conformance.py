@@ -147,7 +147,7 @@ def _fitness_rows(store: Store, filter: Filter | None) -> tuple[pd.DataFrame, di
     return seqs, variants, designed
 
 
-def conformance_customers(store: Store, filter: Filter | None = None) -> pd.DataFrame:
+def conformance_customers(store: Store, *, filter: Filter | None = None) -> pd.DataFrame:
     """Fitness and deviations per customer.
 
     Columns: ``customer`` (customer id), ``fitness`` (pm4py's alignment-based fitness, 0..1),
@@ -168,7 +168,7 @@ def conformance_customers(store: Store, filter: Filter | None = None) -> pd.Data
     return df[cols].sort_values("customer", kind="stable").reset_index(drop=True)
 
 
-def conformance_overview(store: Store, filter: Filter | None = None, top: int = 10, examples: int = 3) -> dict:
+def conformance_overview(store: Store, *, filter: Filter | None = None, top: int = 10, examples: int = 3) -> dict:
     """The design against what customers did, as four tables (DataFrames) in a dict.
 
     - ``stages``: per stage, ``customers`` who reached it, ``followed`` (of them, no deviation
@@ -178,7 +178,7 @@ def conformance_overview(store: Store, filter: Filter | None = None, top: int = 
     - ``variants``: the happy path (the designed path, rank 0) and the ``top`` most common actual
       variants: ``path``, ``customers``, ``share``, ``conversion``, ``fitness``.
     """
-    per = conformance_customers(store, filter)
+    per = conformance_customers(store, filter=filter)
     per = per[per["touchpoints"] > 0]
     total = len(per)
     config = store.config
@@ -258,26 +258,26 @@ def _variants(per: pd.DataFrame, config: JourneyConfig, top: int) -> pd.DataFram
 _FITNESS_RULE = re.compile(r"^\s*fitness\s*(<=|>=|<|>|=|!=)\s*([0-9]*\.?[0-9]+)\s*$")
 
 
-def fitness_members(store: Store, where: str, filter: Filter | None = None) -> list[str]:
+def fitness_members(store: Store, where: str, *, filter: Filter | None = None) -> list[str]:
     """The customers whose fitness satisfies ``where`` (``fitness < 0.8``, ``fitness = 1``...)."""
     m = _FITNESS_RULE.match(where)
     if not m:
-        raise ParcoursError(f"--where {where!r}: expected `fitness OP NUMBER` with OP one of < <= > >= = != "
+        raise ParcoursError(f"`where` {where!r}: expected `fitness OP NUMBER` with OP one of < <= > >= = != "
                             "(for example: fitness < 0.8)")
     op, value = m.group(1), float(m.group(2))
-    per = conformance_customers(store, filter).dropna(subset=["fitness"])
+    per = conformance_customers(store, filter=filter).dropna(subset=["fitness"])
     f = per["fitness"]
     keep = {"<": f < value, "<=": f <= value, ">": f > value, ">=": f >= value, "=": f == value, "!=": f != value}[op]
     return per.loc[keep, "customer"].tolist()
 
 
-def save_fitness_segment(store: Store, name: str, where: str, filter: Filter | None = None,
+def save_fitness_segment(store: Store, name: str, where: str, *, filter: Filter | None = None,
                          replace: bool = False) -> int:
     """Save the customers whose fitness satisfies ``where`` as a list segment ``name``: every
     analysis then filters to them with ``segment=name`` (``--segment``). Returns the member count."""
     from parcours.analytics.segments import save_list_segment
 
-    members = fitness_members(store, where, filter)
+    members = fitness_members(store, where, filter=filter)
     listed = ", ".join(quote(c) for c in members)
     sql = f"SELECT unnest([{listed}]::VARCHAR[]) AS customer_id" if members else \
         "SELECT CAST(NULL AS VARCHAR) AS customer_id WHERE FALSE"

@@ -49,7 +49,7 @@ def conformance_table(store: Store) -> pa.Table:
 def condition_customers_sql(store: Store, condition: CustomerCondition) -> str:
     """SQL of the customers who meet a ``fitness`` or ``deviation`` condition."""
     if condition.field == "deviation":
-        check_name(f"--where {condition.text()!r}", "deviation kind", condition.value, KINDS)
+        check_name(f"`where` {condition.text()!r}", "deviation kind", condition.value, KINDS)
     store.engine.register(VIEW, conformance_table(store))
     if condition.field == "fitness":
         return f"SELECT DISTINCT customer_id FROM {VIEW} WHERE fitness {SYMBOL[condition.op]} {float(condition.value)!r}"

@@ -63,7 +63,7 @@ def _value_per_buyer(store: Store, filter: Filter | None) -> float:
     return float(v) if v is not None else 0.0
 
 
-def opportunities(store: Store, filter: Filter | None = None, min_customers: int = 10) -> pd.DataFrame:
+def opportunities(store: Store, *, filter: Filter | None = None, min_customers: int = 10) -> pd.DataFrame:
     """Ranked opportunities, highest ``score`` first.
 
     Columns: ``rank``, ``stage``, ``touchpoint`` (None for a stage row: leaving the stage),
@@ -74,7 +74,7 @@ def opportunities(store: Store, filter: Filter | None = None, min_customers: int
     first), ``example_customers``. Rows with fewer than ``min_customers`` are left out.
     """
     config = store.config
-    per = conformance_customers(store, filter)
+    per = conformance_customers(store, filter=filter)
     per = per[per["touchpoints"] > 0]
     total = len(per)
     value = _value_per_buyer(store, filter)
