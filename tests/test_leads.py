@@ -21,7 +21,7 @@ from parcours.analytics.leads import (
     snapshot_frame,
     train_lead_model,
 )
-from parcours.analytics.segment_members import rule_members_sql
+from parcours.analytics.segment_members import rule_members_query
 from parcours.cli.main import app
 from parcours.errors import ParcoursError
 
@@ -166,5 +166,5 @@ def test_leads_cli_json_and_lead_score_segments(demo_store, tmp_path):
     import parcours
 
     with parcours.open(db) as s:
-        top = s.engine.df(rule_members_sql(s, f"lead_score >= {rows[0]['score']}"))
+        top = s.engine.df(rule_members_query(s, f"lead_score >= {rows[0]['score']}"))
         assert rows[0]["customer"] in set(top["customer_id"])
