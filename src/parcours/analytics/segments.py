@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Iterable
 
 import pandas as pd
-import sqlglot
 from sqlglot import exp
 
 from parcours.analytics.segment_members import (  # the members' queries, named here too for callers
@@ -28,6 +27,7 @@ from parcours.analytics.segment_members import customers_query as customers_quer
 from parcours.analytics.segment_members import rule_members_query as rule_members_query
 from parcours.analytics.segment_members import segment_members_sql as segment_members_sql
 from parcours.analytics.segment_rules import compile_rule
+from parcours.engine.dialect import parse
 from parcours.errors import ParcoursError
 from parcours.query import Query, sql
 from parcours.query.filter import Filter
@@ -64,7 +64,7 @@ def save_list_segment(
     """
     _check_name(name)
     if not isinstance(members, exp.Expression):
-        members = sqlglot.parse_one(members, read="duckdb")
+        members = parse(members)
     with store.transaction(changes_data=False):  # no journey data: the journey table stays
         seg = _save(store, name, "list", None, description, replace, in_transaction=True)
         store.execute("DELETE FROM segment_members WHERE segment = ?", [name])
