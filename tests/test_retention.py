@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from datetime import date, datetime
 
 import pandas as pd
 import pytest
+import tomli_w
 from conftest import load_events, shared_path
 from typer.testing import CliRunner
 
 import parcours
 from parcours.analytics.retention import churn_risk, repeat_purchase_rate, retention, retention_curve
 from parcours.cli.main import app
+from parcours.config import template_text
 from parcours.errors import ParcoursError
 
 # weeks start on Monday: 2024-03-04, 03-11, 03-18, 03-25
@@ -84,6 +87,15 @@ def test_repeat_purchases_and_churn(shop):
     assert churn_risk(shop, days=7, min_events=3).empty
     with pytest.raises(ParcoursError, match="`days` 0"):
         churn_risk(shop, days=0)
+
+
+def test_a_journey_that_ignores_no_event_keeps_every_event(shop):
+    """With ``ignored_events = []`` nothing is left out (not everything: ``NOT IN (NULL)`` once dropped all)."""
+    data = tomllib.loads(template_text("five-stages"))
+    data["ignored_events"] = []
+    shop.set_journey(tomli_w.dumps(data), "test")
+    assert _table(retention(shop, return_event="purchase"))[("2024-03-04", 0)] == (2, 1)
+    assert churn_risk(shop, days=5)["customer_id"].tolist() == ["u3", "u2"]
 
 
 def test_bad_period_is_refused(shop):

@@ -21,7 +21,7 @@ from parcours.analytics.segments import (
     delete_segment,
     edit_segment,
     list_segments,
-    rule_members_sql,
+    rule_members_query,
     save_list_segment,
     segment_members,
 )
@@ -62,7 +62,7 @@ def shop(store, tmp_path):
 
 
 def members(store, rule: str) -> list[str]:
-    return sorted(store.engine.df(rule_members_sql(store, rule))["customer_id"])
+    return sorted(store.engine.df(rule_members_query(store, rule))["customer_id"])
 
 
 @pytest.mark.parametrize(
@@ -232,8 +232,8 @@ def test_any_text_is_a_valid_rule_or_a_rule_error(shop, words, noise):
     """Whatever is typed, the answer is a RuleError or SQL that runs and changes nothing."""
     text = " ".join(words) + noise
     try:
-        sql = rule_members_sql(shop, text)
+        query = rule_members_query(shop, text)
     except RuleError:
         return
-    shop.engine.df(sql)
+    shop.engine.df(query)
     assert shop.engine.scalar("SELECT count(*) FROM events") == len(EVENTS)

@@ -14,9 +14,10 @@ from parcours.analytics.features import features_sql
 from parcours.analytics.filters import events_sql
 from parcours.analytics.leads import snapshot_frame
 from parcours.analytics.personas import rfm_scores
-from parcours.analytics.segment_members import customers_sql, rule_members_sql
+from parcours.analytics.segment_members import customers_query, rule_members_query
 from parcours.analytics.segment_rules import compile_rule
 from parcours.journey.materialized import TABLE, built_stamp, journey_source
+from parcours.query import sql
 from parcours.query.filter import Filter
 
 
@@ -49,8 +50,8 @@ EVENTS = [
 RULE = "events('add_to_cart', 7) >= 1 AND channel != 'email' OR nps = 'detractor'"
 
 QUERIES = {
-    "customers": lambda s: s.engine.df(f"{customers_sql(s, compile_rule(RULE, s.config))} ORDER BY customer_id"),
-    "members": lambda s: s.engine.df(f"{rule_members_sql(s, RULE)} ORDER BY customer_id"),
+    "customers": lambda s: s.engine.df(customers_query(s, compile_rule(RULE, s.config))).sort_values("customer_id"),
+    "members": lambda s: s.engine.df(rule_members_query(s, RULE)).sort_values("customer_id"),
     "features": lambda s: s.engine.df(features_sql(s, properties=["cart_value"])).sort_values("customer_id"),
     "rfm": rfm_scores,
     "snapshots": lambda s: snapshot_frame(s, [datetime(2024, 3, 3), datetime(2024, 3, 7)], horizon_days=3),
@@ -81,23 +82,24 @@ def test_same_answers_from_the_table_and_the_live_relation(path, name):
 
 def test_acquisition_ties_keep_the_recorded_order(path):
     with parcours.open(path) as s:
-        row = s.engine.df(f"SELECT * FROM ({customers_sql(s)}) WHERE customer_id = 'ann'").iloc[0]
+        row = s.engine.df(sql("SELECT * FROM {c} WHERE customer_id = 'ann'", c=customers_query(s))).iloc[0]
     assert (row["campaign"], row["channel"]) == ("later-id", "social")
 
 
 def test_the_sql_reads_the_fresh_table(path):
     with parcours.open(path) as s:
-        sqls = [customers_sql(s), features_sql(s), rule_members_sql(s, RULE), events_sql(s, Filter(segment="carts"))]
+        sqls = [customers_query(s).sql(dialect="duckdb"), features_sql(s), rule_members_query(s, RULE).sql(dialect="duckdb"),
+                events_sql(s, Filter(segment="carts"))]
         assert all(TABLE in sql for sql in sqls)
         assert "identity_map" not in " ".join(sqls)  # nothing recomputes the relation
 
 
 def test_membership_built_inside_a_transaction_reads_the_live_relation(path):
     with parcours.open(path) as s:
-        expected = sorted(s.engine.df(rule_members_sql(s, RULE))["customer_id"])
+        expected = sorted(s.engine.df(rule_members_query(s, RULE))["customer_id"])
         s.con.execute(f"DROP TABLE {TABLE}")
         with s.transaction(changes_data=False):
-            sql = rule_members_sql(s, RULE)
-            assert TABLE not in sql  # a rebuild here would belong to the caller's transaction
-            assert sorted(s.con.execute(sql).df()["customer_id"]) == expected
+            members = rule_members_query(s, RULE)
+            assert TABLE not in members.sql(dialect="duckdb")  # a rebuild here would belong to the caller's transaction
+            assert sorted(s.execute(members).df()["customer_id"]) == expected
         assert built_stamp(s) is None

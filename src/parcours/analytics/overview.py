@@ -6,11 +6,12 @@ This is what ``parcours summary`` prints and what the demo shows first.
 from __future__ import annotations
 
 import pandas as pd
+from sqlglot import exp
 
-from parcours.analytics.filters import events_sql
-from parcours.journey.relation import EVENT_ORDER, IDENTITY_KEY_SQL, touchpoint_case_sql
-from parcours.matcher import quote
+from parcours.analytics.filters import events
+from parcours.query import sql
 from parcours.query.filter import Filter
+from parcours.query.journey import event_order, identity_key, touchpoint_case
 from parcours.store.store import Store
 
 
@@ -22,22 +23,23 @@ def stage_overview(store: Store, *, filter: Filter | None = None) -> pd.DataFram
     (reached / reached at the previous stage, 0..1), ``events``.
     """
     stages = [s.name for s in store.config.stages]
-    df = store.engine.df(
-        f"""
-        WITH j AS (SELECT * FROM ({events_sql(store, filter)}) WHERE stage_index IS NOT NULL),
+    df = store.engine.df(sql(
+        """
+        WITH j AS (SELECT * FROM {events} WHERE stage_index IS NOT NULL),
         per_customer AS (
             SELECT customer_id, max(stage_index) AS furthest,
-                   arg_max(stage_index, ({EVENT_ORDER})) AS current
+                   arg_max(stage_index, {order}) AS current
             FROM j GROUP BY customer_id
         ),
-        idx AS (SELECT unnest(range({len(stages)})) AS stage_index)
+        idx AS (SELECT unnest(range({n})) AS stage_index)
         SELECT idx.stage_index,
                (SELECT count(*) FROM per_customer p WHERE p.furthest >= idx.stage_index) AS reached,
                (SELECT count(*) FROM per_customer p WHERE p.current = idx.stage_index) AS current,
                (SELECT count(*) FROM j WHERE j.stage_index = idx.stage_index) AS events
         FROM idx ORDER BY idx.stage_index
-        """
-    )
+        """,
+        events=events(store, filter), order=exp.Tuple(expressions=event_order()), n=len(stages),
+    ))
     df.insert(0, "stage", [stages[i] for i in df["stage_index"]])
     prev = df["reached"].shift(1)
     df["conversion_from_previous"] = (df["reached"] / prev).where(prev > 0)
@@ -46,22 +48,22 @@ def stage_overview(store: Store, *, filter: Filter | None = None) -> pd.DataFram
 
 def top_touchpoints(store: Store, per_stage: int = 3, *, filter: Filter | None = None) -> pd.DataFrame:
     """The most used touchpoints of each stage: ``stage``, ``touchpoint``, ``customers``, ``events``, ``rank``."""
-    return store.engine.df(
-        f"""
+    return store.engine.df(sql(
+        """
         SELECT * FROM (
             SELECT stage, touchpoint, count(DISTINCT customer_id) AS customers, count(*) AS events,
                    row_number() OVER (PARTITION BY stage ORDER BY count(DISTINCT customer_id) DESC, touchpoint) AS rank,
                    min(stage_index) AS stage_index
-            FROM ({events_sql(store, filter)}) WHERE touchpoint IS NOT NULL GROUP BY stage, touchpoint
-        ) WHERE rank <= {int(per_stage)} ORDER BY stage_index, rank
-        """
-    ).drop(columns=["stage_index"])
+            FROM {events} WHERE touchpoint IS NOT NULL GROUP BY stage, touchpoint
+        ) WHERE rank <= {per_stage} ORDER BY stage_index, rank
+        """,
+        events=events(store, filter), per_stage=int(per_stage),
+    )).drop(columns=["stage_index"])
 
 
-def _not_ignored_sql(store: Store) -> str:
-    """SQL: the event is not one the journey ignores on purpose (``TRUE`` when none are)."""
-    ignored = store.config.ignored_events
-    return f"e.event NOT IN ({', '.join(quote(e) for e in ignored)})" if ignored else "TRUE"
+def _not_ignored(store: Store) -> exp.Expression:
+    """The event ``e`` is not one the journey ignores on purpose (``NOT FALSE`` when none are)."""
+    return sql("e.event NOT IN ({ignored})", ignored=list(store.config.ignored_events))
 
 
 def store_stats(store: Store) -> dict:
@@ -75,20 +77,20 @@ def store_stats(store: Store) -> dict:
     """
     engine = store.engine  # counts run where the analyses run (DuckDB or Spark)
     config = store.config
-    events, customers = engine.arrow(
-        f"""SELECT count(*) AS events, count(DISTINCT coalesce(m.customer_id, {IDENTITY_KEY_SQL})) AS customers
-            FROM events e LEFT JOIN identity_map m ON m.identifier = {IDENTITY_KEY_SQL}"""
-    ).to_pylist()[0].values()
-    with_touchpoint = engine.scalar(
-        f"SELECT count(DISTINCT customer_id) FROM ({events_sql(store)}) WHERE touchpoint IS NOT NULL")
+    n_events, customers = engine.arrow(sql(
+        """SELECT count(*) AS events, count(DISTINCT coalesce(m.customer_id, {key})) AS customers
+           FROM events e LEFT JOIN identity_map m ON m.identifier = {key}""",
+        key=identity_key(),
+    )).to_pylist()[0].values()
+    with_touchpoint = engine.scalar(sql("SELECT count(DISTINCT customer_id) FROM {events} WHERE touchpoint IS NOT NULL",
+                                        events=events(store)))
     quarantined = engine.scalar("SELECT count(*) FROM quarantine")
-    unmapped = engine.scalar(
-        f"SELECT count(*) FROM events e WHERE ({touchpoint_case_sql(config)}) IS NULL AND {_not_ignored_sql(store)}"
-    )
+    unmapped = engine.scalar(sql("SELECT count(*) FROM events e WHERE {touchpoint} IS NULL AND {not_ignored}",
+                                 touchpoint=touchpoint_case(config), not_ignored=_not_ignored(store)))
     by_name = {r["event"]: r["n"] for r in engine.arrow(
         "SELECT event, count(*) AS n FROM events GROUP BY event ORDER BY 2 DESC, 1").to_pylist()}
     return {
-        "events": events,
+        "events": n_events,
         "customers": customers,
         "customers_with_touchpoint": with_touchpoint or 0,
         "quarantined": quarantined,
@@ -100,11 +102,12 @@ def store_stats(store: Store) -> dict:
 def unmapped_events(store: Store) -> pd.DataFrame:
     """Event names (and types) that match no touchpoint, with counts: what to add to the journey file."""
     config = store.config
-    return store.engine.df(
-        f"""
+    return store.engine.df(sql(
+        """
         SELECT e.event, e.type, count(*) AS events, count(DISTINCT coalesce(e.user_id, e.anonymous_id)) AS ids,
                min(e.timestamp) AS first_seen, max(e.timestamp) AS last_seen
-        FROM events e WHERE ({touchpoint_case_sql(config)}) IS NULL AND {_not_ignored_sql(store)}
+        FROM events e WHERE {touchpoint} IS NULL AND {not_ignored}
         GROUP BY 1, 2 ORDER BY events DESC, 1
-        """
-    )
+        """,
+        touchpoint=touchpoint_case(config), not_ignored=_not_ignored(store),
+    ))

@@ -26,11 +26,13 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from parcours.analytics.features import features_sql
-from parcours.analytics.filters import events_sql
+from parcours.analytics.filters import events
+from parcours.analytics.leads import features_at
 from parcours.analytics.segments import save_list_segment
 from parcours.errors import ParcoursError
-from parcours.matcher import json_path, quote
+from parcours.query import sql
 from parcours.query.filter import Filter
+from parcours.query.match import field
 from parcours.store.store import Store
 
 #: readable features compared with the average customer on each card
@@ -122,12 +124,15 @@ def _before_buying(store: Store, f: pd.DataFrame) -> pd.DataFrame:
 
     A buyer whose first event is the purchase has no behaviour before it: a row of zeros.
     """
-    purchase = quote(store.config.purchase_event)
-    moments = f"""
+    moments = sql(
+        """
         SELECT customer_id, coalesce(min(CASE WHEN event = {purchase} THEN timestamp END),
                                      (SELECT max(timestamp) FROM events) + INTERVAL 1 SECOND) AS moment
-        FROM ({events_sql(store)}) GROUP BY customer_id"""
-    before = store.engine.df(features_sql(store, moments_sql=moments)).set_index("customer_id")
+        FROM {events} GROUP BY customer_id
+        """,
+        purchase=store.config.purchase_event, events=events(store),
+    )
+    before = store.engine.df(features_at(store, moments)).set_index("customer_id")
     before = before.reindex(f["customer_id"]).reset_index()
     counts = [c for c in before.columns if c not in ("customer_id", "moment", "satisfaction", "recency_days")]
     before[counts] = before[counts].fillna(0)
@@ -247,7 +252,7 @@ def save_personas(store: Store, personas: Personas, replace: bool = True) -> lis
         for row in personas.cards.itertuples():
             save_list_segment(
                 store, row.persona,
-                f"SELECT customer_id FROM _persona_members WHERE persona = {quote(row.persona)}",
+                sql("SELECT customer_id FROM _persona_members WHERE persona = {persona}", persona=row.persona),
                 description=row.description, replace=replace,
             )
     finally:
@@ -265,13 +270,13 @@ def rfm_scores(store: Store, *, filter: Filter | None = None) -> pd.DataFrame:
     ``rfm`` (e.g. ``"545"``).
     """
     config = store.config
-    value = f"TRY_CAST(json_extract_string(properties, {json_path(config.value_property)}) AS DOUBLE)"
-    return store.engine.df(f"""
+    return store.engine.df(sql(
+        """
         WITH b AS (
             SELECT customer_id,
                    (epoch((SELECT max(timestamp) FROM events)) - epoch(max(timestamp))) / 86400.0 AS recency_days,
                    count(*) AS frequency, coalesce(sum({value}), 0) AS monetary
-            FROM ({events_sql(store, filter)}) WHERE event = {quote(config.purchase_event)} GROUP BY customer_id
+            FROM {events} WHERE event = {purchase} GROUP BY customer_id
         ), s AS (
             SELECT *, ntile(5) OVER (ORDER BY recency_days DESC, customer_id) AS r,
                       ntile(5) OVER (ORDER BY frequency, customer_id) AS f,
@@ -280,4 +285,7 @@ def rfm_scores(store: Store, *, filter: Filter | None = None) -> pd.DataFrame:
         )
         SELECT *, CAST(r AS VARCHAR) || CAST(f AS VARCHAR) || CAST(m AS VARCHAR) AS rfm
         FROM s ORDER BY rfm DESC, customer_id
-    """)
+        """,
+        value=sql("TRY_CAST({v} AS DOUBLE)", v=field("props." + config.value_property)),
+        events=events(store, filter), purchase=config.purchase_event,
+    ))

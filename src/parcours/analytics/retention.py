@@ -10,52 +10,70 @@ Every cohort gets a row for each period up to the last one with data, retained o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import pandas as pd
+from sqlglot import exp
 
-from parcours.analytics.filters import events_sql
+from parcours.analytics.filters import events
 from parcours.analytics.names import check_matcher, check_property
 from parcours.errors import ParcoursError
-from parcours.journey.relation import EVENT_ORDER
-from parcours.matcher import COLUMN_FIELDS, EventMatcher, field_sql, known_field, matcher_sql, quote
+from parcours.matcher import COLUMN_FIELDS, EventMatcher, known_field
+from parcours.query import Query, sql
 from parcours.query.filter import Filter
+from parcours.query.journey import event_order
+from parcours.query.match import field, matcher
 from parcours.store.store import Store
 
 PERIODS = ("day", "week", "month")
 Step = str | dict | EventMatcher | None
 
 
-def _matcher(spec: Step, option: str) -> str:
+def _matcher(spec: Step, option: str) -> exp.Expression:
     if spec is None:
-        return "TRUE"
+        return exp.true()
     try:
-        return matcher_sql(EventMatcher.parse(spec))
+        return matcher(EventMatcher.parse(spec))
     except ValueError as e:
         raise ParcoursError(f"{option} {spec!r}: not a valid event matcher: {e}") from None
 
 
-def _breakdown_sql(field: str | None) -> str:
-    if field is None:
-        return "CAST(NULL AS VARCHAR)"
+def _breakdown(name: str | None) -> exp.Expression:
+    if name is None:
+        return sql("CAST(NULL AS VARCHAR)")
     try:
-        return f"CAST({field_sql(known_field(field))} AS VARCHAR)"
+        return sql("CAST({v} AS VARCHAR)", v=field(known_field(name)))
     except ValueError as e:
-        raise ParcoursError(f"`breakdown` {field!r}: unknown field; {str(e).split(': ', 1)[-1]}") from None
+        raise ParcoursError(f"`breakdown` {name!r}: unknown field; {str(e).split(': ', 1)[-1]}") from None
 
 
-def _cohorts_sql(store: Store, cohort_event: Step, period: str, breakdown: str | None, filter: Filter | None) -> str:
-    """Per customer: ``first_ts`` (cohort moment), ``cohort`` (its period start), ``grp`` (breakdown value)."""
+def _order_key() -> exp.Expression:
+    """A customer's events in order, as one value to ``arg_min``/``arg_max`` by."""
+    return exp.Tuple(expressions=event_order())
+
+
+def _journey(store: Store, filter: Filter | None, fields: Sequence[str] = ()) -> Query:
+    """The events in scope, without those the journey ignores on purpose."""
+    return sql("SELECT * FROM {events} WHERE event NOT IN ({ignored})",
+               events=events(store, filter, list(fields)), ignored=list(store.config.ignored_events))
+
+
+def _cohorts(store: Store, cohort_event: Step, period: str, breakdown: str | None, filter: Filter | None) -> dict:
+    """The ``j`` (events) and ``c`` (per customer: ``first_ts``, the cohort moment, ``cohort``, its
+    period start, ``grp``, the breakdown value) queries, to bind as ``WITH j AS ({j}), c AS ({c})``."""
     if period not in PERIODS:
         raise ParcoursError(f"`period` {period!r}: use one of {', '.join(PERIODS)}")
-    ignored = ", ".join(quote(e) for e in store.config.ignored_events) or "NULL"
-    return f"""
-        j AS (SELECT * FROM ({events_sql(store, filter, [breakdown] if breakdown else [])}) WHERE event NOT IN ({ignored})),
-        c AS (SELECT customer_id, min(timestamp) AS first_ts,
-                     arg_min({_breakdown_sql(breakdown)}, ({EVENT_ORDER})) AS grp,
-                     CAST(date_trunc('{period}', min(timestamp)) AS DATE) AS cohort
-              FROM j WHERE {_matcher(cohort_event, '`cohort_event`')} GROUP BY customer_id)
-    """
+    cohorts = sql(
+        """
+        SELECT customer_id, min(timestamp) AS first_ts, arg_min({grp}, {order}) AS grp,
+               CAST(date_trunc({unit}, min(timestamp)) AS DATE) AS cohort
+        FROM j WHERE {cohort_event} GROUP BY customer_id
+        """,
+        grp=_breakdown(breakdown), order=_order_key(), unit=period,
+        cohort_event=_matcher(cohort_event, "`cohort_event`"),
+    )
+    return {"j": _journey(store, filter, [breakdown] if breakdown else []), "c": cohorts}
 
 
 def retention(
@@ -77,21 +95,21 @@ def retention(
     check_matcher(store, "`return_event`", return_event, check_matcher(store, "`cohort_event`", cohort_event))
     if breakdown is not None and (breakdown in COLUMN_FIELDS or breakdown.startswith(("props.", "properties."))):
         check_property(store, "`breakdown`", breakdown, COLUMN_FIELDS)
-    df = store.engine.df(
-        f"""
-        WITH {_cohorts_sql(store, cohort_event, period, breakdown, filter)},
-        last AS (SELECT CAST(date_trunc('{period}', max(timestamp)) AS DATE) AS last_period FROM j),
+    df = store.engine.df(sql(
+        """
+        WITH j AS ({j}), c AS ({c}),
+        last AS (SELECT CAST(date_trunc({unit}, max(timestamp)) AS DATE) AS last_period FROM j),
         sizes AS (SELECT cohort, grp, count(*) AS size FROM c GROUP BY cohort, grp),
         grid AS (
-            SELECT sizes.*, unnest(range(0, date_diff('{period}', sizes.cohort, last.last_period) + 1)) AS period
+            SELECT sizes.*, unnest(range(0, date_diff({unit}, sizes.cohort, last.last_period) + 1)) AS period
             FROM sizes, last
         ),
         back AS (
             SELECT c.cohort, c.grp,
-                   date_diff('{period}', c.cohort, CAST(date_trunc('{period}', j.timestamp) AS DATE)) AS period,
+                   date_diff({unit}, c.cohort, CAST(date_trunc({unit}, j.timestamp) AS DATE)) AS period,
                    count(DISTINCT c.customer_id) AS retained
             FROM c JOIN j ON j.customer_id = c.customer_id
-            WHERE j.timestamp >= c.first_ts AND {_matcher(return_event, '`return_event`')}
+            WHERE j.timestamp >= c.first_ts AND {return_event}
             GROUP BY 1, 2, 3
         )
         SELECT grid.grp AS "group", grid.cohort, grid.period, grid.size,
@@ -100,8 +118,10 @@ def retention(
         FROM grid LEFT JOIN back ON back.cohort = grid.cohort AND back.period = grid.period
              AND back.grp IS NOT DISTINCT FROM grid.grp
         ORDER BY grid.grp NULLS FIRST, grid.cohort, grid.period
-        """
-    )
+        """,
+        **_cohorts(store, cohort_event, period, breakdown, filter), unit=period,
+        return_event=_matcher(return_event, "`return_event`"),
+    ))
     df["cohort"] = pd.to_datetime(df["cohort"]).dt.date
     return df if breakdown else df.drop(columns=["group"])
 
@@ -135,19 +155,20 @@ def repeat_purchase_rate(store: Store, breakdown: str | None = None, *, filter: 
     Columns: [``group`` (breakdown on the first purchase),] ``buyers``, ``repeat_buyers``, ``rate``,
     ``purchases``.
     """
-    purchase = quote(store.config.purchase_event)
-    df = store.engine.df(
-        f"""
+    df = store.engine.df(sql(
+        """
         WITH per AS (
-            SELECT customer_id, count(*) AS n, arg_min({_breakdown_sql(breakdown)}, ({EVENT_ORDER})) AS grp
-            FROM ({events_sql(store, filter, [breakdown] if breakdown else [])}) WHERE event = {purchase}
+            SELECT customer_id, count(*) AS n, arg_min({grp}, {order}) AS grp
+            FROM {events} WHERE event = {purchase}
             GROUP BY customer_id
         )
         SELECT grp AS "group", count(*) AS buyers, count(*) FILTER (WHERE n > 1) AS repeat_buyers,
                count(*) FILTER (WHERE n > 1) / count(*) AS rate, sum(n) AS purchases
         FROM per GROUP BY grp ORDER BY buyers DESC, grp
-        """
-    )
+        """,
+        grp=_breakdown(breakdown), order=_order_key(), events=events(store, filter, [breakdown] if breakdown else []),
+        purchase=store.config.purchase_event,
+    ))
     if breakdown:
         return df
     if df.empty:
@@ -168,23 +189,23 @@ def churn_risk(
         raise ParcoursError(f"`days` {days}: must be at least 1")
     if min_events < 1:
         raise ParcoursError(f"`min_events` {min_events}: must be at least 1")
-    ignored = ", ".join(quote(e) for e in store.config.ignored_events) or "NULL"
-    ref = f"TIMESTAMP {quote(as_of.isoformat(sep=' '))}" if as_of else "(SELECT max(timestamp) FROM j)"
-    return store.engine.df(
-        f"""
-        WITH j AS (SELECT * FROM ({events_sql(store, filter)}) WHERE event NOT IN ({ignored})),
+    return store.engine.df(sql(
+        """
+        WITH j AS ({j}),
         per AS (
             SELECT customer_id, min(timestamp) AS first_seen, max(timestamp) AS last_seen, count(*) AS events,
-                   arg_max(stage, ({EVENT_ORDER})) FILTER (WHERE stage IS NOT NULL) AS last_stage
+                   arg_max(stage, {order}) FILTER (WHERE stage IS NOT NULL) AS last_stage
             FROM j GROUP BY customer_id
         )
         SELECT customer_id, first_seen, last_seen, events,
                (epoch({ref}) - epoch(last_seen)) / 86400.0 AS days_inactive, last_stage
         FROM per
-        WHERE events >= {int(min_events)} AND last_seen <= {ref} - INTERVAL {int(days)} DAY
+        WHERE events >= {min_events} AND last_seen <= {ref} - INTERVAL {days} DAY
         ORDER BY days_inactive DESC, customer_id
-        """
-    )
+        """,
+        j=_journey(store, filter), order=_order_key(), min_events=int(min_events), days=int(days),
+        ref=as_of if as_of else sql("SELECT max(timestamp) FROM j"),
+    ))
 
 
 def retained_customers(
@@ -210,16 +231,18 @@ def retained_customers(
         raise ParcoursError(f"`cohort` {cohort!r}: not a date (write YYYY-MM-DD, the cohort's first day)") from None
     if period_index is not None and period_index < 0:
         raise ParcoursError(f"`period_index` {period_index}: must be 0 or more (0 = the cohort's own period)")
-    cell = f"c.cohort = DATE '{day.isoformat()}'"
     if period_index is None:
-        query = f"SELECT customer_id FROM c WHERE {cell}"
+        query = sql("SELECT customer_id FROM c WHERE c.cohort = {day}", day=day)
     else:
-        query = f"""
+        query = sql(
+            """
             SELECT DISTINCT c.customer_id FROM c JOIN j ON j.customer_id = c.customer_id
-            WHERE {cell} AND j.timestamp >= c.first_ts AND {_matcher(return_event, '`return_event`')}
-              AND date_diff('{period}', c.cohort, CAST(date_trunc('{period}', j.timestamp) AS DATE)) = {int(period_index)}
-        """
-    return store.engine.df(
-        f"WITH {_cohorts_sql(store, cohort_event, period, None, filter)} "
-        f"SELECT customer_id FROM ({query}) x ORDER BY customer_id"
-    )
+            WHERE c.cohort = {day} AND j.timestamp >= c.first_ts AND {return_event}
+              AND date_diff({unit}, c.cohort, CAST(date_trunc({unit}, j.timestamp) AS DATE)) = {k}
+            """,
+            day=day, return_event=_matcher(return_event, "`return_event`"), unit=period, k=int(period_index),
+        )
+    return store.engine.df(sql(
+        "WITH j AS ({j}), c AS ({c}) SELECT customer_id FROM {query} x ORDER BY customer_id",
+        **_cohorts(store, cohort_event, period, None, filter), query=query,
+    ))

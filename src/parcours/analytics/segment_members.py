@@ -1,4 +1,4 @@
-"""Who is in a segment: the SQL of a rule's or a saved segment's ``customer_id``s.
+"""Who is in a segment: the query of a rule's or a saved segment's ``customer_id``s.
 
 Below ``filters`` (``Filter(segment=NAME)`` narrows by these members) and below
 ``segments`` (which saves, lists and breaks analyses down by segments), so that the
@@ -10,15 +10,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlglot import exp
+
 from parcours.analytics.names import UnknownName, closest
 from parcours.analytics.segment_rules import Count, Rule, compile_rule, trait_column
+from parcours.engine.dialect import duckdb_sql
 from parcours.journey.materialized import journey_source
-from parcours.journey.relation import EVENT_ORDER
-from parcours.matcher import json_path, quote
+from parcours.query import Query, column, ident, sql
+from parcours.query.journey import event_order
+from parcours.query.match import field
 from parcours.store.store import Store
 
 #: the survey convention: ``survey_response`` events with properties ``metric`` and ``score``
 SURVEY_EVENT = "survey_response"
+#: what each kind of count in a rule counts
+_COUNTED = {"events": "event", "touchpoints": "touchpoint"}
+#: the first / latest value (see ``_first``)
+_FIRST = {
+    False: "arg_min({v}, CASE WHEN {v} IS NOT NULL THEN {order} END) AS {alias}",
+    True: "arg_max({v}, CASE WHEN {v} IS NOT NULL THEN {order} END) AS {alias}",
+}
 
 
 @dataclass
@@ -31,72 +42,78 @@ class Segment:
     updated_at: datetime
 
 
-def _count_sql(c: Count) -> str:
-    what = f"event = {quote(c.name)}" if c.kind == "events" else f"touchpoint = {quote(c.name)}"
+def _count(c: Count) -> exp.Expression:
+    what = sql("{counted} = {name}", counted=column(_COUNTED[c.kind]), name=c.name)
     if c.days is not None:
-        what += f" AND timestamp >= (SELECT max(timestamp) FROM events) - INTERVAL {int(c.days)} DAY"
-    return f"sum(CASE WHEN {what} THEN 1 ELSE 0 END) AS {c.column}"
+        what = sql("{what} AND timestamp >= (SELECT max(timestamp) FROM events) - INTERVAL {days} DAY",
+                   what=what, days=int(c.days))
+    return sql("sum(CASE WHEN {what} THEN 1 ELSE 0 END) AS {alias}", what=what, alias=ident(c.column))
 
 
-def _first(column: str, alias: str, latest: bool = False) -> str:
-    """The value of ``column`` on the customer's first (or latest) event where it is not null.
+def _first(value: exp.Expression, alias: str, latest: bool = False) -> exp.Expression:
+    """The value of ``value`` on the customer's first (or latest) event where it is not null.
 
-    Events at the same instant are ordered as recorded (``EVENT_ORDER``), so the answer does not
+    Events at the same instant are ordered as recorded (``event_order``), so the answer does not
     depend on the order rows reach the aggregate (materialized table, live relation, another engine).
     """
-    fn = "arg_max" if latest else "arg_min"
-    return f"{fn}({column}, CASE WHEN {column} IS NOT NULL THEN ({EVENT_ORDER}) END) AS {alias}"
+    return sql(_FIRST[latest], v=value, order=exp.Tuple(expressions=event_order()), alias=ident(alias))
 
 
-def customers_sql(store: Store, rule: Rule | None = None) -> str:
+def customers_query(store: Store, rule: Rule | None = None) -> Query:
     """One row per customer with every field the rule language names (and the rule's extra counts).
 
     Days are counted back from the latest event in the store, so a rule means the
     same thing on historical data as on live data.
     """
     config = store.config
-    ref = "(SELECT max(timestamp) FROM events)"
-    value = f"TRY_CAST(json_extract_string(properties, {json_path(config.value_property)}) AS DOUBLE)"
-    purchase = f"event = {quote(config.purchase_event)}"
-    survey = f"event = {quote(SURVEY_EVENT)}"
-    score = "TRY_CAST(json_extract_string(properties, '$.score') AS DOUBLE)"
-    nps_score = f"CASE WHEN {survey} AND json_extract_string(properties, '$.metric') = 'nps' THEN {score} END"
-    extra = [_count_sql(c) for c in sorted(rule.counts, key=lambda c: c.column)] if rule else []
+    ref = sql("SELECT max(timestamp) FROM events")
+    value = sql("TRY_CAST({v} AS DOUBLE)", v=field("props." + config.value_property))
+    purchase = sql("event = {name}", name=config.purchase_event)
+    survey = sql("event = {name}", name=SURVEY_EVENT)
+    score = sql("TRY_CAST(json_extract_string(properties, '$.score') AS DOUBLE)")
+    nps_score = sql("CASE WHEN {survey} AND json_extract_string(properties, '$.metric') = 'nps' THEN {score} END",
+                    survey=survey, score=score)
+    extra = [_count(c) for c in sorted(rule.counts, key=lambda c: c.column)] if rule else []
     for trait in sorted(rule.traits) if rule else []:
-        path, ctx_path = json_path(trait), quote('$."traits"."' + trait.replace('"', '\\"') + '"')
-        value_text = f"coalesce(json_extract_string(properties, {path}), json_extract_string(context, {ctx_path}))"
-        extra.append(_first(f"(CASE WHEN type = 'identify' THEN {value_text} END)", trait_column(trait), latest=True))
+        value_text = sql("coalesce({prop}, json_extract_string(context, {path}))", prop=field("props." + trait),
+                         path='$."traits"."' + trait.replace('"', '\\"') + '"')
+        extra.append(_first(sql("CASE WHEN type = 'identify' THEN {v} END", v=value_text), trait_column(trait),
+                            latest=True))
     columns = [
-        "customer_id",
-        _first("(CASE WHEN stage_index IS NOT NULL THEN channel END)", "channel"),
-        _first("utm_campaign", "campaign"),
-        _first("utm_source", "source"),
-        _first("utm_medium", "medium"),
-        "max(stage_index) AS furthest_stage_index",
-        _first("stage_index", "current_stage_index", latest=True),
+        column("customer_id"),
+        _first(sql("CASE WHEN stage_index IS NOT NULL THEN channel END"), "channel"),
+        _first(column("utm_campaign"), "campaign"),
+        _first(column("utm_source"), "source"),
+        _first(column("utm_medium"), "medium"),
+        sql("max(stage_index) AS furthest_stage_index"),
+        _first(column("stage_index"), "current_stage_index", latest=True),
         _first(nps_score, "nps_score", latest=True),
-        f"avg(CASE WHEN {survey} THEN {score} END) AS satisfaction",
-        f"coalesce(sum(CASE WHEN {purchase} THEN {value} END), 0) AS value",
-        f"sum(CASE WHEN {purchase} THEN 1 ELSE 0 END) AS purchases",
-        "count(*) AS events",
-        f"(epoch({ref}) - epoch(max(timestamp))) / 86400.0 AS recency_days",
-        f"(epoch({ref}) - epoch(min(timestamp))) / 86400.0 AS tenure_days",
+        sql("avg(CASE WHEN {survey} THEN {score} END) AS satisfaction", survey=survey, score=score),
+        sql("coalesce(sum(CASE WHEN {purchase} THEN {value} END), 0) AS value", purchase=purchase, value=value),
+        sql("sum(CASE WHEN {purchase} THEN 1 ELSE 0 END) AS purchases", purchase=purchase),
+        sql("count(*) AS events"),
+        sql("(epoch({ref}) - epoch(max(timestamp))) / 86400.0 AS recency_days", ref=ref),
+        sql("(epoch({ref}) - epoch(min(timestamp))) / 86400.0 AS tenure_days", ref=ref),
         *extra,
     ]
-    return f"""
-    SELECT c.*,
-           CASE WHEN c.nps_score >= 9 THEN 'promoter' WHEN c.nps_score >= 7 THEN 'passive'
-                WHEN c.nps_score IS NOT NULL THEN 'detractor' END AS nps,
-           ls.score AS lead_score
-    FROM (SELECT {", ".join(columns)} FROM {journey_source(store).sql(dialect='duckdb')} GROUP BY customer_id) c
-    LEFT JOIN lead_scores ls ON ls.customer_id = c.customer_id
-    """
+    return sql(
+        """
+        SELECT c.*,
+               CASE WHEN c.nps_score >= 9 THEN 'promoter' WHEN c.nps_score >= 7 THEN 'passive'
+                    WHEN c.nps_score IS NOT NULL THEN 'detractor' END AS nps,
+               ls.score AS lead_score
+        FROM (SELECT {columns} FROM {journey} GROUP BY customer_id) c
+        LEFT JOIN lead_scores ls ON ls.customer_id = c.customer_id
+        """,
+        columns=columns, journey=journey_source(store),
+    )
 
 
-def rule_members_sql(store: Store, expression: str) -> str:
-    """SQL of the ``customer_id``s an (unsaved) rule selects."""
+def rule_members_query(store: Store, expression: str) -> Query:
+    """The ``customer_id``s an (unsaved) rule selects."""
     rule = compile_rule(expression, store.config)
-    return f"SELECT customer_id FROM ({customers_sql(store, rule)}) WHERE {rule.sql}"
+    return sql("SELECT customer_id FROM {customers} WHERE {rule}", customers=customers_query(store, rule),
+               rule=rule.condition)
 
 
 def get_segment(store: Store, name: str) -> Segment:
@@ -111,9 +128,15 @@ def get_segment(store: Store, name: str) -> Segment:
     return Segment(*row)
 
 
-def segment_members_sql(store: Store, name: str) -> str:
-    """SQL of the ``customer_id``s of the saved segment ``name``: what ``Filter.segment`` uses."""
+def segment_members_query(store: Store, name: str) -> Query:
+    """The ``customer_id``s of the saved segment ``name``: what ``Filter.segment`` uses."""
     seg = get_segment(store, name)
     if seg.kind == "list":
-        return f"SELECT customer_id FROM segment_members WHERE segment = {quote(seg.name)}"
-    return rule_members_sql(store, seg.expression)
+        return sql("SELECT customer_id FROM segment_members WHERE segment = {name}", name=seg.name)
+    return rule_members_query(store, seg.expression)
+
+
+def segment_members_sql(store: Store, name: str) -> str:
+    """``segment_members_query`` as DuckDB text: transitional, for the callers not composing trees yet
+    (``analytics.filters``, ``voc.webhooks``); goes when they bind the query."""
+    return duckdb_sql(segment_members_query(store, name))

@@ -7,8 +7,9 @@ A rule reads like a SQL ``WHERE`` clause over one row per customer::
     traits.plan IN ('pro', 'team') AND NOT value > 500
 
 sqlglot parses the text; the compiler walks the tree and accepts only the node
-types and names below, rebuilding the SQL itself (values go through ``quote``), so
-no text the user typed ever reaches the engine as SQL.
+types and names below, rebuilding the condition as a query tree of its own (values become
+constants of the tree, ``parcours.query``), so no text the user typed ever reaches the
+engine as SQL.
 
 | name | meaning |
 |---|---|
@@ -39,7 +40,7 @@ from sqlglot.errors import ParseError, TokenError
 
 from parcours.config import JourneyConfig
 from parcours.errors import ParcoursError
-from parcours.matcher import quote
+from parcours.query import column, sql
 
 #: plain names, with the column of the per-customer relation they stand for and their kind
 FIELDS: dict[str, str] = {
@@ -51,7 +52,9 @@ FIELDS: dict[str, str] = {
 NPS_CATEGORIES = ("promoter", "passive", "detractor")
 COUNT_FUNCTIONS = ("events", "touchpoints")
 
-_COMPARISONS = {exp.EQ: "=", exp.NEQ: "<>", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">="}
+_COMPARISONS = {exp.EQ: "{c} = {v}", exp.NEQ: "{c} <> {v}", exp.LT: "{c} < {v}", exp.LTE: "{c} <= {v}",
+                exp.GT: "{c} > {v}", exp.GTE: "{c} >= {v}"}
+_BOOLEANS = {exp.And: "{a} AND {b}", exp.Or: "{a} OR {b}"}
 
 
 @dataclass(frozen=True)
@@ -69,10 +72,10 @@ class Count:
 
 @dataclass
 class Rule:
-    """A compiled rule: a SQL condition over the per-customer relation, and what it needs there."""
+    """A compiled rule: a condition (a query tree) over the per-customer relation, and what it needs there."""
 
     text: str
-    sql: str
+    condition: exp.Expression
     counts: set[Count] = field(default_factory=set)
     traits: set[str] = field(default_factory=set)
     fields: set[str] = field(default_factory=set)
@@ -103,8 +106,8 @@ def compile_rule(text: str, config: JourneyConfig) -> Rule:
         raise RuleError(f"segment rule {text!r}: cannot parse it{where}") from None
     except TokenError:
         raise RuleError(f"segment rule {text!r}: cannot read it (an unclosed quote?)") from None
-    rule = Rule(text=text, sql="")
-    rule.sql = _Compiler(config, rule).condition(tree)
+    rule = Rule(text=text, condition=exp.true())
+    rule.condition = _Compiler(config, rule).condition(tree)
     return rule
 
 
@@ -118,40 +121,38 @@ class _Compiler:
         return RuleError(f"segment rule {self.rule.text!r}: {why} (at {node.sql()!r})")
 
     # -- boolean structure -------------------------------------------------
-    def condition(self, node: exp.Expression) -> str:
+    def condition(self, node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Paren):
             return self.condition(node.this)
-        if isinstance(node, exp.And | exp.Or):
-            op = "AND" if isinstance(node, exp.And) else "OR"
-            return f"({self.condition(node.left)} {op} {self.condition(node.right)})"
+        if type(node) in _BOOLEANS:
+            return sql(_BOOLEANS[type(node)], a=self.condition(node.left), b=self.condition(node.right))
         if isinstance(node, exp.Not):
-            return f"(NOT coalesce({self.condition(node.this)}, FALSE))"
+            return sql("NOT coalesce({c}, FALSE)", c=self.condition(node.this))
         if type(node) in _COMPARISONS:
             left, right = node.left, node.right
             if isinstance(left, exp.Literal) and not isinstance(right, exp.Literal):
                 raise self.fail(node, "put the name on the left: NAME op VALUE")
-            kind, column = self.operand(left)
-            return f"({column} {_COMPARISONS[type(node)]} {self.value(right, kind, node)})"
+            kind, name = self.operand(left)
+            return sql(_COMPARISONS[type(node)], c=column(name), v=self.value(right, kind, node))
         if isinstance(node, exp.In):
-            kind, column = self.operand(node.this)
+            kind, name = self.operand(node.this)
             if node.args.get("query") or not node.expressions:
                 raise self.fail(node, "IN takes a list of values")
-            values = ", ".join(self.value(v, kind, node) for v in node.expressions)
-            return f"({column} IN ({values}))"
+            return sql("{c} IN ({values})", c=column(name), values=[self.value(v, kind, node) for v in node.expressions])
         if isinstance(node, exp.Between):
-            kind, column = self.operand(node.this)
+            kind, name = self.operand(node.this)
             low, high = self.value(node.args["low"], kind, node), self.value(node.args["high"], kind, node)
-            return f"({column} BETWEEN {low} AND {high})"
+            return sql("{c} BETWEEN {low} AND {high}", c=column(name), low=low, high=high)
         if isinstance(node, exp.Is):
-            kind, column = self.operand(node.this)
+            kind, name = self.operand(node.this)
             if not isinstance(node.expression, exp.Null):
                 raise self.fail(node, "IS takes NULL only")
-            return f"({column} IS NULL)"
+            return sql("{c} IS NULL", c=column(name))
         raise self.fail(node, "expected a comparison such as stage >= 'decision', joined by AND / OR / NOT")
 
     # -- operands ----------------------------------------------------------
     def operand(self, node: exp.Expression) -> tuple[str, str]:
-        """(kind, SQL column) for the left side of a comparison."""
+        """(kind, column name in the per-customer relation) for the left side of a comparison."""
         if isinstance(node, exp.Column):
             table, name = node.table, node.name
             if table == "traits":
@@ -188,8 +189,8 @@ class _Compiler:
         self.rule.counts.add(c)
         return c.column
 
-    def value(self, node: exp.Expression, kind: str, where: exp.Expression) -> str:
-        """A checked literal for the right side of a comparison against a ``kind`` operand."""
+    def value(self, node: exp.Expression, kind: str, where: exp.Expression) -> float | int | str:
+        """A checked value for the right side of a comparison against a ``kind`` operand (bound as a constant)."""
         negative = isinstance(node, exp.Neg)
         if negative:
             node = node.this
@@ -201,14 +202,14 @@ class _Compiler:
             number = float(node.this)
             if not math.isfinite(number):
                 raise self.fail(where, f"{node.sql()} is too large a number")
-            return repr(-number if negative else number)
+            return -number if negative else number
         if negative:
             raise self.fail(where, "a negative number here makes no sense")
         text = node.this
         if kind == "stage":
             if text not in self.stages:
                 raise self.fail(where, f"unknown stage {text!r}: the journey's stages are {self.stages}")
-            return str(self.stages.index(text))
+            return self.stages.index(text)
         if kind == "nps" and text not in NPS_CATEGORIES:
             raise self.fail(where, f"nps is one of {list(NPS_CATEGORIES)}, not {text!r}")
-        return quote(text)
+        return text

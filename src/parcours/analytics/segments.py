@@ -2,7 +2,7 @@
 
 A segment is either a *rule* (an expression of the language in ``segment_rules``,
 evaluated afresh each time) or a *list* (saved members, e.g. a persona). Either way
-its membership is a SQL query of ``customer_id``s that the engine runs; nothing here
+its membership is a query (a tree) of ``customer_id``s that the engine runs; nothing here
 loads customers into Python. ``Filter(segment=NAME)`` narrows any analysis to the
 members, and ``by_segment`` breaks any analysis down by segment.
 """
@@ -13,20 +13,23 @@ import re
 from collections.abc import Callable, Iterable
 
 import pandas as pd
+from sqlglot import exp
 
-from parcours.analytics.segment_members import (  # the members' SQL, named here too for callers
+from parcours.analytics.segment_members import (  # the members' queries, named here too for callers
     SURVEY_EVENT as SURVEY_EVENT,
 )
 from parcours.analytics.segment_members import (
     Segment,
     get_segment,
-    segment_members_sql,
+    segment_members_query,
 )
-from parcours.analytics.segment_members import customers_sql as customers_sql
-from parcours.analytics.segment_members import rule_members_sql as rule_members_sql
+from parcours.analytics.segment_members import customers_query as customers_query
+from parcours.analytics.segment_members import rule_members_query as rule_members_query
+from parcours.analytics.segment_members import segment_members_sql as segment_members_sql
 from parcours.analytics.segment_rules import compile_rule
+from parcours.engine.dialect import parse
 from parcours.errors import ParcoursError
-from parcours.matcher import quote
+from parcours.query import Query, sql
 from parcours.query.filter import Filter
 from parcours.store.store import Store, utcnow
 
@@ -40,7 +43,8 @@ def _check_name(name: str) -> None:
 
 def segment_members(store: Store, name: str) -> pd.DataFrame:
     """The members of a saved segment: one ``customer_id`` column, sorted."""
-    return store.engine.df(f"SELECT customer_id FROM ({segment_members_sql(store, name)}) ORDER BY customer_id")
+    return store.engine.df(sql("SELECT customer_id FROM {members} ORDER BY customer_id",
+                               members=segment_members_query(store, name)))
 
 
 def create_segment(store: Store, name: str, where: str, description: str = "", replace: bool = False) -> Segment:
@@ -51,16 +55,21 @@ def create_segment(store: Store, name: str, where: str, description: str = "", r
 
 
 def save_list_segment(
-    store: Store, name: str, members_sql: str, description: str = "", replace: bool = False
+    store: Store, name: str, members: Query | str, description: str = "", replace: bool = False
 ) -> Segment:
-    """Save a list segment whose members are the ``customer_id``s of ``members_sql`` (run by DuckDB)."""
+    """Save a list segment whose members are the ``customer_id``s of ``members`` (run by DuckDB).
+
+    ``members`` is a query tree; constant DuckDB text is read too, for the callers that do not
+    compose trees yet.
+    """
     _check_name(name)
+    if not isinstance(members, exp.Expression):
+        members = parse(members)
     with store.transaction(changes_data=False):  # no journey data: the journey table stays
         seg = _save(store, name, "list", None, description, replace, in_transaction=True)
         store.execute("DELETE FROM segment_members WHERE segment = ?", [name])
-        store.execute(
-            f"INSERT INTO segment_members SELECT DISTINCT {quote(name)}, customer_id FROM ({members_sql})"
-        )
+        store.execute(sql("INSERT INTO segment_members SELECT DISTINCT {name}, customer_id FROM {members}",
+                          name=name, members=members))
     return seg
 
 
@@ -108,7 +117,8 @@ def list_segments(store: Store, with_counts: bool = True) -> pd.DataFrame:
     ).df()
     if with_counts:
         df.insert(4, "members", [
-            int(store.engine.scalar(f"SELECT count(*) FROM ({segment_members_sql(store, n)})")) for n in df["name"]
+            int(store.engine.scalar(sql("SELECT count(*) FROM {members}", members=segment_members_query(store, n))))
+            for n in df["name"]
         ])
     return df
 

@@ -18,22 +18,21 @@ from __future__ import annotations
 
 import pandas as pd
 
-from parcours.analytics.filters import events_sql
+from parcours.analytics.filters import events
 from parcours.analytics.overview import stage_overview
 from parcours.analytics.sequences import require_mapped
 from parcours.errors import ParcoursError
-from parcours.journey.relation import EVENT_ORDER
+from parcours.query import Query, sql
 from parcours.query.filter import Filter
+from parcours.query.journey import event_order
 from parcours.store.store import Store
 
 ANY = "(any)"
 
 
-def _staged_sql(store: Store, filter: Filter | None) -> str:
-    return f"""
-        SELECT customer_id, stage_index, {EVENT_ORDER}
-        FROM ({events_sql(store, filter)}) WHERE stage_index IS NOT NULL
-    """
+def _staged(store: Store, filter: Filter | None) -> Query:
+    return sql("SELECT customer_id, stage_index, {order} FROM {events} WHERE stage_index IS NOT NULL",
+               order=event_order(), events=events(store, filter))
 
 
 def stage_progression(store: Store, *, filter: Filter | None = None) -> pd.DataFrame:
@@ -51,9 +50,9 @@ def stage_progression(store: Store, *, filter: Filter | None = None) -> pd.DataF
     require_mapped(store, "stage", "stages")
     overview = stage_overview(store, filter=filter)
     names = [s.name for s in store.config.stages]
-    staged = _staged_sql(store, filter)
-    times = store.engine.df(
-        f"""
+    staged = _staged(store, filter)
+    times = store.engine.df(sql(
+        """
         WITH j AS ({staged}),
         entry AS (SELECT customer_id, stage_index, min(timestamp) AS entered FROM j GROUP BY customer_id, stage_index),
         last_seen AS (SELECT customer_id, max(timestamp) AS last_ts FROM j GROUP BY customer_id),
@@ -69,12 +68,13 @@ def stage_progression(store: Store, *, filter: Filter | None = None) -> pd.DataF
                count(*) FILTER (WHERE s.left_at IS NULL) AS still_in
         FROM spans s JOIN last_seen l ON l.customer_id = s.customer_id
         GROUP BY s.stage_index
-        """
-    )
-    back = store.engine.df(
-        f"SELECT from_index AS stage_index, count(DISTINCT customer_id) AS went_back FROM ({_backs_sql(staged)}) "
-        "GROUP BY from_index"
-    )
+        """,
+        staged=staged,
+    ))
+    back = store.engine.df(sql(
+        "SELECT from_index AS stage_index, count(DISTINCT customer_id) AS went_back FROM {backs} GROUP BY from_index",
+        backs=_backs(staged),
+    ))
     df = overview[["stage", "current", "reached", "conversion_from_previous"]].copy()
     df.insert(2, "furthest", df["reached"] - df["reached"].shift(-1, fill_value=0))
     idx = pd.Series(range(len(names)), name="stage_index")
@@ -88,16 +88,19 @@ def stage_progression(store: Store, *, filter: Filter | None = None) -> pd.DataF
     return df
 
 
-def _backs_sql(staged: str) -> str:
+def _backs(staged: Query) -> Query:
     """One row per backward event: ``customer_id``, ``from_index`` (furthest so far), ``to_index``."""
-    return f"""
+    return sql(
+        """
         SELECT customer_id, prior_max AS from_index, stage_index AS to_index FROM (
             SELECT customer_id, stage_index,
-                   max(stage_index) OVER (PARTITION BY customer_id ORDER BY {EVENT_ORDER}
+                   max(stage_index) OVER (PARTITION BY customer_id ORDER BY {order}
                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_max
-            FROM ({staged})
+            FROM {staged}
         ) WHERE stage_index < prior_max
-    """
+        """,
+        order=event_order(), staged=staged,
+    )
 
 
 def stage_returns(store: Store, examples: int = 3, *, filter: Filter | None = None) -> pd.DataFrame:
@@ -112,29 +115,32 @@ def stage_returns(store: Store, examples: int = 3, *, filter: Filter | None = No
         raise ParcoursError(f"`examples` {examples}: must be 0 or more")
     require_mapped(store, "stage", "stage returns")
     names = [s.name for s in store.config.stages]
-    staged = _staged_sql(store, filter)
-    backs = _backs_sql(staged)
-    pairs = store.engine.df(
-        f"""
-        SELECT from_index, to_index, count(DISTINCT customer_id) AS customers
-        FROM ({backs}) GROUP BY from_index, to_index ORDER BY from_index, to_index
+    staged = _staged(store, filter)
+    backs = _backs(staged)
+    pairs = store.engine.df(sql(
         """
-    )
-    sample = store.engine.df(
-        f"""
+        SELECT from_index, to_index, count(DISTINCT customer_id) AS customers
+        FROM {backs} GROUP BY from_index, to_index ORDER BY from_index, to_index
+        """,
+        backs=backs,
+    ))
+    sample = store.engine.df(sql(
+        """
         SELECT from_index, to_index, customer_id FROM (
             SELECT from_index, to_index, customer_id,
                    row_number() OVER (PARTITION BY from_index, to_index ORDER BY customer_id) AS rn
-            FROM (SELECT DISTINCT from_index, to_index, customer_id FROM ({backs}))
-        ) WHERE rn <= {int(examples)} ORDER BY from_index, to_index, customer_id
+            FROM (SELECT DISTINCT from_index, to_index, customer_id FROM {backs})
+        ) WHERE rn <= {examples} ORDER BY from_index, to_index, customer_id
+        """,
+        backs=backs, examples=int(examples),
+    ))
+    totals = store.engine.df(sql(
         """
-    )
-    totals = store.engine.df(
-        f"""
-        SELECT (SELECT count(DISTINCT customer_id) FROM ({backs})) AS went_back,
-               (SELECT count(DISTINCT customer_id) FROM ({staged})) AS customers
-        """
-    ).iloc[0]
+        SELECT (SELECT count(DISTINCT customer_id) FROM {backs}) AS went_back,
+               (SELECT count(DISTINCT customer_id) FROM {staged}) AS customers
+        """,
+        backs=backs, staged=staged,
+    )).iloc[0]
     reached = stage_overview(store, filter=filter)["reached"].to_numpy()
     per = sample.groupby(["from_index", "to_index"])["customer_id"].apply(list)
     rows = [{

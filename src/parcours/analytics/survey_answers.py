@@ -9,9 +9,11 @@ NULLS``), not an ASOF join, so the same SQL runs on Spark.
 from __future__ import annotations
 
 import pandas as pd
+from sqlglot import exp
 
-from parcours.analytics.filters import events_sql
-from parcours.matcher import quote
+from parcours.analytics.filters import events
+from parcours.engine.dialect import duckdb_sql
+from parcours.query import Query, column, literal, sql
 from parcours.query.filter import Filter
 
 #: The event name of a survey answer (keep it stable).
@@ -21,15 +23,14 @@ SURVEY_EVENT = "survey_response"
 METRICS = ("nps", "csat", "ces")
 
 
-def _lookup(column: str, mapping: dict[str, str]) -> str:
+def _lookup(value: exp.Expression, mapping: dict[str, str]) -> exp.Expression:
     if not mapping:
-        return "CAST(NULL AS VARCHAR)"
-    whens = " ".join(f"WHEN {quote(k)} THEN {quote(v)}" for k, v in mapping.items())
-    return f"CASE {column} {whens} END"
+        return sql("CAST(NULL AS VARCHAR)")
+    return exp.Case(this=value, ifs=[exp.If(this=literal(k), true=literal(v)) for k, v in mapping.items()])
 
 
-def answers_sql(store, filter: Filter | None = None) -> str:
-    """SQL of every survey answer in ``filter``, one row each.
+def answers_query(store, filter: Filter | None = None) -> Query:
+    """Every survey answer in ``filter``, one row each.
 
     Columns: message_id, customer_id, timestamp, metric, score (DOUBLE), comment, language,
     touchpoint, touchpoint_source (``given`` or ``inferred``, NULL when none could be found),
@@ -42,57 +43,80 @@ def answers_sql(store, filter: Filter | None = None) -> str:
     tp_stage = {t.name: t.stage for t in config.touchpoints}
     tp_channel = {t.name: t.channel for t in config.touchpoints}
     tp_index = {t.name: str(config.stage_index(t.stage)) for t in config.touchpoints}
-    props = "properties"
-    answers = f"""
+    answers = sql(
+        """
         SELECT message_id, customer_id, timestamp,
-               json_extract_string({props}, '$.metric') AS metric,
-               CAST(json_extract_string({props}, '$.score') AS DOUBLE) AS score,
-               nullif(trim(json_extract_string({props}, '$.comment')), '') AS comment,
-               lower(nullif(trim(json_extract_string({props}, '$.language')), '')) AS language,
-               nullif(trim(json_extract_string({props}, '$.touchpoint')), '') AS given_touchpoint
-        FROM ({events_sql(store, filter)}) a
-        WHERE event = {quote(SURVEY_EVENT)}
-    """
+               json_extract_string(properties, '$.metric') AS metric,
+               CAST(json_extract_string(properties, '$.score') AS DOUBLE) AS score,
+               nullif(trim(json_extract_string(properties, '$.comment')), '') AS comment,
+               lower(nullif(trim(json_extract_string(properties, '$.language')), '')) AS language,
+               nullif(trim(json_extract_string(properties, '$.touchpoint')), '') AS given_touchpoint
+        FROM {events} a
+        WHERE event = {survey}
+        """,
+        events=events(store, filter), survey=SURVEY_EVENT,
+    )
     # only the customers with an answer that names no touchpoint need their touchpoints: the
     # window below then sorts their events, not the whole journey's
-    seen = f"""
+    seen = sql(
+        """
         SELECT customer_id, timestamp, touchpoint, channel
-        FROM ({events_sql(store)}) t
-        WHERE touchpoint IS NOT NULL AND event <> {quote(SURVEY_EVENT)}
+        FROM {journey} t
+        WHERE touchpoint IS NOT NULL AND event <> {survey}
           AND customer_id IN (SELECT customer_id FROM answers WHERE given_touchpoint IS NULL)
-    """
+        """,
+        journey=events(store), survey=SURVEY_EVENT,
+    )
     # answers sort after touchpoints at the same instant: "at or before" the answer
-    merged = f"""
+    merged = sql(
+        """
         SELECT customer_id, timestamp, 1 AS is_answer, message_id, metric, score, comment, language,
                given_touchpoint, CAST(NULL AS VARCHAR) AS touchpoint, CAST(NULL AS VARCHAR) AS channel
         FROM answers x
         UNION ALL
         SELECT customer_id, timestamp, 0, NULL, NULL, NULL, NULL, NULL, NULL, touchpoint, channel
-        FROM ({seen}) y
-    """
-    window = "PARTITION BY customer_id ORDER BY timestamp, is_answer ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-    inferred = f"""
+        FROM {seen} y
+        """,
+        seen=seen,
+    )
+    inferred = sql(
+        """
         SELECT *,
-               last_value(touchpoint IGNORE NULLS) OVER ({window}) AS prior_touchpoint,
-               last_value(channel IGNORE NULLS) OVER ({window}) AS prior_channel
-        FROM ({merged}) m
-    """
-    tp = "coalesce(given_touchpoint, prior_touchpoint)"
-    return f"""
+               last_value(touchpoint IGNORE NULLS) OVER (
+                   PARTITION BY customer_id ORDER BY timestamp, is_answer
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS prior_touchpoint,
+               last_value(channel IGNORE NULLS) OVER (
+                   PARTITION BY customer_id ORDER BY timestamp, is_answer
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS prior_channel
+        FROM {merged} m
+        """,
+        merged=merged,
+    )
+    tp = sql("coalesce(given_touchpoint, prior_touchpoint)")
+    return sql(
+        """
         WITH answers AS ({answers})
         SELECT message_id, customer_id, timestamp, metric, score, comment, language,
                {tp} AS touchpoint,
                CASE WHEN given_touchpoint IS NOT NULL THEN 'given'
                     WHEN prior_touchpoint IS NOT NULL THEN 'inferred' END AS touchpoint_source,
-               {_lookup(tp, tp_stage)} AS stage,
-               CAST({_lookup(tp, tp_index)} AS INTEGER) AS stage_index,
-               CASE WHEN given_touchpoint IS NOT NULL THEN {_lookup("given_touchpoint", tp_channel)}
+               {stage} AS stage,
+               CAST({stage_index} AS INTEGER) AS stage_index,
+               CASE WHEN given_touchpoint IS NOT NULL THEN {given_channel}
                     ELSE prior_channel END AS channel
-        FROM ({inferred}) i
+        FROM {inferred} i
         WHERE is_answer = 1
-    """
+        """,
+        answers=answers, tp=tp, stage=_lookup(tp, tp_stage), stage_index=_lookup(tp, tp_index),
+        given_channel=_lookup(column("given_touchpoint"), tp_channel), inferred=inferred,
+    )
+
+
+def answers_sql(store, filter: Filter | None = None) -> str:
+    """``answers_query`` as DuckDB text: transitional, for the callers not composing trees yet (``voc``)."""
+    return duckdb_sql(answers_query(store, filter))
 
 
 def survey_answers(store, *, filter: Filter | None = None) -> pd.DataFrame:
-    """Every survey answer in ``filter`` with its touchpoint, stage and channel (see ``answers_sql``)."""
-    return store.engine.df(answers_sql(store, filter) + " ORDER BY timestamp, message_id")
+    """Every survey answer in ``filter`` with its touchpoint, stage and channel (see ``answers_query``)."""
+    return store.engine.df(answers_query(store, filter).order_by(column("timestamp"), column("message_id"), copy=False))

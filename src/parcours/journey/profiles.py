@@ -8,8 +8,8 @@ import pandas as pd
 
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import journey_source
-from parcours.journey.relation import EVENT_ORDER
-from parcours.matcher import quote
+from parcours.query import sql
+from parcours.query.journey import event_order
 from parcours.store.store import Store
 
 
@@ -66,13 +66,13 @@ def customer_profile(store: Store, any_id: str) -> CustomerProfile:
         """,
         [customer_id],
     ).df()
-    timeline = store.engine.df(
-        f"""
-        SELECT timestamp, event, touchpoint, stage, stage_index, channel, utm_campaign, properties, message_id
-        FROM {journey_source(store).sql(dialect='duckdb')} WHERE customer_id = {quote(customer_id)}
-        ORDER BY {EVENT_ORDER}
+    timeline = store.engine.df(sql(
         """
-    )
+        SELECT timestamp, event, touchpoint, stage, stage_index, channel, utm_campaign, properties, message_id
+        FROM {journey} WHERE customer_id = {customer} ORDER BY {order}
+        """,
+        journey=journey_source(store), customer=customer_id, order=event_order(),
+    ))
     staged = timeline.dropna(subset=["stage_index"])
     stages = [s.name for s in store.config.stages]
     furthest = stages[int(staged["stage_index"].max())] if len(staged) else None
