@@ -11,7 +11,7 @@ from conftest import load_events
 from typer.testing import CliRunner
 
 from parcours.analytics.attribution import attribute_paths, attribution, check_channels, conversion_paths
-from parcours.analytics.attribution.paths import PathTable, conversion_paths_sql, read_path_text
+from parcours.analytics.attribution.paths import PathTable, conversion_paths_query, read_path_text
 from parcours.analytics.segments import by_segment, create_segment
 from parcours.cli.main import app
 from parcours.errors import ParcoursError
@@ -196,8 +196,8 @@ def test_old_touches_do_not_underflow(decay_shop):
 def test_path_sql_transpiles_to_spark(decay_shop):
     import sqlglot
 
-    sql = conversion_paths_sql(decay_shop, touches="stage:awareness", half_life="7d")
-    spark = sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)[0]
+    query = conversion_paths_query(decay_shop, touches="stage:awareness", half_life="7d")
+    spark = query.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
     assert "UNIX_TIMESTAMP" in spark and "POWER" in spark
 
 

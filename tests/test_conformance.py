@@ -280,6 +280,16 @@ def test_planted_deviations_from_the_store(tmp_path, store):
     assert overview["variants"].iloc[0]["path"] == "ad > compare > pay > review"
 
 
+@pytest.mark.parametrize(("ignored", "off_map"), [(None, 1), ("ignored_events = []", 2)])
+def test_off_map_counts_every_unignored_event(tmp_path, store, ignored, off_map):
+    """An identify call is off the map only when the journey ignores nothing (``ignored_events = []``)."""
+    journey = PLANTED if ignored is None else PLANTED.replace('name = "planted"\n', f'name = "planted"\n{ignored}\n', 1)
+    store.set_journey(journey, "planted")
+    load_events(store, [{"user_id": "a", "event": ev, "timestamp": f"2024-01-01T00:00:0{i}Z"}
+                        for i, ev in enumerate(["ad", "identify", "unknown_thing", "cart"])], tmp_path)
+    assert conformance_customers(store).set_index("customer").loc["a", "off_map"] == off_map
+
+
 def _store_traces(store) -> dict[str, list[str]]:
     per = conformance_customers(store)
     return {r.customer: r.variant.split(" > ") for r in per.itertuples() if r.touchpoints}, per

@@ -219,10 +219,10 @@ def test_durations():
 
 def test_attribution_lookback_reads_a_bare_number_as_seconds_like_the_funnel_window(store):
     """Attribution's lookback once read a bare number as days, the funnel window as seconds."""
-    from parcours.analytics.attribution.paths import conversion_paths_sql
+    from parcours.analytics.attribution.paths import conversion_paths_query
 
-    assert conversion_paths_sql(store, lookback="90") == conversion_paths_sql(store, lookback="90s")
-    assert conversion_paths_sql(store, lookback="90") != conversion_paths_sql(store, lookback="90d")
+    assert conversion_paths_query(store, lookback="90") == conversion_paths_query(store, lookback="90s")
+    assert conversion_paths_query(store, lookback="90") != conversion_paths_query(store, lookback="90d")
 
 
 def test_taobao_ordered_funnel_matches_source_md(store):

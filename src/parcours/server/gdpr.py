@@ -17,15 +17,19 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlglot import exp
+
 from parcours.errors import ParcoursError
-from parcours.matcher import quote
+from parcours.query import column, ident, sql
+from parcours.query.match import all_of
 from parcours.store.store import Store, utcnow
 
 ID_COLUMNS = ("customer_id", "user_id", "anonymous_id", "previous_id", "identifier", "a", "b")
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _table(name: str) -> exp.Table:
+    """A table of the store by its name as the catalog spells it (quoted: any name is safe)."""
+    return exp.Table(this=ident(name))
 
 
 def identifiers(store: Store, identifier: str) -> list[str]:
@@ -53,11 +57,11 @@ def _tables(store: Store) -> dict[str, tuple[list[str], list[str]]]:
         """
     ).fetchall()
     found: dict[str, tuple[list[str], list[str]]] = {}
-    for table, column, dtype in rows:
-        if dtype == "VARCHAR" and column in ID_COLUMNS:
-            found.setdefault(table, ([], []))[0].append(column)
-        elif dtype == "VARCHAR[]" and (column in ID_COLUMNS or column.endswith("_ids")):
-            found.setdefault(table, ([], []))[1].append(column)
+    for table, name, dtype in rows:
+        if dtype == "VARCHAR" and name in ID_COLUMNS:
+            found.setdefault(table, ([], []))[0].append(name)
+        elif dtype == "VARCHAR[]" and (name in ID_COLUMNS or name.endswith("_ids")):
+            found.setdefault(table, ([], []))[1].append(name)
     # a lone "a" or "b" column is not an identifier; the pair is (identity links)
     for table, (cols, lists) in list(found.items()):
         if ("a" in cols) != ("b" in cols):
@@ -67,14 +71,14 @@ def _tables(store: Store) -> dict[str, tuple[list[str], list[str]]]:
     return found
 
 
-def _where(cols: list[str], lists: list[str]) -> str:
-    ids = "(SELECT id FROM _gdpr_ids)"
-    parts = [f"{_ident(c)} IN {ids}" for c in cols]
-    parts += [f"list_has_any({_ident(c)}, (SELECT list(id) FROM _gdpr_ids))" for c in lists]
-    return " OR ".join(parts)
+def _where(cols: list[str], lists: list[str]) -> exp.Expression:
+    """A row names one of the person's identifiers in one of its identifier columns."""
+    parts = [sql("{c} IN (SELECT id FROM _gdpr_ids)", c=column(c)) for c in cols]
+    parts += [sql("list_has_any({c}, (SELECT list(id) FROM _gdpr_ids))", c=column(c)) for c in lists]
+    return exp.or_(*parts, copy=False)
 
 
-_QUARANTINE_WHERE = "EXISTS (SELECT 1 FROM _gdpr_ids WHERE strpos(q.raw, to_json(id)::VARCHAR) > 0)"
+_QUARANTINE_WHERE = sql("EXISTS (SELECT 1 FROM _gdpr_ids WHERE strpos(q.raw, to_json(id)::VARCHAR) > 0)")
 
 
 def _with_ids(store: Store, ids: list[str]) -> None:
@@ -90,10 +94,11 @@ def export_person(store: Store, identifier: str) -> dict[str, Any]:
                            "tables": {}}
     try:
         for table, (cols, lists) in _tables(store).items():
-            df = store.execute(f"SELECT * FROM {_ident(table)} WHERE {_where(cols, lists)}").df()
+            df = store.execute(sql("SELECT * FROM {table} WHERE {where}", table=_table(table),
+                                   where=_where(cols, lists))).df()
             if len(df):
                 out["tables"][table] = json.loads(df.to_json(orient="records", date_format="iso"))
-        q = store.execute(f"SELECT * FROM quarantine q WHERE {_QUARANTINE_WHERE}").df()
+        q = store.execute(sql("SELECT * FROM quarantine q WHERE {where}", where=_QUARANTINE_WHERE)).df()
         if len(q):
             out["tables"]["quarantine"] = json.loads(q.to_json(orient="records", date_format="iso"))
     finally:
@@ -115,10 +120,11 @@ def erase_person(store: Store, identifier: str) -> dict[str, int]:
     try:
         with store.transaction():
             for table, (cols, lists) in _tables(store).items():
-                n = store.execute(f"DELETE FROM {_ident(table)} WHERE {_where(cols, lists)}").fetchone()[0]
+                n = store.execute(sql("DELETE FROM {table} WHERE {where}", table=_table(table),
+                                      where=_where(cols, lists))).fetchone()[0]
                 if n:
                     deleted[table] = deleted.get(table, 0) + n
-            n = store.execute(f"DELETE FROM quarantine q WHERE {_QUARANTINE_WHERE}").fetchone()[0]
+            n = store.execute(sql("DELETE FROM quarantine q WHERE {where}", where=_QUARANTINE_WHERE)).fetchone()[0]
             if n:
                 deleted["quarantine"] = deleted.get("quarantine", 0) + n
     finally:
@@ -141,26 +147,21 @@ def scrub_property(store: Store, name: str, start: datetime | None = None, end: 
 
     For PII sent by mistake. Returns how many events changed.
     """
-    column = "properties"
+    doc = column("properties")
     if name.startswith("context."):
-        column, name = "context", name.removeprefix("context.")
+        doc, name = column("context"), name.removeprefix("context.")
     if not name or '"' in name:
         raise ParcoursError(f"scrub: {name!r} is not a property name")
-    path = quote('$."' + name + '"')
-    conds = [f"json_exists({column}, {path})"]
-    params: list = []
+    conds = [sql("json_exists({doc}, {path})", doc=doc, path='$."' + name + '"')]
     if start is not None:
-        conds.append("timestamp >= ?")
-        params.append(start)
+        conds.append(sql("timestamp >= {start}", start=start))
     if end is not None:
-        conds.append("timestamp < ?")
-        params.append(end)
+        conds.append(sql("timestamp < {end}", end=end))
     with store.transaction():  # bumps the data version: derived copies are dropped
-        changed = store.execute(
-            f"UPDATE events SET {column} = json_merge_patch({column}, json_object({quote(name)}, NULL)) "
-            f"WHERE {' AND '.join(conds)}",
-            params,
-        ).fetchone()[0]
+        changed = store.execute(sql(
+            "UPDATE events SET {doc} = json_merge_patch({doc}, json_object({name}, NULL)) WHERE {where}",
+            doc=doc, name=name, where=all_of(conds),
+        )).fetchone()[0]
     if changed:
         store.rewrite()  # the old values stay in freed blocks until the file is rewritten, as for erase
     return changed

@@ -8,26 +8,36 @@ whole store, so behaviour after the answer counts even past the filter's end.
 from __future__ import annotations
 
 import pandas as pd
+import sqlglot
+from sqlglot import exp
 
-from parcours.analytics.filters import events_sql
+from parcours.analytics.filters import events
 from parcours.analytics.survey_answers import answers_sql
-from parcours.matcher import quote
+from parcours.query import sql
 from parcours.query.filter import Filter
 
 #: NPS groups in report order.
 GROUPS = ("promoter", "passive", "detractor")
 
-_GROUP_SQL = "CASE WHEN score >= 9 THEN 'promoter' WHEN score >= 7 THEN 'passive' ELSE 'detractor' END"
 
 
-def _latest_nps_sql(store, filter: Filter | None) -> str:
-    return f"""
-        SELECT customer_id, answered_at, {_GROUP_SQL} AS nps_group FROM (
+def _answers(store, filter: Filter | None) -> exp.Expression:
+    """The survey answers as a tree (``answers_sql`` writes text until its module moves to trees)."""
+    answers = answers_sql(store, filter)
+    return answers if isinstance(answers, exp.Expression) else sqlglot.parse_one(answers, read="duckdb")
+
+
+def _latest_nps(store, filter: Filter | None) -> exp.Expression:
+    """Each customer's NPS group by their latest NPS answer in ``filter``, and when they gave it."""
+    return sql("""
+        SELECT customer_id, answered_at,
+               CASE WHEN score >= 9 THEN 'promoter' WHEN score >= 7 THEN 'passive' ELSE 'detractor' END AS nps_group
+        FROM (
             SELECT customer_id, timestamp AS answered_at, score,
                    row_number() OVER (PARTITION BY customer_id ORDER BY timestamp DESC, message_id DESC) AS r
-            FROM ({answers_sql(store, filter)}) a WHERE metric = 'nps'
+            FROM {answers} a WHERE metric = 'nps'
         ) x WHERE r = 1
-    """
+    """, answers=_answers(store, filter))
 
 
 def satisfaction_behaviour(store, *, filter: Filter | None = None) -> pd.DataFrame:
@@ -38,12 +48,11 @@ def satisfaction_behaviour(store, *, filter: Filter | None = None) -> pd.DataFra
     revenue_per_customer (sum of the journey's value property over customers).
     """
     config = store.config
-    value = f"TRY_CAST(json_extract_string(properties, {quote('$.' + config.value_property)}) AS DOUBLE)"
-    df = store.engine.df(f"""
-        WITH g AS ({_latest_nps_sql(store, filter)}),
+    df = store.engine.df(sql("""
+        WITH g AS ({latest}),
         p AS (
-            SELECT customer_id, timestamp, {value} AS value
-            FROM ({events_sql(store)}) e WHERE event = {quote(config.purchase_event)}
+            SELECT customer_id, timestamp, TRY_CAST(json_extract_string(properties, {path}) AS DOUBLE) AS value
+            FROM {events} e WHERE event = {purchase}
         ),
         per AS (
             SELECT g.customer_id, g.nps_group, count(p.customer_id) AS purchases,
@@ -58,7 +67,8 @@ def satisfaction_behaviour(store, *, filter: Filter | None = None) -> pd.DataFra
                100.0 * avg(CASE WHEN after >= 1 THEN 1 ELSE 0 END) AS bought_after_answer,
                avg(revenue) AS revenue_per_customer
         FROM per GROUP BY nps_group
-    """)
+    """, latest=_latest_nps(store, filter), path="$." + config.value_property, events=events(store),
+        purchase=config.purchase_event))
     order = {g: i for i, g in enumerate(GROUPS)}
     return df.sort_values("nps_group", key=lambda s: s.map(order)).reset_index(drop=True)
 
@@ -70,11 +80,11 @@ def detractor_touchpoints(store, *, filter: Filter | None = None) -> pd.DataFram
     detractors), others_share (% of promoters and passives who met it before their answer),
     lift (detractor_share / others_share; NULL when no other customer met it). Most seen first.
     """
-    df = store.engine.df(f"""
-        WITH g AS ({_latest_nps_sql(store, filter)}),
+    df = store.engine.df(sql("""
+        WITH g AS ({latest}),
         seen AS (
             SELECT DISTINCT g.customer_id, g.nps_group, e.touchpoint, e.stage
-            FROM g JOIN ({events_sql(store)}) e
+            FROM g JOIN {events} e
               ON e.customer_id = g.customer_id AND e.timestamp <= g.answered_at AND e.touchpoint IS NOT NULL
         ),
         totals AS (
@@ -92,7 +102,7 @@ def detractor_touchpoints(store, *, filter: Filter | None = None) -> pd.DataFram
         GROUP BY touchpoint
         HAVING sum(CASE WHEN nps_group = 'detractor' THEN 1 ELSE 0 END) > 0
         ORDER BY detractors DESC, touchpoint
-    """)
+    """, latest=_latest_nps(store, filter), events=events(store)))
     df["detractors"] = df["detractors"].astype("int64")
     df["lift"] = (df["detractor_share"] / df["others_share"].where(df["others_share"] > 0)).astype(object)
     df["lift"] = df["lift"].where(df["lift"].notna(), None)

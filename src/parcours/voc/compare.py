@@ -17,14 +17,22 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import sqlglot
+from sqlglot import exp
 
 from parcours.analytics.survey_answers import METRICS, answers_sql
 from parcours.errors import ParcoursError
-from parcours.matcher import quote
+from parcours.query import sql
 from parcours.query.filter import Filter
 
 #: Below this many answers (on the touchpoint or in the rest) no comparison is made.
 MIN_ANSWERS = 30
+
+
+def _answers(store, filter: Filter | None) -> exp.Expression:
+    """The survey answers as a tree (``answers_sql`` writes text until its module moves to trees)."""
+    answers = answers_sql(store, filter)
+    return answers if isinstance(answers, exp.Expression) else sqlglot.parse_one(answers, read="duckdb")
 
 
 def _nps_parts(promoters, detractors, n):
@@ -55,16 +63,16 @@ def compare_touchpoints(
         raise ParcoursError(f"voc compare: `metric` {metric!r} is not one of {', '.join(METRICS)}")
     if min_answers < 2:
         raise ParcoursError(f"voc compare: `min_answers` must be at least 2, not {min_answers}")
-    df = store.engine.df(f"""
+    df = store.engine.df(sql("""
         SELECT touchpoint, min(stage) AS stage, count(*) AS n,
                sum(CASE WHEN score >= 9 THEN 1 ELSE 0 END) AS promoters,
                sum(CASE WHEN score <= 6 THEN 1 ELSE 0 END) AS detractors,
                sum(CASE WHEN score >= 4 THEN 1 ELSE 0 END) AS satisfied,
                sum(score) AS total, sum(score * score) AS total_sq
-        FROM ({answers_sql(store, filter)}) a
-        WHERE metric = {quote(metric)} AND touchpoint IS NOT NULL
+        FROM {answers} a
+        WHERE metric = {metric} AND touchpoint IS NOT NULL
         GROUP BY touchpoint ORDER BY touchpoint
-    """)
+    """, answers=_answers(store, filter), metric=metric))
     columns = ["touchpoint", "stage", "metric", "value", "answers", "rest_value", "rest_answers", "difference",
                "p_value", "p_adjusted", "verdict"]
     if df.empty:

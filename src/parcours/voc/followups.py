@@ -15,42 +15,55 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import sqlglot
+from sqlglot import exp
 
-from parcours.analytics.filters import events_sql
+from parcours.analytics.filters import events
 from parcours.analytics.survey_answers import answers_sql
 from parcours.errors import ParcoursError
-from parcours.journey.relation import event_order
-from parcours.matcher import quote
+from parcours.query import column, literal, sql
+from parcours.query.journey import event_order
+from parcours.query.match import all_of
 from parcours.store.store import utcnow
 
 #: Statuses of a follow-up item, in lifecycle order.
 STATUSES = ("open", "contacted", "resolved")
 
 #: Which answers open an item.
-LOW_ANSWER_SQL = "((metric = 'nps' AND score <= 6) OR (metric IN ('csat', 'ces') AND score <= 2))"
+LOW_ANSWER = sql("(metric = 'nps' AND score <= 6) OR (metric IN ('csat', 'ces') AND score <= 2)")
 
 #: How many touchpoints before the answer an item keeps as the recent journey.
 RECENT_TOUCHPOINTS = 10
 
-_LIST_COLUMNS = (
-    "followup_id, status, owner, customer_id, identities, metric, score, touchpoint, stage, comment, "
-    "language, answered_at, created_at, updated_at"
-)
+_LIST_COLUMNS = [column(c) for c in (
+    "followup_id", "status", "owner", "customer_id", "identities", "metric", "score", "touchpoint", "stage", "comment",
+    "language", "answered_at", "created_at", "updated_at",
+)]
+
+
+def _answers(store) -> exp.Expression:
+    """The survey answers as a tree (``answers_sql`` writes text until its module moves to trees)."""
+    answers = answers_sql(store)
+    return answers if isinstance(answers, exp.Expression) else sqlglot.parse_one(answers, read="duckdb")
+
+
+def _owner(teams: dict[str, str]) -> exp.Expression:
+    """The team of the candidate ``c``'s touchpoint, ``unassigned`` when it has none."""
+    if not teams:
+        return sql("'unassigned'")
+    case = exp.Case(this=column("touchpoint", "c"),
+                    ifs=[exp.If(this=literal(k), true=literal(v)) for k, v in teams.items()])
+    return sql("coalesce({case}, 'unassigned')", case=case)
 
 
 def create_followups(store) -> int:
     """Open an item for every low answer that has none yet; returns how many were opened."""
     config = store.config
-    teams = {t.name: t.team for t in config.touchpoints}
-    owner = (
-        f"coalesce(CASE c.touchpoint {' '.join(f'WHEN {quote(k)} THEN {quote(v)}' for k, v in teams.items())} END,"
-        " 'unassigned')" if teams else "'unassigned'"
-    )
     now = utcnow()
-    query = f"""
+    query = sql("""
         WITH cand AS (
-            SELECT * FROM ({answers_sql(store)}) a
-            WHERE {LOW_ANSWER_SQL} AND message_id NOT IN (SELECT message_id FROM followups)
+            SELECT * FROM {answers} a
+            WHERE {low} AND message_id NOT IN (SELECT message_id FROM followups)
         ),
         ids AS (
             SELECT c.message_id, list(DISTINCT m.identifier ORDER BY m.identifier) AS identities
@@ -59,25 +72,26 @@ def create_followups(store) -> int:
         ),
         before AS (
             SELECT c.message_id, j.timestamp, j.arrival_seq, j.message_id AS event_id, j.touchpoint, j.event, j.channel,
-                   row_number() OVER (PARTITION BY c.message_id ORDER BY {event_order('j', desc=True)}) AS back
-            FROM cand c JOIN ({events_sql(store)}) j
+                   row_number() OVER (PARTITION BY c.message_id ORDER BY {order} DESC) AS back
+            FROM cand c JOIN {events} j
               ON j.customer_id = c.customer_id AND j.timestamp <= c.timestamp AND j.touchpoint IS NOT NULL
         ),
         recent AS (
             SELECT message_id,
-                   to_json(list({{'at': strftime(timestamp, '%Y-%m-%dT%H:%M:%SZ'), 'touchpoint': touchpoint,
-                                  'event': event, 'channel': channel}} ORDER BY timestamp, arrival_seq, event_id))
+                   to_json(list({'at': strftime(timestamp, '%Y-%m-%dT%H:%M:%SZ'), 'touchpoint': touchpoint,
+                                 'event': event, 'channel': channel} ORDER BY timestamp, arrival_seq, event_id))
                    AS journey
-            FROM before WHERE back <= {RECENT_TOUCHPOINTS} GROUP BY message_id
+            FROM before WHERE back <= {recent} GROUP BY message_id
         )
         SELECT c.message_id, c.customer_id, coalesce(ids.identities, [c.customer_id]) AS identities,
                c.metric, c.score, c.touchpoint, c.stage, c.comment, c.language, c.timestamp,
                coalesce(recent.journey, '[]') AS journey, {owner} AS owner
         FROM cand c LEFT JOIN ids USING (message_id) LEFT JOIN recent USING (message_id)
         ORDER BY c.timestamp, c.message_id
-    """
+    """, answers=_answers(store), low=LOW_ANSWER, order=event_order("j"), events=events(store),
+                recent=RECENT_TOUCHPOINTS, owner=_owner({t.name: t.team for t in config.touchpoints}))
     with store.transaction(changes_data=False):  # no journey data: the journey table stays
-        store.execute(f"CREATE TEMP TABLE new_followups AS {query}")
+        store.execute(sql("CREATE TEMP TABLE new_followups AS {query}", query=query))
         store.execute(
             """INSERT INTO followups
                SELECT nextval('followup_seq'), message_id, customer_id, identities, metric, score, touchpoint,
@@ -99,9 +113,10 @@ def create_followups(store) -> int:
 
 def pending_followups(store) -> int:
     """How many items ``create_followups`` would open now: low answers that have none yet."""
-    return int(store.engine.df(f"""
-        SELECT count(*) AS n FROM ({answers_sql(store)}) a
-        WHERE {LOW_ANSWER_SQL} AND message_id NOT IN (SELECT message_id FROM followups)""")["n"].iloc[0])
+    return int(store.engine.df(sql("""
+        SELECT count(*) AS n FROM {answers} a
+        WHERE {low} AND message_id NOT IN (SELECT message_id FROM followups)""",
+        answers=_answers(store), low=LOW_ANSWER))["n"].iloc[0])
 
 
 def list_followups(store, status: str | None = None, owner: str | None = None) -> pd.DataFrame:
@@ -110,24 +125,23 @@ def list_followups(store, status: str | None = None, owner: str | None = None) -
     Columns: followup_id, status, owner, customer_id, identities, metric, score, touchpoint,
     stage, comment, language, answered_at, created_at, updated_at.
     """
-    conditions, params = [], []
+    conditions = []
     if status is not None:
         _check_status(status)
-        conditions.append("status = ?")
-        params.append(status)
+        conditions.append(sql("status = {status}", status=status))
     if owner is not None:
-        conditions.append("owner = ?")
-        params.append(owner)
-    where = " AND ".join(conditions) or "TRUE"
-    return store.execute(
-        f"SELECT {_LIST_COLUMNS} FROM followups WHERE {where} ORDER BY answered_at DESC, followup_id DESC", params
-    ).df()
+        conditions.append(sql("owner = {owner}", owner=owner))
+    return store.execute(sql(
+        "SELECT {columns} FROM followups WHERE {where} ORDER BY answered_at DESC, followup_id DESC",
+        columns=_LIST_COLUMNS, where=all_of(conditions),
+    )).df()
 
 
 def followup(store, followup_id: int) -> dict:
     """One item with its recent journey (a list) and its history (a list of changes and notes)."""
     row = store.execute(
-        f"SELECT {_LIST_COLUMNS}, recent_journey FROM followups WHERE followup_id = ?", [followup_id]
+        sql("SELECT {columns}, recent_journey FROM followups WHERE followup_id = {id}", columns=_LIST_COLUMNS,
+            id=followup_id)
     ).df()
     if row.empty:
         raise ParcoursError(f"follow-up {followup_id} does not exist (see `parcours followups list`)")

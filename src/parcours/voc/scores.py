@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import sqlglot
+from sqlglot import exp
 
 from parcours.analytics.survey_answers import answers_sql
 from parcours.errors import ParcoursError
+from parcours.query import column, sql
 from parcours.query.filter import Filter
 from parcours.voc.stats import nps_interval, t_interval, wilson_interval
 
@@ -34,7 +37,8 @@ SCORE_COLUMNS = [
     "ces", "ces_answers", "ces_low", "ces_high", "ces_easy",
 ]
 
-_COUNTS = """
+#: the per-group counts a scores table is made from (the items of a SELECT list)
+_COUNTS = sql("""SELECT
     sum(CASE WHEN metric = 'nps' THEN 1 ELSE 0 END) AS nps_answers,
     sum(CASE WHEN metric = 'nps' AND score >= 9 THEN 1 ELSE 0 END) AS promoters,
     sum(CASE WHEN metric = 'nps' AND score <= 6 THEN 1 ELSE 0 END) AS detractors,
@@ -44,11 +48,29 @@ _COUNTS = """
     avg(CASE WHEN metric = 'ces' THEN score END) AS ces_mean,
     stddev_samp(CASE WHEN metric = 'ces' THEN score END) AS ces_std,
     sum(CASE WHEN metric = 'ces' AND score >= 5 THEN 1 ELSE 0 END) AS ces_easy_answers
-"""
+""").selects
+
+#: ``voc_scores`` per grouping: touchpoints and stages in journey order, unknown ones last
+_BY = {
+    "touchpoint": "SELECT touchpoint, {counts} FROM {answers} a GROUP BY touchpoint "
+                  "ORDER BY min(stage_index), touchpoint NULLS LAST",
+    "stage": "SELECT stage, {counts} FROM {answers} a GROUP BY stage ORDER BY min(stage_index), stage NULLS LAST",
+    "channel": "SELECT channel, {counts} FROM {answers} a GROUP BY channel ORDER BY channel NULLS LAST",
+}
+_ALL = "SELECT 'all' AS answers, {counts} FROM {answers} a"
+_TREND = "SELECT date_trunc({unit}, timestamp) AS period, {counts} FROM {answers} a GROUP BY period ORDER BY period NULLS LAST"
+_TREND_BY = ("SELECT date_trunc({unit}, timestamp) AS period, {by}, {counts} FROM {answers} a "
+             "GROUP BY period, {by} ORDER BY period, {by} NULLS LAST")
+
+
+def _answers(store, filter: Filter | None) -> exp.Expression:
+    """The survey answers as a tree (``answers_sql`` writes text until its module moves to trees)."""
+    answers = answers_sql(store, filter)
+    return answers if isinstance(answers, exp.Expression) else sqlglot.parse_one(answers, read="duckdb")
 
 
 def score_table(counts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Turn per-group counts (the ``_COUNTS`` columns) into figures with intervals."""
+    """Turn per-group counts (the columns of ``_COUNTS``) into figures with intervals."""
     out = counts[keys].copy()
     for col in ("nps_answers", "csat_answers", "ces_answers"):
         counts[col] = counts[col].fillna(0).astype("int64")
@@ -84,15 +106,11 @@ def voc_scores(store, by: str | None = "touchpoint", *, filter: Filter | None = 
     """
     _check_by(by)
     if by is None:
-        counts = store.engine.df(f"SELECT 'all' AS answers, {_COUNTS} FROM ({answers_sql(store, filter)}) a")
+        counts = store.engine.df(sql(_ALL, counts=_COUNTS, answers=_answers(store, filter)))
         counts = counts[counts["nps_answers"].fillna(0) + counts["csat_answers"].fillna(0)
                         + counts["ces_answers"].fillna(0) > 0]
         return score_table(counts, ["answers"])
-    order = {"touchpoint": "min(stage_index), touchpoint", "stage": "min(stage_index), stage",
-             "channel": "channel"}[by]
-    counts = store.engine.df(
-        f"SELECT {by}, {_COUNTS} FROM ({answers_sql(store, filter)}) a GROUP BY {by} ORDER BY {order} NULLS LAST"
-    )
+    counts = store.engine.df(sql(_BY[by], counts=_COUNTS, answers=_answers(store, filter)))
     return score_table(counts, [by])
 
 
@@ -106,9 +124,8 @@ def voc_trend(store, period: str = "week", by: str | None = None, *, filter: Fil
     if period not in PERIODS:
         raise ParcoursError(f"voc trend: `period` {period!r} is not one of {', '.join(PERIODS)}")
     keys = ["period"] + ([by] if by else [])
-    group = ", ".join(keys)
-    counts = store.engine.df(
-        f"SELECT date_trunc('{period}', timestamp) AS period{', ' + by if by else ''}, {_COUNTS} "
-        f"FROM ({answers_sql(store, filter)}) a GROUP BY {group} ORDER BY {group} NULLS LAST"
-    )
+    answers = _answers(store, filter)
+    query = (sql(_TREND_BY, unit=period, by=column(by), counts=_COUNTS, answers=answers) if by
+             else sql(_TREND, unit=period, counts=_COUNTS, answers=answers))
+    counts = store.engine.df(query)
     return score_table(counts, keys)

@@ -22,13 +22,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlglot import exp, jsonpath
 
-from parcours.analytics.filters import events_sql
+from parcours.analytics.filters import events
 from parcours.durations import parse_duration
 from parcours.errors import ParcoursError
-from parcours.journey.relation import EVENT_ORDER, event_order
-from parcours.matcher import EventMatcher, json_path, matcher_sql, quote
+from parcours.matcher import EventMatcher
+from parcours.query import column, ident, sql
 from parcours.query.filter import Filter
+from parcours.query.journey import event_order
+from parcours.query.match import json_path, matcher
 
 #: Column names of a path file (ChannelAttribution's example data uses the same).
 PATH_COLUMN = "path"
@@ -281,7 +284,68 @@ def read_paths(file: str | Path, sep: str = ">", delimiter: str | None = None) -
     return PathTable.from_frame(df, sep, origin=origin)
 
 
-def conversion_paths_sql(
+#: the steps every store path table is built by, as (CTE name, template) in order
+_STEPS = (
+    ("j", """
+        SELECT customer_id, {order}, {item} AS item, coalesce({conv}, FALSE) AS is_conv, {value} AS value
+        FROM {events}"""),
+    ("touch_rows", """
+        SELECT *, coalesce(sum(CASE WHEN is_conv THEN 1 ELSE 0 END) OVER (
+                      PARTITION BY customer_id ORDER BY timestamp, is_conv, arrival_seq, message_id
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS segment
+        FROM j WHERE is_conv OR item IS NOT NULL"""),
+    ("ends", """
+        SELECT customer_id, segment, max(CASE WHEN is_conv THEN 1 ELSE 0 END) AS converted,
+               coalesce(max(CASE WHEN is_conv THEN timestamp END), max(timestamp)) AS end_ts,
+               sum(CASE WHEN is_conv THEN value ELSE 0 END) AS value
+        FROM touch_rows GROUP BY customer_id, segment"""),
+    ("journey_touches", """
+        SELECT e.customer_id, e.segment, e.converted, e.value, r.item, {touch_order}
+        FROM ends e LEFT JOIN touch_rows r
+          ON r.customer_id = e.customer_id AND r.segment = e.segment AND NOT r.is_conv
+             AND r.timestamp >= e.end_ts - INTERVAL {seconds} SECOND"""),
+    ("journeys", """
+        SELECT customer_id, segment, converted, value, string_agg(item, {sep} ORDER BY {order}) AS path
+        FROM journey_touches GROUP BY customer_id, segment, converted, value"""),
+)
+#: with a half-life: the time-decay weight of each touch and its share of the journey's credit.
+#: weight 2^(-age / half-life), age = time before the journey's end; taken relative to the
+#: journey's youngest touch (same ratios once normalised) so old touches cannot underflow to 0/0
+_DECAY_STEPS = (
+    ("weighted", """
+        SELECT customer_id, segment,
+               row_number() OVER (PARTITION BY customer_id, segment ORDER BY {order}) AS position,
+               power(2.0, (epoch(timestamp) - max(epoch(timestamp)) OVER (PARTITION BY customer_id, segment))
+                          / {half_life}) AS w
+        FROM journey_touches"""),
+    ("shares", """
+        SELECT customer_id, segment, position,
+               coalesce(w / sum(w) OVER (PARTITION BY customer_id, segment), 1.0) AS share
+        FROM weighted"""),
+)
+_PATHS = """
+    SELECT coalesce(path, {none}) AS path, sum(converted) AS {conversions},
+           sum(value) AS {value}, sum(1 - converted) AS {nulls}
+    FROM journeys GROUP BY 1 ORDER BY 1"""
+_DECAY_PATHS = """
+    SELECT coalesce(k.path, {none}) AS path, s.position,
+           sum(k.converted) AS {conversions}, sum(k.value) AS {value},
+           sum(1 - k.converted) AS {nulls},
+           sum(s.share * k.converted) AS decay_conversions, sum(s.share * k.value) AS decay_value
+    FROM shares s JOIN journeys k ON k.customer_id = s.customer_id AND k.segment = s.segment
+    GROUP BY 1, 2 ORDER BY 1, 2"""
+
+
+def _property(name: str) -> exp.Expression:
+    """The text of the property ``name`` of each event.
+
+    The path is a parsed JSON path, not a bound string: sqlglot writes a parsed path in each
+    engine's syntax (Spark's ``get_json_object`` reads no ``$."name"``), a string as it is.
+    """
+    return exp.JSONExtractScalar(this=column("properties"), expression=jsonpath.parse(json_path(name)))
+
+
+def conversion_paths_query(
     store,
     level: str = "channel",
     conversion: str | dict | EventMatcher | None = None,
@@ -289,8 +353,8 @@ def conversion_paths_sql(
     filter: Filter | None = None,
     touches: str | dict | EventMatcher | None = None,
     half_life: str | float | timedelta | None = None,
-) -> str:
-    """The SQL behind ``conversion_paths`` (DuckDB dialect, transpilable to Spark SQL).
+) -> exp.Select:
+    """The query behind ``conversion_paths`` (a tree, transpilable to Spark SQL).
 
     Without ``half_life``: one row per path (``path``, ``total_conversions``,
     ``total_conversion_value``, ``total_null``). With it: one row per path and ``position``
@@ -302,80 +366,32 @@ def conversion_paths_sql(
         raise ParcoursError(f"level {level!r}: use one of {', '.join(LEVELS)}")
     config = store.config
     spec = conversion if conversion is not None else config.purchase_event
-    matcher = EventMatcher.parse(spec)
-    reach_stage = isinstance(spec, str) and spec.startswith("stage:")
+    conv = matcher(spec)
     seconds = parse_duration(lookback, "`lookback`").total_seconds()
-    item = LEVELS[level]
+    item = column(LEVELS[level])
     if touches is not None:
-        item = f"CASE WHEN {matcher_sql(EventMatcher.parse(touches))} THEN {item} END"
-    value_sql = (
-        f"coalesce(TRY_CAST(json_extract_string(properties, {json_path(config.value_property)}) AS DOUBLE), 0)"
-    )
-    conv_sql = matcher_sql(matcher)
-    if reach_stage:
+        item = sql("CASE WHEN {touch} THEN {item} END", touch=matcher(touches), item=item)
+    if isinstance(spec, str) and spec.startswith("stage:"):
         # reaching a stage: only the customer's first event in it converts
-        conv_sql = (
-            f"({conv_sql} AND row_number() OVER (PARTITION BY customer_id, ({conv_sql}) "
-            f"ORDER BY {EVENT_ORDER}) = 1)"
-        )
-    steps = f"""
-    WITH j AS (
-        SELECT customer_id, {EVENT_ORDER}, {item} AS item,
-               coalesce({conv_sql}, FALSE) AS is_conv, {value_sql} AS value
-        FROM ({events_sql(store, filter)})
-    ),
-    touch_rows AS (
-        SELECT *, coalesce(sum(CASE WHEN is_conv THEN 1 ELSE 0 END) OVER (
-                      PARTITION BY customer_id ORDER BY timestamp, is_conv, arrival_seq, message_id
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS segment
-        FROM j WHERE is_conv OR item IS NOT NULL
-    ),
-    ends AS (
-        SELECT customer_id, segment, max(CASE WHEN is_conv THEN 1 ELSE 0 END) AS converted,
-               coalesce(max(CASE WHEN is_conv THEN timestamp END), max(timestamp)) AS end_ts,
-               sum(CASE WHEN is_conv THEN value ELSE 0 END) AS value
-        FROM touch_rows GROUP BY customer_id, segment
-    ),
-    journey_touches AS (
-        SELECT e.customer_id, e.segment, e.converted, e.value, r.item, {event_order('r')}
-        FROM ends e LEFT JOIN touch_rows r
-          ON r.customer_id = e.customer_id AND r.segment = e.segment AND NOT r.is_conv
-             AND r.timestamp >= e.end_ts - INTERVAL {int(seconds)} SECOND
-    ),
-    journeys AS (
-        SELECT customer_id, segment, converted, value,
-               string_agg(item, {quote(STORE_SEP)} ORDER BY {EVENT_ORDER}) AS path
-        FROM journey_touches GROUP BY customer_id, segment, converted, value
-    )"""
+        conv = sql("{conv} AND row_number() OVER (PARTITION BY customer_id, ({conv}) ORDER BY {order}) = 1",
+                   conv=conv, order=event_order())
+    bindings = {
+        "j": {"order": event_order(), "item": item, "conv": conv, "events": events(store, filter),
+              "value": sql("coalesce(TRY_CAST({value} AS DOUBLE), 0)", value=_property(config.value_property))},
+        "journey_touches": {"touch_order": event_order("r"), "seconds": int(seconds)},
+        "journeys": {"sep": STORE_SEP, "order": event_order()},
+        "weighted": {"order": event_order()},
+    }
+    columns = {"none": NO_TOUCH, "conversions": ident(CONVERSIONS_COLUMN), "value": ident(VALUE_COLUMN),
+               "nulls": ident(NULL_COLUMN)}
     if half_life is None:
-        return f"""{steps}
-    SELECT coalesce(path, {quote(NO_TOUCH)}) AS path, sum(converted) AS {CONVERSIONS_COLUMN},
-           sum(value) AS {VALUE_COLUMN}, sum(1 - converted) AS {NULL_COLUMN}
-    FROM journeys GROUP BY 1 ORDER BY 1
-    """
-    half_seconds = parse_duration(half_life, "`half_life`").total_seconds()
-    # weight 2^(-age / half-life), age = time before the journey's end; taken relative to the
-    # journey's youngest touch (same ratios once normalised) so old touches cannot underflow to 0/0
-    return f"""{steps},
-    weighted AS (
-        SELECT customer_id, segment,
-               row_number() OVER (PARTITION BY customer_id, segment ORDER BY {EVENT_ORDER}) AS position,
-               power(2.0, (epoch(timestamp) - max(epoch(timestamp)) OVER (PARTITION BY customer_id, segment))
-                          / {half_seconds!r}) AS w
-        FROM journey_touches
-    ),
-    shares AS (
-        SELECT customer_id, segment, position,
-               coalesce(w / sum(w) OVER (PARTITION BY customer_id, segment), 1.0) AS share
-        FROM weighted
-    )
-    SELECT coalesce(k.path, {quote(NO_TOUCH)}) AS path, s.position,
-           sum(k.converted) AS {CONVERSIONS_COLUMN}, sum(k.value) AS {VALUE_COLUMN},
-           sum(1 - k.converted) AS {NULL_COLUMN},
-           sum(s.share * k.converted) AS decay_conversions, sum(s.share * k.value) AS decay_value
-    FROM shares s JOIN journeys k ON k.customer_id = s.customer_id AND k.segment = s.segment
-    GROUP BY 1, 2 ORDER BY 1, 2
-    """
+        steps, query = _STEPS, sql(_PATHS, **columns)
+    else:
+        bindings["weighted"]["half_life"] = parse_duration(half_life, "`half_life`").total_seconds()
+        steps, query = _STEPS + _DECAY_STEPS, sql(_DECAY_PATHS, **columns)
+    for name, template in steps:
+        query = query.with_(name, as_=sql(template, **bindings.get(name, {})), copy=False)
+    return query
 
 
 def conversion_paths(
@@ -409,7 +425,7 @@ def conversion_paths(
     conversion with no touch in its window is kept, on the one-channel path ``(none)``.
     """
     spec = conversion if conversion is not None else store.config.purchase_event
-    query = conversion_paths_sql(store, level, conversion, lookback, filter, touches, half_life)
+    query = conversion_paths_query(store, level, conversion, lookback, filter, touches, half_life)
     df = store.engine.df(query)
     if df.empty:
         raise ParcoursError(

@@ -19,10 +19,10 @@ import pyarrow.compute as pc
 
 from parcours.analytics.conformance.align import Alignment, Graph, align, reachability
 from parcours.analytics.conformance.net import Net, journey_net
-from parcours.analytics.filters import events_sql
+from parcours.analytics.filters import events
 from parcours.config import JourneyConfig
 from parcours.errors import ParcoursError
-from parcours.matcher import quote
+from parcours.query import sql
 from parcours.query.filter import Filter
 from parcours.store.store import Store
 
@@ -71,10 +71,9 @@ def customer_sequences(store: Store, filter: Filter | None = None) -> pd.DataFra
     """One row per customer: ``customer_id``, ``sequence`` (touchpoints joined by \\x1f, time order),
     ``off_map`` (events matching no touchpoint), ``converted`` (did the purchase event)."""
     config = store.config
-    ignored = ", ".join(quote(e) for e in config.ignored_events) or "NULL"
-    query = (f"SELECT customer_id, touchpoint, event FROM ({events_sql(store, filter)}) j "
-             f"WHERE touchpoint IS NOT NULL OR event IS NULL OR event NOT IN ({ignored}) "
-             "ORDER BY customer_id, timestamp")
+    query = sql("SELECT customer_id, touchpoint, event FROM {events} j "
+                "WHERE touchpoint IS NOT NULL OR event IS NULL OR event NOT IN ({ignored}) "
+                "ORDER BY customer_id, timestamp", events=events(store, filter), ignored=list(config.ignored_events))
     table = store.engine.map_groups(query, "customer_id", _sequences_fn(config.purchase_event), _SCHEMA)
     return table.to_pandas()
 
@@ -255,6 +254,8 @@ def _variants(per: pd.DataFrame, config: JourneyConfig, top: int) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+#: the name the members of a fitness segment are shown to SQL under while it is saved (the query below reads it)
+_MEMBERS = "_fitness_members"
 _FITNESS_RULE = re.compile(r"^\s*fitness\s*(<=|>=|<|>|=|!=)\s*([0-9]*\.?[0-9]+)\s*$")
 
 
@@ -278,8 +279,11 @@ def save_fitness_segment(store: Store, name: str, where: str, *, filter: Filter 
     from parcours.analytics.segments import save_list_segment
 
     members = fitness_members(store, where, filter=filter)
-    listed = ", ".join(quote(c) for c in members)
-    sql = f"SELECT unnest([{listed}]::VARCHAR[]) AS customer_id" if members else \
-        "SELECT CAST(NULL AS VARCHAR) AS customer_id WHERE FALSE"
-    save_list_segment(store, name, sql, description=f"conformance: {where.strip()}", replace=replace)
+    # the members reach SQL as a table, not as a list of constants (there may be many thousands)
+    store.register(_MEMBERS, pa.table({"customer_id": pa.array(members, pa.string())}))
+    try:
+        save_list_segment(store, name, sql("SELECT customer_id FROM _fitness_members"),
+                          description=f"conformance: {where.strip()}", replace=replace)
+    finally:
+        store.unregister(_MEMBERS)
     return len(members)

@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import pandas as pd
 import pyarrow as pa
+from sqlglot import exp
 
 from parcours.analytics.conformance.conformance import KINDS, conformance_customers
 from parcours.analytics.names import check_name
 from parcours.journey.materialized import stamp
-from parcours.matcher import quote
-from parcours.query.customer_fields import SYMBOL, CustomerCondition
+from parcours.query import sql, table
+from parcours.query.customer_fields import CustomerCondition
 from parcours.store.store import Store
 
 #: the view the engine shows the per-customer answers as
 VIEW = "_customer_conformance"
 _SCHEMA = pa.schema([("customer_id", pa.string()), ("fitness", pa.float64()), ("deviation", pa.string())])
+#: a ``fitness`` condition per operator
+_FITNESS = {"eq": "fitness = {x}", "ne": "fitness <> {x}", "lt": "fitness < {x}", "le": "fitness <= {x}",
+            "gt": "fitness > {x}", "ge": "fitness >= {x}"}
 #: (store, stamp) -> the view's rows; one entry per store file
 _cache: dict[str, tuple[str, pa.Table]] = {}
 
@@ -46,13 +50,17 @@ def conformance_table(store: Store) -> pa.Table:
     return table
 
 
-def condition_customers_sql(store: Store, condition: CustomerCondition) -> str:
-    """SQL of the customers who meet a ``fitness`` or ``deviation`` condition."""
+def condition_customers_sql(store: Store, condition: CustomerCondition) -> exp.Select:
+    """The query of the customers who meet a ``fitness`` or ``deviation`` condition.
+
+    (A tree despite its name: ``parcours.query.customer_fields`` names it as the fields' resolver.)
+    """
     if condition.field == "deviation":
         check_name(f"`where` {condition.text()!r}", "deviation kind", condition.value, KINDS)
     store.engine.register(VIEW, conformance_table(store))
     if condition.field == "fitness":
-        return f"SELECT DISTINCT customer_id FROM {VIEW} WHERE fitness {SYMBOL[condition.op]} {float(condition.value)!r}"
-    has = 1 if condition.op == "eq" else 0
-    return (f"SELECT customer_id FROM {VIEW} GROUP BY customer_id "
-            f"HAVING max(CASE WHEN deviation = {quote(condition.value)} THEN 1 ELSE 0 END) = {has}")
+        return sql("SELECT DISTINCT customer_id FROM {view} WHERE {meets}", view=table(VIEW),
+                   meets=sql(_FITNESS[condition.op], x=float(condition.value)))
+    return sql("SELECT customer_id FROM {view} GROUP BY customer_id "
+               "HAVING max(CASE WHEN deviation = {kind} THEN 1 ELSE 0 END) = {has}",
+               view=table(VIEW), kind=condition.value, has=1 if condition.op == "eq" else 0)

@@ -17,12 +17,14 @@ docs/conformance.md spells it out with a worked example.
 from __future__ import annotations
 
 import pandas as pd
+import sqlglot
+from sqlglot import exp
 
 from parcours.analytics.conformance.conformance import conformance_customers
-from parcours.analytics.filters import events_sql
+from parcours.analytics.filters import events
 from parcours.analytics.friction import friction
 from parcours.analytics.survey_answers import answers_sql
-from parcours.matcher import quote
+from parcours.query import sql
 from parcours.query.filter import Filter
 from parcours.store.store import Store
 
@@ -30,16 +32,26 @@ WEIGHTS = {"loss": 0.4, "conformance": 0.2, "satisfaction": 0.2, "friction": 0.2
 FRICTION_SCALE = 10.0
 EXAMPLES = 5
 
+#: per answers group: how many NPS answers, the detractor share, CSAT (share 4-5), CES mean (a SELECT list)
+_SURVEY_COLUMNS = sql("""SELECT
+    count(*) FILTER (WHERE metric = 'nps') AS nps_answers,
+    CAST(avg(CASE WHEN score <= 6 THEN 1 ELSE 0 END) FILTER (WHERE metric = 'nps') AS DOUBLE) AS detractors,
+    CAST(avg(CASE WHEN score >= 4 THEN 1 ELSE 0 END) FILTER (WHERE metric = 'csat') AS DOUBLE) AS csat,
+    CAST(avg(score) FILTER (WHERE metric = 'ces') AS DOUBLE) AS ces""").selects
+
+
+def _answers(store: Store, filter: Filter | None) -> exp.Expression:
+    """The survey answers as a tree (``answers_sql`` writes text until its module moves to trees)."""
+    answers = answers_sql(store, filter)
+    return answers if isinstance(answers, exp.Expression) else sqlglot.parse_one(answers, read="duckdb")
+
 
 def _satisfaction(store: Store, filter: Filter | None) -> tuple[pd.DataFrame, dict]:
     """Per touchpoint and stage: detractor share, CSAT (share 4-5), CES mean; and the same over all answers."""
-    sql = answers_sql(store, filter)
-    cols = """count(*) FILTER (WHERE metric = 'nps') AS nps_answers,
-              CAST(avg(CASE WHEN score <= 6 THEN 1 ELSE 0 END) FILTER (WHERE metric = 'nps') AS DOUBLE) AS detractors,
-              CAST(avg(CASE WHEN score >= 4 THEN 1 ELSE 0 END) FILTER (WHERE metric = 'csat') AS DOUBLE) AS csat,
-              CAST(avg(score) FILTER (WHERE metric = 'ces') AS DOUBLE) AS ces"""
-    per = store.engine.df(f"SELECT touchpoint, stage, {cols} FROM ({sql}) a GROUP BY GROUPING SETS ((touchpoint), (stage))")
-    base = store.engine.df(f"SELECT {cols} FROM ({sql}) a").iloc[0].to_dict()
+    answers = _answers(store, filter)
+    per = store.engine.df(sql("SELECT touchpoint, stage, {cols} FROM {answers} a GROUP BY GROUPING SETS ((touchpoint), (stage))",
+                              cols=_SURVEY_COLUMNS, answers=answers))
+    base = store.engine.df(sql("SELECT {cols} FROM {answers} a", cols=_SURVEY_COLUMNS, answers=answers)).iloc[0].to_dict()
     return per, base
 
 
@@ -57,9 +69,10 @@ def _gap(row: dict | None, base: dict) -> float:
 
 def _value_per_buyer(store: Store, filter: Filter | None) -> float:
     config = store.config
-    value = f"TRY_CAST(json_extract_string(properties, {quote('$.' + config.value_property)}) AS DOUBLE)"
-    v = store.engine.scalar(f"SELECT sum({value}) / nullif(count(DISTINCT customer_id), 0) FROM ({events_sql(store, filter)}) e "
-                            f"WHERE event = {quote(config.purchase_event)}")
+    v = store.engine.scalar(sql(
+        "SELECT sum(TRY_CAST(json_extract_string(properties, {path}) AS DOUBLE)) / nullif(count(DISTINCT customer_id), 0) "
+        "FROM {events} e WHERE event = {purchase}",
+        path="$." + config.value_property, events=events(store, filter), purchase=config.purchase_event))
     return float(v) if v is not None else 0.0
 
 
