@@ -40,8 +40,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
 from parcours.engine import engine_class
 from parcours.journey.relation import EVENT_ORDER, IDENTITY_KEY_SQL, journey_sql
@@ -60,10 +60,10 @@ class Derived:
     order: str  #: ORDER BY of the stored rows
     needs: tuple[Derived, ...] = ()  #: derived relations its SQL reads, built first
     #: how to catch its table up with the writes named in the change log (``Changes``): which
-    #: rows to delete (a condition) and the SQL of the rows to insert, given the table as
+    #: rows to delete (a condition; None: none) and the SQL of the rows to insert, given the table as
     #: built; None when it cannot (then it is rebuilt whole). Called inside the refresh's
     #: transaction, after the ``needs`` are fresh.
-    catch_up: Callable[[Store, Changes], tuple[str, str] | None] | None = None
+    catch_up: Callable[[Store, Changes], tuple[str | None, str] | None] | None = None
 
     @property
     def table(self) -> str:
@@ -81,6 +81,10 @@ class Changes:
     #: every customer whose events changed: the current customer of each appended event, and the
     #: customers before and after of each moved identifier
     customers: str
+    #: the rowids in ``events`` of the moved identifiers' events loaded before (not appended);
+    #: None when there are none (often: an identify that joins a new anonymous id moves an
+    #: identifier with no earlier events), so that nothing is deleted or re-read for them
+    moved_rows: str | None = None
 
     @property
     def appended(self) -> str:
@@ -88,12 +92,14 @@ class Changes:
         return f"batch_id IN ({', '.join(map(str, self.batches))})" if self.batches else "FALSE"
 
 
-def _catch_up_journey(store: Store, changes: Changes) -> tuple[str, str]:
+def _catch_up_journey(store: Store, changes: Changes) -> tuple[str | None, str]:
     """A journey row depends on its event and its identifier's customer only: insert the appended
-    events, and delete and insert again the events of the moved identifiers."""
-    key = IDENTITY_KEY_SQL.replace("e.", "")
+    events, and delete and insert again the events of the moved identifiers (when they have any)."""
     appended = f"(SELECT * FROM events WHERE {changes.appended})"
-    moved = f"(SELECT * FROM events WHERE {key} IN ({changes.moved}) AND NOT ({changes.appended}))"
+    if changes.moved_rows is None:
+        return None, journey_sql(store.config, appended)
+    key = IDENTITY_KEY_SQL.replace("e.", "")
+    moved = f"(SELECT * FROM events WHERE rowid IN ({changes.moved_rows}))"
     return f"{key} IN ({changes.moved})", f"""
         SELECT * FROM ({journey_sql(store.config, appended)})
         UNION ALL
@@ -144,11 +150,54 @@ def _built_version(store: Store, relation: Derived) -> int | None:
     return version if changes.incremental_since(store, version) else None
 
 
-def _changes(store: Store, version: int) -> Changes:
-    """The changes after ``version``; the customers as the temporary table ``_catch_up`` fills."""
+class _Scope(dict):
+    """The changes worked out during one ``refresh_all``, by (built version, current version).
+
+    A table caught up from a version and the tables after it from the same version (the step
+    sequences after the journey) share one set of changed customers and moved events, filled
+    once into temporary tables; ``drop`` removes them at the end."""
+
+    def changes(self, store: Store, version: int) -> Changes:
+        key = (version, store.data_version())
+        if key not in self:
+            self[key] = _changes(store, version, f"_refresh_{len(self)}")
+        return self[key]
+
+    def drop(self, store: Store) -> None:
+        for n in range(len(self)):
+            for table in (f"_refresh_{n}_customers", f"_refresh_{n}_moved"):
+                store.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _changes(store: Store, version: int, prefix: str) -> Changes:
+    """The changes after ``version``, the customers and moved events staged in temporary tables ``prefix_*``.
+
+    Inside the catch-up's transaction. The moved identifiers' events are found with two scans
+    that DuckDB filters as it reads (``user_id``, then ``anonymous_id`` where there is no
+    ``user_id``), and only when some identifier moved: a scan of the identity key expression
+    over every event would cost more than the rest of a small catch-up."""
     batches = tuple(int(r[0]) for r in store.execute(changes.batches_sql(version)).fetchall())
-    return Changes(batches=batches, moved=changes.identifiers_sql(version),
-                   customers="SELECT customer_id FROM _refresh_customers")
+    moved = changes.identifiers_sql(version)
+    change = Changes(batches=batches, moved=moved, customers=f"SELECT customer_id FROM {prefix}_customers")
+    key = IDENTITY_KEY_SQL
+    store.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {prefix}_customers AS
+        SELECT coalesce(m.customer_id, {key}) AS customer_id
+        FROM events e LEFT JOIN identity_map m ON m.identifier = {key}
+        WHERE {change.appended}
+        UNION {changes.customers_sql(version)}
+    """)
+    if store.execute(f"SELECT count(*) FROM ({moved})").fetchone()[0] == 0:
+        return change
+    store.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {prefix}_moved AS
+        SELECT rowid AS event_row FROM events WHERE user_id IN ({moved}) AND NOT ({change.appended})
+        UNION ALL
+        SELECT rowid FROM events WHERE user_id IS NULL AND anonymous_id IN ({moved}) AND NOT ({change.appended})
+    """)
+    if store.execute(f"SELECT count(*) FROM {prefix}_moved").fetchone()[0] == 0:
+        return change
+    return replace(change, moved_rows=f"SELECT event_row FROM {prefix}_moved")
 
 
 @dataclass(frozen=True)
@@ -162,45 +211,50 @@ class Refresh:
 
 def refresh(store: Store, relation: Derived = JOURNEY) -> Refresh:
     """Bring the relation's table (and what it needs) up to date, incrementally when the log allows."""
+    return refresh_all(store, (relation,))[0]
+
+
+def refresh_all(store: Store, relations: Iterable[Derived]) -> list[Refresh]:
+    """``refresh`` each relation in turn, working out what changed once for all of them."""
+    scope = _Scope()
+    try:
+        return [_refresh(store, relation, scope) for relation in relations]
+    finally:
+        scope.drop(store)
+
+
+def _refresh(store: Store, relation: Derived, scope: _Scope) -> Refresh:
     t0 = time.perf_counter()
     for need in relation.needs:
-        refresh(store, need)
+        _refresh(store, need, scope)
     if is_fresh(store, relation):
         return Refresh("fresh")
     version = _built_version(store, relation)
-    n = None if version is None else _catch_up(store, relation, version)
+    n = None if version is None else _catch_up(store, relation, version, scope)
     if n is None:
         materialize(store, relation)
         return Refresh("full", seconds=time.perf_counter() - t0)
     return Refresh("incremental", n, time.perf_counter() - t0)
 
 
-def _catch_up(store: Store, relation: Derived, version: int) -> int | None:
+def _catch_up(store: Store, relation: Derived, version: int, scope: _Scope) -> int | None:
     """Recompute the rows the writes after ``version`` changed; how many customers, None if it cannot.
 
     The customers counted are those whose rows were recomputed: a merge counts the customer
     before and the one after."""
     current = stamp(store)
-    key = IDENTITY_KEY_SQL
-    with store.transaction(changes_data=False) as con:
-        change = _changes(store, version)
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _refresh_customers AS
-            SELECT coalesce(m.customer_id, {key}) AS customer_id
-            FROM events e LEFT JOIN identity_map m ON m.identifier = {key}
-            WHERE {change.appended}
-            UNION {changes.customers_sql(version)}
-        """)
+    with store.transaction(changes_data=False):
+        change = scope.changes(store, version)
         plan = relation.catch_up(store, change)
         if plan is not None:
             deleted, sql = plan
-            con.execute(f"DELETE FROM {relation.table} WHERE {deleted}")
-            con.execute(f"INSERT INTO {relation.table} {sql} ORDER BY {relation.order}")
-            con.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
+            if deleted is not None:
+                store.execute(f"DELETE FROM {relation.table} WHERE {deleted}")
+            store.execute(f"INSERT INTO {relation.table} {sql} ORDER BY {relation.order}")
+            store.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
             _prune(store)
-        n = con.execute("SELECT count(*) FROM _refresh_customers").fetchone()[0]
-        con.execute("DROP TABLE _refresh_customers")
-        con.execute("DROP TABLE IF EXISTS _refresh_rows")  # where a catch-up may stage rows
+        n = store.execute(f"SELECT count(*) FROM ({change.customers})").fetchone()[0]
+        store.execute("DROP TABLE IF EXISTS _refresh_rows")  # where a catch-up may stage rows
     return None if plan is None else n
 
 
