@@ -155,3 +155,30 @@ def test_an_identify_moves_the_earlier_anonymous_events_and_only_those(store, tm
     for relation in RELATIONS:
         materialize(store, relation)
         assert rows(store, relation) == caught_up[relation.name], relation.name
+
+
+def test_a_caught_up_journey_is_read_sorted_until_a_refresh_sorts_it_again(store, tmp_path):
+    """Catch-ups append rows out of stored order: funnels then sort what they read (same answer),
+    and once the appended rows pass ``COMPACT_SHARE`` of the table a refresh puts it back in order."""
+    from parcours.journey.materialized import COMPACT_SHARE, in_stored_order
+    from parcours.journey.relation import EVENT_ORDER
+
+    steps = ["site_visit", "add_to_cart", "purchase"]
+    base = [{"event": steps[i % 3], "timestamp": f"2024-03-0{1 + i % 5}T10:00:00Z", "user_id": f"u{i % 7}"}
+            for i in range(30)]
+    load_events(store, base, tmp_path)
+    refresh(store)
+    assert in_stored_order(store)
+    late = {"event": "purchase", "timestamp": "2024-03-01T09:00:00Z", "user_id": "u1"}  # before u1's others
+    load_events(store, [late], tmp_path, name="late.jsonl")
+    assert refresh(store).how == "incremental" and not in_stored_order(store)
+    caught_up = parcours.funnel(store, steps)
+    materialize(store, JOURNEY)
+    assert in_stored_order(store)
+    assert caught_up.equals(parcours.funnel(store, steps))
+    for i in range(int(COMPACT_SHARE * 31) + 1):  # one row each: the last one passes the share
+        load_events(store, [{**late, "user_id": f"u{i}", "event": "site_visit"}], tmp_path, name=f"late{i}.jsonl")
+        assert refresh(store).how == "incremental"
+    assert in_stored_order(store)
+    stored = store.con.execute(f"SELECT customer_id, {EVENT_ORDER} FROM {JOURNEY.table}").fetchall()
+    assert stored == sorted(stored) and len(stored) == 31 + int(COMPACT_SHARE * 31) + 1
