@@ -70,8 +70,11 @@ def _ts(column: str) -> str:
     return f"strftime({column}, '%Y-%m-%dT%H:%M:%SZ')"
 
 
-def _occurrences_sql(store, hook: Webhook, now: datetime) -> str:
-    """SQL of the trigger's occurrences: dedupe_key, customer_id, occurred_at, and payload columns."""
+def _occurrences_sql(store, hook: Webhook, now: datetime, since: datetime | None = None) -> str:
+    """SQL of the trigger's occurrences: dedupe_key, customer_id, occurred_at, and payload columns.
+
+    With ``since``, the SQL has a ``$since`` parameter and a trigger may leave out the events
+    before it wherever that cannot change an occurrence at or after it (carts: see below)."""
     if hook.trigger == "detractor":
         return f"""
             SELECT message_id AS dedupe_key, customer_id, timestamp AS occurred_at, score, touchpoint, stage, comment
@@ -104,13 +107,17 @@ def _occurrences_sql(store, hook: Webhook, now: datetime) -> str:
         raise ParcoursError(f"webhook {hook.name!r}: minutes must be positive, not {hook.minutes}")
     carts = ", ".join(quote(e) for e in CART_EVENTS)
     now_epoch = (now - datetime(1970, 1, 1)).total_seconds()
+    # the event after a cart at or after ``since`` is too (in EVENT_ORDER, timestamps never go
+    # back): the events before ``since`` change no such cart's answer, and the window only sorts
+    # the recent ones (the live triggers look every 2 s beside a store of millions of events)
+    recent = "e.timestamp >= $since" if since else "TRUE"
     return f"""
         SELECT message_id AS dedupe_key, customer_id, timestamp AS occurred_at,
                TRY_CAST(json_extract_string(properties, '$.cart_value') AS DOUBLE) AS cart_value
         FROM (
             SELECT *, lead(timestamp) OVER (PARTITION BY customer_id ORDER BY {EVENT_ORDER}) AS next_at
             FROM ({journey}) e
-            WHERE event IN ({carts}) OR event = {quote(store.config.purchase_event)}
+            WHERE (event IN ({carts}) OR event = {quote(store.config.purchase_event)}) AND {recent}
         ) c
         WHERE event IN ({carts})
           AND coalesce(epoch(next_at), {now_epoch}) - epoch(timestamp) >= {hook.minutes * 60}
@@ -186,12 +193,12 @@ def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None 
             continue
         narrowed = f"customer_id IN ({customers})" if customers and hook.trigger in ARRIVAL_TRIGGERS else "TRUE"
         query = f"""
-            SELECT * FROM ({_occurrences_sql(store, hook, now)}) o
-            WHERE {narrowed} AND {f"occurred_at >= TIMESTAMP {quote(since.isoformat(sep=' '))}" if since else "TRUE"}
-              AND dedupe_key NOT IN (SELECT dedupe_key FROM webhook_deliveries WHERE webhook = {quote(hook.name)})
+            SELECT * FROM ({_occurrences_sql(store, hook, now, since)}) o
+            WHERE {narrowed} AND {"occurred_at >= $since" if since else "TRUE"}
+              AND dedupe_key NOT IN (SELECT dedupe_key FROM webhook_deliveries WHERE webhook = $hook)
             ORDER BY occurred_at, dedupe_key
         """
-        found = store.execute(query).df()
+        found = store.execute(query, {"hook": hook.name, **({"since": since} if since else {})}).df()
         records = [
             (r["dedupe_key"], _body(hook, r)) for r in found.astype(object).where(found.notna(), None).to_dict("records")
         ]
