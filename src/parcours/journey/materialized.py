@@ -80,6 +80,9 @@ class Changes:
 
     #: event batches appended
     batches: tuple[int, ...]
+    #: the appended events (a table: a copy whose size DuckDB knows, so that it joins the
+    #: identity map to them rather than hashing the whole map)
+    events: str
     #: identifiers whose customer changed (stitching: a merge, a new link, an unmerge)
     moved: str
     #: every customer whose events changed: the current customer of each appended event, and the
@@ -99,7 +102,7 @@ class Changes:
 def _catch_up_journey(store: Store, changes: Changes) -> tuple[str | None, str]:
     """A journey row depends on its event and its identifier's customer only: insert the appended
     events, and delete and insert again the events of the moved identifiers (when they have any)."""
-    appended = f"(SELECT * FROM events WHERE {changes.appended})"
+    appended = f"(SELECT * FROM {changes.events})"
     if changes.moved_rows is None:
         return None, journey_sql(store.config, appended)
     key = IDENTITY_KEY_SQL.replace("e.", "")
@@ -177,12 +180,12 @@ class _Scope(dict):
 
     def drop(self, store: Store) -> None:
         for n in range(len(self)):
-            for table in (f"_refresh_{n}_customers", f"_refresh_{n}_moved"):
+            for table in (f"_refresh_{n}_events", f"_refresh_{n}_customers", f"_refresh_{n}_moved"):
                 store.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _changes(store: Store, version: int, prefix: str) -> Changes:
-    """The changes after ``version``, the customers and moved events staged in temporary tables ``prefix_*``.
+    """The changes after ``version``, the events, customers and moved events staged in temporary tables ``prefix_*``.
 
     Inside the catch-up's transaction. The moved identifiers' events are found with two scans
     that DuckDB filters as it reads (``user_id``, then ``anonymous_id`` where there is no
@@ -190,13 +193,14 @@ def _changes(store: Store, version: int, prefix: str) -> Changes:
     over every event would cost more than the rest of a small catch-up."""
     batches = tuple(int(r[0]) for r in store.execute(changes.batches_sql(version)).fetchall())
     moved = changes.identifiers_sql(version)
-    change = Changes(batches=batches, moved=moved, customers=f"SELECT customer_id FROM {prefix}_customers")
+    change = Changes(batches=batches, events=f"{prefix}_events", moved=moved,
+                     customers=f"SELECT customer_id FROM {prefix}_customers")
     key = IDENTITY_KEY_SQL
+    store.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}_events AS SELECT * FROM events WHERE {change.appended}")
     store.execute(f"""
         CREATE OR REPLACE TEMP TABLE {prefix}_customers AS
         SELECT coalesce(m.customer_id, {key}) AS customer_id
-        FROM events e LEFT JOIN identity_map m ON m.identifier = {key}
-        WHERE {change.appended}
+        FROM {prefix}_events e LEFT JOIN identity_map m ON m.identifier = {key}
         UNION {changes.customers_sql(version)}
     """)
     if store.execute(f"SELECT count(*) FROM ({moved})").fetchone()[0] == 0:
