@@ -31,9 +31,12 @@ identifier's customer only, the appended events and the moved identifiers' event
 sequences and the live state, whose rows depend on all of a customer's events, every changed
 customer (the current customer of each appended event, both customers of each moved
 identifier). Anything else (GDPR, a new journey map, a full re-stitch, a store older than the
-log) rebuilds whole. The caught-up rows are appended, so the table is no longer stored in full
-(customer, time) order; readers that stream in stored order check it and sort when it does
-not hold (``Engine.map_groups``). See docs/live.md.
+log) rebuilds whole. What changed is worked out once per ``refresh_all`` for all the tables
+built at the same version. The caught-up rows are appended, so the table is no longer stored in
+full (customer, time) order; readers that stream in stored order check it and sort when it
+does not hold (``Engine.map_groups``); for the journey, which funnels stream, the rows appended
+are counted (``in_stored_order``: a funnel then sorts at once rather than finding out at the
+table's end) and a refresh sorts the table again once they pass ``COMPACT_SHARE``. See docs/live.md.
 """
 
 from __future__ import annotations
