@@ -159,7 +159,7 @@ def test_an_identify_moves_the_earlier_anonymous_events_and_only_those(store, tm
 
 def test_a_caught_up_journey_is_read_sorted_until_a_refresh_sorts_it_again(store, tmp_path):
     """Catch-ups append rows out of stored order: funnels then sort what they read (same answer),
-    and once the appended rows pass ``COMPACT_SHARE`` of the table a refresh puts it back in order."""
+    and once the appended rows pass ``COMPACT_SHARE`` of the table ``journey refresh`` puts it back in order."""
     from parcours.journey.materialized import COMPACT_SHARE, in_stored_order
     from parcours.journey.relation import EVENT_ORDER
 
@@ -179,6 +179,8 @@ def test_a_caught_up_journey_is_read_sorted_until_a_refresh_sorts_it_again(store
     for i in range(int(COMPACT_SHARE * 31) + 1):  # one row each: the last one passes the share
         load_events(store, [{**late, "user_id": f"u{i}", "event": "site_visit"}], tmp_path, name=f"late{i}.jsonl")
         assert refresh(store).how == "incremental"
+    assert not in_stored_order(store)  # a query's or a live cycle's refresh never sorts (it costs a build)
+    assert refresh_all(store, [JOURNEY], sort=True)[0].how == "fresh"  # as `journey refresh` does
     assert in_stored_order(store)
     stored = store.con.execute(f"SELECT customer_id, {EVENT_ORDER} FROM {JOURNEY.table}").fetchall()
     assert stored == sorted(stored) and len(stored) == 31 + int(COMPACT_SHARE * 31) + 1

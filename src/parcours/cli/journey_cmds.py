@@ -75,7 +75,7 @@ def refresh(ctx: typer.Context) -> None:
     with state(ctx).store() as store:
         if not engine_class(store.engine_name).reads_store_tables:
             raise ParcoursError(f"journey refresh: the {store.engine_name} engine reads the live relation")
-        done = refresh_all(store, (JOURNEY, STEPS["touchpoint"]))
+        done = refresh_all(store, (JOURNEY, STEPS["touchpoint"]), sort=True)
         if all(d.how == "fresh" for d in done):
             console.print("journey table: up to date")
             return

@@ -36,7 +36,8 @@ built at the same version. The caught-up rows are appended, so the table is no l
 full (customer, time) order; readers that stream in stored order check it and sort when it
 does not hold (``Engine.map_groups``); for the journey, which funnels stream, the rows appended
 are counted (``in_stored_order``: a funnel then sorts at once rather than finding out at the
-table's end) and a refresh sorts the table again once they pass ``COMPACT_SHARE``. See docs/live.md.
+table's end) and ``journey refresh`` sorts the table again once they pass ``COMPACT_SHARE``.
+See docs/live.md.
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ class Derived:
     #: transaction, after the ``needs`` are fresh.
     catch_up: Callable[[Store, Changes], tuple[str | None, str] | None] | None = None
     #: whether readers stream the table in stored order (``Engine.map_groups``): its catch-ups,
-    #: which append rows out of that order, are then counted (``in_stored_order``) and a refresh
-    #: sorts it again once they pass ``COMPACT_SHARE`` of its rows
+    #: which append rows out of that order, are then counted (``in_stored_order``) and
+    #: ``refresh_all(sort=True)`` sorts it again once they pass ``COMPACT_SHARE`` of its rows
     streamed: bool = False
 
     @property
@@ -126,7 +127,7 @@ TABLE = JOURNEY.table
 
 #: rows appended out of stored order by catch-ups, per streamed table (name, rows), since it was sorted
 APPENDED = f"{DERIVED_SCHEMA}.appended"
-#: the share of a streamed table's rows appended out of order beyond which a refresh sorts it again:
+#: the share of a streamed table's rows appended out of order beyond which ``journey refresh`` sorts it again:
 #: until then streaming readers sort what they read (a funnel then costs about 1.1-1.4x), and a
 #: sort of the table costs about as much as building it
 COMPACT_SHARE = 0.1
@@ -233,28 +234,34 @@ def refresh(store: Store, relation: Derived = JOURNEY) -> Refresh:
     return refresh_all(store, (relation,))[0]
 
 
-def refresh_all(store: Store, relations: Iterable[Derived]) -> list[Refresh]:
-    """``refresh`` each relation in turn, working out what changed once for all of them."""
+def refresh_all(store: Store, relations: Iterable[Derived], sort: bool = False) -> list[Refresh]:
+    """``refresh`` each relation in turn, working out what changed once for all of them.
+
+    ``sort`` (``journey refresh``) also sorts a streamed table again once the rows catch-ups
+    appended out of order pass ``COMPACT_SHARE`` of it: that costs about a build, so it is
+    left to the maintenance command rather than to whichever query or live cycle comes next."""
     scope = _Scope()
     try:
-        return [_refresh(store, relation, scope) for relation in relations]
+        return [_refresh(store, relation, scope, sort) for relation in relations]
     finally:
         scope.drop(store)
 
 
-def _refresh(store: Store, relation: Derived, scope: _Scope) -> Refresh:
+def _refresh(store: Store, relation: Derived, scope: _Scope, sort: bool = False) -> Refresh:
     t0 = time.perf_counter()
     for need in relation.needs:
-        _refresh(store, need, scope)
+        _refresh(store, need, scope, sort)
     if is_fresh(store, relation):
+        if sort:
+            _sort_if_due(store, relation)
         return Refresh("fresh")
     version = _built_version(store, relation)
     n = None if version is None else _catch_up(store, relation, version, scope)
     if n is None:
         materialize(store, relation)
         return Refresh("full", seconds=time.perf_counter() - t0)
-    if relation.streamed and _appended_rows(store, relation) > COMPACT_SHARE * _rows(store, relation):
-        _sort(store, relation)
+    if sort:
+        _sort_if_due(store, relation)
     return Refresh("incremental", n, time.perf_counter() - t0)
 
 
@@ -305,8 +312,11 @@ def _rows(store: Store, relation: Derived) -> int:
     return store.execute(f"SELECT count(*) FROM {relation.table}").fetchone()[0]
 
 
-def _sort(store: Store, relation: Derived) -> None:
-    """Put the table's rows back in stored order (same rows, same stamp): streaming readers take their fast path again."""
+def _sort_if_due(store: Store, relation: Derived) -> None:
+    """Put a streamed table's rows back in stored order (same rows, same stamp) once the rows
+    appended out of order pass ``COMPACT_SHARE`` of it: streaming readers take their fast path again."""
+    if not relation.streamed or _appended_rows(store, relation) <= COMPACT_SHARE * _rows(store, relation):
+        return
     built = built_stamp(store, relation)
     with store.transaction(changes_data=False):
         store.execute(f"CREATE OR REPLACE TABLE {relation.table}_sorted AS "
