@@ -128,7 +128,7 @@ TABLE = JOURNEY.table
 #: rows appended out of stored order by catch-ups, per streamed table (name, rows), since it was sorted
 APPENDED = f"{DERIVED_SCHEMA}.appended"
 #: the share of a streamed table's rows appended out of order beyond which ``journey refresh`` sorts it again:
-#: until then streaming readers sort what they read (a funnel then costs about 1.1-1.4x), and a
+#: until then streaming readers sort what they read (a funnel then costs about 0.8-1.35x), and a
 #: sort of the table costs about as much as building it
 COMPACT_SHARE = 0.1
 
