@@ -32,7 +32,7 @@ from timing import best_of
 
 import parcours
 from parcours.analytics.sequences import STEPS
-from parcours.journey.materialized import JOURNEY, materialize, refresh
+from parcours.journey.materialized import JOURNEY, materialize, refresh_all
 
 TABLES = (JOURNEY, STEPS["touchpoint"])
 FUNNEL = ["site_visit", "add_to_cart", "checkout_start", "purchase"]
@@ -59,9 +59,9 @@ def append(store, path: Path, n: int, total: int, seed: int) -> None:
     parcours.import_file(store, path, fmt="parquet")
 
 
-def refresh_all(store) -> tuple[float, int, str]:
+def timed_refresh(store) -> tuple[float, int, str]:
     t0 = time.perf_counter()
-    done = [refresh(store, t) for t in TABLES]
+    done = refresh_all(store, TABLES)  # as `parcours journey refresh` does
     return time.perf_counter() - t0, max(d.customers for d in done), "+".join(d.how for d in done)
 
 
@@ -88,7 +88,7 @@ def main() -> None:
             for share, target in ((0.001, 0.05), (0.01, 0.10)):
                 added = max(int(n * share), 1)
                 append(store, tmp / f"add{share}.parquet", added, n, args.seed + int(share * 1000))
-                seconds, customers, how = refresh_all(store)
+                seconds, customers, how = timed_refresh(store)
                 ratio = seconds / full
                 print(f"refresh after +{share:.1%} ({added:,} events): {seconds:.2f}s, {how}, "
                       f"{customers:,} customers; {ratio:.1%} of a full build (target {target:.0%}: "

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import parcours
 from parcours.analytics.sequences import BY_LEVELS, STEPS
 from parcours.journey.live_state import STATE
-from parcours.journey.materialized import JOURNEY, is_fresh, materialize, refresh
+from parcours.journey.materialized import JOURNEY, is_fresh, materialize, refresh, refresh_all
 
 RELATIONS = [JOURNEY, *(STEPS[by] for by in BY_LEVELS), STATE]
 
@@ -76,7 +76,8 @@ def test_catching_up_equals_a_full_rebuild(first, steps):
                 if refresh_now:
                     refresh(store, RELATIONS[1 + i % 4])
             parcours.stitch(store)
-            done = {r.name: refresh(store, r).how for r in RELATIONS}
+            # all at once, as `journey refresh` does: the tables share one set of changed customers
+            done = {r.name: d.how for r, d in zip(RELATIONS, refresh_all(store, RELATIONS), strict=True)}
             assert done["journey"] in ("incremental", "fresh")  # appends and stitching never rebuild it
             caught_up = {r.name: rows(store, r) for r in RELATIONS}
             for relation in RELATIONS:
@@ -131,3 +132,55 @@ def test_a_store_without_the_log_rebuilds(store, tmp_path):
     load_events(store, [{**one, "event": "purchase"}], tmp_path, name="more.jsonl")
     store.con.execute("DELETE FROM data_changes")  # as a store written before the log
     assert refresh(store).how == "full"
+
+
+def test_an_identify_moves_the_earlier_anonymous_events_and_only_those(store, tmp_path):
+    """The two cases of a moved identifier: one with earlier events (re-read, deleted and inserted
+    again under the new customer) and one first seen in the batch (nothing to move)."""
+    visit = {"event": "site_visit", "timestamp": "2024-03-01T10:00:00Z", "anonymous_id": "a1"}
+    load_events(store, [visit, {**visit, "anonymous_id": "a9", "event": "product_view"}], tmp_path)
+    for relation in RELATIONS:
+        refresh(store, relation)
+    load_events(store, [
+        {"event": "identify", "type": "identify", "timestamp": "2024-03-02T10:00:00Z", "user_id": "u1",
+         "anonymous_id": "a1"},
+        {"event": "identify", "type": "identify", "timestamp": "2024-03-02T11:00:00Z", "user_id": "u2",
+         "anonymous_id": "new"},
+    ], tmp_path, name="identify.jsonl")
+    done = refresh_all(store, RELATIONS)
+    assert {d.how for d in done} == {"incremental"}
+    journey = store.con.execute(f"SELECT anonymous_id, customer_id FROM {JOURNEY.table} ORDER BY ALL").fetchall()
+    assert journey == [("a1", "u1"), ("a1", "u1"), ("a9", "a9"), ("new", "u2")]
+    caught_up = {r.name: rows(store, r) for r in RELATIONS}
+    for relation in RELATIONS:
+        materialize(store, relation)
+        assert rows(store, relation) == caught_up[relation.name], relation.name
+
+
+def test_a_caught_up_journey_is_read_sorted_until_a_refresh_sorts_it_again(store, tmp_path):
+    """Catch-ups append rows out of stored order: funnels then sort what they read (same answer),
+    and once the appended rows pass ``COMPACT_SHARE`` of the table ``journey refresh`` puts it back in order."""
+    from parcours.journey.materialized import COMPACT_SHARE, in_stored_order
+    from parcours.journey.relation import EVENT_ORDER
+
+    steps = ["site_visit", "add_to_cart", "purchase"]
+    base = [{"event": steps[i % 3], "timestamp": f"2024-03-0{1 + i % 5}T10:00:00Z", "user_id": f"u{i % 7}"}
+            for i in range(30)]
+    load_events(store, base, tmp_path)
+    refresh(store)
+    assert in_stored_order(store)
+    late = {"event": "purchase", "timestamp": "2024-03-01T09:00:00Z", "user_id": "u1"}  # before u1's others
+    load_events(store, [late], tmp_path, name="late.jsonl")
+    assert refresh(store).how == "incremental" and not in_stored_order(store)
+    caught_up = parcours.funnel(store, steps)
+    materialize(store, JOURNEY)
+    assert in_stored_order(store)
+    assert caught_up.equals(parcours.funnel(store, steps))
+    for i in range(int(COMPACT_SHARE * 31) + 1):  # one row each: the last one passes the share
+        load_events(store, [{**late, "user_id": f"u{i}", "event": "site_visit"}], tmp_path, name=f"late{i}.jsonl")
+        assert refresh(store).how == "incremental"
+    assert not in_stored_order(store)  # a query's or a live cycle's refresh never sorts (it costs a build)
+    assert refresh_all(store, [JOURNEY], sort=True)[0].how == "fresh"  # as `journey refresh` does
+    assert in_stored_order(store)
+    stored = store.con.execute(f"SELECT customer_id, {EVENT_ORDER} FROM {JOURNEY.table}").fetchall()
+    assert stored == sorted(stored) and len(stored) == 31 + int(COMPACT_SHARE * 31) + 1

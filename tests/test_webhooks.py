@@ -161,6 +161,35 @@ def test_cart_abandoned_and_stage_entered_triggers(store, tmp_path):
     assert queued["queued"].to_dict() == {"carts": 0, "entered": 0}
 
 
+def test_carts_since_a_time_read_only_the_events_since_then_with_the_same_answer(store, tmp_path):
+    """The live triggers pass ``since``: the cart trigger then leaves the older events out of its
+    window, which must not change which carts at or after ``since`` were abandoned."""
+    configure(store, carts={"url": "http://127.0.0.1:9/x", "trigger": "cart_abandoned", "minutes": 30})
+    ev = lambda u, e, ts: {"user_id": u, "event": e, "timestamp": ts}  # noqa: E731
+    load_events(store, [
+        ev("ann", "add_to_cart", "2024-01-01T09:50:00Z"),   # before since; ann's next cart is after it
+        ev("ann", "add_to_cart", "2024-01-01T10:05:00Z"),   # abandoned
+        ev("bob", "add_to_cart", "2024-01-01T10:00:00Z"),   # at since, bought 10 minutes later
+        ev("bob", "purchase", "2024-01-01T10:10:00Z"),
+        ev("cat", "add_to_cart", "2024-01-01T09:00:00Z"),   # abandoned, but before since
+        ev("dan", "add_to_cart", "2024-01-01T10:00:00Z"),   # at since, still shopping at 10:20
+        ev("dan", "add_to_cart", "2024-01-01T10:20:00Z"),   # abandoned
+    ], tmp_path)
+    since, now = datetime(2024, 1, 1, 10, 0), datetime(2024, 1, 1, 12, 0)
+    enqueue_webhooks(store, since=since, now=now)
+    queued = store.con.execute("SELECT body FROM webhook_deliveries").fetchall()
+    assert sorted((json.loads(b)["customer_id"], json.loads(b)["occurred_at"]) for (b,) in queued) == [
+        ("ann", "2024-01-01T10:05:00Z"), ("dan", "2024-01-01T10:20:00Z")]
+    # the same carts as all of them (no since) at or after since
+    everyone = store.con.execute("SELECT body FROM webhook_deliveries").fetchall()
+    store.con.execute("DELETE FROM webhook_deliveries")
+    enqueue_webhooks(store, now=now)
+    every = [json.loads(b) for (b,) in store.con.execute("SELECT body FROM webhook_deliveries").fetchall()]
+    assert sorted(json.loads(b)["occurred_at"] for (b,) in everyone) == sorted(
+        b["occurred_at"] for b in every if b["occurred_at"] >= "2024-01-01T10:00:00Z")
+    assert len(every) == 3  # cat's too
+
+
 def test_misconfigured_webhooks_are_clear_errors(store):
     configure(store, bad={"url": "ftp://example.org", "trigger": "detractor"})
     with pytest.raises(ParcoursError, match="webhook 'bad': url 'ftp://example.org' is not an http"):

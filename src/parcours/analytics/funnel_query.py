@@ -21,7 +21,7 @@ from parcours.analytics.names import check_matcher, check_property
 from parcours.analytics.sequences import require_mapped
 from parcours.engine import engine_class
 from parcours.engine.kernels import funnel as kernels
-from parcours.journey.materialized import is_fresh
+from parcours.journey.materialized import in_stored_order, is_fresh
 from parcours.journey.relation import EVENT_ORDER
 from parcours.matcher import COLUMN_FIELDS, field_sql, matcher_sql, quote
 from parcours.query.filter import Filter
@@ -123,7 +123,7 @@ def stored_order_query(store, spec: FunnelSpec, filter: Filter | None = None) ->
     """``events_query`` without its sort, when its rows should already come sorted; else None.
 
     They should when the journey is read from its materialized table (stored by customer and
-    time) and nothing between the scan and the result reorders rows or changes the key: the
+    time, and not appended to since it was sorted: ``in_stored_order``) and nothing between the scan and the result reorders rows or changes the key: the
     subject is the customer, no segment join, no ``first_time_for_user`` window, no
     breakdown value prefixed to the key. ``Engine.map_groups`` checks the order anyway.
     """
@@ -137,7 +137,8 @@ def stored_order_query(store, spec: FunnelSpec, filter: Filter | None = None) ->
     if reorders or not engine_class(store.engine_name).reads_store_tables:
         return None
     query = events_query(store, spec, filter, ordered=False)  # may (re)build the table first
-    return query if is_fresh(store) and not store.in_transaction else None
+    # a table a catch-up appended to is out of order: sorting at once beats finding out at its end
+    return query if is_fresh(store) and in_stored_order(store) and not store.in_transaction else None
 
 
 def map_subjects(store, spec: FunnelSpec, filter: Filter | None, fn, schema: pa.Schema) -> pa.Table:

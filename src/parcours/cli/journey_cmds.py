@@ -70,12 +70,12 @@ def refresh(ctx: typer.Context) -> None:
     analyses, as the CLI's are, cannot update them and compute live until then)."""
     from parcours.analytics.sequences import STEPS
     from parcours.engine import engine_class
-    from parcours.journey.materialized import JOURNEY, refresh
+    from parcours.journey.materialized import JOURNEY, refresh_all
 
     with state(ctx).store() as store:
         if not engine_class(store.engine_name).reads_store_tables:
             raise ParcoursError(f"journey refresh: the {store.engine_name} engine reads the live relation")
-        done = [refresh(store, r) for r in (JOURNEY, STEPS["touchpoint"])]
+        done = refresh_all(store, (JOURNEY, STEPS["touchpoint"]), sort=True)
         if all(d.how == "fresh" for d in done):
             console.print("journey table: up to date")
             return

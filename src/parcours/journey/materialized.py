@@ -31,17 +31,21 @@ identifier's customer only, the appended events and the moved identifiers' event
 sequences and the live state, whose rows depend on all of a customer's events, every changed
 customer (the current customer of each appended event, both customers of each moved
 identifier). Anything else (GDPR, a new journey map, a full re-stitch, a store older than the
-log) rebuilds whole. The caught-up rows are appended, so the table is no longer stored in full
-(customer, time) order; readers that stream in stored order check it and sort when it does
-not hold (``Engine.map_groups``). See docs/live.md.
+log) rebuilds whole. What changed is worked out once per ``refresh_all`` for all the tables
+built at the same version. The caught-up rows are appended, so the table is no longer stored in
+full (customer, time) order; readers that stream in stored order check it and sort when it
+does not hold (``Engine.map_groups``); for the journey, which funnels stream, the rows appended
+are counted (``in_stored_order``: a funnel then sorts at once rather than finding out at the
+table's end) and ``journey refresh`` sorts the table again once they pass ``COMPACT_SHARE``.
+See docs/live.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
 from sqlglot import exp
 
@@ -64,10 +68,14 @@ class Derived:
     order: str  #: ORDER BY of the stored rows
     needs: tuple[Derived, ...] = ()  #: derived relations its SQL reads, built first
     #: how to catch its table up with the writes named in the change log (``Changes``): which
-    #: rows to delete (a condition) and the SQL of the rows to insert, given the table as
+    #: rows to delete (a condition; None: none) and the SQL of the rows to insert, given the table as
     #: built; None when it cannot (then it is rebuilt whole). Called inside the refresh's
     #: transaction, after the ``needs`` are fresh.
-    catch_up: Callable[[Store, Changes], tuple[str, str] | None] | None = None
+    catch_up: Callable[[Store, Changes], tuple[str | None, str] | None] | None = None
+    #: whether readers stream the table in stored order (``Engine.map_groups``): its catch-ups,
+    #: which append rows out of that order, are then counted (``in_stored_order``) and
+    #: ``refresh_all(sort=True)`` sorts it again once they pass ``COMPACT_SHARE`` of its rows
+    streamed: bool = False
 
     @property
     def table(self) -> str:
@@ -80,11 +88,18 @@ class Changes:
 
     #: event batches appended
     batches: tuple[int, ...]
+    #: the appended events (a table: a copy whose size DuckDB knows, so that it joins the
+    #: identity map to them rather than hashing the whole map)
+    events: str
     #: identifiers whose customer changed (stitching: a merge, a new link, an unmerge)
     moved: str
     #: every customer whose events changed: the current customer of each appended event, and the
     #: customers before and after of each moved identifier
     customers: str
+    #: the rowids in ``events`` of the moved identifiers' events loaded before (not appended);
+    #: None when there are none (often: an identify that joins a new anonymous id moves an
+    #: identifier with no earlier events), so that nothing is deleted or re-read for them
+    moved_rows: str | None = None
 
     @property
     def appended(self) -> str:
@@ -92,12 +107,14 @@ class Changes:
         return f"batch_id IN ({', '.join(map(str, self.batches))})" if self.batches else "FALSE"
 
 
-def _catch_up_journey(store: Store, changes: Changes) -> tuple[str, str]:
+def _catch_up_journey(store: Store, changes: Changes) -> tuple[str | None, str]:
     """A journey row depends on its event and its identifier's customer only: insert the appended
-    events, and delete and insert again the events of the moved identifiers."""
+    events, and delete and insert again the events of the moved identifiers (when they have any)."""
+    appended = f"(SELECT * FROM {changes.events})"
+    if changes.moved_rows is None:
+        return None, journey_sql(store.config, appended)
     key = IDENTITY_KEY_SQL.replace("e.", "")
-    appended = f"(SELECT * FROM events WHERE {changes.appended})"
-    moved = f"(SELECT * FROM events WHERE {key} IN ({changes.moved}) AND NOT ({changes.appended}))"
+    moved = f"(SELECT * FROM events WHERE rowid IN ({changes.moved_rows}))"
     return f"{key} IN ({changes.moved})", f"""
         SELECT * FROM ({journey_sql(store.config, appended)})
         UNION ALL
@@ -107,9 +124,17 @@ def _catch_up_journey(store: Store, changes: Changes) -> tuple[str, str]:
 
 #: the journey relation, as ``parcours.journey.relation.journey_sql`` computes it
 JOURNEY = Derived("journey", lambda store: journey_sql(store.config), f"customer_id, {EVENT_ORDER}",
-                  catch_up=_catch_up_journey)
+                  catch_up=_catch_up_journey, streamed=True)
 #: the materialized journey relation's table
 TABLE = JOURNEY.table
+
+
+#: rows appended out of stored order by catch-ups, per streamed table (name, rows), since it was sorted
+APPENDED = f"{DERIVED_SCHEMA}.appended"
+#: the share of a streamed table's rows appended out of order beyond which ``journey refresh`` sorts it again:
+#: until then streaming readers sort what they read (a funnel then costs about 0.8-1.35x), and a
+#: sort of the table costs about as much as building it
+COMPACT_SHARE = 0.1
 
 
 def stamp(store: Store) -> str:
@@ -148,11 +173,55 @@ def _built_version(store: Store, relation: Derived) -> int | None:
     return version if changes.incremental_since(store, version) else None
 
 
-def _changes(store: Store, version: int) -> Changes:
-    """The changes after ``version``; the customers as the temporary table ``_catch_up`` fills."""
+class _Scope(dict):
+    """The changes worked out during one ``refresh_all``, by (built version, current version).
+
+    A table caught up from a version and the tables after it from the same version (the step
+    sequences after the journey) share one set of changed customers and moved events, filled
+    once into temporary tables; ``drop`` removes them at the end."""
+
+    def changes(self, store: Store, version: int) -> Changes:
+        key = (version, store.data_version())
+        if key not in self:
+            self[key] = _changes(store, version, f"_refresh_{len(self)}")
+        return self[key]
+
+    def drop(self, store: Store) -> None:
+        for n in range(len(self)):
+            for table in (f"_refresh_{n}_events", f"_refresh_{n}_customers", f"_refresh_{n}_moved"):
+                store.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _changes(store: Store, version: int, prefix: str) -> Changes:
+    """The changes after ``version``, the events, customers and moved events staged in temporary tables ``prefix_*``.
+
+    Inside the catch-up's transaction. The moved identifiers' events are found with two scans
+    that DuckDB filters as it reads (``user_id``, then ``anonymous_id`` where there is no
+    ``user_id``), and only when some identifier moved: a scan of the identity key expression
+    over every event would cost more than the rest of a small catch-up."""
     batches = tuple(int(r[0]) for r in store.execute(changes.batches_sql(version)).fetchall())
-    return Changes(batches=batches, moved=changes.identifiers_sql(version),
-                   customers="SELECT customer_id FROM _refresh_customers")
+    moved = changes.identifiers_sql(version)
+    change = Changes(batches=batches, events=f"{prefix}_events", moved=moved,
+                     customers=f"SELECT customer_id FROM {prefix}_customers")
+    key = IDENTITY_KEY_SQL
+    store.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}_events AS SELECT * FROM events WHERE {change.appended}")
+    store.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {prefix}_customers AS
+        SELECT coalesce(m.customer_id, {key}) AS customer_id
+        FROM {prefix}_events e LEFT JOIN identity_map m ON m.identifier = {key}
+        UNION {changes.customers_sql(version)}
+    """)
+    if store.execute(f"SELECT count(*) FROM ({moved})").fetchone()[0] == 0:
+        return change
+    store.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {prefix}_moved AS
+        SELECT rowid AS event_row FROM events WHERE user_id IN ({moved}) AND NOT ({change.appended})
+        UNION ALL
+        SELECT rowid FROM events WHERE user_id IS NULL AND anonymous_id IN ({moved}) AND NOT ({change.appended})
+    """)
+    if store.execute(f"SELECT count(*) FROM {prefix}_moved").fetchone()[0] == 0:
+        return change
+    return replace(change, moved_rows=f"SELECT event_row FROM {prefix}_moved")
 
 
 @dataclass(frozen=True)
@@ -166,46 +235,100 @@ class Refresh:
 
 def refresh(store: Store, relation: Derived = JOURNEY) -> Refresh:
     """Bring the relation's table (and what it needs) up to date, incrementally when the log allows."""
+    return refresh_all(store, (relation,))[0]
+
+
+def refresh_all(store: Store, relations: Iterable[Derived], sort: bool = False) -> list[Refresh]:
+    """``refresh`` each relation in turn, working out what changed once for all of them.
+
+    ``sort`` (``journey refresh``) also sorts a streamed table again once the rows catch-ups
+    appended out of order pass ``COMPACT_SHARE`` of it: that costs about a build, so it is
+    left to the maintenance command rather than to whichever query or live cycle comes next."""
+    scope = _Scope()
+    try:
+        return [_refresh(store, relation, scope, sort) for relation in relations]
+    finally:
+        scope.drop(store)
+
+
+def _refresh(store: Store, relation: Derived, scope: _Scope, sort: bool = False) -> Refresh:
     t0 = time.perf_counter()
     for need in relation.needs:
-        refresh(store, need)
+        _refresh(store, need, scope, sort)
     if is_fresh(store, relation):
+        if sort:
+            _sort_if_due(store, relation)
         return Refresh("fresh")
     version = _built_version(store, relation)
-    n = None if version is None else _catch_up(store, relation, version)
+    n = None if version is None else _catch_up(store, relation, version, scope)
     if n is None:
         materialize(store, relation)
         return Refresh("full", seconds=time.perf_counter() - t0)
+    if sort:
+        _sort_if_due(store, relation)
     return Refresh("incremental", n, time.perf_counter() - t0)
 
 
-def _catch_up(store: Store, relation: Derived, version: int) -> int | None:
+def _catch_up(store: Store, relation: Derived, version: int, scope: _Scope) -> int | None:
     """Recompute the rows the writes after ``version`` changed; how many customers, None if it cannot.
 
     The customers counted are those whose rows were recomputed: a merge counts the customer
     before and the one after."""
     current = stamp(store)
-    key = IDENTITY_KEY_SQL
-    with store.transaction(changes_data=False) as con:
-        change = _changes(store, version)
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _refresh_customers AS
-            SELECT coalesce(m.customer_id, {key}) AS customer_id
-            FROM events e LEFT JOIN identity_map m ON m.identifier = {key}
-            WHERE {change.appended}
-            UNION {changes.customers_sql(version)}
-        """)
+    with store.transaction(changes_data=False):
+        change = scope.changes(store, version)
         plan = relation.catch_up(store, change)
         if plan is not None:
             deleted, sql = plan
-            con.execute(f"DELETE FROM {relation.table} WHERE {deleted}")
-            con.execute(f"INSERT INTO {relation.table} {sql} ORDER BY {relation.order}")
-            con.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
+            if deleted is not None:
+                store.execute(f"DELETE FROM {relation.table} WHERE {deleted}")
+            added = store.execute(f"INSERT INTO {relation.table} {sql} ORDER BY {relation.order}").fetchone()[0]
+            store.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
+            if relation.streamed and added:
+                store.execute(f"CREATE TABLE IF NOT EXISTS {APPENDED} (name VARCHAR, rows BIGINT)")
+                store.execute(f"INSERT INTO {APPENDED} VALUES (?, ?)", [relation.name, added])
             _prune(store)
-        n = con.execute("SELECT count(*) FROM _refresh_customers").fetchone()[0]
-        con.execute("DROP TABLE _refresh_customers")
-        con.execute("DROP TABLE IF EXISTS _refresh_rows")  # where a catch-up may stage rows
+        n = store.execute(f"SELECT count(*) FROM ({change.customers})").fetchone()[0]
+        store.execute("DROP TABLE IF EXISTS _refresh_rows")  # where a catch-up may stage rows
     return None if plan is None else n
+
+
+def in_stored_order(store: Store, relation: Derived = JOURNEY) -> bool:
+    """Whether the table's rows are all in its stored order (no catch-up appended rows since it was sorted)."""
+    return _appended_rows(store, relation) == 0
+
+
+def _appended_rows(store: Store, relation: Derived) -> int:
+    if not _has_appended(store):
+        return 0
+    return store.execute(f"SELECT coalesce(sum(rows), 0) FROM {APPENDED} WHERE name = ?", [relation.name]).fetchone()[0]
+
+
+def _has_appended(store: Store) -> bool:
+    return store.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ?",
+        [DERIVED_SCHEMA, APPENDED.split(".")[1]],
+    ).fetchone()[0] > 0
+
+
+def _rows(store: Store, relation: Derived) -> int:
+    return store.execute(f"SELECT count(*) FROM {relation.table}").fetchone()[0]
+
+
+def _sort_if_due(store: Store, relation: Derived) -> None:
+    """Put a streamed table's rows back in stored order (same rows, same stamp) once the rows
+    appended out of order pass ``COMPACT_SHARE`` of it: streaming readers take their fast path again."""
+    if not relation.streamed or _appended_rows(store, relation) <= COMPACT_SHARE * _rows(store, relation):
+        return
+    built = built_stamp(store, relation)
+    with store.transaction(changes_data=False):
+        store.execute(f"CREATE OR REPLACE TABLE {relation.table}_sorted AS "
+                      f"SELECT * FROM {relation.table} ORDER BY {relation.order}")
+        store.execute(f"DROP TABLE {relation.table}")
+        store.execute(f"ALTER TABLE {relation.table}_sorted RENAME TO {relation.name}")
+        store.execute(f"COMMENT ON TABLE {relation.table} IS '{built}'")
+        store.execute(f"DELETE FROM {APPENDED} WHERE name = ?", [relation.name])
 
 
 def _prune(store: Store) -> None:
@@ -231,6 +354,8 @@ def materialize(store: Store, relation: Derived = JOURNEY) -> float:
         store.execute(f"CREATE SCHEMA IF NOT EXISTS {DERIVED_SCHEMA}")
         store.execute(f"CREATE OR REPLACE TABLE {relation.table} AS {sql} ORDER BY {relation.order}")
         store.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
+        if _has_appended(store):
+            store.execute(f"DELETE FROM {APPENDED} WHERE name = ?", [relation.name])
         _prune(store)
     return time.perf_counter() - t0
 

@@ -70,8 +70,15 @@ def _ts(column: str) -> str:
     return f"strftime({column}, '%Y-%m-%dT%H:%M:%SZ')"
 
 
-def _occurrences_sql(store, hook: Webhook, now: datetime) -> str:
-    """SQL of the trigger's occurrences: dedupe_key, customer_id, occurred_at, and payload columns."""
+def _occurrences_sql(store, hook: Webhook, now: datetime, since: datetime | None = None,
+                     customers: str | None = None) -> str:
+    """SQL of the trigger's occurrences: dedupe_key, customer_id, occurred_at, and payload columns.
+
+    With ``since``, the SQL has a ``$since`` parameter and a trigger may leave out the events
+    before it wherever that cannot change an occurrence at or after it (carts: see below).
+    ``customers`` (SQL selecting customer ids) narrows the journey's events before they are
+    grouped per customer: DuckDB does not push that condition below a grouping, so above it
+    every customer's events would be grouped first (a scan of the whole store per live cycle)."""
     if hook.trigger == "detractor":
         return f"""
             SELECT message_id AS dedupe_key, customer_id, timestamp AS occurred_at, score, touchpoint, stage, comment
@@ -80,6 +87,7 @@ def _occurrences_sql(store, hook: Webhook, now: datetime) -> str:
     if hook.trigger in ("segment_entered", "segment_left"):
         return _segment_change_sql(store, hook, now)
     journey = events_sql(store)
+    some = f"customer_id IN ({customers})" if customers else "TRUE"
     if hook.trigger == "moment_of_truth":
         moments = [t.name for t in store.config.touchpoints if t.moment_of_truth]
         if not moments:
@@ -87,7 +95,7 @@ def _occurrences_sql(store, hook: Webhook, now: datetime) -> str:
                                 "moment_of_truth = true in the journey file")
         return f"""
             SELECT message_id AS dedupe_key, customer_id, timestamp AS occurred_at, touchpoint, stage, event
-            FROM ({journey}) e WHERE touchpoint IN ({", ".join(quote(m) for m in moments)})
+            FROM ({journey}) e WHERE touchpoint IN ({", ".join(quote(m) for m in moments)}) AND {some}
         """
     if hook.trigger == "stage_entered":
         stages = [s.name for s in store.config.stages]
@@ -98,19 +106,23 @@ def _occurrences_sql(store, hook: Webhook, now: datetime) -> str:
         return f"""
             SELECT customer_id AS dedupe_key, customer_id, min(timestamp) AS occurred_at,
                    arg_min(touchpoint, ({EVENT_ORDER})) AS touchpoint, {quote(hook.stage)} AS stage
-            FROM ({journey}) e WHERE stage = {quote(hook.stage)} GROUP BY customer_id
+            FROM ({journey}) e WHERE stage = {quote(hook.stage)} AND {some} GROUP BY customer_id
         """
     if hook.minutes <= 0:
         raise ParcoursError(f"webhook {hook.name!r}: minutes must be positive, not {hook.minutes}")
     carts = ", ".join(quote(e) for e in CART_EVENTS)
     now_epoch = (now - datetime(1970, 1, 1)).total_seconds()
+    # the event after a cart at or after ``since`` is too (in EVENT_ORDER, timestamps never go
+    # back): the events before ``since`` change no such cart's answer, and the window only sorts
+    # the recent ones (the live triggers look every 2 s beside a store of millions of events)
+    recent = "e.timestamp >= $since" if since else "TRUE"
     return f"""
         SELECT message_id AS dedupe_key, customer_id, timestamp AS occurred_at,
                TRY_CAST(json_extract_string(properties, '$.cart_value') AS DOUBLE) AS cart_value
         FROM (
             SELECT *, lead(timestamp) OVER (PARTITION BY customer_id ORDER BY {EVENT_ORDER}) AS next_at
             FROM ({journey}) e
-            WHERE event IN ({carts}) OR event = {quote(store.config.purchase_event)}
+            WHERE (event IN ({carts}) OR event = {quote(store.config.purchase_event)}) AND {recent}
         ) c
         WHERE event IN ({carts})
           AND coalesce(epoch(next_at), {now_epoch}) - epoch(timestamp) >= {hook.minutes * 60}
@@ -184,14 +196,15 @@ def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None 
                 _watch_segment(store, hook, now)
             rows.append({"webhook": hook.name, "trigger": hook.trigger, "queued": 0})
             continue
-        narrowed = f"customer_id IN ({customers})" if customers and hook.trigger in ARRIVAL_TRIGGERS else "TRUE"
+        arrival = customers if hook.trigger in ARRIVAL_TRIGGERS else None
+        narrowed = f"customer_id IN ({arrival})" if arrival else "TRUE"
         query = f"""
-            SELECT * FROM ({_occurrences_sql(store, hook, now)}) o
-            WHERE {narrowed} AND {f"occurred_at >= TIMESTAMP {quote(since.isoformat(sep=' '))}" if since else "TRUE"}
-              AND dedupe_key NOT IN (SELECT dedupe_key FROM webhook_deliveries WHERE webhook = {quote(hook.name)})
+            SELECT * FROM ({_occurrences_sql(store, hook, now, since, arrival)}) o
+            WHERE {narrowed} AND {"occurred_at >= $since" if since else "TRUE"}
+              AND dedupe_key NOT IN (SELECT dedupe_key FROM webhook_deliveries WHERE webhook = $hook)
             ORDER BY occurred_at, dedupe_key
         """
-        found = store.execute(query).df()
+        found = store.execute(query, {"hook": hook.name, **({"since": since} if since else {})}).df()
         records = [
             (r["dedupe_key"], _body(hook, r)) for r in found.astype(object).where(found.notna(), None).to_dict("records")
         ]
