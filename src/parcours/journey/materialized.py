@@ -188,8 +188,8 @@ class _Scope(dict):
 
     def drop(self, store: Store) -> None:
         for n in range(len(self)):
-            for table in (f"_refresh_{n}_events", f"_refresh_{n}_customers", f"_refresh_{n}_moved"):
-                store.execute(f"DROP TABLE IF EXISTS {table}")
+            for name in (f"_refresh_{n}_events", f"_refresh_{n}_customers", f"_refresh_{n}_moved"):
+                store.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _changes(store: Store, version: int, prefix: str) -> Changes:
