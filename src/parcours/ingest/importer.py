@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from parcours.engine.base import DuckDBEngine
 from parcours.errors import ImportError_
 from parcours.ingest.mapping import EVENT_TYPES, Mapping
 from parcours.ingest.readers import FORMATS, Batch, ParquetRows, check_file, guess_format, read_file
@@ -508,7 +509,9 @@ def _stage_batch(store: Store, batch: Batch) -> pa.Schema:
             f"FROM read_parquet({quote(str(batch.path))}, file_row_number = true) "
             f"WHERE file_row_number >= {int(batch.first)} AND file_row_number < {int(batch.stop)}"
         )
-        return store.execute("SELECT * FROM batch_in LIMIT 0").to_arrow_table().schema
+        # read by the store's own DuckDB (the batch is a temporary table of its connection, whatever
+        # engine runs the analyses), as a relation: Arrow from a DB-API result warns of a copy
+        return DuckDBEngine(store).arrow("SELECT * FROM batch_in LIMIT 0").schema
     store.register("_arrow_in", pa.Table.from_batches(
         [batch.slice(i, SCAN_CHUNK_ROWS) for i in range(0, batch.num_rows, SCAN_CHUNK_ROWS)]))
     try:
