@@ -55,9 +55,9 @@ class Engine:
         itself, or what an engine made of it (a view)."""
         return query
 
-    def label_components(self, hop_sql: str, changed_sql: str) -> None:
-        """Identity stitching's label propagation: ``hop_sql`` rounds over the store's temporary
-        tables ``_edges`` and ``_labels`` until ``changed_sql`` counts no change; ``_labels`` holds the answer."""
+    def label_components(self, hop: Query, changed: Query) -> None:
+        """Identity stitching's label propagation: ``hop`` rounds over the store's temporary
+        tables ``_edges`` and ``_labels`` until ``changed`` counts no change; ``_labels`` holds the answer."""
         raise NotImplementedError
 
     def arrow(self, query: Query) -> pa.Table:
@@ -129,12 +129,16 @@ class DuckDBEngine(Engine):
     def __init__(self, store: Store):
         self.store = store
 
-    def label_components(self, hop_sql: str, changed_sql: str) -> None:
+    def label_components(self, hop: Query, changed: Query) -> None:
+        from parcours.query import sql
+
         con = self.store.con
         con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT identifier AS node, identifier AS label FROM _affected")
+        next_round = duckdb_sql(sql("CREATE OR REPLACE TEMP TABLE _next AS SELECT * FROM {hop}", hop=hop))
+        count = duckdb_sql(changed)
         while True:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _next AS {hop_sql}")
-            changed = con.execute(changed_sql).fetchone()[0]
+            con.execute(next_round)
+            changed = con.execute(count).fetchone()[0]
             con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT * FROM _next")
             if not changed:
                 return
