@@ -169,8 +169,8 @@ class DuckDBEngine(Engine):
             reader.close()  # the streaming result is released now, not when collected
 
 
-def query_arrow(sql: str, **tables: pa.Table) -> pa.Table:
-    """``sql`` (DuckDB dialect) over the given Arrow tables, in a scratch in-memory database.
+def query_arrow(query: Query, **tables: pa.Table) -> pa.Table:
+    """``query`` (a tree, or DuckDB-dialect text) over the given Arrow tables, in a scratch in-memory database.
 
     For code that shapes data before there is a store (the demo generator): the SQL reads
     each table by its keyword name.
@@ -182,6 +182,6 @@ def query_arrow(sql: str, **tables: pa.Table) -> pa.Table:
         con.execute("SET enable_progress_bar = false")
         for name, table in tables.items():
             con.register(name, table)
-        return con.sql(sql).to_arrow_table()
+        return con.sql(duckdb_sql(query)).to_arrow_table()
     finally:
         con.close()
