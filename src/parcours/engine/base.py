@@ -138,9 +138,9 @@ class DuckDBEngine(Engine):
         count = duckdb_sql(changed)
         while True:
             con.execute(next_round)
-            changed = con.execute(count).fetchone()[0]
+            moved = con.execute(count).fetchone()[0]
             con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT * FROM _next")
-            if not changed:
+            if not moved:
                 return
 
     def register(self, name: str, table: pa.Table) -> None:
