@@ -95,6 +95,25 @@ def test_quarantine_lists_file_row_reason_raw(db, tmp_path, capsys):
     assert json.loads(rows[0]["raw"])["event"] == "site_visit"
 
 
+def test_quarantine_source_and_limit_narrow_the_list(db, tmp_path, capsys):
+    """--source keeps one file's rows (another file's name: none), --limit caps them (0: all)."""
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(json.dumps({"user_id": "x", "event": "e", "timestamp": t}) + "\n"
+                             for t in ("nope", "never", "2024-01-01T00:00:00Z")))
+    run(capsys, "--db", db, "import", other, "--format", "json")
+
+    def listed(*args):
+        return [(r["source"], r["row_number"]) for r in run(capsys, "--db", db, "quarantine", "--format", "json",
+                                                            *args).json()]
+
+    mine = str(tmp_path / "events.jsonl")
+    assert listed() == [(mine, 6), (str(other), 1), (str(other), 2)]
+    assert listed("--source", str(other)) == [(str(other), 1), (str(other), 2)]
+    assert listed("--source", str(other), "--limit", "1") == [(str(other), 1)]
+    assert listed("--limit", "0") == listed("--limit", "3") == listed()
+    assert listed("--source", "nowhere.csv") == []
+
+
 def test_customer_by_any_identifier(db, capsys):
     for ident in ("ann", "a1", "ann@example.com", "email:ann@example.com", "ANN@example.com"):
         profile = run(capsys, "--db", db, "customer", ident, "--format", "json").json()

@@ -179,3 +179,17 @@ def test_unusual_parquet_types_give_the_same_ids_and_properties_either_way(store
         assert _rows(store) == _rows(other)
     props = json.loads(_rows(store)[0][-1])
     assert props["counts"] == {"k": 1} and props["info"] == {"a": 1, "b": "x"} and props["nothing"] is None
+
+
+def test_importing_parquet_prints_no_warning(store, tmp_path):
+    """Reading a batch's schema makes DuckDB warn of an extra Arrow copy when done on a DB-API
+    result; the importer reads it as a relation, so users see no warning on import."""
+    import warnings
+
+    path = tmp_path / "e.parquet"
+    pq.write_table(pa.table({"user_id": ["u", "v"], "event": ["a", "b"],
+                             "timestamp": ["2024-01-01T00:00:00Z"] * 2}), path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert parcours.import_file(store, path, stitch=False).loaded == 2
+    assert [str(w.message) for w in caught if "Arrow" in str(w.message)] == []

@@ -14,7 +14,7 @@ import sqlglot
 from sqlglot import exp
 
 from parcours.analytics.segment_members import segment_members_sql
-from parcours.journey.entities import with_entities_sql
+from parcours.journey.entities import with_entities
 from parcours.journey.materialized import journey_source
 from parcours.matcher import is_entity_field
 from parcours.query.customer_fields import CUSTOMER_FIELDS, CustomerCondition
@@ -70,8 +70,7 @@ def events(store, filter: Filter | None = None, fields: set[str] | list[str] = (
     source = _tree(journey_source(store))
     entity_fields = {f for f in {*filter.fields(), *fields} if is_entity_field(f)}
     if entity_fields:
-        source = _tree(with_entities_sql(sql("SELECT * FROM {source}", source=source).sql(dialect="duckdb"),
-                                         entity_fields))
+        source = with_entities(sql("SELECT * FROM {source}", source=source), entity_fields)
     conditions = [filter.event_condition()]
     customers = customers_condition(store, filter)
     if customers is not None:

@@ -7,25 +7,17 @@ read (``parcours.journey.entities``), for a look at them directly.
 from __future__ import annotations
 
 import pandas as pd
-from sqlglot import exp
 
-from parcours.engine.dialect import parse
 from parcours.errors import ParcoursError
-from parcours.journey.entities import group_properties_sql, group_types_sql, persons_sql
+from parcours.journey.entities import group_properties_query, group_types_query, persons_query
 from parcours.query import sql
-
-
-def _tree(query: exp.Expression | str) -> exp.Expression:
-    """A query of ``parcours.journey.entities`` as a tree (transitional: it still gives DuckDB text)."""
-    return query if isinstance(query, exp.Expression) else parse(query)
 
 
 def persons(store, properties: list[str]) -> pd.DataFrame:
     """``customer_id`` and the latest value of each person property named (NULL if never set)."""
     if not properties:
         raise ParcoursError("persons: name at least one person property")
-    df = store.engine.df(sql("SELECT * FROM {persons} ORDER BY customer_id",
-                             persons=_tree(persons_sql(list(properties)))))
+    df = store.engine.df(sql("SELECT * FROM {persons} ORDER BY customer_id", persons=persons_query(list(properties))))
     return df.rename(columns={f"person.{p}": p for p in properties})
 
 
@@ -34,11 +26,11 @@ def groups(store, group_type: str, properties: list[str]) -> pd.DataFrame:
     if not properties:
         raise ParcoursError("groups: name at least one group property")
     df = store.engine.df(sql("SELECT * FROM {groups} ORDER BY group_key",
-                             groups=_tree(group_properties_sql(group_type, list(properties)))))
+                             groups=group_properties_query(group_type, list(properties))))
     return df.rename(columns={f"group.{group_type}.{p}": p for p in properties})
 
 
 def group_types(store) -> list[str]:
     """The group types customers belong to (``company``, ``team`` ...), for choosing whose journeys to read."""
-    types = sql("SELECT group_type FROM {types} ORDER BY group_type", types=_tree(group_types_sql()))
-    return store.engine.df(types)["group_type"].tolist()
+    types = store.engine.df(sql("SELECT group_type FROM {types} ORDER BY group_type", types=group_types_query()))
+    return types["group_type"].tolist()

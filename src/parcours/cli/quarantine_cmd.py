@@ -21,13 +21,11 @@ def quarantine(
 ) -> None:
     """Rows that failed validation, with the file, row number, reason and raw row."""
     with state(ctx).store(read_only=True) as store:
-        where = "WHERE source = ?" if source else ""
-        params = [source] if source else []
-        lim = f"LIMIT {int(limit)}" if limit else ""
+        # a NULL parameter keeps every source, a NULL limit every row: one constant query
         rows = Rows.fetch(store.execute(
-            f"SELECT source, row_number, reason, raw, quarantined_at FROM quarantine {where} "
-            f"ORDER BY source, row_number {lim}",
-            params,
+            "SELECT source, row_number, reason, raw, quarantined_at FROM quarantine "
+            "WHERE ? IS NULL OR source = ? ORDER BY source, row_number LIMIT ?",
+            [source or None, source or None, limit or None],
         ))
     emit(rows, fmt, title="quarantined rows")
 

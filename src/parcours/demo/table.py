@@ -27,7 +27,7 @@ from parcours.demo.generator import (
     simulate,
 )
 from parcours.engine.base import query_arrow
-from parcours.matcher import quote
+from parcours.query import Query, sql
 
 FIRST_NAMES = ("ludovic", "camille", "lea", "hugo", "manon", "lucas", "chloe", "louis", "ines", "jules",
                "sarah", "nathan", "emma", "thomas", "julie", "arthur", "zoe", "paul", "alice", "karim")
@@ -35,62 +35,81 @@ LAST_NAMES = ("martin", "bernard", "dubois", "thomas", "robert", "richard", "pet
               "simon", "laurent", "lefebvre", "michel", "garcia", "david", "bertrand", "roux", "vincent", "fournier")
 
 
-def _list(values) -> str:
-    return "[" + ", ".join(quote(v) for v in values) + "]"
+def _pick(values, code: str) -> Query:
+    """``values[code]``, NULL when the code is -1; ``code`` is a constant expression over the arrays."""
+    return sql("[{values}][{code} + 1]", values=list(values), code=sql(code))
 
 
-def _pick(values, code: str) -> str:
-    """``values[code]`` in SQL, NULL when the code is -1."""
-    return f"{_list(values)}[{code} + 1]"
-
-
-def _sql(seed: int) -> str:
-    c = "lpad(CAST(cust AS VARCHAR), 7, '0')"
-    email = (f"{_pick(FIRST_NAMES, 'cust % 20')} || '.' || {_pick(LAST_NAMES, '(cust // 20) % 20')} || '.' "
-             f"|| CAST(cust AS VARCHAR) || '@exemple.fr'")
-    phone = "'+336' || lpad(CAST(cust AS VARCHAR), 8, '0')"
-    crm = f"'CRM' || {c}"
-    campaigns = biz.ALL_CAMPAIGNS
-    props = ", ".join([
-        f"'device', CASE WHEN anon_device >= 0 THEN {_pick(biz.DEVICES, 'anon_device')} END",
-        f"'product', {_pick(biz.PRODUCTS, 'product')}",
-        "'cart_value', CASE WHEN NOT isnan(cart_value) THEN round(cart_value, 2) END",
-        "'revenue', CASE WHEN NOT isnan(revenue) THEN round(revenue, 2) END",
-        "'currency', CASE WHEN NOT isnan(revenue) OR NOT isnan(cart_value) THEN 'EUR' END",
-        "'repeat', CASE repeat WHEN 1 THEN true WHEN 0 THEN false END",
-        f"'error', {_pick(biz.PAYMENT_ERRORS, 'error')}",
-        f"'topic', {_pick(biz.FORM_TOPICS, 'topic')}",
-        f"'store', {_pick(biz.STORES, 'store')}",
-        f"'reason', {_pick(biz.RETURN_REASONS, 'reason')}",
-        "'rating', CASE WHEN rating >= 0 THEN rating END",
-        "'delay_days', CASE WHEN delay_days >= 0 THEN delay_days END",
-        f"'email', CASE WHEN traits & {EMAIL} <> 0 THEN {email} END",
-        f"'phone', CASE WHEN traits & {PHONE} <> 0 THEN {phone} END",
-        f"'crm_id', CASE WHEN traits & {CRM_ID} <> 0 THEN {crm} END",
-        f"'metric', {_pick(METRICS, 'metric')}",
-        "'score', CASE WHEN score >= 0 THEN score END",
-        f"'touchpoint', {_pick(SURVEY_TOUCHPOINTS, 'survey_tp')}",
-        f"'comment', {_pick(COMMENT_TEXTS, 'comment')}",
-        f"'language', {_pick(('fr', 'en'), 'language')}",
-    ])
-    offline_prefix = f"CASE WHEN channel = {biz.CH['store']} THEN 'pos-' ELSE 'call-' END"
-    return f"""
-    SELECT 'demo-{seed}-' || lpad(CAST(row AS VARCHAR), 9, '0') AS message_id,
-           CASE WHEN event = {biz.E['identify']} THEN 'identify' ELSE 'track' END AS type,
-           {_pick(biz.EVENTS, 'event')} AS event,
+#: the events file, one row per simulated event (the picks and constants are bound)
+_EVENTS = """
+    SELECT {id_prefix} || lpad(CAST(row AS VARCHAR), 9, '0') AS message_id,
+           CASE WHEN event = {identify} THEN 'identify' ELSE 'track' END AS type,
+           {event} AS event,
            to_timestamp(t) AS timestamp,
-           CASE WHEN "user" THEN 'c' || {c} END AS user_id,
-           CASE WHEN offline THEN {offline_prefix} || left(md5('{seed}:' || CAST(row AS VARCHAR)), 12)
+           CASE WHEN "user" THEN 'c' || {customer} END AS user_id,
+           CASE WHEN offline THEN {offline_prefix} || left(md5({seed} || CAST(row AS VARCHAR)), 12)
                 WHEN anon_device >= 0
-                THEN 'anon-' || left(md5('{seed}:' || CAST(cust AS VARCHAR) || ':' || CAST(anon_device AS VARCHAR)), 16)
+                THEN 'anon-' || left(md5({seed} || CAST(cust AS VARCHAR) || ':' || CAST(anon_device AS VARCHAR)), 16)
            END AS anonymous_id,
-           {_pick(biz.CHANNELS, 'channel')} AS channel,
-           {_pick([k.source for k in campaigns], 'campaign')} AS utm_source,
-           {_pick([k.medium for k in campaigns], 'campaign')} AS utm_medium,
-           {_pick([k.name for k in campaigns], 'campaign')} AS utm_campaign,
-           CAST(json_merge_patch('{{}}', json_object({props})) AS VARCHAR) AS properties
+           {channel} AS channel,
+           {utm_source} AS utm_source,
+           {utm_medium} AS utm_medium,
+           {utm_campaign} AS utm_campaign,
+           CAST(json_merge_patch('{}', {properties}) AS VARCHAR) AS properties
     FROM sim ORDER BY row
-    """
+"""
+
+#: the properties of every event (NULL ones are left out by ``json_merge_patch``)
+_PROPERTIES = """
+    json_object(
+        'device', CASE WHEN anon_device >= 0 THEN {device} END,
+        'product', {product},
+        'cart_value', CASE WHEN NOT isnan(cart_value) THEN round(cart_value, 2) END,
+        'revenue', CASE WHEN NOT isnan(revenue) THEN round(revenue, 2) END,
+        'currency', CASE WHEN NOT isnan(revenue) OR NOT isnan(cart_value) THEN 'EUR' END,
+        'repeat', CASE repeat WHEN 1 THEN true WHEN 0 THEN false END,
+        'error', {error},
+        'topic', {topic},
+        'store', {store},
+        'reason', {reason},
+        'rating', CASE WHEN rating >= 0 THEN rating END,
+        'delay_days', CASE WHEN delay_days >= 0 THEN delay_days END,
+        'email', CASE WHEN traits & {email_bit} <> 0 THEN {email} END,
+        'phone', CASE WHEN traits & {phone_bit} <> 0 THEN '+336' || lpad(CAST(cust AS VARCHAR), 8, '0') END,
+        'crm_id', CASE WHEN traits & {crm_bit} <> 0 THEN 'CRM' || {customer} END,
+        'metric', {metric},
+        'score', CASE WHEN score >= 0 THEN score END,
+        'touchpoint', {touchpoint},
+        'comment', {comment},
+        'language', {language})
+"""
+
+
+def _query(seed: int) -> Query:
+    customer = sql("lpad(CAST(cust AS VARCHAR), 7, '0')")
+    email = sql("{first} || '.' || {last} || '.' || CAST(cust AS VARCHAR) || '@exemple.fr'",
+                first=_pick(FIRST_NAMES, "cust % 20"), last=_pick(LAST_NAMES, "(cust // 20) % 20"))
+    campaigns = biz.ALL_CAMPAIGNS
+    properties = sql(
+        _PROPERTIES,
+        device=_pick(biz.DEVICES, "anon_device"), product=_pick(biz.PRODUCTS, "product"),
+        error=_pick(biz.PAYMENT_ERRORS, "error"), topic=_pick(biz.FORM_TOPICS, "topic"),
+        store=_pick(biz.STORES, "store"), reason=_pick(biz.RETURN_REASONS, "reason"),
+        email_bit=EMAIL, email=email, phone_bit=PHONE, crm_bit=CRM_ID, customer=customer,
+        metric=_pick(METRICS, "metric"), touchpoint=_pick(SURVEY_TOUCHPOINTS, "survey_tp"),
+        comment=_pick(COMMENT_TEXTS, "comment"), language=_pick(("fr", "en"), "language"),
+    )
+    return sql(
+        _EVENTS,
+        id_prefix="demo-" + str(seed) + "-", identify=biz.E["identify"], event=_pick(biz.EVENTS, "event"),
+        customer=customer, seed=str(seed) + ":",
+        offline_prefix=sql("CASE WHEN channel = {store} THEN 'pos-' ELSE 'call-' END", store=biz.CH["store"]),
+        channel=_pick(biz.CHANNELS, "channel"),
+        utm_source=_pick([k.source for k in campaigns], "campaign"),
+        utm_medium=_pick([k.medium for k in campaigns], "campaign"),
+        utm_campaign=_pick([k.name for k in campaigns], "campaign"),
+        properties=properties,
+    )
 
 
 def demo_table(customers: int, seed: int) -> pa.Table:
@@ -98,7 +117,7 @@ def demo_table(customers: int, seed: int) -> pa.Table:
     cols = simulate(customers, seed)
     cols["row"] = np.arange(len(cols["t"]), dtype=np.int64)
     sim = pa.table(cols)
-    return query_arrow(_sql(seed), sim=sim)
+    return query_arrow(_query(seed), sim=sim)
 
 
 def write_demo(customers: int, seed: int, path: str | Path) -> int:

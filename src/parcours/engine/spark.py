@@ -223,13 +223,13 @@ class SparkEngine(Engine):
         self.journey(self.sync(), query.sql(dialect="duckdb"))
         return exp.to_table(JOURNEY_VIEW)
 
-    def label_components(self, hop_sql: str, changed_sql: str) -> None:
+    def label_components(self, hop: Query, changed: Query) -> None:
         """The same rounds run on Spark; only the labels come back into the store."""
         con = self.store.con
         con.abort()
         edges = con.sql("SELECT a, b FROM _edges").to_arrow_table()
         nodes = con.sql("SELECT identifier AS node, identifier AS label FROM _affected").to_arrow_table()
-        con.register("_spark_labels", connected_components(edges, nodes, hop_sql, changed_sql))
+        con.register("_spark_labels", connected_components(edges, nodes, hop, changed))
         try:
             con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT node, label FROM _spark_labels")
         finally:
@@ -313,22 +313,22 @@ def _plain(table: pa.Table) -> pa.Table:
     return table if schema == table.schema else table.cast(schema)
 
 
-def connected_components(edges: pa.Table, nodes: pa.Table, hop_sql: str, changed_sql: str) -> pa.Table:
-    """Identity stitching's label propagation on Spark: the store's own round SQL, iterated.
+def connected_components(edges: pa.Table, nodes: pa.Table, hop: Query, changed: Query) -> pa.Table:
+    """Identity stitching's label propagation on Spark: the store's own round query, iterated.
 
     ``edges`` (a, b) and ``nodes`` (node, label) come from the store; each round is
-    ``hop_sql`` over the views ``_edges`` and ``_labels`` (checkpointed, so the plan does
-    not grow with the rounds) until ``changed_sql`` counts no change. Returns (node, label).
+    ``hop`` over the views ``_edges`` and ``_labels`` (checkpointed, so the plan does
+    not grow with the rounds) until ``changed`` counts no change. Returns (node, label).
     """
     session = spark_session()
     session.createDataFrame(edges.to_pandas(), "a string, b string").createOrReplaceTempView("_edges")
     labels = session.createDataFrame(nodes.to_pandas(), "node string, label string").localCheckpoint()
     labels.createOrReplaceTempView("_labels")
-    hop, changed = to_spark(hop_sql), to_spark(changed_sql)
+    hop_text, changed_text = to_spark(hop), to_spark(changed)
     while True:
-        following = session.sql(hop).localCheckpoint()
+        following = session.sql(hop_text).localCheckpoint()
         following.createOrReplaceTempView("_next")
-        moved = session.sql(changed).collect()[0][0]
+        moved = session.sql(changed_text).collect()[0][0]
         following.createOrReplaceTempView("_labels")
         if not moved:
             break

@@ -18,48 +18,52 @@ or a full rebuild, does not redo it; new evidence can).
 from __future__ import annotations
 
 import pandas as pd
+from sqlglot import exp
 
 from parcours.errors import ParcoursError
-from parcours.matcher import json_path, quote
+from parcours.query import Query, sql, table
+from parcours.query.match import json_path
 from parcours.store.store import Store, utcnow
 
-_KIND_RANK = "CASE kind WHEN 'user' THEN 0 WHEN 'anonymous' THEN 1 ELSE 2 END"
+#: what every event says of its identifiers: itself, its user and anonymous ids together, its alias
+_OWN_IDENTIFIERS = (
+    """SELECT message_id, timestamp AS ts, coalesce(user_id, anonymous_id) AS primary_id,
+              coalesce(user_id, anonymous_id) AS other,
+              CASE WHEN user_id IS NOT NULL THEN 'user' ELSE 'anonymous' END AS kind, 'self' AS reason
+       FROM new_events""",
+    """SELECT message_id, timestamp, user_id, anonymous_id, 'anonymous',
+              CASE type WHEN 'identify' THEN 'identify' ELSE 'same_event' END
+       FROM new_events WHERE user_id IS NOT NULL AND anonymous_id IS NOT NULL""",
+    """SELECT message_id, timestamp, coalesce(user_id, anonymous_id), previous_id, 'anonymous', 'alias'
+       FROM new_events WHERE previous_id IS NOT NULL""",
+)
+#: every trait of an event in one pass: one JSON parse per event, then one row per trait
+_TRAITS = """
+    SELECT message_id, timestamp, primary_id,
+           CASE WHEN NULLIF(v, '') IS NOT NULL THEN kind || ':' || v END, kind, 'trait:' || kind
+    FROM (SELECT message_id, timestamp, primary_id, kind, lower(trim(coalesce(p, c))) AS v FROM (
+        SELECT message_id, timestamp, coalesce(user_id, anonymous_id) AS primary_id,
+               unnest([{names}]) AS kind,
+               unnest(json_extract_string(properties, [{props}])) AS p,
+               unnest(coalesce(json_extract_string(context, [{traits}]), CAST([{nulls}] AS VARCHAR[]))) AS c
+        FROM new_events WHERE CAST(properties AS VARCHAR) <> '{}' OR context IS NOT NULL))
+"""
 
 
-def _identifiers_sql(store: Store, since_batch: int) -> str:
+def _identifiers(store: Store, since_batch: int) -> Query:
     """(message_id, ts, primary, other, kind, reason) for every identifier an event carries."""
-    parts = [
-        "SELECT message_id, timestamp AS ts, coalesce(user_id, anonymous_id) AS primary_id, "
-        "coalesce(user_id, anonymous_id) AS other, CASE WHEN user_id IS NOT NULL THEN 'user' ELSE 'anonymous' END AS kind, "
-        "'self' AS reason FROM new_events",
-        "SELECT message_id, timestamp, user_id, anonymous_id, 'anonymous', "
-        "CASE type WHEN 'identify' THEN 'identify' ELSE 'same_event' END FROM new_events "
-        "WHERE user_id IS NOT NULL AND anonymous_id IS NOT NULL",
-        "SELECT message_id, timestamp, coalesce(user_id, anonymous_id), previous_id, 'anonymous', 'alias' "
-        "FROM new_events WHERE previous_id IS NOT NULL",
-    ]
+    parts = [sql(part) for part in _OWN_IDENTIFIERS]
     traits = store.config.identity.traits
     if traits:
-        # every trait of an event in one pass: one JSON parse per event, then one row per trait
-        props = "[" + ", ".join(json_path(t) for t in traits) + "]"
-        ctx = "[" + ", ".join(quote('$."traits"."' + t + '"') for t in traits) + "]"
-        names = "[" + ", ".join(quote(t) for t in traits) + "]"
-        nulls = "CAST([" + ", ".join("NULL" for _ in traits) + "] AS VARCHAR[])"
-        parts.append(
-            f"""SELECT message_id, timestamp, primary_id,
-                       CASE WHEN NULLIF(v, '') IS NOT NULL THEN kind || ':' || v END, kind, 'trait:' || kind
-                FROM (SELECT message_id, timestamp, primary_id, kind, lower(trim(coalesce(p, c))) AS v FROM (
-                    SELECT message_id, timestamp, coalesce(user_id, anonymous_id) AS primary_id,
-                           unnest({names}) AS kind,
-                           unnest(json_extract_string(properties, {props})) AS p,
-                           unnest(coalesce(json_extract_string(context, {ctx}), {nulls})) AS c
-                    FROM new_events WHERE CAST(properties AS VARCHAR) <> '{{}}' OR context IS NOT NULL))"""
-        )
-    body = " UNION ALL ".join(parts)
-    return f"""
-    WITH new_events AS (SELECT * FROM events WHERE batch_id > {since_batch})
-    SELECT * FROM ({body}) WHERE other IS NOT NULL AND primary_id IS NOT NULL
-    """
+        parts.append(sql(_TRAITS, names=list(traits), props=[json_path(t) for t in traits],
+                         traits=['$."traits"."' + t + '"' for t in traits], nulls=[None] * len(traits)))
+    return sql(
+        """
+        WITH new_events AS (SELECT * FROM events WHERE batch_id > {since})
+        SELECT * FROM {body} WHERE other IS NOT NULL AND primary_id IS NOT NULL
+        """,
+        since=since_batch, body=exp.union(*parts, distinct=False),
+    )
 
 
 def stitch(store: Store, full: bool = False) -> dict:
@@ -72,7 +76,7 @@ def stitch(store: Store, full: bool = False) -> dict:
     if upto <= since and not full:
         return {"affected_identifiers": 0, "merges": 0}
     with store.transaction(incremental=not full):  # ``_recompute`` names the customers it moves
-        store.execute(f"CREATE OR REPLACE TEMP TABLE _ids AS {_identifiers_sql(store, since)}")
+        store.execute(sql("CREATE OR REPLACE TEMP TABLE _ids AS SELECT * FROM {ids}", ids=_identifiers(store, since)))
         # nodes: new identifiers, and earlier first-seen times for known ones
         store.execute(
             """
@@ -127,8 +131,8 @@ def stitch(store: Store, full: bool = False) -> dict:
     return {"affected_identifiers": affected, "merges": merges}
 
 
-#: one round of label propagation over ``_edges`` from ``_labels``: every engine runs this SQL
-HOP_SQL = """
+#: one round of label propagation over ``_edges`` from ``_labels``: every engine runs this query
+HOP = sql("""
     WITH hop AS (
         SELECT node, label FROM _labels
         UNION ALL SELECT e.b, l.label FROM _edges e JOIN _labels l ON l.node = e.a
@@ -137,9 +141,9 @@ HOP_SQL = """
     -- pointer jumping: adopt the label of your label, which halves long chains
     SELECT n.node, least(n.label, coalesce(j.label, n.label)) AS label
     FROM nearest n LEFT JOIN nearest j ON j.node = n.label
-"""
+""")
 #: how many labels a round changed (0: the components are found)
-CHANGED_SQL = "SELECT count(*) FROM _next n JOIN _labels l USING (node) WHERE n.label <> l.label"
+CHANGED = sql("SELECT count(*) FROM _next n JOIN _labels l USING (node) WHERE n.label <> l.label")
 
 
 def _components(store: Store) -> None:
@@ -156,7 +160,7 @@ def _components(store: Store) -> None:
         WHERE NOT EXISTS (SELECT 1 FROM identity_blocks k WHERE k.a = e.a AND k.b = e.b)
         """
     )
-    store.engine.label_components(HOP_SQL, CHANGED_SQL)
+    store.engine.label_components(HOP, CHANGED)
 
 
 def _recompute(store: Store, reason_edges: str | None) -> int:
@@ -170,9 +174,9 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
     """
     _components(store)
     store.execute(
-        f"""
+        """
         CREATE OR REPLACE TEMP TABLE _canon AS
-        SELECT l.label, arg_min(l.node, ({_KIND_RANK.replace("kind", "n.kind")},
+        SELECT l.label, arg_min(l.node, (CASE n.kind WHEN 'user' THEN 0 WHEN 'anonymous' THEN 1 ELSE 2 END,
                    CASE WHEN l.node IN (SELECT customer_id FROM identity_map) THEN 0 ELSE 1 END,
                    n.first_seen, l.node)) AS customer_id
         FROM _labels l JOIN identity_nodes n ON n.identifier = l.node GROUP BY l.label
@@ -189,25 +193,27 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
     merges = 0
     if reason_edges:
         now = utcnow()
-        store.execute(
-            f"""
+        store.execute(sql(
+            """
             CREATE OR REPLACE TEMP TABLE _merges AS
-            SELECT {_NEXT_MERGE_ID} + row_number() OVER (ORDER BY customer_id) - 1 AS merge_id,
+            SELECT {next_id} + row_number() OVER (ORDER BY customer_id) - 1 AS merge_id,
                    customer_id, units FROM (
                 SELECT customer_id, list(DISTINCT unit ORDER BY unit) AS units FROM _newmap
                 GROUP BY customer_id HAVING count(old_customer) > 0 AND count(DISTINCT unit) > 1)
+            """,
+            next_id=sql(_NEXT_MERGE_ID),
+        ))
+        store.execute(sql(
             """
-        )
-        store.execute(
-            f"""
             INSERT INTO merge_edges
             SELECT g.merge_id, e.a, e.b, e.reason, e.message_id FROM {reason_edges} e
             JOIN _newmap na ON na.identifier = e.a JOIN _newmap nb ON nb.identifier = e.b
             JOIN _merges g ON g.customer_id = na.customer_id
             WHERE nb.customer_id = na.customer_id AND na.unit <> nb.unit
               AND NOT EXISTS (SELECT 1 FROM identity_blocks k WHERE k.a = e.a AND k.b = e.b)
-            """
-        )
+            """,
+            reason_edges=table(reason_edges),
+        ))
         store.execute(
             """
             INSERT INTO merge_log
@@ -236,7 +242,7 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
 
 #: Merge ids follow the log and, within one stitching run, the customer id: the same data
 #: gives the same ids on every engine and in every row order.
-_NEXT_MERGE_ID = "(SELECT coalesce(max(merge_id), 0) + 1 FROM merge_log)"
+_NEXT_MERGE_ID = "SELECT coalesce(max(merge_id), 0) + 1 FROM merge_log"
 
 
 def merges(store: Store) -> pd.DataFrame:
@@ -282,7 +288,7 @@ def unmerge(store: Store, merge_id: int) -> list[str]:
                 "SELECT DISTINCT customer_id FROM identity_map WHERE identifier IN (SELECT identifier FROM _affected) ORDER BY 1"
             ).fetchall()
         ]
-        undo_id = store.execute(f"SELECT {_NEXT_MERGE_ID}").fetchone()[0]
+        undo_id = store.execute(_NEXT_MERGE_ID).fetchone()[0]
         store.execute(
             "INSERT INTO merge_log VALUES (?, 'unmerge', ?, ?, ?, ?)",
             [undo_id, row[0], result, f"undoes merge {merge_id}", now],

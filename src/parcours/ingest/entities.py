@@ -16,10 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlglot import exp
+
 from parcours.errors import ImportError_
 from parcours.ingest.mapping import Mapping
 from parcours.ingest.readers import guess_format
-from parcours.matcher import quote
+from parcours.query import Query, column, literal, sql
 from parcours.store.store import Store, utcnow
 
 ENTITY_KINDS = ("persons", "groups")
@@ -40,18 +42,22 @@ class EntitySummary:
         return dict(self.__dict__)
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+#: how DuckDB reads each kind of table file
+_READERS = {
+    "csv": "SELECT * FROM read_csv({path}, header = true, all_varchar = true)",
+    "jsonl": "SELECT * FROM read_json_auto({path}, format = 'newline_delimited')",
+    "parquet": "SELECT * FROM read_parquet({path})",
+}
 
 
-def _reader(path: Path) -> str:
+def _text(name: str) -> Query:
+    return sql("CAST({c} AS VARCHAR)", c=column(name))
+
+
+def _reader(path: Path) -> Query:
     fmt = guess_format(path)
-    if fmt == "csv":
-        return f"read_csv({quote(str(path))}, header = true, all_varchar = true)"
-    if fmt == "jsonl":
-        return f"read_json_auto({quote(str(path))}, format = 'newline_delimited')"
-    if fmt == "parquet":
-        return f"read_parquet({quote(str(path))})"
+    if fmt in _READERS:
+        return sql(_READERS[fmt], path=str(path))
     raise ImportError_(f"{path}: a {fmt} file cannot be a person or group table; use CSV, JSON lines or Parquet")
 
 
@@ -70,7 +76,7 @@ def import_entities(store: Store, path: str | Path, kind: str, mapping: Mapping 
     path, mapping = Path(path), mapping or Mapping()
     if not path.exists():
         raise ImportError_(f"{path}: no such file")
-    store.execute(f"CREATE OR REPLACE TEMP TABLE _entity_in AS SELECT * FROM {_reader(path)}")
+    store.execute(sql("CREATE OR REPLACE TEMP TABLE _entity_in AS SELECT * FROM {rows}", rows=_reader(path)))
     try:
         return _load(store, path, kind, mapping)
     finally:
@@ -83,8 +89,8 @@ def _load(store: Store, path: Path, kind: str, mapping: Mapping) -> EntitySummar
     if summary.rows == 0:
         raise ImportError_(f"{path}: the file holds no data rows")
     ts_col = _column("timestamp", columns, mapping)
-    ts = (f"coalesce(timezone('UTC', TRY_CAST(CAST({_ident(ts_col)} AS VARCHAR) AS TIMESTAMPTZ)), "
-          f"TRY_CAST(CAST({_ident(ts_col)} AS VARCHAR) AS TIMESTAMP))") if ts_col else f"TIMESTAMP {quote(str(utcnow()))}"
+    ts = (sql("coalesce(timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ)), TRY_CAST({text} AS TIMESTAMP))",
+              text=_text(ts_col)) if ts_col else literal(utcnow()))
     user, anon = _column("user_id", columns, mapping), None
     if kind == "persons":
         anon = _column("anonymous_id", columns, mapping)
@@ -92,7 +98,7 @@ def _load(store: Store, path: Path, kind: str, mapping: Mapping) -> EntitySummar
         if not ids:
             raise ImportError_(f"{path}: a person table needs an id column (user_id, userId, distinct_id or id; "
                                "or --map user_id=COLUMN)")
-        key = "coalesce(" + ", ".join(f"CAST({_ident(c)} AS VARCHAR)" for c in ids) + ")"
+        key = exp.func("coalesce", *(_text(c) for c in ids))
         used = set(ids)
     else:
         gkey = _column("group_key", columns, mapping)
@@ -101,27 +107,28 @@ def _load(store: Store, path: Path, kind: str, mapping: Mapping) -> EntitySummar
                                "or --map group_key=COLUMN)")
         user = user if user != gkey else None
         gtype_col = _column("group_type", columns, mapping)
-        gtype = (f"CAST({_ident(gtype_col)} AS VARCHAR)" if gtype_col
-                 else quote(mapping.constants.get("group_type", "company")))
-        key = f"CAST({_ident(gkey)} AS VARCHAR)"
+        gtype = _text(gtype_col) if gtype_col else literal(mapping.constants.get("group_type", "company"))
+        key = _text(gkey)
         used = {gkey, *(c for c in (gtype_col, user) if c)}
     used |= {ts_col} if ts_col else set()
-    bad = store.execute(f"SELECT row_number() OVER () FROM _entity_in QUALIFY {key} IS NULL OR {ts} IS NULL LIMIT 1").fetchone()
+    bad = store.execute(sql("SELECT row_number() OVER () FROM _entity_in QUALIFY {key} IS NULL OR {ts} IS NULL LIMIT 1",
+                            key=key, ts=ts)).fetchone()
     if bad:
         raise ImportError_(f"{path}: data row {bad[0]} has no id or an unreadable timestamp; fix it or drop the row")
     traits = [c for c in columns if c not in used]
-    source = quote(str(path))
+    source = str(path)
     for c in traits:
-        value = f"CAST({_ident(c)} AS VARCHAR)"
+        bindings = dict(key=key, name=c, value=_text(c), ts=ts, source=source, trait=column(c))
         if kind == "persons":
-            sql = (f"INSERT INTO person_properties SELECT {key}, {quote(c)}, {value}, {ts}, {source} "
-                   f"FROM _entity_in WHERE {_ident(c)} IS NOT NULL")
+            insert = sql("INSERT INTO person_properties SELECT {key}, {name}, {value}, {ts}, {source} "
+                         "FROM _entity_in WHERE {trait} IS NOT NULL", **bindings)
         else:
-            sql = (f"INSERT INTO group_properties SELECT {gtype}, {key}, {quote(c)}, {value}, {ts}, {source} "
-                   f"FROM _entity_in WHERE {_ident(c)} IS NOT NULL")
-        summary.values += store.execute(sql).fetchone()[0]
+            insert = sql("INSERT INTO group_properties SELECT {gtype}, {key}, {name}, {value}, {ts}, {source} "
+                         "FROM _entity_in WHERE {trait} IS NOT NULL", gtype=gtype, **bindings)
+        summary.values += store.execute(insert).fetchone()[0]
     if kind == "groups" and user:
-        summary.memberships = store.execute(
-            f"INSERT INTO group_memberships SELECT CAST({_ident(user)} AS VARCHAR), {gtype}, {key}, {ts}, {source} "
-            f"FROM _entity_in WHERE {_ident(user)} IS NOT NULL").fetchone()[0]
+        summary.memberships = store.execute(sql(
+            "INSERT INTO group_memberships SELECT {user}, {gtype}, {key}, {ts}, {source} "
+            "FROM _entity_in WHERE {member} IS NOT NULL",
+            user=_text(user), gtype=gtype, key=key, ts=ts, source=source, member=column(user))).fetchone()[0]
     return summary

@@ -28,17 +28,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+from sqlglot import exp
 
+from parcours.engine.base import DuckDBEngine
 from parcours.errors import ImportError_
 from parcours.ingest.mapping import EVENT_TYPES, Mapping
 from parcours.ingest.readers import FORMATS, Batch, ParquetRows, check_file, guess_format, read_file
-from parcours.ingest.validation import row_problems_sql
-from parcours.matcher import quote
+from parcours.ingest.validation import row_problems
+from parcours.query import Query, column, ident, literal, sql, table
+from parcours.query.match import all_of
 from parcours.store.schema import ARRIVAL_STRIDE
 from parcours.store.store import DatabaseError, Store, utcnow
 
 TIMESTAMP_FORMATS = ("iso", "unix", "unix_ms")
-_NULL_TEXT = "CAST(NULL AS VARCHAR)"
 #: event fields that may stay NULL (no source column, no constant)
 _OPTIONAL_FIELDS = ("anonymous_id", "user_id", "previous_id", "channel", "utm_source", "utm_medium",
                     "utm_campaign", "context")
@@ -102,12 +104,34 @@ class ImportFailed(ImportError_):
         )
 
 
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _text(col: str) -> Query:
+    return sql("NULLIF(CAST({c} AS VARCHAR), '')", c=column(col))
 
 
-def _text(col: str) -> str:
-    return f"NULLIF(CAST({ident(col)} AS VARCHAR), '')"
+def _null(type_name: str) -> Query:
+    return exp.cast(exp.null(), exp.DataType.build(type_name))
+
+
+def _json_object(pairs: list) -> Query:
+    """``json_object(key, value, ...)`` of the pairs flattened in ``pairs`` (keys are bound as constants)."""
+    return exp.func("json_object", *(value if isinstance(value, exp.Expression) else literal(value) for value in pairs))
+
+
+#: ``_k``: (__row, k) for the rows of ``_h`` whose content repeats, in this batch or earlier in the file.
+#: ``k`` says this row is the k-th identical row of the file. Only the repeats are numbered (and
+#: sorted); every other row is the first of its kind (k = 1). The 64-bit hash only groups rows to
+#: number: a collision numbers two different rows in one sequence, which still gives them different
+#: ids (the id hashes the content).
+_NUMBER_REPEATS = """
+    CREATE OR REPLACE TEMP TABLE _k AS
+    WITH seen AS (   -- how many rows of each content of this batch earlier batches of the file held
+        SELECT s.h, sum(s.n) AS n FROM _seen s SEMI JOIN _h USING (h) GROUP BY s.h
+    ), repeated AS (
+        SELECT h FROM _h GROUP BY h HAVING count(*) > 1 UNION SELECT h FROM seen
+    )
+    SELECT h.__row, row_number() OVER (PARTITION BY h.h ORDER BY h.__row) + coalesce(s.n, 0) AS k
+    FROM _h h SEMI JOIN repeated r USING (h) LEFT JOIN seen s USING (h)
+"""
 
 
 class _BatchSQL:
@@ -124,231 +148,225 @@ class _BatchSQL:
         #: message ids come from the source (and may repeat) rather than being derived
         self.source_ids = "message_id" in mapping.columns or "message_id" in mapping.constants
 
-    def _field(self, name: str, schema: pa.Schema) -> str:
+    def _source(self, name: str, schema: pa.Schema) -> Query | None:
+        """What fills the event field ``name``: a constant, a column of the batch, or nothing (None)."""
         if name in self.m.constants:
-            return quote(self.m.constants[name])
+            return literal(self.m.constants[name])
         col = self.m.columns.get(name)
         if col is None or col not in schema.names:
-            return _NULL_TEXT
+            return None
         return _text(col)
+
+    def _field(self, name: str, schema: pa.Schema) -> Query:
+        source = self._source(name, schema)
+        return _null("VARCHAR") if source is None else source
 
     def unfilled(self, schema: pa.Schema) -> frozenset[str]:
         """The optional event fields that no column or constant fills: they stay NULL."""
         return frozenset(f for f in _OPTIONAL_FIELDS
-                         if (self.context(schema) if f == "context" else self._field(f, schema)) == _NULL_TEXT)
+                         if (self._context_source(schema) if f == "context" else self._source(f, schema)) is None)
 
-    def _naive_to_utc(self, expr: str) -> str:
+    def _naive_to_utc(self, expr: Query) -> Query:
         if self.tz is None:
-            return "CAST(NULL AS TIMESTAMP)"
-        return f"timezone('UTC', timezone({quote(self.tz)}, {expr}))"
+            return _null("TIMESTAMP")
+        return sql("timezone('UTC', timezone({tz}, {expr}))", tz=self.tz, expr=expr)
 
-    def timestamp(self, schema: pa.Schema) -> tuple[str, str]:
+    def timestamp(self, schema: pa.Schema) -> tuple[Query, Query]:
         """(raw text, parsed UTC timestamp) expressions for the timestamp field."""
         if "timestamp" in self.m.constants:
-            raw = quote(self.m.constants["timestamp"])
+            raw = literal(self.m.constants["timestamp"])
             typ = pa.string()
         else:
             col = self.m.columns.get("timestamp")
-            if col is None:
-                return "CAST(NULL AS VARCHAR)", "CAST(NULL AS TIMESTAMP)"
-            if col not in schema.names:
-                return "CAST(NULL AS VARCHAR)", "CAST(NULL AS TIMESTAMP)"
+            if col is None or col not in schema.names:
+                return _null("VARCHAR"), _null("TIMESTAMP")
             typ = schema.field(col).type
             raw = _text(col)
-            src = ident(col)
+            src = column(col)
             if pa.types.is_timestamp(typ):
                 if typ.tz is not None:
-                    return raw, f"timezone('UTC', {src})"
+                    return raw, sql("timezone('UTC', {src})", src=src)
                 if self.tz is None:
                     raise ImportError_(
                         f"{self.origin}: column {col!r} holds timestamps without a time zone: pass --timezone"
                     )
-                return raw, self._naive_to_utc(f"CAST({src} AS TIMESTAMP)")
+                return raw, self._naive_to_utc(sql("CAST({src} AS TIMESTAMP)", src=src))
             if pa.types.is_date(typ):
                 if self.tz is None:
                     raise ImportError_(f"{self.origin}: column {col!r} holds dates without a time zone: pass --timezone")
-                return raw, self._naive_to_utc(f"CAST({src} AS TIMESTAMP)")
+                return raw, self._naive_to_utc(sql("CAST({src} AS TIMESTAMP)", src=src))
             if (pa.types.is_integer(typ) or pa.types.is_floating(typ)) and self.ts_format not in ("unix", "unix_ms"):
                 raise ImportError_(
                     f"{self.origin}: column {col!r} holds numbers: pass --timestamp-format unix or unix_ms"
                 )
         fmt = self.ts_format or "iso"
         if fmt == "unix":
-            return raw, f"timezone('UTC', to_timestamp(TRY_CAST({raw} AS DOUBLE)))"
+            return raw, sql("timezone('UTC', to_timestamp(TRY_CAST({raw} AS DOUBLE)))", raw=raw)
         if fmt == "unix_ms":
-            return raw, f"timezone('UTC', to_timestamp(TRY_CAST({raw} AS DOUBLE) / 1000.0))"
+            return raw, sql("timezone('UTC', to_timestamp(TRY_CAST({raw} AS DOUBLE) / 1000.0))", raw=raw)
         if fmt == "iso":
             # fast path for the common UTC form (…Z, no other offset after the date): a plain
             # TIMESTAMP cast, several times cheaper than the TIMESTAMPTZ one, which stays the fallback
-            utc = (f"suffix({raw}, 'Z') AND strpos(substr({raw}, 11), '+') = 0 "
-                   f"AND strpos(substr({raw}, 11), '-') = 0")
-            return raw, (
-                f"CASE WHEN {utc} THEN coalesce(TRY_CAST({raw} AS TIMESTAMP), "
-                f"timezone('UTC', TRY_CAST({raw} AS TIMESTAMPTZ))) "
-                f"WHEN regexp_matches({raw}, {quote(_OFFSET_RE)}) "
-                f"THEN timezone('UTC', TRY_CAST({raw} AS TIMESTAMPTZ)) "
-                f"ELSE {self._naive_to_utc(f'TRY_CAST({raw} AS TIMESTAMP)')} END"
+            return raw, sql(
+                """
+                CASE WHEN suffix({raw}, 'Z') AND strpos(substr({raw}, 11), '+') = 0
+                          AND strpos(substr({raw}, 11), '-') = 0
+                     THEN coalesce(TRY_CAST({raw} AS TIMESTAMP), timezone('UTC', TRY_CAST({raw} AS TIMESTAMPTZ)))
+                     WHEN regexp_matches({raw}, {offset}) THEN timezone('UTC', TRY_CAST({raw} AS TIMESTAMPTZ))
+                     ELSE {naive} END
+                """,
+                raw=raw, offset=_OFFSET_RE, naive=self._naive_to_utc(sql("TRY_CAST({raw} AS TIMESTAMP)", raw=raw)),
             )
         if "%z" in fmt or "%Z" in fmt:
-            return raw, f"timezone('UTC', TRY_STRPTIME({raw}, {quote(fmt)}))"
-        return raw, self._naive_to_utc(f"TRY_STRPTIME({raw}, {quote(fmt)})")
+            return raw, sql("timezone('UTC', TRY_STRPTIME({raw}, {fmt}))", raw=raw, fmt=fmt)
+        return raw, self._naive_to_utc(sql("TRY_STRPTIME({raw}, {fmt})", raw=raw, fmt=fmt))
 
-    def timestamp_problem(self, raw: str) -> str:
+    def timestamp_problem(self, raw: Query) -> Query:
         col = self.m.columns.get("timestamp", "--set timestamp")
         fmt = self.ts_format or "iso"
-        naive_hint = ""
+        hint = None
         if self.tz is None:
             if fmt == "iso":
-                naive_hint = (
-                    f"WHEN NOT regexp_matches({raw}, {quote(_OFFSET_RE)}) AND TRY_CAST({raw} AS TIMESTAMP) IS NOT NULL "
-                    f"THEN 'timestamp ' || {raw} || ' in column {col} has no UTC offset: pass --timezone' "
-                )
+                hint = (sql("NOT regexp_matches({raw}, {offset}) AND TRY_CAST({raw} AS TIMESTAMP) IS NOT NULL",
+                            raw=raw, offset=_OFFSET_RE),
+                        " in column " + col + " has no UTC offset: pass --timezone")
             elif fmt not in ("unix", "unix_ms") and "%z" not in fmt and "%Z" not in fmt:
-                naive_hint = (
-                    f"WHEN TRY_STRPTIME({raw}, {quote(fmt)}) IS NOT NULL "
-                    f"THEN 'timestamp ' || {raw} || ' in column {col} has no time zone: pass --timezone' "
-                )
+                hint = (sql("TRY_STRPTIME({raw}, {fmt}) IS NOT NULL", raw=raw, fmt=fmt),
+                        " in column " + col + " has no time zone: pass --timezone")
         expected = {"iso": "ISO 8601", "unix": "Unix seconds", "unix_ms": "Unix milliseconds"}.get(fmt, fmt)
-        cannot = f"'cannot read timestamp ' || {raw} || ' in column {col} as {expected}'"
-        return f"CASE {naive_hint}ELSE {cannot} END" if naive_hint else cannot
+        cannot = sql("'cannot read timestamp ' || {raw} || {tail}", raw=raw,
+                     tail=" in column " + col + " as " + expected)
+        if hint is None:
+            return cannot
+        naive = sql("'timestamp ' || {raw} || {tail}", raw=raw, tail=hint[1])
+        return exp.Case(ifs=[exp.If(this=hint[0], true=naive)], default=cannot)
 
-    def properties(self, schema: pa.Schema) -> tuple[str, str | None]:
+    def properties(self, schema: pa.Schema) -> tuple[Query, str | None]:
         """(JSON properties expression, the source column given as a JSON object, if any)."""
-        pairs: list[str] = []
+        pairs: list = []
         for col in self.m.leftover(schema.names):
             if col != self.received_at:
-                pairs += [quote(col), ident(col)]
+                pairs += [col, column(col)]
         for key, col in self.m.columns.items():
             if key.startswith("properties.") and col in schema.names:
-                pairs += [quote(key.removeprefix("properties.")), ident(col)]
+                pairs += [key.removeprefix("properties."), column(col)]
         for key, value in self.m.constants.items():
             if key.startswith("properties."):
-                pairs += [quote(key.removeprefix("properties.")), quote(value)]
-        built = f"json_object({', '.join(pairs)})"
+                pairs += [key.removeprefix("properties."), value]
+        built = _json_object(pairs)
         base = self.m.columns.get("properties")
         if base and base in schema.names:
-            return f"json_merge_patch(CASE WHEN json_valid({_text(base)}) THEN {_text(base)} ELSE '{{}}' END, {built})", base
+            return sql("json_merge_patch(CASE WHEN json_valid({text}) THEN {text} ELSE '{}' END, {built})",
+                       text=_text(base), built=built), base
         return built, None
 
-    def context(self, schema: pa.Schema) -> str:
-        """The context column, with ``--map traits.NAME=COLUMN`` values under ``context.traits``."""
-        ctx = self._field("context", schema)
-        pairs: list[str] = []
+    def _context_source(self, schema: pa.Schema) -> Query | None:
+        """The context column, with ``--map traits.NAME=COLUMN`` values under ``context.traits`` (None: none)."""
+        ctx = self._source("context", schema)
+        pairs: list = []
         for key, col in self.m.columns.items():
             if key.startswith("traits.") and col in schema.names:
-                pairs += [quote(key.removeprefix("traits.")), ident(col)]
+                pairs += [key.removeprefix("traits."), column(col)]
         for key, value in self.m.constants.items():
             if key.startswith("traits."):
-                pairs += [quote(key.removeprefix("traits.")), quote(value)]
+                pairs += [key.removeprefix("traits."), value]
         if not pairs:
             return ctx
-        traits = f"json_object('traits', json_object({', '.join(pairs)}))"
+        traits = _json_object(["traits", _json_object(pairs)])
         # an invalid context stays as it was, to be quarantined with its reason
-        return f"CASE WHEN {ctx} IS NULL THEN CAST({traits} AS VARCHAR) WHEN json_valid({ctx}) " \
-               f"THEN CAST(json_merge_patch({ctx}, {traits}) AS VARCHAR) ELSE {ctx} END"
+        return sql("CASE WHEN {ctx} IS NULL THEN CAST({traits} AS VARCHAR) WHEN json_valid({ctx}) "
+                   "THEN CAST(json_merge_patch({ctx}, {traits}) AS VARCHAR) ELSE {ctx} END",
+                   ctx=_null("VARCHAR") if ctx is None else ctx, traits=traits)
 
     @staticmethod
     def _content_columns(schema: pa.Schema) -> list[str]:
         return [c for c in schema.names if c not in ("__row", "__invalid")]
 
-    def derived_id(self, schema: pa.Schema, k: str) -> str:
-        """The md5 of the row's content and its repeat number ``k``: ``content || ':' || k``.
+    def derived_id(self, schema: pa.Schema, numbered: bool) -> Query:
+        """The md5 of the row's content and its repeat number k: ``content || ':' || k``.
 
         The content is the line itself, or the columns as text joined by ``\x1f`` with NULL
-        as ``\x00``; it is built by one ``concat`` (no intermediate strings).
+        as ``\x00``; it is built by one ``concat`` (no intermediate strings). ``numbered``:
+        k comes from ``_k`` (1 when the row is not there), else it is 1.
         """
+        k = sql("coalesce(_k.k, 1)") if numbered else literal(1)
         if "__raw" in schema.names:
-            return f"md5(__raw || ':' || CAST({k} AS VARCHAR))"
-        parts = ", chr(31), ".join(f"coalesce(CAST({ident(c)} AS VARCHAR), chr(0))"
-                                   for c in self._content_columns(schema))
-        suffix = "':1'" if k == "1" else f"':', CAST({k} AS VARCHAR)"
-        return f"md5(concat({parts}, {suffix}))"
+            return sql("md5(__raw || ':' || CAST({k} AS VARCHAR))", k=k)
+        parts: list[Query] = []
+        for c in self._content_columns(schema):
+            if parts:
+                parts.append(sql("chr(31)"))
+            parts.append(sql("coalesce(CAST({c} AS VARCHAR), chr(0))", c=column(c)))
+        suffix = [literal(":"), sql("CAST({k} AS VARCHAR)", k=k)] if numbered else [literal(":1")]
+        return sql("md5(concat({parts}))", parts=[*parts, *suffix])
 
-    def _row_hash(self, schema: pa.Schema) -> str:
-        """The 64-bit hash of the row's content: what groups identical rows to number them."""
-        if "__raw" in schema.names:
-            return "hash(__raw)"
-        return "hash(" + ", ".join(ident(c) for c in self._content_columns(schema)) + ")"
-
-    def hashes(self, schema: pa.Schema) -> str:
+    def hashes(self, schema: pa.Schema) -> Query:
         """Rows ``(__row, h)``: each row's 64-bit content hash, which groups identical rows."""
-        return f"SELECT __row, {self._row_hash(schema)} AS h FROM batch_in"
+        content = [column("__raw")] if "__raw" in schema.names else [column(c) for c in self._content_columns(schema)]
+        return sql("SELECT __row, hash({content}) AS h FROM batch_in", content=content)
 
-    @staticmethod
-    def numbering() -> str:
-        """Rows ``(__row, k)`` for the rows of ``_h`` whose content repeats, in this batch or earlier in the file.
-
-        ``k`` says this row is the k-th identical row of the file. Only the repeats are
-        numbered (and sorted); every other row is the first of its kind (k = 1). The
-        64-bit hash only groups rows to number: a collision numbers two different rows
-        in one sequence, which still gives them different ids (the id hashes the content).
-        """
-        return """
-        WITH seen AS (   -- how many rows of each content of this batch earlier batches of the file held
-            SELECT s.h, sum(s.n) AS n FROM _seen s SEMI JOIN _h USING (h) GROUP BY s.h
-        ), repeated AS (
-            SELECT h FROM _h GROUP BY h HAVING count(*) > 1 UNION SELECT h FROM seen
-        )
-        SELECT h.__row, row_number() OVER (PARTITION BY h.h ORDER BY h.__row) + coalesce(s.n, 0) AS k
-        FROM _h h SEMI JOIN repeated r USING (h) LEFT JOIN seen s USING (h)
-        """
-
-    def staging(self, schema: pa.Schema, numbered: bool) -> str:
+    def staging(self, schema: pa.Schema, numbered: bool) -> Query:
         """One pass over the batch: event fields, ``reason`` (NULL when valid), message id ``mid``.
 
         ``numbered``: whether ``_k`` holds repeated rows to join (else every row has k = 1).
         """
         ts_raw, ts = self.timestamp(schema)
         props, props_col = self.properties(schema)
-        ctx = self.context(schema)
-        invalid = "__invalid" if "__invalid" in schema.names else "CAST(NULL AS VARCHAR)"
-        received = (
-            f"timezone('UTC', TRY_CAST({_text(self.received_at)} AS TIMESTAMPTZ))"
-            if self.received_at in schema.names else "CAST(NULL AS TIMESTAMP)"
+        ctx = self._context_source(schema)
+        ctx = _null("VARCHAR") if ctx is None else ctx
+        invalid = column("__invalid") if "__invalid" in schema.names else _null("VARCHAR")
+        received = (sql("timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ))", text=_text(self.received_at))
+                    if self.received_at in schema.names else _null("TIMESTAMP"))
+        fields = [sql("{value} AS {name}", value=self._field(f, schema), name=ident(f))
+                  for f in ("message_id", "user_id", "anonymous_id", "previous_id", "channel",
+                            "utm_source", "utm_medium", "utm_campaign")]
+        problems = row_problems(
+            ts_raw=column("ts_raw"), ts=column("timestamp"), ts_problem=self.timestamp_problem(column("ts_raw")),
+            event_column=self.m.columns.get("event", "event"), props_column=props_col, types=EVENT_TYPES,
         )
-        fields = ", ".join(
-            f"{self._field(f, schema)} AS {f}"
-            for f in ("message_id", "user_id", "anonymous_id", "previous_id", "channel",
-                      "utm_source", "utm_medium", "utm_campaign")
-        )
-        k = "coalesce(_k.k, 1)" if numbered else "1"
-        join = "LEFT JOIN _k USING (__row)" if numbered else ""
-        ev_col = self.m.columns.get("event", "event")
-        problems = row_problems_sql(
-            ts_raw="ts_raw", ts="timestamp", ts_problem=self.timestamp_problem("ts_raw"),
-            event_column=ev_col, props_column=props_col, types=EVENT_TYPES,
-        )
-        return f"""
-        WITH base AS (
-            SELECT __row, {invalid} AS invalid,
-                   coalesce({self._field("message_id", schema)}, {self.derived_id(schema, k)}) AS mid,
-                   {fields},
-                   lower({self._field("type", schema)}) AS type_raw,
-                   {self._field("event", schema)} AS event_raw,
+        base = sql(
+            """
+            SELECT __row, {invalid} AS invalid, coalesce({message_id}, {derived}) AS mid, {fields},
+                   lower({type}) AS type_raw, {event} AS event_raw,
                    {ts_raw} AS ts_raw, {ts} AS timestamp, {received} AS received_at,
-                   {props} AS properties,
-                   {f"json_valid({_text(props_col)}) AND json_type({_text(props_col)}) = 'OBJECT'" if props_col else "TRUE"} AS props_ok,
-                   {f"{_text(props_col)}" if props_col else "CAST(NULL AS VARCHAR)"} AS props_text,
+                   {props} AS properties, {props_ok} AS props_ok, {props_text} AS props_text,
                    CASE WHEN {ctx} IS NULL OR json_valid({ctx}) THEN {ctx} END AS context,
                    {ctx} IS NULL OR json_valid({ctx}) AS context_ok
-            FROM batch_in b {join}
-        ), typed AS (
-            SELECT *, coalesce(type_raw, 'track') AS type,
-                   coalesce(event_raw, CASE coalesce(type_raw, 'track')
-                       WHEN 'identify' THEN 'identify' WHEN 'alias' THEN 'alias'
-                       WHEN 'page' THEN 'page' WHEN 'screen' THEN 'screen' WHEN 'group' THEN 'group' END) AS event
-            FROM base
+            FROM batch_in b
+            """,
+            invalid=invalid, message_id=self._field("message_id", schema), derived=self.derived_id(schema, numbered),
+            fields=fields, type=self._field("type", schema), event=self._field("event", schema),
+            ts_raw=ts_raw, ts=ts, received=received, props=props,
+            props_ok=(sql("json_valid({t}) AND json_type({t}) = 'OBJECT'", t=_text(props_col)) if props_col
+                      else exp.true()),
+            props_text=_text(props_col) if props_col else _null("VARCHAR"), ctx=ctx,
         )
-        SELECT *, {problems} AS reason FROM typed
-        """
+        if numbered:
+            base = base.join(table("_k"), join_type="left", using=["__row"])
+        return sql(
+            """
+            WITH base AS ({base}), typed AS (
+                SELECT *, coalesce(type_raw, 'track') AS type,
+                       coalesce(event_raw, CASE coalesce(type_raw, 'track')
+                           WHEN 'identify' THEN 'identify' WHEN 'alias' THEN 'alias'
+                           WHEN 'page' THEN 'page' WHEN 'screen' THEN 'screen' WHEN 'group' THEN 'group' END) AS event
+                FROM base
+            )
+            SELECT *, {problems} AS reason FROM typed
+            """,
+            base=base, problems=problems,
+        )
 
     @staticmethod
-    def raw_row(schema: pa.Schema) -> str:
+    def raw_row(schema: pa.Schema) -> Query:
         """The quarantined row as it was in the file: the line itself, or its columns as JSON."""
         if "__raw" in schema.names:
-            return "b.__raw"
-        cols = [c for c in schema.names if c not in ("__row", "__invalid")]
-        return "json_object(" + ", ".join(f"{quote(c)}, b.{ident(c)}" for c in cols) + ")"
+            return column("__raw", "b")
+        pairs: list = []
+        for c in schema.names:
+            if c not in ("__row", "__invalid"):
+                pairs += [c, column(c, "b")]
+        return _json_object(pairs)
 
 
 @contextmanager
@@ -418,7 +436,7 @@ def import_file(
     _check_timestamp_format(store, timestamp_format)
     if timezone:
         try:
-            store.execute(f"SELECT timezone({quote(timezone)}, TIMESTAMP '2000-01-01')")
+            store.execute("SELECT timezone(?, TIMESTAMP '2000-01-01')", [timezone])
         except DatabaseError:
             raise ImportError_(f"--timezone {timezone!r}: unknown time zone (use a name like Europe/Paris)") from None
     if max_quarantined is not None and not 0 <= max_quarantined <= 1:
@@ -451,8 +469,8 @@ def import_file(
                     continue
                 _load_batch(store, builder, batch, path, summary, source, scope)
     finally:
-        for table in ("_seen", "_h", "_k", "batch_in"):
-            store.execute(f"DROP TABLE IF EXISTS {table}")
+        for name in ("_seen", "_h", "_k", "batch_in"):
+            store.execute(sql("DROP TABLE IF EXISTS {name}", name=table(name)))
     if summary.rows == 0:
         raise ImportError_(f"{path}: the file holds no data rows")
     if stitch and summary.loaded:
@@ -481,17 +499,17 @@ class _DedupScope:
     source_ids: bool
     mine: list[int] = field(default_factory=list)
 
-    def condition(self, store: Store) -> str | None:
-        """SQL condition on ``events e`` for the rows to check against (None: no check needed)."""
+    def condition(self, store: Store) -> Query | None:
+        """The condition on ``events e`` for the rows to check against (None: no check needed)."""
         if self.source_ids:
-            return "TRUE"
+            return exp.true()
         others = store.execute(
-            f"SELECT count(*) FROM imports WHERE batch_id > {self.before or 0} "
-            f"AND batch_id NOT IN ({', '.join(map(str, self.mine)) or 'NULL'})"
+            "SELECT count(*) FROM imports WHERE batch_id > ? AND NOT list_contains(?, batch_id)",
+            [self.before or 0, self.mine],
         ).fetchone()[0]
         if others:
-            return "TRUE"
-        return None if self.before is None else f"e.batch_id <= {int(self.before)}"
+            return exp.true()
+        return None if self.before is None else sql("e.batch_id <= {before}", before=self.before)
 
 
 def _stage_batch(store: Store, batch: Batch) -> pa.Schema:
@@ -502,13 +520,16 @@ def _stage_batch(store: Store, batch: Batch) -> pa.Schema:
     over in slices (DuckDB scans one Arrow batch on one thread).
     """
     if isinstance(batch, ParquetRows):
-        store.execute(
+        store.execute(sql(
             "CREATE OR REPLACE TEMP TABLE batch_in AS "
             "SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row "
-            f"FROM read_parquet({quote(str(batch.path))}, file_row_number = true) "
-            f"WHERE file_row_number >= {int(batch.first)} AND file_row_number < {int(batch.stop)}"
-        )
-        return store.execute("SELECT * FROM batch_in LIMIT 0").to_arrow_table().schema
+            "FROM read_parquet({path}, file_row_number = true) "
+            "WHERE file_row_number >= {first} AND file_row_number < {stop}",
+            path=str(batch.path), first=int(batch.first), stop=int(batch.stop),
+        ))
+        # read by the store's own DuckDB (the batch is a temporary table of its connection, whatever
+        # engine runs the analyses), as a relation: Arrow from a DB-API result warns of a copy
+        return DuckDBEngine(store).arrow("SELECT * FROM batch_in LIMIT 0").schema
     store.register("_arrow_in", pa.Table.from_batches(
         [batch.slice(i, SCAN_CHUNK_ROWS) for i in range(0, batch.num_rows, SCAN_CHUNK_ROWS)]))
     try:
@@ -531,8 +552,8 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: Batch, path: Path, summ
     try:
         schema = _stage_batch(store, batch)
         first, last = store.execute("SELECT min(__row), max(__row) FROM batch_in").fetchone()
-        store.execute(f"CREATE OR REPLACE TEMP TABLE _h AS {builder.hashes(schema)}")
-        store.execute(f"CREATE OR REPLACE TEMP TABLE _k AS {builder.numbering()}")
+        store.execute(sql("CREATE OR REPLACE TEMP TABLE _h AS SELECT * FROM {hashes}", hashes=builder.hashes(schema)))
+        store.execute(_NUMBER_REPEATS)
         numbered = store.execute("SELECT count(*) FROM _k").fetchone()[0] > 0
         staging = builder.staging(schema, numbered)
     except DatabaseError as e:
@@ -547,27 +568,28 @@ def _load_batch(store: Store, builder: _BatchSQL, batch: Batch, path: Path, summ
                                     source_ids=builder.source_ids, stored=scope.condition(store),
                                     unfilled=builder.unfilled(schema))
             bad = 0 if loaded == batch.num_rows else store.execute(
-                f"SELECT count(*) FROM ({staging}) WHERE reason IS NOT NULL").fetchone()[0]
+                sql("SELECT count(*) FROM {staging} WHERE reason IS NOT NULL", staging=staging)).fetchone()[0]
         except DatabaseError as e:
             raise ImportError_(f"{path}: cannot map rows {first}..: {e}") from None
         if bad:
-            for kind, n in store.execute(
-                f"SELECT {_REASON_KIND_SQL}, count(*) FROM ({staging}) WHERE reason IS NOT NULL GROUP BY ALL"
-            ).fetchall():
+            for kind, n in store.execute(sql(
+                "SELECT {kind}, count(*) FROM {staging} WHERE reason IS NOT NULL GROUP BY ALL",
+                kind=sql(_REASON_KIND_SQL), staging=staging,
+            )).fetchall():
                 summary.reasons[kind] = summary.reasons.get(kind, 0) + n
             # the raw row is rebuilt only for rejected rows, by joining back to the batch
-            store.execute(
-                f"""
+            store.execute(sql(
+                """
                 INSERT INTO quarantine
-                SELECT ?, r.__row, r.reason, r.raw, ? FROM (
-                    SELECT s.__row, s.reason, {builder.raw_row(schema)} AS raw
-                    FROM (SELECT __row, reason FROM ({staging}) WHERE reason IS NOT NULL) s
+                SELECT {source}, r.__row, r.reason, r.raw, {now} FROM (
+                    SELECT s.__row, s.reason, {raw} AS raw
+                    FROM (SELECT __row, reason FROM {staging} WHERE reason IS NOT NULL) s
                     JOIN batch_in b USING (__row)) r
                 WHERE NOT EXISTS (
-                    SELECT 1 FROM quarantine q WHERE q.source = ? AND q.row_number = r.__row AND q.raw = r.raw)
+                    SELECT 1 FROM quarantine q WHERE q.source = {source} AND q.row_number = r.__row AND q.raw = r.raw)
                 """,
-                [source, now, source],
-            )
+                source=source, now=now, raw=builder.raw_row(schema), staging=staging,
+            ))
         valid = batch.num_rows - bad
         store.execute(
             "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -585,17 +607,22 @@ def _first_row(batch: Batch) -> int:
     return batch.first + 1 if isinstance(batch, ParquetRows) else batch.column("__row")[0].as_py()
 
 
-#: the events columns, in order, and what fills each from the staging query
-_EVENT_COLUMNS = {
-    "message_id": "mid", "type": "type", "event": "event", "timestamp": "timestamp",
-    "received_at": "coalesce(received_at, $now)", "anonymous_id": "anonymous_id", "user_id": "user_id",
-    "previous_id": "previous_id", "channel": "channel", "utm_source": "utm_source", "utm_medium": "utm_medium",
-    "utm_campaign": "utm_campaign", "properties": "properties", "context": "context", "source": "$source",
-}
+def _event_columns(batch_id: int, now, source: str) -> dict[str, Query]:
+    """The events columns, in order, and what fills each from the staging query."""
+    staged = {"message_id": "mid", **{c: c for c in (
+        "type", "event", "timestamp", "received_at", "anonymous_id", "user_id", "previous_id", "channel",
+        "utm_source", "utm_medium", "utm_campaign", "properties", "context")}}
+    columns: dict[str, Query] = {c: column(s) for c, s in staged.items()}
+    columns["received_at"] = sql("coalesce(received_at, {now})", now=now)
+    columns["source"] = literal(source)
+    columns["batch_id"] = literal(int(batch_id))
+    # the order the rows were recorded in: global across batches and imports (see ARRIVAL_STRIDE)
+    columns["arrival_seq"] = sql("{first} + __row", first=int(batch_id) * ARRIVAL_STRIDE)
+    return columns
 
 
-def _insert_events(store: Store, staging: str, batch_id: int, now, source: str,
-                   source_ids: bool, stored: str | None = "TRUE", unfilled: frozenset[str] = frozenset()) -> int:
+def _insert_events(store: Store, staging: Query, batch_id: int, now, source: str,
+                   source_ids: bool, stored: Query | None = exp.true(), unfilled: frozenset[str] = frozenset()) -> int:
     """Append the valid staged rows whose message id is not stored yet; returns how many.
 
     Derived ids are unique within a file by construction; ids a source gives may repeat,
@@ -604,21 +631,16 @@ def _insert_events(store: Store, staging: str, batch_id: int, now, source: str,
     ``unfilled``: columns no source column fills, left out so that DuckDB fills them with
     NULL itself (cheaper than writing a column of NULLs it is given).
     """
-    rows = f"(SELECT * FROM ({staging}) WHERE reason IS NULL)"
+    rows = sql("SELECT * FROM {staging} WHERE reason IS NULL", staging=staging)
     if source_ids:
-        rows = f"(SELECT *, row_number() OVER (PARTITION BY mid ORDER BY __row) AS first_of_id FROM {rows} v)"
-    conditions = ["first_of_id = 1"] if source_ids else []
-    if stored:
-        conditions.append(f"NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = s.mid AND {stored})")
-    columns = {c: v for c, v in _EVENT_COLUMNS.items() if c not in unfilled}
-    columns["batch_id"] = str(int(batch_id))
-    # the order the rows were recorded in: global across batches and imports (see ARRIVAL_STRIDE)
-    columns["arrival_seq"] = f"{int(batch_id) * ARRIVAL_STRIDE} + __row"
-    return store.execute(
-        f"""
-        INSERT INTO events ({", ".join(columns)})
-        SELECT {", ".join(columns.values())}
-        FROM {rows} s {"WHERE " + " AND ".join(conditions) if conditions else ""}
-        """,
-        {"now": now, "source": source},
-    ).fetchone()[0]
+        rows = sql("SELECT *, row_number() OVER (PARTITION BY mid ORDER BY __row) AS first_of_id FROM {rows} v",
+                   rows=rows)
+    conditions = [sql("first_of_id = 1")] if source_ids else []
+    if stored is not None:
+        conditions.append(sql("NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = s.mid AND {stored})",
+                              stored=stored))
+    columns = {c: v for c, v in _event_columns(batch_id, now, source).items() if c not in unfilled}
+    return store.execute(sql(
+        "INSERT INTO events ({columns}) SELECT {values} FROM {rows} s WHERE {conditions}",
+        columns=[ident(c) for c in columns], values=list(columns.values()), rows=rows, conditions=all_of(conditions),
+    )).fetchone()[0]
