@@ -171,9 +171,10 @@ def test_answer_and_score_sql_transpile_to_spark(store):
     """The SQL stays portable: no ASOF join, no QUALIFY, nothing sqlglot cannot write for Spark."""
     import sqlglot
 
+    from parcours.analytics.survey_answers import answers_query
     from parcours.query import sql
-    from parcours.voc.scores import _BY, _COUNTS, _answers
+    from parcours.voc.scores import _BY, _COUNTS
 
-    tree = sql(_BY["touchpoint"], counts=_COUNTS, answers=_answers(store, None))
+    tree = sql(_BY["touchpoint"], counts=_COUNTS, answers=answers_query(store, None))
     spark = tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
     assert "IGNORE NULLS" in spark and "ASOF" not in spark.upper()

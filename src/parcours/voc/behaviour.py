@@ -8,23 +8,15 @@ whole store, so behaviour after the answer counts even past the filter's end.
 from __future__ import annotations
 
 import pandas as pd
-import sqlglot
 from sqlglot import exp
 
 from parcours.analytics.filters import events
-from parcours.analytics.survey_answers import answers_sql
+from parcours.analytics.survey_answers import answers_query
 from parcours.query import sql
 from parcours.query.filter import Filter
 
 #: NPS groups in report order.
 GROUPS = ("promoter", "passive", "detractor")
-
-
-
-def _answers(store, filter: Filter | None) -> exp.Expression:
-    """The survey answers as a tree (``answers_sql`` writes text until its module moves to trees)."""
-    answers = answers_sql(store, filter)
-    return answers if isinstance(answers, exp.Expression) else sqlglot.parse_one(answers, read="duckdb")
 
 
 def _latest_nps(store, filter: Filter | None) -> exp.Expression:
@@ -37,7 +29,7 @@ def _latest_nps(store, filter: Filter | None) -> exp.Expression:
                    row_number() OVER (PARTITION BY customer_id ORDER BY timestamp DESC, message_id DESC) AS r
             FROM {answers} a WHERE metric = 'nps'
         ) x WHERE r = 1
-    """, answers=_answers(store, filter))
+    """, answers=answers_query(store, filter))
 
 
 def satisfaction_behaviour(store, *, filter: Filter | None = None) -> pd.DataFrame:

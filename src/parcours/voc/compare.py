@@ -17,22 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import sqlglot
-from sqlglot import exp
 
-from parcours.analytics.survey_answers import METRICS, answers_sql
+from parcours.analytics.survey_answers import METRICS, answers_query
 from parcours.errors import ParcoursError
 from parcours.query import sql
 from parcours.query.filter import Filter
 
 #: Below this many answers (on the touchpoint or in the rest) no comparison is made.
 MIN_ANSWERS = 30
-
-
-def _answers(store, filter: Filter | None) -> exp.Expression:
-    """The survey answers as a tree (``answers_sql`` writes text until its module moves to trees)."""
-    answers = answers_sql(store, filter)
-    return answers if isinstance(answers, exp.Expression) else sqlglot.parse_one(answers, read="duckdb")
 
 
 def _nps_parts(promoters, detractors, n):
@@ -72,7 +64,7 @@ def compare_touchpoints(
         FROM {answers} a
         WHERE metric = {metric} AND touchpoint IS NOT NULL
         GROUP BY touchpoint ORDER BY touchpoint
-    """, answers=_answers(store, filter), metric=metric))
+    """, answers=answers_query(store, filter), metric=metric))
     columns = ["touchpoint", "stage", "metric", "value", "answers", "rest_value", "rest_answers", "difference",
                "p_value", "p_adjusted", "verdict"]
     if df.empty:

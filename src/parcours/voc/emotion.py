@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import sqlglot
-from sqlglot import exp
 
-from parcours.analytics.survey_answers import answers_sql
+from parcours.analytics.survey_answers import answers_query
 from parcours.errors import ParcoursError
 from parcours.query import sql
 from parcours.query.filter import Filter
@@ -23,12 +21,6 @@ from parcours.voc.sentiment import sentiments
 
 #: (midpoint, half-range) of each scale: ``(score - mid) / half`` is on -1..+1.
 SCALES = {"nps": (5.0, 5.0), "csat": (3.0, 2.0), "ces": (4.0, 3.0)}
-
-
-def _answers(store, filter: Filter | None) -> exp.Expression:
-    """The survey answers as a tree (``answers_sql`` writes text until its module moves to trees)."""
-    answers = answers_sql(store, filter)
-    return answers if isinstance(answers, exp.Expression) else sqlglot.parse_one(answers, read="duckdb")
 
 
 def answer_emotions(answers: pd.DataFrame) -> pd.DataFrame:
@@ -56,7 +48,7 @@ def emotion_curve(store, level: str = "stage", *, filter: Filter | None = None) 
         raise ParcoursError(f"emotion curve: level {level!r} is not stage or touchpoint")
     config = store.config
     answers = answer_emotions(store.engine.df(sql(
-        "SELECT metric, score, comment, language, stage, touchpoint FROM {answers} a", answers=_answers(store, filter)
+        "SELECT metric, score, comment, language, stage, touchpoint FROM {answers} a", answers=answers_query(store, filter)
     )))
     if level == "stage":
         keys = ["stage"]

@@ -15,11 +15,10 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import sqlglot
 from sqlglot import exp
 
 from parcours.analytics.filters import events
-from parcours.analytics.survey_answers import answers_sql
+from parcours.analytics.survey_answers import answers_query
 from parcours.errors import ParcoursError
 from parcours.query import column, literal, sql
 from parcours.query.journey import event_order
@@ -39,12 +38,6 @@ _LIST_COLUMNS = [column(c) for c in (
     "followup_id", "status", "owner", "customer_id", "identities", "metric", "score", "touchpoint", "stage", "comment",
     "language", "answered_at", "created_at", "updated_at",
 )]
-
-
-def _answers(store) -> exp.Expression:
-    """The survey answers as a tree (``answers_sql`` writes text until its module moves to trees)."""
-    answers = answers_sql(store)
-    return answers if isinstance(answers, exp.Expression) else sqlglot.parse_one(answers, read="duckdb")
 
 
 def _owner(teams: dict[str, str]) -> exp.Expression:
@@ -88,7 +81,7 @@ def create_followups(store) -> int:
                coalesce(recent.journey, '[]') AS journey, {owner} AS owner
         FROM cand c LEFT JOIN ids USING (message_id) LEFT JOIN recent USING (message_id)
         ORDER BY c.timestamp, c.message_id
-    """, answers=_answers(store), low=LOW_ANSWER, order=event_order("j"), events=events(store),
+    """, answers=answers_query(store), low=LOW_ANSWER, order=event_order("j"), events=events(store),
                 recent=RECENT_TOUCHPOINTS, owner=_owner({t.name: t.team for t in config.touchpoints}))
     with store.transaction(changes_data=False):  # no journey data: the journey table stays
         store.execute(sql("CREATE TEMP TABLE new_followups AS {query}", query=query))
@@ -116,7 +109,7 @@ def pending_followups(store) -> int:
     return int(store.engine.df(sql("""
         SELECT count(*) AS n FROM {answers} a
         WHERE {low} AND message_id NOT IN (SELECT message_id FROM followups)""",
-        answers=_answers(store), low=LOW_ANSWER))["n"].iloc[0])
+        answers=answers_query(store), low=LOW_ANSWER))["n"].iloc[0])
 
 
 def list_followups(store, status: str | None = None, owner: str | None = None) -> pd.DataFrame:

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import sqlglot
-from sqlglot import exp
 
-from parcours.analytics.survey_answers import answers_sql
+from parcours.analytics.survey_answers import answers_query
 from parcours.errors import ParcoursError
 from parcours.query import column, sql
 from parcours.query.filter import Filter
@@ -63,12 +61,6 @@ _TREND_BY = ("SELECT date_trunc({unit}, timestamp) AS period, {by}, {counts} FRO
              "GROUP BY period, {by} ORDER BY period, {by} NULLS LAST")
 
 
-def _answers(store, filter: Filter | None) -> exp.Expression:
-    """The survey answers as a tree (``answers_sql`` writes text until its module moves to trees)."""
-    answers = answers_sql(store, filter)
-    return answers if isinstance(answers, exp.Expression) else sqlglot.parse_one(answers, read="duckdb")
-
-
 def score_table(counts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Turn per-group counts (the columns of ``_COUNTS``) into figures with intervals."""
     out = counts[keys].copy()
@@ -106,11 +98,11 @@ def voc_scores(store, by: str | None = "touchpoint", *, filter: Filter | None = 
     """
     _check_by(by)
     if by is None:
-        counts = store.engine.df(sql(_ALL, counts=_COUNTS, answers=_answers(store, filter)))
+        counts = store.engine.df(sql(_ALL, counts=_COUNTS, answers=answers_query(store, filter)))
         counts = counts[counts["nps_answers"].fillna(0) + counts["csat_answers"].fillna(0)
                         + counts["ces_answers"].fillna(0) > 0]
         return score_table(counts, ["answers"])
-    counts = store.engine.df(sql(_BY[by], counts=_COUNTS, answers=_answers(store, filter)))
+    counts = store.engine.df(sql(_BY[by], counts=_COUNTS, answers=answers_query(store, filter)))
     return score_table(counts, [by])
 
 
@@ -124,7 +116,7 @@ def voc_trend(store, period: str = "week", by: str | None = None, *, filter: Fil
     if period not in PERIODS:
         raise ParcoursError(f"voc trend: `period` {period!r} is not one of {', '.join(PERIODS)}")
     keys = ["period"] + ([by] if by else [])
-    answers = _answers(store, filter)
+    answers = answers_query(store, filter)
     query = (sql(_TREND_BY, unit=period, by=column(by), counts=_COUNTS, answers=answers) if by
              else sql(_TREND, unit=period, counts=_COUNTS, answers=answers))
     counts = store.engine.df(query)

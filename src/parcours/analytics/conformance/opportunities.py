@@ -17,13 +17,11 @@ docs/conformance.md spells it out with a worked example.
 from __future__ import annotations
 
 import pandas as pd
-import sqlglot
-from sqlglot import exp
 
 from parcours.analytics.conformance.conformance import conformance_customers
 from parcours.analytics.filters import events
 from parcours.analytics.friction import friction
-from parcours.analytics.survey_answers import answers_sql
+from parcours.analytics.survey_answers import answers_query
 from parcours.query import sql
 from parcours.query.filter import Filter
 from parcours.store.store import Store
@@ -40,15 +38,9 @@ _SURVEY_COLUMNS = sql("""SELECT
     CAST(avg(score) FILTER (WHERE metric = 'ces') AS DOUBLE) AS ces""").selects
 
 
-def _answers(store: Store, filter: Filter | None) -> exp.Expression:
-    """The survey answers as a tree (``answers_sql`` writes text until its module moves to trees)."""
-    answers = answers_sql(store, filter)
-    return answers if isinstance(answers, exp.Expression) else sqlglot.parse_one(answers, read="duckdb")
-
-
 def _satisfaction(store: Store, filter: Filter | None) -> tuple[pd.DataFrame, dict]:
     """Per touchpoint and stage: detractor share, CSAT (share 4-5), CES mean; and the same over all answers."""
-    answers = _answers(store, filter)
+    answers = answers_query(store, filter)
     per = store.engine.df(sql("SELECT touchpoint, stage, {cols} FROM {answers} a GROUP BY GROUPING SETS ((touchpoint), (stage))",
                               cols=_SURVEY_COLUMNS, answers=answers))
     base = store.engine.df(sql("SELECT {cols} FROM {answers} a", cols=_SURVEY_COLUMNS, answers=answers)).iloc[0].to_dict()
