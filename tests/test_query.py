@@ -80,6 +80,10 @@ def test_a_list_in_brackets_is_a_tuple():
     assert run(rows) == [("a",)]
 
 
+def test_a_list_fills_a_function_whose_first_argument_stands_apart():
+    assert run(sql("SELECT coalesce({values})", values=[None, 2, 3])) == [(2,)]
+
+
 def test_an_empty_list_after_in_is_nothing_and_not_in_is_everything():
     assert run(sql("SELECT count(*) FROM range(3) WHERE range IN ({none})", none=[])) == [(0,)]
     assert run(sql("SELECT count(*) FROM range(3) WHERE NOT range IN ({none})", none=[])) == [(3,)]

@@ -142,6 +142,11 @@ def _splice(holder: exp.Expression, values: list | tuple) -> None:
         item.parent.replace(exp.Tuple(expressions=[_expression(v) for v in values]))
         return
     parent, key = item.parent, item.arg_key
+    if isinstance(parent, exp.Func) and key == "this" and "expressions" in parent.arg_types \
+            and not parent.expressions and values:  # ``coalesce({values})``: first argument, then the rest
+        parent.set("this", _expression(values[0]))
+        parent.set("expressions", [_expression(v) for v in values[1:]])
+        return
     siblings = parent.args.get(key) if parent is not None else None
     if not isinstance(siblings, list):
         raise ValueError(f"a list is bound where SQL takes one item: {parent.sql() if parent else holder.sql()}")
