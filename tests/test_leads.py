@@ -24,6 +24,7 @@ from parcours.analytics.leads import (
 from parcours.analytics.segment_members import rule_members_sql
 from parcours.cli.main import app
 from parcours.errors import ParcoursError
+from parcours.query import sql
 
 UCI_NUMERIC = [
     "Administrative", "Administrative_Duration", "Informational", "Informational_Duration", "ProductRelated",
@@ -107,8 +108,8 @@ def test_uci_online_shoppers_reach_auc_090(store, tmp_path):
                            "timestamp": (ts + pd.Timedelta(seconds=30)).isoformat(), "properties": {"revenue": 1}})
     load_events(store, events, tmp_path)
     properties = [*UCI_NUMERIC, "month", "new_visitor", "weekend"]
-    moments = ("SELECT customer_id, min(timestamp) + INTERVAL 1 SECOND AS moment FROM events e "
-               "JOIN identity_map m ON m.identifier = e.user_id GROUP BY customer_id")
+    moments = sql("SELECT customer_id, min(timestamp) + INTERVAL 1 SECOND AS moment FROM events e "
+                  "JOIN identity_map m ON m.identifier = e.user_id GROUP BY customer_id")
     frame = labelled_frame(store, moments, horizon_days=1, properties=properties)
     assert len(frame) == 12_330 and int(frame["label"].sum()) == 1_908
     features = [f for f in feature_columns(store, properties) if f not in PROSPECT_EXCLUDED]

@@ -1,7 +1,7 @@
 """Lead scoring: how likely each prospect is to buy soon, and why.
 
 Training rows are *snapshots*: at several past moments, every prospect (a customer
-with recent activity and no purchase yet) is described by ``features_sql`` from
+with recent activity and no purchase yet) is described by ``features_query`` from
 events before that moment only, and labelled by whether they bought within
 ``horizon_days`` after it. Nothing after a moment leaks into its row.
 
@@ -37,12 +37,13 @@ from sklearn.calibration import CalibratedClassifierCV, calibration_curve
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
+from sqlglot import exp
 from threadpoolctl import threadpool_limits
 
-from parcours.analytics.features import feature_columns, features_sql
-from parcours.analytics.filters import events_sql
+from parcours.analytics.features import feature_columns, features_query
+from parcours.analytics.filters import events
 from parcours.errors import ParcoursError
-from parcours.matcher import quote
+from parcours.query import Query, literal, sql
 from parcours.query.filter import Filter
 from parcours.store.store import Store, utcnow
 
@@ -131,39 +132,36 @@ def fit_stratified(frame: pd.DataFrame, features: Sequence[str], horizon_days: i
     return model
 
 
-def labelled_frame(store: Store, moments_sql: str, horizon_days: int, properties: Sequence[str] = ()) -> pd.DataFrame:
-    """Feature rows for the (``customer_id``, ``moment``) pairs of ``moments_sql``, with ``label``:
+def labelled_frame(store: Store, moments: Query, horizon_days: int, properties: Sequence[str] = ()) -> pd.DataFrame:
+    """Feature rows for the (``customer_id``, ``moment``) pairs of the query ``moments``, with ``label``:
     whether the customer bought within ``horizon_days`` from the moment on."""
-    config = store.config
-    purchase = f"event = {quote(config.purchase_event)}"
-    sql = f"""
-        WITH f AS ({features_sql(store, moments_sql, properties)}),
-        later AS (SELECT customer_id, timestamp FROM ({events_sql(store)}) WHERE {purchase})
+    return store.engine.df(sql("""
+        WITH f AS ({features}),
+        later AS (SELECT customer_id, timestamp FROM {events} WHERE event = {purchase})
         SELECT f.*, EXISTS (SELECT 1 FROM later l WHERE l.customer_id = f.customer_id
                             AND l.timestamp >= f.moment
-                            AND l.timestamp < f.moment + INTERVAL {int(horizon_days)} DAY) AS label
+                            AND l.timestamp < f.moment + INTERVAL {days} DAY) AS label
         FROM f ORDER BY f.moment, f.customer_id
-    """
-    return store.engine.df(sql)
+    """, features=features_query(store, moments, properties), events=events(store),
+        purchase=store.config.purchase_event, days=int(horizon_days)))
 
 
 def snapshot_frame(store: Store, moments: Sequence[datetime], horizon_days: int, active_days: int = 30,
                    properties: Sequence[str] = (), filter: Filter | None = None) -> pd.DataFrame:
     """Labelled feature rows of the prospects at each moment: customers active in the
     ``active_days`` before it who have not bought yet (among those with an event in ``filter``)."""
-    config = store.config
-    values = ", ".join(f"(TIMESTAMP {quote(m.isoformat(sep=' '))})" for m in moments)
-    moments_sql = f"""
-        SELECT j.customer_id, c.moment FROM ({events_sql(store)}) j, (VALUES {values}) c(moment)
+    query = sql("""
+        SELECT j.customer_id, c.moment FROM {events} j, {moments}
         WHERE j.timestamp < c.moment
         GROUP BY j.customer_id, c.moment
-        HAVING max(j.timestamp) >= c.moment - INTERVAL {int(active_days)} DAY
-           AND sum(CASE WHEN j.event = {quote(config.purchase_event)} THEN 1 ELSE 0 END) = 0
-    """
+        HAVING max(j.timestamp) >= c.moment - INTERVAL {days} DAY
+           AND sum(CASE WHEN j.event = {purchase} THEN 1 ELSE 0 END) = 0
+    """, events=events(store), moments=exp.values([(literal(m),) for m in moments], alias="c", columns=["moment"]),
+        days=int(active_days), purchase=store.config.purchase_event)
     if filter is not None:
-        moments_sql = (f"SELECT * FROM ({moments_sql}) WHERE customer_id IN "
-                       f"(SELECT customer_id FROM ({events_sql(store, filter)}))")
-    return labelled_frame(store, moments_sql, horizon_days, properties)
+        query = sql("SELECT * FROM {query} WHERE customer_id IN (SELECT customer_id FROM {events})",
+                    query=query, events=events(store, filter))
+    return labelled_frame(store, query, horizon_days, properties)
 
 
 def _span(store: Store) -> tuple[datetime, datetime]:
