@@ -27,13 +27,17 @@ from functools import partial
 from typing import Literal
 
 import pandas as pd
+from sqlglot import exp
 
-from parcours.analytics.filters import customers_condition, events_sql
+from parcours.analytics.filters import customers_condition, events
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import JOURNEY, Changes, Derived, journey_source, source
 from parcours.journey.relation import EVENT_ORDER
-from parcours.matcher import EventMatcher, matcher_sql, quote
+from parcours.matcher import EventMatcher, quote
 from parcours.query.filter import Filter
+from parcours.query.journey import event_order
+from parcours.query.match import matcher
+from parcours.query.template import column, ident, sql, table
 from parcours.store.store import DERIVED_SCHEMA, Store
 
 By = Literal["touchpoint", "event", "stage"]
@@ -42,11 +46,12 @@ BY_LEVELS = ("touchpoint", "event", "stage")
 #: Order of a customer's steps: the one event order of every analysis.
 ORDER = EVENT_ORDER
 
-#: A step's position and neighbours, over the window ``w`` (a customer's steps in ``ORDER``).
+#: A step's position and neighbours, over the window ``w`` (a customer's steps in ``ORDER``), as
+#: the stored sequence's text computes them; the live query (``_live``) has the same columns.
 NEIGHBOURS = ("row_number() OVER w AS seq, lag(step) OVER w AS prev_step, lead(step) OVER w AS next_step, "
               "lead(step, 2) OVER w AS next2_step, lead(timestamp) OVER w AS next_timestamp")
 
-#: The step columns; stored as ENUM codes, given out as text by ``steps_sql``.
+#: The step columns; stored as ENUM codes, given out as text by ``steps_query``.
 STEP_COLUMNS = ("step", "prev_step", "next_step", "next2_step")
 
 #: Flags only the stored sequence has, each true on one row per customer and key, so that
@@ -87,12 +92,13 @@ def maps_none(store: Store, by: str) -> bool:
     """
     if by == "event":
         return False
-    journey = journey_source(store).sql(dialect='duckdb')
+    journey = journey_source(store)
 
-    def any_row(where: str) -> bool:
-        return store.engine.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {journey} WHERE {where} LIMIT 1)") > 0
+    def any_row(where: exp.Expression) -> bool:
+        return store.engine.scalar(sql("SELECT count(*) FROM (SELECT 1 FROM {journey} WHERE {where} LIMIT 1)",
+                                       journey=journey, where=where)) > 0
 
-    return not (store.config.touchpoints and any_row(f"{by} IS NOT NULL")) and any_row("TRUE")
+    return not (store.config.touchpoints and any_row(sql("{by} IS NOT NULL", by=column(by)))) and any_row(exp.true())
 
 
 def _unmapped_hint(by: str) -> str:
@@ -120,9 +126,9 @@ def require_mapped(store: Store, by: str, what: str) -> None:
 
 @dataclass(frozen=True)
 class Steps:
-    """The step rows of a query: their SQL, and whether they come from the stored sequence."""
+    """The step rows of a query: their query, and whether they come from the stored sequence."""
 
-    sql: str
+    query: exp.Expression
     #: True: read from the derived table, so the step columns are ENUM codes (cast them to
     #: VARCHAR in output) and the ``FLAGS`` columns exist; False: computed live, text steps
     stored: bool
@@ -133,18 +139,17 @@ def step_rows(store: Store, by: str = "touchpoint", filter: Filter | None = None
     step_column(by)
     filter = filter or Filter()
     if filter.whole_customers:
-        table = source(store, STEPS[by])
-        if table is not None:
-            sql = f"SELECT * FROM {table}"
+        stored = source(store, STEPS[by])
+        if stored is not None:
             customers = customers_condition(store, filter)
-            if customers is not None:
-                sql += f" WHERE {customers.sql(dialect='duckdb')}"
-            return Steps(sql, stored=True)
-    return Steps(_live_sql(store, by, filter), stored=False)
+            query = sql("SELECT * FROM {steps} WHERE {customers}", steps=table(stored),
+                        customers=exp.true() if customers is None else customers)
+            return Steps(query, stored=True)
+    return Steps(_live(store, by, filter), stored=False)
 
 
-def steps_sql(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> str:
-    """SQL of the step sequence: one row per step with its neighbours.
+def steps_query(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> exp.Expression:
+    """The query of the step sequence: one row per step with its neighbours.
 
     Columns: the journey relation's columns, plus ``step``, ``seq`` (1-based position in the
     customer's sequence), ``prev_step``, ``next_step``, ``next2_step``, ``next_timestamp``.
@@ -152,25 +157,34 @@ def steps_sql(store: Store, by: str = "touchpoint", filter: Filter | None = None
     """
     rows = step_rows(store, by, filter)
     if not rows.stored:
-        return rows.sql
-    as_text = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in STEP_COLUMNS)
-    return f"SELECT * EXCLUDE ({', '.join(FLAGS)}) REPLACE ({as_text}) FROM ({rows.sql})"
+        return rows.query
+    as_text = [sql("CAST({c} AS VARCHAR) AS {name}", c=column(c), name=ident(c)) for c in STEP_COLUMNS]
+    return sql("SELECT * EXCLUDE ({flags}) REPLACE ({as_text}) FROM {rows}",
+               flags=[column(f) for f in FLAGS], as_text=as_text, rows=rows.query)
 
 
-def _live_sql(store: Store, by: str, filter: Filter | None) -> str:
-    return f"""
-        SELECT s.*, {NEIGHBOURS}
-        FROM (
-            SELECT *, CAST({by} AS VARCHAR) AS step FROM ({events_sql(store, filter)})
-            WHERE {_has_step(store, by)}
-        ) s
-        WINDOW w AS (PARTITION BY customer_id ORDER BY {ORDER})
-    """
+def _live(store: Store, by: str, filter: Filter | None) -> exp.Expression:
+    return sql(
+        """
+        SELECT s.*, row_number() OVER w AS seq, lag(step) OVER w AS prev_step, lead(step) OVER w AS next_step,
+               lead(step, 2) OVER w AS next2_step, lead(timestamp) OVER w AS next_timestamp
+        FROM (SELECT *, CAST({by} AS VARCHAR) AS step FROM {events} WHERE {has_step}) s
+        WINDOW w AS (PARTITION BY customer_id ORDER BY {order})
+        """,
+        by=column(by), events=events(store, filter), has_step=_step_condition(store, by), order=event_order(),
+    )
+
+
+def _step_condition(store: Store, by: str) -> exp.Expression:
+    """Whether an event is a step at level ``by``: it has one, and its event is not ignored."""
+    return sql("{by} IS NOT NULL AND event NOT IN ({ignored})", by=column(by),
+               ignored=list(store.config.ignored_events))
 
 
 def _has_step(store: Store, by: str) -> str:
-    ignored = ", ".join(quote(e) for e in store.config.ignored_events) or "NULL"
-    return f"{by} IS NOT NULL AND event NOT IN ({ignored})"
+    """``_step_condition`` as the stored sequence's text reads it."""
+    ignored = ", ".join(quote(e) for e in store.config.ignored_events)
+    return f"{by} IS NOT NULL AND event NOT IN ({ignored})" if ignored else f"{by} IS NOT NULL"
 
 
 def _stored_sql(store: Store, by: str, customers: str | None = None, code: str | None = None,
@@ -250,11 +264,22 @@ STEPS: dict[str, Derived] = {
 }
 
 
-def anchor_sql(spec: str | dict | EventMatcher | None, name: str) -> str:
-    """A SQL boolean for a path anchor (``--from-step``/``--to-step``), with a clear error for a bad one."""
+#: Named queries (CTEs), in the order each may read the ones before it.
+Ctes = list[tuple[str, exp.Expression]]
+
+
+def with_ctes(ctes: Ctes, query: exp.Query) -> exp.Query:
+    """``query`` reading the named queries ``ctes`` (``WITH name AS (...), ...``)."""
+    for name, cte in ctes:
+        query = query.with_(name, as_=cte, copy=False)
+    return query
+
+
+def anchor(spec: str | dict | EventMatcher | None, name: str) -> exp.Expression:
+    """A boolean tree for a path anchor (``--from-step``/``--to-step``), with a clear error for a bad one."""
     if spec is None:
-        return "FALSE"
+        return exp.false()
     try:
-        return matcher_sql(EventMatcher.parse(spec))
+        return matcher(EventMatcher.parse(spec))
     except ValueError as e:
         raise ParcoursError(f"{name} {spec!r}: not a valid step: {e}") from None
