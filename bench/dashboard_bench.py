@@ -35,7 +35,7 @@ import httpx
 import parcours
 from parcours.analytics.filters import events_sql
 from parcours.analytics.personas import find_personas, save_personas
-from parcours.analytics.sequences import steps_sql
+from parcours.analytics.sequences import steps_query
 from parcours.server.keys import create_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +66,7 @@ def prepare(db: Path) -> tuple[str, str, str]:
         t = time.perf_counter()
         events_sql(store)  # the materialized journey, rebuilt when stale
         for by in ("touchpoint", "event", "stage"):
-            steps_sql(store, by)  # the stored step sequences where the engine keeps them
+            steps_query(store, by)  # the stored step sequences where the engine keeps them
         print(f"derived tables ready in {time.perf_counter() - t:.1f} s (rebuilt only after a data change)")
         key = create_key(store, "read", "bench")
         segment = parcours.list_segments(store, with_counts=False)["name"].iloc[0]

@@ -27,7 +27,7 @@ from pathlib import Path
 from timing import best_of
 
 import parcours
-from parcours.analytics.features import features_sql
+from parcours.analytics.features import features_query
 from parcours.analytics.leads import _span, score_leads, snapshot_frame, train_lead_model
 from parcours.analytics.personas import find_personas, rfm_scores
 from parcours.analytics.segments import create_segment, list_segments, segment_members
@@ -50,7 +50,7 @@ QUERIES = {
     "segment members": lambda s: segment_members(s, "decided"),
     "segment list (counts)": lambda s: list_segments(s),
     "stages --segment": lambda s: parcours.stage_overview(s, filter=Filter(segment="carts")),
-    "features (personas)": lambda s: s.engine.df(features_sql(s)),
+    "features (personas)": lambda s: s.engine.df(features_query(s)),
     "rfm": rfm_scores,
     "lead snapshots": snapshots,
 }

@@ -13,7 +13,7 @@ from parcours.analytics.personas import find_personas
 from parcours.analytics.retention import retained_customers, retention
 from parcours.analytics.segments import list_segments, segment_members
 from parcours.errors import ParcoursError
-from parcours.query.filter import Filter
+from parcours.query.filter import Filter, parse_where
 
 STEPS = ["stage:awareness", "stage:consideration", "stage:decision", "stage:retention"]
 
@@ -39,7 +39,7 @@ def test_funnel_step_and_drop_off_customers_equal_the_funnel_counts(demo, option
 
 
 def test_funnel_customers_follow_the_filter(demo):
-    f = Filter(where=[parcours.analytics.filters.parse_where("channel = 'web'")])
+    f = Filter(where=[parse_where("channel = 'web'")])
     table = funnel(demo, STEPS[:2], filter=f)
     assert len(customer_set(demo, "funnel", {"steps": STEPS[:2], "reached": 2}, f)) == table["customers"].iloc[1]
 

@@ -14,9 +14,10 @@ from conftest import load_events
 import parcours
 from parcours.analytics.paths import dfg, flows, loops, top_paths, transition_matrix
 from parcours.analytics.segments import create_segment
-from parcours.analytics.sequences import BY_LEVELS, FLAGS, STEPS, step_rows, steps_sql
+from parcours.analytics.sequences import BY_LEVELS, FLAGS, STEPS, step_rows, steps_query
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import built_stamp, is_fresh, stamp
+from parcours.query import sql
 from parcours.query.filter import Filter
 
 #: raw events of the five-stages journey, plus one no touchpoint maps and one ignored event
@@ -64,7 +65,7 @@ def same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 
 def sequence(store, by: str, filter: Filter | None = None) -> pd.DataFrame:
-    return store.engine.df(f"SELECT * FROM ({steps_sql(store, by, filter)}) ORDER BY customer_id, seq")
+    return store.engine.df(sql("SELECT * FROM {steps} ORDER BY customer_id, seq", steps=steps_query(store, by, filter)))
 
 
 @pytest.fixture(params=[1])
@@ -136,7 +137,7 @@ def test_loops_and_customers_count_the_same_on_a_hand_made_journey(store, tmp_pa
 ], ids=["start", "end_and_segment", "where"])
 def test_filters_that_change_the_sequence_fall_back_to_the_live_windows(shop, filter):
     rows = step_rows(shop, "touchpoint", filter)
-    assert not rows.stored and "derived.steps_" not in rows.sql
+    assert not rows.stored and "derived.steps_" not in rows.query.sql(dialect="duckdb")
     for name in ("dfg", "flows", "loops"):
         got = ANALYSES[name](shop, "touchpoint", filter)
         assert not got.empty

@@ -10,7 +10,7 @@ import pytest
 from conftest import load_events
 
 import parcours
-from parcours.analytics.features import features_sql
+from parcours.analytics.features import features_query
 from parcours.analytics.filters import events_sql
 from parcours.analytics.leads import snapshot_frame
 from parcours.analytics.personas import rfm_scores
@@ -52,7 +52,7 @@ RULE = "events('add_to_cart', 7) >= 1 AND channel != 'email' OR nps = 'detractor
 QUERIES = {
     "customers": lambda s: s.engine.df(customers_query(s, compile_rule(RULE, s.config))).sort_values("customer_id"),
     "members": lambda s: s.engine.df(rule_members_query(s, RULE)).sort_values("customer_id"),
-    "features": lambda s: s.engine.df(features_sql(s, properties=["cart_value"])).sort_values("customer_id"),
+    "features": lambda s: s.engine.df(features_query(s, properties=["cart_value"])).sort_values("customer_id"),
     "rfm": rfm_scores,
     "snapshots": lambda s: snapshot_frame(s, [datetime(2024, 3, 3), datetime(2024, 3, 7)], horizon_days=3),
     "segment_filter": lambda s: s.engine.df(f"{events_sql(s, Filter(segment='carts'))} ORDER BY message_id"),
@@ -88,7 +88,7 @@ def test_acquisition_ties_keep_the_recorded_order(path):
 
 def test_the_sql_reads_the_fresh_table(path):
     with parcours.open(path) as s:
-        sqls = [customers_query(s).sql(dialect="duckdb"), features_sql(s), rule_members_query(s, RULE).sql(dialect="duckdb"),
+        sqls = [customers_query(s).sql(dialect="duckdb"), features_query(s).sql(dialect="duckdb"), rule_members_query(s, RULE).sql(dialect="duckdb"),
                 events_sql(s, Filter(segment="carts"))]
         assert all(TABLE in sql for sql in sqls)
         assert "identity_map" not in " ".join(sqls)  # nothing recomputes the relation

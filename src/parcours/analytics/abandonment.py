@@ -12,14 +12,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
+from sqlglot import exp
 
-from parcours.analytics.filters import events_sql
+from parcours.analytics.filters import events
 from parcours.analytics.funnel_spec import build_spec
 from parcours.analytics.names import check_matcher
 from parcours.errors import ParcoursError
-from parcours.journey.relation import EVENT_ORDER, event_order
-from parcours.matcher import EventMatcher, field_sql, matcher_sql
+from parcours.matcher import EventMatcher
 from parcours.query.filter import Filter
+from parcours.query.journey import event_order
+from parcours.query.match import matcher
+from parcours.query.template import sql
 
 #: report name -> (step reached, step not reached, value property of the step-1 event)
 REPORTS: dict[str, tuple[str, str, str | None]] = {
@@ -74,16 +77,19 @@ def abandoned_customers(store, report: str | None = "cart", *, window: str | flo
 
 
 def _went_to(store, first: EventMatcher, filter: Filter | None) -> pd.DataFrame:
-    """Per customer who did step 1: the first event after their last step-1 event."""
-    place = f"coalesce(touchpoint, {field_sql('event')})"
-    return store.engine.df(f"""
-        WITH ev AS (SELECT customer_id, {EVENT_ORDER}, {place} AS place, {matcher_sql(first)} AS is_first
-                    FROM ({events_sql(store, filter)})),
+    """Per customer who did step 1: the first event after their last step-1 event.
+
+    The event order is one row value (a tuple) for ``arg_min``: a list bound in brackets would
+    be spliced as a bracketed list, which the template does not take.
+    """
+    return store.engine.df(sql("""
+        WITH ev AS (SELECT customer_id, {order}, coalesce(touchpoint, event) AS place, {first} AS is_first
+                    FROM {events}),
         last_first AS (SELECT customer_id, max(timestamp) AS at FROM ev WHERE is_first GROUP BY customer_id)
-        SELECT l.customer_id AS customer, arg_min(e.place, ({event_order('e')})) AS went_to
+        SELECT l.customer_id AS customer, arg_min(e.place, {e_order}) AS went_to
         FROM last_first l JOIN ev e ON e.customer_id = l.customer_id AND e.timestamp >= l.at AND NOT e.is_first
         GROUP BY l.customer_id
-    """)
+    """, order=event_order(), first=matcher(first), events=events(store, filter), e_order=exp.Tuple(expressions=event_order("e"))))
 
 
 def abandonment(store, report: str | None = "cart", *, window: str | float | timedelta = "1d",

@@ -22,7 +22,6 @@ from parcours.analytics.personas import find_personas
 from parcours.analytics.retention import retained_customers
 from parcours.analytics.segments import save_list_segment, segment_members
 from parcours.errors import ParcoursError
-from parcours.matcher import quote
 from parcours.query.filter import Filter
 from parcours.store.store import Store
 
@@ -136,6 +135,11 @@ def customer_set(store: Store, kind: str, params: dict[str, Any] | None = None,
     return df.drop_duplicates("customer_id").sort_values("customer_id", ignore_index=True)
 
 
+#: the name the ids of a set being saved are readable under, and the query the segment's insert reads them with
+_SET_TABLE = "_customer_set_ids"
+_SET_QUERY = "SELECT customer_id FROM _customer_set_ids"
+
+
 def save_customer_set(store: Store, name: str, kind: str, params: dict[str, Any] | None = None,
                       filter: Filter | None = None, description: str = "") -> int:
     """Save a described set as a list segment (its members as of now); returns how many were saved.
@@ -145,6 +149,10 @@ def save_customer_set(store: Store, name: str, kind: str, params: dict[str, Any]
     ids = customer_set(store, kind, params, filter)["customer_id"]
     if ids.empty:
         raise ParcoursError(f"save as segment {name!r}: the set has no customers; there is nothing to save")
-    values = ", ".join(quote(str(i)) for i in ids)
-    save_list_segment(store, name, f"SELECT unnest([{values}]) AS customer_id", description)
+    # the ids go in as data (a registered table), not as text of the query
+    store.register(_SET_TABLE, ids.astype(str).to_frame())
+    try:
+        save_list_segment(store, name, _SET_QUERY, description)
+    finally:
+        store.unregister(_SET_TABLE)
     return len(ids)

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sqlglot import exp
 
-from parcours.analytics.filters import events_sql
+from parcours.analytics.filters import events
 from parcours.analytics.names import check_name
-from parcours.analytics.sequences import require_mapped, steps_sql
+from parcours.analytics.sequences import Ctes, require_mapped, steps_query, with_ctes
 from parcours.errors import ParcoursError
-from parcours.matcher import quote
 from parcours.query.filter import Filter
+from parcours.query.template import column, ident, sql
 from parcours.store.store import Store
 
 #: Channels where a customer asks for help.
@@ -75,7 +76,7 @@ def friction(
     require_mapped(store, "touchpoint", "friction")
     # one pass over the step sequence gives every step-based signal and the outcomes; SQL counts
     # them per (signal, touchpoint), so only a few rows per touchpoint come back
-    counts = store.engine.df(_counts_sql(store, steps_sql(store, "touchpoint", filter), filter, support_days, wait_factor))
+    counts = store.engine.df(_counts(store, steps_query(store, "touchpoint", filter), filter, support_days, wait_factor))
     stage_of = {t.name: t.stage for t in store.config.touchpoints}
     frames = [f for f in (_score(name, counts[counts["signal"] == name], min_customers) for name in SIGNALS)
               if not f.empty]
@@ -95,7 +96,7 @@ def _empty() -> pd.DataFrame:
 
 
 def _score(signal: str, counts: pd.DataFrame, min_customers: int) -> pd.DataFrame:
-    """Rates, robust z-scores and harm weights for one signal from its counts per touchpoint (``_counts_sql``)."""
+    """Rates, robust z-scores and harm weights for one signal from its counts per touchpoint (``_counts``)."""
     per = counts.sort_values("touchpoint").reset_index(drop=True)
     per = per[per["base"] >= min_customers]
     if len(per) < 2:
@@ -149,7 +150,7 @@ def _harm(counts: pd.DataFrame, signal: str) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["touchpoint", "harm", "harm_outcome"])
 
 
-def _counts_sql(store: Store, steps: str, filter: Filter | None, days: float, factor: float) -> str:
+def _counts(store: Store, steps: exp.Expression, filter: Filter | None, days: float, factor: float) -> exp.Query:
     """Per (signal, touchpoint): what a score needs, counted in SQL.
 
     Columns: ``signal``, ``touchpoint``, ``base`` (rows in the signal's base: customers, or
@@ -159,47 +160,46 @@ def _counts_sql(store: Store, steps: str, filter: Filter | None, days: float, fa
     and ``example_1`` .. ``example_<EXAMPLES>`` (the first customer ids showing the signal, in
     id order; NULL when fewer).
     """
-    sums = ",\n               ".join(
-        f"CAST(sum(CASE WHEN {side}hit AND {o} THEN 1 ELSE 0 END) AS BIGINT) AS {name}_{o}"
-        for o in OUTCOMES for side, name in (("", "hit"), ("NOT ", "other")))
-    examples = ", ".join(f"max(CASE WHEN n = {i + 1} THEN customer_id END) AS example_{i + 1}" for i in range(EXAMPLES))
-    return f"""
-        WITH {_signal_rows_ctes(store, steps, filter, days, factor)},
-        counts AS (
-            SELECT signal, touchpoint, count(*) AS base,
-                   CAST(sum(CASE WHEN hit THEN 1 ELSE 0 END) AS BIGINT) AS customers,
-                   CAST(sum(CASE WHEN NOT hit THEN 1 ELSE 0 END) AS BIGINT) AS others,
-                   {sums}
-            FROM signal_rows WHERE touchpoint IS NOT NULL GROUP BY signal, touchpoint
-        ),
-        examples AS (
-            SELECT signal, touchpoint, {examples} FROM (
-                SELECT signal, touchpoint, customer_id,
-                       row_number() OVER (PARTITION BY signal, touchpoint ORDER BY customer_id) AS n
-                FROM signal_rows WHERE hit AND touchpoint IS NOT NULL
-            ) r WHERE n <= {EXAMPLES} GROUP BY signal, touchpoint
-        )
-        SELECT c.*, {", ".join(f"e.example_{i + 1}" for i in range(EXAMPLES))}
+    sums = [sql("CAST(sum(CASE WHEN {side} AND {outcome} THEN 1 ELSE 0 END) AS BIGINT) AS {name}",
+                side=side, outcome=column(o), name=ident(f"{name}_{o}"))
+            for o in OUTCOMES for side, name in ((sql("hit"), "hit"), (sql("NOT hit"), "other"))]
+    examples = [sql("max(CASE WHEN n = {i} THEN customer_id END) AS {name}", i=i + 1, name=ident(f"example_{i + 1}"))
+                for i in range(EXAMPLES)]
+    counts = sql("""
+        SELECT signal, touchpoint, count(*) AS base,
+               CAST(sum(CASE WHEN hit THEN 1 ELSE 0 END) AS BIGINT) AS customers,
+               CAST(sum(CASE WHEN NOT hit THEN 1 ELSE 0 END) AS BIGINT) AS others,
+               {sums}
+        FROM signal_rows WHERE touchpoint IS NOT NULL GROUP BY signal, touchpoint
+    """, sums=sums)
+    first = sql("""
+        SELECT signal, touchpoint, {examples} FROM (
+            SELECT signal, touchpoint, customer_id,
+                   row_number() OVER (PARTITION BY signal, touchpoint ORDER BY customer_id) AS n
+            FROM signal_rows WHERE hit AND touchpoint IS NOT NULL
+        ) r WHERE n <= {n} GROUP BY signal, touchpoint
+    """, examples=examples, n=EXAMPLES)
+    ctes = [*_signal_rows(store, steps, filter, days, factor), ("counts", counts), ("examples", first)]
+    return with_ctes(ctes, sql("""
+        SELECT c.*, {examples}
         FROM counts c LEFT JOIN examples e ON e.signal = c.signal AND e.touchpoint = c.touchpoint
-    """
+    """, examples=[column(f"example_{i + 1}", "e") for i in range(EXAMPLES)]))
 
 
-def _signal_rows_ctes(store: Store, steps: str, filter: Filter | None, days: float, factor: float) -> str:
-    """CTEs ending with ``signal_rows``: one row per signal's base member (``signal``, ``touchpoint``,
+def _signal_rows(store: Store, steps: exp.Expression, filter: Filter | None, days: float, factor: float) -> Ctes:
+    """Named queries ending with ``signal_rows``: one row per signal's base member (``signal``, ``touchpoint``,
     ``customer_id``, ``hit``, the ``OUTCOMES``); a survey answer for ``poor_survey``."""
-    outcomes = ", ".join(OUTCOMES)
-    no_outcomes = ", ".join(f"FALSE AS {o}" for o in OUTCOMES)
+    outcomes = [column(o) for o in OUTCOMES]
     # poor_survey's base: the answers about a touchpoint (``properties.touchpoint``), hit when poor
-    parts = [f"SELECT 'poor_survey' AS signal, touchpoint, customer_id, {_poor_sql()} AS hit, {no_outcomes} "
-             "FROM surveys WHERE touchpoint IS NOT NULL AND score IS NOT NULL AND metric IN ('nps', 'csat', 'ces')"]
+    parts = [sql("""
+        SELECT 'poor_survey' AS signal, touchpoint, customer_id, {poor} AS hit, {no_outcomes}
+        FROM surveys WHERE touchpoint IS NOT NULL AND score IS NOT NULL AND metric IN ('nps', 'csat', 'ces')
+    """, poor=_poor(), no_outcomes=[sql("FALSE AS {o}", o=ident(o)) for o in OUTCOMES])]
     for signal, base in STEP_SIGNALS.items():
-        where = f" WHERE {base}" if base else ""
-        parts.append(f"SELECT '{signal}', touchpoint, customer_id, hit_{signal}, {outcomes} FROM pairs{where}")
-    union = "\n            UNION ALL ".join(parts)
-    return f"""{_pairs_ctes(store, steps, filter, days, factor)},
-        signal_rows AS (
-            {union}
-        )"""
+        parts.append(sql("SELECT {signal}, touchpoint, customer_id, {hit}, {outcomes} FROM pairs WHERE {base}",
+                         signal=signal, hit=column(f"hit_{signal}"), outcomes=outcomes,
+                         base=exp.true() if base is None else column(base)))
+    return [*_pairs(store, steps, filter, days, factor), ("signal_rows", exp.union(*parts, distinct=False))]
 
 
 def friction_customers(
@@ -217,16 +217,16 @@ def friction_customers(
     if touchpoint not in names:
         check_name("`touchpoint`", "touchpoint", touchpoint, names)
     require_mapped(store, "touchpoint", "friction")
-    return store.engine.df(f"""
-        WITH {_signal_rows_ctes(store, steps_sql(store, "touchpoint", filter), filter, support_days, wait_factor)}
+    rows = _signal_rows(store, steps_query(store, "touchpoint", filter), filter, support_days, wait_factor)
+    return store.engine.df(with_ctes(rows, sql("""
         SELECT DISTINCT customer_id FROM signal_rows
-        WHERE hit AND signal = {quote(signal)} AND touchpoint = {quote(touchpoint)}
+        WHERE hit AND signal = {signal} AND touchpoint = {touchpoint}
         ORDER BY customer_id
-    """)
+    """, signal=signal, touchpoint=touchpoint)))
 
 
-def _pairs_ctes(store: Store, steps: str, filter: Filter | None, days: float, factor: float) -> str:
-    """Common table expressions ending with ``pairs``: one row per (touchpoint, customer) of the steps.
+def _pairs(store: Store, steps: exp.Expression, filter: Filter | None, days: float, factor: float) -> Ctes:
+    """Named queries ending with ``pairs``: one row per (touchpoint, customer) of the steps.
 
     ``surveys`` are the survey answers (``_survey_answers``), read once for the signal and the
     outcome. The columns of ``pairs``: ``touchpoint``, ``customer_id``; ``hit_<signal>`` for dropoff, support_after,
@@ -255,70 +255,76 @@ def _pairs_ctes(store: Store, steps: str, filter: Filter | None, days: float, fa
       (A > A) are left out; the base is the pairs with at least one wait to another step.
     - ``errors``: an error event (its name contains "error") at the touchpoint.
     """
-    support = ", ".join(f"'{c}'" for c in SUPPORT_CHANNELS)
-    purchase = quote(store.config.purchase_event)
-    moves = "s.next_step IS NOT NULL AND s.next_step <> s.step"
-    wait = "epoch(next_timestamp) - epoch(timestamp)"
-    return f"""
-        s AS (
+    support = list(SUPPORT_CHANNELS)
+    moves = sql("s.next_step IS NOT NULL AND s.next_step <> s.step")
+    wait = sql("epoch(next_timestamp) - epoch(timestamp)")
+    ev = events(store, filter)
+    return [
+        ("s", sql("""
             SELECT touchpoint, customer_id, timestamp, channel, event, step, next_step, next2_step,
                    {wait} AS wait, ln(greatest({wait}, 1)) AS log_wait
-            FROM ({steps}) x
-        ),
-        contacts AS (SELECT customer_id, timestamp AS help_ts FROM s WHERE channel IN ({support})),
-        helped AS (
+            FROM {steps} x
+        """, wait=wait, steps=steps)),
+        ("contacts", sql("SELECT customer_id, timestamp AS help_ts FROM s WHERE channel IN ({support})",
+                         support=support)),
+        ("helped", sql("""
             SELECT s.touchpoint, s.customer_id
             FROM s JOIN contacts h ON h.customer_id = s.customer_id
             WHERE s.channel NOT IN ({support}) AND h.help_ts > s.timestamp
-              AND epoch(h.help_ts) - epoch(s.timestamp) <= {days * 86400!r}
+              AND epoch(h.help_ts) - epoch(s.timestamp) <= {seconds}
             GROUP BY s.touchpoint, s.customer_id
-        ),
-        usual AS (
+        """, support=support, seconds=float(days) * 86400)),
+        ("usual", sql("""
             SELECT s.step, s.next_step, quantile_cont(s.wait, 0.5) AS med,
                    quantile_cont(s.log_wait, 0.25) AS q1, quantile_cont(s.log_wait, 0.75) AS q3
             FROM s WHERE {moves} GROUP BY s.step, s.next_step
-        ),
-        per AS (
+        """, moves=moves)),
+        ("per", sql("""
             SELECT s.touchpoint, s.customer_id, min(s.timestamp) AS t0,
                    bool_or(s.next_step IS NULL) AS hit_dropoff,
                    coalesce(bool_or(s.channel NOT IN ({support})), FALSE) AS support_base,
                    bool_or(s.next2_step = s.step AND s.next_step <> s.step) AS hit_loops,
                    coalesce(bool_or({moves}), FALSE) AS wait_base,
-                   bool_or(CASE WHEN {moves} THEN s.wait > {factor!r} * greatest(u.med, 60)
-                                AND s.log_wait > u.q3 + {FENCE!r} * (u.q3 - u.q1) END) AS wait_hit,
+                   bool_or(CASE WHEN {moves} THEN s.wait > {factor} * greatest(u.med, 60)
+                                AND s.log_wait > u.q3 + {fence} * (u.q3 - u.q1) END) AS wait_hit,
                    bool_or(contains(lower(s.event), 'error')) AS hit_errors
             FROM s LEFT JOIN usual u ON u.step = s.step AND u.next_step = s.next_step
             GROUP BY s.touchpoint, s.customer_id
-        ),
-        ev AS ({events_sql(store, filter)}),
-        buys AS (SELECT customer_id, max(timestamp) AS last_ts FROM ev WHERE event = {purchase} GROUP BY customer_id),
-        surveys AS ({_survey_answers(store, filter)}),
-        poor AS (SELECT customer_id, max(timestamp) AS last_ts FROM surveys WHERE {_poor_sql()} GROUP BY customer_id),
-        help AS (SELECT customer_id, max(timestamp) AS last_ts FROM ev WHERE channel IN ({support}) GROUP BY customer_id),
-        pairs AS (
-        SELECT p.touchpoint, p.customer_id, p.hit_dropoff, p.hit_loops, p.hit_errors,
-               p.support_base, p.support_base AND x.customer_id IS NOT NULL AS hit_support_after,
-               p.wait_base, CASE WHEN p.wait_base THEN p.wait_hit ELSE FALSE END AS hit_long_wait,
-               NOT coalesce(b.last_ts > p.t0, FALSE) AS no_purchase_after,
-               coalesce(o.last_ts >= p.t0, FALSE) AS poor_survey_after,
-               coalesce(h.last_ts > p.t0, FALSE) AS support_after
-        FROM per p
-        LEFT JOIN helped x ON x.touchpoint = p.touchpoint AND x.customer_id = p.customer_id
-        LEFT JOIN buys b ON b.customer_id = p.customer_id
-        LEFT JOIN poor o ON o.customer_id = p.customer_id
-        LEFT JOIN help h ON h.customer_id = p.customer_id
-        )"""
+        """, support=support, moves=moves, factor=float(factor), fence=FENCE)),
+        ("ev", ev),
+        ("buys", sql("SELECT customer_id, max(timestamp) AS last_ts FROM ev WHERE event = {purchase} GROUP BY customer_id",
+                     purchase=store.config.purchase_event)),
+        ("surveys", _survey_answers(ev)),
+        ("poor", sql("SELECT customer_id, max(timestamp) AS last_ts FROM surveys WHERE {poor} GROUP BY customer_id",
+                     poor=_poor())),
+        ("help", sql("SELECT customer_id, max(timestamp) AS last_ts FROM ev WHERE channel IN ({support}) "
+                     "GROUP BY customer_id", support=support)),
+        ("pairs", sql("""
+            SELECT p.touchpoint, p.customer_id, p.hit_dropoff, p.hit_loops, p.hit_errors,
+                   p.support_base, p.support_base AND x.customer_id IS NOT NULL AS hit_support_after,
+                   p.wait_base, CASE WHEN p.wait_base THEN p.wait_hit ELSE FALSE END AS hit_long_wait,
+                   NOT coalesce(b.last_ts > p.t0, FALSE) AS no_purchase_after,
+                   coalesce(o.last_ts >= p.t0, FALSE) AS poor_survey_after,
+                   coalesce(h.last_ts > p.t0, FALSE) AS support_after
+            FROM per p
+            LEFT JOIN helped x ON x.touchpoint = p.touchpoint AND x.customer_id = p.customer_id
+            LEFT JOIN buys b ON b.customer_id = p.customer_id
+            LEFT JOIN poor o ON o.customer_id = p.customer_id
+            LEFT JOIN help h ON h.customer_id = p.customer_id
+        """)),
+    ]
 
 
-def _survey_answers(store: Store, filter: Filter | None) -> str:
-    """Survey answers with their ``touchpoint`` (as answered about), ``metric`` and numeric ``score``."""
-    return f"""
+def _survey_answers(events: exp.Expression) -> exp.Query:
+    """Survey answers of ``events`` with their ``touchpoint`` (as answered about), ``metric`` and numeric ``score``."""
+    return sql("""
         SELECT json_extract_string(properties, '$.touchpoint') AS touchpoint, customer_id, timestamp,
                lower(json_extract_string(properties, '$.metric')) AS metric,
                TRY_CAST(json_extract_string(properties, '$.score') AS DOUBLE) AS score
-        FROM ({events_sql(store, filter)}) WHERE event = 'survey_response'
-    """
+        FROM {events} WHERE event = 'survey_response'
+    """, events=events)
 
 
-def _poor_sql() -> str:
-    return "(" + " OR ".join(f"(metric = '{m}' AND score <= {v})" for m, v in POOR_SCORE.items()) + ")"
+def _poor() -> exp.Expression:
+    """A poor survey answer (``POOR_SCORE``)."""
+    return exp.or_(*(sql("metric = {m} AND score <= {v}", m=m, v=v) for m, v in POOR_SCORE.items()))

@@ -14,17 +14,20 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlglot import exp
 
-from parcours.analytics.filters import events_sql, needs_entities
+from parcours.analytics.filters import events, needs_entities
 from parcours.analytics.funnel_spec import FunnelSpec
 from parcours.analytics.names import check_matcher, check_property
 from parcours.analytics.sequences import require_mapped
 from parcours.engine import engine_class
 from parcours.engine.kernels import funnel as kernels
 from parcours.journey.materialized import in_stored_order, is_fresh
-from parcours.journey.relation import EVENT_ORDER
-from parcours.matcher import COLUMN_FIELDS, field_sql, matcher_sql, quote
+from parcours.matcher import COLUMN_FIELDS
 from parcours.query.filter import Filter
+from parcours.query.journey import event_order
+from parcours.query.match import all_of, field, matcher
+from parcours.query.template import column, sql
 
 #: separates the breakdown value from the subject in the group key (all_events attribution)
 KEY_SEP = "\x1f"
@@ -34,21 +37,26 @@ def _us(seconds: float) -> int:
     return min(int(round(seconds * 1_000_000)), kernels.MAX_WINDOW_US)
 
 
-def _bits_sql(conds: list[str]) -> str:
+def _bits(conds: list[exp.Expression]) -> exp.Expression:
+    """The bitmask of the conditions an event meets (bit i: ``conds[i]``)."""
     if not conds:
-        return "CAST(0 AS BIGINT)"
-    return "(" + " + ".join(f"(CASE WHEN {c} THEN {1 << i} ELSE 0 END)" for i, c in enumerate(conds)) + ")"
+        return sql("CAST(0 AS BIGINT)")
+    bits = [sql("CASE WHEN {c} THEN {bit} ELSE 0 END", c=c, bit=1 << i) for i, c in enumerate(conds)]
+    total = bits[0]
+    for bit in bits[1:]:
+        total = sql("{total} + {bit}", total=total, bit=bit)
+    return total
 
 
-def breakdown_sql(spec: FunnelSpec, alias: str = "") -> str:
+def breakdown(spec: FunnelSpec, alias: str | None = None) -> exp.Expression:
     """The breakdown value of an event: one property, or several joined with ``|``."""
     assert spec.breakdown is not None
-    cols = [field_sql(f, alias) for f in spec.breakdown.fields()]
+    cols = [field(f, alias) for f in spec.breakdown.fields()]
     if len(cols) == 1:
-        return f"CAST({cols[0]} AS VARCHAR)"
-    parts = ", ".join(f"coalesce(CAST({c} AS VARCHAR), '')" for c in cols)
-    nulls = " AND ".join(f"{c} IS NULL" for c in cols)
-    return f"(CASE WHEN {nulls} THEN NULL ELSE concat_ws('|', {parts}) END)"
+        return sql("CAST({c} AS VARCHAR)", c=cols[0])
+    return sql("CASE WHEN {nulls} THEN NULL ELSE concat_ws('|', {parts}) END",
+               nulls=all_of([sql("{c} IS NULL", c=c) for c in cols]),
+               parts=[sql("coalesce(CAST({c} AS VARCHAR), '')", c=c) for c in cols])
 
 
 def feeds_all_events(spec: FunnelSpec) -> bool:
@@ -76,50 +84,54 @@ def check_journey_names(store, spec: FunnelSpec) -> None:
             check_property(store, "breakdown", f, COLUMN_FIELDS)
 
 
-def events_query(store, spec: FunnelSpec, filter: Filter | None = None, ordered: bool = True) -> str:
+def events_query(store, spec: FunnelSpec, filter: Filter | None = None, ordered: bool = True) -> exp.Select:
     """The kernel input: ``gkey, ts, tie, mask`` (``xmask`` with exclusions, ``bval`` with a breakdown), sorted by ``gkey, ts, tie``.
 
     ``tie`` is the event's ``arrival_seq``: same-time events reach the kernel in the order they
-    were recorded (the journey relation's ``EVENT_ORDER``; the PostHog and ClickHouse semantics
+    were recorded (the journey relation's ``EVENT_ORDER_COLUMNS``; the PostHog and ClickHouse semantics
     then apply their own tie rules). Rows stay narrow (integers but the key) because sorting
     them is most of the work.
     ``ordered=False`` leaves the ORDER BY out (see ``stored_order_query``).
     """
     check_journey_names(store, spec)
     filter = spec.global_filter(filter)
-    key = field_sql(spec.aggregate_key())
-    first_time = any(m.math == "first_time_for_user" for m in spec.steps)
     conds = []
     for m in spec.steps:
-        c = matcher_sql(m)
+        c = matcher(m)
         if m.math == "first_time_for_user":
             # the subject's first-ever event of that name, whatever the other filters say
-            c = f"({c} AND _nth_of_name = 1)"
+            c = sql("{c} AND _nth_of_name = 1", c=c)
         conds.append(c)
-    xconds = [matcher_sql(x.model_dump(include={"event", "props", "props_not", "where", "person_props", "group_props"})) for x in spec.exclusions]
-    nth = (f", row_number() OVER (PARTITION BY customer_id, event ORDER BY {EVENT_ORDER}) AS _nth_of_name"
-           if first_time else "")
-    bval = breakdown_sql(spec) if spec.breakdown else "CAST(NULL AS VARCHAR)"
-    gkey = "CAST(_subject AS VARCHAR)"
+    xconds = [matcher(x.model_dump(include={"event", "props", "props_not", "where", "person_props", "group_props"}))
+              for x in spec.exclusions]
+    ev = sql("SELECT *, {key} AS _subject FROM {events}", key=field(spec.aggregate_key()),
+             events=events(store, filter, spec.fields()))
+    if any(m.math == "first_time_for_user" for m in spec.steps):
+        ev = ev.select(sql("row_number() OVER (PARTITION BY customer_id, event ORDER BY {order}) AS _nth_of_name",
+                           order=event_order()), copy=False)
+    bval = breakdown(spec) if spec.breakdown else sql("CAST(NULL AS VARCHAR)")
+    gkey = sql("CAST(_subject AS VARCHAR)")
     # the conditions themselves, not ``mask <> 0``: DuckDB pushes them below the identity join into the scan
-    keep = "(" + " OR ".join(conds + xconds) + ")" if not feeds_all_events(spec) else "TRUE"
+    keep = exp.or_(*conds, *xconds) if not feeds_all_events(spec) else exp.true()
     if spec.breakdown and spec.breakdown.attribution == "all_events":
-        gkey = f"bval || {quote(KEY_SEP)} || CAST(_subject AS VARCHAR)"
-        keep += f" AND {bval} IS NOT NULL"
-    return f"""
-    WITH ev AS (SELECT *, {key} AS _subject{nth} FROM ({events_sql(store, filter, spec.fields())})),
-    m AS (
-        SELECT _subject, epoch_us(timestamp) AS ts, arrival_seq AS tie, {_bits_sql(conds)} AS mask, {_bits_sql(xconds)} AS xmask,
-               {bval} AS bval
-        FROM ev WHERE _subject IS NOT NULL AND {keep}
-    )
-    SELECT {gkey} AS gkey, ts, tie, mask{", xmask" if spec.exclusions else ""}{", bval" if spec.breakdown else ""}
-    FROM m
-    {"ORDER BY gkey, ts, tie" if ordered else ""}
-    """
+        gkey = sql("bval || {sep} || CAST(_subject AS VARCHAR)", sep=KEY_SEP)
+        keep = sql("{keep} AND {bval} IS NOT NULL", keep=keep, bval=bval)
+    query = sql("""
+        WITH ev AS ({ev}),
+        m AS (
+            SELECT _subject, epoch_us(timestamp) AS ts, arrival_seq AS tie, {mask} AS mask, {xmask} AS xmask,
+                   {bval} AS bval
+            FROM ev WHERE _subject IS NOT NULL AND {keep}
+        )
+        SELECT {gkey} AS gkey, ts, tie, mask FROM m
+    """, ev=ev, mask=_bits(conds), xmask=_bits(xconds), bval=bval, keep=keep, gkey=gkey)
+    optional = [name for name, wanted in (("xmask", spec.exclusions), ("bval", spec.breakdown)) if wanted]
+    if optional:
+        query = query.select(*(column(c) for c in optional), copy=False)
+    return query.order_by(column("gkey"), column("ts"), column("tie"), copy=False) if ordered else query
 
 
-def stored_order_query(store, spec: FunnelSpec, filter: Filter | None = None) -> str | None:
+def stored_order_query(store, spec: FunnelSpec, filter: Filter | None = None) -> exp.Select | None:
     """``events_query`` without its sort, when its rows should already come sorted; else None.
 
     They should when the journey is read from its materialized table (stored by customer and
@@ -232,8 +244,12 @@ def subject_results(store, spec: FunnelSpec, filter: Filter | None = None, keys:
 
 def touch_values(store, spec: FunnelSpec, filter: Filter | None = None) -> pd.DataFrame:
     """First- or last-touch breakdown value per subject: ``gkey, bval``."""
-    agg = "arg_min" if spec.breakdown.attribution == "first_touch" else "arg_max"
-    return store.engine.df(f"""
-        SELECT gkey, {agg}(bval, (ts, tie)) AS bval FROM ({events_query(store, spec, filter, ordered=False)})
-        WHERE bval IS NOT NULL AND mask <> 0 GROUP BY gkey
-    """)
+    return store.engine.df(sql(_TOUCH[spec.breakdown.attribution == "first_touch"],
+                               events=events_query(store, spec, filter, ordered=False)))
+
+
+#: the breakdown value of each subject's first (True) or last (False) step event
+_TOUCH = {
+    True: "SELECT gkey, arg_min(bval, (ts, tie)) AS bval FROM {events} WHERE bval IS NOT NULL AND mask <> 0 GROUP BY gkey",
+    False: "SELECT gkey, arg_max(bval, (ts, tie)) AS bval FROM {events} WHERE bval IS NOT NULL AND mask <> 0 GROUP BY gkey",
+}

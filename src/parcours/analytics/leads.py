@@ -1,7 +1,7 @@
 """Lead scoring: how likely each prospect is to buy soon, and why.
 
 Training rows are *snapshots*: at several past moments, every prospect (a customer
-with recent activity and no purchase yet) is described by ``features_sql`` from
+with recent activity and no purchase yet) is described by ``features_query`` from
 events before that moment only, and labelled by whether they bought within
 ``horizon_days`` after it. Nothing after a moment leaks into its row.
 
@@ -40,11 +40,10 @@ from sklearn.model_selection import train_test_split
 from sqlglot import exp
 from threadpoolctl import threadpool_limits
 
-from parcours.analytics.features import feature_columns, features_sql
+from parcours.analytics.features import feature_columns, features_query
 from parcours.analytics.filters import events
-from parcours.engine.dialect import duckdb_sql, parse
 from parcours.errors import ParcoursError
-from parcours.query import Query, ident, literal, sql
+from parcours.query import Query, literal, sql
 from parcours.query.filter import Filter
 from parcours.store.store import Store, utcnow
 
@@ -133,52 +132,36 @@ def fit_stratified(frame: pd.DataFrame, features: Sequence[str], horizon_days: i
     return model
 
 
-def features_at(store: Store, moments: Query, properties: Sequence[str] = ()) -> Query:
-    """The feature rows (``parcours.analytics.features``) of the (``customer_id``, ``moment``) pairs of ``moments``.
-
-    Transitional: ``features_sql`` still takes and gives DuckDB text, so the moments go to it
-    as text and its query comes back as a tree; this goes when it composes trees.
-    """
-    return parse(features_sql(store, duckdb_sql(moments), properties))
-
-
 def labelled_frame(store: Store, moments: Query, horizon_days: int, properties: Sequence[str] = ()) -> pd.DataFrame:
     """Feature rows for the (``customer_id``, ``moment``) pairs of the query ``moments``, with ``label``:
     whether the customer bought within ``horizon_days`` from the moment on."""
-    return store.engine.df(sql(
-        """
+    return store.engine.df(sql("""
         WITH f AS ({features}),
         later AS (SELECT customer_id, timestamp FROM {events} WHERE event = {purchase})
         SELECT f.*, EXISTS (SELECT 1 FROM later l WHERE l.customer_id = f.customer_id
                             AND l.timestamp >= f.moment
-                            AND l.timestamp < f.moment + INTERVAL {horizon} DAY) AS label
+                            AND l.timestamp < f.moment + INTERVAL {days} DAY) AS label
         FROM f ORDER BY f.moment, f.customer_id
-        """,
-        features=features_at(store, moments, properties), events=events(store),
-        purchase=store.config.purchase_event, horizon=int(horizon_days),
-    ))
+    """, features=features_query(store, moments, properties), events=events(store),
+        purchase=store.config.purchase_event, days=int(horizon_days)))
 
 
 def snapshot_frame(store: Store, moments: Sequence[datetime], horizon_days: int, active_days: int = 30,
                    properties: Sequence[str] = (), filter: Filter | None = None) -> pd.DataFrame:
     """Labelled feature rows of the prospects at each moment: customers active in the
     ``active_days`` before it who have not bought yet (among those with an event in ``filter``)."""
-    at = exp.Values(expressions=[exp.Tuple(expressions=[literal(m)]) for m in moments],
-                    alias=exp.TableAlias(this=ident("c"), columns=[ident("moment")]))
-    prospects = sql(
-        """
-        SELECT j.customer_id, c.moment FROM {journey} j, {at}
+    query = sql("""
+        SELECT j.customer_id, c.moment FROM {events} j, {moments}
         WHERE j.timestamp < c.moment
         GROUP BY j.customer_id, c.moment
-        HAVING max(j.timestamp) >= c.moment - INTERVAL {active_days} DAY
+        HAVING max(j.timestamp) >= c.moment - INTERVAL {days} DAY
            AND sum(CASE WHEN j.event = {purchase} THEN 1 ELSE 0 END) = 0
-        """,
-        journey=events(store), at=at, active_days=int(active_days), purchase=store.config.purchase_event,
-    )
+    """, events=events(store), moments=exp.values([(literal(m),) for m in moments], alias="c", columns=["moment"]),
+        days=int(active_days), purchase=store.config.purchase_event)
     if filter is not None:
-        prospects = sql("SELECT * FROM {prospects} WHERE customer_id IN (SELECT customer_id FROM {events})",
-                        prospects=prospects, events=events(store, filter))
-    return labelled_frame(store, prospects, horizon_days, properties)
+        query = sql("SELECT * FROM {query} WHERE customer_id IN (SELECT customer_id FROM {events})",
+                    query=query, events=events(store, filter))
+    return labelled_frame(store, query, horizon_days, properties)
 
 
 def _span(store: Store) -> tuple[datetime, datetime]:

@@ -14,12 +14,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
+from sqlglot import exp
 
 from parcours.analytics.names import check_matcher, check_property
-from parcours.analytics.sequences import Steps, anchor_sql, step_level, step_rows
+from parcours.analytics.sequences import Ctes, Steps, anchor, step_level, step_rows, with_ctes
 from parcours.errors import ParcoursError
-from parcours.matcher import COLUMN_FIELDS, EventMatcher, field_sql, is_entity_field, known_field
+from parcours.matcher import COLUMN_FIELDS, EventMatcher, is_entity_field, known_field
 from parcours.query.filter import Filter
+from parcours.query.match import field
+from parcours.query.template import column, sql
 from parcours.store.store import Store
 
 Step = str | dict | EventMatcher
@@ -42,18 +45,19 @@ def dfg(store: Store, by: str = "touchpoint", *, filter: Filter | None = None) -
     """
     level = step_level(store, by)
     steps = step_rows(store, level.by, filter)
-    return level.label(store.engine.df(
-        f"""
+    return level.label(store.engine.df(sql(
+        """
         SELECT CAST(step AS VARCHAR) AS source, CAST(next_step AS VARCHAR) AS target, count(*) AS count,
-               {_customers(steps, "first_edge")} AS customers,
+               {customers} AS customers,
                count(*) / sum(count(*)) OVER (PARTITION BY step) AS probability,
                quantile_cont(epoch(next_timestamp) - epoch(timestamp), 0.5) AS median_seconds
-        FROM ({steps.sql}) s
+        FROM {steps} s
         WHERE next_step IS NOT NULL
         GROUP BY step, next_step
         ORDER BY count DESC, source, target
-        """
-    ))
+        """,
+        customers=_customers(steps, "first_edge"), steps=steps.query,
+    )))
 
 
 def transition_matrix(store: Store, by: str = "touchpoint", *, filter: Filter | None = None) -> pd.DataFrame:
@@ -80,19 +84,21 @@ def loops(store: Store, by: str = "touchpoint", *, filter: Filter | None = None)
     """
     level = step_level(store, by)
     steps = step_rows(store, level.by, filter)
-    back = "next2_step = step AND next_step <> step"
-    return level.label(store.engine.df(
-        f"""
-        SELECT CAST(step AS VARCHAR) AS step, {_customers(steps, "first_step")} AS customers,
+    loop, back = sql("next_step = step"), sql("next2_step = step AND next_step <> step")
+    return level.label(store.engine.df(sql(
+        """
+        SELECT CAST(step AS VARCHAR) AS step, {customers} AS customers,
                count(*) FILTER (WHERE next_step = step) AS loops,
-               {_customers(steps, "first_edge", "next_step = step")} AS loop_customers,
+               {loop_customers} AS loop_customers,
                count(*) FILTER (WHERE {back}) AS back_and_forth,
-               {_customers(steps, "first_back", back)} AS back_and_forth_customers
-        FROM ({steps.sql}) s
+               {back_customers} AS back_and_forth_customers
+        FROM {steps} s
         GROUP BY s.step
         ORDER BY loops + back_and_forth DESC, step
-        """
-    ))
+        """,
+        customers=_customers(steps, "first_step"), loop_customers=_customers(steps, "first_edge", loop),
+        back=back, back_customers=_customers(steps, "first_back", back), steps=steps.query,
+    )))
 
 
 def flows(
@@ -108,16 +114,16 @@ def flows(
     ``collapse_repeats`` and ``split_by``/``split_step`` relabel the steps as in ``top_paths``.
     """
     level = step_level(store, by)
-    return level.label(store.engine.df(
-        f"""
-        WITH {_flow_scope(store, start, max_steps, level.by, filter, collapse_repeats, split_by, split_step)}
+    scope = _flow_scope(store, start, max_steps, level.by, filter, collapse_repeats, split_by, split_step)
+    return level.label(store.engine.df(with_ctes(scope, sql(
+        """
         SELECT position, CAST(source AS VARCHAR) AS source, coalesce(CAST(target AS VARCHAR), '(end)') AS target,
                count(*) AS customers
         FROM scope
         GROUP BY position, scope.source, scope.target
         ORDER BY position, customers DESC, source, target
         """
-    ))
+    ))))
 
 
 def flow_customers(
@@ -131,47 +137,48 @@ def flow_customers(
     """
     level = step_level(store, by)
     scope = _flow_scope(store, start, max_steps, level.by, filter, collapse_repeats, split_by, split_step)
-    return store.engine.df(
-        f"""
-        WITH {scope}
-        SELECT customer_id FROM scope
-        WHERE position = {int(position)} AND CAST(source AS VARCHAR) = {_literal(source)}
-          AND coalesce(CAST(target AS VARCHAR), '(end)') = {_literal(target)}
-        ORDER BY customer_id
+    return store.engine.df(with_ctes(scope, sql(
         """
-    )
-
-
-def _literal(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
+        SELECT customer_id FROM scope
+        WHERE position = {position} AND CAST(source AS VARCHAR) = {source}
+          AND coalesce(CAST(target AS VARCHAR), '(end)') = {target}
+        ORDER BY customer_id
+        """,
+        position=int(position), source=str(source), target=str(target),
+    )))
 
 
 def _flow_scope(
     store: Store, start: Step | None, max_steps: int, by: str, filter: Filter | None,
     collapse: bool, split_by: str | None, split_step: Step | None,
-) -> str:
-    """CTEs ending with ``scope``: one row per customer and position of the flows (``customer_id``,
+) -> Ctes:
+    """Named queries ending with ``scope``: one row per customer and position of the flows (``customer_id``,
     ``position``, ``source``, ``target``: NULL at the end; the stored ENUM codes without options)."""
     _check_length(max_steps, "max_steps")
     steps = step_rows(store, by, filter)
     check_matcher(store, "`start`", start)
-    seq, P, shown, next_shown = _sequence_ctes(store, steps, collapse, split_by, split_step, next_label=True)
+    ctes, P, shown, next_shown = _sequence_ctes(store, steps, collapse, split_by, split_step, next_label=True)
+    columns = {"pos": column(P, "s"), "shown": column(shown, "s"), "next": column(next_shown, "s")}
     if start is None:  # every customer starts at their first step: no join needed
-        scope = f"(SELECT *, 1 AS lo FROM s) s WHERE s.{P} < {int(max_steps) + 1}"
+        scope = sql("""
+            SELECT s.customer_id, {pos} - lo + 1 AS position, {shown} AS source, {next} AS target
+            FROM (SELECT *, 1 AS lo FROM s) s WHERE {pos} < {limit}
+        """, limit=int(max_steps) + 1, **columns)
     else:
-        scope = (f"s JOIN (SELECT customer_id, min({P}) AS lo FROM s WHERE {anchor_sql(start, '`start`')} "
-                 f"GROUP BY customer_id) b ON s.customer_id = b.customer_id "
-                 f"WHERE s.{P} >= b.lo AND s.{P} < b.lo + {int(max_steps)}")
-    return f"""{seq},
-        scope AS (SELECT s.customer_id, s.{P} - lo + 1 AS position, s.{shown} AS source, s.{next_shown} AS target
-                  FROM {scope})"""
+        scope = sql("""
+            SELECT s.customer_id, {pos} - lo + 1 AS position, {shown} AS source, {next} AS target
+            FROM s JOIN (SELECT customer_id, min({p}) AS lo FROM s WHERE {start} GROUP BY customer_id) b
+                 ON s.customer_id = b.customer_id
+            WHERE {pos} >= b.lo AND {pos} < b.lo + {n}
+        """, p=column(P), start=anchor(start, "`start`"), n=int(max_steps), **columns)
+    return [*ctes, ("scope", scope)]
 
 
 def _sequence_ctes(
     store: Store, steps: Steps, collapse: bool, split_by: str | None, split_step: Step | None,
     next_label: bool = False,
-) -> tuple[str, str, str, str]:
-    """CTEs ending with ``s`` (the step rows), and the names of its columns for the position, the
+) -> tuple[Ctes, str, str, str]:
+    """Named queries ending with ``s`` (the step rows), and the names of its columns for the position, the
     step as shown and (with ``next_label``) the next row's step as shown: ``pos``, ``shown``,
     ``next_shown`` with an option, else ``seq``, ``step``, ``next_step`` as they are.
 
@@ -183,26 +190,31 @@ def _sequence_ctes(
     options (``step`` is an ENUM code on the stored sequence: cast it for output).
     """
     if not collapse and split_by is None:
-        return f"s AS ({steps.sql})", "seq", "step", "next_step"
-    shown = "CAST(step AS VARCHAR)"
+        return [("s", steps.query)], "seq", "step", "next_step"
+    shown = sql("CAST(step AS VARCHAR)")
     if split_by is not None:
-        value = _split_sql(store, split_by)
-        applies = "TRUE" if split_step is None else anchor_sql(split_step, "`split_step`")
+        value = _split_value(store, split_by)
+        applies = exp.true() if split_step is None else anchor(split_step, "`split_step`")
         check_matcher(store, "`split_step`", split_step)
-        shown = f"CASE WHEN {applies} THEN {shown} || ' (' || coalesce({value}, '{NO_VALUE}') || ')' ELSE {shown} END"
+        shown = sql("CASE WHEN {applies} THEN {shown} || ' (' || coalesce({value}, {none}) || ')' ELSE {shown} END",
+                    applies=applies, shown=shown, value=value, none=NO_VALUE)
     if collapse:
-        shown = f"{shown} || CASE WHEN reps > 1 THEN '{TIMES}' || CAST(reps AS VARCHAR) ELSE '' END"
-        body = f"""
-        s0 AS (SELECT *, max(seq) OVER (PARTITION BY customer_id) AS last_seq FROM ({steps.sql}) x),
-        s1 AS (SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY seq) AS pos,
-                      coalesce(lead(seq) OVER (PARTITION BY customer_id ORDER BY seq), last_seq + 1) - seq AS reps
-               FROM s0 WHERE prev_step IS NULL OR prev_step <> step)"""
+        shown = sql("{shown} || CASE WHEN reps > 1 THEN {times} || CAST(reps AS VARCHAR) ELSE '' END",
+                    shown=shown, times=TIMES)
+        ctes = [
+            ("s0", sql("SELECT *, max(seq) OVER (PARTITION BY customer_id) AS last_seq FROM {steps} x",
+                       steps=steps.query)),
+            ("s1", sql("""
+                SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY seq) AS pos,
+                       coalesce(lead(seq) OVER (PARTITION BY customer_id ORDER BY seq), last_seq + 1) - seq AS reps
+                FROM s0 WHERE prev_step IS NULL OR prev_step <> step""")),
+        ]
     else:
-        body = f"s1 AS (SELECT *, seq AS pos FROM ({steps.sql}) x)"
+        ctes = [("s1", sql("SELECT *, seq AS pos FROM {steps} x", steps=steps.query))]
     if not next_label:
-        return f"{body}, s AS (SELECT *, {shown} AS shown FROM s1)", "pos", "shown", "next_shown"
-    return f"""{body}, s2 AS (SELECT *, {shown} AS shown FROM s1),
-        s AS (SELECT *, lead(shown) OVER (PARTITION BY customer_id ORDER BY pos) AS next_shown FROM s2)""", \
+        return [*ctes, ("s", sql("SELECT *, {shown} AS shown FROM s1", shown=shown))], "pos", "shown", "next_shown"
+    return [*ctes, ("s2", sql("SELECT *, {shown} AS shown FROM s1", shown=shown)),
+            ("s", sql("SELECT *, lead(shown) OVER (PARTITION BY customer_id ORDER BY pos) AS next_shown FROM s2"))], \
         "pos", "shown", "next_shown"
 
 
@@ -210,17 +222,17 @@ def _sequence_ctes(
 NO_VALUE = "none"
 
 
-def _split_sql(store: Store, field: str) -> str:
-    """SQL text of the event field a step is split by (an event column or ``props.NAME``)."""
+def _split_value(store: Store, name: str) -> exp.Expression:
+    """The value, as text, of the event field a step is split by (an event column or ``props.NAME``)."""
     try:
-        known_field(field)
+        known_field(name)
     except ValueError as e:
-        raise ParcoursError(f"`split_by` {field!r}: {e}") from None
-    if is_entity_field(field):
-        raise ParcoursError(f"`split_by` {field!r}: split a step by an event field (a column or props.NAME); "
+        raise ParcoursError(f"`split_by` {name!r}: {e}") from None
+    if is_entity_field(name):
+        raise ParcoursError(f"`split_by` {name!r}: split a step by an event field (a column or props.NAME); "
                             "person and group fields are not on the steps")
-    check_property(store, "`split_by`", field, COLUMN_FIELDS)
-    return f"CAST({field_sql(field)} AS VARCHAR)"
+    check_property(store, "`split_by`", name, COLUMN_FIELDS)
+    return sql("CAST({value} AS VARCHAR)", value=field(name))
 
 
 def top_paths(
@@ -258,14 +270,15 @@ def top_paths(
     if top < 1:
         raise ParcoursError(f"top={top}: must be at least 1")
     level = step_level(store, by)
-    per_customer = _paths_sql(store, start, end, max_length, level.by, within, filter,
-                              collapse_repeats, split_by, split_step)
-    df = store.engine.df(
-        f"""
-        SELECT path, min(length) AS length, count(*) AS customers
-        FROM ({per_customer}) GROUP BY path ORDER BY customers DESC, path
+    per_customer = _paths(store, start, end, max_length, level.by, within, filter,
+                          collapse_repeats, split_by, split_step)
+    df = store.engine.df(sql(
         """
-    )
+        SELECT path, min(length) AS length, count(*) AS customers
+        FROM {per_customer} GROUP BY path ORDER BY customers DESC, path
+        """,
+        per_customer=per_customer,
+    ))
     return level.label(rank_paths(df, top, open_other))
 
 
@@ -312,9 +325,10 @@ def customer_paths(
     those with ``open_other``). Sorted by customer id.
     """
     level = step_level(store, by)
-    sql = _paths_sql(store, start, end, max_length, level.by, within, filter, collapse_repeats, split_by, split_step)
-    where = f"WHERE path = {_literal(path)}" if path is not None else ""
-    return store.engine.df(f"SELECT customer_id, path, length FROM ({sql}) p {where} ORDER BY customer_id")
+    paths = _paths(store, start, end, max_length, level.by, within, filter, collapse_repeats, split_by, split_step)
+    on_path = exp.true() if path is None else sql("path = {path}", path=path)
+    return store.engine.df(sql("SELECT customer_id, path, length FROM {paths} p WHERE {on_path} ORDER BY customer_id",
+                               paths=paths, on_path=on_path))
 
 
 def _check_length(n: int, name: str) -> None:
@@ -322,73 +336,82 @@ def _check_length(n: int, name: str) -> None:
         raise ParcoursError(f"{name}={n}: a path needs at least one step")
 
 
-def _customers(steps: Steps, flag: str, condition: str | None = None) -> str:
-    """SQL counting the distinct customers of a group's rows (those meeting ``condition``, if given).
+def _customers(steps: Steps, flag: str, condition: exp.Expression | None = None) -> exp.Expression:
+    """Counts the distinct customers of a group's rows (those meeting ``condition``, if given).
 
     On the stored sequence ``flag`` marks one row per customer and key (see
     ``sequences.FLAGS``); the key must be the group's key plus ``condition``.
     """
     if steps.stored:
-        return f"count(*) FILTER (WHERE {flag}{f' AND {condition}' if condition else ''})"
-    return "count(DISTINCT customer_id)" + (f" FILTER (WHERE {condition})" if condition else "")
+        flagged = column(flag) if condition is None else sql("{flag} AND {condition}", flag=column(flag),
+                                                              condition=condition)
+        return sql("count(*) FILTER (WHERE {flagged})", flagged=flagged)
+    if condition is None:
+        return sql("count(DISTINCT customer_id)")
+    return sql("count(DISTINCT customer_id) FILTER (WHERE {condition})", condition=condition)
 
 
-def _paths_sql(
+def _paths(
     store: Store, start: Step | None, end: Step | None, L: int, by: str,
     within: timedelta | None, filter: Filter | None, collapse: bool = False,
     split_by: str | None = None, split_step: Step | None = None,
-) -> str:
-    """SQL with one row per customer in scope: ``customer_id``, ``path``, ``length``."""
+) -> exp.Query:
+    """The query of one row per customer in scope: ``customer_id``, ``path``, ``length``."""
     _check_length(L, "max_length")
     L = int(L)
     check_matcher(store, "`end`", end, check_matcher(store, "`start`", start))
     steps = step_rows(store, by, filter)
-    seq, P, shown, _ = _sequence_ctes(store, steps, collapse, split_by, split_step)
-    end_sql = anchor_sql(end, "`end`")
+    ctes, P, shown, _ = _sequence_ctes(store, steps, collapse, split_by, split_step)
+    p, sp, end_at = column(P), column(P, "s"), anchor(end, "`end`")
     if start is not None and end is not None:
-        limit = f"AND epoch(s.timestamp) - epoch(a.ts) <= {within.total_seconds()!r}" if within else ""
-        bounds = f"""
-            a AS (SELECT customer_id, min({P}) AS lo, arg_min(timestamp, {P}) AS ts
-                  FROM s WHERE {anchor_sql(start, '`start`')} GROUP BY customer_id),
-            e AS (SELECT s.customer_id, min(s.{P}) AS hi FROM s JOIN a ON s.customer_id = a.customer_id
-                  WHERE {end_sql} AND s.{P} > a.lo {limit} GROUP BY s.customer_id),
-            bounds AS (SELECT a.customer_id, a.lo, e.hi, 0 AS pre, 0 AS post,
-                              e.hi - a.lo + 1 > {L} AS cut
-                       FROM a LEFT JOIN e ON a.customer_id = e.customer_id)"""
+        limit = (sql("epoch(s.timestamp) - epoch(a.ts) <= {seconds}", seconds=within.total_seconds())
+                 if within else exp.true())
+        bounds = [
+            ("a", sql("""SELECT customer_id, min({p}) AS lo, arg_min(timestamp, {p}) AS ts
+                         FROM s WHERE {start} GROUP BY customer_id""", p=p, start=anchor(start, "`start`"))),
+            ("e", sql("""SELECT s.customer_id, min({sp}) AS hi FROM s JOIN a ON s.customer_id = a.customer_id
+                         WHERE {end} AND {sp} > a.lo AND {limit} GROUP BY s.customer_id""",
+                      sp=sp, end=end_at, limit=limit)),
+            ("bounds", sql("""SELECT a.customer_id, a.lo, e.hi, 0 AS pre, 0 AS post, e.hi - a.lo + 1 > {L} AS cut
+                              FROM a LEFT JOIN e ON a.customer_id = e.customer_id""", L=L)),
+        ]
     elif end is not None:
-        bounds = f"""
-            e AS (SELECT customer_id, min({P}) AS hi FROM s WHERE {end_sql} GROUP BY customer_id),
-            bounds AS (SELECT customer_id, greatest(1, hi - {L} + 1) AS lo, hi,
-                              CASE WHEN hi > {L} THEN 1 ELSE 0 END AS pre, 0 AS post, FALSE AS cut FROM e)"""
+        bounds = [
+            ("e", sql("SELECT customer_id, min({p}) AS hi FROM s WHERE {end} GROUP BY customer_id", p=p, end=end_at)),
+            ("bounds", sql("""SELECT customer_id, greatest(1, hi - {L} + 1) AS lo, hi,
+                                     CASE WHEN hi > {L} THEN 1 ELSE 0 END AS pre, 0 AS post, FALSE AS cut FROM e""",
+                           L=L)),
+        ]
     else:
-        begin = "1" if start is None else f"min({P}) FILTER (WHERE " + anchor_sql(start, "`start`") + ")"
-        bounds = f"""
-            b AS (SELECT customer_id, {begin} AS lo, max({P}) AS last FROM s GROUP BY customer_id),
-            bounds AS (SELECT customer_id, lo, lo + {L} - 1 AS hi, 0 AS pre,
-                              CASE WHEN last > lo + {L} - 1 THEN 1 ELSE 0 END AS post, FALSE AS cut
-                       FROM b WHERE lo IS NOT NULL)"""
+        begin = 1 if start is None else sql("min({p}) FILTER (WHERE {start})", p=p, start=anchor(start, "`start`"))
+        bounds = [
+            ("b", sql("SELECT customer_id, {begin} AS lo, max({p}) AS last FROM s GROUP BY customer_id",
+                      begin=begin, p=p)),
+            ("bounds", sql("""SELECT customer_id, lo, lo + {L} - 1 AS hi, 0 AS pre,
+                                     CASE WHEN last > lo + {L} - 1 THEN 1 ELSE 0 END AS post, FALSE AS cut
+                              FROM b WHERE lo IS NOT NULL""", L=L)),
+        ]
+    labelled = sql("""
+        SELECT s.customer_id, {sp} AS pos,
+               CASE WHEN {sp} < bounds.lo OR {sp} > bounds.hi THEN {ellipsis}
+                    WHEN bounds.cut AND {sp} = bounds.lo + {L} - 1 THEN {ellipsis}
+                    ELSE CAST({shown} AS VARCHAR) END AS label
+        FROM s JOIN bounds ON s.customer_id = bounds.customer_id
+        WHERE bounds.hi IS NOT NULL
+          AND {sp} >= bounds.lo - bounds.pre AND {sp} <= bounds.hi + bounds.post
+          AND NOT (bounds.cut AND {sp} > bounds.lo + {L} - 1 AND {sp} < bounds.hi)
+    """, sp=sp, ellipsis=ELLIPSIS, L=L, shown=column(shown, "s"))
+    walked = sql("""
+        SELECT customer_id, string_agg(label, {sep} ORDER BY pos) AS path,
+               count(*) FILTER (WHERE label <> {ellipsis}) AS shown
+        FROM labelled GROUP BY customer_id
+    """, sep=SEP, ellipsis=ELLIPSIS)
     missed = f"(did not reach {end if isinstance(end, str) else 'the end step'})"
-    return f"""
-        WITH {seq}, {bounds},
-        labelled AS (
-            SELECT s.customer_id, s.{P} AS pos,
-                   CASE WHEN s.{P} < bounds.lo OR s.{P} > bounds.hi THEN '{ELLIPSIS}'
-                        WHEN bounds.cut AND s.{P} = bounds.lo + {L} - 1 THEN '{ELLIPSIS}'
-                        ELSE CAST(s.{shown} AS VARCHAR) END AS label
-            FROM s JOIN bounds ON s.customer_id = bounds.customer_id
-            WHERE bounds.hi IS NOT NULL
-              AND s.{P} >= bounds.lo - bounds.pre AND s.{P} <= bounds.hi + bounds.post
-              AND NOT (bounds.cut AND s.{P} > bounds.lo + {L} - 1 AND s.{P} < bounds.hi)
-        ),
-        walked AS (
-            SELECT customer_id, string_agg(label, '{SEP}' ORDER BY pos) AS path,
-                   count(*) FILTER (WHERE label <> '{ELLIPSIS}') AS shown
-            FROM labelled GROUP BY customer_id
-        )
+    return with_ctes([*ctes, *bounds, ("labelled", labelled), ("walked", walked)], sql("""
         SELECT w.customer_id, w.path,
                CASE WHEN b.cut THEN b.hi - b.lo + 1 ELSE w.shown END AS length
         FROM walked w JOIN bounds b ON w.customer_id = b.customer_id
         UNION ALL
-        SELECT customer_id, '{missed.replace("'", "''")}' AS path, 0 AS length
+        SELECT customer_id, {missed} AS path, 0 AS length
         FROM bounds WHERE hi IS NULL
-    """
+    """, missed=missed))

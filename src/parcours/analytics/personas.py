@@ -1,7 +1,7 @@
 """Behavioural personas: customers clustered on how they behave, described in plain words.
 
 Customers are grouped on how they behave *before* they buy: features of buyers are
-taken as of their first purchase (``features_sql`` with moments), of the others over all
+taken as of their first purchase (``features_query`` with moments), of the others over all
 their behaviour. Clustering on everything, purchases included, put every buyer in one
 persona (100% conversion) and left every other persona at 0%: conversion was the
 grouping, not a finding. The clustering space is the channel mix (share of touchpoint
@@ -25,9 +25,8 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from parcours.analytics.features import features_sql
+from parcours.analytics.features import features_query
 from parcours.analytics.filters import events
-from parcours.analytics.leads import features_at
 from parcours.analytics.segments import save_list_segment
 from parcours.errors import ParcoursError
 from parcours.query import sql
@@ -93,7 +92,7 @@ def find_personas(store: Store, k: int | None = None, *, k_range: range = range(
     ``filter`` picks the customers (those with an event in it); each is described by all
     their behaviour.
     """
-    f = store.engine.df(features_sql(store, filter=filter)).sort_values("customer_id", ignore_index=True)
+    f = store.engine.df(features_query(store, filter=filter)).sort_values("customer_id", ignore_index=True)
     if len(f) < 10:
         raise ParcoursError(f"personas: {len(f)} customers in the store; need at least 10 to find groups")
     X = StandardScaler().fit_transform(_space(_before_buying(store, f)).to_numpy(float))
@@ -124,15 +123,11 @@ def _before_buying(store: Store, f: pd.DataFrame) -> pd.DataFrame:
 
     A buyer whose first event is the purchase has no behaviour before it: a row of zeros.
     """
-    moments = sql(
-        """
+    moments = sql("""
         SELECT customer_id, coalesce(min(CASE WHEN event = {purchase} THEN timestamp END),
                                      (SELECT max(timestamp) FROM events) + INTERVAL 1 SECOND) AS moment
-        FROM {events} GROUP BY customer_id
-        """,
-        purchase=store.config.purchase_event, events=events(store),
-    )
-    before = store.engine.df(features_at(store, moments)).set_index("customer_id")
+        FROM {events} GROUP BY customer_id""", purchase=store.config.purchase_event, events=events(store))
+    before = store.engine.df(features_query(store, moments=moments)).set_index("customer_id")
     before = before.reindex(f["customer_id"]).reset_index()
     counts = [c for c in before.columns if c not in ("customer_id", "moment", "satisfaction", "recency_days")]
     before[counts] = before[counts].fillna(0)

@@ -5,7 +5,7 @@ the raw event name, or the stage. Events that have no step at that level (an eve
 no touchpoint, an ignored event such as ``identify``) are left out of the sequence, so that
 "directly follows" means "the next step the customer took", not "the next row".
 
-Order within a customer is the journey relation's ``EVENT_ORDER``: ``timestamp``, then the
+Order within a customer is the journey relation's ``EVENT_ORDER_COLUMNS``: ``timestamp``, then the
 order the events were recorded in (``arrival_seq``: file row, XES trace order, collector
 arrival), so that same-time events keep the order of the log, as pm4py's ``discover_dfg``
 and pandas keep it.
@@ -27,26 +27,24 @@ from functools import partial
 from typing import Literal
 
 import pandas as pd
+import sqlglot
+from sqlglot import exp
 
-from parcours.analytics.filters import customers_condition, events_sql
+from parcours.analytics.filters import customers_condition, events
+from parcours.engine.dialect import duckdb_sql
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import JOURNEY, Changes, Derived, journey_source, source
-from parcours.journey.relation import EVENT_ORDER
-from parcours.matcher import EventMatcher, matcher_sql, quote
+from parcours.matcher import EventMatcher
 from parcours.query.filter import Filter
+from parcours.query.journey import event_order
+from parcours.query.match import matcher
+from parcours.query.template import column, ident, sql, table
 from parcours.store.store import DERIVED_SCHEMA, Store
 
 By = Literal["touchpoint", "event", "stage"]
 BY_LEVELS = ("touchpoint", "event", "stage")
 
-#: Order of a customer's steps: the one event order of every analysis.
-ORDER = EVENT_ORDER
-
-#: A step's position and neighbours, over the window ``w`` (a customer's steps in ``ORDER``).
-NEIGHBOURS = ("row_number() OVER w AS seq, lag(step) OVER w AS prev_step, lead(step) OVER w AS next_step, "
-              "lead(step, 2) OVER w AS next2_step, lead(timestamp) OVER w AS next_timestamp")
-
-#: The step columns; stored as ENUM codes, given out as text by ``steps_sql``.
+#: The step columns; stored as ENUM codes, given out as text by ``steps_query``.
 STEP_COLUMNS = ("step", "prev_step", "next_step", "next2_step")
 
 #: Flags only the stored sequence has, each true on one row per customer and key, so that
@@ -87,12 +85,13 @@ def maps_none(store: Store, by: str) -> bool:
     """
     if by == "event":
         return False
-    journey = journey_source(store).sql(dialect='duckdb')
+    journey = journey_source(store)
 
-    def any_row(where: str) -> bool:
-        return store.engine.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {journey} WHERE {where} LIMIT 1)") > 0
+    def any_row(where: exp.Expression) -> bool:
+        return store.engine.scalar(sql("SELECT count(*) FROM (SELECT 1 FROM {journey} WHERE {where} LIMIT 1)",
+                                       journey=journey, where=where)) > 0
 
-    return not (store.config.touchpoints and any_row(f"{by} IS NOT NULL")) and any_row("TRUE")
+    return not (store.config.touchpoints and any_row(sql("{by} IS NOT NULL", by=column(by)))) and any_row(exp.true())
 
 
 def _unmapped_hint(by: str) -> str:
@@ -120,9 +119,9 @@ def require_mapped(store: Store, by: str, what: str) -> None:
 
 @dataclass(frozen=True)
 class Steps:
-    """The step rows of a query: their SQL, and whether they come from the stored sequence."""
+    """The step rows of a query: their query, and whether they come from the stored sequence."""
 
-    sql: str
+    query: exp.Expression
     #: True: read from the derived table, so the step columns are ENUM codes (cast them to
     #: VARCHAR in output) and the ``FLAGS`` columns exist; False: computed live, text steps
     stored: bool
@@ -133,18 +132,17 @@ def step_rows(store: Store, by: str = "touchpoint", filter: Filter | None = None
     step_column(by)
     filter = filter or Filter()
     if filter.whole_customers:
-        table = source(store, STEPS[by])
-        if table is not None:
-            sql = f"SELECT * FROM {table}"
+        stored = source(store, STEPS[by])
+        if stored is not None:
             customers = customers_condition(store, filter)
-            if customers is not None:
-                sql += f" WHERE {customers.sql(dialect='duckdb')}"
-            return Steps(sql, stored=True)
-    return Steps(_live_sql(store, by, filter), stored=False)
+            query = sql("SELECT * FROM {steps} WHERE {customers}", steps=table(stored),
+                        customers=exp.true() if customers is None else customers)
+            return Steps(query, stored=True)
+    return Steps(_live(store, by, filter), stored=False)
 
 
-def steps_sql(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> str:
-    """SQL of the step sequence: one row per step with its neighbours.
+def steps_query(store: Store, by: str = "touchpoint", filter: Filter | None = None) -> exp.Expression:
+    """The query of the step sequence: one row per step with its neighbours.
 
     Columns: the journey relation's columns, plus ``step``, ``seq`` (1-based position in the
     customer's sequence), ``prev_step``, ``next_step``, ``next2_step``, ``next_timestamp``.
@@ -152,57 +150,63 @@ def steps_sql(store: Store, by: str = "touchpoint", filter: Filter | None = None
     """
     rows = step_rows(store, by, filter)
     if not rows.stored:
-        return rows.sql
-    as_text = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in STEP_COLUMNS)
-    return f"SELECT * EXCLUDE ({', '.join(FLAGS)}) REPLACE ({as_text}) FROM ({rows.sql})"
+        return rows.query
+    as_text = [sql("CAST({c} AS VARCHAR) AS {name}", c=column(c), name=ident(c)) for c in STEP_COLUMNS]
+    return sql("SELECT * EXCLUDE ({flags}) REPLACE ({as_text}) FROM {rows}",
+               flags=[column(f) for f in FLAGS], as_text=as_text, rows=rows.query)
 
 
-def _live_sql(store: Store, by: str, filter: Filter | None) -> str:
-    return f"""
-        SELECT s.*, {NEIGHBOURS}
-        FROM (
-            SELECT *, CAST({by} AS VARCHAR) AS step FROM ({events_sql(store, filter)})
-            WHERE {_has_step(store, by)}
-        ) s
-        WINDOW w AS (PARTITION BY customer_id ORDER BY {ORDER})
-    """
+def _live(store: Store, by: str, filter: Filter | None) -> exp.Expression:
+    return sql(
+        """
+        SELECT s.*, row_number() OVER w AS seq, lag(step) OVER w AS prev_step, lead(step) OVER w AS next_step,
+               lead(step, 2) OVER w AS next2_step, lead(timestamp) OVER w AS next_timestamp
+        FROM (SELECT *, CAST({by} AS VARCHAR) AS step FROM {events} WHERE {has_step}) s
+        WINDOW w AS (PARTITION BY customer_id ORDER BY {order})
+        """,
+        by=column(by), events=events(store, filter), has_step=_step_condition(store, by), order=event_order(),
+    )
 
 
-def _has_step(store: Store, by: str) -> str:
-    ignored = ", ".join(quote(e) for e in store.config.ignored_events) or "NULL"
-    return f"{by} IS NOT NULL AND event NOT IN ({ignored})"
+def _step_condition(store: Store, by: str) -> exp.Expression:
+    """Whether an event is a step at level ``by``: it has one, and its event is not ignored."""
+    return sql("{by} IS NOT NULL AND event NOT IN ({ignored})", by=column(by),
+               ignored=list(store.config.ignored_events))
 
 
-def _stored_sql(store: Store, by: str, customers: str | None = None, code: str | None = None,
-                journey: str = JOURNEY.table) -> str:
+def _enum(names: list[str]) -> exp.DataType:
+    """The ENUM type of the step names (VARCHAR when there are none)."""
+    if not names:
+        return exp.DataType.build("VARCHAR")
+    return exp.DataType(this=exp.DataType.Type.ENUM, expressions=[exp.Literal.string(n) for n in names])
+
+
+def _stored(store: Store, by: str, code: exp.DataType | None = None, journey: str = JOURNEY.table) -> exp.Query:
     """The rows of ``derived.steps_<by>``: the live sequence's columns in the same order, plus ``FLAGS``.
 
     DuckDB only (the table is never built on another engine). It reads the fresh journey table:
     the windows run over the few columns they need and the journey's other columns are joined
-    back by row id, which costs far less than sorting whole rows once per window. ``customers``
-    (SQL selecting customer ids) narrows it to their rows, with the step ``code`` (ENUM type)
-    of the table as built: a customer's sequence is all its neighbours and flags depend on.
-    ``journey`` is the table of journey rows it reads (a catch-up stages those customers' rows).
+    back by row id, which costs far less than sorting whole rows once per window. ``code`` is
+    the step type (ENUM) of the table as built, for a catch-up; ``journey`` the table of journey
+    rows it reads (a catch-up stages the changed customers' rows).
     """
-    some, back, columns = "", f"{journey} j ON j.rowid = f.jrow", "j.*"
-    if customers:  # the join back reads the few customers' rows only, not the whole table
-        some = f" AND customer_id IN ({customers})"
-        back = f"(SELECT rowid AS jrow, * FROM {journey} WHERE customer_id IN ({customers})) j USING (jrow)"
-        columns = "j.* EXCLUDE (jrow)"
+    rows, has_step = table(journey), _step_condition(store, by)
     if code is None:
-        names = store.engine.df(
-            f"SELECT DISTINCT CAST({by} AS VARCHAR) AS step FROM {journey} WHERE {_has_step(store, by)}"
-        )["step"]
-        code = f"ENUM({', '.join(quote(n) for n in sorted(names))})" if len(names) else "VARCHAR"
-    coded = ", ".join(f"CAST({c} AS {code}) AS {c}" for c in STEP_COLUMNS)
-    return f"""
+        names = store.engine.df(sql("SELECT DISTINCT CAST({by} AS VARCHAR) AS step FROM {rows} WHERE {has_step}",
+                                    by=column(by), rows=rows, has_step=has_step))["step"]
+        code = _enum(sorted(names))
+    coded = [sql("{value} AS {name}", value=exp.cast(column(c), code), name=ident(c)) for c in STEP_COLUMNS]
+    return sql(
+        """
         WITH n AS (
-            SELECT jrow, customer_id, step, timestamp, {NEIGHBOURS}
+            SELECT jrow, customer_id, step, timestamp,
+                   row_number() OVER w AS seq, lag(step) OVER w AS prev_step, lead(step) OVER w AS next_step,
+                   lead(step, 2) OVER w AS next2_step, lead(timestamp) OVER w AS next_timestamp
             FROM (
-                SELECT rowid AS jrow, customer_id, {EVENT_ORDER}, CAST({by} AS VARCHAR) AS step
-                FROM {journey} WHERE {_has_step(store, by)}{some}
+                SELECT rowid AS jrow, customer_id, {order}, CAST({by} AS VARCHAR) AS step
+                FROM {rows} WHERE {has_step}
             )
-            WINDOW w AS (PARTITION BY customer_id ORDER BY {ORDER})
+            WINDOW w AS (PARTITION BY customer_id ORDER BY {order})
         ),
         -- the flags' windows sort on the codes: faster than on the names
         coded AS (SELECT * REPLACE ({coded}) FROM n),
@@ -214,27 +218,37 @@ def _stored_sql(store: Store, by: str, customers: str | None = None, code: str |
                                       ORDER BY seq) = 1 AS first_back
             FROM coded
         )
-        SELECT {columns}, f.step, f.seq, f.prev_step, f.next_step, f.next2_step,
-               f.next_timestamp, {", ".join(f"f.{flag}" for flag in FLAGS)}
-        FROM f JOIN {back}
-    """
+        SELECT j.*, f.step, f.seq, f.prev_step, f.next_step, f.next2_step, f.next_timestamp, {flags}
+        FROM f JOIN {rows} j ON j.rowid = f.jrow
+        """,
+        order=event_order(), by=column(by), rows=rows, has_step=has_step, coded=coded,
+        flags=[column(flag, "f") for flag in FLAGS],
+    )
+
+
+def _stored_text(store: Store, by: str) -> str:
+    """``_stored`` as the DuckDB text ``Derived`` takes (``parcours.journey.materialized`` runs text)."""
+    return duckdb_sql(_stored(store, by))
 
 
 def _catch_up_stored(store: Store, changes: Changes, by: str) -> tuple[str, str] | None:
     """A customer's steps depend on all its events: delete and insert again those of every changed
     customer; None when one of their steps has no code in the table as built (a new name)."""
-    customers = changes.customers
+    mine = sql("customer_id IN ({customers})", customers=sqlglot.parse_one(changes.customers, read="duckdb"))
     code = store.execute(
         "SELECT data_type FROM duckdb_columns() WHERE database_name = current_database() "
         "AND schema_name = ? AND table_name = ? AND column_name = 'step'",
         [DERIVED_SCHEMA, STEPS[by].name],
     ).fetchone()[0]
+    code = exp.DataType.build(code, dialect="duckdb")
     # those customers' journey rows, staged once: the checks and the windows read them, not the table
-    store.execute(f"CREATE OR REPLACE TEMP TABLE {STAGED} AS "
-                      f"SELECT * FROM {JOURNEY.table} WHERE customer_id IN ({customers})")
-    has_code = f"list_contains(enum_range(NULL::{code}), CAST({by} AS VARCHAR))" if code.startswith("ENUM") else "FALSE"
-    new = store.execute(f"SELECT count(*) FROM {STAGED} WHERE {_has_step(store, by)} AND NOT {has_code}").fetchone()[0]
-    return None if new else (f"customer_id IN ({customers})", _stored_sql(store, by, code=code, journey=STAGED))
+    store.execute(sql("CREATE OR REPLACE TEMP TABLE {staged} AS SELECT * FROM {journey} WHERE {mine}",
+                      staged=table(STAGED), journey=table(JOURNEY.table), mine=mine))
+    known = [e.name for e in code.expressions] if code.this == exp.DataType.Type.ENUM else []
+    new = store.execute(sql("SELECT count(*) FROM {staged} WHERE {has_step} AND CAST({by} AS VARCHAR) NOT IN ({known})",
+                            staged=table(STAGED), has_step=_step_condition(store, by), by=column(by),
+                            known=known)).fetchone()[0]
+    return None if new else (duckdb_sql(mine), duckdb_sql(_stored(store, by, code=code, journey=STAGED)))
 
 
 #: the temporary table a catch-up stages the changed customers' journey rows in (dropped after it)
@@ -244,17 +258,28 @@ STAGED = "_refresh_rows"
 #: The stored step sequence of each level (built on first use after each data change, caught up
 #: incrementally after appends: see ``parcours.journey.materialized``).
 STEPS: dict[str, Derived] = {
-    by: Derived(f"steps_{by}", partial(_stored_sql, by=by), "customer_id, seq", needs=(JOURNEY,),
+    by: Derived(f"steps_{by}", partial(_stored_text, by=by), "customer_id, seq", needs=(JOURNEY,),
                 catch_up=partial(_catch_up_stored, by=by))
     for by in BY_LEVELS
 }
 
 
-def anchor_sql(spec: str | dict | EventMatcher | None, name: str) -> str:
-    """A SQL boolean for a path anchor (``--from-step``/``--to-step``), with a clear error for a bad one."""
+#: Named queries (CTEs), in the order each may read the ones before it.
+Ctes = list[tuple[str, exp.Expression]]
+
+
+def with_ctes(ctes: Ctes, query: exp.Query) -> exp.Query:
+    """``query`` reading the named queries ``ctes`` (``WITH name AS (...), ...``)."""
+    for name, cte in ctes:
+        query = query.with_(name, as_=cte, copy=False)
+    return query
+
+
+def anchor(spec: str | dict | EventMatcher | None, name: str) -> exp.Expression:
+    """A boolean tree for a path anchor (``--from-step``/``--to-step``), with a clear error for a bad one."""
     if spec is None:
-        return "FALSE"
+        return exp.false()
     try:
-        return matcher_sql(EventMatcher.parse(spec))
+        return matcher(EventMatcher.parse(spec))
     except ValueError as e:
         raise ParcoursError(f"{name} {spec!r}: not a valid step: {e}") from None

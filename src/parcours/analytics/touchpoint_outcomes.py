@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from parcours.analytics.filters import events_sql
+from parcours.analytics.filters import events
 from parcours.analytics.sequences import require_mapped
-from parcours.journey.relation import EVENT_ORDER, event_order
-from parcours.matcher import quote
 from parcours.query.filter import Filter
+from parcours.query.journey import event_order
+from parcours.query.template import sql
 from parcours.store.store import Store
 
 
@@ -30,12 +30,11 @@ def touchpoint_outcomes(store: Store, *, filter: Filter | None = None) -> pd.Dat
     nothing to measure, which is not a rate of 0), and ``conversion`` in the last stage.
     """
     require_mapped(store, "touchpoint", "touchpoint outcomes")
-    ignored = ", ".join(quote(e) for e in store.config.ignored_events) or "NULL"
-    counts = store.engine.df(f"""
+    counts = store.engine.df(sql("""
         WITH e AS (
-            SELECT customer_id, touchpoint, stage_index, {EVENT_ORDER},
-                   row_number() OVER (PARTITION BY customer_id ORDER BY {event_order(desc=True)}) AS from_end
-            FROM ({events_sql(store, filter)}) WHERE touchpoint IS NOT NULL AND event NOT IN ({ignored})
+            SELECT customer_id, touchpoint, stage_index, {order},
+                   row_number() OVER (PARTITION BY customer_id ORDER BY {order} DESC) AS from_end
+            FROM {events} WHERE touchpoint IS NOT NULL AND event NOT IN ({ignored})
         ),
         firsts AS (
             SELECT customer_id, touchpoint, min(stage_index) AS stage_index, min(timestamp) AS t0,
@@ -56,7 +55,7 @@ def touchpoint_outcomes(store: Store, *, filter: Filter | None = None) -> pd.Dat
                sum(r.last_here) AS dropped, avg(r.pos) AS position
         FROM ranked r LEFT JOIN onward o ON o.customer_id = r.customer_id AND o.touchpoint = r.touchpoint
         GROUP BY r.touchpoint
-    """)
+    """, order=event_order(), events=events(store, filter), ignored=list(store.config.ignored_events)))
     declared = pd.DataFrame([(t.stage, t.name) for s in store.config.stages
                              for t in store.config.touchpoints if t.stage == s.name], columns=["stage", "touchpoint"])
     out = declared.merge(counts, on="touchpoint", how="left")

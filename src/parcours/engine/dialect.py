@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from parcours.errors import ParcoursError
 
@@ -21,6 +22,10 @@ def _micros(ts: exp.Expression) -> exp.Expression:
 
 
 def _shim(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.JSONExtract | exp.JSONExtractScalar) and isinstance(node.expression, exp.Literal):
+        # a JSON path bound as a constant (``parcours.query.match.field``) is a plain string; read it as
+        # DuckDB reads a path, so that Spark gets its own spelling (``get_json_object`` reads no ``$."k"``)
+        node.set("expression", Dialect.get_or_raise("duckdb").to_json_path(node.expression))
     if isinstance(node, exp.Anonymous) and node.name.lower() == "epoch_us":
         return _micros(node.expressions[0])
     if isinstance(node, exp.PercentileCont) and node.expression is not None:
