@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pyarrow as pa
 
-from parcours.engine.dialect import duckdb_sql
+from parcours.engine.dialect import duckdb_sql, parse
 from parcours.engine.groups import OutOfOrder, prefetched, whole_groups
+from parcours.query import sql
 
 if TYPE_CHECKING:
     from sqlglot import exp
@@ -55,9 +56,10 @@ class Engine:
         itself, or what an engine made of it (a view)."""
         return query
 
-    def label_components(self, hop_sql: str, changed_sql: str) -> None:
-        """Identity stitching's label propagation: ``hop_sql`` rounds over the store's temporary
-        tables ``_edges`` and ``_labels`` until ``changed_sql`` counts no change; ``_labels`` holds the answer."""
+    def label_components(self, hop: Query, changed: Query) -> None:
+        """Identity stitching's label propagation: ``hop`` rounds over the store's temporary
+        tables ``_edges`` and ``_labels`` until ``changed`` counts no change; ``_labels`` holds the answer
+        (queries: trees, or constant DuckDB text)."""
         raise NotImplementedError
 
     def arrow(self, query: Query) -> pa.Table:
@@ -129,14 +131,16 @@ class DuckDBEngine(Engine):
     def __init__(self, store: Store):
         self.store = store
 
-    def label_components(self, hop_sql: str, changed_sql: str) -> None:
+    def label_components(self, hop: Query, changed: Query) -> None:
         con = self.store.con
         con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT identifier AS node, identifier AS label FROM _affected")
+        following = duckdb_sql(sql("CREATE OR REPLACE TEMP TABLE _next AS {hop}",
+                                   hop=parse(hop) if isinstance(hop, str) else hop))
         while True:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _next AS {hop_sql}")
-            changed = con.execute(changed_sql).fetchone()[0]
+            con.execute(following)
+            moved = con.execute(duckdb_sql(changed)).fetchone()[0]
             con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT * FROM _next")
-            if not changed:
+            if not moved:
                 return
 
     def register(self, name: str, table: pa.Table) -> None:
@@ -165,10 +169,10 @@ class DuckDBEngine(Engine):
             reader.close()  # the streaming result is released now, not when collected
 
 
-def query_arrow(sql: str, **tables: pa.Table) -> pa.Table:
-    """``sql`` (DuckDB dialect) over the given Arrow tables, in a scratch in-memory database.
+def query_arrow(query: Query, **tables: pa.Table) -> pa.Table:
+    """``query`` (a tree, or constant DuckDB text) over the given Arrow tables, in a scratch in-memory database.
 
-    For code that shapes data before there is a store (the demo generator): the SQL reads
+    For code that shapes data before there is a store (the demo generator): the query reads
     each table by its keyword name.
     """
     import duckdb
@@ -178,6 +182,6 @@ def query_arrow(sql: str, **tables: pa.Table) -> pa.Table:
         con.execute("SET enable_progress_bar = false")
         for name, table in tables.items():
             con.register(name, table)
-        return con.sql(sql).to_arrow_table()
+        return con.sql(duckdb_sql(query)).to_arrow_table()
     finally:
         con.close()
