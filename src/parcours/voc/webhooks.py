@@ -329,11 +329,11 @@ def webhook_log(store, delivery_id: int | None = None) -> pd.DataFrame:
     Columns: delivery_id, webhook, trigger, dedupe_key, status, attempt, logged_at, http_status, error.
     Deliveries not tried yet appear once with a NULL attempt.
     """
-    where = "WHERE d.delivery_id = ?" if delivery_id is not None else ""
-    return store.execute(
-        f"""SELECT d.delivery_id, d.webhook, d.trigger, d.dedupe_key, d.status, a.attempt, a.logged_at,
-                   a.http_status, a.error
-            FROM webhook_deliveries d LEFT JOIN webhook_attempts a USING (delivery_id) {where}
-            ORDER BY coalesce(a.logged_at, d.created_at) DESC, d.delivery_id DESC, a.attempt DESC""",
-        [delivery_id] if delivery_id is not None else [],
-    ).df()
+    one = delivery_id is not None
+    return store.execute(sql(
+        """SELECT d.delivery_id, d.webhook, d.trigger, d.dedupe_key, d.status, a.attempt, a.logged_at,
+                  a.http_status, a.error
+           FROM webhook_deliveries d LEFT JOIN webhook_attempts a USING (delivery_id) WHERE {which}
+           ORDER BY coalesce(a.logged_at, d.created_at) DESC, d.delivery_id DESC, a.attempt DESC""",
+        which=sql("d.delivery_id = ?") if one else exp.true(),
+    ), [delivery_id] if one else []).df()
