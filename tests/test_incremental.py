@@ -161,7 +161,7 @@ def test_a_caught_up_journey_is_read_sorted_until_a_refresh_sorts_it_again(store
     """Catch-ups append rows out of stored order: funnels then sort what they read (same answer),
     and once the appended rows pass ``COMPACT_SHARE`` of the table ``journey refresh`` puts it back in order."""
     from parcours.journey.materialized import COMPACT_SHARE, in_stored_order
-    from parcours.journey.relation import EVENT_ORDER
+    from parcours.query.journey import EVENT_ORDER_COLUMNS
 
     steps = ["site_visit", "add_to_cart", "purchase"]
     base = [{"event": steps[i % 3], "timestamp": f"2024-03-0{1 + i % 5}T10:00:00Z", "user_id": f"u{i % 7}"}
@@ -182,5 +182,5 @@ def test_a_caught_up_journey_is_read_sorted_until_a_refresh_sorts_it_again(store
     assert not in_stored_order(store)  # a query's or a live cycle's refresh never sorts (it costs a build)
     assert refresh_all(store, [JOURNEY], sort=True)[0].how == "fresh"  # as `journey refresh` does
     assert in_stored_order(store)
-    stored = store.con.execute(f"SELECT customer_id, {EVENT_ORDER} FROM {JOURNEY.table}").fetchall()
+    stored = store.con.execute(f"SELECT customer_id, {', '.join(EVENT_ORDER_COLUMNS)} FROM {JOURNEY.table}").fetchall()
     assert stored == sorted(stored) and len(stored) == 31 + int(COMPACT_SHARE * 31) + 1

@@ -10,8 +10,8 @@ from conftest import load_events
 import parcours
 from parcours.analytics.filters import events_sql
 from parcours.config import template_text
-from parcours.journey import journey_sql
 from parcours.journey.materialized import TABLE, built_stamp, is_fresh, journey_source, refresh, stamp
+from parcours.query import sql, table
 from parcours.query.filter import Filter
 from parcours.query.journey import journey
 from parcours.server.applier import apply_records
@@ -45,7 +45,7 @@ def relation(store) -> pd.DataFrame:
 
 
 def live(store) -> pd.DataFrame:
-    return store.engine.df(f"SELECT * FROM ({journey_sql(store.config)}) ORDER BY message_id").reset_index(drop=True)
+    return store.engine.df(sql("SELECT * FROM {j} ORDER BY message_id", j=journey(store.config))).reset_index(drop=True)
 
 
 def assert_built_and_equal(store) -> None:
@@ -64,10 +64,10 @@ def loaded(store, tmp_path):
 def test_the_table_is_sorted_by_customer_and_time_and_has_the_relations_columns(loaded):
     rows = loaded.con.execute(f"SELECT customer_id, timestamp FROM {TABLE}").fetchall()
     assert rows == sorted(rows) and len(rows) == len(EVENTS)
-    def columns(sql: str) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in loaded.con.execute(f"DESCRIBE {sql}").fetchall()]
+    def columns(query) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in loaded.execute(sql("DESCRIBE {q}", q=query)).fetchall()]
 
-    assert columns(TABLE) == columns(journey_sql(loaded.config))
+    assert columns(table(TABLE)) == columns(journey(loaded.config))
 
 
 def test_a_fresh_table_is_not_rebuilt(loaded):

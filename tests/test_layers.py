@@ -9,6 +9,7 @@ too (the dashboard and the report, side by side over the pages, never import eac
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,32 @@ def test_only_store_and_engine_hold_a_connection():
              for line in _connection_uses(ast.parse(path.read_text(), str(path)))]
     assert not wrong, "connection use outside store/ and engine/ (use store.execute):\n" + "\n".join(wrong)
     assert _connection_uses(ast.parse("rows = store.con.execute('SELECT 1').fetchall()\n"))  # the check can fail
+
+
+#: words that make a string SQL (upper case, as every query of the project is written)
+SQL_WORDS = re.compile(r"\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|CREATE|DROP|ALTER|WHERE|JOIN|GROUP BY|ORDER BY|UNION)\b")
+
+
+def _text_sql(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, what) for SQL built as text: an f-string with SQL in it, or a tree rendered to text."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+            if SQL_WORDS.search(text):
+                found.append((node.lineno, "f-string SQL"))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "sql"
+              and any(k.arg == "dialect" for k in node.keywords)):
+            found.append((node.lineno, "renders a tree"))
+    return found
+
+
+def test_queries_are_trees_with_bound_values():
+    """No value or name is spliced into SQL text (issue 18): queries are composed with
+    ``parcours.query.sql`` and only the engine and the store render a tree to text."""
+    wrong = [f"{_module_name(path)}:{line} {what}" for path in sorted(SRC.rglob("*.py"))
+             for line, what in _text_sql(ast.parse(path.read_text(), str(path)))
+             if not (what == "renders a tree" and _top(_module_name(path)) in ENGINE_PACKAGES)]
+    assert not wrong, "SQL built as text (compose a tree with parcours.query.sql):\n" + "\n".join(wrong)
+    caught = _text_sql(ast.parse('q = f"SELECT * FROM t WHERE x = {x}"\nt = q.sql(dialect="duckdb")\n'))
+    assert [what for _, what in caught] == ["f-string SQL", "renders a tree"]  # the check can fail

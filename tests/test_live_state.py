@@ -7,8 +7,9 @@ from datetime import datetime
 
 from conftest import load_events
 
-from parcours.journey.live_state import STATE, changed_since_sql, state_source
+from parcours.journey.live_state import STATE, changed_since, state_source
 from parcours.journey.materialized import refresh
+from parcours.query import sql
 from parcours.voc.webhooks import enqueue_webhooks
 from parcours.web.live import live_state
 
@@ -27,7 +28,7 @@ EVENTS = [
 
 
 def state(store) -> dict[str, dict]:
-    df = store.engine.df(f"SELECT * FROM {state_source(store)} s")
+    df = store.engine.df(sql("SELECT * FROM {state} s", state=state_source(store)))
     return {r["customer_id"]: r for r in df.to_dict("records")}
 
 
@@ -47,13 +48,13 @@ def test_catching_up_recomputes_only_the_customers_whose_events_arrived(store, t
     load_events(store, EVENTS, tmp_path)
     refresh(store, STATE)
     looked = store.data_version()
-    assert store.engine.scalar(f"SELECT count(*) FROM ({changed_since_sql(store, looked)})") == 0
+    assert store.engine.scalar(sql("SELECT count(*) FROM {changed}", changed=changed_since(store, looked))) == 0
     load_events(store, [ev("bob", "purchase", 30)], tmp_path, name="more.jsonl")
     assert refresh(store, STATE).how == "incremental"
-    changed = store.engine.df(changed_since_sql(store, looked))["customer_id"].tolist()
+    changed = store.engine.df(changed_since(store, looked))["customer_id"].tolist()
     assert changed == ["bob"] and state(store)["bob"]["current_stage"] == "decision"
     assert state(store)["bob"]["events"] == 3
-    assert changed_since_sql(store, None) is None  # never looked: everyone
+    assert changed_since(store, None) is None  # never looked: everyone
 
 
 def test_live_triggers_narrowed_to_the_changed_customers(store, tmp_path):
@@ -65,7 +66,7 @@ def test_live_triggers_narrowed_to_the_changed_customers(store, tmp_path):
     refresh(store, STATE)
     looked = store.data_version()
     load_events(store, [ev("cat", "purchase", 40)], tmp_path, name="more.jsonl")
-    queued = enqueue_webhooks(store, customers=changed_since_sql(store, looked))
+    queued = enqueue_webhooks(store, customers=changed_since(store, looked))
     assert queued["queued"].tolist() == [1]  # cat only: ann and bob entered before the last look
     keys = store.con.execute("SELECT dedupe_key FROM webhook_deliveries").fetchall()
     assert keys == [("cat",)]

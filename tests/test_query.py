@@ -108,6 +108,8 @@ def test_a_whole_template_can_be_one_placeholder():
     ("SELECT '{a}'", {"a": 1}, "stand where SQL keeps no name"),
     ("SELECT {a} + 1", {"a": [1, 2]}, "a list is bound where SQL takes one item"),
     ("SELECT f({a})", {"a": []}, "an empty list"),
+    ("SELECT date_trunc({unit}, ts) FROM t", {"unit": "day', ts); DROP TABLE t; --"}, "where SQL takes a word"),
+    ("ATTACH {path} AS x", {"path": "/tmp/x.duckdb"}, "where SQL takes a word"),
 ])
 def test_template_mistakes_are_caught_at_once(template, bindings, message):
     with pytest.raises(ValueError, match=message):

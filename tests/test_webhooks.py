@@ -131,6 +131,9 @@ def test_gives_up_after_max_attempts_and_logs_refused_connections(store, tmp_pat
     assert result["status"].tolist() == ["failed"] and result["attempts"].tolist() == [3]
     log = webhook_log(store)
     assert len(log) == 3 and log["error"].notna().all() and log["http_status"].isna().all()
+    # one delivery's log, and none for a delivery that does not exist
+    assert webhook_log(store, 1)["delivery_id"].tolist() == [1, 1, 1]
+    assert webhook_log(store, 2).empty
 
 
 def test_cart_abandoned_and_stage_entered_triggers(store, tmp_path):

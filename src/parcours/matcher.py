@@ -9,8 +9,8 @@ same small language, the one of the peer funnel cases:
 - ``where``: a list of ``{field, op, value, numeric}`` comparisons on ``event``,
   ``type``, ``channel``, ``touchpoint``, ``stage``, ``utm_*`` or ``props.NAME``.
 
-A matcher compiles to a SQL boolean expression in DuckDB's dialect; the engine
-layer transpiles it for other engines.
+A matcher compiles to a boolean query tree in ``parcours.query.match``; the engine
+layer writes it in each engine's SQL.
 """
 
 from __future__ import annotations
@@ -36,11 +36,6 @@ GROUP_FIELD = re.compile(r"^group\.([^.]+)(?:\.(.+))?$")
 
 def is_entity_field(field: str) -> bool:
     return field.startswith(ENTITY_PREFIXES)
-
-
-def entity_column(field: str) -> str:
-    """The quoted column name a person/group field has once joined to the journey relation."""
-    return '"' + field.replace('"', '""') + '"'
 
 
 def known_field(v: str) -> str:
@@ -107,77 +102,3 @@ class EventMatcher(BaseModel):
                     return cls(where=[Condition(field=kind, value=spec[len(kind) + 1 :])])
             return cls(event=spec)
         return cls.model_validate(spec)
-
-
-def quote(value: Any) -> str:
-    """A SQL literal for a Python value."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def json_path(key: str) -> str:
-    """A JSON path for a property name; names with dots or quotes stay one key."""
-    return quote('$."' + key.replace('"', '\\"') + '"')
-
-
-def field_sql(field: str, alias: str = "") -> str:
-    """The SQL for a field, as text (property values are compared as strings)."""
-    p = f"{alias}." if alias else ""
-    for prefix, column in (("props.", "properties"), ("properties.", "properties"), ("context.", "context")):
-        if field.startswith(prefix):
-            return f"json_extract_string({p}{column}, {json_path(field[len(prefix):])})"
-    if is_entity_field(field):
-        return f"{p}{entity_column(field)}"
-    return f"{p}{field}"
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def condition_sql(c: Condition, alias: str = "") -> str:
-    col = field_sql(c.field, alias)
-    if c.op == "is_null":
-        return f"({col} IS NULL)"
-    if c.op == "is_not_null":
-        return f"({col} IS NOT NULL)"
-    if c.op == "in":
-        values = c.value if isinstance(c.value, list) else [c.value]
-        return f"({col} IN ({', '.join(quote(_as_text(v)) for v in values)}))"
-    if c.op == "contains":
-        return f"(contains({col}, {quote(_as_text(c.value))}))"
-    if c.op == "regex":
-        return f"(regexp_matches({col}, {quote(_as_text(c.value))}))"
-    sym = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[c.op]
-    if c.numeric:
-        return f"(TRY_CAST({col} AS DOUBLE) {sym} {float(c.value)!r})"
-    return f"({col} {sym} {quote(_as_text(c.value))})"
-
-
-def matcher_sql(m: EventMatcher | str | dict, alias: str = "") -> str:
-    """Compile a matcher to a SQL boolean expression (``TRUE`` matches everything).
-
-    ``math`` is not expressible per row; analyses that support it handle it themselves.
-    """
-    m = EventMatcher.parse(m)
-    parts: list[str] = []
-    p = f"{alias}." if alias else ""
-    if isinstance(m.event, str):
-        parts.append(f"{p}event = {quote(m.event)}")
-    elif isinstance(m.event, list):
-        parts.append(f"{p}event IN ({', '.join(quote(e) for e in m.event)})")
-    for key, value in m.props.items():
-        col = field_sql("props." + key, alias)
-        parts.append(f"{col} IS NOT NULL AND {col} = {quote(_as_text(value))}")
-    for key, value in m.props_not.items():
-        col = field_sql("props." + key, alias)
-        parts.append(f"({col} IS NULL OR {col} <> {quote(_as_text(value))})")
-    parts.extend(condition_sql(c, alias) for c in m.conditions())
-    return "(" + " AND ".join(parts) + ")" if parts else "TRUE"

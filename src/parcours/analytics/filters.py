@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import importlib
 
-import sqlglot
 from sqlglot import exp
 
-from parcours.analytics.segment_members import segment_members_sql
+from parcours.analytics.segment_members import segment_members_query
+from parcours.engine.dialect import duckdb_sql
 from parcours.journey.entities import with_entities
 from parcours.journey.materialized import journey_source
 from parcours.matcher import is_entity_field
@@ -23,19 +23,15 @@ from parcours.query.match import all_of, field
 from parcours.query.template import column, sql
 
 
-def _tree(query: exp.Expression | str) -> exp.Expression:
-    return query if isinstance(query, exp.Expression) else sqlglot.parse_one(query, read="duckdb")
-
-
 def customers_sql(store, condition: CustomerCondition) -> exp.Expression:
     """The ``customer_id``s that meet ``condition`` (the field's resolver, imported now)."""
     module, function = CUSTOMER_FIELDS[condition.field].resolver.split(":")
-    return _tree(getattr(importlib.import_module(module), function)(store, condition))
+    return getattr(importlib.import_module(module), function)(store, condition)
 
 
 def customers_condition(store, filter: Filter) -> exp.Expression | None:
     """Keeps the customers of the segment and of the customer-level conditions; None: all."""
-    parts = [_tree(segment_members_sql(store, filter.segment))] if filter.segment is not None else []
+    parts = [segment_members_query(store, filter.segment)] if filter.segment is not None else []
     parts += [customers_sql(store, c) for c in filter.customer_conditions]
     return all_of([sql("customer_id IN ({members})", members=p) for p in parts]) if parts else None
 
@@ -67,7 +63,7 @@ def events(store, filter: Filter | None = None, fields: set[str] | list[str] = (
     ``subject``, its value is every event's ``customer_id`` (journeys of accounts).
     """
     filter = filter or Filter()
-    source = _tree(journey_source(store))
+    source = journey_source(store)
     entity_fields = {f for f in {*filter.fields(), *fields} if is_entity_field(f)}
     if entity_fields:
         source = with_entities(sql("SELECT * FROM {source}", source=source), entity_fields)
@@ -82,5 +78,6 @@ def events(store, filter: Filter | None = None, fields: set[str] | list[str] = (
 
 
 def events_sql(store, filter: Filter | None = None, fields: set[str] | list[str] = ()) -> str:
-    """``events`` as DuckDB text, for the analyses not yet composing trees."""
-    return events(store, filter, fields).sql(dialect="duckdb")
+    """``events`` as DuckDB SQL text, for a user's own queries (``parcours.events_sql``): the
+    analyses compose the tree, ``events``."""
+    return duckdb_sql(events(store, filter, fields))

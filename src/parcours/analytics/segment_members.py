@@ -14,7 +14,6 @@ from sqlglot import exp
 
 from parcours.analytics.names import UnknownName, closest
 from parcours.analytics.segment_rules import Count, Rule, compile_rule, trait_column
-from parcours.engine.dialect import duckdb_sql
 from parcours.journey.materialized import journey_source
 from parcours.query import Query, column, ident, sql
 from parcours.query.journey import event_order
@@ -135,8 +134,3 @@ def segment_members_query(store: Store, name: str) -> Query:
         return sql("SELECT customer_id FROM segment_members WHERE segment = {name}", name=seg.name)
     return rule_members_query(store, seg.expression)
 
-
-def segment_members_sql(store: Store, name: str) -> str:
-    """``segment_members_query`` as DuckDB text: transitional, for the callers not composing trees yet
-    (``analytics.filters``, ``voc.webhooks``); goes when they bind the query."""
-    return duckdb_sql(segment_members_query(store, name))

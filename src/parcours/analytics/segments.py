@@ -25,7 +25,6 @@ from parcours.analytics.segment_members import (
 )
 from parcours.analytics.segment_members import customers_query as customers_query
 from parcours.analytics.segment_members import rule_members_query as rule_members_query
-from parcours.analytics.segment_members import segment_members_sql as segment_members_sql
 from parcours.analytics.segment_rules import compile_rule
 from parcours.engine.dialect import parse
 from parcours.errors import ParcoursError

@@ -27,11 +27,9 @@ from functools import partial
 from typing import Literal
 
 import pandas as pd
-import sqlglot
 from sqlglot import exp
 
 from parcours.analytics.filters import customers_condition, events
-from parcours.engine.dialect import duckdb_sql
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import JOURNEY, Changes, Derived, journey_source, source
 from parcours.matcher import EventMatcher
@@ -226,15 +224,10 @@ def _stored(store: Store, by: str, code: exp.DataType | None = None, journey: st
     )
 
 
-def _stored_text(store: Store, by: str) -> str:
-    """``_stored`` as the DuckDB text ``Derived`` takes (``parcours.journey.materialized`` runs text)."""
-    return duckdb_sql(_stored(store, by))
-
-
-def _catch_up_stored(store: Store, changes: Changes, by: str) -> tuple[str, str] | None:
+def _catch_up_stored(store: Store, changes: Changes, by: str) -> tuple[exp.Expression, exp.Query] | None:
     """A customer's steps depend on all its events: delete and insert again those of every changed
     customer; None when one of their steps has no code in the table as built (a new name)."""
-    mine = sql("customer_id IN ({customers})", customers=sqlglot.parse_one(changes.customers, read="duckdb"))
+    mine = sql("customer_id IN ({customers})", customers=changes.customers)
     code = store.execute(
         "SELECT data_type FROM duckdb_columns() WHERE database_name = current_database() "
         "AND schema_name = ? AND table_name = ? AND column_name = 'step'",
@@ -248,7 +241,7 @@ def _catch_up_stored(store: Store, changes: Changes, by: str) -> tuple[str, str]
     new = store.execute(sql("SELECT count(*) FROM {staged} WHERE {has_step} AND CAST({by} AS VARCHAR) NOT IN ({known})",
                             staged=table(STAGED), has_step=_step_condition(store, by), by=column(by),
                             known=known)).fetchone()[0]
-    return None if new else (duckdb_sql(mine), duckdb_sql(_stored(store, by, code=code, journey=STAGED)))
+    return None if new else (mine, _stored(store, by, code=code, journey=STAGED))
 
 
 #: the temporary table a catch-up stages the changed customers' journey rows in (dropped after it)
@@ -258,7 +251,7 @@ STAGED = "_refresh_rows"
 #: The stored step sequence of each level (built on first use after each data change, caught up
 #: incrementally after appends: see ``parcours.journey.materialized``).
 STEPS: dict[str, Derived] = {
-    by: Derived(f"steps_{by}", partial(_stored_text, by=by), "customer_id, seq", needs=(JOURNEY,),
+    by: Derived(f"steps_{by}", partial(_stored, by=by), ("customer_id", "seq"), needs=(JOURNEY,),
                 catch_up=partial(_catch_up_stored, by=by))
     for by in BY_LEVELS
 }

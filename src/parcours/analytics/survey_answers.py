@@ -12,7 +12,6 @@ import pandas as pd
 from sqlglot import exp
 
 from parcours.analytics.filters import events
-from parcours.engine.dialect import duckdb_sql
 from parcours.query import Query, column, literal, sql
 from parcours.query.filter import Filter
 
@@ -110,11 +109,6 @@ def answers_query(store, filter: Filter | None = None) -> Query:
         answers=answers, tp=tp, stage=_lookup(tp, tp_stage), stage_index=_lookup(tp, tp_index),
         given_channel=_lookup(column("given_touchpoint"), tp_channel), inferred=inferred,
     )
-
-
-def answers_sql(store, filter: Filter | None = None) -> str:
-    """``answers_query`` as DuckDB text: transitional, for the callers not composing trees yet (``voc``)."""
-    return duckdb_sql(answers_query(store, filter))
 
 
 def survey_answers(store, *, filter: Filter | None = None) -> pd.DataFrame:

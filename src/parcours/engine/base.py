@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from parcours.engine.dialect import duckdb_sql
 from parcours.engine.groups import OutOfOrder, prefetched, whole_groups
+from parcours.query import sql
 
 if TYPE_CHECKING:
     from sqlglot import exp
@@ -130,7 +131,6 @@ class DuckDBEngine(Engine):
         self.store = store
 
     def label_components(self, hop: Query, changed: Query) -> None:
-        from parcours.query import sql
 
         con = self.store.con
         con.execute("CREATE OR REPLACE TEMP TABLE _labels AS SELECT identifier AS node, identifier AS label FROM _affected")
@@ -170,9 +170,9 @@ class DuckDBEngine(Engine):
 
 
 def query_arrow(query: Query, **tables: pa.Table) -> pa.Table:
-    """``query`` (a tree, or DuckDB-dialect text) over the given Arrow tables, in a scratch in-memory database.
+    """``query`` (a tree, or constant DuckDB text) over the given Arrow tables, in a scratch in-memory database.
 
-    For code that shapes data before there is a store (the demo generator): the SQL reads
+    For code that shapes data before there is a store (the demo generator): the query reads
     each table by its keyword name.
     """
     import duckdb

@@ -36,9 +36,10 @@ import pyarrow as pa
 from sqlglot import exp
 
 from parcours.engine.base import Engine
-from parcours.engine.dialect import parse, to_spark
+from parcours.engine.dialect import duckdb_sql, parse, to_spark
 from parcours.engine.groups import whole_groups
 from parcours.errors import ParcoursError
+from parcours.query import column, sql
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -130,7 +131,8 @@ def data_version(store: Store) -> str:
         if table == "events":
             row = store.con.execute("SELECT coalesce(max(batch_id), 0), count(*) FROM events").fetchone()
         else:
-            row = store.con.execute(f'SELECT count(*), coalesce(bit_xor(hash(t)), 0) FROM "{table}" t').fetchone()
+            row = store.con.execute(duckdb_sql(sql("SELECT count(*), coalesce(bit_xor(hash(t)), 0) FROM {table} t",
+                                                   table=_table(table)))).fetchone()
         parts.append(f"{table}:{row[0]}:{row[1]}")
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
@@ -142,13 +144,19 @@ def snapshot_root(store: Store) -> Path:
     return path.with_name(path.name + ".spark")
 
 
-def _columns(store: Store, table: str) -> str:
+def _table(name: str) -> exp.Table:
+    """A table of the store's ``main`` schema, its name quoted."""
+    return exp.table_(name, quoted=True)
+
+
+def _columns(store: Store, table: str) -> list[exp.Expression]:
     cols = store.con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position", [table]
     ).fetchall()
     # JSON is text to Spark (its json functions read strings)
-    return ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' if t == "JSON" else f'"{c}"' for c, t in cols)
+    return [exp.alias_(sql("CAST({c} AS VARCHAR)", c=column(c)), c, quoted=True) if t == "JSON" else column(c)
+            for c, t in cols]
 
 
 def export_snapshot(store: Store) -> Path:
@@ -161,8 +169,8 @@ def export_snapshot(store: Store) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for table in _tables(store):
-        target = str(tmp / f"{table}.parquet").replace("'", "''")
-        store.con.execute(f"COPY (SELECT {_columns(store, table)} FROM \"{table}\") TO '{target}' (FORMAT parquet)")
+        rows = sql("SELECT {columns} FROM {table}", columns=_columns(store, table), table=_table(table))
+        store.con.sql(duckdb_sql(rows)).write_parquet(str(tmp / f"{table}.parquet"))
     (tmp / "_SUCCESS").touch()
     try:
         tmp.rename(folder)
@@ -195,15 +203,15 @@ class SparkEngine(Engine):
             _registered = str(folder)
         return folder
 
-    def journey(self, folder: Path, live: str) -> None:
-        """Make the view ``_journey`` hold the rows of ``live``, the journey relation's SQL.
+    def journey(self, folder: Path, live: Query) -> None:
+        """Make the view ``_journey`` hold the rows of ``live``, the journey relation's query.
 
         Computed by Spark from the snapshot's tables on first use and written into the
         snapshot's ``derived/`` folder (a temporary folder renamed into place, as the
         snapshot is), so that it goes when the snapshot goes.
         """
         global _journey_registered
-        digest = hashlib.sha1(live.encode()).hexdigest()[:16]
+        digest = hashlib.sha1(duckdb_sql(live).encode()).hexdigest()[:16]
         target = folder / "derived" / f"journey-{digest}.parquet"
         if _journey_registered == str(target):
             return
@@ -220,7 +228,7 @@ class SparkEngine(Engine):
 
     def relation(self, query: exp.Expression) -> exp.Expression:
         """The view ``_journey`` holding the rows of the relation ``query``, made if needed."""
-        self.journey(self.sync(), query.sql(dialect="duckdb"))
+        self.journey(self.sync(), query)
         return exp.to_table(JOURNEY_VIEW)
 
     def label_components(self, hop: Query, changed: Query) -> None:
@@ -256,8 +264,8 @@ class SparkEngine(Engine):
         table = self.arrow(query)
         df = table.to_pandas()
         # as DuckDB's .df() does: a boolean column with NULLs is pandas' nullable boolean
-        for field, column in zip(table.schema, table.columns, strict=True):
-            if pa.types.is_boolean(field.type) and column.null_count:
+        for field, values in zip(table.schema, table.columns, strict=True):
+            if pa.types.is_boolean(field.type) and values.null_count:
                 df[field.name] = df[field.name].astype("boolean")
         return df
 
@@ -284,15 +292,15 @@ class SparkEngine(Engine):
         order = tree.args.get("order")
         tree.set("order", None)
         sort = []
-        for item in order.expressions if order else [parse(f"SELECT 1 ORDER BY {key}").args["order"].expressions[0]]:
-            column = F.expr(to_spark(item.this))
+        for item in order.expressions if order else [exp.Ordered(this=column(key))]:
+            sorted_by = F.expr(to_spark(item.this))
             # DuckDB puts NULLs last whichever the direction
             first = bool(item.args.get("nulls_first"))
             if item.args.get("desc"):
-                sort.append(column.desc_nulls_first() if first else column.desc_nulls_last())
+                sort.append(sorted_by.desc_nulls_first() if first else sorted_by.desc_nulls_last())
             else:
-                sort.append(column.asc_nulls_first() if first else column.asc_nulls_last())
-        frame = self.frame(tree.sql(dialect="duckdb")).repartition(F.col(key)).sortWithinPartitions(*sort)
+                sort.append(sorted_by.asc_nulls_first() if first else sorted_by.asc_nulls_last())
+        frame = self.frame(tree).repartition(F.col(key)).sortWithinPartitions(*sort)
 
         def per_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             for table in whole_groups(batches, key, fn):

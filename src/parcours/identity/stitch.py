@@ -227,14 +227,14 @@ def _recompute(store: Store, reason_edges: str | None) -> int:
         merges = store.execute("SELECT count(*) FROM _merges").fetchone()[0]
     # the identifiers whose events change customer (an identifier not mapped named its own), for
     # the incremental derived tables
-    store.note_moved(
+    store.note_moved(sql(
         """
         SELECT a.identifier, coalesce(m.customer_id, a.identifier) AS before,
                coalesce(n.customer_id, a.identifier) AS after
         FROM _affected a LEFT JOIN identity_map m USING (identifier) LEFT JOIN _newmap n USING (identifier)
         WHERE before <> after
         """
-    )
+    ))
     store.execute("DELETE FROM identity_map WHERE identifier IN (SELECT identifier FROM _affected)")
     store.execute("INSERT INTO identity_map SELECT identifier, customer_id FROM _newmap")
     return merges

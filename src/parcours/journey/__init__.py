@@ -1,5 +1,2 @@
-"""Events -> touchpoints -> stages, per stitched customer."""
-
-from parcours.journey.relation import journey_sql, touchpoint_case_sql
-
-__all__ = ["journey_sql", "touchpoint_case_sql"]
+"""The journey relation's stored forms: the materialized table, step sequences, live state, person and
+group columns, customer profiles. The relation itself is a query (``parcours.query.journey``)."""

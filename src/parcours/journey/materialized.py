@@ -3,9 +3,9 @@
 Recomputing the journey relation on every query (the identity-map join, the touchpoint CASE
 over JSON properties, the stage lookups) is most of what a path or directly-follows query
 costs, and the per-customer window functions over it most of the rest. A ``Derived`` names
-one such relation: its table in the schema ``derived``, the SQL its rows come from and the
-order they are stored in. ``derived.journey`` is the first (the journey relation, sorted by
-(customer_id, then ``EVENT_ORDER``) so that window functions and ``map_groups`` scans read it in order);
+one such relation: its table in the schema ``derived``, the query its rows come from (a tree,
+``parcours.query``) and the order they are stored in. ``derived.journey`` is the first (the
+journey relation, sorted by (customer_id, then ``EVENT_ORDER_COLUMNS``) so that window functions and ``map_groups`` scans read it in order);
 ``parcours.analytics.sequences`` adds the step sequences.
 
 Freshness is one stamp for all of them: the store's data version (bumped by every
@@ -50,28 +50,30 @@ from dataclasses import dataclass, replace
 from sqlglot import exp
 
 from parcours.engine import engine_class
-from parcours.journey.relation import EVENT_ORDER, IDENTITY_KEY_SQL, journey_sql
-from parcours.query.journey import journey
-from parcours.query.template import table
+from parcours.query import Query, column, sql, table
+from parcours.query.journey import EVENT_ORDER_COLUMNS, identity_key, journey
 from parcours.store import changes
 from parcours.store.store import DERIVED_SCHEMA, Store
 
 
 @dataclass(frozen=True)
 class Derived:
-    """A relation rebuilt from the data: its table name, the SQL of its rows, their stored order."""
+    """A relation rebuilt from the data: its table name, the query of its rows, their stored order.
+
+    The queries are trees (``parcours.query``)."""
 
     name: str  #: the table's name in the ``derived`` schema
-    #: the SQL of its rows; called outside any transaction, after the ``needs`` are fresh, so
+    #: the query of its rows; called outside any transaction, after the ``needs`` are fresh, so
     #: it may read their tables
-    sql: Callable[[Store], str]
-    order: str  #: ORDER BY of the stored rows
-    needs: tuple[Derived, ...] = ()  #: derived relations its SQL reads, built first
+    sql: Callable[[Store], Query]
+    #: the columns the rows are stored in order of
+    order: tuple[str, ...]
+    needs: tuple[Derived, ...] = ()  #: derived relations its query reads, built first
     #: how to catch its table up with the writes named in the change log (``Changes``): which
-    #: rows to delete (a condition; None: none) and the SQL of the rows to insert, given the table as
+    #: rows to delete (a condition; None: none) and the query of the rows to insert, given the table as
     #: built; None when it cannot (then it is rebuilt whole). Called inside the refresh's
     #: transaction, after the ``needs`` are fresh.
-    catch_up: Callable[[Store, Changes], tuple[str | None, str] | None] | None = None
+    catch_up: Callable[[Store, Changes], tuple[Query | None, Query] | None] | None = None
     #: whether readers stream the table in stored order (``Engine.map_groups``): its catch-ups,
     #: which append rows out of that order, are then counted (``in_stored_order``) and
     #: ``refresh_all(sort=True)`` sorts it again once they pass ``COMPACT_SHARE`` of its rows
@@ -81,49 +83,51 @@ class Derived:
     def table(self) -> str:
         return f"{DERIVED_SCHEMA}.{self.name}"
 
+    def ordered(self, query: Query) -> Query:
+        """``query`` with the stored order's ORDER BY."""
+        return query.order_by(*(column(n) for n in self.order))
+
 
 @dataclass(frozen=True)
 class Changes:
-    """What the writes since a table was built changed, as SQL selecting ids (see ``refresh``)."""
+    """What the writes since a table was built changed, as queries selecting ids (see ``refresh``)."""
 
     #: event batches appended
     batches: tuple[int, ...]
     #: the appended events (a table: a copy whose size DuckDB knows, so that it joins the
     #: identity map to them rather than hashing the whole map)
-    events: str
+    events: exp.Table
     #: identifiers whose customer changed (stitching: a merge, a new link, an unmerge)
-    moved: str
+    moved: Query
     #: every customer whose events changed: the current customer of each appended event, and the
     #: customers before and after of each moved identifier
-    customers: str
+    customers: Query
     #: the rowids in ``events`` of the moved identifiers' events loaded before (not appended);
     #: None when there are none (often: an identify that joins a new anonymous id moves an
     #: identifier with no earlier events), so that nothing is deleted or re-read for them
-    moved_rows: str | None = None
+    moved_rows: Query | None = None
 
     @property
-    def appended(self) -> str:
+    def appended(self) -> Query:
         """A condition on ``events``: the event is in an appended batch (a list DuckDB pushes into its scan)."""
-        return f"batch_id IN ({', '.join(map(str, self.batches))})" if self.batches else "FALSE"
+        # FALSE written here: an empty list bound in a template that is the IN itself stays unbound
+        return sql("batch_id IN ({batches})", batches=list(self.batches)) if self.batches else exp.false()
 
 
-def _catch_up_journey(store: Store, changes: Changes) -> tuple[str | None, str]:
+def _catch_up_journey(store: Store, changes: Changes) -> tuple[Query | None, Query]:
     """A journey row depends on its event and its identifier's customer only: insert the appended
     events, and delete and insert again the events of the moved identifiers (when they have any)."""
-    appended = f"(SELECT * FROM {changes.events})"
+    appended = journey(store.config, sql("SELECT * FROM {events}", events=changes.events))
     if changes.moved_rows is None:
-        return None, journey_sql(store.config, appended)
-    key = IDENTITY_KEY_SQL.replace("e.", "")
-    moved = f"(SELECT * FROM events WHERE rowid IN ({changes.moved_rows}))"
-    return f"{key} IN ({changes.moved})", f"""
-        SELECT * FROM ({journey_sql(store.config, appended)})
-        UNION ALL
-        SELECT * FROM ({journey_sql(store.config, moved)})
-    """
+        return None, appended
+    moved = sql("SELECT * FROM events WHERE rowid IN ({rows})", rows=changes.moved_rows)
+    return (sql("{key} IN ({moved})", key=identity_key(None), moved=changes.moved),
+            sql("SELECT * FROM {appended} UNION ALL SELECT * FROM {moved}",
+                appended=appended, moved=journey(store.config, moved)))
 
 
-#: the journey relation, as ``parcours.journey.relation.journey_sql`` computes it
-JOURNEY = Derived("journey", lambda store: journey_sql(store.config), f"customer_id, {EVENT_ORDER}",
+#: the journey relation, as ``parcours.query.journey.journey`` computes it
+JOURNEY = Derived("journey", lambda store: journey(store.config), ("customer_id", *EVENT_ORDER_COLUMNS),
                   catch_up=_catch_up_journey, streamed=True)
 #: the materialized journey relation's table
 TABLE = JOURNEY.table
@@ -189,7 +193,7 @@ class _Scope(dict):
     def drop(self, store: Store) -> None:
         for n in range(len(self)):
             for name in (f"_refresh_{n}_events", f"_refresh_{n}_customers", f"_refresh_{n}_moved"):
-                store.execute(f"DROP TABLE IF EXISTS {name}")
+                store.execute(sql("DROP TABLE IF EXISTS {name}", name=table(name)))
 
 
 def _changes(store: Store, version: int, prefix: str) -> Changes:
@@ -199,29 +203,36 @@ def _changes(store: Store, version: int, prefix: str) -> Changes:
     that DuckDB filters as it reads (``user_id``, then ``anonymous_id`` where there is no
     ``user_id``), and only when some identifier moved: a scan of the identity key expression
     over every event would cost more than the rest of a small catch-up."""
-    batches = tuple(int(r[0]) for r in store.execute(changes.batches_sql(version)).fetchall())
-    moved = changes.identifiers_sql(version)
-    change = Changes(batches=batches, events=f"{prefix}_events", moved=moved,
-                     customers=f"SELECT customer_id FROM {prefix}_customers")
-    key = IDENTITY_KEY_SQL
-    store.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}_events AS SELECT * FROM events WHERE {change.appended}")
-    store.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {prefix}_customers AS
+    batches = tuple(int(r[0]) for r in store.execute(changes.batches(version)).fetchall())
+    moved = changes.identifiers(version)
+    events, customers, moved_rows = (table(f"{prefix}_{part}") for part in ("events", "customers", "moved"))
+    change = Changes(batches=batches, events=events, moved=moved,
+                     customers=sql("SELECT customer_id FROM {customers}", customers=customers))
+    store.execute(sql("CREATE OR REPLACE TEMP TABLE {events} AS SELECT * FROM events WHERE {appended}",
+                      events=events, appended=change.appended))
+    store.execute(sql(
+        """
+        CREATE OR REPLACE TEMP TABLE {customers} AS
         SELECT coalesce(m.customer_id, {key}) AS customer_id
-        FROM {prefix}_events e LEFT JOIN identity_map m ON m.identifier = {key}
-        UNION {changes.customers_sql(version)}
-    """)
-    if store.execute(f"SELECT count(*) FROM ({moved})").fetchone()[0] == 0:
+        FROM {events} e LEFT JOIN identity_map m ON m.identifier = {key}
+        UNION SELECT customer_id FROM {logged}
+        """,
+        customers=customers, key=identity_key(), events=events, logged=changes.customers(version),
+    ))
+    if store.execute(sql("SELECT count(*) FROM {moved}", moved=moved)).fetchone()[0] == 0:
         return change
-    store.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {prefix}_moved AS
-        SELECT rowid AS event_row FROM events WHERE user_id IN ({moved}) AND NOT ({change.appended})
+    store.execute(sql(
+        """
+        CREATE OR REPLACE TEMP TABLE {moved_rows} AS
+        SELECT rowid AS event_row FROM events WHERE user_id IN ({moved}) AND NOT ({appended})
         UNION ALL
-        SELECT rowid FROM events WHERE user_id IS NULL AND anonymous_id IN ({moved}) AND NOT ({change.appended})
-    """)
-    if store.execute(f"SELECT count(*) FROM {prefix}_moved").fetchone()[0] == 0:
+        SELECT rowid FROM events WHERE user_id IS NULL AND anonymous_id IN ({moved}) AND NOT ({appended})
+        """,
+        moved_rows=moved_rows, moved=moved, appended=change.appended,
+    ))
+    if store.execute(sql("SELECT count(*) FROM {moved_rows}", moved_rows=moved_rows)).fetchone()[0] == 0:
         return change
-    return replace(change, moved_rows=f"SELECT event_row FROM {prefix}_moved")
+    return replace(change, moved_rows=sql("SELECT event_row FROM {moved_rows}", moved_rows=moved_rows))
 
 
 @dataclass(frozen=True)
@@ -279,18 +290,24 @@ def _catch_up(store: Store, relation: Derived, version: int, scope: _Scope) -> i
         change = scope.changes(store, version)
         plan = relation.catch_up(store, change)
         if plan is not None:
-            deleted, sql = plan
+            deleted, rows = plan
             if deleted is not None:
-                store.execute(f"DELETE FROM {relation.table} WHERE {deleted}")
-            added = store.execute(f"INSERT INTO {relation.table} {sql} ORDER BY {relation.order}").fetchone()[0]
-            store.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
+                store.execute(sql("DELETE FROM {t} WHERE {deleted}", t=table(relation.table), deleted=deleted))
+            added = store.execute(exp.insert(relation.ordered(rows), table(relation.table))).fetchone()[0]
+            store.execute(_comment(relation, current))
             if relation.streamed and added:
-                store.execute(f"CREATE TABLE IF NOT EXISTS {APPENDED} (name VARCHAR, rows BIGINT)")
-                store.execute(f"INSERT INTO {APPENDED} VALUES (?, ?)", [relation.name, added])
+                store.execute(sql("CREATE TABLE IF NOT EXISTS {t} (name VARCHAR, rows BIGINT)", t=table(APPENDED)))
+                store.execute(sql("INSERT INTO {t} VALUES (?, ?)", t=table(APPENDED)), [relation.name, added])
             _prune(store)
-        n = store.execute(f"SELECT count(*) FROM ({change.customers})").fetchone()[0]
+        n = store.execute(sql("SELECT count(*) FROM {customers}", customers=change.customers)).fetchone()[0]
         store.execute("DROP TABLE IF EXISTS _refresh_rows")  # where a catch-up may stage rows
     return None if plan is None else n
+
+
+def _comment(relation: Derived, stamp: str) -> Query:
+    """The statement that writes the stamp a table was built from as its comment."""
+    # built, not templated: sqlglot parses no placeholder after COMMENT ... IS
+    return exp.Comment(this=table(relation.table), kind="TABLE", expression=exp.Literal.string(stamp))
 
 
 def in_stored_order(store: Store, relation: Derived = JOURNEY) -> bool:
@@ -301,7 +318,8 @@ def in_stored_order(store: Store, relation: Derived = JOURNEY) -> bool:
 def _appended_rows(store: Store, relation: Derived) -> int:
     if not _has_appended(store):
         return 0
-    return store.execute(f"SELECT coalesce(sum(rows), 0) FROM {APPENDED} WHERE name = ?", [relation.name]).fetchone()[0]
+    return store.execute(sql("SELECT coalesce(sum(rows), 0) FROM {t} WHERE name = ?", t=table(APPENDED)),
+                         [relation.name]).fetchone()[0]
 
 
 def _has_appended(store: Store) -> bool:
@@ -313,7 +331,7 @@ def _has_appended(store: Store) -> bool:
 
 
 def _rows(store: Store, relation: Derived) -> int:
-    return store.execute(f"SELECT count(*) FROM {relation.table}").fetchone()[0]
+    return store.execute(sql("SELECT count(*) FROM {t}", t=table(relation.table))).fetchone()[0]
 
 
 def _sort_if_due(store: Store, relation: Derived) -> None:
@@ -323,12 +341,13 @@ def _sort_if_due(store: Store, relation: Derived) -> None:
         return
     built = built_stamp(store, relation)
     with store.transaction(changes_data=False):
-        store.execute(f"CREATE OR REPLACE TABLE {relation.table}_sorted AS "
-                      f"SELECT * FROM {relation.table} ORDER BY {relation.order}")
-        store.execute(f"DROP TABLE {relation.table}")
-        store.execute(f"ALTER TABLE {relation.table}_sorted RENAME TO {relation.name}")
-        store.execute(f"COMMENT ON TABLE {relation.table} IS '{built}'")
-        store.execute(f"DELETE FROM {APPENDED} WHERE name = ?", [relation.name])
+        stored, sorted_ = table(relation.table), table(f"{relation.table}_sorted")
+        rows = relation.ordered(sql("SELECT * FROM {t}", t=stored))
+        store.execute(exp.Create(this=sorted_, kind="TABLE", replace=True, expression=rows))
+        store.execute(sql("DROP TABLE {t}", t=stored))
+        store.execute(sql("ALTER TABLE {sorted} RENAME TO {name}", sorted=sorted_, name=table(relation.name)))
+        store.execute(_comment(relation, built))
+        store.execute(sql("DELETE FROM {t} WHERE name = ?", t=table(APPENDED)), [relation.name])
 
 
 def _prune(store: Store) -> None:
@@ -349,13 +368,13 @@ def materialize(store: Store, relation: Derived = JOURNEY) -> float:
         if not is_fresh(store, need):
             materialize(store, need)
     current = stamp(store)
-    sql = relation.sql(store)  # before the transaction: it may read (fresh) derived tables
+    rows = relation.ordered(relation.sql(store))  # before the transaction: it may read (fresh) derived tables
     with store.transaction(changes_data=False):
-        store.execute(f"CREATE SCHEMA IF NOT EXISTS {DERIVED_SCHEMA}")
-        store.execute(f"CREATE OR REPLACE TABLE {relation.table} AS {sql} ORDER BY {relation.order}")
-        store.execute(f"COMMENT ON TABLE {relation.table} IS '{current}'")
+        store.execute(sql("CREATE SCHEMA IF NOT EXISTS {schema}", schema=table(DERIVED_SCHEMA)))
+        store.execute(exp.Create(this=table(relation.table), kind="TABLE", replace=True, expression=rows))
+        store.execute(_comment(relation, current))
         if _has_appended(store):
-            store.execute(f"DELETE FROM {APPENDED} WHERE name = ?", [relation.name])
+            store.execute(sql("DELETE FROM {t} WHERE name = ?", t=table(APPENDED)), [relation.name])
         _prune(store)
     return time.perf_counter() - t0
 

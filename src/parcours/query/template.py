@@ -57,7 +57,7 @@ def sql(template: str, /, **bindings: object) -> Query:
         name = by_lower[mark.name.lower()[len(_MARK):]]
         bound.add(name)
         if isinstance(mark, exp.Var):  # a unit (``date_trunc({unit}, ts)``): the bound word itself
-            mark.replace(exp.var(str(bindings[name])))
+            mark.replace(_word(bindings[name], template))
         elif _holder(mark) is tree:  # the whole template is the placeholder: ``sql("{cond}", cond=...)``
             return _expression(bindings[name])
         else:
@@ -66,6 +66,13 @@ def sql(template: str, /, **bindings: object) -> Query:
         raise ValueError(f"query template: placeholders {sorted(names - bound)} stand where SQL keeps no name; "
                          f"bind them elsewhere: {template!r}")
     return tree
+
+
+def _word(value: object, template: str) -> exp.Var:
+    """A unit word (``day``, ``week``): letters only, since it is written as it is."""
+    if not (isinstance(value, str) and value.isascii() and value.isalpha()):
+        raise ValueError(f"query template: {value!r} is bound where SQL takes a word (a unit such as 'day'): {template!r}")
+    return exp.var(value)
 
 
 def ident(name: str) -> exp.Identifier:

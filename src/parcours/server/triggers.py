@@ -31,7 +31,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from parcours.journey.live_state import changed_since_sql
+from parcours.journey.live_state import changed_since
 from parcours.store.store import Store, utcnow
 from parcours.voc.webhooks import due_deliveries, enqueue_webhooks, record_attempt, send, start_watching
 
@@ -58,7 +58,7 @@ def _enqueue(store: Store, looked: int | None) -> tuple[list, dict, int]:
     hooks = {h.name: h for h in store.config.webhooks}
     if not hooks:
         return [], {}, version
-    enqueue_webhooks(store, since=live_since(store), customers=changed_since_sql(store, looked))
+    enqueue_webhooks(store, since=live_since(store), customers=changed_since(store, looked))
     return due_deliveries(store, utcnow()), hooks, version
 
 

@@ -16,33 +16,35 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from parcours.engine.dialect import duckdb_sql
+from parcours.query import Query, column, sql
+
 if TYPE_CHECKING:  # the store imports this module
     from parcours.store.store import Store
 
-TABLE = "data_changes"
 INCREMENTAL, FULL, BATCH, CUSTOMER, IDENTIFIER = "incremental", "full", "batch", "customer", "identifier"
 
 
 def note_batch(store: Store, batch_id: int) -> None:
     """Inside an incremental transaction: it appended the events of ``batch_id``."""
-    store.con.execute(f"INSERT INTO {TABLE} VALUES (?, '{BATCH}', ?, NULL)", [store.data_version() + 1, batch_id])
+    store.con.execute("INSERT INTO data_changes VALUES (?, ?, ?, NULL)", [store.data_version() + 1, BATCH, batch_id])
 
 
-def note_moved(store: Store, moved_sql: str) -> None:
+def note_moved(store: Store, moved: Query) -> None:
     """Inside an incremental transaction: the identifiers whose customer changed.
 
-    ``moved_sql`` selects (identifier, before, after): the customer the identifier's events had
-    and the one they have now. The identifiers say which journey rows move; both customers,
-    whose step sequences change.
+    ``moved`` selects (identifier, before, after): the customer the identifier's events had
+    and the one they have now (a query tree). The identifiers say which
+    journey rows move; both customers, whose step sequences change.
     """
     version = store.data_version() + 1
-    store.con.execute(f"CREATE OR REPLACE TEMP TABLE _moved AS {moved_sql}")
-    store.con.execute(f"INSERT INTO {TABLE} SELECT DISTINCT ?, '{IDENTIFIER}', NULL, identifier FROM _moved",
-                      [version])
+    store.con.execute(duckdb_sql(sql("CREATE OR REPLACE TEMP TABLE _moved AS {moved}", moved=moved)))
+    store.con.execute("INSERT INTO data_changes SELECT DISTINCT ?, ?, NULL, identifier FROM _moved",
+                      [version, IDENTIFIER])
     store.con.execute(
-        f"INSERT INTO {TABLE} SELECT DISTINCT ?, '{CUSTOMER}', NULL, c FROM "
+        "INSERT INTO data_changes SELECT DISTINCT ?, ?, NULL, c FROM "
         "(SELECT before AS c FROM _moved UNION ALL SELECT after FROM _moved) WHERE c IS NOT NULL",
-        [version],
+        [version, CUSTOMER],
     )
     store.con.execute("DROP TABLE _moved")
 
@@ -50,8 +52,8 @@ def note_moved(store: Store, moved_sql: str) -> None:
 def record(store: Store, version: int, incremental: bool) -> None:
     """The marker of a committed write (called by ``Store.bump_data_version``)."""
     if not incremental:
-        store.con.execute(f"DELETE FROM {TABLE}")
-    store.con.execute(f"INSERT INTO {TABLE} VALUES (?, ?, NULL, NULL)",
+        store.con.execute("DELETE FROM data_changes")
+    store.con.execute("INSERT INTO data_changes VALUES (?, ?, NULL, NULL)",
                       [version, INCREMENTAL if incremental else FULL])
 
 
@@ -61,28 +63,33 @@ def incremental_since(store: Store, version: int) -> bool:
     if version >= now:
         return version == now
     n, inc = store.con.execute(
-        f"SELECT count(DISTINCT version), count(DISTINCT version) FILTER (WHERE kind = '{INCREMENTAL}') "
-        f"FROM {TABLE} WHERE version > ? AND version <= ? AND kind IN ('{INCREMENTAL}', '{FULL}')",
-        [version, now],
+        "SELECT count(DISTINCT version), count(DISTINCT version) FILTER (WHERE kind = ?) "
+        "FROM data_changes WHERE version > ? AND version <= ? AND kind IN (?, ?)",
+        [INCREMENTAL, version, now, INCREMENTAL, FULL],
     ).fetchone()
     return n == inc == now - version
 
 
-def batches_sql(version: int) -> str:
+def _logged(kind: str, name: str, version: int) -> Query:
+    return sql("SELECT {name} FROM data_changes WHERE kind = {kind} AND version > {version}",
+               name=column(name), kind=kind, version=int(version))
+
+
+def batches(version: int) -> Query:
     """The event batches appended after ``version``."""
-    return f"SELECT batch_id FROM {TABLE} WHERE kind = '{BATCH}' AND version > {int(version)}"
+    return _logged(BATCH, "batch_id", version)
 
 
-def customers_sql(version: int) -> str:
+def customers(version: int) -> Query:
     """The customers whose events moved after ``version`` (both the one before and the one after)."""
-    return f"SELECT customer_id FROM {TABLE} WHERE kind = '{CUSTOMER}' AND version > {int(version)}"
+    return _logged(CUSTOMER, "customer_id", version)
 
 
-def identifiers_sql(version: int) -> str:
+def identifiers(version: int) -> Query:
     """The identifiers whose customer changed after ``version``."""
-    return f"SELECT customer_id FROM {TABLE} WHERE kind = '{IDENTIFIER}' AND version > {int(version)}"
+    return _logged(IDENTIFIER, "customer_id", version)
 
 
 def prune(store: Store, version: int) -> None:
     """Forget what no derived table needs any more: the writes up to ``version``."""
-    store.con.execute(f"DELETE FROM {TABLE} WHERE version <= ?", [version])
+    store.con.execute("DELETE FROM data_changes WHERE version <= ?", [version])

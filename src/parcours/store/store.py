@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+from sqlglot import exp
 
 from parcours.engine.dialect import duckdb_sql
 from parcours.errors import ParcoursError
+from parcours.query import sql
 from parcours.store import changes
 from parcours.store.schema import MIGRATIONS
 from parcours.store.sharing import Lease, Notice, live_claim, lock_holder, wait_limit
@@ -172,9 +174,10 @@ class Store:
             stale.unlink(missing_ok=True)
         self.con.execute("CHECKPOINT")
         name = self.con.execute("SELECT current_database()").fetchone()[0]
-        self.con.execute(f"ATTACH '{str(fresh).replace(chr(39), chr(39) * 2)}' AS parcours_rewrite")
+        self.con.execute("ATTACH ? AS parcours_rewrite", [str(fresh)])
         try:
-            self.con.execute(f'COPY FROM DATABASE "{name}" TO parcours_rewrite')
+            # the database's own name (an identifier), which sqlglot cannot place in this statement
+            self.con.execute('COPY FROM DATABASE "' + name.replace('"', '""') + '" TO parcours_rewrite')
             self.con.execute("CHECKPOINT parcours_rewrite")
         finally:
             self.con.execute("DETACH parcours_rewrite")
@@ -266,15 +269,15 @@ class Store:
             [DERIVED_SCHEMA],
         ).fetchall()
         for (table,) in derived:
-            self.con.execute(f'DROP TABLE "{DERIVED_SCHEMA}"."{table}"')
+            self.con.execute(duckdb_sql(sql("DROP TABLE {t}", t=exp.table_(table, db=DERIVED_SCHEMA, quoted=True))))
 
     def note_batch(self, batch_id: int) -> None:
         """Inside ``transaction(incremental=True)``: it appended the event batch ``batch_id``."""
         changes.note_batch(self, batch_id)
 
-    def note_moved(self, moved_sql: str) -> None:
+    def note_moved(self, moved: Query) -> None:
         """Inside ``transaction(incremental=True)``: these (identifier, before, after) changed customer."""
-        changes.note_moved(self, moved_sql)
+        changes.note_moved(self, moved)
 
     # -- settings -------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from parcours.analytics.attribution import attribution, side_by_side
 from parcours.analytics.attribution.paths import NO_TOUCH
-from parcours.analytics.filters import events_sql
+from parcours.analytics.filters import events
 from parcours.analytics.funnel_spec import POSTHOG_MODES
 from parcours.analytics.funnels import FunnelRun, conversion_trends, funnel
 from parcours.analytics.leads import LeadModel, score_leads, train_lead_model
@@ -30,6 +30,7 @@ from parcours.analytics.segments import list_segments, segment_members
 from parcours.config.loader import template_text
 from parcours.errors import ParcoursError
 from parcours.journey.profiles import customer_profile
+from parcours.query import sql
 from parcours.query.filter import SPLITS, Filter, split
 from parcours.store.store import Store
 from parcours.views import charts
@@ -181,7 +182,7 @@ def _incomplete(store: Store, filter: Filter, periods: pd.Series, length: pd.Tim
     (the latest event in the filter), so their rate is not final."""
     if periods.empty:
         return []
-    end = store.engine.df(f"SELECT max(timestamp) AS t FROM ({events_sql(store, filter)})")["t"].iloc[0]
+    end = store.engine.df(sql("SELECT max(timestamp) AS t FROM {events}", events=events(store, filter)))["t"].iloc[0]
     if pd.isna(end):
         return [False] * len(periods)
     end = pd.Timestamp(end).tz_convert(None) if pd.Timestamp(end).tzinfo else pd.Timestamp(end)
@@ -343,10 +344,10 @@ def _store_overview(store: Store) -> dict:
 
 def data_page(store: Store, filter: Filter, shared: Shared = computed) -> dict:
     """Event volume in the filter, then the store's counts, quarantine, imports and unmapped events."""
-    volume = store.engine.df(f"""
+    volume = store.engine.df(sql("""
         SELECT CAST(date_trunc('week', timestamp) AS DATE) AS week, coalesce(source, '(none)') AS source,
                count(*) AS events
-        FROM ({events_sql(store, filter)}) GROUP BY 1, 2 ORDER BY 1, 2""")
+        FROM {events} GROUP BY 1, 2 ORDER BY 1, 2""", events=events(store, filter)))
     volume["source"] = [Label("no_value") if s == "(none)" else s for s in volume["source"]]
     return {**shared(store, ("store_overview",), lambda: _store_overview(store)),
             "charts": {"volume": charts.grouped_bars(volume, "week", "source", "events", barmode="stack")}}
@@ -362,9 +363,10 @@ def journey_text(store: Store) -> str:
 def example_customer(store: Store) -> str | None:
     """An identifier to try on the empty search page: a customer who went furthest in the journey,
     so the example profile has something to show (None in an empty store)."""
-    df = store.engine.df(f"""
-        SELECT customer_id FROM ({events_sql(store, None)}) WHERE customer_id IS NOT NULL
-        GROUP BY customer_id ORDER BY max(stage_index) DESC NULLS LAST, count(*) DESC, customer_id LIMIT 1""")
+    df = store.engine.df(sql("""
+        SELECT customer_id FROM {events} WHERE customer_id IS NOT NULL
+        GROUP BY customer_id ORDER BY max(stage_index) DESC NULLS LAST, count(*) DESC, customer_id LIMIT 1""",
+                             events=events(store)))
     return None if df.empty else str(df["customer_id"].iloc[0])
 
 

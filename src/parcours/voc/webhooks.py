@@ -37,14 +37,15 @@ from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
 import pandas as pd
+from sqlglot import exp
 
-from parcours.analytics.filters import events_sql
-from parcours.analytics.segments import segment_members_sql
-from parcours.analytics.survey_answers import answers_sql
+from parcours.analytics.filters import events
+from parcours.analytics.segments import segment_members_query
+from parcours.analytics.survey_answers import answers_query
 from parcours.config.schema import Webhook
 from parcours.errors import ParcoursError
-from parcours.journey.relation import EVENT_ORDER
-from parcours.matcher import quote
+from parcours.query import Query, sql
+from parcours.query.journey import event_order
 from parcours.store.store import utcnow
 
 SIGNATURE_HEADER = "X-Parcours-Signature"
@@ -66,70 +67,71 @@ def verify_signature(body: bytes, secret: str, header: str | None) -> bool:
     return header is not None and hmac.compare_digest(sign(body, secret), header)
 
 
-def _ts(column: str) -> str:
-    return f"strftime({column}, '%Y-%m-%dT%H:%M:%SZ')"
+def _narrowed(customers: Query | None) -> Query:
+    """A condition: the customer is one of ``customers`` (TRUE when None)."""
+    return exp.true() if customers is None else sql("customer_id IN ({customers})", customers=customers)
 
 
-def _occurrences_sql(store, hook: Webhook, now: datetime, since: datetime | None = None,
-                     customers: str | None = None) -> str:
-    """SQL of the trigger's occurrences: dedupe_key, customer_id, occurred_at, and payload columns.
+def _occurrences(store, hook: Webhook, now: datetime, since: datetime | None = None,
+                 customers: Query | None = None) -> Query:
+    """The trigger's occurrences: dedupe_key, customer_id, occurred_at, and payload columns.
 
-    With ``since``, the SQL has a ``$since`` parameter and a trigger may leave out the events
+    With ``since``, the query has a ``$since`` parameter and a trigger may leave out the events
     before it wherever that cannot change an occurrence at or after it (carts: see below).
-    ``customers`` (SQL selecting customer ids) narrows the journey's events before they are
+    ``customers`` (a query selecting customer ids) narrows the journey's events before they are
     grouped per customer: DuckDB does not push that condition below a grouping, so above it
     every customer's events would be grouped first (a scan of the whole store per live cycle)."""
     if hook.trigger == "detractor":
-        return f"""
+        return sql("""
             SELECT message_id AS dedupe_key, customer_id, timestamp AS occurred_at, score, touchpoint, stage, comment
-            FROM ({answers_sql(store)}) a WHERE metric = 'nps' AND score <= 6
-        """
+            FROM {answers} a WHERE metric = 'nps' AND score <= 6
+        """, answers=answers_query(store))
     if hook.trigger in ("segment_entered", "segment_left"):
-        return _segment_change_sql(store, hook, now)
-    journey = events_sql(store)
-    some = f"customer_id IN ({customers})" if customers else "TRUE"
+        return _segment_change(store, hook, now)
+    journey = events(store)
+    some = _narrowed(customers)
     if hook.trigger == "moment_of_truth":
         moments = [t.name for t in store.config.touchpoints if t.moment_of_truth]
         if not moments:
             raise ParcoursError(f"webhook {hook.name!r}: trigger moment_of_truth needs a touchpoint with "
                                 "moment_of_truth = true in the journey file")
-        return f"""
+        return sql("""
             SELECT message_id AS dedupe_key, customer_id, timestamp AS occurred_at, touchpoint, stage, event
-            FROM ({journey}) e WHERE touchpoint IN ({", ".join(quote(m) for m in moments)}) AND {some}
-        """
+            FROM {journey} e WHERE touchpoint IN ({moments}) AND {some}
+        """, journey=journey, moments=moments, some=some)
     if hook.trigger == "stage_entered":
         stages = [s.name for s in store.config.stages]
         if hook.stage not in stages:
             raise ParcoursError(
                 f"webhook {hook.name!r}: trigger stage_entered needs stage = one of {stages}, not {hook.stage!r}"
             )
-        return f"""
+        return sql("""
             SELECT customer_id AS dedupe_key, customer_id, min(timestamp) AS occurred_at,
-                   arg_min(touchpoint, ({EVENT_ORDER})) AS touchpoint, {quote(hook.stage)} AS stage
-            FROM ({journey}) e WHERE stage = {quote(hook.stage)} AND {some} GROUP BY customer_id
-        """
+                   arg_min(touchpoint, ({order})) AS touchpoint, {stage} AS stage
+            FROM {journey} e WHERE stage = {stage} AND {some} GROUP BY customer_id
+        """, order=event_order(), stage=hook.stage, journey=journey, some=some)
     if hook.minutes <= 0:
         raise ParcoursError(f"webhook {hook.name!r}: minutes must be positive, not {hook.minutes}")
-    carts = ", ".join(quote(e) for e in CART_EVENTS)
     now_epoch = (now - datetime(1970, 1, 1)).total_seconds()
-    # the event after a cart at or after ``since`` is too (in EVENT_ORDER, timestamps never go
+    # the event after a cart at or after ``since`` is too (in the event order, timestamps never go
     # back): the events before ``since`` change no such cart's answer, and the window only sorts
     # the recent ones (the live triggers look every 2 s beside a store of millions of events)
-    recent = "e.timestamp >= $since" if since else "TRUE"
-    return f"""
+    recent = sql("e.timestamp >= $since") if since else exp.true()
+    return sql("""
         SELECT message_id AS dedupe_key, customer_id, timestamp AS occurred_at,
                TRY_CAST(json_extract_string(properties, '$.cart_value') AS DOUBLE) AS cart_value
         FROM (
-            SELECT *, lead(timestamp) OVER (PARTITION BY customer_id ORDER BY {EVENT_ORDER}) AS next_at
-            FROM ({journey}) e
-            WHERE (event IN ({carts}) OR event = {quote(store.config.purchase_event)}) AND {recent}
+            SELECT *, lead(timestamp) OVER (PARTITION BY customer_id ORDER BY {order}) AS next_at
+            FROM {journey} e
+            WHERE (event IN ({carts}) OR event = {purchase}) AND {recent}
         ) c
         WHERE event IN ({carts})
-          AND coalesce(epoch(next_at), {now_epoch}) - epoch(timestamp) >= {hook.minutes * 60}
-    """
+          AND coalesce(epoch(next_at), {now_epoch}) - epoch(timestamp) >= {quiet}
+    """, order=event_order(), journey=journey, carts=list(CART_EVENTS), purchase=store.config.purchase_event,
+               recent=recent, now_epoch=now_epoch, quiet=hook.minutes * 60)
 
 
-def _segment_change_sql(store, hook: Webhook, now: datetime) -> str:
+def _segment_change(store, hook: Webhook, now: datetime) -> Query:
     """Customers who entered (or left) the saved segment since the webhook last looked.
 
     The members last seen are kept in ``segment_watch`` (updated by ``enqueue_webhooks`` in the
@@ -138,22 +140,21 @@ def _segment_change_sql(store, hook: Webhook, now: datetime) -> str:
     """
     if not hook.segment:
         raise ParcoursError(f"webhook {hook.name!r}: trigger {hook.trigger} needs segment = a saved segment's name")
-    members = segment_members_sql(store, hook.segment)
-    seen = f"SELECT customer_id FROM segment_watch WHERE webhook = {quote(hook.name)}"
+    members = segment_members_query(store, hook.segment)
+    seen = sql("SELECT customer_id FROM segment_watch WHERE webhook = {name}", name=hook.name)
     new, old = (members, seen) if hook.trigger == "segment_entered" else (seen, members)
-    at = quote(now.isoformat(sep=" "))
-    return f"""
-        SELECT customer_id || '@' || {at} AS dedupe_key, customer_id, TIMESTAMP {at} AS occurred_at,
-               {quote(hook.segment)} AS segment
-        FROM (SELECT DISTINCT customer_id FROM ({new}) n WHERE customer_id NOT IN ({old}))
-    """
+    return sql("""
+        SELECT customer_id || '@' || {at} AS dedupe_key, customer_id, {at_time} AS occurred_at,
+               {segment} AS segment
+        FROM (SELECT DISTINCT customer_id FROM {new} n WHERE customer_id NOT IN ({old}))
+    """, at=now.isoformat(sep=" "), at_time=now, segment=hook.segment, new=new, old=old)
 
 
 def _watch_segment(store, hook: Webhook, now: datetime) -> None:
     """Record the segment's members as this webhook has now seen them."""
     store.execute("DELETE FROM segment_watch WHERE webhook = ?", [hook.name])
-    store.execute(f"INSERT INTO segment_watch SELECT DISTINCT {quote(hook.name)}, customer_id "
-                f"FROM ({segment_members_sql(store, hook.segment)}) m")
+    store.execute(sql("INSERT INTO segment_watch SELECT DISTINCT {name}, customer_id FROM {members} m",
+                      name=hook.name, members=segment_members_query(store, hook.segment)))
     store.execute("INSERT OR REPLACE INTO segment_watch_started VALUES (?, ?, ?)", [hook.name, hook.segment, now])
 
 
@@ -176,11 +177,11 @@ ARRIVAL_TRIGGERS = ("detractor", "stage_entered", "moment_of_truth")
 
 
 def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None = None,
-                     customers: str | None = None) -> pd.DataFrame:
+                     customers: Query | None = None) -> pd.DataFrame:
     """Queue a delivery for every new occurrence of every configured trigger.
 
     ``since`` ignores occurrences before that UTC time (so a new webhook does not replay all
-    history). ``customers`` (SQL selecting customer ids) narrows the ``ARRIVAL_TRIGGERS`` to
+    history). ``customers`` (a query selecting customer ids) narrows the ``ARRIVAL_TRIGGERS`` to
     those customers: the live triggers pass the customers whose events just arrived. Returns
     one row per webhook: webhook, trigger, queued (new deliveries).
     """
@@ -197,13 +198,13 @@ def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None 
             rows.append({"webhook": hook.name, "trigger": hook.trigger, "queued": 0})
             continue
         arrival = customers if hook.trigger in ARRIVAL_TRIGGERS else None
-        narrowed = f"customer_id IN ({arrival})" if arrival else "TRUE"
-        query = f"""
-            SELECT * FROM ({_occurrences_sql(store, hook, now, since, arrival)}) o
-            WHERE {narrowed} AND {"occurred_at >= $since" if since else "TRUE"}
+        query = sql("""
+            SELECT * FROM {occurrences} o
+            WHERE {narrowed} AND {recent}
               AND dedupe_key NOT IN (SELECT dedupe_key FROM webhook_deliveries WHERE webhook = $hook)
             ORDER BY occurred_at, dedupe_key
-        """
+        """, occurrences=_occurrences(store, hook, now, since, arrival), narrowed=_narrowed(arrival),
+            recent=sql("occurred_at >= $since") if since else exp.true())
         found = store.execute(query, {"hook": hook.name, **({"since": since} if since else {})}).df()
         records = [
             (r["dedupe_key"], _body(hook, r)) for r in found.astype(object).where(found.notna(), None).to_dict("records")
@@ -328,11 +329,11 @@ def webhook_log(store, delivery_id: int | None = None) -> pd.DataFrame:
     Columns: delivery_id, webhook, trigger, dedupe_key, status, attempt, logged_at, http_status, error.
     Deliveries not tried yet appear once with a NULL attempt.
     """
-    where = "WHERE d.delivery_id = ?" if delivery_id is not None else ""
-    return store.execute(
-        f"""SELECT d.delivery_id, d.webhook, d.trigger, d.dedupe_key, d.status, a.attempt, a.logged_at,
-                   a.http_status, a.error
-            FROM webhook_deliveries d LEFT JOIN webhook_attempts a USING (delivery_id) {where}
-            ORDER BY coalesce(a.logged_at, d.created_at) DESC, d.delivery_id DESC, a.attempt DESC""",
-        [delivery_id] if delivery_id is not None else [],
-    ).df()
+    one = delivery_id is not None
+    return store.execute(sql(
+        """SELECT d.delivery_id, d.webhook, d.trigger, d.dedupe_key, d.status, a.attempt, a.logged_at,
+                  a.http_status, a.error
+           FROM webhook_deliveries d LEFT JOIN webhook_attempts a USING (delivery_id) WHERE {which}
+           ORDER BY coalesce(a.logged_at, d.created_at) DESC, d.delivery_id DESC, a.attempt DESC""",
+        which=sql("d.delivery_id = ?") if one else exp.true(),
+    ), [delivery_id] if one else []).df()
