@@ -34,8 +34,8 @@ import httpx
 
 import parcours
 from parcours.analytics.filters import events_sql
-from parcours.analytics.personas import find_personas, save_personas
-from parcours.analytics.sequences import steps_query
+from parcours.analytics.paths.sequences import steps_query
+from parcours.analytics.segments.personas import find_personas, save_personas
 from parcours.server.keys import create_key
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -38,7 +38,7 @@ from timing import best_of, peak_gib
 
 import parcours
 from parcours.analytics.filters import events_sql
-from parcours.analytics.funnels import funnel, funnel_customers
+from parcours.analytics.funnels.funnel import funnel, funnel_customers
 from parcours.durations import duration_seconds
 
 STEPS = ["site_visit", "product_view", "add_to_cart", "checkout_start", "purchase"]

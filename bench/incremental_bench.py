@@ -31,7 +31,7 @@ from scale_bench import generate
 from timing import best_of
 
 import parcours
-from parcours.analytics.sequences import STEPS
+from parcours.analytics.paths.sequences import STEPS
 from parcours.journey.materialized import JOURNEY, materialize, refresh_all
 
 TABLES = (JOURNEY, STEPS["touchpoint"])

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import parcours
-from parcours.analytics.leads import score_leads, train_lead_model
+from parcours.analytics.segments.leads import score_leads, train_lead_model
 
 
 def main(customers: int = 12_000, seed: int = 42) -> int:

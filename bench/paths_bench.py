@@ -88,7 +88,7 @@ def generate(events: int, customers: int, seed: int, path: Path) -> int:
 
 def _ours(store, what: str) -> int:
     from parcours.analytics.filters import events_sql
-    from parcours.analytics.paths import dfg, flows
+    from parcours.analytics.paths.paths import dfg, flows
 
     if what == "dfg":
         return len(dfg(store))
@@ -149,7 +149,7 @@ def _child(method: str, db: str, parquet: str, queue) -> None:
     method = method.removesuffix("_live")  # run before the table is built: the live relation
     if method in ("bare", "dfg", "flows", "pandas_store"):  # imports and opening the store are not timed
         import parcours
-        import parcours.analytics.paths  # noqa: F401
+        import parcours.analytics.paths.paths  # noqa: F401
 
         store = parcours.open(db, read_only=True)
         store.engine.df("SELECT 1")
@@ -224,7 +224,7 @@ def main() -> None:
         # compute the journey relation live, after it they read the table
         print("live journey relation (no materialized table yet):")
         run(("bare_live", "dfg_live", "flows_live"))
-        from parcours.analytics.sequences import STEPS
+        from parcours.analytics.paths.sequences import STEPS
         from parcours.journey.materialized import materialize
 
         store = parcours.open(db)

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import parcours
 from parcours.analytics.filters import events_sql
-from parcours.analytics.segments import create_segment, segment_members
+from parcours.analytics.segments.segments import create_segment, segment_members
 from parcours.journey.materialized import materialize
 
 #: (event, weight): a funnel-shaped mix over the five stages

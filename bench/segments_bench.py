@@ -27,10 +27,10 @@ from pathlib import Path
 from timing import best_of
 
 import parcours
-from parcours.analytics.features import features_query
-from parcours.analytics.leads import _span, score_leads, snapshot_frame, train_lead_model
-from parcours.analytics.personas import find_personas, rfm_scores
-from parcours.analytics.segments import create_segment, list_segments, segment_members
+from parcours.analytics.segments.features import features_query
+from parcours.analytics.segments.leads import _span, score_leads, snapshot_frame, train_lead_model
+from parcours.analytics.segments.personas import find_personas, rfm_scores
+from parcours.analytics.segments.segments import create_segment, list_segments, segment_members
 from parcours.demo import load_demo
 from parcours.journey.materialized import TABLE, journey_source, materialize
 from parcours.query.filter import Filter

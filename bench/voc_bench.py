@@ -21,8 +21,8 @@ from timing import best_of
 
 import parcours
 from parcours.analytics.filters import events_sql
+from parcours.analytics.voc import compare_touchpoints, create_followups, emotion_curve, voc_scores, voc_trend
 from parcours.demo import load_demo
-from parcours.voc import compare_touchpoints, create_followups, emotion_curve, voc_scores, voc_trend
 
 
 def timed(fn) -> float:

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import parcours
-from parcours.voc import create_followups
+from parcours.analytics.voc import create_followups
 
 CUSTOMERS = 3000
 SEED = 11

@@ -7,7 +7,12 @@ import math
 import pytest
 from conftest import load_events
 
-from parcours.analytics.abandonment import LEFT, abandoned_customers, abandonment, abandonment_destinations
+from parcours.analytics.friction.abandonment import (
+    LEFT,
+    abandoned_customers,
+    abandonment,
+    abandonment_destinations,
+)
 from parcours.errors import ParcoursError
 
 
@@ -68,7 +73,7 @@ def test_bad_reports(carts):
 
 
 def test_segment_filter_and_by_segment(carts):
-    from parcours.analytics.segments import by_segment, create_segment
+    from parcours.analytics.segments.segments import by_segment, create_segment
     from parcours.query.filter import Filter
 
     create_segment(carts, "big", "events('site_visit') >= 1")  # bob and dan

@@ -13,7 +13,7 @@ from clirun import run
 from conftest import load_events
 
 import parcours
-from parcours.analytics.paths import dfg, flows, top_paths
+from parcours.analytics.paths.paths import dfg, flows, top_paths
 from parcours.ingest import readers
 from parcours.journey.profiles import customer_profile
 from parcours.server.applier import apply_records

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from parcours.analytics.attribution import attribute_paths, attribution, check_channels, conversion_paths
 from parcours.analytics.attribution.paths import PathTable, conversion_paths_query, read_path_text
-from parcours.analytics.segments import by_segment, create_segment
+from parcours.analytics.segments.segments import by_segment, create_segment
 from parcours.cli.main import app
 from parcours.errors import ParcoursError
 from parcours.query.filter import Filter

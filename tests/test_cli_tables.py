@@ -20,8 +20,8 @@ from rich.cells import cell_len
 from rich.console import Console
 
 import parcours
-from parcours.analytics.funnel_spec import build_spec
-from parcours.analytics.funnels import funnel
+from parcours.analytics.funnels.funnel import funnel
+from parcours.analytics.funnels.spec import build_spec
 from parcours.cli import output, progress
 from parcours.cli.cells import duration, formatter, is_numeric
 from parcours.cli.main import app

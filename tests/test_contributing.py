@@ -52,7 +52,7 @@ def missing(excerpt: list[str], source: list[str]) -> str | None:
 def test_the_worked_example_quotes_each_of_its_four_files():
     found = excerpts((ROOT / "docs" / "contributing.md").read_text("utf-8"))
     files = {path for path, _ in found}
-    assert {"src/parcours/voc/scores.py", "src/parcours/cli/voc_cmd.py", "tests/test_voc_scores.py"} <= files
+    assert {"src/parcours/analytics/voc/scores.py", "src/parcours/cli/voc_cmd.py", "tests/test_voc_scores.py"} <= files
     assert any("pages.py" in f for f in files) and any("routes.py" in f for f in files)
     for path, excerpt in found:
         assert (ROOT / path).is_file(), f"docs/contributing.md quotes {path}, which does not exist: update the example"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from conftest import load_events
 
 import parcours
-from parcours.analytics.overview import stage_overview, store_stats
-from parcours.views.journey_map import journey_map
+from parcours.analytics.journey_map import journey_map
+from parcours.analytics.stages.overview import stage_overview, store_stats
 
 EVENTS = [
     {"anonymous_id": "a1", "event": "site_visit", "timestamp": "2024-01-01T10:00:00Z"},

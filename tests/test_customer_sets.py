@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 import parcours
-from parcours.analytics.customer_sets import customer_set, save_customer_set
-from parcours.analytics.friction import friction, friction_customers
-from parcours.analytics.funnels import funnel
-from parcours.analytics.paths import flows, top_paths
-from parcours.analytics.personas import find_personas
-from parcours.analytics.retention import retained_customers, retention
-from parcours.analytics.segments import list_segments, segment_members
+from parcours.analytics.customers.sets import customer_set, save_customer_set
+from parcours.analytics.friction.friction import friction, friction_customers
+from parcours.analytics.funnels.funnel import funnel
+from parcours.analytics.paths.paths import flows, top_paths
+from parcours.analytics.retention.retention import retained_customers, retention
+from parcours.analytics.segments.personas import find_personas
+from parcours.analytics.segments.segments import list_segments, segment_members
 from parcours.errors import ParcoursError
 from parcours.query.filter import Filter, parse_where
 

@@ -96,7 +96,7 @@ def test_awareness_has_utm_campaigns_of_different_quality(demo_store):
 
 def test_landing_visits_and_retention_emails_carry_utm_tags(demo_store):
     """A funnel from the site broken down by utm_source shows the sources, not only "None"."""
-    from parcours.analytics.funnels import funnel
+    from parcours.analytics.funnels.funnel import funnel
 
     store, _ = demo_store
     df = funnel(store, ["touchpoint:web_page", "touchpoint:cart"], breakdown="utm_source")

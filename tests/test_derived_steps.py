@@ -12,9 +12,9 @@ import pytest
 from conftest import load_events
 
 import parcours
-from parcours.analytics.paths import dfg, flows, loops, top_paths, transition_matrix
-from parcours.analytics.segments import create_segment
-from parcours.analytics.sequences import BY_LEVELS, FLAGS, STEPS, step_rows, steps_query
+from parcours.analytics.paths.paths import dfg, flows, loops, top_paths, transition_matrix
+from parcours.analytics.paths.sequences import BY_LEVELS, FLAGS, STEPS, step_rows, steps_query
+from parcours.analytics.segments.segments import create_segment
 from parcours.errors import ParcoursError
 from parcours.journey.materialized import built_stamp, is_fresh, stamp
 from parcours.query import sql

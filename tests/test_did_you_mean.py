@@ -8,8 +8,8 @@ from conftest import load_events
 
 import parcours
 from parcours.analytics.names import UnknownName, closest
-from parcours.analytics.paths import top_paths
-from parcours.analytics.retention import retention
+from parcours.analytics.paths.paths import top_paths
+from parcours.analytics.retention.retention import retention
 
 EVENTS = [
     {"user_id": u, "event": e, "timestamp": f"2024-01-0{d}T00:00:00Z", "properties": {"plan": "pro"}}

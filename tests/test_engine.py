@@ -99,8 +99,8 @@ def test_order_check_is_lexicographic_and_rejects_nulls():
 
 
 def test_funnel_reads_the_stored_journey_without_a_sort(store, tmp_path, monkeypatch):
-    from parcours.analytics import funnel_query
-    from parcours.analytics.funnels import funnel
+    from parcours.analytics.funnels import query as funnel_query
+    from parcours.analytics.funnels.funnel import funnel
 
     events = [{"user_id": f"u{i % 40}", "event": ("site_visit", "product_view", "purchase")[i % 3],
                "timestamp": f"2024-01-{1 + i % 20:02d}T{i % 24:02d}:00:00Z"} for i in range(600)]

@@ -22,11 +22,11 @@ from clirun import run
 from conftest import SHARED, load_events, shared_path
 
 import parcours
-from parcours.analytics.funnels import conversion_trends
-from parcours.analytics.paths import flow_customers
-from parcours.analytics.retention import retained_customers
-from parcours.analytics.segments import create_segment, segment_members
-from parcours.analytics.touchpoint_outcomes import touchpoint_outcomes
+from parcours.analytics.funnels.funnel import conversion_trends
+from parcours.analytics.paths.paths import flow_customers
+from parcours.analytics.retention.retention import retained_customers
+from parcours.analytics.segments.segments import create_segment, segment_members
+from parcours.analytics.stages.touchpoint_outcomes import touchpoint_outcomes
 from parcours.engine.spark import SparkEngine, spark_session
 
 CUSTOMERS = 100

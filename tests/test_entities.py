@@ -12,7 +12,7 @@ from clirun import run
 from conftest import load_events
 
 import parcours
-from parcours.analytics.funnels import funnel
+from parcours.analytics.funnels.funnel import funnel
 from parcours.errors import ParcoursError
 from parcours.query.filter import Filter, parse_where
 

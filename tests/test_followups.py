@@ -8,9 +8,9 @@ import pytest
 from conftest import load_events
 from typer.testing import CliRunner
 
+from parcours.analytics.voc.followups import create_followups, followup, list_followups, update_followup
 from parcours.cli.main import app
 from parcours.errors import ParcoursError
-from parcours.voc.followups import create_followups, followup, list_followups, update_followup
 
 
 def ev(user, event, ts, **props):

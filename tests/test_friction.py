@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from parcours.analytics.friction import friction
+from parcours.analytics.friction.friction import friction
 from parcours.errors import ParcoursError
 
 

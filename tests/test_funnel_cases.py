@@ -17,7 +17,7 @@ import pytest
 from conftest import SHARED, load_events, shared_path
 
 import parcours
-from parcours.analytics.funnels import conversion_trends, funnel, funnel_customers, time_to_convert
+from parcours.analytics.funnels.funnel import conversion_trends, funnel, funnel_customers, time_to_convert
 from parcours.query.filter import Filter
 
 FILES = {"clickhouse": "cases/funnels/clickhouse_window_funnel.json", "posthog": "cases/funnels/posthog_funnels.json"}

@@ -7,7 +7,7 @@ import pytest
 from conftest import load_events, shared_path
 
 import parcours
-from parcours.analytics.funnels import (
+from parcours.analytics.funnels.funnel import (
     conversion_trends,
     dropped_customers,
     funnel,
@@ -271,7 +271,7 @@ def test_trends_exclusion_on_a_later_step_range(store, tmp_path):
 
 
 def test_segment_filter_and_by_segment(shop):
-    from parcours.analytics.segments import by_segment, create_segment
+    from parcours.analytics.segments.segments import by_segment, create_segment
 
     create_segment(shop, "buyers", "events('buy') >= 1")  # ann and cy
     df = funnel(shop, ["view", "cart", "buy"], window="1h", filter=Filter(segment="buyers"))

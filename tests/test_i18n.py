@@ -13,7 +13,8 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-from parcours.analytics.funnel_spec import POSTHOG_MODES
+from parcours.analytics.funnels.spec import POSTHOG_MODES
+from parcours.analytics.voc.followups import STATUSES
 from parcours.views import catalogue_sync
 from parcours.views.assets import templates
 from parcours.views.i18n import (
@@ -31,7 +32,6 @@ from parcours.views.i18n import (
     t,
     translator,
 )
-from parcours.voc.followups import STATUSES
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import parcours
-from parcours.analytics.sequences import BY_LEVELS, STEPS
+from parcours.analytics.paths.sequences import BY_LEVELS, STEPS
 from parcours.journey.live_state import STATE
 from parcours.journey.materialized import JOURNEY, is_fresh, materialize, refresh, refresh_all
 

@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"store"},  # the DuckDB file: tables, migrations, transactions
     {"identity", "journey"},  # stitching; the journey relation and its materialized tables
     {"ingest", "analytics"},  # writing events in; the analyses
-    {"voc", "demo"},  # voice of the customer (builds on analytics); the demo data set
+    {"demo"},  # voice of the customer (builds on analytics); the demo data set
     {"views"},  # the pages' data, words, templates and assets: what the dashboard and the report draw
     {"web", "report"},  # the dashboard (HTTP over the views); the static report (files from the views)
     {"server"},  # the collector server (mounts the dashboard)

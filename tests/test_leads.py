@@ -11,8 +11,8 @@ import pytest
 from conftest import load_events, shared_path
 from typer.testing import CliRunner
 
-from parcours.analytics.features import feature_columns
-from parcours.analytics.leads import (
+from parcours.analytics.segments.features import feature_columns
+from parcours.analytics.segments.leads import (
     PROSPECT_EXCLUDED,
     evaluate,
     fit_stratified,
@@ -21,7 +21,7 @@ from parcours.analytics.leads import (
     snapshot_frame,
     train_lead_model,
 )
-from parcours.analytics.segment_members import rule_members_query
+from parcours.analytics.segments.members import rule_members_query
 from parcours.cli.main import app
 from parcours.errors import ParcoursError
 from parcours.query import sql

@@ -7,10 +7,10 @@ from datetime import datetime
 
 from conftest import load_events
 
+from parcours.analytics.voc.webhooks import enqueue_webhooks
 from parcours.journey.live_state import STATE, changed_since, state_source
 from parcours.journey.materialized import refresh
 from parcours.query import sql
-from parcours.voc.webhooks import enqueue_webhooks
 from parcours.web.live import live_state
 
 NOW = datetime(2024, 3, 1, 12, 0)

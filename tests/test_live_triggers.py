@@ -10,8 +10,8 @@ import httpx
 from server_process import Server, cli, create_key
 from test_webhooks import SECRET, Receiver
 
+from parcours.analytics.voc.webhooks import SIGNATURE_HEADER, verify_signature
 from parcours.config import template_text
-from parcours.voc.webhooks import SIGNATURE_HEADER, verify_signature
 
 HOOKS = (
     ("entered", 'trigger = "stage_entered"\nstage = "decision"'),

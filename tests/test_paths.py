@@ -11,7 +11,7 @@ from conftest import load_events
 from typer.testing import CliRunner
 
 import parcours
-from parcours.analytics.paths import dfg, flows, loops, top_paths, transition_matrix
+from parcours.analytics.paths.paths import dfg, flows, loops, top_paths, transition_matrix
 from parcours.cli.main import app
 from parcours.errors import ParcoursError
 from parcours.query.filter import Filter
@@ -172,7 +172,7 @@ def test_flows_between_two_steps_agree_with_the_funnel(demo, first, second):
     counts a customer who has some A followed by some B. Without a time limit the two are the
     same customers, so the counts must agree exactly (a year-long window is longer than the data).
     """
-    from parcours.analytics.funnels import funnel
+    from parcours.analytics.funnels.funnel import funnel
 
     paths = top_paths(demo, first, second, max_length=4, top=5)
     missed = paths["path"].str.startswith("(did not reach")
@@ -190,7 +190,7 @@ def test_flows_between_two_steps_agree_with_the_funnel(demo, first, second):
 
 
 def test_cli_shared_segment_and_date_options(shop):
-    from parcours.analytics.segments import create_segment
+    from parcours.analytics.segments.segments import create_segment
 
     create_segment(shop, "buyers", "purchases >= 1")
     shop.close()
@@ -274,7 +274,7 @@ def test_paths_before_a_step_end_there(shop):
 
 
 def test_customers_behind_a_path_and_a_sankey_link(shop):
-    from parcours.analytics.paths import customer_paths, flow_customers
+    from parcours.analytics.paths.paths import customer_paths, flow_customers
 
     top = top_paths(shop, start="touchpoint:web_page", top=10)
     for r in top.itertuples():

@@ -8,8 +8,8 @@ import pytest
 from conftest import load_events
 from typer.testing import CliRunner
 
-from parcours.analytics.personas import find_personas, rfm_scores, save_personas
-from parcours.analytics.segments import segment_members
+from parcours.analytics.segments.personas import find_personas, rfm_scores, save_personas
+from parcours.analytics.segments.segments import segment_members
 from parcours.cli.main import app
 from parcours.errors import ParcoursError
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import shared_path
 
 import parcours
-from parcours.analytics.paths import dfg
+from parcours.analytics.paths.paths import dfg
 
 pm4py = pytest.importorskip("pm4py")
 

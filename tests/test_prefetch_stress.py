@@ -16,7 +16,7 @@ from functools import partialmethod
 import pytest
 from conftest import load_events
 
-from parcours.analytics.funnels import funnel_customers
+from parcours.analytics.funnels.funnel import funnel_customers
 from parcours.engine.base import Engine
 from parcours.engine.groups import prefetched
 

@@ -13,7 +13,12 @@ from conftest import load_events, shared_path
 from typer.testing import CliRunner
 
 import parcours
-from parcours.analytics.retention import churn_risk, repeat_purchase_rate, retention, retention_curve
+from parcours.analytics.retention.retention import (
+    churn_risk,
+    repeat_purchase_rate,
+    retention,
+    retention_curve,
+)
 from parcours.cli.main import app
 from parcours.config import template_text
 from parcours.errors import ParcoursError

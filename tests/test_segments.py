@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from parcours.analytics.filters import events_sql
-from parcours.analytics.overview import stage_overview
-from parcours.analytics.segment_rules import RuleError, compile_rule
-from parcours.analytics.segments import (
+from parcours.analytics.segments.rules import RuleError, compile_rule
+from parcours.analytics.segments.segments import (
     by_segment,
     create_segment,
     delete_segment,
@@ -25,6 +24,7 @@ from parcours.analytics.segments import (
     save_list_segment,
     segment_members,
 )
+from parcours.analytics.stages.overview import stage_overview
 from parcours.cli.main import app
 from parcours.config import default_config
 from parcours.errors import ParcoursError

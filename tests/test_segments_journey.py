@@ -10,12 +10,12 @@ import pytest
 from conftest import load_events
 
 import parcours
-from parcours.analytics.features import features_query
 from parcours.analytics.filters import events_sql
-from parcours.analytics.leads import snapshot_frame
-from parcours.analytics.personas import rfm_scores
-from parcours.analytics.segment_members import customers_query, rule_members_query
-from parcours.analytics.segment_rules import compile_rule
+from parcours.analytics.segments.features import features_query
+from parcours.analytics.segments.leads import snapshot_frame
+from parcours.analytics.segments.members import customers_query, rule_members_query
+from parcours.analytics.segments.personas import rfm_scores
+from parcours.analytics.segments.rules import compile_rule
 from parcours.journey.materialized import TABLE, built_stamp, journey_source
 from parcours.query import sql
 from parcours.query.filter import Filter

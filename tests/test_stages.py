@@ -9,9 +9,9 @@ import pytest
 from conftest import load_events
 from typer.testing import CliRunner
 
-from parcours.analytics.overview import stage_overview
-from parcours.analytics.segments import create_segment
-from parcours.analytics.stages import stage_progression, stage_returns
+from parcours.analytics.segments.segments import create_segment
+from parcours.analytics.stages.overview import stage_overview
+from parcours.analytics.stages.stages import stage_progression, stage_returns
 from parcours.cli.main import app
 from parcours.errors import ParcoursError
 from parcours.query.filter import Filter

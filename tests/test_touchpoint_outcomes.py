@@ -7,7 +7,7 @@ import math
 import pytest
 from conftest import load_events
 
-from parcours.analytics.touchpoint_outcomes import touchpoint_outcomes
+from parcours.analytics.stages.touchpoint_outcomes import touchpoint_outcomes
 from parcours.errors import ParcoursError
 
 # customer -> (event, hours after 2024-03-01 08:00 UTC); five-stage template touchpoints in brackets

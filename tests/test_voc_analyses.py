@@ -9,9 +9,9 @@ import pytest
 from conftest import load_events
 from typer.testing import CliRunner
 
+from parcours.analytics.voc import compare_touchpoints, detractor_touchpoints, satisfaction_behaviour
 from parcours.cli.main import app
 from parcours.errors import ParcoursError
-from parcours.voc import compare_touchpoints, detractor_touchpoints, satisfaction_behaviour
 
 
 def ev(user, event, ts, **props):
@@ -161,8 +161,8 @@ def test_voc_cli_bad_option_is_one_line_error(store, tmp_path):
 
 
 def test_demo_business_friction_shows_in_voc(store):
+    from parcours.analytics.voc import emotion_curve
     from parcours.demo import PLANTED_FRICTION, load_demo
-    from parcours.voc import emotion_curve
 
     load_demo(store, 2000, 7)
     assert {"web_form", "checkout"} <= set(PLANTED_FRICTION)

@@ -8,8 +8,8 @@ import pytest
 from conftest import load_events
 
 from parcours import Filter
+from parcours.analytics.voc import survey_answers, voc_scores, voc_trend
 from parcours.errors import ParcoursError
-from parcours.voc import survey_answers, voc_scores, voc_trend
 
 
 def ev(user, event, ts, **props):
@@ -101,7 +101,7 @@ def test_intervals_match_scipy_and_statsmodels(store, tmp_path):
 
 
 def test_nps_interval_is_clipped_and_undefined_without_answers():
-    from parcours.voc.stats import nps_interval, t_interval
+    from parcours.analytics.voc.stats import nps_interval, t_interval
 
     value, low, high = nps_interval([2], [0], [2])
     assert value[0] == 100 and high[0] == 100 and low[0] == 100  # no spread at all
@@ -157,7 +157,7 @@ def test_importer_quarantines_bad_answers(store, tmp_path, props, reason):
 
 
 def test_scores_per_segment(store, tmp_path):
-    from parcours.analytics.segments import by_segment, save_list_segment
+    from parcours.analytics.segments.segments import by_segment, save_list_segment
 
     load_events(store, [nps("a", "2024-01-01T00:00:00Z", 10, touchpoint="delivery"),
                         nps("b", "2024-01-01T00:00:00Z", 0, touchpoint="delivery")], tmp_path)
@@ -171,9 +171,9 @@ def test_answer_and_score_sql_transpile_to_spark(store):
     """The SQL stays portable: no ASOF join, no QUALIFY, nothing sqlglot cannot write for Spark."""
     import sqlglot
 
-    from parcours.analytics.survey_answers import answers_query
+    from parcours.analytics.voc.answers import answers_query
+    from parcours.analytics.voc.scores import _BY, _COUNTS
     from parcours.query import sql
-    from parcours.voc.scores import _BY, _COUNTS
 
     tree = sql(_BY["touchpoint"], counts=_COUNTS, answers=answers_query(store, None))
     spark = tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import load_events
 
+from parcours.analytics.voc import emotion_curve
+from parcours.analytics.voc.sentiment import guess_language, label, sentiment, sentiments
 from parcours.errors import ParcoursError
-from parcours.voc import emotion_curve
-from parcours.voc.sentiment import guess_language, label, sentiment, sentiments
 
 SAMPLE = Path(__file__).parent / "data" / "voc_sentiment.csv"
 

@@ -16,7 +16,7 @@ from dashboard_demo import SEGMENT, copy_of_demo
 from server_process import Server
 
 import parcours
-from parcours.analytics.touchpoint_outcomes import touchpoint_outcomes
+from parcours.analytics.stages.touchpoint_outcomes import touchpoint_outcomes
 from parcours.server.keys import create_key
 
 CHROMIUM = "/usr/bin/chromium"

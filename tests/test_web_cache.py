@@ -10,12 +10,12 @@ from conftest import load_events
 from starlette.requests import Request
 
 import parcours
-from parcours.analytics.overview import stage_overview
+from parcours.analytics.journey_map import journey_map
+from parcours.analytics.stages.overview import stage_overview
 from parcours.errors import ParcoursError
 from parcours.server.gdpr import erase_person
 from parcours.views import pages
 from parcours.views.i18n import LABELS, Label, localize, translator
-from parcours.views.journey_map import journey_map
 from parcours.web.cache import QueryCache
 from parcours.web.request import language, page_filter
 from parcours.web.session import cookie_key_id, make_cookie

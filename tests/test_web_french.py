@@ -19,9 +19,9 @@ from test_web import browser, page, server  # noqa: F401 - the shared fixtures
 
 import parcours
 from parcours.analytics.filters import events_sql
+from parcours.analytics.voc import survey_answers
 from parcours.query.customer_fields import CUSTOMER_FIELDS
 from parcours.views.i18n import MARKS, plotly_locale, speaking
-from parcours.voc import survey_answers
 
 #: words that are the same in French, or not words: acronyms, units, the product's name
 SAME = {"parcours", "EN", "FR", "NPS", "CSAT", "CES", "UTC", "AUC", "Attribution", "Segment", "Segments", "Mode",

@@ -10,9 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from conftest import load_events
 
-from parcours.config import template_text
-from parcours.errors import ParcoursError
-from parcours.voc.webhooks import (
+from parcours.analytics.voc.webhooks import (
     SIGNATURE_HEADER,
     deliver_webhooks,
     enqueue_webhooks,
@@ -20,6 +18,8 @@ from parcours.voc.webhooks import (
     verify_signature,
     webhook_log,
 )
+from parcours.config import template_text
+from parcours.errors import ParcoursError
 
 SECRET = "s3cret"
 

@@ -12,7 +12,7 @@ import importlib
 
 from sqlglot import exp
 
-from parcours.analytics.segment_members import segment_members_query
+from parcours.analytics.segments.members import segment_members_query
 from parcours.engine.dialect import duckdb_sql
 from parcours.journey.entities import with_entities
 from parcours.journey.materialized import journey_source

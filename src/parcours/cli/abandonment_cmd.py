@@ -6,7 +6,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from parcours.analytics.abandonment import REPORTS, abandoned_customers, abandonment, abandonment_destinations
+from parcours.analytics.friction.abandonment import (
+    REPORTS,
+    abandoned_customers,
+    abandonment,
+    abandonment_destinations,
+)
 from parcours.cli.filter_options import FILTER
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state

@@ -15,7 +15,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from parcours.analytics.overview import stage_overview, store_stats, top_touchpoints
+from parcours.analytics.stages.overview import stage_overview, store_stats, top_touchpoints
 from parcours.cli.filter_options import FilterOptions
 from parcours.cli.output import Format, FormatOption, console, emit, err_console
 from parcours.cli.state import state

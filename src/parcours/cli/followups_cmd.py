@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import typer
 
+from parcours.analytics.voc.followups import (
+    STATUSES,
+    create_followups,
+    followup,
+    list_followups,
+    update_followup,
+)
 from parcours.cli.output import Format, FormatOption, console, emit
 from parcours.cli.state import state
-from parcours.voc.followups import STATUSES, create_followups, followup, list_followups, update_followup
 
 followups_app = typer.Typer(
     help="Close the loop: a follow-up item for every detractor and very low CSAT/CES answer.",

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from parcours.analytics.friction import friction
+from parcours.analytics.friction.friction import friction
 from parcours.cli.filter_options import FILTER
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state

@@ -60,8 +60,8 @@ def funnel_command(
     fmt: Format = FormatOption,
 ) -> None:
     """Where customers drop out: customers per step, conversion, drop-off and time between steps."""
-    from parcours.analytics.funnel_spec import build_spec
-    from parcours.analytics.funnels import conversion_trends, funnel, funnel_customers, time_to_convert
+    from parcours.analytics.funnels.funnel import conversion_trends, funnel, funnel_customers, time_to_convert
+    from parcours.analytics.funnels.spec import build_spec
     from parcours.query.filter import split
 
     data = read_spec(spec) if spec else None

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from parcours.analytics.overview import unmapped_events
+from parcours.analytics.stages.overview import unmapped_events
 from parcours.cli.output import Format, FormatOption, console, emit
 from parcours.cli.state import state
 from parcours.config import TEMPLATES, parse_config, template_text
@@ -68,7 +68,7 @@ def refresh(ctx: typer.Context) -> None:
     are stale: incrementally (the customers whose events changed) when every write since they
     were built only added events or moved named customers, else rebuilt whole (read-only
     analyses, as the CLI's are, cannot update them and compute live until then)."""
-    from parcours.analytics.sequences import STEPS
+    from parcours.analytics.paths.sequences import STEPS
     from parcours.engine import engine_class
     from parcours.journey.materialized import JOURNEY, refresh_all
 

@@ -27,7 +27,7 @@ def leads(
     fmt: Format = FormatOption,
 ) -> None:
     """Train the purchase-intent model, print its hold-out evaluation (stderr), score current prospects."""
-    from parcours.analytics.leads import save_lead_scores, score_leads, train_lead_model
+    from parcours.analytics.segments.leads import save_lead_scores, score_leads, train_lead_model
 
     with state(ctx).store(read_only=not save) as store:
         model = train_lead_model(store, horizon_days=horizon_days, active_days=active_days, seed=seed)

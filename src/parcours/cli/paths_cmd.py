@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import typer
 
-from parcours.analytics.paths import dfg, flows, loops, top_paths, transition_matrix
+from parcours.analytics.paths.paths import dfg, flows, loops, top_paths, transition_matrix
 from parcours.cli.filter_options import FILTER
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state

@@ -27,7 +27,7 @@ def personas(
     fmt: Format = FormatOption,
 ) -> None:
     """Find behavioural personas and describe each one: size, what sets it apart, channels, conversion."""
-    from parcours.analytics.personas import find_personas, save_personas
+    from parcours.analytics.segments.personas import find_personas, save_personas
 
     with state(ctx).store(read_only=not save) as store:
         result = find_personas(store, k=k, k_range=range(3, max_k + 1), seed=seed, filter=filter)
@@ -47,7 +47,7 @@ def rfm(
     fmt: Format = FormatOption,
 ) -> None:
     """RFM scores of buyers: recency, frequency and monetary quintiles (5 = best)."""
-    from parcours.analytics.personas import rfm_scores
+    from parcours.analytics.segments.personas import rfm_scores
 
     with state(ctx).store(read_only=True) as store:
         df = rfm_scores(store, filter=filter)

@@ -6,7 +6,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from parcours.analytics.retention import churn_risk, repeat_purchase_rate, retention, retention_curve
+from parcours.analytics.retention.retention import (
+    churn_risk,
+    repeat_purchase_rate,
+    retention,
+    retention_curve,
+)
 from parcours.cli.filter_options import FILTER
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from parcours.analytics.segments import (
+from parcours.analytics.segments.segments import (
     create_segment,
     delete_segment,
     edit_segment,

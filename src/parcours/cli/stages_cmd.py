@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from parcours.analytics.stages import stage_progression, stage_returns
+from parcours.analytics.stages.stages import stage_progression, stage_returns
 from parcours.cli.filter_options import FILTER
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state

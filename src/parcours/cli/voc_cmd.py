@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from parcours.analytics.survey_answers import survey_answers
+from parcours.analytics.voc.answers import survey_answers
+from parcours.analytics.voc.behaviour import detractor_touchpoints, satisfaction_behaviour
+from parcours.analytics.voc.compare import MIN_ANSWERS, compare_touchpoints
+from parcours.analytics.voc.emotion import emotion_curve
+from parcours.analytics.voc.scores import voc_scores, voc_trend
+from parcours.analytics.voc.webhooks import deliver_webhooks, enqueue_webhooks, webhook_log
 from parcours.cli.filter_options import FILTER
 from parcours.cli.output import Format, FormatOption, emit
 from parcours.cli.state import state
-from parcours.voc.behaviour import detractor_touchpoints, satisfaction_behaviour
-from parcours.voc.compare import MIN_ANSWERS, compare_touchpoints
-from parcours.voc.emotion import emotion_curve
-from parcours.voc.scores import voc_scores, voc_trend
-from parcours.voc.webhooks import deliver_webhooks, enqueue_webhooks, webhook_log
 
 if TYPE_CHECKING:
     from parcours.query.filter import Filter

@@ -6,7 +6,7 @@ costs, and the per-customer window functions over it most of the rest. A ``Deriv
 one such relation: its table in the schema ``derived``, the query its rows come from (a tree,
 ``parcours.query``) and the order they are stored in. ``derived.journey`` is the first (the
 journey relation, sorted by (customer_id, then ``EVENT_ORDER_COLUMNS``) so that window functions and ``map_groups`` scans read it in order);
-``parcours.analytics.sequences`` adds the step sequences.
+``parcours.analytics.paths.sequences`` adds the step sequences.
 
 Freshness is one stamp for all of them: the store's data version (bumped by every
 data-changing write, see ``Store.transaction``), the journey map's hash and the schema

@@ -38,7 +38,7 @@ class Filter(BaseModel):
     #: value becomes the ``customer_id`` of every event, so an analysis counts accounts
     #: (events without a value are left out, as PostHog does when aggregating by group)
     subject: str | None = None
-    #: a saved segment's name: only its members' events (see ``parcours.analytics.segments``)
+    #: a saved segment's name: only its members' events (see ``parcours.analytics.segments.segments``)
     segment: str | None = None
 
     def model_post_init(self, _context) -> None:

@@ -31,9 +31,15 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+from parcours.analytics.voc.webhooks import (
+    due_deliveries,
+    enqueue_webhooks,
+    record_attempt,
+    send,
+    start_watching,
+)
 from parcours.journey.live_state import changed_since
 from parcours.store.store import Store, utcnow
-from parcours.voc.webhooks import due_deliveries, enqueue_webhooks, record_attempt, send, start_watching
 
 log = logging.getLogger("parcours.server")
 LIVE_SINCE_META = "webhooks_live_since"

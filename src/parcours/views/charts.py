@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from parcours.analytics.journey_map import clean
 from parcours.views.i18n import Label
-from parcours.views.journey_map import clean
 
 PALETTE = ["#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777"]
 FONT = {"family": "Inter, 'DejaVu Sans', Arial, sans-serif", "size": 12, "color": "#1f2937"}

@@ -16,17 +16,20 @@ import pandas as pd
 
 from parcours.analytics.attribution import attribution, side_by_side
 from parcours.analytics.attribution.paths import NO_TOUCH
+from parcours.analytics.customers.persons import group_types
 from parcours.analytics.filters import events
-from parcours.analytics.funnel_spec import POSTHOG_MODES
-from parcours.analytics.funnels import FunnelRun, conversion_trends, funnel
-from parcours.analytics.leads import LeadModel, score_leads, train_lead_model
+from parcours.analytics.funnels.funnel import FunnelRun, conversion_trends, funnel
+from parcours.analytics.funnels.spec import POSTHOG_MODES
+from parcours.analytics.journey_map import clean, compare_lanes, journey_map
 from parcours.analytics.names import known_events
-from parcours.analytics.overview import store_stats, unmapped_events
-from parcours.analytics.paths import flows, top_paths
-from parcours.analytics.personas import find_personas
-from parcours.analytics.persons import group_types
-from parcours.analytics.retention import retention, retention_curve
-from parcours.analytics.segments import list_segments, segment_members
+from parcours.analytics.paths.paths import flows, top_paths
+from parcours.analytics.retention.retention import retention, retention_curve
+from parcours.analytics.segments.leads import LeadModel, score_leads, train_lead_model
+from parcours.analytics.segments.personas import find_personas
+from parcours.analytics.segments.segments import list_segments, segment_members
+from parcours.analytics.stages.overview import store_stats, unmapped_events
+from parcours.analytics.voc import compare_touchpoints, list_followups, survey_answers, voc_scores
+from parcours.analytics.voc.followups import STATUSES, pending_followups
 from parcours.config.loader import template_text
 from parcours.errors import ParcoursError
 from parcours.journey.profiles import customer_profile
@@ -35,10 +38,7 @@ from parcours.query.filter import SPLITS, Filter, split
 from parcours.store.store import Store
 from parcours.views import charts
 from parcours.views.i18n import Duration, Label
-from parcours.views.journey_map import clean, compare_lanes, journey_map
 from parcours.views.people import linked_sankey
-from parcours.voc import compare_touchpoints, list_followups, survey_answers, voc_scores
-from parcours.voc.followups import STATUSES, pending_followups
 
 #: ``shared(store, key, compute)``: a result that does not depend on the page's filter, computed
 #: once for every filter (the dashboard passes its cache's ``get``; alone, it is just computed)

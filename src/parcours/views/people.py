@@ -3,7 +3,7 @@
 Both read a description from the query string, so that any count on any page is a plain link:
 ``/people?set=funnel&step=A&step=B&reached=2`` lists the customers the funnel counts at step 2,
 ``/flow?at=touchpoint:cart&direction=after`` shows where customers go from the cart. The sets
-are resolved by ``parcours.analytics.customer_sets``: the list has as many customers as the count.
+are resolved by ``parcours.analytics.customers.sets``: the list has as many customers as the count.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from parcours.analytics.customer_sets import KINDS, customer_set, save_customer_set
-from parcours.analytics.funnels import FunnelRun
-from parcours.analytics.paths import OTHER, SEP, TIMES, customer_paths, flows, rank_paths, top_paths
+from parcours.analytics.customers.sets import KINDS, customer_set, save_customer_set
+from parcours.analytics.funnels.funnel import FunnelRun
+from parcours.analytics.paths.paths import OTHER, SEP, TIMES, customer_paths, flows, rank_paths, top_paths
 from parcours.errors import ParcoursError
 from parcours.query.filter import Filter
 from parcours.store.store import Store

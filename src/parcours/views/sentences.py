@@ -1,9 +1,9 @@
 """Sentences the analyses write in English, put in the reader's language by patterns.
 
 A pattern is an English message with ``{named}`` holes, worded exactly as the analysis writes
-it (persona descriptions: ``analytics/personas.py``; opportunity evidence:
-``analytics/conformance/opportunities.py``; path markers: ``analytics/paths.py``; lead
-reasons: ``analytics/leads.py``); its
+it (persona descriptions: ``analytics/segments/personas.py``; opportunity evidence:
+``analytics/conformance/opportunities.py``; path markers: ``analytics/paths/paths.py``; lead
+reasons: ``analytics/segments/leads.py``); its
 translation in the catalogue has the same holes. A sentence is translated only when every
 part of it matches a pattern; otherwise it stays English and says so (``Said.lang``), so a
 page never shows a half-translated sentence, and the template marks it ``lang="en"``.
@@ -18,7 +18,7 @@ from functools import cache
 
 from parcours.views.i18n import N_, current_language, gettext, t
 
-#: a persona card's description (``parcours.analytics.personas``)
+#: a persona card's description (``parcours.analytics.segments.personas``)
 PERSONA = (N_("{size} customers ({share}): {traits}. Mostly via {channels}; top touchpoints {touchpoints}. "
               "Conversion {conversion}, satisfaction {satisfaction}."),
            N_("{size} customers ({share}): {traits}. Mostly via {channels}; top touchpoints {touchpoints}. "
@@ -34,11 +34,11 @@ EVIDENCE = (N_("{lost} conversions lost ({value} in value): {why}"),
 WHY = (N_("customers who deviated here converted {deviated} vs {followed} for those who followed"),
        N_("{customers} customers stopped at {stage} without buying; {rate} of those who went on converted"))
 SCORES = (N_("{score} {value} vs {overall} overall"),)
-#: a lead's reason (``parcours.analytics.leads``): a feature's value and what it adds to the log-odds
+#: a lead's reason (``parcours.analytics.segments.leads``): a feature's value and what it adds to the log-odds
 REASON = (N_("{what} ({change} log-odds)"), N_("a typical prospect: no feature sets them apart"))
 WHAT = (N_("{name} x{count}"), N_("recency {days} days"), N_("tenure {days} days"), N_("no {feature}"),
         N_("{feature} {value}"))
-#: rows of the top-paths table that are counts, not paths (``parcours.analytics.paths``)
+#: rows of the top-paths table that are counts, not paths (``parcours.analytics.paths.paths``)
 PATH_ROWS = (N_("(other)"), N_("(did not reach {end})"), N_("(none)"))
 #: the words inside those holes that are the analyses', not data
 WORDS = (N_("sessions"), N_("touchpoints used"), N_("furthest stage"), N_("days since last seen"), N_("purchases"),

@@ -293,7 +293,7 @@ async def change_followup(request: Request, followup_id: int, key=Depends(editor
     back = _safe_next(form.get("back"))
 
     def update(store):
-        from parcours.voc import update_followup
+        from parcours.analytics.voc import update_followup
 
         return update_followup(store, followup_id, status=form.get("status") or None,
                                note=form.get("note") or None, author=f"dashboard:{key.name}")
@@ -304,7 +304,7 @@ async def change_followup(request: Request, followup_id: int, key=Depends(editor
 
 @router.post("/voc/followups", dependencies=[Depends(editor)])
 async def open_followups(request: Request) -> Response:
-    from parcours.voc import create_followups
+    from parcours.analytics.voc import create_followups
 
     await request.app.state.collector.run_db(create_followups)
     return RedirectResponse("/voc", status_code=303)

@@ -276,7 +276,7 @@ def save_fitness_segment(store: Store, name: str, where: str, *, filter: Filter 
                          replace: bool = False) -> int:
     """Save the customers whose fitness satisfies ``where`` as a list segment ``name``: every
     analysis then filters to them with ``segment=name`` (``--segment``). Returns the member count."""
-    from parcours.analytics.segments import save_list_segment
+    from parcours.analytics.segments.segments import save_list_segment
 
     members = fitness_members(store, where, filter=filter)
     # the members reach SQL as a table, not as a list of constants (there may be many thousands)

@@ -20,8 +20,8 @@ import pandas as pd
 
 from parcours.analytics.conformance.conformance import conformance_customers
 from parcours.analytics.filters import events
-from parcours.analytics.friction import friction
-from parcours.analytics.survey_answers import answers_query
+from parcours.analytics.friction.friction import friction
+from parcours.analytics.voc.answers import answers_query
 from parcours.query import sql
 from parcours.query.filter import Filter
 from parcours.store.store import Store

@@ -7,7 +7,7 @@ import json
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from parcours.analytics.overview import store_stats
+from parcours.analytics.stages.overview import store_stats
 from parcours.errors import ParcoursError
 from parcours.journey.profiles import customer_profile
 from parcours.jsonable import plain, records

@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from parcours.analytics.filters import events
 from parcours.analytics.names import check_name
-from parcours.analytics.sequences import Ctes, require_mapped, steps_query, with_ctes
+from parcours.analytics.paths.sequences import Ctes, require_mapped, steps_query, with_ctes
 from parcours.errors import ParcoursError
 from parcours.query.filter import Filter
 from parcours.query.template import column, ident, sql

@@ -40,8 +40,8 @@ import pandas as pd
 from sqlglot import exp
 
 from parcours.analytics.filters import events
-from parcours.analytics.segments import segment_members_query
-from parcours.analytics.survey_answers import answers_query
+from parcours.analytics.segments.segments import segment_members_query
+from parcours.analytics.voc.answers import answers_query
 from parcours.config.schema import Webhook
 from parcours.errors import ParcoursError
 from parcours.query import Query, sql

@@ -17,9 +17,9 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from parcours.analytics.filters import events, needs_entities
-from parcours.analytics.funnel_spec import FunnelSpec
+from parcours.analytics.funnels.spec import FunnelSpec
 from parcours.analytics.names import check_matcher, check_property
-from parcours.analytics.sequences import require_mapped
+from parcours.analytics.paths.sequences import require_mapped
 from parcours.engine import engine_class
 from parcours.engine.kernels import funnel as kernels
 from parcours.journey.materialized import in_stored_order, is_fresh

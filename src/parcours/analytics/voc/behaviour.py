@@ -11,7 +11,7 @@ import pandas as pd
 from sqlglot import exp
 
 from parcours.analytics.filters import events
-from parcours.analytics.survey_answers import answers_query
+from parcours.analytics.voc.answers import answers_query
 from parcours.query import sql
 from parcours.query.filter import Filter
 

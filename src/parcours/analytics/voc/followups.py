@@ -18,7 +18,7 @@ import pandas as pd
 from sqlglot import exp
 
 from parcours.analytics.filters import events
-from parcours.analytics.survey_answers import answers_query
+from parcours.analytics.voc.answers import answers_query
 from parcours.errors import ParcoursError
 from parcours.query import column, literal, sql
 from parcours.query.journey import event_order

@@ -3,7 +3,7 @@
 Each touchpoint is compared with all other answers of the same metric:
 
 - NPS: z test on the difference of two Net Promoter Scores, each with the trinomial
-  variance of ``parcours.voc.stats``;
+  variance of ``parcours.analytics.voc.stats``;
 - CSAT: two-proportion z test (pooled share of 4-5 answers);
 - CES: Welch's t test on the means (``scipy.stats.ttest_ind_from_stats``).
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from parcours.analytics.survey_answers import METRICS, answers_query
+from parcours.analytics.voc.answers import METRICS, answers_query
 from parcours.errors import ParcoursError
 from parcours.query import sql
 from parcours.query.filter import Filter

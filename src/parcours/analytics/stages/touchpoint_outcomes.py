@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from parcours.analytics.filters import events
-from parcours.analytics.sequences import require_mapped
+from parcours.analytics.paths.sequences import require_mapped
 from parcours.query.filter import Filter
 from parcours.query.journey import event_order
 from parcours.query.template import sql

@@ -19,14 +19,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from parcours.analytics.funnel_query import (
+from parcours.analytics.funnels.query import (
     KEY_SEP,
     int_column,
     map_subjects,
     subject_results,
     touch_values,
 )
-from parcours.analytics.funnel_spec import FunnelSpec, build_spec
+from parcours.analytics.funnels.spec import FunnelSpec, build_spec
 from parcours.engine.kernels import funnel as kernels
 from parcours.errors import ParcoursError
 from parcours.query.filter import Filter

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlglot import exp
 
 from parcours.analytics.names import UnknownName, closest
-from parcours.analytics.segment_rules import Count, Rule, compile_rule, trait_column
+from parcours.analytics.segments.rules import Count, Rule, compile_rule, trait_column
 from parcours.journey.materialized import journey_source
 from parcours.query import Query, column, ident, sql
 from parcours.query.journey import event_order

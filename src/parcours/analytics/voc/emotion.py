@@ -3,7 +3,7 @@
 Each answer's score is put on -1..+1 by its scale's midpoint and half-range:
 NPS ``(score - 5) / 5``, CSAT ``(score - 3) / 2``, CES ``(score - 4) / 3``. When the answer
 has a comment, its emotion is the mean of that and the comment's sentiment
-(``parcours.voc.sentiment``); without one, the score alone. A group's emotion is the mean
+(``parcours.analytics.voc.sentiment``); without one, the score alone. A group's emotion is the mean
 over its answers. Every stage (or touchpoint) of the journey gets a row, in journey order,
 so the curve can be drawn under the journey map; groups without answers have NULL emotion.
 """
@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from parcours.analytics.survey_answers import answers_query
+from parcours.analytics.voc.answers import answers_query
+from parcours.analytics.voc.sentiment import sentiments
 from parcours.errors import ParcoursError
 from parcours.query import sql
 from parcours.query.filter import Filter
-from parcours.voc.sentiment import sentiments
 
 #: (midpoint, half-range) of each scale: ``(score - mid) / half`` is on -1..+1.
 SCALES = {"nps": (5.0, 5.0), "csat": (3.0, 2.0), "ces": (4.0, 3.0)}

@@ -19,8 +19,8 @@ from __future__ import annotations
 import pandas as pd
 
 from parcours.analytics.filters import events
-from parcours.analytics.overview import stage_overview
-from parcours.analytics.sequences import require_mapped
+from parcours.analytics.paths.sequences import require_mapped
+from parcours.analytics.stages.overview import stage_overview
 from parcours.errors import ParcoursError
 from parcours.query import Query, sql
 from parcours.query.filter import Filter

@@ -15,12 +15,12 @@ from typing import Any
 
 import pandas as pd
 
-from parcours.analytics.friction import friction_customers
-from parcours.analytics.funnels import FunnelRun
-from parcours.analytics.paths import customer_paths, flow_customers
-from parcours.analytics.personas import find_personas
-from parcours.analytics.retention import retained_customers
-from parcours.analytics.segments import save_list_segment, segment_members
+from parcours.analytics.friction.friction import friction_customers
+from parcours.analytics.funnels.funnel import FunnelRun
+from parcours.analytics.paths.paths import customer_paths, flow_customers
+from parcours.analytics.retention.retention import retained_customers
+from parcours.analytics.segments.personas import find_personas
+from parcours.analytics.segments.segments import save_list_segment, segment_members
 from parcours.errors import ParcoursError
 from parcours.query.filter import Filter
 from parcours.store.store import Store
@@ -39,7 +39,7 @@ def _int(params: dict, name: str, default: int | None = None) -> int | None:
 def _text(params: dict, name: str, kind: str) -> str:
     value = params.get(name)
     if value in (None, ""):
-        raise ParcoursError(f"customers of a {kind}: give `{name}` (see parcours.analytics.customer_sets)")
+        raise ParcoursError(f"customers of a {kind}: give `{name}` (see parcours.analytics.customers.sets)")
     return str(value)
 
 

@@ -1,6 +1,6 @@
 """Which ways customers really take: top paths, Sankey flows, transitions and loops.
 
-All figures come from the ordered step sequence of ``parcours.analytics.sequences``
+All figures come from the ordered step sequence of ``parcours.analytics.paths.sequences``
 (window functions over the journey relation), so they run on any engine. Where that sequence
 is read from its stored table, the steps are ENUM codes (so every step shown is cast back to
 text) and distinct customers are counted with its first-occurrence flags instead of
@@ -17,7 +17,7 @@ import pandas as pd
 from sqlglot import exp
 
 from parcours.analytics.names import check_matcher, check_property
-from parcours.analytics.sequences import Ctes, Steps, anchor, step_level, step_rows, with_ctes
+from parcours.analytics.paths.sequences import Ctes, Steps, anchor, step_level, step_rows, with_ctes
 from parcours.errors import ParcoursError
 from parcours.matcher import COLUMN_FIELDS, EventMatcher, is_entity_field, known_field
 from parcours.query.filter import Filter

@@ -40,8 +40,8 @@ from sklearn.model_selection import train_test_split
 from sqlglot import exp
 from threadpoolctl import threadpool_limits
 
-from parcours.analytics.features import feature_columns, features_query
 from parcours.analytics.filters import events
+from parcours.analytics.segments.features import feature_columns, features_query
 from parcours.errors import ParcoursError
 from parcours.query import Query, literal, sql
 from parcours.query.filter import Filter

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from sqlglot import exp
 
 from parcours.analytics.filters import events
-from parcours.analytics.segment_members import SURVEY_EVENT
+from parcours.analytics.segments.members import SURVEY_EVENT
 from parcours.query.filter import Filter
 from parcours.query.journey import event_order
 from parcours.query.match import field

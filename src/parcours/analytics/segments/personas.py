@@ -25,9 +25,9 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from parcours.analytics.features import features_query
 from parcours.analytics.filters import events
-from parcours.analytics.segments import save_list_segment
+from parcours.analytics.segments.features import features_query
+from parcours.analytics.segments.segments import save_list_segment
 from parcours.errors import ParcoursError
 from parcours.query import sql
 from parcours.query.filter import Filter

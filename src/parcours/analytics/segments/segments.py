@@ -15,17 +15,17 @@ from collections.abc import Callable, Iterable
 import pandas as pd
 from sqlglot import exp
 
-from parcours.analytics.segment_members import (  # the members' queries, named here too for callers
+from parcours.analytics.segments.members import (  # the members' queries, named here too for callers
     SURVEY_EVENT as SURVEY_EVENT,
 )
-from parcours.analytics.segment_members import (
+from parcours.analytics.segments.members import (
     Segment,
     get_segment,
     segment_members_query,
 )
-from parcours.analytics.segment_members import customers_query as customers_query
-from parcours.analytics.segment_members import rule_members_query as rule_members_query
-from parcours.analytics.segment_rules import compile_rule
+from parcours.analytics.segments.members import customers_query as customers_query
+from parcours.analytics.segments.members import rule_members_query as rule_members_query
+from parcours.analytics.segments.rules import compile_rule
 from parcours.engine.dialect import parse
 from parcours.errors import ParcoursError
 from parcours.query import Query, sql

@@ -6,7 +6,7 @@ Conventions (the usual ones, stated so readers can check the figures):
 - CSAT: answers 1-5; CSAT = % of answers that are 4 or 5 (0..100).
 - CES: answers 1-7 where 7 is "very easy"; CES = mean score; ``ces_easy`` = % of answers 5-7.
 
-Every figure comes with its number of answers and a 95% interval (see ``parcours.voc.stats``);
+Every figure comes with its number of answers and a 95% interval (see ``parcours.analytics.voc.stats``);
 figures are NULL where a group has no answers for that metric. SQL counts per group, numpy
 turns counts into intervals.
 """
@@ -16,11 +16,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from parcours.analytics.survey_answers import answers_query
+from parcours.analytics.voc.answers import answers_query
+from parcours.analytics.voc.stats import nps_interval, t_interval, wilson_interval
 from parcours.errors import ParcoursError
 from parcours.query import column, sql
 from parcours.query.filter import Filter
-from parcours.voc.stats import nps_interval, t_interval, wilson_interval
 
 #: Group keys of ``voc_scores`` (keep them stable: they are the JSON keys of ``voc scores --by``).
 GROUPINGS = ("touchpoint", "stage", "channel")

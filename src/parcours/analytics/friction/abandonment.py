@@ -15,7 +15,7 @@ import pandas as pd
 from sqlglot import exp
 
 from parcours.analytics.filters import events
-from parcours.analytics.funnel_spec import build_spec
+from parcours.analytics.funnels.spec import build_spec
 from parcours.analytics.names import check_matcher
 from parcours.errors import ParcoursError
 from parcours.matcher import EventMatcher
@@ -57,7 +57,7 @@ def abandoned_customers(store, report: str | None = "cart", *, window: str | flo
     or event name, of the first later event that is not a step-1 event; ``(nothing)`` if none).
     """
     # here, not at import: the funnel kernels load Numba, which the CLI's start-up should not pay for
-    from parcours.analytics.funnels import dropped_customers
+    from parcours.analytics.funnels.funnel import dropped_customers
 
     steps, value_property, _ = _definition(report, from_step, to_step, value_property)
     options = {}
@@ -102,7 +102,7 @@ def abandonment(store, report: str | None = "cart", *, window: str | float | tim
     ``abandonment_rate`` (0..1), ``abandoned_value`` (sum of their step-1 values),
     ``avg_abandoned_value``, ``top_went_to`` (the commonest place they went instead).
     """
-    from parcours.analytics.funnels import funnel_customers
+    from parcours.analytics.funnels.funnel import funnel_customers
 
     steps, value_property, name = _definition(report, from_step, to_step, value_property)
     check_matcher(store, "from_step", steps[0])

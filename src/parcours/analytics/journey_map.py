@@ -18,17 +18,17 @@ import numpy as np
 import pandas as pd
 
 from parcours.analytics.conformance import conformance_overview, opportunities
-from parcours.analytics.friction import friction
+from parcours.analytics.friction.friction import friction
 from parcours.analytics.names import check_name
-from parcours.analytics.overview import top_touchpoints
-from parcours.analytics.segments import list_segments
-from parcours.analytics.stages import stage_progression
-from parcours.analytics.touchpoint_outcomes import touchpoint_outcomes
+from parcours.analytics.segments.segments import list_segments
+from parcours.analytics.stages.overview import top_touchpoints
+from parcours.analytics.stages.stages import stage_progression
+from parcours.analytics.stages.touchpoint_outcomes import touchpoint_outcomes
+from parcours.analytics.voc import emotion_curve, voc_scores
 from parcours.config.schema import LANES
 from parcours.errors import ParcoursError
 from parcours.query.filter import Filter
 from parcours.store.store import Store
-from parcours.voc import emotion_curve, voc_scores
 
 #: how many friction points the map flags (the worst ones, by touchpoint score)
 TOP_FRICTION = 5

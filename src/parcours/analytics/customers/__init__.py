@@ -1,0 +1,1 @@
+"""Customers behind the numbers: the sets behind every count, persons and groups."""

@@ -1,0 +1,1 @@
+"""Friction: the signals of a hard journey (loops, back-and-forth, errors, waits) and abandoned carts."""

@@ -1,0 +1,1 @@
+"""Paths: the step sequences customers really take, directly-follows graphs, flows, top paths."""

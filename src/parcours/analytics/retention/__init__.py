@@ -1,0 +1,1 @@
+"""Retention: who comes back, cohorts, repeat purchases, churn risk."""

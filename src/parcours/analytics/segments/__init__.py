@@ -1,0 +1,1 @@
+"""Segments, personas and leads: grouping customers (rules, lists, clusters) and scoring prospects."""
