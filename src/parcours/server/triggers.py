@@ -78,6 +78,7 @@ class LiveTriggers:
         #: the deliveries being posted now (by id), and the tasks posting them
         self._posting: set[int] = set()
         self._posts: set[asyncio.Task] = set()
+        self._last_look = float("-inf")
         self.sent = 0
         self.last_error: str | None = None
         #: the data version the last successful cycle looked at (None: look at every customer)
@@ -91,17 +92,22 @@ class LiveTriggers:
         self._wake.set()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.tick)
-            self._wake.clear()
-            await self.look()
+            if self._wake.is_set() or loop.time() - self._last_look >= self.tick:
+                # no timed look within ``tick`` of an application's: under load those look often
+                # enough, and each look competes with the applier for the store's thread
+                self._wake.clear()
+                await self.look()
 
     async def look(self) -> None:
         """Queue new occurrences and start posting what is due; the posts go on without waiting.
 
         Never raises: a bad webhook definition must not stop the server or its applier; it is logged.
         """
+        self._last_look = asyncio.get_running_loop().time()
         try:
             due, hooks = await self._due()
             self.last_error = None
