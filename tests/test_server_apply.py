@@ -124,3 +124,5 @@ def test_the_applier_paces_itself_only_while_a_backlog_builds(store, tmp_path):
         by_bytes.add(Position(1, 1), [{"s": "web", "e": row("big")}], nbytes=1000)
         assert by_bytes.backlog_building()  # 1 event, but 1000 bytes of log
         assert Applier(store, tmp_path, db).backlog_building()  # no bounds given: always paces
+        asyncio.run(applier.flush())  # the 100 events applied: none wait, but the last application took 100
+        assert applier.queue_depth == 0 and applier.backlog_building()

@@ -149,6 +149,8 @@ class Applier:
         #: pace (``PACING``) only while the backlog holds at least this many events or bytes (0: always)
         self.pace_events = pace_events
         self.pace_bytes = pace_bytes
+        #: the events and log bytes the last application took
+        self._last_taken = (0, 0)
         self._pending: list[tuple[Position, list[dict], int]] = []
         self._event = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -203,8 +205,14 @@ class Applier:
                 await asyncio.sleep(PACING * (loop.time() - started))
 
     def backlog_building(self) -> bool:
-        """Whether the backlog has reached the size where the applier paces itself."""
-        return self.queue_depth >= self.pace_events or self.queue_bytes >= self.pace_bytes
+        """Whether the backlog, now or as the last application took it, reached the size where the applier paces.
+
+        The last application counts too: under overload it takes the whole backlog, and the
+        collector refuses events meanwhile, so what waits after it is small, yet the load is not.
+        """
+        events, nbytes = self._last_taken
+        return (max(self.queue_depth, events) >= self.pace_events
+                or max(self.queue_bytes, nbytes) >= self.pace_bytes)
 
     async def flush(self) -> None:
         """Apply everything acknowledged so far (the GDPR and admin endpoints call this first)."""
@@ -240,8 +248,9 @@ class Applier:
             self._pending = group + self._pending
             raise
         self.last_rate = len(records) / max(loop.time() - started, 1e-3)
-        self.queue_depth -= len(records)
-        self.queue_bytes -= sum(n for _, _, n in group)
+        self._last_taken = (len(records), sum(n for _, _, n in group))
+        self.queue_depth -= self._last_taken[0]
+        self.queue_bytes -= self._last_taken[1]
         self.applied += len(records)
         self.last_apply = datetime.now(UTC)
         self.last_error = None
