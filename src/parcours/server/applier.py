@@ -9,8 +9,13 @@ record. The staging file keeps the log's order, so the importer's arrival sequen
 (``events.arrival_seq``, what orders same-timestamp events) is the order of arrival: each
 source's events in their order, sources in the order their first event arrived, later
 applications after earlier ones. Applying twice is harmless (message ids dedupe), so the applied position is
-recorded after the load: a crash in between replays a little, never loses or doubles
-anything.
+recorded after the load and the stitching: a crash in between replays a little, never loses or
+doubles anything.
+
+In the server an application is two steps on the store's thread, loading then stitching, and
+the live webhook triggers look in between when the batch links no identifiers (``links``):
+then stitching changes no customer (a customer known by one identifier is that identifier,
+stitched or not), so the webhook need not wait for it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import contextlib
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +40,8 @@ from parcours.store.store import Store, utcnow
 
 log = logging.getLogger("parcours.server")
 REPLAY_CHUNK = 50_000
-#: after an application that took t seconds, wait PACING * t more before the next one
+#: after an application that took t seconds, wait PACING * t more before the next one, while
+#: a backlog builds (``Applier.pace_events`` / ``pace_bytes``)
 PACING = 2.0
 #: the event row's fields (``payload.to_row``), as staging columns
 COLUMNS = ("message_id", "type", "event", "timestamp", "received_at", "user_id", "anonymous_id", "previous_id",
@@ -59,8 +65,34 @@ def applied_position(store: Store) -> Position:
     return Position(row[0], row[1]) if row else Position(0, 0)
 
 
+def links(records: list[dict], traits: list[str]) -> bool:
+    """Whether any record may link identifiers (what stitching acts on), judged from the records alone.
+
+    A link is an event with a user id and an anonymous id, an alias's previous id, or a
+    configured identity trait in its properties or its context's traits: the rules of
+    ``parcours.identity.stitch`` (``_identifiers_sql``), erring towards "may link".
+    """
+    for r in records:
+        e = r["e"]
+        if e.get("previous_id") is not None or (e.get("user_id") is not None and e.get("anonymous_id") is not None):
+            return True
+        props = e.get("properties") or {}
+        context_traits = (e.get("context") or {}).get("traits")
+        for t in traits:
+            if props.get(t) is not None or (isinstance(context_traits, dict) and context_traits.get(t) is not None):
+                return True
+    return False
+
+
 def apply_records(store: Store, directory: Path, records: list[dict], pos: Position) -> int:
-    """Load WAL records into the store, record ``pos`` as applied, drop finished segments."""
+    """Load WAL records into the store, stitch, record ``pos`` as applied, drop finished segments."""
+    loaded = load_records(store, directory, records)
+    finish(store, directory, pos)
+    return loaded
+
+
+def load_records(store: Store, directory: Path, records: list[dict]) -> int:
+    """Import WAL records into the store, one staging file per source, unstitched; returns how many loaded."""
     by_source: dict[str, list[dict]] = defaultdict(list)
     for r in records:
         by_source[r["s"]].append(r["e"])
@@ -75,15 +107,18 @@ def apply_records(store: Store, directory: Path, records: list[dict], pos: Posit
                                   received_at="received_at", max_quarantined=None).loaded
         finally:
             path.unlink(missing_ok=True)
-    if loaded:
-        from parcours.identity import stitch
+    return loaded
 
-        stitch(store)
+
+def finish(store: Store, directory: Path, pos: Position) -> None:
+    """Stitch what is loaded and not stitched yet, then record ``pos`` as applied."""
+    from parcours.identity import stitch
+
+    stitch(store)  # nothing to do (one query) when every batch is stitched already
     with store.transaction(changes_data=False):  # bookkeeping: no analysis reads it
         store.execute("DELETE FROM collector_wal")
         store.execute("INSERT INTO collector_wal VALUES (?, ?, ?)", [pos.segment, pos.offset, utcnow()])
     remove_applied(directory, pos)
-    return loaded
 
 
 def replay(store: Store, directory: Path) -> int:
@@ -105,11 +140,17 @@ def replay(store: Store, directory: Path) -> int:
 class Applier:
     """Applies durable records in the background, every ``interval`` seconds at most."""
 
-    def __init__(self, store: Store, directory: Path, db: ThreadPoolExecutor, interval: float = 0.25):
+    def __init__(self, store: Store, directory: Path, db: ThreadPoolExecutor, interval: float = 0.25,
+                 pace_events: int = 0, pace_bytes: int = 0):
         self.store = store
         self.dir = directory
         self.db = db
         self.interval = interval
+        #: pace (``PACING``) only while the backlog holds at least this many events or bytes (0: always)
+        self.pace_events = pace_events
+        self.pace_bytes = pace_bytes
+        #: the events and log bytes the last application took
+        self._last_taken = (0, 0)
         self._pending: list[tuple[Position, list[dict], int]] = []
         self._event = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -119,8 +160,9 @@ class Applier:
         self.queue_bytes = 0
         #: events per second of the last application, for ``Retry-After``
         self.last_rate: float | None = None
-        #: called after each application (the live webhook triggers)
-        self.on_applied: Callable[[], None] | None = None
+        #: awaited once per application, with the new events in the store: before stitching when
+        #: the batch links no identifiers, after it otherwise (the live webhook triggers)
+        self.on_loaded: Callable[[], Awaitable[None]] | None = None
         self.applied = 0
         self.last_apply: datetime | None = None
         self.last_error: str | None = None
@@ -157,7 +199,20 @@ class Applier:
             # commits, then stitching) of about 0.1 s of CPU whatever its size; under sustained
             # load, waiting in proportion to the last one lets more events share that cost and
             # keeps the applier busy at most a third of the time, so acknowledging keeps the CPU.
-            await asyncio.sleep(PACING * (loop.time() - started))
+            # Only while a backlog builds: below it, waiting would only delay the events (and
+            # their webhooks) by twice an application's time.
+            if self.backlog_building():
+                await asyncio.sleep(PACING * (loop.time() - started))
+
+    def backlog_building(self) -> bool:
+        """Whether the backlog, now or as the last application took it, reached the size where the applier paces.
+
+        The last application counts too: under overload it takes the whole backlog, and the
+        collector refuses events meanwhile, so what waits after it is small, yet the load is not.
+        """
+        events, nbytes = self._last_taken
+        return (max(self.queue_depth, events) >= self.pace_events
+                or max(self.queue_bytes, nbytes) >= self.pace_bytes)
 
     async def flush(self) -> None:
         """Apply everything acknowledged so far (the GDPR and admin endpoints call this first)."""
@@ -183,18 +238,31 @@ class Applier:
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
-            await loop.run_in_executor(self.db, apply_records, self.store, self.dir, records, group[-1][0])
+            linked = await loop.run_in_executor(self.db, self._load, records)
+            if not linked:
+                await self._loaded()
+            await loop.run_in_executor(self.db, finish, self.store, self.dir, group[-1][0])
+            if linked:
+                await self._loaded()
         except BaseException:
             self._pending = group + self._pending
             raise
         self.last_rate = len(records) / max(loop.time() - started, 1e-3)
-        self.queue_depth -= len(records)
-        self.queue_bytes -= sum(n for _, _, n in group)
+        self._last_taken = (len(records), sum(n for _, _, n in group))
+        self.queue_depth -= self._last_taken[0]
+        self.queue_bytes -= self._last_taken[1]
         self.applied += len(records)
         self.last_apply = datetime.now(UTC)
         self.last_error = None
-        if self.on_applied is not None:
-            self.on_applied()
+
+    def _load(self, records: list[dict]) -> bool:
+        """On the store's thread: load the records; whether they may link identifiers."""
+        load_records(self.store, self.dir, records)
+        return links(records, self.store.config.identity.traits)
+
+    async def _loaded(self) -> None:
+        if self.on_loaded is not None:
+            await self.on_loaded()
 
     async def close(self) -> None:
         if self._task:

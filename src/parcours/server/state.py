@@ -66,6 +66,8 @@ def ip_secret(store: Store) -> bytes:
 
 
 DB_NICENESS = 10
+#: the applier paces itself (``applier.PACING``) once its backlog reaches this share of its bound
+PACE_SHARE = 0.1
 
 
 def _lower_priority() -> None:
@@ -96,17 +98,24 @@ class Collector:
         self.replayed = await self.run_db(replay, self.wal_dir)
         self.keys = await self.run_db(KeyRing)
         self.privacy = PrivacyPolicy(self.settings.ip_mode, await self.run_db(ip_secret))
-        self.applier = Applier(self.store, self.wal_dir, self.db, self.settings.apply_interval)
+        s = self.settings
+        self.applier = Applier(self.store, self.wal_dir, self.db, s.apply_interval,
+                               pace_events=max(1, int(PACE_SHARE * s.max_backlog_events)),
+                               pace_bytes=max(1, int(PACE_SHARE * s.max_backlog_bytes)))
+        self.triggers = LiveTriggers(self)
+        await self.run_db(live_since)
+        # the first look builds the live state (and the derived tables) of the whole store: done
+        # before serving, so that the first webhooks do not wait for it
+        await self.triggers.look()
+        self.applier.on_loaded = self.triggers.look
         self.wal = WriteAheadLog(self.wal_dir, self.applier.add)
         self.wal.start()
         self.applier.start()
         self.lending = Lending(self)
-        self.triggers = LiveTriggers(self)
-        await self.run_db(live_since)
-        self.applier.on_applied = self.triggers.poke
         self.triggers.start()
 
     async def stop(self) -> None:
+        self.applier.on_loaded = None  # the last application below is looked at by the next start
         await self.triggers.close()
         await self.lending.close()
         await self.wal.close()
