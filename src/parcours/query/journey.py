@@ -26,6 +26,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from parcours.config import JourneyConfig
+from parcours.query.constants import literal
 from parcours.query.match import matcher
 from parcours.query.template import column, sql, table
 
@@ -52,7 +53,7 @@ def touchpoint_case(config: JourneyConfig, alias: str | None = "e") -> exp.Expre
 
 
 def _lookup(value: exp.Expression, mapping: dict[str, object], cast: str) -> exp.Expression:
-    case = (exp.Case(this=value, ifs=[exp.If(this=sql("{k}", k=k), true=sql("{v}", v=v)) for k, v in mapping.items()])
+    case = (exp.Case(this=value, ifs=[exp.If(this=literal(k), true=literal(v)) for k, v in mapping.items()])
             if mapping else exp.null())
     return exp.cast(case, exp.DataType.build(cast))
 
