@@ -28,6 +28,7 @@ from parcours.analytics.stages.overview import stage_overview
 from parcours.cli.main import app
 from parcours.config import default_config
 from parcours.errors import ParcoursError
+from parcours.query import sql
 from parcours.query.filter import Filter
 
 # ann: came by ad, bought twice (revenue 30 + 70), promoter, plan pro
@@ -149,7 +150,7 @@ def test_saved_segments_lifecycle(shop):
 
 
 def test_list_segment_keeps_its_members(shop):
-    save_list_segment(shop, "vip", "SELECT 'ann' AS customer_id UNION ALL SELECT 'cid'", "hand-picked")
+    save_list_segment(shop, "vip", sql("SELECT 'ann' AS customer_id UNION ALL SELECT 'cid'"), "hand-picked")
     assert list(segment_members(shop, "vip")["customer_id"]) == ["ann", "cid"]
     with pytest.raises(ParcoursError, match="no rule to edit"):
         edit_segment(shop, "vip", where="value > 1")

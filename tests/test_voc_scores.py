@@ -158,10 +158,11 @@ def test_importer_quarantines_bad_answers(store, tmp_path, props, reason):
 
 def test_scores_per_segment(store, tmp_path):
     from parcours.analytics.segments.segments import by_segment, save_list_segment
+    from parcours.query import sql
 
     load_events(store, [nps("a", "2024-01-01T00:00:00Z", 10, touchpoint="delivery"),
                         nps("b", "2024-01-01T00:00:00Z", 0, touchpoint="delivery")], tmp_path)
-    save_list_segment(store, "happy", "SELECT 'a' AS customer_id")
+    save_list_segment(store, "happy", sql("SELECT 'a' AS customer_id"))
     df = by_segment(store, voc_scores, ["happy"], include_all=True, by="stage")
     assert df[["segment", "stage", "nps", "nps_answers"]].values.tolist() == [
         ["all", "retention", 0.0, 2], ["happy", "retention", 100.0, 1]]

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from parcours.errors import ParcoursError
 from parcours.matcher import Condition, EventMatcher
 from parcours.query.template import column, sql
 
@@ -86,3 +87,13 @@ def matcher(m: EventMatcher | str | dict, alias: str | None = None) -> exp.Expre
     parts.extend(condition(c, alias) for c in m.conditions())
     return all_of(parts)
 
+
+def step(spec: EventMatcher | str | dict | None, what: str, missing: exp.Expression) -> exp.Expression:
+    """A step a caller gives (``"purchase"``, ``"stage:decision"``, a dict) as a boolean tree;
+    ``missing`` when none is given. A malformed one is an error naming ``what`` (the parameter)."""
+    if spec is None:
+        return missing
+    try:
+        return matcher(spec)
+    except ValueError as e:
+        raise ParcoursError(f"{what} {spec!r}: not a valid step: {e}") from None

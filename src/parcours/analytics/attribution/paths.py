@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlglot import exp, jsonpath
+from sqlglot import exp
 
 from parcours.analytics.filters import events
 from parcours.durations import parse_duration
@@ -31,7 +31,7 @@ from parcours.matcher import EventMatcher
 from parcours.query import column, ident, sql
 from parcours.query.filter import Filter
 from parcours.query.journey import event_order
-from parcours.query.match import json_path, matcher
+from parcours.query.match import field, matcher
 
 #: Column names of a path file (ChannelAttribution's example data uses the same).
 PATH_COLUMN = "path"
@@ -336,15 +336,6 @@ _DECAY_PATHS = """
     GROUP BY 1, 2 ORDER BY 1, 2"""
 
 
-def _property(name: str) -> exp.Expression:
-    """The text of the property ``name`` of each event.
-
-    The path is a parsed JSON path, not a bound string: sqlglot writes a parsed path in each
-    engine's syntax (Spark's ``get_json_object`` reads no ``$."name"``), a string as it is.
-    """
-    return exp.JSONExtractScalar(this=column("properties"), expression=jsonpath.parse(json_path(name)))
-
-
 def conversion_paths_query(
     store,
     level: str = "channel",
@@ -377,7 +368,7 @@ def conversion_paths_query(
                    conv=conv, order=event_order())
     bindings = {
         "j": {"order": event_order(), "item": item, "conv": conv, "events": events(store, filter),
-              "value": sql("coalesce(TRY_CAST({value} AS DOUBLE), 0)", value=_property(config.value_property))},
+              "value": sql("coalesce(TRY_CAST({value} AS DOUBLE), 0)", value=field("props." + config.value_property))},
         "journey_touches": {"touch_order": event_order("r"), "seconds": int(seconds)},
         "journeys": {"sep": STORE_SEP, "order": event_order()},
         "weighted": {"order": event_order()},

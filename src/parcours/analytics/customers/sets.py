@@ -22,6 +22,7 @@ from parcours.analytics.retention.retention import retained_customers
 from parcours.analytics.segments.personas import find_personas
 from parcours.analytics.segments.segments import save_list_segment, segment_members
 from parcours.errors import ParcoursError
+from parcours.query import sql
 from parcours.query.filter import Filter
 from parcours.store.store import Store
 
@@ -137,7 +138,7 @@ def customer_set(store: Store, kind: str, params: dict[str, Any] | None = None,
 
 #: the name the ids of a set being saved are readable under, and the query the segment's insert reads them with
 _SET_TABLE = "_customer_set_ids"
-_SET_QUERY = "SELECT customer_id FROM _customer_set_ids"
+_SET_QUERY = sql("SELECT customer_id FROM _customer_set_ids")
 
 
 def save_customer_set(store: Store, name: str, kind: str, params: dict[str, Any] | None = None,

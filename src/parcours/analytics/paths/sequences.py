@@ -35,7 +35,7 @@ from parcours.journey.materialized import JOURNEY, Changes, Derived, journey_sou
 from parcours.matcher import EventMatcher
 from parcours.query.filter import Filter
 from parcours.query.journey import event_order
-from parcours.query.match import matcher
+from parcours.query.match import step
 from parcours.query.template import column, ident, sql, table
 from parcours.store.store import DERIVED_SCHEMA, Store
 
@@ -269,10 +269,5 @@ def with_ctes(ctes: Ctes, query: exp.Query) -> exp.Query:
 
 
 def anchor(spec: str | dict | EventMatcher | None, name: str) -> exp.Expression:
-    """A boolean tree for a path anchor (``--from-step``/``--to-step``), with a clear error for a bad one."""
-    if spec is None:
-        return exp.false()
-    try:
-        return matcher(EventMatcher.parse(spec))
-    except ValueError as e:
-        raise ParcoursError(f"{name} {spec!r}: not a valid step: {e}") from None
+    """A boolean tree for a path anchor (``--from-step``/``--to-step``): none given matches no event."""
+    return step(spec, name, exp.false())

@@ -23,20 +23,11 @@ from parcours.matcher import COLUMN_FIELDS, EventMatcher, known_field
 from parcours.query import Query, sql
 from parcours.query.filter import Filter
 from parcours.query.journey import event_order
-from parcours.query.match import field, matcher
+from parcours.query.match import field, step
 from parcours.store.store import Store
 
 PERIODS = ("day", "week", "month")
 Step = str | dict | EventMatcher | None
-
-
-def _matcher(spec: Step, option: str) -> exp.Expression:
-    if spec is None:
-        return exp.true()
-    try:
-        return matcher(EventMatcher.parse(spec))
-    except ValueError as e:
-        raise ParcoursError(f"{option} {spec!r}: not a valid event matcher: {e}") from None
 
 
 def _breakdown(name: str | None) -> exp.Expression:
@@ -71,7 +62,7 @@ def _cohorts(store: Store, cohort_event: Step, period: str, breakdown: str | Non
         FROM j WHERE {cohort_event} GROUP BY customer_id
         """,
         grp=_breakdown(breakdown), order=_order_key(), unit=period,
-        cohort_event=_matcher(cohort_event, "`cohort_event`"),
+        cohort_event=step(cohort_event, "`cohort_event`", exp.true()),
     )
     return {"j": _journey(store, filter, [breakdown] if breakdown else []), "c": cohorts}
 
@@ -120,7 +111,7 @@ def retention(
         ORDER BY grid.grp NULLS FIRST, grid.cohort, grid.period
         """,
         **_cohorts(store, cohort_event, period, breakdown, filter), unit=period,
-        return_event=_matcher(return_event, "`return_event`"),
+        return_event=step(return_event, "`return_event`", exp.true()),
     ))
     df["cohort"] = pd.to_datetime(df["cohort"]).dt.date
     return df if breakdown else df.drop(columns=["group"])
@@ -240,7 +231,7 @@ def retained_customers(
             WHERE c.cohort = {day} AND j.timestamp >= c.first_ts AND {return_event}
               AND date_diff({unit}, c.cohort, CAST(date_trunc({unit}, j.timestamp) AS DATE)) = {k}
             """,
-            day=day, return_event=_matcher(return_event, "`return_event`"), unit=period, k=int(period_index),
+            day=day, return_event=step(return_event, "`return_event`", exp.true()), unit=period, k=int(period_index),
         )
     return store.engine.df(sql(
         "WITH j AS ({j}), c AS ({c}) SELECT customer_id FROM {query} x ORDER BY customer_id",

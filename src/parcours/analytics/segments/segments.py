@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Iterable
 
 import pandas as pd
-from sqlglot import exp
 
 from parcours.analytics.segments.members import (  # the members' queries, named here too for callers
     SURVEY_EVENT as SURVEY_EVENT,
@@ -26,7 +25,6 @@ from parcours.analytics.segments.members import (
 from parcours.analytics.segments.members import customers_query as customers_query
 from parcours.analytics.segments.members import rule_members_query as rule_members_query
 from parcours.analytics.segments.rules import compile_rule
-from parcours.engine.dialect import parse
 from parcours.errors import ParcoursError
 from parcours.query import Query, sql
 from parcours.query.filter import Filter
@@ -54,16 +52,13 @@ def create_segment(store: Store, name: str, where: str, description: str = "", r
 
 
 def save_list_segment(
-    store: Store, name: str, members: Query | str, description: str = "", replace: bool = False
+    store: Store, name: str, members: Query, description: str = "", replace: bool = False
 ) -> Segment:
     """Save a list segment whose members are the ``customer_id``s of ``members`` (run by DuckDB).
 
-    ``members`` is a query tree; constant DuckDB text is read too, for the callers that do not
-    compose trees yet.
+    ``members`` is a query tree (``parcours.query``).
     """
     _check_name(name)
-    if not isinstance(members, exp.Expression):
-        members = parse(members)
     with store.transaction(changes_data=False):  # no journey data: the journey table stays
         seg = _save(store, name, "list", None, description, replace, in_transaction=True)
         store.execute("DELETE FROM segment_members WHERE segment = ?", [name])
