@@ -184,3 +184,52 @@ def test_a_caught_up_journey_is_read_sorted_until_a_refresh_sorts_it_again(store
     assert in_stored_order(store)
     stored = store.con.execute(f"SELECT customer_id, {', '.join(EVENT_ORDER_COLUMNS)} FROM {JOURNEY.table}").fetchall()
     assert stored == sorted(stored) and len(stored) == 31 + int(COMPACT_SHARE * 31) + 1
+
+
+def test_a_new_webhook_alone_keeps_the_derived_tables(store, tmp_path):
+    from parcours.config import template_text
+
+    store.set_journey(template_text("ecommerce"), "ecommerce")
+    load_events(store, [_event({"event": "site_visit", "timestamp": "2024-03-01T10:00:00Z", "who": "user",
+                                "user_id": "u1", "anonymous_id": "a1", "email": None})], tmp_path)
+    refresh(store)
+    version = store.data_version()
+    hook = '\n[[webhooks]]\nname = "crm"\nurl = "http://127.0.0.1:9/hook"\ntrigger = "stage_entered"\nstage = "decision"\nsecret = "s3cret"\n'
+    store.set_journey(template_text("ecommerce") + hook, "ecommerce + webhook")
+    assert [h.name for h in store.config.webhooks] == ["crm"]
+    assert store.data_version() == version and refresh(store).how == "fresh"
+    store.set_journey(template_text("ecommerce").replace('purchase_event = "purchase"', 'purchase_event = "order"')
+                      + hook, "ecommerce, other purchase event")
+    assert store.data_version() == version + 1
+
+
+def test_appended_events_recompute_a_customers_steps_from_the_first_changed_one(store, tmp_path):
+    """Rows before a customer's first new step keep their position and flags: an event after the
+    others recomputes the two rows before it and itself; one in the middle, the rows from two
+    before it on; a merge of earlier events, the customer whole. Each time the same as a rebuild."""
+    steps = STEPS["touchpoint"]
+
+    def visit(day: int, hour: int = 10, user: str = "u1", event: str | None = None) -> dict:
+        return {"event": event or ("site_visit", "product_view")[day % 2], "user_id": user,
+                "timestamp": f"2024-03-{day:02d}T{hour}:00:00Z"}
+
+    load_events(store, [visit(day) for day in range(1, 11)], tmp_path, name="ten.jsonl")
+    refresh_all(store, RELATIONS)
+
+    def catch_up(events: list[dict], name: str) -> int:
+        load_events(store, events, tmp_path, name=name)
+        done = refresh_all(store, (JOURNEY, steps))[1]
+        assert done.how == "incremental"
+        caught_up = rows(store, steps)
+        materialize(store, steps)
+        assert rows(store, steps) == caught_up
+        return done.rows
+
+    assert catch_up([visit(20)], "end.jsonl") == 3
+    assert catch_up([visit(5, hour=12)], "middle.jsonl") == 9  # seq 6 of 12: rows 4..12 and itself
+    assert catch_up([{**visit(21, user="u1", event="identify"), "type": "identify"}], "no_step.jsonl") == 0
+    # an anonymous visitor's earlier events joined to u1: both customers recomputed whole
+    load_events(store, [{**visit(2, user="u9"), "user_id": None, "anonymous_id": "a9"}], tmp_path, name="anon.jsonl")
+    refresh_all(store, (JOURNEY, steps))
+    assert catch_up([{"event": "identify", "type": "identify", "user_id": "u1", "anonymous_id": "a9",
+                      "timestamp": "2024-03-22T10:00:00Z"}], "merge.jsonl") == 13  # 12 of u1, 1 of a9

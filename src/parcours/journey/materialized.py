@@ -106,6 +106,11 @@ class Changes:
     #: None when there are none (often: an identify that joins a new anonymous id moves an
     #: identifier with no earlier events), so that nothing is deleted or re-read for them
     moved_rows: Query | None = None
+    #: the customers some of whose earlier events changed customer (the customers before and after
+    #: of the moved identifiers, when ``moved_rows`` has any): their rows that depend on all their
+    #: events are recomputed whole; None when there are none. The other changed customers only
+    #: gained appended events, so a relation ordered in time may keep their rows before the first one
+    whole: Query | None = None
 
     @property
     def appended(self) -> Query:
@@ -147,7 +152,7 @@ def stamp(store: Store) -> str:
 
 
 def _map_stamp(store: Store) -> str:
-    config = hashlib.sha256(store.config.model_dump_json().encode()).hexdigest()[:16]
+    config = hashlib.sha256(store.config.model_dump_json(exclude={"webhooks"}).encode()).hexdigest()[:16]
     return f"c{config}:s{store.schema_version()}"
 
 
@@ -232,7 +237,8 @@ def _changes(store: Store, version: int, prefix: str) -> Changes:
     ))
     if store.execute(sql("SELECT count(*) FROM {moved_rows}", moved_rows=moved_rows)).fetchone()[0] == 0:
         return change
-    return replace(change, moved_rows=sql("SELECT event_row FROM {moved_rows}", moved_rows=moved_rows))
+    return replace(change, moved_rows=sql("SELECT event_row FROM {moved_rows}", moved_rows=moved_rows),
+                   whole=changes.customers(version))
 
 
 @dataclass(frozen=True)
@@ -242,6 +248,8 @@ class Refresh:
     how: str
     customers: int = 0
     seconds: float = 0.0
+    #: the rows an incremental catch-up computed again (inserted)
+    rows: int = 0
 
 
 def refresh(store: Store, relation: Derived = JOURNEY) -> Refresh:
@@ -271,17 +279,17 @@ def _refresh(store: Store, relation: Derived, scope: _Scope, sort: bool = False)
             _sort_if_due(store, relation)
         return Refresh("fresh")
     version = _built_version(store, relation)
-    n = None if version is None else _catch_up(store, relation, version, scope)
-    if n is None:
+    done = None if version is None else _catch_up(store, relation, version, scope)
+    if done is None:
         materialize(store, relation)
         return Refresh("full", seconds=time.perf_counter() - t0)
     if sort:
         _sort_if_due(store, relation)
-    return Refresh("incremental", n, time.perf_counter() - t0)
+    return Refresh("incremental", done[0], time.perf_counter() - t0, done[1])
 
 
-def _catch_up(store: Store, relation: Derived, version: int, scope: _Scope) -> int | None:
-    """Recompute the rows the writes after ``version`` changed; how many customers, None if it cannot.
+def _catch_up(store: Store, relation: Derived, version: int, scope: _Scope) -> tuple[int, int] | None:
+    """Recompute the rows the writes after ``version`` changed; how many customers and rows, None if it cannot.
 
     The customers counted are those whose rows were recomputed: a merge counts the customer
     before and the one after."""
@@ -300,8 +308,9 @@ def _catch_up(store: Store, relation: Derived, version: int, scope: _Scope) -> i
                 store.execute(sql("INSERT INTO {t} VALUES (?, ?)", t=table(APPENDED)), [relation.name, added])
             _prune(store)
         n = store.execute(sql("SELECT count(*) FROM {customers}", customers=change.customers)).fetchone()[0]
-        store.execute("DROP TABLE IF EXISTS _refresh_rows")  # where a catch-up may stage rows
-    return None if plan is None else n
+        for staged in ("_refresh_rows", "_refresh_cut"):  # where a catch-up may stage rows
+            store.execute(sql("DROP TABLE IF EXISTS {t}", t=table(staged)))
+    return None if plan is None else (n, added)
 
 
 def _comment(relation: Derived, stamp: str) -> Query:

@@ -35,6 +35,7 @@ from parcours.journey.materialized import JOURNEY, Changes, Derived, journey_sou
 from parcours.matcher import EventMatcher
 from parcours.query.filter import Filter
 from parcours.query.journey import event_order
+from parcours.query.journey import journey as journey_relation
 from parcours.query.match import step
 from parcours.query.template import column, ident, sql, table
 from parcours.store.store import DERIVED_SCHEMA, Store
@@ -225,27 +226,124 @@ def _stored(store: Store, by: str, code: exp.DataType | None = None, journey: st
 
 
 def _catch_up_stored(store: Store, changes: Changes, by: str) -> tuple[exp.Expression, exp.Query] | None:
-    """A customer's steps depend on all its events: delete and insert again those of every changed
-    customer; None when one of their steps has no code in the table as built (a new name)."""
-    mine = sql("customer_id IN ({customers})", customers=changes.customers)
+    """Recompute each changed customer's steps from the first one that changed; None when one of
+    them has no code in the table as built (a new name: the level is rebuilt whole).
+
+    A step row depends on the steps before it (its position, its previous step, the flags' "first
+    of its kind") and on the two after it (``next_step``, ``next2_step``, ``next_timestamp``). When a
+    customer only gained appended events, its rows before the first new step keep their
+    position, previous step and flags, and only the two rows just before it see new neighbours:
+    the rows from there on (``_CUT``) are deleted and computed again, numbered on from the kept
+    ones, each flag true only where no kept row has its key. Live appends land at the end of a
+    journey, so that is usually two or three rows a customer, not all of them (the windows over
+    whole customers cost, per row, what a full build's do). A customer some of whose earlier
+    events moved (a merge, an unmerge) is recomputed whole.
+    """
+    steps = table(STEPS[by].table)
     code = store.execute(
         "SELECT data_type FROM duckdb_columns() WHERE database_name = current_database() "
         "AND schema_name = ? AND table_name = ? AND column_name = 'step'",
         [DERIVED_SCHEMA, STEPS[by].name],
     ).fetchone()[0]
     code = exp.DataType.build(code, dialect="duckdb")
-    # those customers' journey rows, staged once: the checks and the windows read them, not the table
-    store.execute(sql("CREATE OR REPLACE TEMP TABLE {staged} AS SELECT * FROM {journey} WHERE {mine}",
-                      staged=table(STAGED), journey=table(JOURNEY.table), mine=mine))
+    has_step = _step_condition(store, by)
+    appended = journey_relation(store.config, sql("SELECT * FROM {events}", events=changes.events))
+    store.execute(sql(
+        """
+        CREATE OR REPLACE TEMP TABLE {cut} AS
+        WITH whole AS (SELECT DISTINCT customer_id FROM {whole}),
+        first_new AS (
+            SELECT customer_id, min(({order})) AS at FROM {appended}
+            WHERE {has_step} AND customer_id NOT IN (SELECT customer_id FROM whole) GROUP BY customer_id
+        ),
+        -- the first changed row of each customer: two before the first new step (its neighbours change)
+        changed AS (
+            SELECT f.customer_id, greatest(1 + count(s.seq) FILTER (WHERE ({order_s}) < f.at) - 2, 1) AS from_seq
+            FROM first_new f LEFT JOIN {steps} s USING (customer_id) GROUP BY f.customer_id
+        )
+        SELECT c.customer_id, c.from_seq,
+               CASE WHEN c.from_seq > 1 THEN ({order_s}) END AS from_key, CAST(s.prev_step AS VARCHAR) AS prev_step
+        FROM changed c LEFT JOIN {steps} s ON s.customer_id = c.customer_id AND s.seq = c.from_seq
+        UNION ALL
+        SELECT customer_id, 1, NULL, NULL FROM whole
+        """,
+        cut=table(_CUT), whole=changes.whole if changes.whole is not None else sql("SELECT NULL AS customer_id LIMIT 0"),
+        order=event_order(), order_s=event_order("s"), appended=appended, has_step=has_step, steps=steps,
+    ))
+    # those customers' journey rows from their first changed step on, staged once: the checks and
+    # the windows read them, not the table (same-time events: ``event_order`` is a total order, and
+    # a row comparison orders NULLs last, as the windows' ORDER BY does)
+    store.execute(sql(
+        """
+        CREATE OR REPLACE TEMP TABLE {staged} AS
+        SELECT j.* FROM {journey} j JOIN {cut} c USING (customer_id)
+        WHERE c.from_key IS NULL OR ({order_j}) >= c.from_key
+        """,
+        staged=table(STAGED), journey=table(JOURNEY.table), cut=table(_CUT), order_j=event_order("j"),
+    ))
     known = [e.name for e in code.expressions] if code.this == exp.DataType.Type.ENUM else []
     new = store.execute(sql("SELECT count(*) FROM {staged} WHERE {has_step} AND CAST({by} AS VARCHAR) NOT IN ({known})",
-                            staged=table(STAGED), has_step=_step_condition(store, by), by=column(by),
-                            known=known)).fetchone()[0]
-    return None if new else (mine, _stored(store, by, code=code, journey=STAGED))
+                            staged=table(STAGED), has_step=has_step, by=column(by), known=known)).fetchone()[0]
+    if new:
+        return None
+    cut_rows = sql("SELECT s.rowid FROM {steps} s JOIN {cut} c USING (customer_id) WHERE s.seq >= c.from_seq",
+                   steps=steps, cut=table(_CUT))
+    return sql("rowid IN ({rows})", rows=cut_rows), _tail(store, by, code)
 
 
-#: the temporary table a catch-up stages the changed customers' journey rows in (dropped after it)
+def _tail(store: Store, by: str, code: exp.DataType) -> exp.Query:
+    """The step rows of the staged journey rows (``STAGED``), numbered on from the rows kept (``_CUT``).
+
+    The same columns as ``_stored``; a flag is true on the first row of its key among the new
+    rows when no kept row (``seq`` before ``from_seq``) of the customer has that key."""
+    coded = [sql("{value} AS {name}", value=exp.cast(column(c), code), name=ident(c)) for c in STEP_COLUMNS]
+    return sql(
+        """
+        WITH n AS (
+            SELECT jrow, customer_id, step, timestamp,
+                   c.from_seq - 1 + row_number() OVER w AS seq,
+                   CASE WHEN row_number() OVER w = 1 THEN c.prev_step ELSE lag(step) OVER w END AS prev_step,
+                   lead(step) OVER w AS next_step, lead(step, 2) OVER w AS next2_step,
+                   lead(timestamp) OVER w AS next_timestamp
+            FROM (
+                SELECT rowid AS jrow, customer_id, {order}, CAST({by} AS VARCHAR) AS step
+                FROM {rows} WHERE {has_step}
+            ) r JOIN {cut} c USING (customer_id)
+            WINDOW w AS (PARTITION BY customer_id ORDER BY {order})
+        ),
+        coded AS (SELECT * REPLACE ({coded}) FROM n),
+        kept AS (
+            SELECT s.customer_id, s.step, s.next_step, s.next2_step = s.step AND s.next_step <> s.step AS back
+            FROM {steps} s JOIN {cut} c USING (customer_id) WHERE s.seq < c.from_seq
+        ),
+        f AS (
+            SELECT *,
+                   row_number() OVER (PARTITION BY customer_id, step, next_step ORDER BY seq) = 1 AS first_edge,
+                   row_number() OVER (PARTITION BY customer_id, step ORDER BY seq) = 1 AS first_step,
+                   row_number() OVER (PARTITION BY customer_id, step, next2_step = step AND next_step <> step
+                                      ORDER BY seq) = 1 AS first_back
+            FROM coded
+        )
+        SELECT j.*, f.step, f.seq, f.prev_step, f.next_step, f.next2_step, f.next_timestamp,
+               f.first_edge AND NOT EXISTS (
+                   SELECT 1 FROM kept k WHERE k.customer_id = f.customer_id AND k.step = f.step
+                   AND k.next_step IS NOT DISTINCT FROM f.next_step) AS first_edge,
+               f.first_step AND NOT EXISTS (
+                   SELECT 1 FROM kept k WHERE k.customer_id = f.customer_id AND k.step = f.step) AS first_step,
+               f.first_back AND NOT EXISTS (
+                   SELECT 1 FROM kept k WHERE k.customer_id = f.customer_id AND k.step = f.step
+                   AND k.back IS NOT DISTINCT FROM (f.next2_step = f.step AND f.next_step <> f.step)) AS first_back
+        FROM f JOIN {rows} j ON j.rowid = f.jrow
+        """,
+        order=event_order(), by=column(by), rows=table(STAGED), has_step=_step_condition(store, by),
+        cut=table(_CUT), coded=coded, steps=table(STEPS[by].table),
+    )
+
+
+#: the temporary tables a catch-up stages in (dropped after it): the changed customers' journey
+#: rows from their first changed step on, and where each customer's rows are cut
 STAGED = "_refresh_rows"
+_CUT = "_refresh_cut"
 
 
 #: The stored step sequence of each level (built on first use after each data change, caught up
