@@ -256,14 +256,19 @@ def _catch_up_stored(store: Store, changes: Changes, by: str) -> tuple[exp.Expre
             SELECT customer_id, min(({order})) AS at FROM {appended}
             WHERE {has_step} AND customer_id NOT IN (SELECT customer_id FROM whole) GROUP BY customer_id
         ),
-        -- the first changed row of each customer: two before the first new step (its neighbours change)
-        changed AS (
-            SELECT f.customer_id, greatest(1 + count(s.seq) FILTER (WHERE ({order_s}) < f.at) - 2, 1) AS from_seq
-            FROM first_new f LEFT JOIN {steps} s USING (customer_id) GROUP BY f.customer_id
+        -- the rows before each customer's first new step (one scan): how many, and the keys of the
+        -- last two and the steps of the last three, latest first
+        before AS (
+            SELECT f.customer_id, count(s.seq) AS n, max(({order_s}), 2) AS keys,
+                   arg_max(CAST(s.step AS VARCHAR), ({order_s}), 3) AS steps
+            FROM first_new f LEFT JOIN {steps} s ON s.customer_id = f.customer_id AND ({order_s}) < f.at
+            GROUP BY f.customer_id
         )
-        SELECT c.customer_id, c.from_seq,
-               CASE WHEN c.from_seq > 1 THEN ({order_s}) END AS from_key, CAST(s.prev_step AS VARCHAR) AS prev_step
-        FROM changed c LEFT JOIN {steps} s ON s.customer_id = c.customer_id AND s.seq = c.from_seq
+        -- the first changed row: two before the first new step (its neighbours change), so
+        -- ``n - 1``; its key, and its previous step (the third last before the new step)
+        SELECT customer_id, CASE WHEN n >= 3 THEN n - 1 ELSE 1 END AS from_seq,
+               CASE WHEN n >= 3 THEN keys[2] END AS from_key, CASE WHEN n >= 3 THEN steps[3] END AS prev_step
+        FROM before
         UNION ALL
         SELECT customer_id, 1, NULL, NULL FROM whole
         """,
