@@ -146,7 +146,7 @@ TIME_FIELDS = ("recency_days", "tenure_days")
 #: the meta key (per webhook) of what its last look over the whole store saw: see ``_watch_scope``
 WATCH_META = "segment_watch:"
 
-#: the temporary table of the customers a narrowed segment look evaluates
+#: the temporary table of the customers a narrowed segment look evaluates, and whether each is a member now
 _SCOPE = "_segment_watch_scope"
 
 
@@ -155,12 +155,15 @@ def _segment_change(store, hook: Webhook, now: datetime, scope: Query | None = N
 
     The members last seen are kept in ``segment_watch`` (updated by ``enqueue_webhooks`` in the
     same transaction as the deliveries); an entry's key is the customer and the time it was
-    seen, so a customer who leaves and comes back is announced again. ``scope`` (a query selecting
-    customer ids, see ``_watch_scope``) compares those customers only.
+    seen, so a customer who leaves and comes back is announced again. With ``scope`` (from
+    ``_watch_scope``) only the customers of its table are compared, with the membership it holds.
     """
     if not hook.segment:
         raise ParcoursError(f"webhook {hook.name!r}: trigger {hook.trigger} needs segment = a saved segment's name")
-    members = segment_members_query(store, hook.segment, scope)
+    if scope is None:
+        members = segment_members_query(store, hook.segment)
+    else:
+        members = sql("SELECT customer_id FROM {scope} WHERE member", scope=table(_SCOPE))
     seen = sql("SELECT customer_id FROM segment_watch WHERE webhook = {name} AND {mine}", name=hook.name,
                mine=_narrowed(scope))
     new, old = (members, seen) if hook.trigger == "segment_entered" else (seen, members)
@@ -210,25 +213,30 @@ def _watch_scope(store, hook: Webhook, now: datetime, customers: Query | None) -
         timed = bool(rule.fields & set(TIME_FIELDS)) or any(c.days is not None for c in rule.counts)
         if timed and not 0 <= (now - datetime.fromisoformat(last["looked_at"])).total_seconds() < SEGMENT_RECHECK_SECONDS:
             return None
-    # one table for the whole look: the comparison and the update of segment_watch after it read the same customers
+    # one table for the whole look, so that the comparison and the update of segment_watch after it
+    # read the same customers, and their membership is evaluated once
+    scope = sql("SELECT customer_id FROM {scope}", scope=table(_SCOPE))
     store.execute(sql("""
         CREATE OR REPLACE TEMP TABLE {scope} AS
-        SELECT customer_id FROM {customers} c
+        SELECT customer_id, FALSE AS member FROM {customers} c
         UNION
-        SELECT customer_id FROM segment_watch WHERE webhook = {name} AND customer_id NOT IN (SELECT customer_id FROM {state})
+        SELECT customer_id, FALSE FROM segment_watch
+        WHERE webhook = {name} AND customer_id NOT IN (SELECT customer_id FROM {state})
     """, scope=table(_SCOPE), customers=customers, name=hook.name, state=state_source(store)))
-    return sql("SELECT customer_id FROM {scope}", scope=table(_SCOPE))
+    store.execute(sql("UPDATE {scope} SET member = TRUE WHERE customer_id IN (SELECT customer_id FROM {members} m)",
+                      scope=table(_SCOPE), members=segment_members_query(store, hook.segment, scope)))
+    return scope
 
 
 def _watch_segment(store, hook: Webhook, now: datetime, scope: Query | None = None) -> None:
-    """Record the segment's members as this webhook has now seen them (among ``scope`` only, if given)."""
-    members = segment_members_query(store, hook.segment, scope)
+    """Record the segment's members as this webhook has now seen them (those of ``scope`` only, if given)."""
     if scope is not None:
         store.execute(sql("DELETE FROM segment_watch WHERE webhook = {name} AND customer_id IN ({scope})",
                           name=hook.name, scope=scope))
-        store.execute(sql("INSERT INTO segment_watch SELECT DISTINCT {name}, customer_id FROM {members} m",
-                          name=hook.name, members=members))
+        store.execute(sql("INSERT INTO segment_watch SELECT {name}, customer_id FROM {scope} WHERE member",
+                          name=hook.name, scope=table(_SCOPE)))
         return
+    members = segment_members_query(store, hook.segment)
     store.execute("DELETE FROM segment_watch WHERE webhook = ?", [hook.name])
     store.execute(sql("INSERT INTO segment_watch SELECT DISTINCT {name}, customer_id FROM {members} m",
                       name=hook.name, members=members))
