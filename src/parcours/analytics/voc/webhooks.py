@@ -261,8 +261,8 @@ def _body(hook: Webhook, row: dict) -> str:
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-#: triggers whose occurrences only a customer's new events can create (the others depend on time:
-#: a cart's quiet period, a segment rule)
+#: triggers whose occurrences only a customer's new events can create (a cart's quiet period depends
+#: on time; a segment's membership mostly not: see ``_watch_scope``)
 ARRIVAL_TRIGGERS = ("detractor", "stage_entered", "moment_of_truth")
 
 
