@@ -17,7 +17,11 @@ version, so a cycle costs what arrived, not the store's size. The first cycle lo
 everyone (as does a cycle after a write that rebuilds the state whole): the server runs it
 before it accepts requests, so that building the live state and the derived tables
 of a large store does not delay the first webhooks. Cart
-abandonment and segment changes depend on time, so they are evaluated over the whole store.
+abandonment depends on time, so it is evaluated over every customer (the events since the
+live triggers started). Segment changes are evaluated for the changed customers too, and over
+the whole store only when a membership may change without an event of the customer's (the
+segment edited, new lead scores, and every ``SEGMENT_RECHECK_SECONDS`` for a rule counted back
+from the store's latest event): see ``parcours.analytics.voc.webhooks._watch_scope``.
 
 The HTTP posts run on their own threads and tasks, never on the store's: a slow receiver
 delays only its own deliveries, not the applier or the dashboard. Looks take turns (a lock), and

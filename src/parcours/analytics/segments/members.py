@@ -58,11 +58,13 @@ def _first(value: exp.Expression, alias: str, latest: bool = False) -> exp.Expre
     return sql(_FIRST[latest], v=value, order=exp.Tuple(expressions=event_order()), alias=ident(alias))
 
 
-def customers_query(store: Store, rule: Rule | None = None) -> Query:
+def customers_query(store: Store, rule: Rule | None = None, customers: Query | None = None) -> Query:
     """One row per customer with every field the rule language names (and the rule's extra counts).
 
     Days are counted back from the latest event in the store, so a rule means the
-    same thing on historical data as on live data.
+    same thing on historical data as on live data. ``customers`` (a query selecting customer
+    ids) keeps those customers' rows only, the same as without it: their events are narrowed
+    before they are grouped (the latest event in the store stays the store's).
     """
     config = store.config
     ref = sql("SELECT max(timestamp) FROM events")
@@ -101,17 +103,18 @@ def customers_query(store: Store, rule: Rule | None = None) -> Query:
                CASE WHEN c.nps_score >= 9 THEN 'promoter' WHEN c.nps_score >= 7 THEN 'passive'
                     WHEN c.nps_score IS NOT NULL THEN 'detractor' END AS nps,
                ls.score AS lead_score
-        FROM (SELECT {columns} FROM {journey} GROUP BY customer_id) c
+        FROM (SELECT {columns} FROM {journey} WHERE {mine} GROUP BY customer_id) c
         LEFT JOIN lead_scores ls ON ls.customer_id = c.customer_id
         """,
         columns=columns, journey=journey_source(store),
+        mine=exp.true() if customers is None else sql("customer_id IN ({customers})", customers=customers),
     )
 
 
-def rule_members_query(store: Store, expression: str) -> Query:
-    """The ``customer_id``s an (unsaved) rule selects."""
+def rule_members_query(store: Store, expression: str, customers: Query | None = None) -> Query:
+    """The ``customer_id``s an (unsaved) rule selects (among ``customers`` only, if given)."""
     rule = compile_rule(expression, store.config)
-    return sql("SELECT customer_id FROM {customers} WHERE {rule}", customers=customers_query(store, rule),
+    return sql("SELECT customer_id FROM {customers} WHERE {rule}", customers=customers_query(store, rule, customers),
                rule=rule.condition)
 
 
@@ -127,10 +130,14 @@ def get_segment(store: Store, name: str) -> Segment:
     return Segment(*row)
 
 
-def segment_members_query(store: Store, name: str) -> Query:
-    """The ``customer_id``s of the saved segment ``name``: what ``Filter.segment`` uses."""
+def segment_members_query(store: Store, name: str, customers: Query | None = None) -> Query:
+    """The ``customer_id``s of the saved segment ``name``: what ``Filter.segment`` uses.
+
+    ``customers`` (a query selecting customer ids): those of them who are members."""
     seg = get_segment(store, name)
     if seg.kind == "list":
-        return sql("SELECT customer_id FROM segment_members WHERE segment = {name}", name=seg.name)
-    return rule_members_query(store, seg.expression)
+        mine = exp.true() if customers is None else sql("customer_id IN ({customers})", customers=customers)
+        return sql("SELECT customer_id FROM segment_members WHERE segment = {name} AND {mine}", name=seg.name,
+                   mine=mine)
+    return rule_members_query(store, seg.expression, customers)
 

@@ -28,7 +28,7 @@ def _lookup(value: exp.Expression, mapping: dict[str, str]) -> exp.Expression:
     return exp.Case(this=value, ifs=[exp.If(this=literal(k), true=literal(v)) for k, v in mapping.items()])
 
 
-def answers_query(store, filter: Filter | None = None) -> Query:
+def answers_query(store, filter: Filter | None = None, *, customers: Query | None = None) -> Query:
     """Every survey answer in ``filter``, one row each.
 
     Columns: message_id, customer_id, timestamp, metric, score (DOUBLE), comment, language,
@@ -37,7 +37,13 @@ def answers_query(store, filter: Filter | None = None) -> Query:
 
     Touchpoint events are read without the filter: an answer given inside the date range
     is still tied to a touchpoint the customer met before the range started.
+
+    ``customers`` (a query selecting customer ids) keeps the answers of those customers only,
+    the same rows as without it: both the answers and the touchpoint events they are tied to are
+    narrowed before the window sorts them (the live ``detractor`` webhook looks at the customers
+    whose events just arrived, not at every answer of the store).
     """
+    mine = exp.true() if customers is None else sql("customer_id IN ({customers})", customers=customers)
     config = store.config
     tp_stage = {t.name: t.stage for t in config.touchpoints}
     tp_channel = {t.name: t.channel for t in config.touchpoints}
@@ -51,9 +57,9 @@ def answers_query(store, filter: Filter | None = None) -> Query:
                lower(nullif(trim(json_extract_string(properties, '$.language')), '')) AS language,
                nullif(trim(json_extract_string(properties, '$.touchpoint')), '') AS given_touchpoint
         FROM {events} a
-        WHERE event = {survey}
+        WHERE event = {survey} AND {mine}
         """,
-        events=events(store, filter), survey=SURVEY_EVENT,
+        events=events(store, filter), survey=SURVEY_EVENT, mine=mine,
     )
     # only the customers with an answer that names no touchpoint need their touchpoints: the
     # window below then sorts their events, not the whole journey's
@@ -61,10 +67,10 @@ def answers_query(store, filter: Filter | None = None) -> Query:
         """
         SELECT customer_id, timestamp, touchpoint, channel
         FROM {journey} t
-        WHERE touchpoint IS NOT NULL AND event <> {survey}
+        WHERE touchpoint IS NOT NULL AND event <> {survey} AND {mine}
           AND customer_id IN (SELECT customer_id FROM answers WHERE given_touchpoint IS NULL)
         """,
-        journey=events(store), survey=SURVEY_EVENT,
+        journey=events(store), survey=SURVEY_EVENT, mine=mine,
     )
     # answers sort after touchpoints at the same instant: "at or before" the answer
     merged = sql(

@@ -15,7 +15,9 @@ Triggers:
 - ``stage_entered``: a customer's first event in ``stage`` (one per customer);
 - ``moment_of_truth``: an event at a touchpoint marked ``moment_of_truth`` (one per event);
 - ``segment_entered`` / ``segment_left``: a customer who joined (left) the saved ``segment``
-  since the webhook last looked (audience sync; the first look sends nothing).
+  since the webhook last looked (audience sync; the first look sends nothing). The live
+  triggers evaluate the membership of the customers whose events arrived, and the whole
+  store only when that could miss a change: see ``_watch_scope``.
 
 Each delivery is a JSON ``POST``; its body is signed with HMAC-SHA256 under the webhook's
 shared secret and the signature sent as ``X-Parcours-Signature: sha256=<hex>`` (receivers
@@ -40,11 +42,13 @@ import pandas as pd
 from sqlglot import exp
 
 from parcours.analytics.filters import events
-from parcours.analytics.segments.segments import segment_members_query
+from parcours.analytics.segments.members import Segment, get_segment, segment_members_query
+from parcours.analytics.segments.rules import compile_rule
 from parcours.analytics.voc.answers import answers_query
 from parcours.config.schema import Webhook
 from parcours.errors import ParcoursError
-from parcours.query import Query, sql
+from parcours.journey.live_state import state_source
+from parcours.query import Query, sql, table
 from parcours.query.journey import event_order
 from parcours.store.store import utcnow
 
@@ -85,9 +89,9 @@ def _occurrences(store, hook: Webhook, now: datetime, since: datetime | None = N
         return sql("""
             SELECT message_id AS dedupe_key, customer_id, timestamp AS occurred_at, score, touchpoint, stage, comment
             FROM {answers} a WHERE metric = 'nps' AND score <= 6
-        """, answers=answers_query(store))
+        """, answers=answers_query(store, customers=customers))
     if hook.trigger in ("segment_entered", "segment_left"):
-        return _segment_change(store, hook, now)
+        return _segment_change(store, hook, now, customers)
     journey = events(store)
     some = _narrowed(customers)
     if hook.trigger == "moment_of_truth":
@@ -131,17 +135,37 @@ def _occurrences(store, hook: Webhook, now: datetime, since: datetime | None = N
                recent=recent, now_epoch=now_epoch, quiet=hook.minutes * 60)
 
 
-def _segment_change(store, hook: Webhook, now: datetime) -> Query:
+#: seconds between two evaluations over the whole store of a segment rule that depends on time (see
+#: ``_watch_scope``): a customer who enters or leaves such a segment only because time passed (the
+#: store's latest event moved on) is announced within this period of the live triggers
+SEGMENT_RECHECK_SECONDS = 60.0
+
+#: the rule names whose value moves with the store's latest event (days are counted back from it)
+TIME_FIELDS = ("recency_days", "tenure_days")
+
+#: the meta key (per webhook) of what its last look over the whole store saw: see ``_watch_scope``
+WATCH_META = "segment_watch:"
+
+#: the temporary table of the customers a narrowed segment look evaluates, and whether each is a member now
+_SCOPE = "_segment_watch_scope"
+
+
+def _segment_change(store, hook: Webhook, now: datetime, scope: Query | None = None) -> Query:
     """Customers who entered (or left) the saved segment since the webhook last looked.
 
     The members last seen are kept in ``segment_watch`` (updated by ``enqueue_webhooks`` in the
     same transaction as the deliveries); an entry's key is the customer and the time it was
-    seen, so a customer who leaves and comes back is announced again.
+    seen, so a customer who leaves and comes back is announced again. With ``scope`` (from
+    ``_watch_scope``) only the customers of its table are compared, with the membership it holds.
     """
     if not hook.segment:
         raise ParcoursError(f"webhook {hook.name!r}: trigger {hook.trigger} needs segment = a saved segment's name")
-    members = segment_members_query(store, hook.segment)
-    seen = sql("SELECT customer_id FROM segment_watch WHERE webhook = {name}", name=hook.name)
+    if scope is None:
+        members = segment_members_query(store, hook.segment)
+    else:
+        members = sql("SELECT customer_id FROM {scope} WHERE member", scope=table(_SCOPE))
+    seen = sql("SELECT customer_id FROM segment_watch WHERE webhook = {name} AND {mine}", name=hook.name,
+               mine=_narrowed(scope))
     new, old = (members, seen) if hook.trigger == "segment_entered" else (seen, members)
     return sql("""
         SELECT customer_id || '@' || {at} AS dedupe_key, customer_id, {at_time} AS occurred_at,
@@ -150,12 +174,78 @@ def _segment_change(store, hook: Webhook, now: datetime) -> Query:
     """, at=now.isoformat(sep=" "), at_time=now, segment=hook.segment, new=new, old=old)
 
 
-def _watch_segment(store, hook: Webhook, now: datetime) -> None:
-    """Record the segment's members as this webhook has now seen them."""
+def _definition(seg: Segment) -> str:
+    """What a segment's members follow from besides the journey: its rule, or its list (saved with it)."""
+    return f"{seg.kind}\x00{seg.expression}\x00{seg.updated_at.isoformat()}"
+
+
+def _lead_scores_stamp(store) -> str:
+    """Changes whenever the lead scores are saved again (``lead_score`` in a rule)."""
+    count, scored = store.execute("SELECT count(*), max(scored_at) FROM lead_scores").fetchone()
+    return f"{count}:{scored}"
+
+
+def _watch_scope(store, hook: Webhook, now: datetime, customers: Query | None) -> Query | None:
+    """The customers whose membership this look evaluates: None for every customer of the store.
+
+    A segment's members change as events arrive, for the customers whose events they are; and
+    without any: when the segment is edited (a rule's text, a list's members), when the lead
+    scores are saved again (a rule naming ``lead_score``), and as time passes for a rule whose
+    days are counted back from the store's latest event (``recency_days``, ``tenure_days``,
+    ``events(NAME, DAYS)``, ``touchpoints(NAME, DAYS)``: other customers' events move it on).
+    So with ``customers`` (the live triggers' changed customers) the look evaluates those
+    customers, and the watched customers who are no longer in the store (merged into another by
+    stitching, erased); it evaluates everyone without them (the manual run), on the first look
+    after the segment or the lead scores changed, and for a rule that depends on time when
+    ``SEGMENT_RECHECK_SECONDS`` have passed since it last did. The deliveries are those of an
+    evaluation over the whole store; only the ones that time passing causes wait for that period.
+    """
+    if customers is None:
+        return None
+    seg = get_segment(store, hook.segment)
+    last = json.loads(store.get_meta(WATCH_META + hook.name) or "{}")
+    if last.get("definition") != _definition(seg):
+        return None
+    if seg.kind == "rule":
+        rule = compile_rule(seg.expression, store.config)
+        if "lead_score" in rule.fields and last.get("lead_scores") != _lead_scores_stamp(store):
+            return None
+        timed = bool(rule.fields & set(TIME_FIELDS)) or any(c.days is not None for c in rule.counts)
+        if timed and not 0 <= (now - datetime.fromisoformat(last["looked_at"])).total_seconds() < SEGMENT_RECHECK_SECONDS:
+            return None
+    # one table for the whole look, so that the comparison and the update of segment_watch after it
+    # read the same customers, and their membership is evaluated once
+    scope = sql("SELECT customer_id FROM {scope}", scope=table(_SCOPE))
+    store.execute(sql("""
+        CREATE OR REPLACE TEMP TABLE {scope} AS
+        SELECT customer_id, FALSE AS member FROM {customers} c
+        UNION
+        SELECT customer_id, FALSE FROM segment_watch
+        WHERE webhook = {name} AND customer_id NOT IN (SELECT customer_id FROM {state})
+    """, scope=table(_SCOPE), customers=customers, name=hook.name, state=state_source(store)))
+    store.execute(sql("UPDATE {scope} SET member = TRUE WHERE customer_id IN (SELECT customer_id FROM {members} m)",
+                      scope=table(_SCOPE), members=segment_members_query(store, hook.segment, scope)))
+    return scope
+
+
+def _watch_segment(store, hook: Webhook, now: datetime, scope: Query | None = None) -> None:
+    """Record the segment's members as this webhook has now seen them (those of ``scope`` only, if given)."""
+    if scope is not None:
+        store.execute(sql("DELETE FROM segment_watch WHERE webhook = {name} AND customer_id IN ({scope})",
+                          name=hook.name, scope=scope))
+        store.execute(sql("INSERT INTO segment_watch SELECT {name}, customer_id FROM {scope} WHERE member",
+                          name=hook.name, scope=table(_SCOPE)))
+        return
+    members = segment_members_query(store, hook.segment)
     store.execute("DELETE FROM segment_watch WHERE webhook = ?", [hook.name])
     store.execute(sql("INSERT INTO segment_watch SELECT DISTINCT {name}, customer_id FROM {members} m",
-                      name=hook.name, members=segment_members_query(store, hook.segment)))
+                      name=hook.name, members=members))
     store.execute("INSERT OR REPLACE INTO segment_watch_started VALUES (?, ?, ?)", [hook.name, hook.segment, now])
+    seg = get_segment(store, hook.segment)
+    seen = {"definition": _definition(seg), "looked_at": now.isoformat()}
+    if seg.kind == "rule" and "lead_score" in compile_rule(seg.expression, store.config).fields:
+        seen["lead_scores"] = _lead_scores_stamp(store)
+    store.set_meta(WATCH_META + hook.name, json.dumps(seen))
 
 
 def _body(hook: Webhook, row: dict) -> str:
@@ -171,8 +261,8 @@ def _body(hook: Webhook, row: dict) -> str:
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-#: triggers whose occurrences only a customer's new events can create (the others depend on time:
-#: a cart's quiet period, a segment rule)
+#: triggers whose occurrences only a customer's new events can create (a cart's quiet period depends
+#: on time; a segment's membership mostly not: see ``_watch_scope``)
 ARRIVAL_TRIGGERS = ("detractor", "stage_entered", "moment_of_truth")
 
 
@@ -182,8 +272,10 @@ def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None 
 
     ``since`` ignores occurrences before that UTC time (so a new webhook does not replay all
     history). ``customers`` (a query selecting customer ids) narrows the ``ARRIVAL_TRIGGERS`` to
-    those customers: the live triggers pass the customers whose events just arrived. Returns
-    one row per webhook: webhook, trigger, queued (new deliveries).
+    those customers, and the segment triggers to them as far as that gives the same deliveries
+    (``_watch_scope``): the live triggers pass the customers whose events just arrived. Without
+    it (the manual run) every customer is evaluated. Returns one row per webhook: webhook,
+    trigger, queued (new deliveries).
     """
     now = now or utcnow()
     rows = []
@@ -197,7 +289,10 @@ def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None 
                 _watch_segment(store, hook, now)
             rows.append({"webhook": hook.name, "trigger": hook.trigger, "queued": 0})
             continue
-        arrival = customers if hook.trigger in ARRIVAL_TRIGGERS else None
+        # the customers this look evaluates (None: all): those whose events arrived, or for a segment
+        # those and the watched customers who left the store, unless it must look at everyone
+        arrival = (customers if hook.trigger in ARRIVAL_TRIGGERS
+                   else _watch_scope(store, hook, now, customers) if watching else None)
         query = sql("""
             SELECT * FROM {occurrences} o
             WHERE {narrowed} AND {recent}
@@ -217,7 +312,9 @@ def enqueue_webhooks(store, since: datetime | None = None, now: datetime | None 
                     [hook.name, hook.trigger, key, hook.url, body, now, now],
                 )
             if watching:
-                _watch_segment(store, hook, now)
+                _watch_segment(store, hook, now, arrival)
+        if watching and arrival is not None:
+            store.execute(sql("DROP TABLE IF EXISTS {scope}", scope=table(_SCOPE)))
         rows.append({"webhook": hook.name, "trigger": hook.trigger, "queued": len(records)})
     return pd.DataFrame(rows, columns=["webhook", "trigger", "queued"])
 
