@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from parcours.journey.materialized import JOURNEY, Changes, Derived, journey_source, source
+from parcours.journey.materialized import JOURNEY, CatchUp, Changes, Derived, journey_source, source
 from parcours.query import Query, sql, table
 from parcours.query.journey import event_order
 from parcours.store.store import Store
@@ -71,10 +71,10 @@ def state_query(store: Store, journey: Query | None = None, customers: Query | N
     )
 
 
-def _catch_up(store: Store, changes: Changes) -> tuple[Query, Query]:
+def _catch_up(store: Store, changes: Changes) -> CatchUp:
     """A customer's state depends on its events only: recompute the changed customers' rows."""
-    return (sql("customer_id IN ({customers})", customers=changes.customers),
-            state_query(store, customers=changes.customers))
+    return CatchUp(state_query(store, customers=changes.customers),
+                   deleted=sql("customer_id IN ({customers})", customers=changes.customers))
 
 
 #: the live state table (caught up incrementally, like the journey it reads)

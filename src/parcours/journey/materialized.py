@@ -69,11 +69,10 @@ class Derived:
     #: the columns the rows are stored in order of
     order: tuple[str, ...]
     needs: tuple[Derived, ...] = ()  #: derived relations its query reads, built first
-    #: how to catch its table up with the writes named in the change log (``Changes``): which
-    #: rows to delete (a condition; None: none) and the query of the rows to insert, given the table as
-    #: built; None when it cannot (then it is rebuilt whole). Called inside the refresh's
-    #: transaction, after the ``needs`` are fresh.
-    catch_up: Callable[[Store, Changes], tuple[Query | None, Query] | None] | None = None
+    #: how to catch its table up with the writes named in the change log (``Changes``), given the
+    #: table as built: a ``CatchUp``, or None when it cannot (then it is rebuilt whole). Called
+    #: inside the refresh's transaction, after the ``needs`` are fresh.
+    catch_up: Callable[[Store, Changes], CatchUp | None] | None = None
     #: whether readers stream the table in stored order (``Engine.map_groups``): its catch-ups,
     #: which append rows out of that order, are then counted (``in_stored_order``) and
     #: ``refresh_all(sort=True)`` sorts it again once they pass ``COMPACT_SHARE`` of its rows
@@ -97,6 +96,8 @@ class Changes:
     #: the appended events (a table: a copy whose size DuckDB knows, so that it joins the
     #: identity map to them rather than hashing the whole map)
     events: exp.Table
+    #: the appended events' journey rows (a table: computed once for every table that catches up)
+    journey: exp.Table
     #: identifiers whose customer changed (stitching: a merge, a new link, an unmerge)
     moved: Query
     #: every customer whose events changed: the current customer of each appended event, and the
@@ -119,17 +120,33 @@ class Changes:
         return sql("batch_id IN ({batches})", batches=list(self.batches)) if self.batches else exp.false()
 
 
-def _catch_up_journey(store: Store, changes: Changes) -> tuple[Query | None, Query]:
+@dataclass(frozen=True)
+class CatchUp:
+    """How a table catches up: the rows to delete, then the rows to insert.
+
+    A catch-up may also have updated rows in place already (cheaper than deleting and inserting
+    whole rows when a few columns change): it says how many, so that ``Refresh.rows`` counts
+    every row computed again."""
+
+    rows: Query  #: the query of the rows to insert
+    deleted: Query | None = None  #: a condition on the rows to delete first (None: none)
+    updated: int = 0  #: the rows the catch-up updated in place
+
+
+def _catch_up_journey(store: Store, changes: Changes) -> CatchUp:
     """A journey row depends on its event and its identifier's customer only: insert the appended
     events, and delete and insert again the events of the moved identifiers (when they have any)."""
-    appended = journey(store.config, sql("SELECT * FROM {events}", events=changes.events))
+    appended = sql("SELECT * FROM {journey}", journey=changes.journey)
     if changes.moved_rows is None:
-        return None, appended
+        return CatchUp(appended)
     moved = sql("SELECT * FROM events WHERE rowid IN ({rows})", rows=changes.moved_rows)
-    return (sql("{key} IN ({moved})", key=identity_key(None), moved=changes.moved),
-            sql("SELECT * FROM {appended} UNION ALL SELECT * FROM {moved}",
-                appended=appended, moved=journey(store.config, moved)))
+    return CatchUp(sql("SELECT * FROM {appended} UNION ALL SELECT * FROM {moved}",
+                       appended=appended, moved=journey(store.config, moved)),
+                   deleted=sql("{key} IN ({moved})", key=identity_key(None), moved=changes.moved))
 
+
+#: the temporary tables a catch-up may stage rows in (dropped after it)
+STAGING = ("_refresh_rows", "_refresh_new", "_refresh_old", "_refresh_cut", "_refresh_tail")
 
 #: the journey relation, as ``parcours.query.journey.journey`` computes it
 JOURNEY = Derived("journey", lambda store: journey(store.config), ("customer_id", *EVENT_ORDER_COLUMNS),
@@ -182,6 +199,10 @@ def _built_version(store: Store, relation: Derived) -> int | None:
     return version if changes.incremental_since(store, version) else None
 
 
+#: the temporary tables a scope stages the changes in (``_changes``)
+_CHANGES = ("events", "journey", "customers", "moved")
+
+
 class _Scope(dict):
     """The changes worked out during one ``refresh_all``, by (built version, current version).
 
@@ -197,7 +218,7 @@ class _Scope(dict):
 
     def drop(self, store: Store) -> None:
         for n in range(len(self)):
-            for name in (f"_refresh_{n}_events", f"_refresh_{n}_customers", f"_refresh_{n}_moved"):
+            for name in (f"_refresh_{n}_{part}" for part in _CHANGES):
                 store.execute(sql("DROP TABLE IF EXISTS {name}", name=table(name)))
 
 
@@ -210,20 +231,16 @@ def _changes(store: Store, version: int, prefix: str) -> Changes:
     over every event would cost more than the rest of a small catch-up."""
     batches = tuple(int(r[0]) for r in store.execute(changes.batches(version)).fetchall())
     moved = changes.identifiers(version)
-    events, customers, moved_rows = (table(f"{prefix}_{part}") for part in ("events", "customers", "moved"))
-    change = Changes(batches=batches, events=events, moved=moved,
+    events, rows, customers, moved_rows = (table(f"{prefix}_{part}") for part in _CHANGES)
+    change = Changes(batches=batches, events=events, journey=rows, moved=moved,
                      customers=sql("SELECT customer_id FROM {customers}", customers=customers))
     store.execute(sql("CREATE OR REPLACE TEMP TABLE {events} AS SELECT * FROM events WHERE {appended}",
                       events=events, appended=change.appended))
-    store.execute(sql(
-        """
-        CREATE OR REPLACE TEMP TABLE {customers} AS
-        SELECT coalesce(m.customer_id, {key}) AS customer_id
-        FROM {events} e LEFT JOIN identity_map m ON m.identifier = {key}
-        UNION SELECT customer_id FROM {logged}
-        """,
-        customers=customers, key=identity_key(), events=events, logged=changes.customers(version),
-    ))
+    store.execute(sql("CREATE OR REPLACE TEMP TABLE {rows} AS {journey}", rows=rows,
+                      journey=journey(store.config, sql("SELECT * FROM {events}", events=events))))
+    store.execute(sql("CREATE OR REPLACE TEMP TABLE {customers} AS SELECT customer_id FROM {rows} UNION "
+                      "SELECT customer_id FROM {logged}", customers=customers, rows=rows,
+                      logged=changes.customers(version)))
     if store.execute(sql("SELECT count(*) FROM {moved}", moved=moved)).fetchone()[0] == 0:
         return change
     store.execute(sql(
@@ -298,19 +315,18 @@ def _catch_up(store: Store, relation: Derived, version: int, scope: _Scope) -> t
         change = scope.changes(store, version)
         plan = relation.catch_up(store, change)
         if plan is not None:
-            deleted, rows = plan
-            if deleted is not None:
-                store.execute(sql("DELETE FROM {t} WHERE {deleted}", t=table(relation.table), deleted=deleted))
-            added = store.execute(exp.insert(relation.ordered(rows), table(relation.table))).fetchone()[0]
+            if plan.deleted is not None:
+                store.execute(sql("DELETE FROM {t} WHERE {deleted}", t=table(relation.table), deleted=plan.deleted))
+            added = store.execute(exp.insert(relation.ordered(plan.rows), table(relation.table))).fetchone()[0]
             store.execute(_comment(relation, current))
             if relation.streamed and added:
                 store.execute(sql("CREATE TABLE IF NOT EXISTS {t} (name VARCHAR, rows BIGINT)", t=table(APPENDED)))
                 store.execute(sql("INSERT INTO {t} VALUES (?, ?)", t=table(APPENDED)), [relation.name, added])
             _prune(store)
         n = store.execute(sql("SELECT count(*) FROM {customers}", customers=change.customers)).fetchone()[0]
-        for staged in ("_refresh_rows", "_refresh_cut"):  # where a catch-up may stage rows
+        for staged in STAGING:  # where a catch-up may stage rows
             store.execute(sql("DROP TABLE IF EXISTS {t}", t=table(staged)))
-    return None if plan is None else (n, added)
+    return None if plan is None else (n, added + plan.updated)
 
 
 def _comment(relation: Derived, stamp: str) -> Query:

@@ -31,11 +31,10 @@ from sqlglot import exp
 
 from parcours.analytics.filters import customers_condition, events
 from parcours.errors import ParcoursError
-from parcours.journey.materialized import JOURNEY, Changes, Derived, journey_source, source
+from parcours.journey.materialized import JOURNEY, CatchUp, Changes, Derived, journey_source, source
 from parcours.matcher import EventMatcher
 from parcours.query.filter import Filter
 from parcours.query.journey import event_order
-from parcours.query.journey import journey as journey_relation
 from parcours.query.match import step
 from parcours.query.template import column, ident, sql, table
 from parcours.store.store import DERIVED_SCHEMA, Store
@@ -225,130 +224,169 @@ def _stored(store: Store, by: str, code: exp.DataType | None = None, journey: st
     )
 
 
-def _catch_up_stored(store: Store, changes: Changes, by: str) -> tuple[exp.Expression, exp.Query] | None:
-    """Recompute each changed customer's steps from the first one that changed; None when one of
-    them has no code in the table as built (a new name: the level is rebuilt whole).
+def _catch_up_stored(store: Store, changes: Changes, by: str) -> CatchUp | None:
+    """Recompute each changed customer's steps from the first one that changed; None when a new
+    step has no code in the table as built (a new name: the level is rebuilt whole).
 
     A step row depends on the steps before it (its position, its previous step, the flags' "first
     of its kind") and on the two after it (``next_step``, ``next2_step``, ``next_timestamp``). When a
-    customer only gained appended events, its rows before the first new step keep their
-    position, previous step and flags, and only the two rows just before it see new neighbours:
-    the rows from there on (``_CUT``) are deleted and computed again, numbered on from the kept
-    ones, each flag true only where no kept row has its key. Live appends land at the end of a
-    journey, so that is usually two or three rows a customer, not all of them (the windows over
-    whole customers cost, per row, what a full build's do). A customer some of whose earlier
-    events moved (a merge, an unmerge) is recomputed whole.
+    customer only gained appended events, its rows before the first new step keep all that, except
+    the two rows just before it, which see new neighbours. From there on (``_cut``), the customer's
+    kept rows and its new ones are numbered again, over the few columns the windows read
+    (``_tail``); the kept rows are updated in place (their journey columns do not change, and an
+    update of a few columns costs a fraction of deleting and inserting whole rows) and only the
+    new rows are inserted. Live appends land at the end of a journey, so that is usually two
+    updated rows and the new ones per customer. A customer some of whose earlier events moved (a
+    merge, an unmerge) is deleted and computed again whole, from its journey rows.
     """
-    steps = table(STEPS[by].table)
+    code = _step_code(store, by)
+    has_step, whole = _step_condition(store, by), changes.whole
+    # the appended events' step rows, whole journey rows (the ones to insert)
+    store.execute(sql("CREATE OR REPLACE TEMP TABLE {new} AS SELECT * FROM {appended} WHERE {has_step} AND {kept}",
+                      new=table(NEW), appended=changes.journey, has_step=has_step,
+                      kept=exp.true() if whole is None else sql("customer_id NOT IN ({whole})", whole=whole)))
+    if whole is not None:  # those customers' journey rows, staged once: the checks and the windows read them
+        store.execute(sql("CREATE OR REPLACE TEMP TABLE {staged} AS SELECT * FROM {journey} WHERE customer_id IN ({whole})",
+                          staged=table(STAGED), journey=table(JOURNEY.table), whole=whole))
+    known = [e.name for e in code.expressions] if code.this == exp.DataType.Type.ENUM else []
+    for rows in (NEW, STAGED) if whole is not None else (NEW,):
+        unknown = sql("SELECT count(*) FROM {rows} WHERE {has_step} AND CAST({by} AS VARCHAR) NOT IN ({known})",
+                      rows=table(rows), has_step=has_step, by=column(by), known=known)
+        if store.execute(unknown).fetchone()[0]:
+            return None
+    updated = _update_tails(store, by, code)
+    new_rows = _new_rows(code)
+    if whole is None:
+        return CatchUp(new_rows, updated=updated)
+    rows = sql("SELECT * FROM {new_rows} UNION ALL SELECT * FROM {whole_rows}",
+               new_rows=new_rows, whole_rows=_stored(store, by, code=code, journey=STAGED))
+    return CatchUp(rows, deleted=sql("customer_id IN ({whole})", whole=whole), updated=updated)
+
+
+def _step_code(store: Store, by: str) -> exp.DataType:
+    """The type of the step columns as the table was built (an ENUM of the step names)."""
     code = store.execute(
         "SELECT data_type FROM duckdb_columns() WHERE database_name = current_database() "
         "AND schema_name = ? AND table_name = ? AND column_name = 'step'",
         [DERIVED_SCHEMA, STEPS[by].name],
     ).fetchone()[0]
-    code = exp.DataType.build(code, dialect="duckdb")
-    has_step = _step_condition(store, by)
-    appended = journey_relation(store.config, sql("SELECT * FROM {events}", events=changes.events))
+    return exp.DataType.build(code, dialect="duckdb")
+
+
+def _update_tails(store: Store, by: str, code: exp.DataType) -> int:
+    """Number the kept rows and the new rows (``NEW``) of each customer again from its first changed
+    row into ``_refresh_tail``; update the kept ones in place. Returns how many were updated."""
+    steps = table(STEPS[by].table)
+    # the customers' stored rows, the few columns the cut and the windows read (one scan of the table)
+    store.execute(sql(
+        """
+        CREATE OR REPLACE TEMP TABLE {old} AS
+        SELECT rowid AS srow, customer_id, seq, {order}, CAST(step AS VARCHAR) AS step, next_step, next2_step,
+               first_edge OR first_step OR first_back AS flagged
+        FROM {steps} WHERE customer_id IN (SELECT customer_id FROM {new})
+        """,
+        old=table(OLD), order=event_order(), steps=steps, new=table(NEW),
+    ))
+    # the first changed row of each customer: two before its first new step (whose neighbours
+    # change), or its first; and the step before that row
     store.execute(sql(
         """
         CREATE OR REPLACE TEMP TABLE {cut} AS
-        WITH whole AS (SELECT DISTINCT customer_id FROM {whole}),
-        first_new AS (
-            SELECT customer_id, min(({order})) AS at FROM {appended}
-            WHERE {has_step} AND customer_id NOT IN (SELECT customer_id FROM whole) GROUP BY customer_id
-        ),
-        -- the rows before each customer's first new step (one scan): how many, and the keys of the
-        -- last two and the steps of the last three, latest first
-        before AS (
-            SELECT f.customer_id, count(s.seq) AS n, max(({order_s}), 2) AS keys,
-                   arg_max(CAST(s.step AS VARCHAR), ({order_s}), 3) AS steps
-            FROM first_new f LEFT JOIN {steps} s ON s.customer_id = f.customer_id AND ({order_s}) < f.at
+        WITH first_new AS (SELECT customer_id, min(({order})) AS at FROM {new} GROUP BY customer_id),
+        cut AS (
+            SELECT f.customer_id, greatest(count(o.seq) - 1, 1) AS from_seq
+            FROM first_new f LEFT JOIN {old} o ON o.customer_id = f.customer_id AND ({order_o}) < f.at
             GROUP BY f.customer_id
         )
-        -- the first changed row: two before the first new step (its neighbours change), so
-        -- ``n - 1``; its key, and its previous step (the third last before the new step)
-        SELECT customer_id, CASE WHEN n >= 3 THEN n - 1 ELSE 1 END AS from_seq,
-               CASE WHEN n >= 3 THEN keys[2] END AS from_key, CASE WHEN n >= 3 THEN steps[3] END AS prev_step
-        FROM before
-        UNION ALL
-        SELECT customer_id, 1, NULL, NULL FROM whole
+        SELECT c.customer_id, c.from_seq, o.step AS prev_step
+        FROM cut c LEFT JOIN {old} o ON o.customer_id = c.customer_id AND o.seq = c.from_seq - 1
         """,
-        cut=table(_CUT), whole=changes.whole if changes.whole is not None else sql("SELECT NULL AS customer_id LIMIT 0"),
-        order=event_order(), order_s=event_order("s"), appended=appended, has_step=has_step, steps=steps,
+        cut=table(CUT), order=event_order(), order_o=event_order("o"), new=table(NEW), old=table(OLD),
     ))
-    # those customers' journey rows from their first changed step on, staged once: the checks and
-    # the windows read them, not the table (same-time events: ``event_order`` is a total order, and
-    # a row comparison orders NULLs last, as the windows' ORDER BY does)
+    coded = [sql("{value} AS {name}", value=exp.cast(column(c), code), name=ident(c)) for c in STEP_COLUMNS]
     store.execute(sql(
         """
-        CREATE OR REPLACE TEMP TABLE {staged} AS
-        SELECT j.* FROM {journey} j JOIN {cut} c USING (customer_id)
-        WHERE c.from_key IS NULL OR ({order_j}) >= c.from_key
-        """,
-        staged=table(STAGED), journey=table(JOURNEY.table), cut=table(_CUT), order_j=event_order("j"),
-    ))
-    known = [e.name for e in code.expressions] if code.this == exp.DataType.Type.ENUM else []
-    new = store.execute(sql("SELECT count(*) FROM {staged} WHERE {has_step} AND CAST({by} AS VARCHAR) NOT IN ({known})",
-                            staged=table(STAGED), has_step=has_step, by=column(by), known=known)).fetchone()[0]
-    if new:
-        return None
-    cut_rows = sql("SELECT s.rowid FROM {steps} s JOIN {cut} c USING (customer_id) WHERE s.seq >= c.from_seq",
-                   steps=steps, cut=table(_CUT))
-    return sql("rowid IN ({rows})", rows=cut_rows), _tail(store, by, code)
-
-
-def _tail(store: Store, by: str, code: exp.DataType) -> exp.Query:
-    """The step rows of the staged journey rows (``STAGED``), numbered on from the rows kept (``_CUT``).
-
-    The same columns as ``_stored``; a flag is true on the first row of its key among the new
-    rows when no kept row (``seq`` before ``from_seq``) of the customer has that key."""
-    coded = [sql("{value} AS {name}", value=exp.cast(column(c), code), name=ident(c)) for c in STEP_COLUMNS]
-    return sql(
-        """
-        WITH n AS (
-            SELECT jrow, customer_id, step, timestamp,
+        CREATE OR REPLACE TEMP TABLE {tail} AS
+        WITH rows AS (
+            SELECT o.srow, CAST(NULL AS BIGINT) AS nrow, o.seq AS old_seq, o.customer_id, o.timestamp, o.arrival_seq,
+                   o.message_id, o.step
+            FROM {old} o JOIN {cut} c USING (customer_id) WHERE o.seq >= c.from_seq
+            UNION ALL
+            SELECT NULL, n.rowid, NULL, n.customer_id, n.timestamp, n.arrival_seq, n.message_id, CAST({by} AS VARCHAR)
+            FROM {new} n
+        ),
+        n AS (
+            SELECT srow, nrow, old_seq, customer_id, step,
                    c.from_seq - 1 + row_number() OVER w AS seq,
                    CASE WHEN row_number() OVER w = 1 THEN c.prev_step ELSE lag(step) OVER w END AS prev_step,
                    lead(step) OVER w AS next_step, lead(step, 2) OVER w AS next2_step,
                    lead(timestamp) OVER w AS next_timestamp
-            FROM (
-                SELECT rowid AS jrow, customer_id, {order}, CAST({by} AS VARCHAR) AS step
-                FROM {rows} WHERE {has_step}
-            ) r JOIN {cut} c USING (customer_id)
+            FROM rows r JOIN {cut} c USING (customer_id)
             WINDOW w AS (PARTITION BY customer_id ORDER BY {order})
         ),
         coded AS (SELECT * REPLACE ({coded}) FROM n),
+        -- the keys of the rows before the cut, whose flags stay: a flag is true on the first row of
+        -- its key among the renumbered rows only when none of them has that key. Each key of those
+        -- rows is on a flagged one (the first of that key), so only the flagged ones are read
         kept AS (
-            SELECT s.customer_id, s.step, s.next_step, s.next2_step = s.step AND s.next_step <> s.step AS back
-            FROM {steps} s JOIN {cut} c USING (customer_id) WHERE s.seq < c.from_seq
+            SELECT o.customer_id, o.step, o.next_step, o.next2_step = o.step AND o.next_step <> o.step AS back
+            FROM {old} o JOIN {cut} c USING (customer_id) WHERE o.seq < c.from_seq AND o.flagged
         ),
         f AS (
             SELECT *,
-                   row_number() OVER (PARTITION BY customer_id, step, next_step ORDER BY seq) = 1 AS first_edge,
-                   row_number() OVER (PARTITION BY customer_id, step ORDER BY seq) = 1 AS first_step,
+                   row_number() OVER (PARTITION BY customer_id, step, next_step ORDER BY seq) = 1 AS edge_here,
+                   row_number() OVER (PARTITION BY customer_id, step ORDER BY seq) = 1 AS step_here,
                    row_number() OVER (PARTITION BY customer_id, step, next2_step = step AND next_step <> step
-                                      ORDER BY seq) = 1 AS first_back
+                                      ORDER BY seq) = 1 AS back_here
             FROM coded
         )
-        SELECT j.*, f.step, f.seq, f.prev_step, f.next_step, f.next2_step, f.next_timestamp,
-               f.first_edge AND NOT EXISTS (
+        SELECT srow, nrow, old_seq, step, seq, prev_step, next_step, next2_step, next_timestamp,
+               edge_here AND NOT EXISTS (
                    SELECT 1 FROM kept k WHERE k.customer_id = f.customer_id AND k.step = f.step
                    AND k.next_step IS NOT DISTINCT FROM f.next_step) AS first_edge,
-               f.first_step AND NOT EXISTS (
+               step_here AND NOT EXISTS (
                    SELECT 1 FROM kept k WHERE k.customer_id = f.customer_id AND k.step = f.step) AS first_step,
-               f.first_back AND NOT EXISTS (
+               back_here AND NOT EXISTS (
                    SELECT 1 FROM kept k WHERE k.customer_id = f.customer_id AND k.step = f.step
                    AND k.back IS NOT DISTINCT FROM (f.next2_step = f.step AND f.next_step <> f.step)) AS first_back
-        FROM f JOIN {rows} j ON j.rowid = f.jrow
+        FROM f
         """,
-        order=event_order(), by=column(by), rows=table(STAGED), has_step=_step_condition(store, by),
-        cut=table(_CUT), coded=coded, steps=table(STEPS[by].table),
+        tail=table(TAIL), old=table(OLD), cut=table(CUT), new=table(NEW), by=column(by, "n"), order=event_order(),
+        coded=coded,
+    ))
+    # DuckDB's checkpoint writes every updated column again in each row group an update touched
+    # (about all of them: the customers are spread over the table), so the rows before a customer's
+    # first new step, which keep their position, previous step and first_step, update only the
+    # columns that can change there; a live append (after the customer's other events) updates nothing else
+    updated = 0
+    for kept_position, columns in ((True, ("next_step", "next2_step", "next_timestamp", "first_edge", "first_back")),
+                                   (False, ("seq", "prev_step", "next_step", "next2_step", "next_timestamp",
+                                            *FLAGS))):
+        assignments = [exp.EQ(this=column(c), expression=column(c, "t")) for c in columns]
+        updated += store.execute(sql(
+            "UPDATE {steps} SET {assignments} FROM {tail} t WHERE {steps}.rowid = t.srow AND (t.seq = t.old_seq) = {kept}",
+            steps=steps, assignments=assignments, tail=table(TAIL), kept=kept_position,
+        )).fetchone()[0]
+    return updated
+
+
+def _new_rows(code: exp.DataType) -> exp.Query:
+    """The step rows of the new events: their journey rows (``NEW``) with their numbering (``_refresh_tail``)."""
+    return sql(
+        """
+        SELECT n.*, t.step, t.seq, t.prev_step, t.next_step, t.next2_step, t.next_timestamp,
+               t.first_edge, t.first_step, t.first_back
+        FROM {tail} t JOIN {new} n ON n.rowid = t.nrow
+        """,
+        tail=table(TAIL), new=table(NEW),
     )
 
 
-#: the temporary tables a catch-up stages in (dropped after it): the changed customers' journey
-#: rows from their first changed step on, and where each customer's rows are cut
-STAGED = "_refresh_rows"
-_CUT = "_refresh_cut"
+#: the temporary tables a catch-up stages in (``parcours.journey.materialized.STAGING`` drops them
+#: after it): the journey rows of the customers recomputed whole, those of the appended step events,
+#: the stored rows of their customers (a few columns), where each customer's rows are cut, and the
+#: rows numbered again from there
+STAGED, NEW, OLD, CUT, TAIL = "_refresh_rows", "_refresh_new", "_refresh_old", "_refresh_cut", "_refresh_tail"
 
 
 #: The stored step sequence of each level (built on first use after each data change, caught up
