@@ -7,11 +7,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from conftest import load_events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import parcours
+from parcours.analytics.paths import sequences
 from parcours.analytics.paths.sequences import BY_LEVELS, STEPS
 from parcours.journey.live_state import STATE
 from parcours.journey.materialized import JOURNEY, is_fresh, materialize, refresh, refresh_all
@@ -56,8 +58,18 @@ def rows(store, relation) -> list[tuple]:
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(first=st.lists(EVENT, min_size=1, max_size=5), steps=st.lists(STEP, min_size=1, max_size=4))
-def test_catching_up_equals_a_full_rebuild(first, steps):
+@given(first=st.lists(EVENT, min_size=1, max_size=5), steps=st.lists(STEP, min_size=1, max_size=4),
+       rewrite=st.booleans())
+def test_catching_up_equals_a_full_rebuild(first, steps, rewrite):
+    # both ways of catching a step table up: kept rows updated in place, or deleted and inserted again
+    share, sequences.REWRITE_SHARE = sequences.REWRITE_SHARE, 10.0 if rewrite else 0.0
+    try:
+        _catch_up_and_rebuild(first, steps)
+    finally:
+        sequences.REWRITE_SHARE = share
+
+
+def _catch_up_and_rebuild(first, steps):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         with parcours.open(tmp / "s.duckdb") as store:
@@ -203,10 +215,12 @@ def test_a_new_webhook_alone_keeps_the_derived_tables(store, tmp_path):
     assert store.data_version() == version + 1
 
 
-def test_appended_events_recompute_a_customers_steps_from_the_first_changed_one(store, tmp_path):
+@pytest.mark.parametrize("share", [0.0, 10.0], ids=["updated in place", "deleted and inserted again"])
+def test_appended_events_recompute_a_customers_steps_from_the_first_changed_one(store, tmp_path, monkeypatch, share):
     """Rows before a customer's first new step keep their position and flags: an event after the
     others recomputes the two rows before it and itself; one in the middle, the rows from two
     before it on; a merge of earlier events, the customer whole. Each time the same as a rebuild."""
+    monkeypatch.setattr(sequences, "REWRITE_SHARE", share)
     steps = STEPS["touchpoint"]
 
     def visit(day: int, hour: int = 10, user: str = "u1", event: str | None = None) -> dict:

@@ -146,7 +146,7 @@ def _catch_up_journey(store: Store, changes: Changes) -> CatchUp:
 
 
 #: the temporary tables a catch-up may stage rows in (dropped after it)
-STAGING = ("_refresh_rows", "_refresh_new", "_refresh_old", "_refresh_cut", "_refresh_tail")
+STAGING = ("_refresh_rows", "_refresh_new", "_refresh_old", "_refresh_cut", "_refresh_tail", "_refresh_rewritten")
 
 #: the journey relation, as ``parcours.query.journey.journey`` computes it
 JOURNEY = Derived("journey", lambda store: journey(store.config), ("customer_id", *EVENT_ORDER_COLUMNS),

@@ -254,13 +254,30 @@ def _catch_up_stored(store: Store, changes: Changes, by: str) -> CatchUp | None:
                       rows=table(rows), has_step=has_step, by=column(by), known=known)
         if store.execute(unknown).fetchone()[0]:
             return None
-    updated = _update_tails(store, by, code)
-    new_rows = _new_rows(code)
-    if whole is None:
-        return CatchUp(new_rows, updated=updated)
-    rows = sql("SELECT * FROM {new_rows} UNION ALL SELECT * FROM {whole_rows}",
-               new_rows=new_rows, whole_rows=_stored(store, by, code=code, journey=STAGED))
-    return CatchUp(rows, deleted=sql("customer_id IN ({whole})", whole=whole), updated=updated)
+    _number_tails(store, by, code)
+    rows, deleted, updated = [_new_rows()], [], 0
+    kept = store.execute(sql("SELECT count(srow) FROM {tail}", tail=table(TAIL))).fetchone()[0]
+    if kept >= REWRITE_SHARE * store.execute(sql("SELECT count(*) FROM {steps}", steps=table(STEPS[by].table))).fetchone()[0]:
+        updated = _update_in_place(store, by)
+    elif kept:
+        rows.append(_rewrite(store, by))
+        deleted.append(sql("rowid IN (SELECT srow FROM {tail} WHERE srow IS NOT NULL)", tail=table(TAIL)))
+    if whole is not None:
+        rows.append(_stored(store, by, code=code, journey=STAGED))
+        deleted.append(sql("customer_id IN ({whole})", whole=whole))
+    # each part a sub-query: a part with its own WITH cannot stand in a UNION
+    parts = [sql("SELECT * FROM {rows}", rows=part) for part in rows]
+    return CatchUp(exp.union(*parts, distinct=False) if len(parts) > 1 else rows[0],
+                   deleted=exp.or_(*deleted) if deleted else None, updated=updated)
+
+
+#: the share of a step table's rows below which the kept rows a catch-up numbers again are deleted
+#: and inserted again rather than updated in place. DuckDB's checkpoint writes every updated column
+#: again in each row group an update touched (about all of them: the customers are spread over the
+#: table), a cost that follows the table's size; deleting and inserting costs what the rows do.
+#: Measured at 10M events (bench/incremental_bench.py, docs/live.md): updating 0.3% or 3% of the
+#: rows costs about the same (1.1-1.2 s with its checkpoint), deleting and inserting 3% 1.5x that
+REWRITE_SHARE = 0.01
 
 
 def _step_code(store: Store, by: str) -> exp.DataType:
@@ -273,9 +290,9 @@ def _step_code(store: Store, by: str) -> exp.DataType:
     return exp.DataType.build(code, dialect="duckdb")
 
 
-def _update_tails(store: Store, by: str, code: exp.DataType) -> int:
+def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
     """Number the kept rows and the new rows (``NEW``) of each customer again from its first changed
-    row into ``_refresh_tail``; update the kept ones in place. Returns how many were updated."""
+    row, into ``TAIL``."""
     steps = table(STEPS[by].table)
     # the customers' stored rows, the few columns the cut and the windows read (one scan of the table)
     store.execute(sql(
@@ -354,11 +371,16 @@ def _update_tails(store: Store, by: str, code: exp.DataType) -> int:
         tail=table(TAIL), old=table(OLD), cut=table(CUT), new=table(NEW), by=column(by, "n"), order=event_order(),
         coded=coded,
     ))
-    # DuckDB's checkpoint writes every updated column again in each row group an update touched
-    # (about all of them: the customers are spread over the table), so the rows before a customer's
-    # first new step, which keep their position, previous step and first_step, update only the
-    # columns that can change there; a live append (after the customer's other events) updates nothing else
-    updated = 0
+
+
+def _update_in_place(store: Store, by: str) -> int:
+    """Update the kept rows of ``TAIL`` in place; how many.
+
+    DuckDB's checkpoint writes every updated column again in each row group an update touched, so
+    the rows before a customer's first new step, which keep their position, previous step and
+    first_step, update only the columns that can change there; a live append (after the customer's
+    other events) updates nothing else."""
+    steps, updated = table(STEPS[by].table), 0
     for kept_position, columns in ((True, ("next_step", "next2_step", "next_timestamp", "first_edge", "first_back")),
                                    (False, ("seq", "prev_step", "next_step", "next2_step", "next_timestamp",
                                             *FLAGS))):
@@ -370,7 +392,17 @@ def _update_tails(store: Store, by: str, code: exp.DataType) -> int:
     return updated
 
 
-def _new_rows(code: exp.DataType) -> exp.Query:
+def _rewrite(store: Store, by: str) -> exp.Query:
+    """The kept rows of ``TAIL`` as they are to be inserted again (staged: they are deleted first)."""
+    numbered = [sql("{c} AS {name}", c=column(c, "t"), name=ident(c))
+                for c in ("seq", "prev_step", "next_step", "next2_step", "next_timestamp", *FLAGS)]
+    store.execute(sql("CREATE OR REPLACE TEMP TABLE {rewritten} AS "
+                      "SELECT s.* REPLACE ({numbered}) FROM {steps} s JOIN {tail} t ON s.rowid = t.srow",
+                      rewritten=table(REWRITTEN), numbered=numbered, steps=table(STEPS[by].table), tail=table(TAIL)))
+    return sql("SELECT * FROM {rewritten}", rewritten=table(REWRITTEN))
+
+
+def _new_rows() -> exp.Query:
     """The step rows of the new events: their journey rows (``NEW``) with their numbering (``_refresh_tail``)."""
     return sql(
         """
@@ -386,7 +418,8 @@ def _new_rows(code: exp.DataType) -> exp.Query:
 #: after it): the journey rows of the customers recomputed whole, those of the appended step events,
 #: the stored rows of their customers (a few columns), where each customer's rows are cut, and the
 #: rows numbered again from there
-STAGED, NEW, OLD, CUT, TAIL = "_refresh_rows", "_refresh_new", "_refresh_old", "_refresh_cut", "_refresh_tail"
+STAGED, NEW, OLD, CUT, TAIL, REWRITTEN = ("_refresh_rows", "_refresh_new", "_refresh_old", "_refresh_cut",
+                                          "_refresh_tail", "_refresh_rewritten")
 
 
 #: The stored step sequence of each level (built on first use after each data change, caught up
