@@ -26,11 +26,12 @@ collector batch) or moves identifiers to other customers (a stitching run, an un
 the tables and names what it touched in the change log (``parcours.store.changes``). When
 every write since a table was built did so, ``refresh`` deletes the rows that changed and
 inserts them again from the relation's SQL narrowed to them, in one transaction (each
-``Derived.catch_up`` says which rows): the journey, whose rows depend on the event and its
-identifier's customer only, the appended events and the moved identifiers' events; the step
-sequences and the live state, whose rows depend on all of a customer's events, every changed
-customer (the current customer of each appended event, both customers of each moved
-identifier). Anything else (GDPR, a new journey map, a full re-stitch, a store older than the
+``Derived.catch_up`` says which rows, and may update some in place: a ``CatchUp``): the
+journey, whose rows depend on the event and its identifier's customer only, the appended events
+and the moved identifiers' events; the live state, whose rows depend on all of a customer's
+events, every changed customer (the current customer of each appended event, both customers of
+each moved identifier); the step sequences, each changed customer's rows from its first
+changed step on (``parcours.analytics.paths.sequences``). Anything else (GDPR, a new journey map, a full re-stitch, a store older than the
 log) rebuilds whole. What changed is worked out once per ``refresh_all`` for all the tables
 built at the same version. The caught-up rows are appended, so the table is no longer stored in
 full (customer, time) order; readers that stream in stored order check it and sort when it
