@@ -275,9 +275,10 @@ def _catch_up_stored(store: Store, changes: Changes, by: str) -> CatchUp | None:
 #: and inserted again rather than updated in place. DuckDB's checkpoint writes every updated column
 #: again in each row group an update touched (about all of them: the customers are spread over the
 #: table), a cost that follows the table's size; deleting and inserting costs what the rows do.
-#: Measured at 10M events (bench/incremental_bench.py, docs/live.md): updating 0.3% or 3% of the
-#: rows costs about the same (1.1-1.2 s with its checkpoint), deleting and inserting 3% 1.5x that
-REWRITE_SHARE = 0.01
+#: Measured with the checkpoint (bench/incremental_bench.py, docs/live.md): at 10M events,
+#: renumbering 1.7% of the rows (+1% live appends) costs 2.9-3.4 s that way against 4.0 s updated,
+#: 4.4% (+1% back-fill) 4.6 s against 4.8 s; at 1M events the update is as fast or up to 16% faster
+REWRITE_SHARE = 0.05
 
 
 def _step_code(store: Store, by: str) -> exp.DataType:
@@ -342,34 +343,28 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
             WINDOW w AS (PARTITION BY customer_id ORDER BY {order})
         ),
         coded AS (SELECT * REPLACE ({coded}) FROM n),
-        -- the keys of the rows before the cut, whose flags stay: a flag is true on the first row of
-        -- its key among the renumbered rows only when none of them has that key. Each key of those
-        -- rows is on a flagged one (the first of that key), so only the flagged ones are read
-        kept AS (
-            SELECT o.customer_id, o.step, o.next_step, o.next2_step = o.step AND o.next_step <> o.step AS back
+        -- what a flag looks back at: the renumbered rows, and the rows before the cut, whose flags
+        -- stay. A flag is true on a renumbered row when no row before it has its key; each key of
+        -- the rows before the cut is on a flagged one (the first of that key), so only those are
+        -- read. Looked up by key, not sorted: a customer has a few rows here
+        prior AS (
+            SELECT customer_id, seq, step, next_step, next2_step = step AND next_step <> step AS back FROM coded
+            UNION ALL
+            SELECT o.customer_id, o.seq, {old_step}, o.next_step, o.next2_step = o.step AND o.next_step <> o.step
             FROM {old} o JOIN {cut} c USING (customer_id) WHERE o.seq < c.from_seq AND o.flagged
-        ),
-        f AS (
-            SELECT *,
-                   row_number() OVER (PARTITION BY customer_id, step, next_step ORDER BY seq) = 1 AS edge_here,
-                   row_number() OVER (PARTITION BY customer_id, step ORDER BY seq) = 1 AS step_here,
-                   row_number() OVER (PARTITION BY customer_id, step, next2_step = step AND next_step <> step
-                                      ORDER BY seq) = 1 AS back_here
-            FROM coded
         )
         SELECT srow, nrow, old_seq, step, seq, prev_step, next_step, next2_step, next_timestamp,
-               edge_here AND NOT EXISTS (
-                   SELECT 1 FROM kept k WHERE k.customer_id = f.customer_id AND k.step = f.step
-                   AND k.next_step IS NOT DISTINCT FROM f.next_step) AS first_edge,
-               step_here AND NOT EXISTS (
-                   SELECT 1 FROM kept k WHERE k.customer_id = f.customer_id AND k.step = f.step) AS first_step,
-               back_here AND NOT EXISTS (
-                   SELECT 1 FROM kept k WHERE k.customer_id = f.customer_id AND k.step = f.step
-                   AND k.back IS NOT DISTINCT FROM (f.next2_step = f.step AND f.next_step <> f.step)) AS first_back
-        FROM f
+               NOT EXISTS (SELECT 1 FROM prior p WHERE p.customer_id = f.customer_id AND p.seq < f.seq
+                           AND p.step = f.step AND p.next_step IS NOT DISTINCT FROM f.next_step) AS first_edge,
+               NOT EXISTS (SELECT 1 FROM prior p WHERE p.customer_id = f.customer_id AND p.seq < f.seq
+                           AND p.step = f.step) AS first_step,
+               NOT EXISTS (SELECT 1 FROM prior p WHERE p.customer_id = f.customer_id AND p.seq < f.seq
+                           AND p.step = f.step
+                           AND p.back IS NOT DISTINCT FROM (f.next2_step = f.step AND f.next_step <> f.step)) AS first_back
+        FROM coded f
         """,
         tail=table(TAIL), old=table(OLD), cut=table(CUT), new=table(NEW), by=column(by, "n"), order=event_order(),
-        coded=coded,
+        coded=coded, old_step=exp.cast(column("step", "o"), code),
     ))
 
 
