@@ -231,12 +231,12 @@ def _catch_up_stored(store: Store, changes: Changes, by: str) -> CatchUp | None:
     A step row depends on the steps before it (its position, its previous step, the flags' "first
     of its kind") and on the two after it (``next_step``, ``next2_step``, ``next_timestamp``). When a
     customer only gained appended events, its rows before the first new step keep all that, except
-    the two rows just before it, which see new neighbours. From there on (``_cut``), the customer's
+    the two rows just before it, which see new neighbours. From there on (``CUT``), the customer's
     kept rows and its new ones are numbered again, over the few columns the windows read
-    (``_tail``); the kept rows are updated in place (their journey columns do not change, and an
-    update of a few columns costs a fraction of deleting and inserting whole rows) and only the
-    new rows are inserted. Live appends land at the end of a journey, so that is usually two
-    updated rows and the new ones per customer. A customer some of whose earlier events moved (a
+    (``_number_tails``); the new rows are inserted, and the kept rows numbered again are deleted
+    and inserted again (``_rewrite``) or, past ``REWRITE_SHARE`` of the table, updated in place
+    (``_update_in_place``). Live appends land at the end of a journey, so that is usually two
+    kept rows and the new ones per customer. A customer some of whose earlier events moved (a
     merge, an unmerge) is deleted and computed again whole, from its journey rows.
     """
     code = _step_code(store, by)
