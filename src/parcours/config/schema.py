@@ -156,6 +156,13 @@ class JourneyConfig(BaseModel):
     #: conformance: whether a journey that stops before the last stage is a deviation
     must_finish: bool = False
 
+    def analysed(self) -> str:
+        """The map as the analyses and derived tables read it: everything but the webhooks (JSON).
+
+        Two maps with the same ``analysed()`` give the same answers: changing only the webhooks
+        keeps the store's data version and its derived tables."""
+        return self.model_dump_json(exclude={"webhooks"})
+
     @model_validator(mode="after")
     def _consistent(self) -> JourneyConfig:
         if not self.stages:

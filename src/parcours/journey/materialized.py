@@ -146,8 +146,8 @@ def _catch_up_journey(store: Store, changes: Changes) -> CatchUp:
                    deleted=sql("{key} IN ({moved})", key=identity_key(None), moved=changes.moved))
 
 
-#: the temporary tables a catch-up may stage rows in (dropped after it)
-STAGING = ("_refresh_rows", "_refresh_new", "_refresh_old", "_refresh_cut", "_refresh_tail", "_refresh_rewritten")
+#: the prefix of the temporary tables a catch-up may stage rows in (every one is dropped after it)
+STAGING = "_catch_up_"
 
 #: the journey relation, as ``parcours.query.journey.journey`` computes it
 JOURNEY = Derived("journey", lambda store: journey(store.config), ("customer_id", *EVENT_ORDER_COLUMNS),
@@ -170,7 +170,7 @@ def stamp(store: Store) -> str:
 
 
 def _map_stamp(store: Store) -> str:
-    config = hashlib.sha256(store.config.model_dump_json(exclude={"webhooks"}).encode()).hexdigest()[:16]
+    config = hashlib.sha256(store.config.analysed().encode()).hexdigest()[:16]
     return f"c{config}:s{store.schema_version()}"
 
 
@@ -266,7 +266,7 @@ class Refresh:
     how: str
     customers: int = 0
     seconds: float = 0.0
-    #: the rows an incremental catch-up computed again (inserted)
+    #: the rows an incremental catch-up computed again (inserted or updated)
     rows: int = 0
 
 
@@ -325,8 +325,10 @@ def _catch_up(store: Store, relation: Derived, version: int, scope: _Scope) -> t
                 store.execute(sql("INSERT INTO {t} VALUES (?, ?)", t=table(APPENDED)), [relation.name, added])
             _prune(store)
         n = store.execute(sql("SELECT count(*) FROM {customers}", customers=change.customers)).fetchone()[0]
-        for staged in STAGING:  # where a catch-up may stage rows
-            store.execute(sql("DROP TABLE IF EXISTS {t}", t=table(staged)))
+        staged = store.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, ?)",
+                               [STAGING]).fetchall()
+        for (name,) in staged:
+            store.execute(sql("DROP TABLE {t}", t=table(name)))
     return None if plan is None else (n, added + plan.updated)
 
 

@@ -304,9 +304,7 @@ class Store:
         from parcours.config import parse_config
 
         config = parse_config(text, origin)
-        # webhooks are read by no analysis nor derived table: changing only them keeps both
-        same_map = config.model_copy(update={"webhooks": []}) == self.config.model_copy(update={"webhooks": []})
-        with self.transaction(changes_data=not same_map):
+        with self.transaction(changes_data=config.analysed() != self.config.analysed()):
             self.set_meta("journey_toml", text)
         self._config = config
         return config

@@ -31,7 +31,7 @@ from sqlglot import exp
 
 from parcours.analytics.filters import customers_condition, events
 from parcours.errors import ParcoursError
-from parcours.journey.materialized import JOURNEY, CatchUp, Changes, Derived, journey_source, source
+from parcours.journey.materialized import JOURNEY, STAGING, CatchUp, Changes, Derived, journey_source, source
 from parcours.matcher import EventMatcher
 from parcours.query.filter import Filter
 from parcours.query.journey import event_order
@@ -249,9 +249,9 @@ def _catch_up_stored(store: Store, changes: Changes, by: str) -> CatchUp | None:
         store.execute(sql("CREATE OR REPLACE TEMP TABLE {staged} AS SELECT * FROM {journey} WHERE customer_id IN ({whole})",
                           staged=table(STAGED), journey=table(JOURNEY.table), whole=whole))
     known = [e.name for e in code.expressions] if code.this == exp.DataType.Type.ENUM else []
-    for rows in (NEW, STAGED) if whole is not None else (NEW,):
+    for staged in (NEW, STAGED) if whole is not None else (NEW,):
         unknown = sql("SELECT count(*) FROM {rows} WHERE {has_step} AND CAST({by} AS VARCHAR) NOT IN ({known})",
-                      rows=table(rows), has_step=has_step, by=column(by), known=known)
+                      rows=table(staged), has_step=has_step, by=column(by), known=known)
         if store.execute(unknown).fetchone()[0]:
             return None
     _number_tails(store, by, code)
@@ -398,7 +398,7 @@ def _rewrite(store: Store, by: str) -> exp.Query:
 
 
 def _new_rows() -> exp.Query:
-    """The step rows of the new events: their journey rows (``NEW``) with their numbering (``_refresh_tail``)."""
+    """The step rows of the new events: their journey rows (``NEW``) with their numbering (``TAIL``)."""
     return sql(
         """
         SELECT n.*, t.step, t.seq, t.prev_step, t.next_step, t.next2_step, t.next_timestamp,
@@ -409,12 +409,11 @@ def _new_rows() -> exp.Query:
     )
 
 
-#: the temporary tables a catch-up stages in (``parcours.journey.materialized.STAGING`` drops them
-#: after it): the journey rows of the customers recomputed whole, those of the appended step events,
-#: the stored rows of their customers (a few columns), where each customer's rows are cut, and the
-#: rows numbered again from there
-STAGED, NEW, OLD, CUT, TAIL, REWRITTEN = ("_refresh_rows", "_refresh_new", "_refresh_old", "_refresh_cut",
-                                          "_refresh_tail", "_refresh_rewritten")
+#: the temporary tables a catch-up stages in (named with ``STAGING``: the refresh drops them after
+#: it): the journey rows of the customers recomputed whole, those of the appended step events, the
+#: stored rows of their customers (a few columns), where each customer's rows are cut, the rows
+#: numbered again from there, and the kept ones among them to insert again
+STAGED, NEW, OLD, CUT, TAIL, REWRITTEN = (STAGING + part for part in ("whole", "new", "old", "cut", "tail", "rewritten"))
 
 
 #: The stored step sequence of each level (built on first use after each data change, caught up
