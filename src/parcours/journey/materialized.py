@@ -123,7 +123,7 @@ class Changes:
 
 @dataclass(frozen=True)
 class CatchUp:
-    """How a table catches up: the rows to delete, then the rows to insert.
+    """How a table catches up: the rows to delete, then the rows to insert, then the rows they replace.
 
     A catch-up may also have updated rows in place already (cheaper than deleting and inserting
     whole rows when a few columns change): it says how many, so that ``Refresh.rows`` counts
@@ -132,6 +132,9 @@ class CatchUp:
     rows: Query  #: the query of the rows to insert
     deleted: Query | None = None  #: a condition on the rows to delete first (None: none)
     updated: int = 0  #: the rows the catch-up updated in place
+    #: a condition on the rows to delete after the insert (None: none): rows the insert copies
+    #: with new values, read in place rather than staged (their rowids hold until the commit)
+    replaced: Query | None = None
 
 
 def _catch_up_journey(store: Store, changes: Changes) -> CatchUp:
@@ -319,6 +322,8 @@ def _catch_up(store: Store, relation: Derived, version: int, scope: _Scope) -> t
             if plan.deleted is not None:
                 store.execute(sql("DELETE FROM {t} WHERE {deleted}", t=table(relation.table), deleted=plan.deleted))
             added = store.execute(exp.insert(relation.ordered(plan.rows), table(relation.table))).fetchone()[0]
+            if plan.replaced is not None:
+                store.execute(sql("DELETE FROM {t} WHERE {replaced}", t=table(relation.table), replaced=plan.replaced))
             store.execute(_comment(relation, current))
             if relation.streamed and added:
                 store.execute(sql("CREATE TABLE IF NOT EXISTS {t} (name VARCHAR, rows BIGINT)", t=table(APPENDED)))

@@ -234,7 +234,7 @@ def _catch_up_stored(store: Store, changes: Changes, by: str) -> CatchUp | None:
     the two rows just before it, which see new neighbours. From there on (``CUT``), the customer's
     kept rows and its new ones are numbered again, over the few columns the windows read
     (``_number_tails``); the new rows are inserted, and the kept rows numbered again are deleted
-    and inserted again (``_rewrite``) or, past ``REWRITE_SHARE`` of the table, updated in place
+    and inserted again (``_rewritten``) or, past ``REWRITE_SHARE`` of the table, updated in place
     (``_update_in_place``). Live appends land at the end of a journey, so that is usually two
     kept rows and the new ones per customer. A customer some of whose earlier events moved (a
     merge, an unmerge) is deleted and computed again whole, from its journey rows.
@@ -255,20 +255,20 @@ def _catch_up_stored(store: Store, changes: Changes, by: str) -> CatchUp | None:
         if store.execute(unknown).fetchone()[0]:
             return None
     _number_tails(store, by, code)
-    rows, deleted, updated = [_new_rows()], [], 0
+    rows, deleted, updated, replaced = [_new_rows()], [], 0, None
     kept = store.execute(sql("SELECT count(srow) FROM {tail}", tail=table(TAIL))).fetchone()[0]
     if kept >= REWRITE_SHARE * store.execute(sql("SELECT count(*) FROM {steps}", steps=table(STEPS[by].table))).fetchone()[0]:
         updated = _update_in_place(store, by)
     elif kept:
-        rows.append(_rewrite(store, by))
-        deleted.append(sql("rowid IN (SELECT srow FROM {tail} WHERE srow IS NOT NULL)", tail=table(TAIL)))
+        rows.append(_rewritten(by))
+        replaced = sql("rowid IN (SELECT srow FROM {tail} WHERE srow IS NOT NULL)", tail=table(TAIL))
     if whole is not None:
         rows.append(_stored(store, by, code=code, journey=STAGED))
         deleted.append(sql("customer_id IN ({whole})", whole=whole))
     # each part a sub-query: a part with its own WITH cannot stand in a UNION
     parts = [sql("SELECT * FROM {rows}", rows=part) for part in rows]
     return CatchUp(exp.union(*parts, distinct=False) if len(parts) > 1 else rows[0],
-                   deleted=exp.or_(*deleted) if deleted else None, updated=updated)
+                   deleted=exp.or_(*deleted) if deleted else None, updated=updated, replaced=replaced)
 
 
 #: the share of a step table's rows below which the kept rows a catch-up numbers again are deleted
@@ -306,7 +306,8 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
         old=table(OLD), order=event_order(), steps=steps, new=table(NEW),
     ))
     # the first changed row of each customer: two before its first new step (whose neighbours
-    # change), or its first; and the step before that row
+    # change), or its first; the step before that row; and a number for the customer, which the
+    # windows and lookups below partition and join on faster than on its id
     store.execute(sql(
         """
         CREATE OR REPLACE TEMP TABLE {cut} AS
@@ -316,52 +317,52 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
             FROM first_new f LEFT JOIN {old} o ON o.customer_id = f.customer_id AND ({order_o}) < f.at
             GROUP BY f.customer_id
         )
-        SELECT c.customer_id, c.from_seq, o.step AS prev_step
+        SELECT row_number() OVER () AS k, c.customer_id, c.from_seq, o.step AS prev_step
         FROM cut c LEFT JOIN {old} o ON o.customer_id = c.customer_id AND o.seq = c.from_seq - 1
         """,
         cut=table(CUT), order=event_order(), order_o=event_order("o"), new=table(NEW), old=table(OLD),
     ))
     coded = [sql("{value} AS {name}", value=exp.cast(column(c), code), name=ident(c)) for c in STEP_COLUMNS]
+    # what a flag looks back at (``prior``): the renumbered rows, and the rows before the cut,
+    # whose flags stay. A flag is true on a renumbered row when it is the first of its key there
+    # (``min(seq)``); each key of the rows before the cut is on a flagged one (the first of that
+    # key), so only those are read. Grouped by key and looked up, not sorted as the build does
     store.execute(sql(
         """
         CREATE OR REPLACE TEMP TABLE {tail} AS
         WITH rows AS (
-            SELECT o.srow, CAST(NULL AS BIGINT) AS nrow, o.seq AS old_seq, o.customer_id, o.timestamp, o.arrival_seq,
+            SELECT o.srow, CAST(NULL AS BIGINT) AS nrow, o.seq AS old_seq, c.k, o.timestamp, o.arrival_seq,
                    o.message_id, o.step
             FROM {old} o JOIN {cut} c USING (customer_id) WHERE o.seq >= c.from_seq
             UNION ALL
-            SELECT NULL, n.rowid, NULL, n.customer_id, n.timestamp, n.arrival_seq, n.message_id, CAST({by} AS VARCHAR)
-            FROM {new} n
+            SELECT NULL, n.rowid, NULL, c.k, n.timestamp, n.arrival_seq, n.message_id, CAST({by} AS VARCHAR)
+            FROM {new} n JOIN {cut} c USING (customer_id)
         ),
         n AS (
-            SELECT srow, nrow, old_seq, customer_id, step,
+            SELECT srow, nrow, old_seq, k, step,
                    c.from_seq - 1 + row_number() OVER w AS seq,
                    CASE WHEN row_number() OVER w = 1 THEN c.prev_step ELSE lag(step) OVER w END AS prev_step,
                    lead(step) OVER w AS next_step, lead(step, 2) OVER w AS next2_step,
                    lead(timestamp) OVER w AS next_timestamp
-            FROM rows r JOIN {cut} c USING (customer_id)
-            WINDOW w AS (PARTITION BY customer_id ORDER BY {order})
+            FROM rows r JOIN {cut} c USING (k)
+            WINDOW w AS (PARTITION BY k ORDER BY {order})
         ),
-        coded AS (SELECT * REPLACE ({coded}) FROM n),
-        -- what a flag looks back at: the renumbered rows, and the rows before the cut, whose flags
-        -- stay. A flag is true on a renumbered row when no row before it has its key; each key of
-        -- the rows before the cut is on a flagged one (the first of that key), so only those are
-        -- read. Looked up by key, not sorted: a customer has a few rows here
+        coded AS (SELECT *, next2_step = step AND next_step <> step AS back FROM (SELECT * REPLACE ({coded}) FROM n)),
         prior AS (
-            SELECT customer_id, seq, step, next_step, next2_step = step AND next_step <> step AS back FROM coded
+            SELECT k, seq, step, next_step, back FROM coded
             UNION ALL
-            SELECT o.customer_id, o.seq, {old_step}, o.next_step, o.next2_step = o.step AND o.next_step <> o.step
+            SELECT c.k, o.seq, {old_step}, o.next_step, o.next2_step = o.step AND o.next_step <> o.step
             FROM {old} o JOIN {cut} c USING (customer_id) WHERE o.seq < c.from_seq AND o.flagged
-        )
-        SELECT srow, nrow, old_seq, step, seq, prev_step, next_step, next2_step, next_timestamp,
-               NOT EXISTS (SELECT 1 FROM prior p WHERE p.customer_id = f.customer_id AND p.seq < f.seq
-                           AND p.step = f.step AND p.next_step IS NOT DISTINCT FROM f.next_step) AS first_edge,
-               NOT EXISTS (SELECT 1 FROM prior p WHERE p.customer_id = f.customer_id AND p.seq < f.seq
-                           AND p.step = f.step) AS first_step,
-               NOT EXISTS (SELECT 1 FROM prior p WHERE p.customer_id = f.customer_id AND p.seq < f.seq
-                           AND p.step = f.step
-                           AND p.back IS NOT DISTINCT FROM (f.next2_step = f.step AND f.next_step <> f.step)) AS first_back
+        ),
+        edges AS (SELECT k, step, next_step, min(seq) AS at FROM prior GROUP BY ALL),
+        steps AS (SELECT k, step, min(seq) AS at FROM prior GROUP BY ALL),
+        backs AS (SELECT k, step, back, min(seq) AS at FROM prior GROUP BY ALL)
+        SELECT srow, nrow, old_seq, f.step, f.seq, prev_step, f.next_step, next2_step, next_timestamp,
+               f.seq = e.at AS first_edge, f.seq = s.at AS first_step, f.seq = b.at AS first_back
         FROM coded f
+        JOIN edges e ON e.k = f.k AND e.step = f.step AND e.next_step IS NOT DISTINCT FROM f.next_step
+        JOIN steps s ON s.k = f.k AND s.step = f.step
+        JOIN backs b ON b.k = f.k AND b.step = f.step AND b.back IS NOT DISTINCT FROM f.back
         """,
         tail=table(TAIL), old=table(OLD), cut=table(CUT), new=table(NEW), by=column(by, "n"), order=event_order(),
         coded=coded, old_step=exp.cast(column("step", "o"), code),
@@ -387,14 +388,13 @@ def _update_in_place(store: Store, by: str) -> int:
     return updated
 
 
-def _rewrite(store: Store, by: str) -> exp.Query:
-    """The kept rows of ``TAIL`` as they are to be inserted again (staged: they are deleted first)."""
+def _rewritten(by: str) -> exp.Query:
+    """The kept rows of ``TAIL`` with their new numbering, read from the table itself (the catch-up
+    deletes the old rows after inserting these: ``CatchUp.replaced``)."""
     numbered = [sql("{c} AS {name}", c=column(c, "t"), name=ident(c))
                 for c in ("seq", "prev_step", "next_step", "next2_step", "next_timestamp", *FLAGS)]
-    store.execute(sql("CREATE OR REPLACE TEMP TABLE {rewritten} AS "
-                      "SELECT s.* REPLACE ({numbered}) FROM {steps} s JOIN {tail} t ON s.rowid = t.srow",
-                      rewritten=table(REWRITTEN), numbered=numbered, steps=table(STEPS[by].table), tail=table(TAIL)))
-    return sql("SELECT * FROM {rewritten}", rewritten=table(REWRITTEN))
+    return sql("SELECT s.* REPLACE ({numbered}) FROM {steps} s JOIN {tail} t ON s.rowid = t.srow",
+               numbered=numbered, steps=table(STEPS[by].table), tail=table(TAIL))
 
 
 def _new_rows() -> exp.Query:
@@ -411,9 +411,9 @@ def _new_rows() -> exp.Query:
 
 #: the temporary tables a catch-up stages in (named with ``STAGING``: the refresh drops them after
 #: it): the journey rows of the customers recomputed whole, those of the appended step events, the
-#: stored rows of their customers (a few columns), where each customer's rows are cut, the rows
-#: numbered again from there, and the kept ones among them to insert again
-STAGED, NEW, OLD, CUT, TAIL, REWRITTEN = (STAGING + part for part in ("whole", "new", "old", "cut", "tail", "rewritten"))
+#: stored rows of their customers (a few columns), where each customer's rows are cut, and the rows
+#: numbered again from there
+STAGED, NEW, OLD, CUT, TAIL = (STAGING + part for part in ("whole", "new", "old", "cut", "tail"))
 
 
 #: The stored step sequence of each level (built on first use after each data change, caught up
