@@ -299,11 +299,10 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
     store.execute(sql(
         """
         CREATE OR REPLACE TEMP TABLE {old} AS
-        SELECT rowid AS srow, customer_id, seq, {order}, CAST(step AS VARCHAR) AS step, next_step, next2_step,
-               first_edge OR first_step OR first_back AS flagged
+        SELECT rowid AS srow, customer_id, seq, {order}, CAST(step AS VARCHAR) AS step, next_step, next2_step, {flags}
         FROM {steps} WHERE customer_id IN (SELECT customer_id FROM {new})
         """,
-        old=table(OLD), order=event_order(), steps=steps, new=table(NEW),
+        old=table(OLD), order=event_order(), steps=steps, new=table(NEW), flags=[column(f) for f in FLAGS],
     ))
     # the first changed row of each customer: two before its first new step (whose neighbours
     # change), or its first; the step before that row; and a number for the customer, which the
@@ -323,10 +322,9 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
         cut=table(CUT), order=event_order(), order_o=event_order("o"), new=table(NEW), old=table(OLD),
     ))
     coded = [sql("{value} AS {name}", value=exp.cast(column(c), code), name=ident(c)) for c in STEP_COLUMNS]
-    # what a flag looks back at (``prior``): the renumbered rows, and the rows before the cut,
-    # whose flags stay. A flag is true on a renumbered row when it is the first of its key there
-    # (``min(seq)``); each key of the rows before the cut is on a flagged one (the first of that
-    # key), so only those are read. Grouped by key and looked up, not sorted as the build does
+    # A flag is true on a renumbered row when it is the first of its key among the renumbered rows
+    # (a window, as the build's) and no row before the cut has that key: each key there is on the
+    # one row flagged for it (the first of that key), so the flagged rows are looked up, one per key
     store.execute(sql(
         """
         CREATE OR REPLACE TEMP TABLE {tail} AS
@@ -352,17 +350,16 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
             SELECT k, seq, step, next_step, back FROM coded
             UNION ALL
             SELECT c.k, o.seq, {old_step}, o.next_step, o.next2_step = o.step AND o.next_step <> o.step
-            FROM {old} o JOIN {cut} c USING (customer_id) WHERE o.seq < c.from_seq AND o.flagged
-        ),
-        edges AS (SELECT k, step, next_step, min(seq) AS at FROM prior GROUP BY ALL),
-        steps AS (SELECT k, step, min(seq) AS at FROM prior GROUP BY ALL),
-        backs AS (SELECT k, step, back, min(seq) AS at FROM prior GROUP BY ALL)
-        SELECT srow, nrow, old_seq, f.step, f.seq, prev_step, f.next_step, next2_step, next_timestamp,
-               f.seq = e.at AS first_edge, f.seq = s.at AS first_step, f.seq = b.at AS first_back
+            FROM {old} o JOIN {cut} c USING (customer_id)
+            WHERE o.seq < c.from_seq AND (o.first_edge OR o.first_step OR o.first_back)
+        )
+        SELECT srow, nrow, old_seq, step, seq, prev_step, next_step, next2_step, next_timestamp,
+               NOT EXISTS (SELECT 1 FROM prior p WHERE p.k = f.k AND p.seq < f.seq
+                           AND p.step = f.step AND p.next_step IS NOT DISTINCT FROM f.next_step) AS first_edge,
+               NOT EXISTS (SELECT 1 FROM prior p WHERE p.k = f.k AND p.seq < f.seq AND p.step = f.step) AS first_step,
+               NOT EXISTS (SELECT 1 FROM prior p WHERE p.k = f.k AND p.seq < f.seq
+                           AND p.step = f.step AND p.back IS NOT DISTINCT FROM f.back) AS first_back
         FROM coded f
-        JOIN edges e ON e.k = f.k AND e.step = f.step AND e.next_step IS NOT DISTINCT FROM f.next_step
-        JOIN steps s ON s.k = f.k AND s.step = f.step
-        JOIN backs b ON b.k = f.k AND b.step = f.step AND b.back IS NOT DISTINCT FROM f.back
         """,
         tail=table(TAIL), old=table(OLD), cut=table(CUT), new=table(NEW), by=column(by, "n"), order=event_order(),
         coded=coded, old_step=exp.cast(column("step", "o"), code),
