@@ -295,11 +295,12 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
     """Number the kept rows and the new rows (``NEW``) of each customer again from its first changed
     row, into ``TAIL``."""
     steps = table(STEPS[by].table)
-    # the customers' stored rows, the few columns the cut and the windows read (one scan of the table)
+    # the customers' stored rows, the few columns the cut and the windows read (one scan of the
+    # table); steps stay codes throughout (the windows move one byte, not a name)
     store.execute(sql(
         """
         CREATE OR REPLACE TEMP TABLE {old} AS
-        SELECT rowid AS srow, customer_id, seq, {order}, CAST(step AS VARCHAR) AS step, next_step, next2_step, {flags}
+        SELECT rowid AS srow, customer_id, seq, {order}, step, next_step, next2_step, {flags}
         FROM {steps} WHERE customer_id IN (SELECT customer_id FROM {new})
         """,
         old=table(OLD), order=event_order(), steps=steps, new=table(NEW), flags=[column(f) for f in FLAGS],
@@ -321,10 +322,10 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
         """,
         cut=table(CUT), order=event_order(), order_o=event_order("o"), new=table(NEW), old=table(OLD),
     ))
-    coded = [sql("{value} AS {name}", value=exp.cast(column(c), code), name=ident(c)) for c in STEP_COLUMNS]
-    # A flag is true on a renumbered row when it is the first of its key among the renumbered rows
-    # (a window, as the build's) and no row before the cut has that key: each key there is on the
-    # one row flagged for it (the first of that key), so the flagged rows are looked up, one per key
+    # what a flag looks back at (``prior``): the renumbered rows, and the rows before the cut, whose
+    # flags stay. A flag is true on a renumbered row when no row before it has its key; each key of
+    # the rows before the cut is on a flagged one (the first of that key), so only those are read.
+    # Looked up by key, not sorted as the build does: a customer has a few rows here
     store.execute(sql(
         """
         CREATE OR REPLACE TEMP TABLE {tail} AS
@@ -333,7 +334,7 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
                    o.message_id, o.step
             FROM {old} o JOIN {cut} c USING (customer_id) WHERE o.seq >= c.from_seq
             UNION ALL
-            SELECT NULL, n.rowid, NULL, c.k, n.timestamp, n.arrival_seq, n.message_id, CAST({by} AS VARCHAR)
+            SELECT NULL, n.rowid, NULL, c.k, n.timestamp, n.arrival_seq, n.message_id, {new_step}
             FROM {new} n JOIN {cut} c USING (customer_id)
         ),
         n AS (
@@ -345,11 +346,11 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
             FROM rows r JOIN {cut} c USING (k)
             WINDOW w AS (PARTITION BY k ORDER BY {order})
         ),
-        coded AS (SELECT *, next2_step = step AND next_step <> step AS back FROM (SELECT * REPLACE ({coded}) FROM n)),
+        coded AS (SELECT *, next2_step = step AND next_step <> step AS back FROM n),
         prior AS (
             SELECT k, seq, step, next_step, back FROM coded
             UNION ALL
-            SELECT c.k, o.seq, {old_step}, o.next_step, o.next2_step = o.step AND o.next_step <> o.step
+            SELECT c.k, o.seq, o.step, o.next_step, o.next2_step = o.step AND o.next_step <> o.step
             FROM {old} o JOIN {cut} c USING (customer_id)
             WHERE o.seq < c.from_seq AND (o.first_edge OR o.first_step OR o.first_back)
         )
@@ -361,8 +362,8 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
                            AND p.step = f.step AND p.back IS NOT DISTINCT FROM f.back) AS first_back
         FROM coded f
         """,
-        tail=table(TAIL), old=table(OLD), cut=table(CUT), new=table(NEW), by=column(by, "n"), order=event_order(),
-        coded=coded, old_step=exp.cast(column("step", "o"), code),
+        tail=table(TAIL), old=table(OLD), cut=table(CUT), new=table(NEW), order=event_order(),
+        new_step=exp.cast(column(by, "n"), code),
     ))
 
 
