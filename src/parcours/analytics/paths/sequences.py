@@ -241,10 +241,13 @@ def _catch_up_stored(store: Store, changes: Changes, by: str) -> CatchUp | None:
     """
     code = _step_code(store, by)
     has_step, whole = _step_condition(store, by), changes.whole
-    # the appended events' step rows, whole journey rows (the ones to insert)
-    store.execute(sql("CREATE OR REPLACE TEMP TABLE {new} AS SELECT * FROM {appended} WHERE {has_step} AND {kept}",
-                      new=table(NEW), appended=changes.journey, has_step=has_step,
-                      kept=exp.true() if whole is None else sql("customer_id NOT IN ({whole})", whole=whole)))
+    # the appended events' step rows, the columns the numbering reads (``jrow``: the row of their
+    # whole journey row in ``changes.journey``, the one to insert)
+    store.execute(sql(
+        "CREATE OR REPLACE TEMP TABLE {new} AS SELECT rowid AS jrow, customer_id, event, {order}, {by} "
+        "FROM {appended} WHERE {has_step} AND {kept}",
+        new=table(NEW), order=event_order(), by=column(by), appended=changes.journey, has_step=has_step,
+        kept=exp.true() if whole is None else sql("customer_id NOT IN ({whole})", whole=whole)))
     if whole is not None:  # those customers' journey rows, staged once: the checks and the windows read them
         store.execute(sql("CREATE OR REPLACE TEMP TABLE {staged} AS SELECT * FROM {journey} WHERE customer_id IN ({whole})",
                           staged=table(STAGED), journey=table(JOURNEY.table), whole=whole))
@@ -255,7 +258,7 @@ def _catch_up_stored(store: Store, changes: Changes, by: str) -> CatchUp | None:
         if store.execute(unknown).fetchone()[0]:
             return None
     _number_tails(store, by, code)
-    rows, deleted, updated, replaced = [_new_rows()], [], 0, None
+    rows, deleted, updated, replaced = [_new_rows(changes.journey)], [], 0, None
     kept = store.execute(sql("SELECT count(srow) FROM {tail}", tail=table(TAIL))).fetchone()[0]
     if kept >= REWRITE_SHARE * store.execute(sql("SELECT count(*) FROM {steps}", steps=table(STEPS[by].table))).fetchone()[0]:
         updated = _update_in_place(store, by)
@@ -334,7 +337,7 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
                    o.message_id, o.step
             FROM {old} o JOIN {cut} c USING (customer_id) WHERE o.seq >= c.from_seq
             UNION ALL
-            SELECT NULL, n.rowid, NULL, c.k, n.timestamp, n.arrival_seq, n.message_id, {new_step}
+            SELECT NULL, n.jrow, NULL, c.k, n.timestamp, n.arrival_seq, n.message_id, {new_step}
             FROM {new} n JOIN {cut} c USING (customer_id)
         ),
         n AS (
@@ -395,15 +398,15 @@ def _rewritten(by: str) -> exp.Query:
                numbered=numbered, steps=table(STEPS[by].table), tail=table(TAIL))
 
 
-def _new_rows() -> exp.Query:
-    """The step rows of the new events: their journey rows (``NEW``) with their numbering (``TAIL``)."""
+def _new_rows(appended: exp.Table) -> exp.Query:
+    """The step rows of the new events: their journey rows (in ``appended``) with their numbering (``TAIL``)."""
     return sql(
         """
-        SELECT n.*, t.step, t.seq, t.prev_step, t.next_step, t.next2_step, t.next_timestamp,
+        SELECT j.*, t.step, t.seq, t.prev_step, t.next_step, t.next2_step, t.next_timestamp,
                t.first_edge, t.first_step, t.first_back
-        FROM {tail} t JOIN {new} n ON n.rowid = t.nrow
+        FROM {tail} t JOIN {appended} j ON j.rowid = t.nrow
         """,
-        tail=table(TAIL), new=table(NEW),
+        tail=table(TAIL), appended=appended,
     )
 
 
