@@ -328,7 +328,8 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
     # what a flag looks back at (``prior``): the renumbered rows, and the rows before the cut, whose
     # flags stay. A flag is true on a renumbered row when no row before it has its key; each key of
     # the rows before the cut is on a flagged one (the first of that key), so only those are read.
-    # Looked up by key, not sorted as the build does: a customer has a few rows here
+    # Looked up, not sorted as the build does (a customer has a few rows here): every key starts
+    # with the step, so one join finds the earlier rows of the same step and counts them per key
     store.execute(sql(
         """
         CREATE OR REPLACE TEMP TABLE {tail} AS
@@ -356,14 +357,17 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
             SELECT c.k, o.seq, o.step, o.next_step, o.next2_step = o.step AND o.next_step <> o.step
             FROM {old} o JOIN {cut} c USING (customer_id)
             WHERE o.seq < c.from_seq AND (o.first_edge OR o.first_step OR o.first_back)
+        ),
+        looked AS (
+            SELECT f.k, f.seq, count(p.seq) = 0 AS first_step,
+                   count(p.seq) FILTER (WHERE p.next_step IS NOT DISTINCT FROM f.next_step) = 0 AS first_edge,
+                   count(p.seq) FILTER (WHERE p.back IS NOT DISTINCT FROM f.back) = 0 AS first_back
+            FROM coded f LEFT JOIN prior p ON p.k = f.k AND p.step = f.step AND p.seq < f.seq
+            GROUP BY f.k, f.seq
         )
         SELECT srow, nrow, old_seq, step, seq, prev_step, next_step, next2_step, next_timestamp,
-               NOT EXISTS (SELECT 1 FROM prior p WHERE p.k = f.k AND p.seq < f.seq
-                           AND p.step = f.step AND p.next_step IS NOT DISTINCT FROM f.next_step) AS first_edge,
-               NOT EXISTS (SELECT 1 FROM prior p WHERE p.k = f.k AND p.seq < f.seq AND p.step = f.step) AS first_step,
-               NOT EXISTS (SELECT 1 FROM prior p WHERE p.k = f.k AND p.seq < f.seq
-                           AND p.step = f.step AND p.back IS NOT DISTINCT FROM f.back) AS first_back
-        FROM coded f
+               first_edge, first_step, first_back
+        FROM coded JOIN looked USING (k, seq)
         """,
         tail=table(TAIL), old=table(OLD), cut=table(CUT), new=table(NEW), order=event_order(),
         new_step=exp.cast(column(by, "n"), code),
