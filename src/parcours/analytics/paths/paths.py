@@ -17,7 +17,15 @@ import pandas as pd
 from sqlglot import exp
 
 from parcours.analytics.names import check_matcher, check_property
-from parcours.analytics.paths.sequences import Ctes, Steps, anchor, step_level, step_rows, with_ctes
+from parcours.analytics.paths.sequences import (
+    Ctes,
+    Steps,
+    anchor,
+    goes_back,
+    step_level,
+    step_rows,
+    with_ctes,
+)
 from parcours.errors import ParcoursError
 from parcours.matcher import COLUMN_FIELDS, EventMatcher, is_entity_field, known_field
 from parcours.query.filter import Filter
@@ -84,7 +92,7 @@ def loops(store: Store, by: str = "touchpoint", *, filter: Filter | None = None)
     """
     level = step_level(store, by)
     steps = step_rows(store, level.by, filter)
-    loop, back = sql("next_step = step"), sql("next2_step = step AND next_step <> step")
+    loop, back = sql("next_step = step"), goes_back()
     return level.label(store.engine.df(sql(
         """
         SELECT CAST(step AS VARCHAR) AS step, {customers} AS customers,

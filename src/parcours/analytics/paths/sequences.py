@@ -48,8 +48,15 @@ STEP_COLUMNS = ("step", "prev_step", "next_step", "next2_step")
 #: Flags only the stored sequence has, each true on one row per customer and key, so that
 #: ``count(*) FILTER (WHERE flag AND ...)`` counts distinct customers without hashing their ids:
 #: ``first_edge`` per (step, next_step), ``first_step`` per step, ``first_back`` per step among
-#: the rows where the customer goes A -> B -> A (``next2_step = step AND next_step <> step``).
+#: the rows where the customer goes A -> B -> A (``goes_back``).
 FLAGS = ("first_edge", "first_step", "first_back")
+
+
+def goes_back(alias: str | None = None) -> exp.Expression:
+    """Whether the customer comes back to the step right after another (A -> B -> A): the key of
+    ``first_back``, the same in the build, the catch-up and the analyses that read it."""
+    return sql("{next2} = {step} AND {next} <> {step}", next2=column("next2_step", alias),
+               step=column("step", alias), next=column("next_step", alias))
 
 
 def step_column(by: str) -> str:
@@ -212,14 +219,13 @@ def _stored(store: Store, by: str, code: exp.DataType | None = None, journey: st
             SELECT *,
                    row_number() OVER (PARTITION BY customer_id, step, next_step ORDER BY seq) = 1 AS first_edge,
                    row_number() OVER (PARTITION BY customer_id, step ORDER BY seq) = 1 AS first_step,
-                   row_number() OVER (PARTITION BY customer_id, step, next2_step = step AND next_step <> step
-                                      ORDER BY seq) = 1 AS first_back
+                   row_number() OVER (PARTITION BY customer_id, step, {back} ORDER BY seq) = 1 AS first_back
             FROM coded
         )
         SELECT j.*, f.step, f.seq, f.prev_step, f.next_step, f.next2_step, f.next_timestamp, {flags}
         FROM f JOIN {rows} j ON j.rowid = f.jrow
         """,
-        order=event_order(), by=column(by), rows=rows, has_step=has_step, coded=coded,
+        order=event_order(), by=column(by), rows=rows, has_step=has_step, coded=coded, back=goes_back(),
         flags=[column(flag, "f") for flag in FLAGS],
     )
 
@@ -233,8 +239,8 @@ def _catch_up_stored(store: Store, changes: Changes, by: str) -> CatchUp | None:
     customer only gained appended events, its rows before the first new step keep all that, except
     the two rows just before it, which see new neighbours. From there on (``CUT``), the customer's
     kept rows and its new ones are numbered again, over the few columns the windows read
-    (``_number_tails``); the new rows are inserted, and the kept rows numbered again are deleted
-    and inserted again (``_rewritten``) or, past ``REWRITE_SHARE`` of the table, updated in place
+    (``_number_tails``); the new rows are inserted, and the kept rows numbered again are inserted
+    again and their old rows deleted (``_rewritten``) or, past ``REWRITE_SHARE`` of the table, updated in place
     (``_update_in_place``). Live appends land at the end of a journey, so that is usually two
     kept rows and the new ones per customer. A customer some of whose earlier events moved (a
     merge, an unmerge) is deleted and computed again whole, from its journey rows.
@@ -334,27 +340,27 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
         """
         CREATE OR REPLACE TEMP TABLE {tail} AS
         WITH rows AS (
-            SELECT o.srow, CAST(NULL AS BIGINT) AS nrow, o.seq AS old_seq, c.k, o.timestamp, o.arrival_seq,
-                   o.message_id, o.step
+            SELECT o.srow, CAST(NULL AS BIGINT) AS nrow, o.seq AS old_seq, c.k, c.from_seq, c.prev_step AS cut_prev,
+                   o.timestamp, o.arrival_seq, o.message_id, o.step
             FROM {old} o JOIN {cut} c USING (customer_id) WHERE o.seq >= c.from_seq
             UNION ALL
-            SELECT NULL, n.jrow, NULL, c.k, n.timestamp, n.arrival_seq, n.message_id, {new_step}
+            SELECT NULL, n.jrow, NULL, c.k, c.from_seq, c.prev_step, n.timestamp, n.arrival_seq, n.message_id, {new_step}
             FROM {new} n JOIN {cut} c USING (customer_id)
         ),
         n AS (
             SELECT srow, nrow, old_seq, k, step,
-                   c.from_seq - 1 + row_number() OVER w AS seq,
-                   CASE WHEN row_number() OVER w = 1 THEN c.prev_step ELSE lag(step) OVER w END AS prev_step,
+                   from_seq - 1 + row_number() OVER w AS seq,
+                   CASE WHEN row_number() OVER w = 1 THEN cut_prev ELSE lag(step) OVER w END AS prev_step,
                    lead(step) OVER w AS next_step, lead(step, 2) OVER w AS next2_step,
                    lead(timestamp) OVER w AS next_timestamp
-            FROM rows r JOIN {cut} c USING (k)
+            FROM rows
             WINDOW w AS (PARTITION BY k ORDER BY {order})
         ),
-        coded AS (SELECT *, next2_step = step AND next_step <> step AS back FROM n),
+        coded AS (SELECT *, {back} AS back FROM n),
         prior AS (
             SELECT k, seq, step, next_step, back FROM coded
             UNION ALL
-            SELECT c.k, o.seq, o.step, o.next_step, o.next2_step = o.step AND o.next_step <> o.step
+            SELECT c.k, o.seq, o.step, o.next_step, {old_back}
             FROM {old} o JOIN {cut} c USING (customer_id)
             WHERE o.seq < c.from_seq AND (o.first_edge OR o.first_step OR o.first_back)
         ),
@@ -370,7 +376,7 @@ def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
         FROM coded JOIN looked USING (k, seq)
         """,
         tail=table(TAIL), old=table(OLD), cut=table(CUT), new=table(NEW), order=event_order(),
-        new_step=exp.cast(column(by, "n"), code),
+        new_step=exp.cast(column(by, "n"), code), back=goes_back(), old_back=goes_back("o"),
     ))
 
 
