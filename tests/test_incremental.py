@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import parcours
 from parcours.analytics.paths import sequences
 from parcours.analytics.paths.sequences import BY_LEVELS, STEPS
+from parcours.journey import materialized
 from parcours.journey.live_state import STATE
 from parcours.journey.materialized import JOURNEY, is_fresh, materialize, refresh, refresh_all
 
@@ -57,16 +58,24 @@ def rows(store, relation) -> list[tuple]:
         f"SELECT COLUMNS(lambda c: c <> 'version')::VARCHAR FROM {relation.table} ORDER BY ALL").fetchall()
 
 
+def take_every_tail(monkeypatch) -> None:
+    """Make every catch-up take its table's trailing partial row groups along (in a small table: all
+    of it, no group being full), as catch-ups of a row group's worth of events do."""
+    monkeypatch.setattr(materialized, "TAKE_TAIL_FROM", 0)
+    monkeypatch.setattr(materialized, "ROW_GROUP_ROWS", 1)
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(first=st.lists(EVENT, min_size=1, max_size=5), steps=st.lists(STEP, min_size=1, max_size=4),
-       rewrite=st.booleans())
-def test_catching_up_equals_a_full_rebuild(first, steps, rewrite):
-    # both ways of catching a step table up: kept rows updated in place, or deleted and inserted again
-    share, sequences.REWRITE_SHARE = sequences.REWRITE_SHARE, 10.0 if rewrite else 0.0
-    try:
+       rewrite=st.booleans(), take_tail=st.booleans())
+def test_catching_up_equals_a_full_rebuild(first, steps, rewrite, take_tail):
+    # both ways of catching a step table up: kept rows updated in place, or deleted and inserted
+    # again; and the catch-ups inserting their table's trailing partial row groups again, or not
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sequences, "REWRITE_SHARE", 10.0 if rewrite else 0.0)
+        if take_tail:
+            take_every_tail(patch)
         _catch_up_and_rebuild(first, steps)
-    finally:
-        sequences.REWRITE_SHARE = share
 
 
 def _catch_up_and_rebuild(first, steps):
@@ -247,3 +256,60 @@ def test_appended_events_recompute_a_customers_steps_from_the_first_changed_one(
     refresh_all(store, (JOURNEY, steps))
     assert catch_up([{"event": "identify", "type": "identify", "user_id": "u1", "anonymous_id": "a9",
                       "timestamp": "2024-03-22T10:00:00Z"}], "merge.jsonl") == 13  # 12 of u1, 1 of a9
+
+
+@pytest.mark.parametrize("share", [0.0, 10.0], ids=["updated in place", "deleted and inserted again"])
+def test_a_catch_up_takes_the_trailing_partial_row_groups_along(store, tmp_path, monkeypatch, share):
+    """Their rows are inserted again with the new ones and their old copies deleted: nothing is lost
+    or doubled (the rows a step catch-up numbers again are taken once), and only the new rows count
+    as recomputed or as appended out of order."""
+    from parcours.journey.materialized import _appended_rows
+
+    monkeypatch.setattr(sequences, "REWRITE_SHARE", share)
+    steps = STEPS["touchpoint"]
+    visits = [{"event": ("site_visit", "product_view")[i % 2], "user_id": f"u{i % 4}",
+               "timestamp": f"2024-03-{1 + i:02d}T10:00:00Z"} for i in range(12)]
+    load_events(store, visits, tmp_path)
+    refresh_all(store, RELATIONS)
+    take_every_tail(monkeypatch)
+    for name, late in (("a", 20), ("b", 25)):
+        assert store.partial_tail(JOURNEY.table)  # one small group: not full
+        load_events(store, [{**visits[0], "timestamp": f"2024-03-{late}T10:00:00Z"}], tmp_path, name=f"{name}.jsonl")
+        done = refresh_all(store, (JOURNEY, steps))
+        assert [(d.how, d.rows) for d in done] == [("incremental", 1), ("incremental", 3)]  # u0's last two and itself
+    assert _appended_rows(store, JOURNEY) == 2
+    # the old copies are gone: as many live rows as row ids the table holds at its end
+    counted = store.con.execute(f"SELECT count(*), count(DISTINCT message_id) FROM {JOURNEY.table}").fetchone()
+    assert counted == (14, 14)
+    caught_up = {r.name: rows(store, r) for r in (JOURNEY, steps)}
+    for relation in (JOURNEY, steps):
+        materialize(store, relation)
+        assert rows(store, relation) == caught_up[relation.name], relation.name
+
+
+def test_the_trailing_partial_row_groups_are_found_from_the_storage(store):
+    """The partial groups after the last full one, whatever their number, also after a checkpoint
+    dropped an emptied group (its row ids stay unused)."""
+    from parcours.store.store import ROW_GROUP_ROWS
+
+    def tail_values(name: str = "t") -> list[int]:
+        ids = store.partial_tail(name)
+        return [v for (v,) in store.con.execute(
+            f"SELECT i FROM {name} WHERE rowid BETWEEN {ids.start} AND {ids.stop - 1} ORDER BY i").fetchall()] if ids else []
+
+    store.con.execute(f"CREATE TABLE t AS SELECT range AS i FROM range({2 * ROW_GROUP_ROWS + 100})")
+    store.con.execute("CHECKPOINT")
+    assert tail_values() == list(range(2 * ROW_GROUP_ROWS, 2 * ROW_GROUP_ROWS + 100))
+    store.con.execute("INSERT INTO t SELECT -range FROM range(1, 51)")  # a group of its own, after the 100
+    store.con.execute("CHECKPOINT")
+    assert tail_values() == list(range(-50, 0)) + list(range(2 * ROW_GROUP_ROWS, 2 * ROW_GROUP_ROWS + 100))
+    store.con.execute(f"INSERT INTO t SELECT range FROM range({ROW_GROUP_ROWS})")
+    store.con.execute("CHECKPOINT")
+    assert not tail_values()  # it ends in a full group
+    # a full group emptied, and dropped by the checkpoint: its ids stay unused
+    store.con.execute(f"CREATE TABLE u AS SELECT range AS i FROM range({3 * ROW_GROUP_ROWS})")
+    store.con.execute(f"DELETE FROM u WHERE rowid BETWEEN 0 AND {ROW_GROUP_ROWS - 1}")
+    store.con.execute("CHECKPOINT")
+    store.con.execute(f"INSERT INTO u SELECT {10 * ROW_GROUP_ROWS} + range FROM range(70)")
+    store.con.execute("CHECKPOINT")
+    assert tail_values("u") == [10 * ROW_GROUP_ROWS + v for v in range(70)]

@@ -37,6 +37,10 @@ DatabaseError = duckdb.Error
 DATA_VERSION_META = "data_version"
 #: the schema of tables rebuilt from the data (``parcours.journey.materialized``); a write drops them
 DERIVED_SCHEMA = "derived"
+#: DuckDB's row group size: the rows it stores and compresses together, and the fewest rows one
+#: transaction must insert into a table for DuckDB to write them straight to blocks (fewer go
+#: through its write-ahead log, and the checkpoint compresses them on one thread)
+ROW_GROUP_ROWS = 122_880
 
 
 def default_db_path() -> str:
@@ -188,6 +192,26 @@ class Store:
         Path(str(path) + ".wal").unlink(missing_ok=True)  # checkpointed on close: nothing in it is live
         self.con = self._connect()
         self._engine = None
+
+    def partial_tail(self, name: str) -> range:
+        """The row ids of the table's trailing row groups that are not full (empty when its last one is).
+
+        Each insert starts a new row group, so a table that only grows by inserts smaller than a
+        row group ends in several partial ones. DuckDB's checkpoint merges them (its vacuum), and
+        may rewrite a full row group before them with them: up to four groups merged into three.
+        Row ids are positions, but a row group the checkpoint dropped (all its rows deleted)
+        leaves its ids unused, so the tail's ids are counted back from the last row's. When the
+        table's last rows are deleted, the range starts that many ids early, in the group before."""
+        groups = self.execute(
+            "SELECT row_group_id, max(start + count) FROM pragma_storage_info(?) WHERE column_id = 0 "
+            "GROUP BY row_group_id ORDER BY row_group_id", [name]).fetchall()
+        tail = 0
+        for _, rows in reversed(groups):
+            if rows >= ROW_GROUP_ROWS:
+                break
+            tail += rows
+        last = self.execute(sql("SELECT max(rowid) FROM {t}", t=exp.to_table(name))).fetchone()[0]
+        return range(0) if last is None else range(max(last + 1 - tail, 0), last + 1)
 
     def schema_version(self) -> int:
         """The newest migration applied (cached: every derived table's freshness check asks for it)."""
