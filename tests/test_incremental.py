@@ -313,3 +313,24 @@ def test_the_trailing_partial_row_groups_are_found_from_the_storage(store):
     store.con.execute(f"INSERT INTO u SELECT {10 * ROW_GROUP_ROWS} + range FROM range(70)")
     store.con.execute("CHECKPOINT")
     assert tail_values("u") == [10 * ROW_GROUP_ROWS + v for v in range(70)]
+
+
+def test_a_new_step_at_the_time_and_arrival_of_a_stored_one_is_ordered_by_message_id(store, tmp_path):
+    """The catch-up reads the stored rows' message ids only when a new step ties one of them on time
+    and arrival sequence (the importer gives no two events the same; a store without it does)."""
+    steps = STEPS["touchpoint"]
+    at = "2024-03-01T10:00:00Z"
+    load_events(store, [{"messageId": "m1", "event": "site_visit", "user_id": "u1", "timestamp": at},
+                        {"messageId": "m7", "event": "product_view", "user_id": "u1", "timestamp": "2024-03-02T10:00:00Z"}],
+                tmp_path)
+    store.con.execute("UPDATE events SET arrival_seq = NULL")  # only the message ids order same-time events
+    refresh_all(store, RELATIONS)
+    load_events(store, [{"messageId": "m3", "event": "product_view", "user_id": "u1", "timestamp": at}],
+                tmp_path, name="tie.jsonl")
+    store.con.execute("UPDATE events SET arrival_seq = NULL")
+    assert [d.how for d in refresh_all(store, (JOURNEY, steps))] == ["incremental", "incremental"]
+    order = store.con.execute(f"SELECT message_id FROM {steps.table} ORDER BY seq").fetchall()
+    assert order == [("m1",), ("m3",), ("m7",)]
+    caught_up = rows(store, steps)
+    materialize(store, steps)
+    assert rows(store, steps) == caught_up
