@@ -125,6 +125,7 @@ class Changes:
 
 
 def _in_batches(batches: tuple[int, ...]) -> Query:
+    """A condition on ``events``: the event is in one of ``batches``."""
     # FALSE written here: an empty list bound in a template that is the IN itself stays unbound
     return sql("batch_id IN ({batches})", batches=list(batches)) if batches else exp.false()
 
@@ -331,18 +332,17 @@ def _catch_up(store: Store, relation: Derived, version: int, scope: _Scope) -> t
             if plan.deleted is not None:
                 store.execute(sql("DELETE FROM {t} WHERE {deleted}", t=stored, deleted=plan.deleted))
             tail = _tail_taken(store, relation, change)
+            in_tail = sql("rowid BETWEEN {first} AND {last}", first=tail.start, last=tail.stop - 1)
             rows = plan.rows
             if tail:  # the rows of the trailing partial row groups, inserted again with the new ones
-                taken = sql("SELECT * FROM {t} WHERE rowid BETWEEN {first} AND {last} AND NOT ({replaced})", t=stored,
-                            first=tail.start, last=tail.stop - 1,
-                            replaced=exp.false() if plan.replaced is None else plan.replaced)
-                rows = exp.union(sql("SELECT * FROM {rows}", rows=rows), taken, distinct=False)
+                rows = exp.union(sql("SELECT * FROM {rows}", rows=rows), sql(
+                    "SELECT * FROM {t} WHERE {in_tail} AND NOT ({replaced})", t=stored, in_tail=in_tail,
+                    replaced=exp.false() if plan.replaced is None else plan.replaced), distinct=False)
             added = store.execute(exp.insert(relation.ordered(rows), stored)).fetchone()[0]
             if plan.replaced is not None:
                 store.execute(sql("DELETE FROM {t} WHERE {replaced}", t=stored, replaced=plan.replaced))
             if tail:  # their old copies (the inserted rows' row ids lie beyond the table's until the commit)
-                added -= store.execute(sql("DELETE FROM {t} WHERE rowid BETWEEN {first} AND {last}", t=stored,
-                                           first=tail.start, last=tail.stop - 1)).fetchone()[0]
+                added -= store.execute(sql("DELETE FROM {t} WHERE {in_tail}", t=stored, in_tail=in_tail)).fetchone()[0]
             store.execute(_comment(relation, current))
             if relation.streamed and added:
                 store.execute(sql("CREATE TABLE IF NOT EXISTS {t} (name VARCHAR, rows BIGINT)", t=table(APPENDED)))

@@ -194,11 +194,9 @@ class Store:
         self._engine = None
 
     def partial_tail(self, name: str) -> range:
-        """The row ids of the table's trailing row groups that are not full (empty when its last one is).
+        """The row ids of the table's trailing row groups that are not full (empty when its last one is;
+        why they matter: ``parcours.journey.materialized._tail_taken``).
 
-        Each insert starts a new row group, so a table that only grows by inserts smaller than a
-        row group ends in several partial ones. DuckDB's checkpoint merges them (its vacuum), and
-        may rewrite a full row group before them with them: up to four groups merged into three.
         Row ids are positions, but a row group the checkpoint dropped (all its rows deleted)
         leaves its ids unused, so the tail's ids are counted back from the last row's. When the
         table's last rows are deleted, the range starts that many ids early, in the group before."""
