@@ -81,7 +81,7 @@ def test_the_stored_sequence_has_the_live_rows_columns_and_types(shop, by):
     assert step_rows(shop, by).stored
     got = sequence(shop, by)
     assert is_fresh(shop, STEPS[by])
-    assert len(got) > 100 and got["next_step"].isna().any()
+    assert len(got) > 100 and got["prev_step"].isna().any() and got["prev2_step"].notna().any()
     same(got, expected)
     buyers = Filter(segment="buyers")
     expected = live(shop, lambda: sequence(shop, by, buyers))
@@ -154,14 +154,14 @@ def test_the_table_is_sorted_coded_and_flags_one_row_per_customer_and_key(shop):
     rows = shop.con.execute(f"SELECT customer_id, seq FROM {table}").fetchall()
     assert rows == sorted(rows)
     types = dict(shop.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table})").fetchall())
-    assert all(types[c].startswith("ENUM(") for c in ("step", "prev_step", "next_step", "next2_step"))
-    df = shop.engine.df(f"SELECT * REPLACE (CAST(step AS VARCHAR) AS step, CAST(next_step AS VARCHAR) AS next_step, "
-                        f"CAST(next2_step AS VARCHAR) AS next2_step) FROM {table}")
+    assert all(types[c].startswith("ENUM(") for c in ("step", "prev_step", "prev2_step"))
+    df = shop.engine.df(f"SELECT * REPLACE (CAST(step AS VARCHAR) AS step, CAST(prev_step AS VARCHAR) AS prev_step, "
+                        f"CAST(prev2_step AS VARCHAR) AS prev2_step) FROM {table}")
     assert set(FLAGS) <= set(df.columns)
-    per_edge = df.dropna(subset=["next_step"]).groupby(["customer_id", "step", "next_step"])["first_edge"].sum()
+    per_edge = df.dropna(subset=["prev_step"]).groupby(["customer_id", "prev_step", "step"])["first_edge"].sum()
     assert (per_edge == 1).all()
     assert (df.groupby(["customer_id", "step"])["first_step"].sum() == 1).all()
-    back = df[(df.next2_step == df.step) & (df.next_step != df.step)]
+    back = df[(df.prev2_step == df.step) & (df.prev_step != df.step)]
     assert len(back) and (back.groupby(["customer_id", "step"])["first_back"].sum() == 1).all()
 
 

@@ -226,9 +226,9 @@ def test_a_new_webhook_alone_keeps_the_derived_tables(store, tmp_path):
 
 @pytest.mark.parametrize("share", [0.0, 10.0], ids=["updated in place", "deleted and inserted again"])
 def test_appended_events_recompute_a_customers_steps_from_the_first_changed_one(store, tmp_path, monkeypatch, share):
-    """Rows before a customer's first new step keep their position and flags: an event after the
-    others recomputes the two rows before it and itself; one in the middle, the rows from two
-    before it on; a merge of earlier events, the customer whole. Each time the same as a rebuild."""
+    """Rows before a customer's first new step keep all they hold (a step row looks back only): an
+    event after the others recomputes itself alone; one in the middle, itself and the rows after
+    it; a merge of earlier events, the customer whole. Each time the same as a rebuild."""
     monkeypatch.setattr(sequences, "REWRITE_SHARE", share)
     steps = STEPS["touchpoint"]
 
@@ -248,8 +248,8 @@ def test_appended_events_recompute_a_customers_steps_from_the_first_changed_one(
         assert rows(store, steps) == caught_up
         return done.rows
 
-    assert catch_up([visit(20)], "end.jsonl") == 3
-    assert catch_up([visit(5, hour=12)], "middle.jsonl") == 9  # seq 6 of 12: rows 4..12 and itself
+    assert catch_up([visit(20)], "end.jsonl") == 1
+    assert catch_up([visit(5, hour=12)], "middle.jsonl") == 7  # seq 6 of 12: itself and rows 6..11 moved on
     assert catch_up([{**visit(21, user="u1", event="identify"), "type": "identify"}], "no_step.jsonl") == 0
     # an anonymous visitor's earlier events joined to u1: both customers recomputed whole
     load_events(store, [{**visit(2, user="u9"), "user_id": None, "anonymous_id": "a9"}], tmp_path, name="anon.jsonl")
@@ -272,11 +272,11 @@ def test_a_catch_up_takes_the_trailing_partial_row_groups_along(store, tmp_path,
     load_events(store, visits, tmp_path)
     refresh_all(store, RELATIONS)
     take_every_tail(monkeypatch)
-    for name, late in (("a", 20), ("b", 25)):
+    for name, day in (("a", 6), ("b", 7)):  # u0's visits are on days 1, 5 and 9
         assert store.partial_tail(JOURNEY.table)  # one small group: not full
-        load_events(store, [{**visits[0], "timestamp": f"2024-03-{late}T10:00:00Z"}], tmp_path, name=f"{name}.jsonl")
+        load_events(store, [{**visits[0], "timestamp": f"2024-03-{day:02d}T12:00:00Z"}], tmp_path, name=f"{name}.jsonl")
         done = refresh_all(store, (JOURNEY, steps))
-        assert [(d.how, d.rows) for d in done] == [("incremental", 1), ("incremental", 3)]  # u0's last two and itself
+        assert [(d.how, d.rows) for d in done] == [("incremental", 1), ("incremental", 2)]  # itself, and day 9 moved on
     assert _appended_rows(store, JOURNEY) == 2
     # the old copies are gone: as many live rows as row ids the table holds at its end
     counted = store.con.execute(f"SELECT count(*), count(DISTINCT message_id) FROM {JOURNEY.table}").fetchone()

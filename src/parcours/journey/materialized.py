@@ -181,9 +181,15 @@ def stamp(store: Store) -> str:
     return f"v{store.data_version()}:{_map_stamp(store)}"
 
 
+#: the layout of the derived tables, in their stamp: raised when a table's columns change (2: the
+#: step rows look back, ``prev2_step`` and ``prev_timestamp``), so that a table an older parcours
+#: built is rebuilt rather than read
+LAYOUT = 2
+
+
 def _map_stamp(store: Store) -> str:
     config = hashlib.sha256(store.config.analysed().encode()).hexdigest()[:16]
-    return f"c{config}:s{store.schema_version()}"
+    return f"c{config}:s{store.schema_version()}:l{LAYOUT}"
 
 
 def built_stamp(store: Store, relation: Derived = JOURNEY) -> str | None:

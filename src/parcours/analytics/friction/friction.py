@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from parcours.analytics.filters import events
 from parcours.analytics.names import check_name
-from parcours.analytics.paths.sequences import Ctes, require_mapped, steps_query, with_ctes
+from parcours.analytics.paths.sequences import Ctes, goes_back, require_mapped, steps_query, with_ctes
 from parcours.errors import ParcoursError
 from parcours.query.filter import Filter
 from parcours.query.template import column, ident, sql
@@ -256,12 +256,14 @@ def _pairs(store: Store, steps: exp.Expression, filter: Filter | None, days: flo
     - ``errors``: an error event (its name contains "error") at the touchpoint.
     """
     support = list(SUPPORT_CHANNELS)
-    moves = sql("s.next_step IS NOT NULL AND s.next_step <> s.step")
-    wait = sql("epoch(next_timestamp) - epoch(timestamp)")
+    # a step row looks back (``sequences``): a move is the row it leads to, from another step; its
+    # wait and its edge belong to the touchpoint it leaves (``prev_step``)
+    moves = sql("s.prev_step IS NOT NULL AND s.prev_step <> s.step")
+    wait = sql("epoch(timestamp) - epoch(prev_timestamp)")
     ev = events(store, filter)
     return [
         ("s", sql("""
-            SELECT touchpoint, customer_id, timestamp, channel, event, step, next_step, next2_step,
+            SELECT touchpoint, customer_id, timestamp, channel, event, seq, step, prev_step, prev2_step,
                    {wait} AS wait, ln(greatest({wait}, 1)) AS log_wait
             FROM {steps} x
         """, wait=wait, steps=steps)),
@@ -275,22 +277,26 @@ def _pairs(store: Store, steps: exp.Expression, filter: Filter | None, days: flo
             GROUP BY s.touchpoint, s.customer_id
         """, support=support, seconds=float(days) * 86400)),
         ("usual", sql("""
-            SELECT s.step, s.next_step, quantile_cont(s.wait, 0.5) AS med,
+            SELECT s.prev_step, s.step, quantile_cont(s.wait, 0.5) AS med,
                    quantile_cont(s.log_wait, 0.25) AS q1, quantile_cont(s.log_wait, 0.75) AS q3
-            FROM s WHERE {moves} GROUP BY s.step, s.next_step
+            FROM s WHERE {moves} GROUP BY s.prev_step, s.step
         """, moves=moves)),
+        ("waits", sql("""
+            SELECT CAST(s.prev_step AS VARCHAR) AS touchpoint, s.customer_id,
+                   bool_or(s.wait > {factor} * greatest(u.med, 60) AND s.log_wait > u.q3 + {fence} * (u.q3 - u.q1))
+                       AS wait_hit
+            FROM s JOIN usual u ON u.prev_step = s.prev_step AND u.step = s.step
+            WHERE {moves}
+            GROUP BY s.prev_step, s.customer_id
+        """, moves=moves, factor=float(factor), fence=FENCE)),
         ("per", sql("""
-            SELECT s.touchpoint, s.customer_id, min(s.timestamp) AS t0,
-                   bool_or(s.next_step IS NULL) AS hit_dropoff,
+            SELECT s.touchpoint, s.customer_id, min(s.timestamp) AS t0, max(s.seq) AS top,
                    coalesce(bool_or(s.channel NOT IN ({support})), FALSE) AS support_base,
-                   bool_or(s.next2_step = s.step AND s.next_step <> s.step) AS hit_loops,
-                   coalesce(bool_or({moves}), FALSE) AS wait_base,
-                   bool_or(CASE WHEN {moves} THEN s.wait > {factor} * greatest(u.med, 60)
-                                AND s.log_wait > u.q3 + {fence} * (u.q3 - u.q1) END) AS wait_hit,
+                   bool_or({back}) AS hit_loops,
                    bool_or(contains(lower(s.event), 'error')) AS hit_errors
-            FROM s LEFT JOIN usual u ON u.step = s.step AND u.next_step = s.next_step
-            GROUP BY s.touchpoint, s.customer_id
-        """, support=support, moves=moves, factor=float(factor), fence=FENCE)),
+            FROM s GROUP BY s.touchpoint, s.customer_id
+        """, support=support, back=goes_back("s"))),
+        ("last", sql("SELECT customer_id, max(top) AS last_seq FROM per GROUP BY customer_id")),
         ("ev", ev),
         ("buys", sql("SELECT customer_id, max(timestamp) AS last_ts FROM ev WHERE event = {purchase} GROUP BY customer_id",
                      purchase=store.config.purchase_event)),
@@ -300,13 +306,15 @@ def _pairs(store: Store, steps: exp.Expression, filter: Filter | None, days: flo
         ("help", sql("SELECT customer_id, max(timestamp) AS last_ts FROM ev WHERE channel IN ({support}) "
                      "GROUP BY customer_id", support=support)),
         ("pairs", sql("""
-            SELECT p.touchpoint, p.customer_id, p.hit_dropoff, p.hit_loops, p.hit_errors,
+            SELECT p.touchpoint, p.customer_id, p.top = l.last_seq AS hit_dropoff, p.hit_loops, p.hit_errors,
                    p.support_base, p.support_base AND x.customer_id IS NOT NULL AS hit_support_after,
-                   p.wait_base, CASE WHEN p.wait_base THEN p.wait_hit ELSE FALSE END AS hit_long_wait,
+                   w.customer_id IS NOT NULL AS wait_base, coalesce(w.wait_hit, FALSE) AS hit_long_wait,
                    NOT coalesce(b.last_ts > p.t0, FALSE) AS no_purchase_after,
                    coalesce(o.last_ts >= p.t0, FALSE) AS poor_survey_after,
                    coalesce(h.last_ts > p.t0, FALSE) AS support_after
             FROM per p
+            JOIN last l ON l.customer_id = p.customer_id
+            LEFT JOIN waits w ON w.touchpoint = p.touchpoint AND w.customer_id = p.customer_id
             LEFT JOIN helped x ON x.touchpoint = p.touchpoint AND x.customer_id = p.customer_id
             LEFT JOIN buys b ON b.customer_id = p.customer_id
             LEFT JOIN poor o ON o.customer_id = p.customer_id

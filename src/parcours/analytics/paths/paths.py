@@ -55,13 +55,13 @@ def dfg(store: Store, by: str = "touchpoint", *, filter: Filter | None = None) -
     steps = step_rows(store, level.by, filter)
     return level.label(store.engine.df(sql(
         """
-        SELECT CAST(step AS VARCHAR) AS source, CAST(next_step AS VARCHAR) AS target, count(*) AS count,
+        SELECT CAST(prev_step AS VARCHAR) AS source, CAST(step AS VARCHAR) AS target, count(*) AS count,
                {customers} AS customers,
-               count(*) / sum(count(*)) OVER (PARTITION BY step) AS probability,
-               quantile_cont(epoch(next_timestamp) - epoch(timestamp), 0.5) AS median_seconds
+               count(*) / sum(count(*)) OVER (PARTITION BY prev_step) AS probability,
+               quantile_cont(epoch(timestamp) - epoch(prev_timestamp), 0.5) AS median_seconds
         FROM {steps} s
-        WHERE next_step IS NOT NULL
-        GROUP BY step, next_step
+        WHERE prev_step IS NOT NULL
+        GROUP BY prev_step, step
         ORDER BY count DESC, source, target
         """,
         customers=_customers(steps, "first_edge"), steps=steps.query,
@@ -92,11 +92,11 @@ def loops(store: Store, by: str = "touchpoint", *, filter: Filter | None = None)
     """
     level = step_level(store, by)
     steps = step_rows(store, level.by, filter)
-    loop, back = sql("next_step = step"), goes_back()
+    loop, back = sql("prev_step = step"), goes_back()
     return level.label(store.engine.df(sql(
         """
         SELECT CAST(step AS VARCHAR) AS step, {customers} AS customers,
-               count(*) FILTER (WHERE next_step = step) AS loops,
+               count(*) FILTER (WHERE {loop}) AS loops,
                {loop_customers} AS loop_customers,
                count(*) FILTER (WHERE {back}) AS back_and_forth,
                {back_customers} AS back_and_forth_customers
@@ -104,7 +104,7 @@ def loops(store: Store, by: str = "touchpoint", *, filter: Filter | None = None)
         GROUP BY s.step
         ORDER BY loops + back_and_forth DESC, step
         """,
-        customers=_customers(steps, "first_step"), loop_customers=_customers(steps, "first_edge", loop),
+        customers=_customers(steps, "first_step"), loop=loop, loop_customers=_customers(steps, "first_edge", loop),
         back=back, back_customers=_customers(steps, "first_back", back), steps=steps.query,
     )))
 
@@ -165,40 +165,46 @@ def _flow_scope(
     _check_length(max_steps, "max_steps")
     steps = step_rows(store, by, filter)
     check_matcher(store, "`start`", start)
-    ctes, P, shown, next_shown = _sequence_ctes(store, steps, collapse, split_by, split_step, next_label=True)
-    columns = {"pos": column(P, "s"), "shown": column(shown, "s"), "next": column(next_shown, "s")}
-    if start is None:  # every customer starts at their first step: no join needed
-        scope = sql("""
-            SELECT s.customer_id, {pos} - lo + 1 AS position, {shown} AS source, {next} AS target
-            FROM (SELECT *, 1 AS lo FROM s) s WHERE {pos} < {limit}
-        """, limit=int(max_steps) + 1, **columns)
+    ctes, P, shown, prev_shown = _sequence_ctes(store, steps, collapse, split_by, split_step, prev_label=True)
+    # each customer's rows from its first step (or its first ``start``: ``lo``) to one past the last
+    # position shown. A link is the row it leads to (its previous step is the link's source); a
+    # journey ends at a position when that is the last of its rows in the frame, short of its end
+    if start is None:
+        framed = sql("SELECT *, 1 AS lo FROM s")
     else:
-        scope = sql("""
-            SELECT s.customer_id, {pos} - lo + 1 AS position, {shown} AS source, {next} AS target
+        framed = sql("""
+            SELECT s.*, b.lo
             FROM s JOIN (SELECT customer_id, min({p}) AS lo FROM s WHERE {start} GROUP BY customer_id) b
                  ON s.customer_id = b.customer_id
-            WHERE {pos} >= b.lo AND {pos} < b.lo + {n}
-        """, p=column(P), start=anchor(start, "`start`"), n=int(max_steps), **columns)
-    return [*ctes, ("scope", scope)]
+        """, p=column(P), start=anchor(start, "`start`"))
+    n, pos = int(max_steps), column(P)
+    frame = sql("SELECT * FROM {framed} f WHERE {pos} >= lo AND {pos} <= lo + {n}", framed=framed, pos=pos, n=n)
+    scope = sql("""
+        SELECT customer_id, {pos} - lo AS position, {prev} AS source, {shown} AS target FROM frame WHERE {pos} > lo
+        UNION ALL
+        SELECT customer_id, max({pos}) - min(lo) + 1, arg_max({shown}, {pos}), NULL
+        FROM frame GROUP BY customer_id HAVING max({pos}) < min(lo) + {n}
+    """, pos=pos, prev=column(prev_shown), shown=column(shown), n=n)
+    return [*ctes, ("frame", frame), ("scope", scope)]
 
 
 def _sequence_ctes(
     store: Store, steps: Steps, collapse: bool, split_by: str | None, split_step: Step | None,
-    next_label: bool = False,
+    prev_label: bool = False,
 ) -> tuple[Ctes, str, str, str]:
     """Named queries ending with ``s`` (the step rows), and the names of its columns for the position, the
-    step as shown and (with ``next_label``) the next row's step as shown: ``pos``, ``shown``,
-    ``next_shown`` with an option, else ``seq``, ``step``, ``next_step`` as they are.
+    step as shown and (with ``prev_label``) the previous row's step as shown: ``pos``, ``shown``,
+    ``prev_shown`` with an option, else ``seq``, ``step``, ``prev_step`` as they are.
 
     With ``collapse``, a run of the same step is one row, at the run's first event, shown as
     ``step ×N`` when N > 1; with ``split_by``, a step (every step, or those matching
     ``split_step``) is shown with the value of that event field: ``step (value)``. With
-    ``next_label``, ``next_shown`` is the next row's ``shown`` (NULL at the end). Without
+    ``prev_label``, ``prev_shown`` is the previous row's ``shown`` (NULL at the start). Without
     either option the step rows are read as they are, so the query is the one it was before the
     options (``step`` is an ENUM code on the stored sequence: cast it for output).
     """
     if not collapse and split_by is None:
-        return [("s", steps.query)], "seq", "step", "next_step"
+        return [("s", steps.query)], "seq", "step", "prev_step"
     shown = sql("CAST(step AS VARCHAR)")
     if split_by is not None:
         value = _split_value(store, split_by)
@@ -219,11 +225,11 @@ def _sequence_ctes(
         ]
     else:
         ctes = [("s1", sql("SELECT *, seq AS pos FROM {steps} x", steps=steps.query))]
-    if not next_label:
-        return [*ctes, ("s", sql("SELECT *, {shown} AS shown FROM s1", shown=shown))], "pos", "shown", "next_shown"
+    if not prev_label:
+        return [*ctes, ("s", sql("SELECT *, {shown} AS shown FROM s1", shown=shown))], "pos", "shown", "prev_shown"
     return [*ctes, ("s2", sql("SELECT *, {shown} AS shown FROM s1", shown=shown)),
-            ("s", sql("SELECT *, lead(shown) OVER (PARTITION BY customer_id ORDER BY pos) AS next_shown FROM s2"))], \
-        "pos", "shown", "next_shown"
+            ("s", sql("SELECT *, lag(shown) OVER (PARTITION BY customer_id ORDER BY pos) AS prev_shown FROM s2"))], \
+        "pos", "shown", "prev_shown"
 
 
 #: How a step split by a field shows an event without a value.

@@ -14,7 +14,10 @@ The window functions that number the steps and find their neighbours cost more t
 analyses that read them, so each level's sequence over the *whole* journey is a derived table
 (``derived.steps_touchpoint``, ``_event``, ``_stage``; see ``parcours.journey.materialized``),
 stored by (customer_id, seq) with the steps as ENUM codes (grouping on them is several times
-faster than on text) and flags that make "distinct customers" a plain count. A filter that
+faster than on text) and flags that make "distinct customers" a plain count. A step row looks
+back only (its previous two steps and the time of the previous one): an edge A -> B is the row
+of B, whose ``prev_step`` is A. So a step the customer takes after the stored ones changes no
+stored row, and live appends only add rows. A filter that
 keeps or drops whole customers (a segment) reads the table; a date range, an event
 condition or a subject (accounts) changes the sequence itself, so it is computed live, as
 on other engines.
@@ -43,20 +46,21 @@ By = Literal["touchpoint", "event", "stage"]
 BY_LEVELS = ("touchpoint", "event", "stage")
 
 #: The step columns; stored as ENUM codes, given out as text by ``steps_query``.
-STEP_COLUMNS = ("step", "prev_step", "next_step", "next2_step")
+STEP_COLUMNS = ("step", "prev_step", "prev2_step")
 
 #: Flags only the stored sequence has, each true on one row per customer and key, so that
 #: ``count(*) FILTER (WHERE flag AND ...)`` counts distinct customers without hashing their ids:
-#: ``first_edge`` per (step, next_step), ``first_step`` per step, ``first_back`` per step among
-#: the rows where the customer goes A -> B -> A (``goes_back``).
+#: ``first_edge`` per (prev_step, step), ``first_step`` per step, ``first_back`` per step among
+#: the rows where the customer comes back A -> B -> A (``goes_back``, on the row of the second A).
 FLAGS = ("first_edge", "first_step", "first_back")
 
 
 def goes_back(alias: str | None = None) -> exp.Expression:
-    """Whether the customer comes back to the step right after another (A -> B -> A): the key of
-    ``first_back``, the same in the build, the catch-up and the analyses that read it."""
-    return sql("{next2} = {step} AND {next} <> {step}", next2=column("next2_step", alias),
-               step=column("step", alias), next=column("next_step", alias))
+    """Whether the customer comes back to this step right after another (A -> B -> A, on the row of
+    the second A): the key of ``first_back``, the same in the build, the catch-up and the analyses
+    that read it."""
+    return sql("{prev2} = {step} AND {prev} <> {step}", prev2=column("prev2_step", alias),
+               step=column("step", alias), prev=column("prev_step", alias))
 
 
 def step_column(by: str) -> str:
@@ -150,7 +154,8 @@ def steps_query(store: Store, by: str = "touchpoint", filter: Filter | None = No
     """The query of the step sequence: one row per step with its neighbours.
 
     Columns: the journey relation's columns, plus ``step``, ``seq`` (1-based position in the
-    customer's sequence), ``prev_step``, ``next_step``, ``next2_step``, ``next_timestamp``.
+    customer's sequence), ``prev_step``, ``prev2_step`` (the steps one and two before) and
+    ``prev_timestamp`` (the time of the step before).
     The same columns and types whether it reads the stored sequence or computes it live.
     """
     rows = step_rows(store, by, filter)
@@ -164,8 +169,8 @@ def steps_query(store: Store, by: str = "touchpoint", filter: Filter | None = No
 def _live(store: Store, by: str, filter: Filter | None) -> exp.Expression:
     return sql(
         """
-        SELECT s.*, row_number() OVER w AS seq, lag(step) OVER w AS prev_step, lead(step) OVER w AS next_step,
-               lead(step, 2) OVER w AS next2_step, lead(timestamp) OVER w AS next_timestamp
+        SELECT s.*, row_number() OVER w AS seq, lag(step) OVER w AS prev_step, lag(step, 2) OVER w AS prev2_step,
+               lag(timestamp) OVER w AS prev_timestamp
         FROM (SELECT *, CAST({by} AS VARCHAR) AS step FROM {events} WHERE {has_step}) s
         WINDOW w AS (PARTITION BY customer_id ORDER BY {order})
         """,
@@ -205,8 +210,8 @@ def _stored(store: Store, by: str, code: exp.DataType | None = None, journey: st
         """
         WITH n AS (
             SELECT jrow, customer_id, step, timestamp,
-                   row_number() OVER w AS seq, lag(step) OVER w AS prev_step, lead(step) OVER w AS next_step,
-                   lead(step, 2) OVER w AS next2_step, lead(timestamp) OVER w AS next_timestamp
+                   row_number() OVER w AS seq, lag(step) OVER w AS prev_step, lag(step, 2) OVER w AS prev2_step,
+                   lag(timestamp) OVER w AS prev_timestamp
             FROM (
                 SELECT rowid AS jrow, customer_id, {order}, CAST({by} AS VARCHAR) AS step
                 FROM {rows} WHERE {has_step}
@@ -217,12 +222,12 @@ def _stored(store: Store, by: str, code: exp.DataType | None = None, journey: st
         coded AS (SELECT * REPLACE ({coded}) FROM n),
         f AS (
             SELECT *,
-                   row_number() OVER (PARTITION BY customer_id, step, next_step ORDER BY seq) = 1 AS first_edge,
+                   row_number() OVER (PARTITION BY customer_id, step, prev_step ORDER BY seq) = 1 AS first_edge,
                    row_number() OVER (PARTITION BY customer_id, step ORDER BY seq) = 1 AS first_step,
                    row_number() OVER (PARTITION BY customer_id, step, {back} ORDER BY seq) = 1 AS first_back
             FROM coded
         )
-        SELECT j.*, f.step, f.seq, f.prev_step, f.next_step, f.next2_step, f.next_timestamp, {flags}
+        SELECT j.*, f.step, f.seq, f.prev_step, f.prev2_step, f.prev_timestamp, {flags}
         FROM f JOIN {rows} j ON j.rowid = f.jrow
         """,
         order=event_order(), by=column(by), rows=rows, has_step=has_step, coded=coded, back=goes_back(),
@@ -234,16 +239,15 @@ def _catch_up_stored(store: Store, changes: Changes, by: str) -> CatchUp | None:
     """Recompute each changed customer's steps from the first one that changed; None when a new
     step has no code in the table as built (a new name: the level is rebuilt whole).
 
-    A step row depends on the steps before it (its position, its previous step, the flags' "first
-    of its kind") and on the two after it (``next_step``, ``next2_step``, ``next_timestamp``). When a
-    customer only gained appended events, its rows before the first new step keep all that, except
-    the two rows just before it, which see new neighbours. From there on (``CUT``), the customer's
-    kept rows and its new ones are numbered again, over the few columns the windows read
-    (``_number_tails``); the new rows are inserted, and the kept rows numbered again are inserted
-    again and their old rows deleted (``_rewritten``) or, past ``REWRITE_SHARE`` of the table, updated in place
-    (``_update_in_place``). Live appends land at the end of a journey, so that is usually two
-    kept rows and the new ones per customer. A customer some of whose earlier events moved (a
-    merge, an unmerge) is deleted and computed again whole, from its journey rows.
+    A step row depends only on the steps before it: its position, the two steps before it and the
+    time of the one before, the flags' "first of its kind". When a customer only gained appended
+    events, its rows before the first new step keep all that. From there on (``CUT``), the
+    customer's kept rows and its new ones are numbered again, over the few columns the windows
+    read (``_number_tails``); the new rows are inserted, and the kept rows numbered again are
+    inserted again and their old rows deleted (``_rewritten``) or, past ``REWRITE_SHARE`` of the
+    table, updated in place (``_update_in_place``). Live appends land at the end of a journey,
+    after every kept row: they only insert the new rows. A customer some of whose earlier events
+    moved (a merge, an unmerge) is deleted and computed again whole, from its journey rows.
     """
     code = _step_code(store, by)
     has_step, whole = _step_condition(store, by), changes.whole
@@ -284,9 +288,9 @@ def _catch_up_stored(store: Store, changes: Changes, by: str) -> CatchUp | None:
 #: and inserted again rather than updated in place. DuckDB's checkpoint writes every updated column
 #: again in each row group an update touched (about all of them: the customers are spread over the
 #: table), a cost that follows the table's size; deleting and inserting costs what the rows do.
-#: Measured with the checkpoint (bench/incremental_bench.py, docs/live.md): at 10M events,
-#: renumbering 1.7% of the rows (+1% live appends) costs 2.9-3.4 s that way against 4.0 s updated,
-#: 4.4% (+1% back-fill) 4.6 s against 4.8 s; at 1M events the update is as fast or up to 16% faster
+#: Measured with the checkpoint when step rows still looked ahead (bench/incremental_bench.py,
+#: docs/live.md): at 10M events, renumbering 1.7% of the rows costs 2.9-3.4 s that way against 4.0 s
+#: updated, 4.4% 4.6 s against 4.8 s; at 1M events the update is as fast or up to 16% faster
 REWRITE_SHARE = 0.05
 
 
@@ -301,72 +305,68 @@ def _step_code(store: Store, by: str) -> exp.DataType:
 
 
 def _number_tails(store: Store, by: str, code: exp.DataType) -> None:
-    """Number the kept rows and the new rows (``NEW``) of each customer again from its first changed
-    row, into ``TAIL``."""
+    """Number the kept rows and the new rows (``NEW``) of each customer again from its first new
+    step on, into ``TAIL``."""
     _read_old(store, by, message_ids=False)
     if _ties(store):
         _read_old(store, by, message_ids=True)
-    # the first changed row of each customer: two before its first new step (whose neighbours
-    # change), or its first; the step before that row; and a number for the customer, which the
-    # windows and lookups below partition and join on faster than on its id
+    # where each customer's rows are cut: at its first new step (the stored rows before it stay as
+    # they are), and a number for the customer, which the windows and lookups below partition and
+    # join on faster than on its id
     store.execute(sql(
         """
         CREATE OR REPLACE TEMP TABLE {cut} AS
-        WITH first_new AS (SELECT customer_id, min(({order})) AS at FROM {new} GROUP BY customer_id),
-        cut AS (
-            SELECT f.customer_id, greatest(count(o.seq) - 1, 1) AS from_seq
-            FROM first_new f LEFT JOIN {old} o ON o.customer_id = f.customer_id AND ({order_o}) < f.at
-            GROUP BY f.customer_id
-        )
-        SELECT row_number() OVER () AS k, c.customer_id, c.from_seq, o.step AS prev_step
-        FROM cut c LEFT JOIN {old} o ON o.customer_id = c.customer_id AND o.seq = c.from_seq - 1
+        WITH first_new AS (SELECT customer_id, min(({order})) AS at FROM {new} GROUP BY customer_id)
+        SELECT row_number() OVER () AS k, f.customer_id, count(o.seq) + 1 AS from_seq
+        FROM first_new f LEFT JOIN {old} o ON o.customer_id = f.customer_id AND ({order_o}) < f.at
+        GROUP BY f.customer_id
         """,
         cut=table(CUT), order=event_order(), order_o=event_order("o"), new=table(NEW), old=table(OLD),
     ))
-    # what a flag looks back at (``prior``): the renumbered rows, and the rows before the cut, whose
-    # flags stay. A flag is true on a renumbered row when no row before it has its key; each key of
-    # the rows before the cut is on a flagged one (the first of that key), so only those are read.
-    # Looked up, not sorted as the build does (a customer has a few rows here): every key starts
-    # with the step, so one join finds the earlier rows of the same step and counts them per key
+    # the windows read the two stored rows before the cut too (``ctx``: what the first rows numbered
+    # again look back at), then leave them out. What a flag looks back at (``prior``): the rows
+    # numbered again, and the rows before the cut, whose flags stay. A flag is true on a row numbered
+    # again when no row before it has its key; each key of the rows before the cut is on a flagged
+    # one (the first of that key), so only those are read. Looked up, not sorted as the build does
+    # (a customer has a few rows here): every key starts with the step, so one join finds the
+    # earlier rows of the same step and counts them per key
     store.execute(sql(
         """
         CREATE OR REPLACE TEMP TABLE {tail} AS
         WITH rows AS (
-            SELECT o.srow, CAST(NULL AS BIGINT) AS nrow, o.seq AS old_seq, c.k, c.from_seq, c.prev_step AS cut_prev,
+            SELECT o.srow, CAST(NULL AS BIGINT) AS nrow, o.seq AS old_seq, c.k, c.from_seq, o.seq < c.from_seq AS ctx,
                    o.timestamp, o.arrival_seq, o.message_id, o.step
-            FROM {old} o JOIN {cut} c USING (customer_id) WHERE o.seq >= c.from_seq
+            FROM {old} o JOIN {cut} c USING (customer_id) WHERE o.seq >= c.from_seq - 2
             UNION ALL
-            SELECT NULL, n.jrow, NULL, c.k, c.from_seq, c.prev_step, n.timestamp, n.arrival_seq, n.message_id, {new_step}
+            SELECT NULL, n.jrow, NULL, c.k, c.from_seq, FALSE, n.timestamp, n.arrival_seq, n.message_id, {new_step}
             FROM {new} n JOIN {cut} c USING (customer_id)
         ),
         n AS (
-            SELECT srow, nrow, old_seq, k, step,
-                   from_seq - 1 + row_number() OVER w AS seq,
-                   CASE WHEN row_number() OVER w = 1 THEN cut_prev ELSE lag(step) OVER w END AS prev_step,
-                   lead(step) OVER w AS next_step, lead(step, 2) OVER w AS next2_step,
-                   lead(timestamp) OVER w AS next_timestamp
+            SELECT srow, nrow, old_seq, k, ctx, step,
+                   from_seq - 1 - least(from_seq - 1, 2) + row_number() OVER w AS seq,
+                   lag(step) OVER w AS prev_step, lag(step, 2) OVER w AS prev2_step,
+                   lag(timestamp) OVER w AS prev_timestamp
             FROM rows
             -- a kept row's message id is NULL unless one ties a new row (``_read_old``): then its old
             -- position orders it among the kept rows, as the event order did when it was stored
             WINDOW w AS (PARTITION BY k ORDER BY {order}, old_seq)
         ),
-        coded AS (SELECT *, {back} AS back FROM n),
+        coded AS (SELECT *, {back} AS back FROM n WHERE NOT ctx),
         prior AS (
-            SELECT k, seq, step, next_step, back FROM coded
+            SELECT k, seq, step, prev_step, back FROM coded
             UNION ALL
-            SELECT c.k, o.seq, o.step, o.next_step, {old_back}
+            SELECT c.k, o.seq, o.step, o.prev_step, {old_back}
             FROM {old} o JOIN {cut} c USING (customer_id)
             WHERE o.seq < c.from_seq AND (o.first_edge OR o.first_step OR o.first_back)
         ),
         looked AS (
             SELECT f.k, f.seq, count(p.seq) = 0 AS first_step,
-                   count(p.seq) FILTER (WHERE p.next_step IS NOT DISTINCT FROM f.next_step) = 0 AS first_edge,
+                   count(p.seq) FILTER (WHERE p.prev_step IS NOT DISTINCT FROM f.prev_step) = 0 AS first_edge,
                    count(p.seq) FILTER (WHERE p.back IS NOT DISTINCT FROM f.back) = 0 AS first_back
             FROM coded f LEFT JOIN prior p ON p.k = f.k AND p.step = f.step AND p.seq < f.seq
             GROUP BY f.k, f.seq
         )
-        SELECT srow, nrow, old_seq, step, seq, prev_step, next_step, next2_step, next_timestamp,
-               first_edge, first_step, first_back
+        SELECT srow, nrow, old_seq, step, seq, prev_step, prev2_step, prev_timestamp, first_edge, first_step, first_back
         FROM coded JOIN looked USING (k, seq)
         """,
         tail=table(TAIL), old=table(OLD), cut=table(CUT), new=table(NEW), order=event_order(),
@@ -385,7 +385,7 @@ def _read_old(store: Store, by: str, message_ids: bool) -> None:
     store.execute(sql(
         """
         CREATE OR REPLACE TEMP TABLE {old} AS
-        SELECT rowid AS srow, customer_id, seq, timestamp, arrival_seq, {message_id}, step, next_step, next2_step,
+        SELECT rowid AS srow, customer_id, seq, timestamp, arrival_seq, {message_id}, step, prev_step, prev2_step,
                {flags}
         FROM {steps} WHERE customer_id IN (SELECT customer_id FROM {new})
         """,
@@ -402,30 +402,24 @@ def _ties(store: Store) -> bool:
         "AND o.arrival_seq IS NOT DISTINCT FROM n.arrival_seq", new=table(NEW), old=table(OLD))).fetchone()[0] > 0
 
 
-def _update_in_place(store: Store, by: str) -> int:
-    """Update the kept rows of ``TAIL`` in place; how many.
+#: the columns a catch-up numbers again (the rest of a row is its journey row and its step)
+NUMBERED = ("seq", "prev_step", "prev2_step", "prev_timestamp", *FLAGS)
 
-    DuckDB's checkpoint writes every updated column again in each row group an update touched, so
-    the rows before a customer's first new step, which keep their position, previous step and
-    first_step, update only the columns that can change there; a live append (after the customer's
-    other events) updates nothing else."""
-    steps, updated = table(STEPS[by].table), 0
-    for kept_position, columns in ((True, ("next_step", "next2_step", "next_timestamp", "first_edge", "first_back")),
-                                   (False, ("seq", "prev_step", "next_step", "next2_step", "next_timestamp",
-                                            *FLAGS))):
-        assignments = [exp.EQ(this=column(c), expression=column(c, "t")) for c in columns]
-        updated += store.execute(sql(
-            "UPDATE {steps} SET {assignments} FROM {tail} t WHERE {steps}.rowid = t.srow AND (t.seq = t.old_seq) = {kept}",
-            steps=steps, assignments=assignments, tail=table(TAIL), kept=kept_position,
-        )).fetchone()[0]
-    return updated
+
+def _update_in_place(store: Store, by: str) -> int:
+    """Update the kept rows of ``TAIL`` in place; how many."""
+    assignments = [exp.EQ(this=column(c), expression=column(c, "t")) for c in NUMBERED]
+    steps = table(STEPS[by].table)
+    return store.execute(sql(
+        "UPDATE {steps} SET {assignments} FROM {tail} t WHERE {steps}.rowid = t.srow",
+        steps=steps, assignments=assignments, tail=table(TAIL),
+    )).fetchone()[0]
 
 
 def _rewritten(by: str) -> exp.Query:
     """The kept rows of ``TAIL`` with their new numbering, read from the table itself (the catch-up
     deletes the old rows after inserting these: ``CatchUp.replaced``)."""
-    numbered = [sql("{c} AS {name}", c=column(c, "t"), name=ident(c))
-                for c in ("seq", "prev_step", "next_step", "next2_step", "next_timestamp", *FLAGS)]
+    numbered = [sql("{c} AS {name}", c=column(c, "t"), name=ident(c)) for c in NUMBERED]
     return sql("SELECT s.* REPLACE ({numbered}) FROM {steps} s JOIN {tail} t ON s.rowid = t.srow",
                numbered=numbered, steps=table(STEPS[by].table), tail=table(TAIL))
 
@@ -434,11 +428,10 @@ def _new_rows(appended: exp.Table) -> exp.Query:
     """The step rows of the new events: their journey rows (in ``appended``) with their numbering (``TAIL``)."""
     return sql(
         """
-        SELECT j.*, t.step, t.seq, t.prev_step, t.next_step, t.next2_step, t.next_timestamp,
-               t.first_edge, t.first_step, t.first_back
+        SELECT j.*, t.step, {numbered}
         FROM {tail} t JOIN {appended} j ON j.rowid = t.nrow
         """,
-        tail=table(TAIL), appended=appended,
+        tail=table(TAIL), appended=appended, numbered=[column(c, "t") for c in NUMBERED],
     )
 
 
