@@ -281,16 +281,16 @@ def _pairs(store: Store, steps: exp.Expression, filter: Filter | None, days: flo
                    quantile_cont(s.log_wait, 0.25) AS q1, quantile_cont(s.log_wait, 0.75) AS q3
             FROM s WHERE {moves} GROUP BY s.prev_step, s.step
         """, moves=moves)),
-        ("waits", sql("""
-            SELECT CAST(s.prev_step AS VARCHAR) AS touchpoint, s.customer_id,
-                   bool_or(s.wait > {factor} * greatest(u.med, 60) AND s.log_wait > u.q3 + {fence} * (u.q3 - u.q1))
-                       AS wait_hit
+        ("long_waits", sql("""
+            SELECT DISTINCT CAST(s.prev_step AS VARCHAR) AS touchpoint, s.customer_id
             FROM s JOIN usual u ON u.prev_step = s.prev_step AND u.step = s.step
-            WHERE {moves}
-            GROUP BY s.prev_step, s.customer_id
+            WHERE {moves} AND s.wait > {factor} * greatest(u.med, 60) AND s.log_wait > u.q3 + {fence} * (u.q3 - u.q1)
         """, moves=moves, factor=float(factor), fence=FENCE)),
+        # the moves out of a touchpoint are its rows less those followed by the same step (the rows
+        # after them repeat it: ``repeats``) and less the journey's last row
         ("per", sql("""
-            SELECT s.touchpoint, s.customer_id, min(s.timestamp) AS t0, max(s.seq) AS top,
+            SELECT s.touchpoint, s.customer_id, min(s.timestamp) AS t0, max(s.seq) AS top, count(*) AS visits,
+                   count(*) FILTER (WHERE s.prev_step = s.step) AS repeats,
                    coalesce(bool_or(s.channel NOT IN ({support})), FALSE) AS support_base,
                    bool_or({back}) AS hit_loops,
                    bool_or(contains(lower(s.event), 'error')) AS hit_errors
@@ -308,13 +308,14 @@ def _pairs(store: Store, steps: exp.Expression, filter: Filter | None, days: flo
         ("pairs", sql("""
             SELECT p.touchpoint, p.customer_id, p.top = l.last_seq AS hit_dropoff, p.hit_loops, p.hit_errors,
                    p.support_base, p.support_base AND x.customer_id IS NOT NULL AS hit_support_after,
-                   w.customer_id IS NOT NULL AS wait_base, coalesce(w.wait_hit, FALSE) AS hit_long_wait,
+                   p.visits - p.repeats - CASE WHEN p.top = l.last_seq THEN 1 ELSE 0 END > 0 AS wait_base,
+                   w.customer_id IS NOT NULL AS hit_long_wait,
                    NOT coalesce(b.last_ts > p.t0, FALSE) AS no_purchase_after,
                    coalesce(o.last_ts >= p.t0, FALSE) AS poor_survey_after,
                    coalesce(h.last_ts > p.t0, FALSE) AS support_after
             FROM per p
             JOIN last l ON l.customer_id = p.customer_id
-            LEFT JOIN waits w ON w.touchpoint = p.touchpoint AND w.customer_id = p.customer_id
+            LEFT JOIN long_waits w ON w.touchpoint = p.touchpoint AND w.customer_id = p.customer_id
             LEFT JOIN helped x ON x.touchpoint = p.touchpoint AND x.customer_id = p.customer_id
             LEFT JOIN buys b ON b.customer_id = p.customer_id
             LEFT JOIN poor o ON o.customer_id = p.customer_id

@@ -122,13 +122,26 @@ def flows(
     ``collapse_repeats`` and ``split_by``/``split_step`` relabel the steps as in ``top_paths``.
     """
     level = step_level(store, by)
-    scope = _flow_scope(store, start, max_steps, level.by, filter, collapse_repeats, split_by, split_step)
-    return level.label(store.engine.df(with_ctes(scope, sql(
+    frame = _flow_frame(store, start, max_steps, level.by, filter, collapse_repeats, split_by, split_step)
+    # counted, not followed customer by customer (one grouping of the frame): a link is counted at
+    # the row it leads to; the journeys that end at a step are those there less those that go on
+    counted = [
+        ("cells", sql("SELECT position, prev, step, count(*) AS customers FROM frame GROUP BY position, prev, step")),
+        ("here", sql("SELECT position, step, sum(customers) AS customers FROM cells WHERE position <= {n} "
+                     "GROUP BY position, step", n=int(max_steps))),
+        ("links", sql("SELECT position - 1 AS position, prev AS source, step AS target, customers FROM cells "
+                      "WHERE position > 1")),
+        ("onward", sql("SELECT position, source, sum(customers) AS customers FROM links GROUP BY position, source")),
+        ("ends", sql("""
+            SELECT h.position, h.step AS source, NULL AS target, h.customers - coalesce(o.customers, 0) AS customers
+            FROM here h LEFT JOIN onward o ON o.position = h.position AND o.source = h.step
+        """)),
+    ]
+    return level.label(store.engine.df(with_ctes([*frame, *counted], sql(
         """
         SELECT position, CAST(source AS VARCHAR) AS source, coalesce(CAST(target AS VARCHAR), '(end)') AS target,
-               count(*) AS customers
-        FROM scope
-        GROUP BY position, scope.source, scope.target
+               customers
+        FROM (SELECT * FROM links UNION ALL SELECT * FROM ends WHERE customers > 0) f
         ORDER BY position, customers DESC, source, target
         """
     ))))
@@ -144,31 +157,32 @@ def flow_customers(
     Each customer is at one step per position, so there are as many as the link's ``customers``.
     """
     level = step_level(store, by)
-    scope = _flow_scope(store, start, max_steps, level.by, filter, collapse_repeats, split_by, split_step)
-    return store.engine.df(with_ctes(scope, sql(
+    frame = _flow_frame(store, start, max_steps, level.by, filter, collapse_repeats, split_by, split_step)
+    return store.engine.df(with_ctes(frame, sql(
         """
-        SELECT customer_id FROM scope
-        WHERE position = {position} AND CAST(source AS VARCHAR) = {source}
-          AND coalesce(CAST(target AS VARCHAR), '(end)') = {target}
-        ORDER BY customer_id
+        SELECT f.customer_id FROM frame f LEFT JOIN frame g ON g.customer_id = f.customer_id AND g.position = f.position + 1
+        WHERE f.position = {position} AND f.position <= {n} AND CAST(f.step AS VARCHAR) = {source}
+          AND coalesce(CAST(g.step AS VARCHAR), '(end)') = {target}
+        ORDER BY f.customer_id
         """,
-        position=int(position), source=str(source), target=str(target),
+        position=int(position), n=int(max_steps), source=str(source), target=str(target),
     )))
 
 
-def _flow_scope(
+def _flow_frame(
     store: Store, start: Step | None, max_steps: int, by: str, filter: Filter | None,
     collapse: bool, split_by: str | None, split_step: Step | None,
 ) -> Ctes:
-    """Named queries ending with ``scope``: one row per customer and position of the flows (``customer_id``,
-    ``position``, ``source``, ``target``: NULL at the end; the stored ENUM codes without options)."""
+    """Named queries ending with ``frame``: each customer's rows of the flows, from its first step (or its
+    first ``start``) to one past the last position shown: ``customer_id``, ``position`` (1 = the start),
+    ``step`` and ``prev`` (the step before, as shown; the stored ENUM codes without options).
+
+    A step row looks back (``sequences``), so a link is the row it leads to, and a journey ends at a
+    position when it has no row at the next one."""
     _check_length(max_steps, "max_steps")
     steps = step_rows(store, by, filter)
     check_matcher(store, "`start`", start)
     ctes, P, shown, prev_shown = _sequence_ctes(store, steps, collapse, split_by, split_step, prev_label=True)
-    # each customer's rows from its first step (or its first ``start``: ``lo``) to one past the last
-    # position shown. A link is the row it leads to (its previous step is the link's source); a
-    # journey ends at a position when that is the last of its rows in the frame, short of its end
     if start is None:
         framed = sql("SELECT *, 1 AS lo FROM s")
     else:
@@ -177,15 +191,11 @@ def _flow_scope(
             FROM s JOIN (SELECT customer_id, min({p}) AS lo FROM s WHERE {start} GROUP BY customer_id) b
                  ON s.customer_id = b.customer_id
         """, p=column(P), start=anchor(start, "`start`"))
-    n, pos = int(max_steps), column(P)
-    frame = sql("SELECT * FROM {framed} f WHERE {pos} >= lo AND {pos} <= lo + {n}", framed=framed, pos=pos, n=n)
-    scope = sql("""
-        SELECT customer_id, {pos} - lo AS position, {prev} AS source, {shown} AS target FROM frame WHERE {pos} > lo
-        UNION ALL
-        SELECT customer_id, max({pos}) - min(lo) + 1, arg_max({shown}, {pos}), NULL
-        FROM frame GROUP BY customer_id HAVING max({pos}) < min(lo) + {n}
-    """, pos=pos, prev=column(prev_shown), shown=column(shown), n=n)
-    return [*ctes, ("frame", frame), ("scope", scope)]
+    frame = sql("""
+        SELECT customer_id, {pos} - lo + 1 AS position, {shown} AS step, {prev} AS prev
+        FROM {framed} f WHERE {pos} >= lo AND {pos} <= lo + {n}
+    """, pos=column(P), shown=column(shown), prev=column(prev_shown), framed=framed, n=int(max_steps))
+    return [*ctes, ("frame", frame)]
 
 
 def _sequence_ctes(
