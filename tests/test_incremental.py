@@ -155,6 +155,22 @@ def test_a_store_without_the_log_rebuilds(store, tmp_path):
     assert refresh(store).how == "full"
 
 
+def test_tables_of_an_older_layout_are_rebuilt_not_caught_up(store, tmp_path, monkeypatch):
+    """A table built by a parcours whose derived tables had other columns (step rows that looked
+    ahead) is rebuilt whole, even after a plain append: reading or catching it up would mix layouts."""
+    one = {"event": "site_visit", "timestamp": "2024-03-01T10:00:00Z", "user_id": "u1"}
+    load_events(store, [one], tmp_path)
+    steps = STEPS["touchpoint"]
+    refresh_all(store, (JOURNEY, steps))
+    monkeypatch.setattr(materialized, "LAYOUT", materialized.LAYOUT + 1)  # as this code meets an older table
+    assert not is_fresh(store, steps)
+    load_events(store, [{**one, "event": "purchase", "timestamp": "2024-03-02T10:00:00Z"}], tmp_path, name="more.jsonl")
+    assert [d.how for d in refresh_all(store, (JOURNEY, steps))] == ["full", "full"]
+    assert [d.how for d in refresh_all(store, (JOURNEY, steps))] == ["fresh", "fresh"]
+    assert store.con.execute(f"SELECT list(prev_step::VARCHAR ORDER BY seq) FROM {steps.table}").fetchone()[0] \
+        == [None, "web_page"]
+
+
 def test_an_identify_moves_the_earlier_anonymous_events_and_only_those(store, tmp_path):
     """The two cases of a moved identifier: one with earlier events (re-read, deleted and inserted
     again under the new customer) and one first seen in the batch (nothing to move)."""

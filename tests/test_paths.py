@@ -285,6 +285,12 @@ def test_customers_behind_a_path_and_a_sankey_link(shop):
         ids = flow_customers(shop, r.position, r.source, r.target, max_steps=3)
         assert len(ids) == r.customers
     assert flow_customers(shop, 1, "display_ad", "web_page", max_steps=3)["customer_id"].tolist() == ["a", "b"]
+    # from a step, and with runs collapsed: links and ends are found from the rows that look back
+    for options in ({"start": "touchpoint:web_page"}, {"collapse_repeats": True}):
+        f = flows(shop, max_steps=3, **options)
+        assert (f.target == "(end)").any() and (f.target != "(end)").any()
+        for r in f.itertuples():
+            assert len(flow_customers(shop, r.position, r.source, r.target, max_steps=3, **options)) == r.customers
 
 
 def test_cli_collapse_repeats_and_split_by(devices):
