@@ -270,7 +270,9 @@ def _catch_up_stored(store: Store, changes: Changes, by: str) -> CatchUp | None:
     _number_tails(store, by, code)
     rows, deleted, updated, replaced = [_new_rows(changes.journey)], [], 0, None
     kept = store.execute(sql("SELECT count(srow) FROM {tail}", tail=table(TAIL))).fetchone()[0]
-    if kept >= REWRITE_SHARE * store.execute(sql("SELECT count(*) FROM {steps}", steps=table(STEPS[by].table))).fetchone()[0]:
+    stored = table(STEPS[by].table)
+    # only a back-fill numbers stored rows again: a live append inserts its new rows alone
+    if kept and kept >= REWRITE_SHARE * store.execute(sql("SELECT count(*) FROM {t}", t=stored)).fetchone()[0]:
         updated = _update_in_place(store, by)
     elif kept:
         rows.append(_rewritten(by))
